@@ -1,0 +1,163 @@
+/**
+ * The broker's interface: what the host (server, tests, benchmarks) sends it, what it
+ * hands to the host's persistence effect, and what it emits for the host to relay.
+ *
+ * Every host-to-broker event carries `at`, the host's clock reading (ms since the epoch,
+ * or a SimulatedClock's time in tests): time is an input, the machines never read a clock.
+ * Every event that expects an answer carries `ref`, a host-chosen correlation id; the
+ * answer is emitted synchronously, before `actor.send()` returns.
+ */
+import type {
+  ChatMessageEvent,
+  Decision,
+  DecisionRejectionCode,
+  PermissionRequestEvent,
+  SequencedEvent,
+  SessionUpdatedEvent,
+} from '../protocol/index.ts';
+
+/** `agent`: the asking agent lives inside the server process (SDK session, demo agent),
+ *  so a restart orphans the request (it is then cancelled with reason `server-restart`).
+ *  `http`: the agent is outside (hook, MCP tool, script) and polls, so it survives. */
+export type RequestOrigin = 'http' | 'agent';
+
+export type RequestData = {
+  id: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  context: PermissionRequestEvent['context'];
+  /** Creation time. */
+  timestamp: number;
+  /** Absolute deadline. */
+  expiresAt: number;
+};
+
+/** An unresolved request as the store keeps it, enough to restore its actor. */
+export type StoredRequest = RequestData & {
+  /** The seq of its `permission-request` event. */
+  seq: number;
+  origin: RequestOrigin;
+  idempotencyKey?: string;
+  bodyHash?: string;
+};
+
+export type OutcomeStatus = 'resolved' | 'timedOut' | 'cancelled';
+
+/** How a request ended. A timeout and a cancel are denies, with a message saying why. */
+export type Outcome = {
+  status: OutcomeStatus;
+  decision: Decision;
+  updatedInput?: Record<string, unknown>;
+  message?: string;
+  /** A client's label, `http`, `rule:<id>`, `timeout`, or `agent`/`server-restart` for a cancel. */
+  decidedBy: string;
+  decidedAt: number;
+  /** For a cancel: why the agent gave up. */
+  reason?: string;
+};
+
+/** A finished request the broker still remembers, for late and duplicate answers. */
+export type FinishedRequest = {
+  id: string;
+  toolName: string;
+  seq: number;
+  outcome: Outcome;
+  idempotencyKey?: string;
+  bodyHash?: string;
+};
+
+export type DecisionAnswer =
+  | { status: 'accepted'; requestId: string }
+  | { status: 'rejected'; requestId: string; code: DecisionRejectionCode; message: string; decision?: Decision };
+
+/** The remembered answer to a `permission-response` that carried a `clientMsgId`. */
+export type ClientAnswerRecord = { clientMsgId: string; requestId: string; answer: DecisionAnswer };
+
+/** Where the broker starts: a new, empty stream, or what the store kept. */
+export type BrokerInput = {
+  epoch: string;
+  /** The seq of the last event in the stream (0 when empty). */
+  headSeq: number;
+  /** The host's clock at start: restored deadlines are measured from it. */
+  now: number;
+  /** Unresolved requests, oldest first. */
+  unresolved: StoredRequest[];
+  /** Recently finished requests, oldest first (at most `recentLimit` are kept). */
+  finished: FinishedRequest[];
+  clientAnswers: ClientAnswerRecord[];
+  /** How many finished requests (and their idempotency keys and clientMsgId answers)
+   *  are remembered in memory. Default 10,000. */
+  recentLimit?: number;
+};
+
+export type CreateRequestSpec = {
+  id: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  context: PermissionRequestEvent['context'];
+  timeoutMs: number;
+};
+
+/** Appended to the stream by the host (chat traffic); the broker gives it its seq. */
+export type AppendableEvent = Omit<ChatMessageEvent, 'seq'> | Omit<SessionUpdatedEvent, 'seq'>;
+
+export type BrokerEvent =
+  | {
+      type: 'request.create';
+      at: number;
+      ref: string;
+      request: CreateRequestSpec;
+      origin: RequestOrigin;
+      idempotencyKey?: string;
+      /** A hash of the create body: the same key with another body is a conflict. */
+      bodyHash?: string;
+    }
+  /** The host wrote every event up to `upToSeq` to at least one socket. */
+  | { type: 'request.sent'; at: number; upToSeq: number }
+  | { type: 'request.cancel'; at: number; ref: string; requestId: string; reason: string; cancelledBy: string }
+  | {
+      type: 'permission.decide';
+      at: number;
+      ref: string;
+      requestId: string;
+      decision: Decision;
+      updatedInput?: Record<string, unknown>;
+      message?: string;
+      decidedBy: string;
+      clientMsgId?: string;
+    }
+  | { type: 'client.connect'; at: number; clientId: string; label: string }
+  | { type: 'client.disconnect'; at: number; clientId: string }
+  /** The client holds every event up to `seq`. */
+  | { type: 'client.ack'; at: number; clientId: string; seq: number }
+  | { type: 'stream.append'; at: number; event: AppendableEvent };
+
+/** Handed to the host's `persist` effect, in order, before anything is emitted for it. */
+export type PersistRecord =
+  | {
+      kind: 'event';
+      event: SequencedEvent;
+      /** With a `permission-request` event: what the store needs to restore it. */
+      request?: { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string };
+    }
+  | { kind: 'client-answer'; record: ClientAnswerRecord };
+
+export type CreateAnswer =
+  | { status: 'created'; id: string; seq: number; expiresAt: number }
+  /** The idempotency key was seen with the same body: the existing request. */
+  | { status: 'existing'; id: string; seq: number; expiresAt: number }
+  /** The idempotency key was seen with another body. */
+  | { status: 'conflict'; id: string };
+
+export type CancelAnswer =
+  | { status: 'cancelled'; requestId: string }
+  | { status: 'rejected'; requestId: string; code: DecisionRejectionCode; message: string; decision?: Decision };
+
+export type BrokerEmitted =
+  /** A sequenced event, already persisted: relay it. */
+  | { type: 'stream.event'; event: SequencedEvent }
+  /** The queue status may have changed: coalesce, then read `queueStatusOf(snapshot)`. */
+  | { type: 'queue.changed' }
+  | { type: 'create.answer'; ref: string; answer: CreateAnswer }
+  | { type: 'decision.answer'; ref: string; clientMsgId?: string; answer: DecisionAnswer; replayed: boolean }
+  | { type: 'cancel.answer'; ref: string; answer: CancelAnswer };

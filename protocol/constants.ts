@@ -1,0 +1,69 @@
+/**
+ * Protocol constants: the numbers and names of the wire contract (protocol-v1.md).
+ * Tables are `as const` so that their values are types too.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** Offered by clients in Sec-WebSocket-Protocol; the server selects it. */
+export const SUBPROTOCOL = 'gatehouse.v1';
+
+/** Codes of `error` frames and of HTTP error bodies. */
+export const ERROR_CODES = {
+  invalidMessage: 'invalid-message',
+  unknownRequest: 'unknown-request',
+  alreadyResolved: 'already-resolved',
+  expired: 'expired',
+  cancelled: 'cancelled',
+  rateLimited: 'rate-limited',
+  internal: 'internal',
+  // HTTP only
+  idempotencyConflict: 'idempotency-conflict',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  payloadTooLarge: 'payload-too-large',
+  notFound: 'not-found',
+  unavailable: 'unavailable',
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** The codes a `permission-response` (or an HTTP decision) can be refused with. */
+export const DECISION_REJECTION_CODES = ['unknown-request', 'already-resolved', 'expired', 'cancelled'] as const;
+export type DecisionRejectionCode = (typeof DECISION_REJECTION_CODES)[number];
+
+export const CLOSE_CODES = {
+  normal: 1000,
+  /** The server is stopping. */
+  goingAway: 1001,
+  /** The client broke the rules too often. */
+  policyViolation: 1008,
+  /** A frame over the size limit. */
+  tooBig: 1009,
+  /** Dropped on purpose (slow consumer): reconnect with `since` and resume. */
+  slowConsumer: 4000,
+} as const;
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+export const LIMITS = {
+  /** Client frames and HTTP bodies. */
+  maxFrameBytes: 1 << 20,
+  /** A request's `input` (and an edited input): small enough that it always fits a frame back. */
+  maxInputBytes: 256 << 10,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 86_400_000,
+  defaultTimeoutMs: 120_000,
+  /** Long-poll `?wait=` cap, well below Node's 300 s header timeout. */
+  maxWaitSeconds: 60,
+  maxToolNameLength: 200,
+  maxIdLength: 200,
+  maxMessageLength: 10_000,
+} as const;
+
+/** Outside the machines, the three unresolved states all read `pending` (protocol-v1.md §0). */
+export const REQUEST_STATUSES = ['pending', 'resolved', 'timedOut', 'cancelled'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+export const DECISIONS = ['allow', 'deny'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+export const RULE_SCOPES = ['session', 'project', 'global'] as const;
+export type RuleScope = (typeof RULE_SCOPES)[number];

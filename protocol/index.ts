@@ -1,0 +1,6 @@
+/** The wire contract: schemas, types and constants shared by server, browser and clients. */
+export * from './constants.ts';
+export * from './fields.ts';
+export * from './messages.ts';
+export * from './http.ts';
+export * from './parse.ts';

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import {
+  LIMITS,
+  clientMessage,
+  createRequestBody,
+  parseJsonWith,
+  serverMessage,
+  decisionBody,
+} from './index.ts';
+
+describe('protocol schemas', () => {
+  it('PROTO-1: every client message of the contract parses', () => {
+    for (const frame of [
+      { type: 'ack', seq: 3 },
+      { type: 'permission-response', requestId: 'test-123', decision: 'allow' },
+      { type: 'permission-response', requestId: 'r', decision: 'deny', message: 'no', clientMsgId: 'c-1' },
+      { type: 'permission-response', requestId: 'r', decision: 'allow', updatedInput: { command: 'ls' } },
+      { type: 'ping' },
+      { type: 'ping', id: 7 },
+    ]) {
+      expect(parseJsonWith(clientMessage, JSON.stringify(frame))).toMatchObject({ ok: true, value: frame });
+    }
+  });
+
+  it('PROTO-2: a frame that is not JSON or fits no schema gets an error naming the problem', () => {
+    expect(parseJsonWith(clientMessage, '{nope')).toEqual({ ok: false, error: 'not valid JSON' });
+    const wrongDecision = parseJsonWith(clientMessage, '{"type":"permission-response","requestId":"r","decision":"maybe"}');
+    expect(wrongDecision.ok).toBe(false);
+    if (!wrongDecision.ok) expect(wrongDecision.error).toContain('decision');
+    const unknownType = parseJsonWith(clientMessage, '{"type":"launch-missiles"}');
+    expect(unknownType.ok).toBe(false);
+    if (!unknownType.ok) expect(unknownType.error).toContain('type');
+  });
+
+  it('PROTO-3: a tool input over 256 KiB is refused at the edge', () => {
+    const big = { command: 'x'.repeat(LIMITS.maxInputBytes) };
+    const result = createRequestBody.safeParse({ toolName: 'Bash', input: big });
+    expect(result.success).toBe(false);
+    expect(createRequestBody.safeParse({ toolName: 'Bash', input: { command: 'ls' } }).success).toBe(true);
+    expect(decisionBody.safeParse({ decision: 'allow', updatedInput: big }).success).toBe(false);
+  });
+
+  it('PROTO-4: timeoutMs is bounded to 100 ms .. 24 h', () => {
+    const body = (timeoutMs: number) => createRequestBody.safeParse({ toolName: 'Bash', input: {}, timeoutMs }).success;
+    expect(body(99)).toBe(false);
+    expect(body(100)).toBe(true);
+    expect(body(86_400_000)).toBe(true);
+    expect(body(86_400_001)).toBe(false);
+  });
+
+  it('PROTO-5: every server message of the contract parses with the shared schema', () => {
+    const request = {
+      type: 'permission-request', seq: 1, id: 'r1', toolName: 'Bash', input: { command: 'ls' },
+      context: { sessionId: 's', cwd: '/tmp', extra: 1 }, timestamp: 1, expiresAt: 2,
+    };
+    for (const frame of [
+      { type: 'welcome', protocol: 1, epoch: 'e', seq: 0, resumed: false, clientId: 'c' },
+      { type: 'snapshot', seq: 1, requests: [request], queue: { pending: 1, processing: 0 } },
+      request,
+      { type: 'permission-resolved', seq: 2, requestId: 'r1', decision: 'allow', decidedBy: 'http', timestamp: 3 },
+      { type: 'permission-timeout', seq: 2, requestId: 'r1', toolName: 'Bash', timestamp: 3 },
+      { type: 'permission-cancelled', seq: 2, requestId: 'r1', reason: 'agent', timestamp: 3 },
+      { type: 'permission-queue-status', pending: 1, processing: 0 },
+      { type: 'ack', ref: 'c-1', requestId: 'r1', status: 'accepted' },
+      { type: 'error', code: 'already-resolved', message: 'm', requestId: 'r1', decision: 'deny' },
+      { type: 'pong', id: 1 },
+    ]) {
+      const parsed = serverMessage.safeParse(frame);
+      expect(parsed.success, JSON.stringify(frame)).toBe(true);
+    }
+    // context keeps keys beyond the known ones
+    expect(serverMessage.parse(request)).toMatchObject({ context: { extra: 1 } });
+  });
+});

@@ -1,0 +1,312 @@
+/**
+ * Server configuration (protocol-v1.md §1): command-line flags, then environment, then
+ * defaults. Pure: reads only the argv and env it is given, does no I/O, and turns every
+ * bad value into a `ConfigError` that names the flag and says what is expected. The
+ * token file is handled by `security/token.ts` once the data directory is known.
+ */
+import { homedir } from 'node:os';
+import { isIP } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LIMITS } from '../protocol/index.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type AgentKind = 'demo' | 'claude';
+export const FAULT_POINTS = ['after-persist-before-send', 'after-send-before-ack', 'during-decision-store'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** false only with --no-auth / GATEHOUSE_AUTH=off, which is refused off loopback. */
+  auth: boolean;
+  /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
+  envToken?: string;
+  requestTimeoutMs: number;
+  /** undefined: let the agents module choose (claude when reachable, else demo). */
+  agent?: AgentKind;
+  /** Extra allowed Origins (full origins, e.g. https://example.test:8443). */
+  allowedOrigins: string[];
+  /** Extra allowed Host header values (host or host:port). */
+  allowedHosts: string[];
+  /** @statelyai/inspect WebSocket relay URL; off when undefined. */
+  inspect?: string;
+  history: {
+    /** Keep at least this many of the newest events... */
+    keepEvents: number;
+    /** ...and every event younger than this. */
+    keepMs: number;
+    pruneIntervalMs: number;
+  };
+  /** Client frames and HTTP bodies. */
+  maxFrameBytes: number;
+  /** A socket whose send buffer passes this is closed with 4000. */
+  maxBufferedBytes: number;
+  pingIntervalMs: number;
+  /** Per-connection frames per second (token bucket, burst = one second's worth). */
+  rateLimit: number;
+  /** The built web UI. */
+  staticDir: string;
+  /** The DEBUG value (namespaces). */
+  debug?: string;
+  /** Test-only crash point (GATEHOUSE_FAULT). */
+  fault?: FaultPoint;
+};
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const DEFAULTS = {
+  port: 3000,
+  host: '127.0.0.1',
+  requestTimeoutMs: LIMITS.defaultTimeoutMs,
+  keepEvents: 10_000,
+  keepMs: 24 * 60 * 60 * 1000,
+  pruneIntervalMs: 60_000,
+  maxBufferedBytes: 8 << 20,
+  pingIntervalMs: 30_000,
+  rateLimit: 2_000,
+  /** The contract: rate limits never trip below this. */
+  minRateLimit: 1_000,
+} as const;
+
+export const USAGE = `Usage: gatehouse serve [options]
+
+  --port N                 port (GATEHOUSE_PORT, default 3000; 0 picks a free port)
+  --host H                 bind address (GATEHOUSE_HOST, default 127.0.0.1)
+  --data-dir D             database and token (GATEHOUSE_DATA_DIR, default ~/.gatehouse)
+  --no-auth                no token (GATEHOUSE_AUTH=off); refused unless loopback
+  --request-timeout MS     default request timeout (GATEHOUSE_REQUEST_TIMEOUT_MS, 120000)
+  --agent demo|claude      agent (GATEHOUSE_AGENT)
+  --allowed-origins LIST   extra allowed Origins, comma separated (GATEHOUSE_ALLOWED_ORIGINS)
+  --allowed-hosts LIST     extra allowed Host values, comma separated (GATEHOUSE_ALLOWED_HOSTS)
+  --inspect URL            Stately inspector WebSocket relay (GATEHOUSE_INSPECT)
+  --history-events N       keep at least N events (GATEHOUSE_HISTORY_EVENTS, 10000)
+  --history-age-ms MS      and every event younger than MS (GATEHOUSE_HISTORY_AGE_MS, 86400000)
+  --max-frame-bytes N      client frame and body limit (GATEHOUSE_MAX_FRAME_BYTES, 1048576)
+  --max-buffered-bytes N   slow-consumer bound (GATEHOUSE_MAX_BUFFERED_BYTES, 8388608)
+  --ping-interval-ms MS    protocol ping interval (GATEHOUSE_PING_INTERVAL_MS, 30000)
+  --rate-limit N           frames per second per connection, >= 1000 (GATEHOUSE_RATE_LIMIT, 2000)
+  --static-dir D           built web UI (GATEHOUSE_STATIC_DIR, default <repo>/dist)
+  -h, --help               this text
+`;
+
+export type ParsedCommand = { help: true } | { help: false; config: Config };
+
+type Env = Record<string, string | undefined>;
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const text = raw.trim();
+  if (!/^-?\d+$/.test(text)) throw new ConfigError(`${name}: expected an integer, got "${raw}"`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got ${raw}`);
+  }
+  return value;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the addresses no other machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (h.startsWith('::ffff:')) return h.slice(7).startsWith('127.');
+  return false;
+}
+
+/** 0.0.0.0 and ::: every interface, so the ready line names a LAN address. */
+export function isWildcardHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === '0.0.0.0' || h === '::' || h === '0:0:0:0:0:0:0:0';
+}
+
+function checkOrigin(name: string, origin: string): string {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new ConfigError(`${name}: "${origin}" is not an origin such as https://host:port`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name}: "${origin}" must start with http:// or https://`);
+  }
+  return url.origin;
+}
+
+function checkHostValue(name: string, value: string): string {
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(value)) {
+    throw new ConfigError(`${name}: "${value}" is not a host or host:port`);
+  }
+  return value.toLowerCase();
+}
+
+function checkToken(raw: string): string {
+  if (raw.length === 0 || raw.length > 512 || !/^[\x21-\x7e]+$/.test(raw)) {
+    throw new ConfigError('GATEHOUSE_TOKEN: expected 1 to 512 printable characters without spaces');
+  }
+  return raw;
+}
+
+/** Parse `serve` arguments and the environment into a validated Config. */
+export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-auth': { type: 'boolean' },
+        'request-timeout': { type: 'string' },
+        agent: { type: 'string' },
+        'allowed-origins': { type: 'string' },
+        'allowed-hosts': { type: 'string' },
+        inspect: { type: 'string' },
+        'history-events': { type: 'string' },
+        'history-age-ms': { type: 'string' },
+        'max-frame-bytes': { type: 'string' },
+        'max-buffered-bytes': { type: 'string' },
+        'ping-interval-ms': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'static-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message.split('\n')[0]}\n\n${USAGE}`);
+  }
+  if (values.help) return { help: true };
+
+  const pick = (flag: string, envName: string): [string, string | undefined] => {
+    const fromFlag = values[flag];
+    if (typeof fromFlag === 'string') return [`--${flag}`, fromFlag];
+    const fromEnv = env[envName];
+    return [envName, fromEnv === undefined || fromEnv === '' ? undefined : fromEnv];
+  };
+
+  const [portName, portRaw] = pick('port', 'GATEHOUSE_PORT');
+  const port = portRaw === undefined ? DEFAULTS.port : integer(portName, portRaw, 0, 65535);
+
+  const [hostName, hostRaw] = pick('host', 'GATEHOUSE_HOST');
+  const host = (hostRaw ?? DEFAULTS.host).trim();
+  if (!host || !(isIP(host.replace(/^\[|\]$/g, '')) || /^[A-Za-z0-9.-]+$/.test(host))) {
+    throw new ConfigError(`${hostName}: "${hostRaw}" is not an IP address or host name`);
+  }
+
+  const [, dataRaw] = pick('data-dir', 'GATEHOUSE_DATA_DIR');
+  const dataDir = resolve(dataRaw ?? join(homedir(), '.gatehouse'));
+
+  let auth = true;
+  if (values['no-auth']) auth = false;
+  else if (env.GATEHOUSE_AUTH !== undefined && env.GATEHOUSE_AUTH !== '') {
+    const v = env.GATEHOUSE_AUTH.toLowerCase();
+    if (v === 'off' || v === 'false' || v === '0') auth = false;
+    else if (v !== 'on' && v !== 'true' && v !== '1') {
+      throw new ConfigError(`GATEHOUSE_AUTH: expected "on" or "off", got "${env.GATEHOUSE_AUTH}"`);
+    }
+  }
+  if (!auth && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      `refusing to turn auth off on ${host}: --no-auth (GATEHOUSE_AUTH=off) is only allowed on a loopback address such as 127.0.0.1`,
+    );
+  }
+
+  const envToken = env.GATEHOUSE_TOKEN !== undefined && env.GATEHOUSE_TOKEN !== '' ? checkToken(env.GATEHOUSE_TOKEN) : undefined;
+
+  const [rtName, rtRaw] = pick('request-timeout', 'GATEHOUSE_REQUEST_TIMEOUT_MS');
+  const requestTimeoutMs =
+    rtRaw === undefined ? DEFAULTS.requestTimeoutMs : integer(rtName, rtRaw, LIMITS.minTimeoutMs, LIMITS.maxTimeoutMs);
+
+  const [agentName, agentRaw] = pick('agent', 'GATEHOUSE_AGENT');
+  let agent: AgentKind | undefined;
+  if (agentRaw !== undefined) {
+    if (agentRaw !== 'demo' && agentRaw !== 'claude') throw new ConfigError(`${agentName}: expected demo or claude, got "${agentRaw}"`);
+    agent = agentRaw;
+  }
+
+  const [aoName, aoRaw] = pick('allowed-origins', 'GATEHOUSE_ALLOWED_ORIGINS');
+  const allowedOrigins = list(aoRaw).map((o) => checkOrigin(aoName, o));
+  const [ahName, ahRaw] = pick('allowed-hosts', 'GATEHOUSE_ALLOWED_HOSTS');
+  const allowedHosts = list(ahRaw).map((h) => checkHostValue(ahName, h));
+
+  const [inspectName, inspectRaw] = pick('inspect', 'GATEHOUSE_INSPECT');
+  let inspect: string | undefined;
+  if (inspectRaw !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(inspectRaw);
+    } catch {
+      throw new ConfigError(`${inspectName}: "${inspectRaw}" is not a URL such as ws://localhost:8080`);
+    }
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new ConfigError(`${inspectName}: expected a ws:// or wss:// URL`);
+    inspect = url.toString();
+  }
+
+  const num = (flag: string, envName: string, fallback: number, min: number, max: number) => {
+    const [name, raw] = pick(flag, envName);
+    return raw === undefined ? fallback : integer(name, raw, min, max);
+  };
+
+  const keepEvents = num('history-events', 'GATEHOUSE_HISTORY_EVENTS', DEFAULTS.keepEvents, 1, 1e9);
+  const keepMs = num('history-age-ms', 'GATEHOUSE_HISTORY_AGE_MS', DEFAULTS.keepMs, 0, 365 * 86_400_000);
+  const maxFrameBytes = num('max-frame-bytes', 'GATEHOUSE_MAX_FRAME_BYTES', LIMITS.maxFrameBytes, 1024, 64 << 20);
+  const maxBufferedBytes = num('max-buffered-bytes', 'GATEHOUSE_MAX_BUFFERED_BYTES', DEFAULTS.maxBufferedBytes, 64 << 10, 1 << 30);
+  const pingIntervalMs = num('ping-interval-ms', 'GATEHOUSE_PING_INTERVAL_MS', DEFAULTS.pingIntervalMs, 100, 3_600_000);
+  const rateLimit = num('rate-limit', 'GATEHOUSE_RATE_LIMIT', DEFAULTS.rateLimit, DEFAULTS.minRateLimit, 1e7);
+
+  const [, staticRaw] = pick('static-dir', 'GATEHOUSE_STATIC_DIR');
+  const staticDir = resolve(staticRaw ?? join(repoRoot, 'dist'));
+
+  let fault: FaultPoint | undefined;
+  if (env.GATEHOUSE_FAULT) {
+    if (!(FAULT_POINTS as readonly string[]).includes(env.GATEHOUSE_FAULT)) {
+      throw new ConfigError(`GATEHOUSE_FAULT: expected one of ${FAULT_POINTS.join(', ')}, got "${env.GATEHOUSE_FAULT}"`);
+    }
+    fault = env.GATEHOUSE_FAULT as FaultPoint;
+  }
+
+  return {
+    help: false,
+    config: {
+      port,
+      host,
+      dataDir,
+      auth,
+      envToken,
+      requestTimeoutMs,
+      agent,
+      allowedOrigins,
+      allowedHosts,
+      inspect,
+      history: { keepEvents, keepMs, pruneIntervalMs: DEFAULTS.pruneIntervalMs },
+      maxFrameBytes,
+      maxBufferedBytes,
+      pingIntervalMs,
+      rateLimit,
+      staticDir,
+      debug: env.DEBUG,
+      fault,
+    },
+  };
+}
+
+/** A full Config with defaults, for in-process tests. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const parsed = parseServeArgs(['--port', '0', '--data-dir', '/nonexistent-test-dir'], {});
+  if (parsed.help) throw new Error('unreachable');
+  return { ...parsed.config, ...overrides };
+}
