@@ -64,6 +64,9 @@ export type FinishedRequest = {
   outcome: Outcome;
   idempotencyKey?: string;
   bodyHash?: string;
+  /** The request's deadline (absent in records made before this field existed). Lets a
+   *  create with a known idempotency key answer `existing` with its `expiresAt`. */
+  expiresAt?: number;
 };
 
 export type DecisionAnswer =
@@ -139,6 +142,10 @@ export type PersistRecord =
       event: SequencedEvent;
       /** With a `permission-request` event: what the store needs to restore it. */
       request?: { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string };
+      /** With an outcome event (`permission-resolved`, `-timeout`, `-cancelled`): the
+       *  request's whole Outcome, so the store keeps it as the broker decided it
+       *  (message, decidedBy, reason) instead of rebuilding it from the event. */
+      outcome?: Outcome;
     }
   | { kind: 'client-answer'; record: ClientAnswerRecord };
 

@@ -87,6 +87,7 @@ export const USAGE = `Usage: gatehouse serve [options]
   --inspect URL            Stately inspector WebSocket relay (GATEHOUSE_INSPECT)
   --history-events N       keep at least N events (GATEHOUSE_HISTORY_EVENTS, 10000)
   --history-age-ms MS      and every event younger than MS (GATEHOUSE_HISTORY_AGE_MS, 86400000)
+  --prune-interval-ms MS   how often history is pruned (GATEHOUSE_PRUNE_INTERVAL_MS, 60000)
   --max-frame-bytes N      client frame and body limit (GATEHOUSE_MAX_FRAME_BYTES, 1048576)
   --max-buffered-bytes N   slow-consumer bound (GATEHOUSE_MAX_BUFFERED_BYTES, 8388608)
   --ping-interval-ms MS    protocol ping interval (GATEHOUSE_PING_INTERVAL_MS, 30000)
@@ -178,6 +179,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         inspect: { type: 'string' },
         'history-events': { type: 'string' },
         'history-age-ms': { type: 'string' },
+        'prune-interval-ms': { type: 'string' },
         'max-frame-bytes': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
         'ping-interval-ms': { type: 'string' },
@@ -263,6 +265,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
 
   const keepEvents = num('history-events', 'GATEHOUSE_HISTORY_EVENTS', DEFAULTS.keepEvents, 1, 1e9);
   const keepMs = num('history-age-ms', 'GATEHOUSE_HISTORY_AGE_MS', DEFAULTS.keepMs, 0, 365 * 86_400_000);
+  const pruneIntervalMs = num('prune-interval-ms', 'GATEHOUSE_PRUNE_INTERVAL_MS', DEFAULTS.pruneIntervalMs, 100, 86_400_000);
   const maxFrameBytes = num('max-frame-bytes', 'GATEHOUSE_MAX_FRAME_BYTES', LIMITS.maxFrameBytes, 1024, 64 << 20);
   const maxBufferedBytes = num('max-buffered-bytes', 'GATEHOUSE_MAX_BUFFERED_BYTES', DEFAULTS.maxBufferedBytes, 64 << 10, 1 << 30);
   const pingIntervalMs = num('ping-interval-ms', 'GATEHOUSE_PING_INTERVAL_MS', DEFAULTS.pingIntervalMs, 100, 3_600_000);
@@ -292,7 +295,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       allowedOrigins,
       allowedHosts,
       inspect,
-      history: { keepEvents, keepMs, pruneIntervalMs: DEFAULTS.pruneIntervalMs },
+      history: { keepEvents, keepMs, pruneIntervalMs },
       maxFrameBytes,
       maxBufferedBytes,
       pingIntervalMs,

@@ -1,0 +1,98 @@
+/**
+ * A benchmark child process (server, client or agent) forked with tsx and --expose-gc,
+ * answering IPC commands (bench/common.ts `serveIpc`); `stop()` asks it to exit and
+ * kills it if it does not.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { IpcReply } from './common.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+export /** A forked child (server, client or agent process) answering IPC commands. */
+class Child {
+  private next = 1;
+  private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private stderr = '';
+  readonly ready: Promise<{ type: string; port?: number }>;
+  private exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    private proc: ChildProcess,
+  ) {
+    let onReady: (m: { type: string; port?: number }) => void = () => {};
+    let onFail: (e: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      onReady = resolve;
+      onFail = reject;
+    });
+    this.ready.catch(() => {}); // awaited by the caller; an early exit must not crash the runner
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${d}`);
+    });
+    proc.stdout?.on('data', (d: Buffer) => {
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${d}`);
+    });
+    proc.on('message', (raw) => {
+      const msg = raw as IpcReply | { type: string; port?: number };
+      if ('type' in msg) return onReady(msg);
+      const w = this.waiting.get(msg.id);
+      if (!w) return;
+      this.waiting.delete(msg.id);
+      if (msg.ok) w.resolve(msg.result);
+      else w.reject(new Error(`${name}: ${msg.error}`));
+    });
+    this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+    this.exited.then((code) => {
+      const err = new Error(`${name} exited (${code})\n${this.stderr}`);
+      onFail(err);
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    });
+  }
+
+  static start(name: string, file: string, args: string[], env: Record<string, string> = {}): Child {
+    const proc = fork(join(here, file), args, {
+      cwd: root,
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of every child, written when it exits.
+      execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      env: { ...process.env, ...env },
+    });
+    return new Child(name, proc);
+  }
+
+  call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 180_000): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`${this.name}: ${cmd} took over ${timeoutMs} ms\n${this.stderr}`));
+      }, timeoutMs);
+      this.waiting.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.proc.send({ id, cmd, args });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.call('exit', {}, 5000).catch(() => {});
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 8000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The client process (`--system raw-ws|socket.io|gatehouse`): holds N connections to the
+ * system under test, in a process of its own, and measures what a browser would see.
+ * Every client acks every request; the first `deciders` clients also decide it. The
+ * runner drives it over IPC: `connect`, `reset`, `collect`, `waitReceived`, `storm`,
+ * `snapshotAt` (restart), `closeAll`.
+ */
+import { dist, isSystemName, now, num, serveIpc, waitFor, type SystemName } from '../common.ts';
+import type { BenchClient, ClientEvents, ConnectClient, ConnectOptions } from './types.ts';
+
+async function connector(system: SystemName): Promise<ConnectClient> {
+  switch (system) {
+    case 'raw-ws':
+      return (await import('./raw.ts')).connectRaw;
+    case 'socket.io':
+      return (await import('./socketio.ts')).connectSocketIo;
+    case 'gatehouse':
+      return (await import('./gatehouse.ts')).connectGatehouse;
+    default: {
+      const never: never = system;
+      throw new Error(`unknown system ${String(never)}`);
+    }
+  }
+}
+
+const systemArg = process.argv[process.argv.indexOf('--system') + 1] ?? '';
+if (!isSystemName(systemArg)) {
+  console.error(`usage: clients/main.ts --system raw-ws|socket.io|gatehouse (got ${systemArg})`);
+  process.exit(2);
+}
+const connect = await connector(systemArg);
+
+type Slot = { client: BenchClient; ready: boolean; seen: Set<string>; snapshotSize: number; readyAt: number };
+
+let slots: Slot[] = [];
+let options: ConnectOptions = { port: 0 };
+let deciders = 0;
+// What the current measurement recorded.
+let latencies: number[] = [];
+let perRequest = new Map<string, { n: number; max: number }>();
+let decidedAt = new Map<string, number>();
+let duplicates = 0;
+let problems: string[] = [];
+
+function open(index: number): Slot {
+  const slot: Slot = { client: undefined as unknown as BenchClient, ready: false, seen: new Set(), snapshotSize: -1, readyAt: 0 };
+  const events: ClientEvents = {
+    onRequest(id, createdAt) {
+      const t = now();
+      if (slot.seen.has(id)) duplicates++;
+      slot.seen.add(id);
+      if (createdAt !== undefined) {
+        const lat = t - createdAt;
+        latencies.push(lat);
+        const r = perRequest.get(id);
+        if (r) {
+          r.n++;
+          if (lat > r.max) r.max = lat;
+        } else perRequest.set(id, { n: 1, max: lat });
+      }
+      if (index < deciders) {
+        decidedAt.set(id, now());
+        slot.client.decide(id);
+      }
+    },
+    onReady(size) {
+      slot.ready = true;
+      slot.snapshotSize = size;
+      slot.readyAt = now();
+    },
+    onProblem(what) {
+      if (problems.length < 20) problems.push(`client ${index}: ${what}`);
+    },
+  };
+  slot.client = connect(options, events);
+  return slot;
+}
+
+function closeAll() {
+  for (const s of slots) s.client.close();
+  slots = [];
+}
+
+serveIpc({
+  /** Opens `n` clients at once; answers when every one has its welcome and snapshot. */
+  async connect(args) {
+    closeAll();
+    options = { port: num(args, 'port'), token: typeof args.token === 'string' ? args.token : undefined };
+    deciders = num(args, 'deciders', 1);
+    const n = num(args, 'n');
+    const t0 = now();
+    slots = Array.from({ length: n }, (_, i) => open(i));
+    await waitFor(() => slots.every((s) => s.ready), num(args, 'timeoutMs', 30_000), `${n} clients ready`);
+    return { ms: now() - t0, problems };
+  },
+
+  /** Starts a measurement; `deciders` (optional) changes how many clients decide. */
+  reset(args) {
+    if (typeof args.deciders === 'number') deciders = args.deciders;
+    latencies = [];
+    perRequest = new Map();
+    decidedAt = new Map();
+    duplicates = 0;
+    problems = [];
+    for (const s of slots) s.seen.clear();
+    return null;
+  },
+
+  /** What was measured since `reset`. `allClients`: per request, the time until the last
+   *  of the connected clients had it (only requests that every client received). */
+  collect() {
+    const everyone = slots.length;
+    const atAll: number[] = [];
+    let incomplete = 0;
+    for (const r of perRequest.values()) {
+      if (r.n === everyone) atAll.push(r.max);
+      else incomplete++;
+    }
+    return {
+      receipt: dist(latencies),
+      allClients: dist(atAll),
+      incomplete,
+      duplicates,
+      problems,
+      decided: [...decidedAt],
+    };
+  },
+
+  /** Waits until client 0 holds `count` requests received since `reset`. */
+  async waitReceived(args) {
+    const count = num(args, 'count');
+    await waitFor(() => (slots[0]?.seen.size ?? 0) >= count, num(args, 'timeoutMs', 60_000), `${count} requests at client 0`, 5);
+    return { received: slots[0].seen.size };
+  },
+
+  /** Every client drops its connection and reconnects at once: time until all are served. */
+  async storm(args) {
+    const n = slots.length;
+    const t0 = now();
+    closeAll();
+    slots = Array.from({ length: n }, (_, i) => open(i));
+    await waitFor(() => slots.every((s) => s.ready), num(args, 'timeoutMs', 30_000), `${n} clients back`, 1);
+    const last = Math.max(...slots.map((s) => s.readyAt));
+    return { ms: last - t0, snapshotSizes: [...new Set(slots.map((s) => s.snapshotSize))], problems };
+  },
+
+  /** One client connects to a restarted server: when (our clock) its snapshot arrived. */
+  async snapshotAt(args) {
+    closeAll();
+    options = { port: num(args, 'port'), token: typeof args.token === 'string' ? args.token : undefined };
+    deciders = 0;
+    slots = [open(0)];
+    await waitFor(() => slots[0].ready, num(args, 'timeoutMs', 30_000), 'snapshot', 1);
+    return { at: slots[0].readyAt, size: slots[0].snapshotSize, problems };
+  },
+
+  closeAll() {
+    closeAll();
+    return null;
+  },
+
+  exit() {
+    closeAll();
+    setImmediate(() => process.exit(0));
+    return null;
+  },
+});
+
+process.send?.({ type: 'ready' });

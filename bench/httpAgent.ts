@@ -1,0 +1,51 @@
+/**
+ * The agent process of the Gatehouse HTTP-agent variant: agents outside the server, as
+ * the Claude Code hook and the MCP tool are, each asking through the real client
+ * (`server/agents/client/ask.ts`: POST with an Idempotency-Key, then long-polls, one
+ * connection per call as a hook process makes). Driven by bench/run.ts over IPC.
+ */
+import { randomUUID } from 'node:crypto';
+import { askGatehouse } from '../server/agents/client/ask.ts';
+import { BENCH_TIMEOUT_MS, benchRequest, now, num, serveIpc } from './common.ts';
+
+let counter = 0;
+
+serveIpc({
+  async load(args) {
+    const baseUrl = String(args.baseUrl);
+    const token = typeof args.token === 'string' ? args.token : undefined;
+    const count = num(args, 'count');
+    const inflight = Math.min(num(args, 'inflight'), count);
+    const maxMs = num(args, 'maxMs', 120_000);
+    const learned = new Map<string, number>();
+    const failures: string[] = [];
+    let doubleLearned = 0;
+    let issued = 0;
+    const t0 = now();
+    const worker = async () => {
+      while (issued < count && now() - t0 < maxMs) {
+        issued++;
+        const request = benchRequest(now(), counter++);
+        const outcome = await askGatehouse(
+          { ...request, timeoutMs: BENCH_TIMEOUT_MS, idempotencyKey: randomUUID() },
+          { baseUrl, token, createTimeoutMs: 10_000, giveUpAt: Date.now() + maxMs, pollSeconds: 30 },
+        );
+        const t = now();
+        if (outcome.kind !== 'finished') {
+          if (failures.length < 10) failures.push(`${outcome.kind}: ${outcome.reason}`);
+          continue;
+        }
+        if (learned.has(outcome.requestId)) doubleLearned++;
+        learned.set(outcome.requestId, t);
+      }
+    };
+    await Promise.all(Array.from({ length: inflight }, worker));
+    return { elapsedMs: now() - t0, count: learned.size, issued, doubleLearned, failures, learned: [...learned] };
+  },
+  exit() {
+    setImmediate(() => process.exit(0));
+    return null;
+  },
+});
+
+process.send?.({ type: 'ready' });

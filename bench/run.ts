@@ -1,0 +1,502 @@
+/**
+ * `npm run bench`: raw `ws`, Socket.IO and Gatehouse side by side, in one run, one after
+ * another, the order rotating over the rounds; prints the medians as a table with the
+ * targets beside them. Every system gets the same agent loop (in its server process),
+ * the same request, the same client behaviour (in a separate client process) and the
+ * same number in flight. Loopback only; every loop is bounded in count and time.
+ *
+ *   npm run bench                      full run (3 rounds)
+ *   npm run bench -- --quick           smoke run, about a minute (or BENCH_QUICK=1)
+ *   options: --rounds N  --systems raw-ws,socket.io,gatehouse  --no-http  --json FILE
+ */
+import { spawn } from 'node:child_process';
+import { Child } from './child.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+// ---- options ------------------------------------------------------------------------
+
+function flag(name: string): boolean {
+  return process.argv.includes(name);
+}
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const quick = flag('--quick') || process.env.BENCH_QUICK === '1';
+
+export type BenchConfig = {
+  rounds: number;
+  warmup: number;
+  load200: number;
+  load1: number;
+  rate: { perSec: number; count: number; clients: number };
+  fanout: { clients: number; perSec: number; count: number };
+  storm: { clients: number; unresolved: number };
+  memory: number;
+  http: { load200: number; load1: number } | null;
+};
+
+const FULL: BenchConfig = {
+  rounds: 3,
+  warmup: 3000,
+  load200: 20_000,
+  load1: 2000,
+  rate: { perSec: 1000, count: 5000, clients: 50 },
+  fanout: { clients: 200, perSec: 50, count: 200 },
+  storm: { clients: 200, unresolved: 100 },
+  memory: 10_000,
+  http: { load200: 4000, load1: 300 },
+};
+const QUICK: BenchConfig = {
+  rounds: 1,
+  warmup: 2000,
+  load200: 4000,
+  load1: 300,
+  rate: { perSec: 1000, count: 1000, clients: 50 },
+  fanout: { clients: 200, perSec: 50, count: 40 },
+  storm: { clients: 200, unresolved: 100 },
+  memory: 10_000,
+  http: { load200: 600, load1: 50 },
+};
+
+const config: BenchConfig = { ...(quick ? QUICK : FULL) };
+if (option('--rounds')) config.rounds = Math.max(1, Math.min(20, Number(option('--rounds')) || 1));
+if (flag('--no-http')) config.http = null;
+const systems: SystemName[] = (option('--systems')?.split(',') ?? [...SYSTEMS]).filter(isSystemName);
+const jsonOut = option('--json');
+
+// ---- measurements -------------------------------------------------------------------
+
+type LoadResult = { elapsedMs: number; count: number; issued: number; doubleLearned: number; learned: [string, number][]; failures?: string[] };
+type Collected = { receipt: Dist; allClients: Dist; incomplete: number; duplicates: number; problems: string[]; decided: [string, number][] };
+
+/** Metrics of one system in one round; `checks` lists every broken expectation. */
+type RoundResult = { metrics: Record<string, number>; checks: string[] };
+
+/** decision -> agent: when the agent learned each outcome minus when the client sent it. */
+function decisionToAgent(load: LoadResult, collected: Collected): Dist {
+  const decided = new Map(collected.decided);
+  const values: number[] = [];
+  for (const [id, learnedAt] of load.learned) {
+    const t = decided.get(id);
+    if (t !== undefined) values.push(learnedAt - t);
+  }
+  return dist(values);
+}
+
+/** The exactly-once expectations of a closed or open loop. */
+function checkLoop(what: string, load: LoadResult, collected: Collected, expected: number, checks: string[]) {
+  if (load.count !== expected) checks.push(`${what}: the agents learned ${load.count} outcomes, expected ${expected}`);
+  if (load.doubleLearned) checks.push(`${what}: ${load.doubleLearned} outcomes learned twice`);
+  if (collected.duplicates) checks.push(`${what}: ${collected.duplicates} requests delivered twice to one client`);
+  if (collected.decided.length !== expected) checks.push(`${what}: ${collected.decided.length} decisions sent, expected ${expected}`);
+  if (collected.incomplete) checks.push(`${what}: ${collected.incomplete} requests did not reach every client`);
+  for (const p of collected.problems.slice(0, 3)) checks.push(`${what}: ${p}`);
+  for (const f of load.failures?.slice(0, 3) ?? []) checks.push(`${what}: ${f}`);
+  const negative = collected.receipt.min < -0.2;
+  if (negative) checks.push(`${what}: negative latency ${collected.receipt.min.toFixed(3)} ms (clock skew between processes)`);
+}
+
+async function closedLoop(
+  server: Child,
+  client: Child,
+  count: number,
+  inflight: number,
+  what: string,
+  checks: string[],
+): Promise<{ rate: number; c2c: Dist; d2a: Dist }> {
+  await client.call('reset');
+  const load = await server.call<LoadResult>('load', { count, inflight, maxMs: 120_000 });
+  const collected = await client.call<Collected>('collect');
+  checkLoop(what, load, collected, count, checks);
+  return { rate: (load.count / load.elapsedMs) * 1000, c2c: collected.receipt, d2a: decisionToAgent(load, collected) };
+}
+
+/** raw-ws and Socket.IO keep nothing: there is no restart to measure. Gatehouse: the
+ *  real command line (`bin/gatehouse serve`) on the data dir the memory step filled. */
+async function restartGatehouse(
+  dataDir: string,
+  client: Child,
+  expect: number,
+): Promise<{ readyMs: number; snapshotMs: number; size: number }> {
+  const t0 = now();
+  const proc = spawn(join(root, 'bin/gatehouse'), ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GATEHOUSE_TOKEN: '', DEBUG: '' },
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  try {
+    const { port, at } = await new Promise<{ port: number; at: number }>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no ready line within 30 s\n${stderr}`)), 30_000);
+      proc.stdout.on('data', (d: Buffer) => {
+        const at = now();
+        out += d.toString();
+        const m = /Gatehouse listening on http:\/\/[^\s/]+:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ port: Number(m[1]), at });
+        }
+      });
+      proc.on('exit', (code) => reject(new Error(`gatehouse serve exited (${code})\n${stderr}`)));
+    });
+    const snap = await client.call<{ at: number; size: number; problems: string[] }>('snapshotAt', { port, timeoutMs: 30_000 });
+    if (snap.size !== expect) throw new Error(`the snapshot after restart held ${snap.size} requests, expected ${expect}`);
+    await client.call('closeAll');
+    return { readyMs: at - t0, snapshotMs: snap.at - t0, size: snap.size };
+  } finally {
+    const exited = new Promise((r) => proc.on('exit', r));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 6000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function runSystem(system: SystemName, round: number): Promise<RoundResult> {
+  const metrics: Record<string, number> = {};
+  const checks: string[] = [];
+  const tag = `${system} r${round}`;
+  const dataDir = mkdtempSync(join(tmpdir(), `gatehouse-bench-${system}-`));
+  const env = { BENCH_DATA_DIR: dataDir };
+
+  // A: throughput, latency, fan-out and the storm, on one server process.
+  let server = Child.start(`server ${tag}`, 'servers/main.ts', ['--system', system], env);
+  const client = Child.start(`client ${tag}`, 'clients/main.ts', ['--system', system]);
+  let agent: Child | undefined;
+  try {
+    const { port } = await server.ready;
+    await client.ready;
+
+    metrics.clockSkewMs = await clockSkew([server, client]);
+
+    await client.call('connect', { port, n: 1, deciders: 1 });
+    await closedLoop(server, client, config.warmup, 200, 'warm-up', checks);
+    const t200 = await closedLoop(server, client, config.load200, 200, '200 in flight', checks);
+    metrics.rt200 = t200.rate;
+    metrics.c2c200p50 = t200.c2c.p50;
+    metrics.c2c200p99 = t200.c2c.p99;
+    metrics.d2a200p50 = t200.d2a.p50;
+    metrics.d2a200p99 = t200.d2a.p99;
+    const t1 = await closedLoop(server, client, config.load1, 1, '1 in flight', checks);
+    metrics.rt1 = t1.rate;
+    metrics.c2c1p50 = t1.c2c.p50;
+    metrics.c2c1p99 = t1.c2c.p99;
+    metrics.d2a1p50 = t1.d2a.p50;
+    metrics.d2a1p99 = t1.d2a.p99;
+
+    // The HTTP-agent variant (Gatehouse only): agents in a process of their own.
+    if (system === 'gatehouse' && config.http) {
+      agent = Child.start(`http-agent ${tag}`, 'httpAgent.ts', []);
+      await agent.ready;
+      const baseUrl = `http://127.0.0.1:${port}`;
+      for (const [inflight, count, key] of [
+        [200, config.http.load200, 'http200'],
+        [1, config.http.load1, 'http1'],
+      ] as const) {
+        await client.call('reset');
+        const load = await agent.call<LoadResult>('load', { baseUrl, count, inflight, maxMs: 120_000 });
+        const collected = await client.call<Collected>('collect');
+        checkLoop(`HTTP agents, ${inflight} in flight`, load, collected, count, checks);
+        metrics[`${key}rt`] = (load.count / load.elapsedMs) * 1000;
+        metrics[`${key}c2cp50`] = collected.receipt.p50;
+        metrics[`${key}c2cp99`] = collected.receipt.p99;
+        const d2a = decisionToAgent(load, collected);
+        metrics[`${key}d2ap50`] = d2a.p50;
+        metrics[`${key}d2ap99`] = d2a.p99;
+      }
+      await agent.stop();
+      agent = undefined;
+    }
+
+    // 1,000 requests/s to 50 clients, one of which decides.
+    await client.call('connect', { port, n: config.rate.clients, deciders: 1 });
+    await client.call('reset');
+    const rate = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.rate.perSec, count: config.rate.count, maxMs: 60_000 });
+    const rateCollected = await client.call<Collected>('collect');
+    checkLoop(`${config.rate.perSec}/s to ${config.rate.clients} clients`, rate, rateCollected, config.rate.count, checks);
+    metrics.rateAchieved = (rate.issued / rate.createdMs) * 1000;
+    metrics.rateC2cP50 = rateCollected.receipt.p50;
+    metrics.rateC2cP99 = rateCollected.receipt.p99;
+    const rateD2a = decisionToAgent(rate, rateCollected);
+    metrics.rateD2aP50 = rateD2a.p50;
+    metrics.rateD2aP99 = rateD2a.p99;
+
+    // Fan-out to 200 clients.
+    await client.call('connect', { port, n: config.fanout.clients, deciders: 1 });
+    await client.call('reset');
+    const fan = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.fanout.perSec, count: config.fanout.count, maxMs: 60_000 });
+    const fanCollected = await client.call<Collected>('collect');
+    checkLoop(`fan-out to ${config.fanout.clients}`, fan, fanCollected, config.fanout.count, checks);
+    metrics.fanAllP50 = fanCollected.allClients.p50;
+    metrics.fanAllP99 = fanCollected.allClients.p99;
+    metrics.fanPairP99 = fanCollected.receipt.p99;
+
+    // Reconnect storm: the 200 clients drop and come back at once; some requests are open.
+    await client.call('reset', { deciders: 0 });
+    await server.call('fill', { count: config.storm.unresolved });
+    await client.call('waitReceived', { count: config.storm.unresolved });
+    const storm = await client.call<{ ms: number; snapshotSizes: number[]; problems: string[] }>('storm', { timeoutMs: 30_000 });
+    metrics.stormMs = storm.ms;
+    if (storm.snapshotSizes.length !== 1 || storm.snapshotSizes[0] !== config.storm.unresolved)
+      checks.push(`storm: snapshot sizes ${storm.snapshotSizes.join(',')}, expected ${config.storm.unresolved}`);
+    await client.call('closeAll');
+    await server.stop();
+
+    // B: memory per unresolved request, on a fresh server process.
+    rmSync(dataDir, { recursive: true, force: true });
+    server = Child.start(`server ${tag} (memory)`, 'servers/main.ts', ['--system', system], env);
+    const fresh = await server.ready;
+    await client.call('connect', { port: fresh.port, n: 1, deciders: 0 });
+    type Mem = { heapUsed: number; rss: number; unresolved: number };
+    const before = await server.call<Mem>('mem');
+    await client.call('reset');
+    // `http` origin: the requests survive the restart below, as a hook's do.
+    await server.call('fill', { count: config.memory, origin: 'http' });
+    await client.call('waitReceived', { count: config.memory, timeoutMs: 120_000 });
+    await new Promise((r) => setTimeout(r, 200)); // let the last acks land
+    const after = await server.call<Mem>('mem');
+    if (after.unresolved !== config.memory) checks.push(`memory: ${after.unresolved} unresolved, expected ${config.memory}`);
+    metrics.memHeapPer = (after.heapUsed - before.heapUsed) / config.memory;
+    metrics.memRssPer = (after.rss - before.rss) / config.memory;
+    await client.call('closeAll');
+    await server.stop();
+
+    // C: restart with 10,000 unresolved (Gatehouse only: the baselines keep nothing).
+    if (system === 'gatehouse') {
+      const emptyDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-empty-'));
+      try {
+        const empty = await restartGatehouse(emptyDir, client, 0);
+        metrics.startEmptyMs = empty.readyMs;
+      } finally {
+        rmSync(emptyDir, { recursive: true, force: true });
+      }
+      const full = await restartGatehouse(dataDir, client, config.memory);
+      metrics.restartReadyMs = full.readyMs;
+      metrics.restartSnapshotMs = full.snapshotMs;
+    }
+  } catch (error) {
+    checks.push(`did not complete: ${String((error as Error)?.message ?? error).split('\n').slice(0, 6).join(' | ')}`);
+  } finally {
+    await agent?.stop();
+    await client.stop();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return { metrics, checks };
+}
+
+/** The largest offset between the children's clocks and ours, bounded by the IPC round
+ *  trip: latencies subtract times taken in two processes. */
+async function clockSkew(children: Child[]): Promise<number> {
+  let worst = 0;
+  for (const c of children) {
+    let best = { rtt: Infinity, offset: 0 };
+    for (let i = 0; i < 20; i++) {
+      const t1 = now();
+      const theirs = await c.call<number>('clock');
+      const t2 = now();
+      if (t2 - t1 < best.rtt) best = { rtt: t2 - t1, offset: theirs - (t1 + t2) / 2 };
+    }
+    worst = Math.max(worst, Math.abs(best.offset));
+  }
+  return worst;
+}
+
+// ---- report -------------------------------------------------------------------------
+
+type Row = {
+  key: string;
+  label: string;
+  format: (v: number) => string;
+  /** Which columns show it (default: every system). */
+  only?: Column[];
+  target?: { text: string; met: (medians: Record<Column, Record<string, number>>) => boolean | undefined };
+};
+type Column = SystemName | 'gatehouse-http';
+
+const perSec = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')}/s` : '—');
+const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(0)) + ' ms' : '—');
+const kib = (v: number) => (Number.isFinite(v) ? `${(v / 1024).toFixed(2)} KiB` : '—');
+const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
+
+const gh = (m: Record<Column, Record<string, number>>, key: string) => m.gatehouse?.[key];
+const under = (v: number | undefined, limit: number) => (v === undefined || !Number.isFinite(v) ? undefined : v <= limit);
+
+const ROWS: Row[] = [
+  {
+    key: 'rt200',
+    label: 'round trips/s, 200 in flight',
+    format: perSec,
+  },
+  {
+    key: 'ratio',
+    label: 'durable ÷ raw ws round trips (same round)',
+    format: ratio,
+    only: ['gatehouse', 'gatehouse-http'],
+    target: { text: '≥ 0.25×', met: (m) => (gh(m, 'ratio') === undefined ? undefined : gh(m, 'ratio')! >= 0.25) },
+  },
+  { key: 'rt1', label: 'round trips/s, 1 in flight', format: perSec },
+  { key: 'c2c200p50', label: 'creation → client p50, 200 in flight', format: ms },
+  { key: 'c2c200p99', label: 'creation → client p99, 200 in flight', format: ms },
+  { key: 'd2a200p50', label: 'decision → agent p50, 200 in flight', format: ms },
+  { key: 'd2a200p99', label: 'decision → agent p99, 200 in flight', format: ms },
+  { key: 'c2c1p50', label: 'creation → client p50, 1 in flight', format: ms },
+  { key: 'c2c1p99', label: 'creation → client p99, 1 in flight', format: ms },
+  { key: 'd2a1p50', label: 'decision → agent p50, 1 in flight', format: ms },
+  { key: 'd2a1p99', label: 'decision → agent p99, 1 in flight', format: ms },
+  { key: 'rateAchieved', label: 'offered rate (50 clients)', format: perSec, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'rateC2cP50', label: 'creation → client p50, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  {
+    key: 'rateC2cP99',
+    label: 'creation → client p99, 1,000/s, 50 clients',
+    format: ms,
+    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    target: { text: '≤ 2 ms', met: (m) => under(gh(m, 'rateC2cP99'), 2) },
+  },
+  { key: 'rateD2aP50', label: 'decision → agent p50, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'rateD2aP99', label: 'decision → agent p99, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'fanAllP50', label: 'fan-out: creation → all 200 clients p50', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  {
+    key: 'fanAllP99',
+    label: 'fan-out: creation → all 200 clients p99',
+    format: ms,
+    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    target: { text: '≤ 20 ms', met: (m) => under(gh(m, 'fanAllP99'), 20) },
+  },
+  { key: 'fanPairP99', label: 'fan-out: creation → one client p99', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'stormMs', label: 'reconnect storm: 200 clients served', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  {
+    key: 'memHeapPer',
+    label: 'heap per unresolved request (10,000)',
+    format: kib,
+    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    target: { text: '≤ 8 KiB', met: (m) => under(gh(m, 'memHeapPer'), 8192) },
+  },
+  { key: 'memRssPer', label: 'RSS per unresolved request (10,000)', format: kib, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'startEmptyMs', label: 'start → ready line, empty store', format: ms, only: ['gatehouse'] },
+  {
+    key: 'restartReadyMs',
+    label: 'restart → ready line, 10,000 unresolved',
+    format: ms,
+    only: ['gatehouse'],
+    target: { text: '≤ 1,000 ms', met: (m) => under(gh(m, 'restartReadyMs'), 1000) },
+  },
+  { key: 'restartSnapshotMs', label: 'restart → first snapshot at a client', format: ms, only: ['gatehouse'] },
+  { key: 'clockSkewMs', label: 'clock offset between processes (bound)', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+];
+
+/** For the HTTP-agent column, the same rows read the http* metrics. */
+const HTTP_KEYS: Record<string, string> = {
+  rt200: 'http200rt',
+  rt1: 'http1rt',
+  c2c200p50: 'http200c2cp50',
+  c2c200p99: 'http200c2cp99',
+  d2a200p50: 'http200d2ap50',
+  d2a200p99: 'http200d2ap99',
+  c2c1p50: 'http1c2cp50',
+  c2c1p99: 'http1c2cp99',
+  d2a1p50: 'http1d2ap50',
+  d2a1p99: 'http1d2ap99',
+  ratio: 'httpRatio',
+};
+
+function table(medians: Record<Column, Record<string, number>>, columns: Column[]): string {
+  const header = ['', ...columns.map((c) => (c === 'gatehouse-http' ? 'gatehouse, HTTP agents' : c)), 'target (Gatehouse)', 'met'];
+  const lines = [header];
+  for (const row of ROWS) {
+    const cells = columns.map((c) => {
+      if (row.only && !row.only.includes(c)) return c === 'raw-ws' || c === 'socket.io' ? (row.key.startsWith('restart') ? 'keeps nothing' : '') : '';
+      const key = c === 'gatehouse-http' ? HTTP_KEYS[row.key] : row.key;
+      if (!key) return '';
+      const v = medians[c]?.[key];
+      return v === undefined ? '—' : row.format(v);
+    });
+    if (cells.every((c) => c === '' || c === '—' || c === 'keeps nothing')) continue;
+    const met = row.target?.met(medians);
+    lines.push([row.label, ...cells, row.target?.text ?? '', met === undefined ? '' : met ? 'yes' : 'NO']);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const fmt = (l: string[]) => `| ${l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`;
+  return [fmt(lines[0]), rule, ...lines.slice(1).map(fmt)].join('\n');
+}
+
+// ---- main ---------------------------------------------------------------------------
+
+async function main() {
+  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const loadBefore = loadavg();
+  const started = Date.now();
+  console.log(`Gatehouse benchmarks (${quick ? 'quick' : 'full'}): ${config.rounds} round(s) of ${systems.join(', ')}`);
+  console.log(`machine: ${cpus().length} cores, ${cpuModel}, node ${process.version}; load average before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+
+  const perRound: Record<Column, Record<string, number>[]> = { 'raw-ws': [], 'socket.io': [], gatehouse: [], 'gatehouse-http': [] };
+  const allChecks: string[] = [];
+  for (let round = 1; round <= config.rounds; round++) {
+    // Rotate the order each round, so that no system always runs first (or last).
+    const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]);
+    const results: Partial<Record<SystemName, Record<string, number>>> = {};
+    for (const system of order) {
+      const t0 = Date.now();
+      process.stderr.write(`round ${round}/${config.rounds}: ${system} ... `);
+      let metrics: Record<string, number> = {};
+      let checks: string[] = [];
+      try {
+        ({ metrics, checks } = await runSystem(system, round));
+      } catch (error) {
+        checks = [`did not complete: ${String((error as Error)?.message ?? error).split('\n').slice(0, 6).join(' | ')}`];
+      }
+      results[system] = metrics;
+      allChecks.push(...checks.map((c) => `round ${round}, ${system}: ${c}`));
+      process.stderr.write(
+        `${((Date.now() - t0) / 1000).toFixed(1)} s; ${perSec(metrics.rt200)} at 200 in flight, ${perSec(metrics.rt1)} at 1` +
+          (checks.length ? `; ${checks.length} check(s) failed` : '') +
+          '\n',
+      );
+    }
+    // Ratios within the round: the same machine state for the pair.
+    const raw = results['raw-ws']?.rt200;
+    if (results.gatehouse && raw) {
+      results.gatehouse.ratio = results.gatehouse.rt200 / raw;
+      if (results.gatehouse.http200rt !== undefined) results.gatehouse.httpRatio = results.gatehouse.http200rt / raw;
+    }
+    for (const s of systems) if (results[s]) perRound[s].push(results[s]!);
+    if (results.gatehouse?.http200rt !== undefined) perRound['gatehouse-http'].push(results.gatehouse);
+  }
+
+  const medians = {} as Record<Column, Record<string, number>>;
+  for (const [col, rounds] of Object.entries(perRound) as [Column, Record<string, number>[]][]) {
+    if (!rounds.length) continue;
+    const keys = new Set(rounds.flatMap((r) => Object.keys(r)));
+    medians[col] = Object.fromEntries([...keys].map((k) => [k, median(rounds.map((r) => r[k]))]));
+  }
+  const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http'] as Column[]).filter((c) => medians[c]);
+  const loadAfter = loadavg();
+
+  console.log(`\nMedians over ${config.rounds} round(s), ${((Date.now() - started) / 1000).toFixed(0)} s in all; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(table(medians, columns));
+  if (allChecks.length) {
+    console.log(`\n${allChecks.length} check(s) failed:`);
+    for (const c of allChecks.slice(0, 30)) console.log(`- ${c}`);
+  } else {
+    console.log('\nEvery check held: each outcome learned exactly once, each request delivered once to each client.');
+  }
+  if (jsonOut) {
+    writeFileSync(jsonOut, JSON.stringify({ config, quick, cpuModel, node: process.version, loadBefore, loadAfter, perRound, medians, checks: allChecks }, null, 2));
+    console.log(`\nper-round figures: ${jsonOut}`);
+  }
+  process.exitCode = allChecks.length ? 1 : 0;
+}
+
+await main();

@@ -1,0 +1,161 @@
+/**
+ * One permission request as an actor (architecture.md: "one child per request").
+ *
+ * Owns the request's lifecycle and its single outcome:
+ *   unresolved.pending -> unresolved.sent -> unresolved.acked   (delivery hints)
+ *   unresolved -> resolved | timedOut | cancelled              (final, exactly one)
+ *
+ * Time is an input: the deadline is the named delay `deadline`, computed from the input
+ * (`expiresAt - startedAt`, where `startedAt` is the host's clock when the actor was
+ * created or restored), so a SimulatedClock drives it in tests and a request restored
+ * after a restart times out at the same absolute instant. An event's `at` is the host's
+ * clock reading; a decision whose `at` is at or after `expiresAt` cannot win: the
+ * request times out instead (nothing is decided after its deadline).
+ *
+ * The three delivery states share one parent state so that the deadline timer is
+ * scheduled once, on entering `unresolved`, and not restarted by `sent`/`acked`.
+ *
+ * On reaching a final state the actor reports `request.finished` (named action
+ * `notifyParent`, a `sendParent` by default; the broker binds it to itself, see
+ * broker.machine.ts) and its `output` is the Outcome.
+ */
+import { assign, sendParent, setup } from 'xstate';
+import type { Decision } from '../protocol/index.ts';
+import type { Outcome, RequestData } from './broker.types.ts';
+
+/** setTimeout fires after 1 ms for anything longer (toolchain.md). */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+export type PermissionRequestInput = RequestData & {
+  /** The host's clock when this actor was created or restored. */
+  startedAt: number;
+};
+
+export type PermissionRequestContext = {
+  request: PermissionRequestInput;
+  outcome: Outcome | null;
+};
+
+/** Every event carries the host's clock reading `at`. */
+export type PermissionRequestActorEvent =
+  | { type: 'request.sent'; at: number }
+  | { type: 'request.acked'; at: number }
+  | {
+      type: 'permission.decide';
+      at: number;
+      decision: Decision;
+      updatedInput?: Record<string, unknown>;
+      message?: string;
+      decidedBy: string;
+    }
+  | { type: 'request.cancel'; at: number; reason: string; cancelledBy: string };
+
+/** What a finished request tells its parent. */
+export type RequestFinishedEvent = { type: 'request.finished'; id: string; outcome: Outcome };
+
+/** The timeout's deny message; the store uses the same words when it rebuilds an outcome. */
+export function timeoutMessage(createdAt: number, expiresAt: number): string {
+  const seconds = Math.max(0, Math.round((expiresAt - createdAt) / 100) / 10);
+  return `Timed out: no decision within ${seconds} s, so the request was denied`;
+}
+
+/** The deadline as a timer delay: never negative, never beyond what setTimeout honours. */
+export function deadlineDelay(expiresAt: number, startedAt: number): number {
+  const ms = expiresAt - startedAt;
+  if (!(ms > 0)) return 0; // also catches NaN
+  return ms > MAX_TIMER_DELAY_MS ? MAX_TIMER_DELAY_MS : ms;
+}
+
+/** A timeout is a deny decided by `timeout` at the deadline itself (pure: no clock read). */
+export function timeoutOutcome(request: RequestData): Outcome {
+  return {
+    status: 'timedOut',
+    decision: 'deny',
+    message: timeoutMessage(request.timestamp, request.expiresAt),
+    decidedBy: 'timeout',
+    decidedAt: request.expiresAt,
+  };
+}
+
+export const permissionRequestMachine = setup({
+  types: {
+    input: {} as PermissionRequestInput,
+    context: {} as PermissionRequestContext,
+    events: {} as PermissionRequestActorEvent,
+    output: {} as Outcome,
+  },
+  delays: {
+    deadline: ({ context }) => deadlineDelay(context.request.expiresAt, context.request.startedAt),
+  },
+  guards: {
+    /** Restored (or created) with its deadline already behind it. */
+    deadlinePassed: ({ context }) => context.request.expiresAt <= context.request.startedAt,
+    beforeDeadline: ({ context, event }) => event.at < context.request.expiresAt,
+  },
+  actions: {
+    recordDecision: assign({
+      outcome: ({ event }) => {
+        if (event.type !== 'permission.decide') return null;
+        const outcome: Outcome = { status: 'resolved', decision: event.decision, decidedBy: event.decidedBy, decidedAt: event.at };
+        if (event.updatedInput !== undefined) outcome.updatedInput = event.updatedInput;
+        if (event.message !== undefined) outcome.message = event.message;
+        return outcome;
+      },
+    }),
+    recordCancel: assign({
+      outcome: ({ event }) => {
+        if (event.type !== 'request.cancel') return null;
+        return {
+          status: 'cancelled',
+          decision: 'deny',
+          message: `Cancelled: ${event.reason}`,
+          decidedBy: event.cancelledBy,
+          decidedAt: event.at,
+          reason: event.reason,
+        } satisfies Outcome;
+      },
+    }),
+    recordTimeout: assign({ outcome: ({ context }) => timeoutOutcome(context.request) }),
+    notifyParent: sendParent(
+      ({ context }): RequestFinishedEvent => ({
+        type: 'request.finished',
+        id: context.request.id,
+        outcome: context.outcome ?? timeoutOutcome(context.request),
+      }),
+    ),
+  },
+}).createMachine({
+  id: 'permissionRequest',
+  context: ({ input }) => ({ request: input, outcome: null }),
+  initial: 'unresolved',
+  states: {
+    unresolved: {
+      initial: 'pending',
+      always: { guard: 'deadlinePassed', target: 'timedOut' },
+      after: { deadline: { target: 'timedOut' } },
+      on: {
+        'permission.decide': [
+          { guard: 'beforeDeadline', target: 'resolved', actions: 'recordDecision' },
+          // Late: the deadline has passed even if its timer has not fired yet.
+          { target: 'timedOut' },
+        ],
+        'request.cancel': [
+          { guard: 'beforeDeadline', target: 'cancelled', actions: 'recordCancel' },
+          { target: 'timedOut' },
+        ],
+      },
+      states: {
+        /** Created; on no socket yet. */
+        pending: { on: { 'request.sent': 'sent', 'request.acked': 'acked' } },
+        /** Written to at least one socket. */
+        sent: { on: { 'request.acked': 'acked' } },
+        /** At least one client confirmed it holds it. */
+        acked: {},
+      },
+    },
+    resolved: { type: 'final', entry: 'notifyParent', output: ({ context }) => context.outcome! },
+    timedOut: { type: 'final', entry: ['recordTimeout', 'notifyParent'], output: ({ context }) => context.outcome! },
+    cancelled: { type: 'final', entry: 'notifyParent', output: ({ context }) => context.outcome! },
+  },
+  output: ({ context }) => context.outcome!,
+});

@@ -1,0 +1,367 @@
+/**
+ * The browser's mirror of the permission queue, as a pure reducer (no I/O, no clock).
+ *
+ * Owns: unresolved requests (oldest first), this window's optimistic decisions and the
+ * outbox that carries them (each with its `clientMsgId`), the history of finished
+ * requests with who or what decided, and the last queue counts. The connection machine
+ * calls these functions from its actions; React only reads the result.
+ *
+ * Why a reducer and not a machine: every function here is a total function of
+ * (state, message) and is tested table-style; the connection machine is the actor that
+ * the inspector shows.
+ */
+import type {
+  AckMessage,
+  Decision,
+  ErrorMessage,
+  PermissionRequestEvent,
+  PermissionResponse,
+  RuleScope,
+  SequencedEvent,
+  SnapshotMessage,
+} from '../protocol/index.ts';
+
+/** What this window has done with a request that is still unresolved. */
+export type CardPhase =
+  /** No decision from this window. */
+  | { kind: 'waiting' }
+  /** Decided while offline: waits in the outbox. */
+  | { kind: 'queued'; decision: Decision; clientMsgId: string }
+  /** Sent; no answer from the server yet (shows "Allowing…"). */
+  | { kind: 'sending'; decision: Decision; clientMsgId: string }
+  /** The server accepted it; its `permission-resolved` is on its way. */
+  | { kind: 'accepted'; decision: Decision; clientMsgId: string }
+  /** The server refused it: rolled back, and this is the truth it told us. */
+  | { kind: 'rejected'; code: string; message: string; decision?: Decision };
+
+export type PendingCard = { request: PermissionRequestEvent; phase: CardPhase };
+
+export type OutboxEntry = {
+  clientMsgId: string;
+  requestId: string;
+  frame: PermissionResponse;
+  /** Written to a socket at least once (it is sent again after a reconnect until answered:
+   *  the server remembers `clientMsgId`, so a repeat makes no second decision). */
+  sent: boolean;
+};
+
+export type Outcome = 'allowed' | 'denied' | 'timedOut' | 'cancelled' | 'unknown';
+export type DeciderKind =
+  | 'this-window'
+  | 'another-window'
+  /** A decision of ours was in flight when the outcome arrived: settled by the ack or error. */
+  | 'unconfirmed'
+  | 'rule'
+  | 'http'
+  | 'deadline'
+  | 'agent'
+  | 'unknown';
+
+export type HistoryEntry = {
+  requestId: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  context: PermissionRequestEvent['context'];
+  outcome: Outcome;
+  decider: DeciderKind;
+  /** The server's `decidedBy` (a client label, `http`, `rule:<id>`), or a reason. */
+  decidedBy: string;
+  message?: string;
+  updatedInput?: Record<string, unknown>;
+  at: number;
+  /** What happened to this window's own decision, when it did not count. */
+  note?: string;
+};
+
+export type QueueState = {
+  /** Unresolved requests by id. */
+  cards: Record<string, PendingCard>;
+  /** Ids of `cards`, oldest first (by the seq of their `permission-request`). */
+  order: string[];
+  /** Finished requests, newest first, capped at HISTORY_LIMIT. */
+  history: HistoryEntry[];
+  outbox: OutboxEntry[];
+  counts: { pending: number; processing: number };
+  /** Our `clientId` from the last `welcome`: a `decidedBy` equal to it is this window. */
+  clientId: string | null;
+};
+
+export const HISTORY_LIMIT = 200;
+
+export function emptyQueue(): QueueState {
+  return { cards: {}, order: [], history: [], outbox: [], counts: { pending: 0, processing: 0 }, clientId: null };
+}
+
+export type DecideCommand = {
+  requestId: string;
+  decision: Decision;
+  clientMsgId: string;
+  updatedInput?: Record<string, unknown>;
+  message?: string;
+  remember?: { scope: RuleScope };
+};
+
+function sortOrder(cards: Record<string, PendingCard>): string[] {
+  return Object.keys(cards).sort((a, b) => cards[a].request.seq - cards[b].request.seq);
+}
+
+function pushHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  return [entry, ...history.filter((h) => h.requestId !== entry.requestId)].slice(0, HISTORY_LIMIT);
+}
+
+function withoutCard(state: QueueState, id: string): Pick<QueueState, 'cards' | 'order'> {
+  const { [id]: _gone, ...cards } = state.cards;
+  return { cards, order: state.order.filter((x) => x !== id) };
+}
+
+function inFlight(state: QueueState, requestId: string): OutboxEntry | undefined {
+  return state.outbox.find((e) => e.requestId === requestId);
+}
+
+/** Who decided, from the server's `decidedBy` and what this window knows it sent. */
+export function classifyDecider(state: QueueState, requestId: string, decidedBy: string): DeciderKind {
+  if (decidedBy.startsWith('rule:')) return 'rule';
+  if (decidedBy === 'http') return 'http';
+  if (decidedBy === 'timeout') return 'deadline';
+  if (state.clientId !== null && decidedBy === state.clientId) return 'this-window';
+  const card = state.cards[requestId];
+  if (card?.phase.kind === 'accepted') return 'this-window';
+  if (inFlight(state, requestId)?.sent) return 'unconfirmed';
+  return 'another-window';
+}
+
+function noteForUnsent(entry: OutboxEntry | undefined, outcome: Outcome): string | undefined {
+  if (!entry || entry.sent) return undefined;
+  const verb = entry.frame.decision === 'allow' ? 'Allow' : 'Deny';
+  const why =
+    outcome === 'timedOut' ? 'the request expired while offline' : outcome === 'cancelled' ? 'the agent gave up' : 'it was decided elsewhere';
+  return `Your ${verb} was not sent: ${why}.`;
+}
+
+/** A sequenced event, already checked to be the next in order. */
+export function applyEvent(state: QueueState, event: SequencedEvent): QueueState {
+  switch (event.type) {
+    case 'permission-request': {
+      if (state.cards[event.id] || state.history.some((h) => h.requestId === event.id)) return state;
+      const cards = { ...state.cards, [event.id]: { request: event, phase: { kind: 'waiting' } as CardPhase } };
+      return { ...state, cards, order: sortOrder(cards) };
+    }
+    case 'permission-resolved':
+      return finish(state, event.requestId, {
+        outcome: event.decision === 'allow' ? 'allowed' : 'denied',
+        decider: classifyDecider(state, event.requestId, event.decidedBy),
+        decidedBy: event.decidedBy,
+        message: event.message,
+        updatedInput: event.updatedInput,
+        at: event.timestamp,
+      });
+    case 'permission-timeout':
+      return finish(state, event.requestId, { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout', at: event.timestamp });
+    case 'permission-cancelled':
+      return finish(state, event.requestId, {
+        outcome: 'cancelled',
+        decider: 'agent',
+        decidedBy: event.reason,
+        message: event.reason,
+        at: event.timestamp,
+      });
+    case 'chat-message':
+    case 'session-updated':
+      return state;
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+type Finish = Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy' | 'message' | 'updatedInput' | 'at'>;
+
+function finish(state: QueueState, requestId: string, how: Finish): QueueState {
+  const card = state.cards[requestId];
+  if (!card) return state; // finished before we held it (or held twice): nothing to move
+  const entry = inFlight(state, requestId);
+  const note = noteForUnsent(entry, how.outcome);
+  // An unsent decision can never count now; a sent one waits for its ack or error.
+  const outbox = entry && !entry.sent ? state.outbox.filter((e) => e !== entry) : state.outbox;
+  const history = pushHistory(state.history, {
+    requestId,
+    toolName: card.request.toolName,
+    input: card.request.input,
+    context: card.request.context,
+    ...how,
+    ...(note ? { note } : {}),
+  });
+  return { ...state, ...withoutCard(state, requestId), history, outbox };
+}
+
+/** After `resumed:false`: the snapshot is the truth. Requests we held that are not in it
+ *  finished while we were away; we do not know how, and say so rather than guess. */
+export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: number): QueueState {
+  const cards: Record<string, PendingCard> = {};
+  for (const request of snapshot.requests) {
+    cards[request.id] = { request, phase: state.cards[request.id]?.phase ?? { kind: 'waiting' } };
+  }
+  let history = state.history;
+  let outbox = state.outbox;
+  for (const id of state.order) {
+    if (cards[id]) continue;
+    const old = state.cards[id];
+    const entry = inFlight(state, id);
+    if (entry && !entry.sent) outbox = outbox.filter((e) => e !== entry);
+    history = pushHistory(history, {
+      requestId: id,
+      toolName: old.request.toolName,
+      input: old.request.input,
+      context: old.request.context,
+      outcome: 'unknown',
+      decider: 'unknown',
+      decidedBy: 'unknown',
+      at,
+      note: 'Finished while this window was disconnected.',
+    });
+  }
+  return { ...state, cards, order: sortOrder(cards), history, outbox, counts: snapshot.queue };
+}
+
+export type DecideResult = { ok: true; state: QueueState } | { ok: false; reason: string };
+
+/** A click: optimistic at once; the frame waits in the outbox until the server answers. */
+export function decide(state: QueueState, cmd: DecideCommand, canSend: boolean): DecideResult {
+  const card = state.cards[cmd.requestId];
+  if (!card) return { ok: false, reason: 'unknown-request' };
+  if (card.phase.kind === 'queued' || card.phase.kind === 'sending' || card.phase.kind === 'accepted') {
+    return { ok: false, reason: 'already-deciding' };
+  }
+  const frame: PermissionResponse = {
+    type: 'permission-response',
+    requestId: cmd.requestId,
+    decision: cmd.decision,
+    clientMsgId: cmd.clientMsgId,
+    ...(cmd.updatedInput ? { updatedInput: cmd.updatedInput } : {}),
+    ...(cmd.message ? { message: cmd.message } : {}),
+    ...(cmd.remember ? { remember: cmd.remember } : {}),
+  };
+  const phase: CardPhase = canSend
+    ? { kind: 'sending', decision: cmd.decision, clientMsgId: cmd.clientMsgId }
+    : { kind: 'queued', decision: cmd.decision, clientMsgId: cmd.clientMsgId };
+  return {
+    ok: true,
+    state: {
+      ...state,
+      cards: { ...state.cards, [cmd.requestId]: { ...card, phase } },
+      outbox: [...state.outbox, { clientMsgId: cmd.clientMsgId, requestId: cmd.requestId, frame, sent: canSend }],
+    },
+  };
+}
+
+/** On reconnect, once caught up: every outbox frame whose request is still unresolved
+ *  goes (again); the caller writes `frames` to the socket. */
+export function flushOutbox(state: QueueState): { state: QueueState; frames: PermissionResponse[] } {
+  const frames: PermissionResponse[] = [];
+  const outbox: OutboxEntry[] = [];
+  const cards = { ...state.cards };
+  for (const entry of state.outbox) {
+    const card = cards[entry.requestId];
+    if (!card) {
+      // Finished meanwhile; `finish` already noted it. Keep a sent one for its late answer.
+      if (entry.sent) outbox.push(entry);
+      continue;
+    }
+    frames.push(entry.frame);
+    outbox.push({ ...entry, sent: true });
+    if (card.phase.kind === 'queued') {
+      cards[entry.requestId] = { ...card, phase: { ...card.phase, kind: 'sending' } };
+    }
+  }
+  return { state: { ...state, cards, outbox }, frames };
+}
+
+function settleHistory(state: QueueState, requestId: string, decider: DeciderKind, note?: string): HistoryEntry[] {
+  return state.history.map((h) =>
+    h.requestId === requestId && h.decider === 'unconfirmed' ? { ...h, decider, ...(note ? { note } : {}) } : h,
+  );
+}
+
+/** The server accepted our decision (`ref` = clientMsgId). */
+export function applyAck(state: QueueState, ack: AckMessage): QueueState {
+  const entry = ack.ref ? state.outbox.find((e) => e.clientMsgId === ack.ref) : undefined;
+  if (!entry) return state;
+  const outbox = state.outbox.filter((e) => e !== entry);
+  const card = state.cards[entry.requestId];
+  const cards =
+    card && (card.phase.kind === 'sending' || card.phase.kind === 'queued')
+      ? { ...state.cards, [entry.requestId]: { ...card, phase: { kind: 'accepted', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } as CardPhase } }
+      : state.cards;
+  return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, 'this-window') };
+}
+
+const REJECTION_TEXT: Record<string, string> = {
+  'already-resolved': 'decided elsewhere',
+  expired: 'timed out, denied',
+  cancelled: 'cancelled by the agent',
+  'unknown-request': 'unknown to the server',
+};
+
+export function rejectionText(code: string): string {
+  return REJECTION_TEXT[code] ?? code;
+}
+
+/** The server refused a frame of ours: roll the card back to the truth it told us.
+ *  Returns null when the error is not about one of our decisions (a general error). */
+export function applyDecisionError(state: QueueState, error: ErrorMessage): QueueState | null {
+  const entry = error.ref ? state.outbox.find((e) => e.clientMsgId === error.ref) : undefined;
+  if (!entry) return null;
+  const outbox = state.outbox.filter((e) => e !== entry);
+  const card = state.cards[entry.requestId];
+  const phase: CardPhase = { kind: 'rejected', code: error.code, message: error.message, ...(error.decision ? { decision: error.decision } : {}) };
+  const cards = card ? { ...state.cards, [entry.requestId]: { ...card, phase } } : state.cards;
+  const verb = entry.frame.decision === 'allow' ? 'Allow' : 'Deny';
+  const note = `Your ${verb} did not count: ${rejectionText(error.code)}.`;
+  return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, 'another-window', note) };
+}
+
+export function setCounts(state: QueueState, counts: { pending: number; processing: number }): QueueState {
+  return { ...state, counts };
+}
+
+/** From each `welcome`: lets `classifyDecider` recognise this window's own decisions. */
+export function setClientId(state: QueueState, clientId: string): QueueState {
+  return { ...state, clientId };
+}
+
+/** How a history entry reads, e.g. "Allowed by this window", "Denied: decided elsewhere". */
+export function describeOutcome(entry: HistoryEntry): string {
+  const what =
+    entry.outcome === 'allowed'
+      ? 'Allowed'
+      : entry.outcome === 'denied'
+        ? 'Denied'
+        : entry.outcome === 'timedOut'
+          ? 'Timed out, denied'
+          : entry.outcome === 'cancelled'
+            ? 'Cancelled by the agent'
+            : 'Finished';
+  switch (entry.decider) {
+    case 'this-window':
+      return `${what} by you (this window)`;
+    case 'another-window':
+      return `${what}: decided elsewhere (${entry.decidedBy})`;
+    case 'unconfirmed':
+      return `${what} (confirming…)`;
+    case 'rule':
+      return `${what} by a remembered rule (${entry.decidedBy.slice('rule:'.length)})`;
+    case 'http':
+      return `${what}: decided elsewhere (HTTP API)`;
+    case 'deadline':
+      return `${what}: the deadline passed`;
+    case 'agent':
+      return entry.message ? `${what} (${entry.message})` : what;
+    case 'unknown':
+      return `${what}: outcome not seen (disconnected)`;
+    default: {
+      const never: never = entry.decider;
+      return never;
+    }
+  }
+}

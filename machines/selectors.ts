@@ -1,0 +1,67 @@
+/**
+ * Pure reads of the broker's state for the host: queue status, the WebSocket snapshot's
+ * requests, one request's status. Each takes a snapshot (or its context) and reads it at
+ * once (the broker mutates its Maps in place; see broker.machine.ts).
+ */
+import type { PermissionRequestEvent } from '../protocol/index.ts';
+import type { BrokerContext, UnresolvedRequest } from './broker.machine.ts';
+import type { FinishedRequest } from './broker.types.ts';
+
+type ContextSource = BrokerContext | { context: BrokerContext };
+
+function contextOf(source: ContextSource): BrokerContext {
+  return 'unresolved' in source ? source : source.context;
+}
+
+/** `pending`: unresolved requests; `processing`: those of them with a seq at or below the
+ *  highest seq a connected client acknowledged. O(1). */
+export function queueStatusOf(source: ContextSource): { pending: number; processing: number } {
+  const context = contextOf(source);
+  return { pending: context.unresolved.size, processing: context.order.processing };
+}
+
+/** One `permission-request` event (with its original seq) per unresolved request, oldest
+ *  first: the `requests` of a WebSocket snapshot. */
+export function unresolvedRequestEventsOf(source: ContextSource): PermissionRequestEvent[] {
+  const events: PermissionRequestEvent[] = [];
+  for (const request of contextOf(source).unresolved.values()) events.push(request.event);
+  return events;
+}
+
+/** The stream's epoch and head. */
+export function streamHeadOf(source: ContextSource): { epoch: string; headSeq: number } {
+  const context = contextOf(source);
+  return { epoch: context.epoch, headSeq: context.headSeq };
+}
+
+/** The child's delivery state: where an unresolved request is on its way to a client. */
+export type DeliveryState = 'pending' | 'sent' | 'acked';
+
+export type RequestLookup =
+  | { status: 'pending'; delivery: DeliveryState; request: UnresolvedRequest }
+  | { status: 'resolved' | 'timedOut' | 'cancelled'; finished: FinishedRequest };
+
+/** What the broker knows of a request: unresolved (with its delivery state) or recently
+ *  finished (with its outcome); `undefined` for an id it never saw or has forgotten. */
+export function lookupRequest(source: ContextSource, id: string): RequestLookup | undefined {
+  const context = contextOf(source);
+  const request = context.unresolved.get(id);
+  if (request) return { status: 'pending', delivery: deliveryStateOf(request), request };
+  const finished = context.recent.get(id);
+  if (finished) return { status: finished.outcome.status, finished };
+  return undefined;
+}
+
+function deliveryStateOf(request: UnresolvedRequest): DeliveryState {
+  const snapshot = request.ref.getSnapshot();
+  if (snapshot.matches({ unresolved: 'acked' })) return 'acked';
+  if (snapshot.matches({ unresolved: 'sent' })) return 'sent';
+  return 'pending';
+}
+
+/** Connected clients and the highest seq each acknowledged. */
+export function connectedClientsOf(source: ContextSource): Array<{ clientId: string; label: string; ackedSeq: number }> {
+  const clients: Array<{ clientId: string; label: string; ackedSeq: number }> = [];
+  for (const [clientId, client] of contextOf(source).clients) clients.push({ clientId, label: client.label, ackedSeq: client.ackedSeq });
+  return clients;
+}

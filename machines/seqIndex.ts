@@ -1,0 +1,156 @@
+/**
+ * Small ordered structures for the broker whose operations stay O(1) amortized however
+ * many requests are waiting.
+ *
+ * Why not a Map drained from its front: V8's Map keeps deleted slots until it rehashes,
+ * and every new iterator walks over them again, so "delete the oldest" on a Map of 10k
+ * entries costs microseconds per call and grows with the size (measured here: about
+ * 10 us at 10k entries, 90 us at 100k).
+ */
+
+/** An entry of the unresolved-request index: ordered by `seq`, marked dead when finished. */
+export type SeqEntry = { readonly seq: number; live: boolean };
+
+/**
+ * Unresolved requests in increasing `seq`, with three cursors that only ever walk over
+ * each entry a bounded number of times:
+ * - `sent`: entries before it were told `request.sent`;
+ * - `acked`: entries before it were told `request.acked` (some client held them once);
+ * - `held`: entries before it have `seq <= holdSeq`, the highest ack among the clients
+ *   connected now; `processing` counts the live ones among them.
+ * Finished entries stay in place (marked dead) until a compaction drops them.
+ */
+export class SeqIndex<E extends SeqEntry> {
+  private entries: E[] = [];
+  private sentCursor = 0;
+  private ackedCursor = 0;
+  private heldCursor = 0;
+  private dead = 0;
+  /** Live entries with `seq <= holdSeq`. */
+  processing = 0;
+  /** The highest seq a connected client holds. */
+  holdSeq = 0;
+
+  /** Append a new entry; its seq must be higher than every seq already in, and higher
+   *  than `holdSeq` (the broker clamps acks to its head, so a new seq always is). */
+  push(entry: E): void {
+    this.entries.push(entry);
+  }
+
+  /** Mark a live entry finished. */
+  finish(entry: E): void {
+    if (!entry.live) return;
+    entry.live = false;
+    this.dead++;
+    if (entry.seq <= this.holdSeq) this.processing--;
+    if (this.dead > 1024 && this.dead * 2 > this.entries.length) this.compact();
+  }
+
+  /** Walk the live entries with seq <= upTo not yet marked sent. */
+  markSent(upTo: number, visit: (entry: E) => void): void {
+    const entries = this.entries;
+    let i = this.sentCursor;
+    while (i < entries.length && entries[i].seq <= upTo) {
+      const entry = entries[i++];
+      if (entry.live) visit(entry);
+    }
+    this.sentCursor = i;
+  }
+
+  /** Walk the live entries with seq <= upTo not yet marked acked. */
+  markAcked(upTo: number, visit: (entry: E) => void): void {
+    const entries = this.entries;
+    let i = this.ackedCursor;
+    while (i < entries.length && entries[i].seq <= upTo) {
+      const entry = entries[i++];
+      if (entry.live) visit(entry);
+    }
+    this.ackedCursor = i;
+    // An acked request needs no `request.sent` any more.
+    if (this.sentCursor < i) this.sentCursor = i;
+  }
+
+  /** Move the "held by a connected client" watermark, up or down. */
+  setHoldSeq(holdSeq: number): void {
+    if (holdSeq === this.holdSeq) return;
+    const entries = this.entries;
+    let i = this.heldCursor;
+    while (i < entries.length && entries[i].seq <= holdSeq) {
+      if (entries[i].live) this.processing++;
+      i++;
+    }
+    while (i > 0 && entries[i - 1].seq > holdSeq) {
+      i--;
+      if (entries[i].live) this.processing--;
+    }
+    this.heldCursor = i;
+    this.holdSeq = holdSeq;
+  }
+
+  /** Drop dead entries; cursors keep their meaning. O(n), amortized over the finishes. */
+  private compact(): void {
+    const old = this.entries;
+    const next: E[] = [];
+    // A cursor's new position is the number of live entries before its old one.
+    let sent = 0;
+    let acked = 0;
+    let held = 0;
+    for (let i = 0; i < old.length; i++) {
+      if (!old[i].live) continue;
+      if (i < this.sentCursor) sent++;
+      if (i < this.ackedCursor) acked++;
+      if (i < this.heldCursor) held++;
+      next.push(old[i]);
+    }
+    this.entries = next;
+    this.sentCursor = sent;
+    this.ackedCursor = acked;
+    this.heldCursor = held;
+    this.dead = 0;
+  }
+}
+
+/** A bounded first-in first-out window keyed by string, with O(1) eviction. */
+export class BoundedWindow<V> {
+  private readonly map = new Map<string, V>();
+  private order: string[] = [];
+  private head = 0;
+
+  constructor(
+    readonly limit: number,
+    private readonly onEvict?: (key: string, value: V) => void,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  /** Add (a key already in keeps its place and takes the new value). */
+  set(key: string, value: V): void {
+    if (!this.map.has(key)) this.order.push(key);
+    this.map.set(key, value);
+    while (this.map.size > this.limit) {
+      const oldest = this.order[this.head++];
+      const evicted = this.map.get(oldest);
+      this.map.delete(oldest);
+      if (evicted !== undefined) this.onEvict?.(oldest, evicted);
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Oldest first. */
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What a chat agent is: something that runs one turn of a session, telling the chat
+ * what it says and does (`say`) and asking before each tool call (`ask`, which is
+ * `askPermission`, the same path for every in-process agent).
+ */
+import type { ChatMessage, ChatSession } from '../../protocol/index.ts';
+import type { GateAnswer } from './permissionGate.ts';
+
+export type AskExtra = { toolUseId: string; description?: string; suggestions?: unknown[]; blockedPath?: string; signal?: AbortSignal };
+
+export type TurnContext = {
+  session: ChatSession;
+  prompt: string;
+  /** Aborts when the session is stopped or the server shuts down. */
+  signal: AbortSignal;
+  say(message: Omit<ChatMessage, 'id'>): Promise<ChatMessage>;
+  ask(toolName: string, input: Record<string, unknown>, extra: AskExtra): Promise<GateAnswer>;
+  /** The SDK's own session id, to resume the conversation on the next turn. */
+  sdkSessionId?: string;
+  setSdkSessionId(id: string): void;
+};
+
+export type ChatAgent = { name: 'demo' | 'claude'; runTurn(ctx: TurnContext): Promise<void> };

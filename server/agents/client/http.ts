@@ -1,0 +1,79 @@
+/**
+ * A small JSON-over-HTTP call with a hard deadline, built on node:http with no
+ * keep-alive agent: a hook process must exit the moment it has printed its answer, and
+ * a server that accepts the connection but never answers must cost at most `timeoutMs`.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export type HttpResult = { status: number; body: unknown; text: string };
+
+export class HttpFailure extends Error {
+  override name = 'HttpFailure';
+  constructor(
+    message: string,
+    /** `unreachable`: connect refused/reset; `timeout`: no answer in time; `aborted`: the caller gave up. */
+    readonly kind: 'unreachable' | 'timeout' | 'aborted',
+  ) {
+    super(message);
+  }
+}
+
+export type HttpOptions = {
+  headers?: Record<string, string>;
+  body?: unknown;
+  timeoutMs: number;
+  signal?: AbortSignal;
+};
+
+export function httpJson(method: string, url: string, options: HttpOptions): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      reject(new HttpFailure(`invalid server URL ${JSON.stringify(url)}`, 'unreachable'));
+      return;
+    }
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json', connection: 'close', ...options.headers };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
+    let settled = false;
+    const finish = (error: HttpFailure | null, result?: HttpResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        req.destroy();
+        reject(error);
+      } else resolve(result!);
+    };
+    const req = send(parsed, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (error) => finish(new HttpFailure(`response failed: ${error.message}`, 'unreachable')));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = undefined;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = undefined;
+        }
+        finish(null, { status: res.statusCode ?? 0, body, text });
+      });
+    });
+    const timer = setTimeout(() => finish(new HttpFailure(`no answer from ${parsed.host} within ${options.timeoutMs} ms`, 'timeout')), options.timeoutMs);
+    const onAbort = () => finish(new HttpFailure('aborted', 'aborted'));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (error: NodeJS.ErrnoException) => finish(new HttpFailure(`cannot reach ${parsed.host}: ${error.code ?? error.message}`, 'unreachable')));
+    if (payload) req.write(payload);
+    req.end();
+  });
+}

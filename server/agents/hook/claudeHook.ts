@@ -1,0 +1,173 @@
+/**
+ * The Claude Code command hook, as pure functions: parse the hook's stdin
+ * (`PermissionRequest` or `PreToolUse`), turn it into a Gatehouse request (idempotency
+ * key, context), and turn an outcome into the exact stdout shape of the event
+ * (claude-code-offline.md, "The surfaces", 2). I/O lives in `server/cli/hook.ts`.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { describeIssues } from '../../../protocol/index.ts';
+import type { AskOutcome, AskSpec } from '../client/ask.ts';
+
+export const HOOK_AGENT = 'claude-code-hook';
+export const HOOK_EVENTS = ['PermissionRequest', 'PreToolUse'] as const;
+export type HookEvent = (typeof HOOK_EVENTS)[number];
+
+const hookInput = z.looseObject({
+  hook_event_name: z.enum(HOOK_EVENTS),
+  session_id: z.string().min(1).max(200),
+  cwd: z.string().max(4096).optional(),
+  transcript_path: z.string().optional(),
+  permission_mode: z.string().optional(),
+  prompt_id: z.string().max(200).optional(),
+  tool_name: z.string().min(1).max(200),
+  tool_input: z.record(z.string(), z.unknown()),
+  tool_use_id: z.string().min(1).max(200).optional(),
+  permission_suggestions: z.array(z.unknown()).optional(),
+});
+export type HookInput = z.infer<typeof hookInput>;
+
+export type ParsedHookInput = { ok: true; value: HookInput } | { ok: false; error: string; event?: HookEvent };
+
+/** Parses stdin; on failure still reports which event it was, when that much is readable,
+ *  so the hook can step aside in the right shape. */
+export function parseHookInput(text: string): ParsedHookInput {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'stdin is not JSON' };
+  }
+  const result = hookInput.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data };
+  const name = (raw as { hook_event_name?: unknown } | null)?.hook_event_name;
+  const event = HOOK_EVENTS.find((candidate) => candidate === name);
+  return { ok: false, error: describeIssues(result.error), event };
+}
+
+/** JSON with object keys sorted at every level: the same input always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** PreToolUse: the tool use id. PermissionRequest has none: a hash of the session id, the
+ *  prompt id and a hash of the tool name and canonical input, so a retried hook finds its
+ *  request again. (The same call twice within one prompt shares the first decision.) */
+export function idempotencyKeyOf(input: HookInput): string {
+  if (input.tool_use_id) return input.tool_use_id;
+  const toolHash = sha256(`${input.tool_name}\n${canonicalJson(input.tool_input)}`);
+  return `claude-pr-${sha256(`${input.session_id}\n${input.prompt_id ?? ''}\n${toolHash}`)}`;
+}
+
+export function requestSpecOf(input: HookInput, timeoutMs: number): AskSpec {
+  const description = typeof input.tool_input.description === 'string' ? input.tool_input.description.slice(0, 10_000) : undefined;
+  const context: Record<string, unknown> = {
+    sessionId: input.session_id,
+    agent: HOOK_AGENT,
+    hookEvent: input.hook_event_name,
+  };
+  if (input.cwd) context.cwd = input.cwd;
+  if (input.tool_use_id) context.toolUseId = input.tool_use_id;
+  if (input.prompt_id) context.promptId = input.prompt_id;
+  if (input.permission_mode) context.permissionMode = input.permission_mode;
+  if (description) context.description = description;
+  if (input.permission_suggestions) context.suggestions = input.permission_suggestions;
+  return { toolName: input.tool_name, input: input.tool_input, context, timeoutMs, idempotencyKey: idempotencyKeyOf(input) };
+}
+
+export type HookOutput = Record<string, unknown>;
+
+/** Let Claude Code's own permission flow decide: `ask` for PreToolUse, no decision for
+ *  PermissionRequest (its prompt takes over). */
+export function stepAside(event: HookEvent | undefined, reason: string): HookOutput {
+  switch (event) {
+    case 'PreToolUse':
+      return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'ask', permissionDecisionReason: `Gatehouse: ${reason}` } };
+    case 'PermissionRequest':
+    case undefined:
+      return {};
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+export function allowOutput(event: HookEvent, updatedInput: Record<string, unknown> | undefined, reason: string): HookOutput {
+  switch (event) {
+    case 'PreToolUse':
+      return {
+        hookSpecificOutput: {
+          hookEventName: 'PreToolUse',
+          permissionDecision: 'allow',
+          permissionDecisionReason: reason,
+          ...(updatedInput ? { updatedInput } : {}),
+        },
+      };
+    case 'PermissionRequest':
+      return { hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', ...(updatedInput ? { updatedInput } : {}) } } };
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+export function denyOutput(event: HookEvent, message: string): HookOutput {
+  switch (event) {
+    case 'PreToolUse':
+      return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: message } };
+    case 'PermissionRequest':
+      return { hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message } } };
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}
+
+/** A deny always carries a message: the human's reason, else who denied and how. */
+export function denyMessageOf(outcome: Extract<AskOutcome, { kind: 'finished' }>): string {
+  if (outcome.message) return outcome.message;
+  switch (outcome.status) {
+    case 'timedOut':
+      return 'Gatehouse: no decision arrived in time, so the request timed out (denied).';
+    case 'cancelled':
+      return 'Gatehouse: the request was cancelled.';
+    case 'resolved':
+      return `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`;
+    default: {
+      const never: never = outcome.status;
+      return never;
+    }
+  }
+}
+
+/** The hook's stdout for an outcome. A request cancelled by someone else steps aside. */
+export function outputOf(event: HookEvent, outcome: AskOutcome): HookOutput {
+  switch (outcome.kind) {
+    case 'unavailable':
+      return stepAside(event, outcome.reason);
+    case 'gave-up':
+      return stepAside(event, outcome.reason);
+    case 'finished':
+      if (outcome.status === 'resolved' && outcome.decision === 'allow') {
+        return allowOutput(event, outcome.updatedInput, `Allowed in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`);
+      }
+      if (outcome.status === 'cancelled') return stepAside(event, denyMessageOf(outcome));
+      return denyOutput(event, denyMessageOf(outcome));
+    default: {
+      const never: never = outcome;
+      return never;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The agents area's one registration point: `serve` loads this module's default export
+ * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
+ * the audit log and the rule engine to the committed event stream, "remember" decisions
+ * to new rules, and the chat sessions with the selected agent (`--agent demo|claude`,
+ * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
+ * /api/audit.
+ */
+import { join } from 'node:path';
+import type { Plugin, PluginContext } from '../plugin.ts';
+import { AuditLog } from '../audit/auditLog.ts';
+import { RuleEngine } from '../rules/ruleEngine.ts';
+import { RuleStore } from '../rules/ruleStore.ts';
+import type { ChatAgent } from './chatAgent.ts';
+import { ChatService, defaultAgentKind, type AgentKind } from './chatService.ts';
+import { createClaudeAgent } from './claudeAgent.ts';
+import { openAgentsDb } from './db.ts';
+import { createDemoAgent } from './demoAgent.ts';
+import { SessionStore } from './sessions.ts';
+
+export default function createAgentsPlugin(ctx: PluginContext): Plugin {
+  const { config, host, store, logger } = ctx;
+  const db = openAgentsDb(join(config.dataDir, 'agents.db'));
+  const audit = new AuditLog(db);
+  const offAudit = host.onCommitted((events) => {
+    try {
+      audit.record(events);
+    } catch (error) {
+      logger.error('audit write failed', { error: String(error) });
+    }
+  });
+  const rules = new RuleStore(db);
+  const engine = new RuleEngine({
+    host,
+    rules,
+    logger,
+    lookup: (requestId) => {
+      const view = store.getRequest(requestId);
+      return view ? { toolName: view.toolName, input: view.input, context: view.context } : undefined;
+    },
+  });
+  engine.start();
+
+  const workspaceRoot = join(config.dataDir, 'workspace');
+  const agents: Partial<Record<AgentKind, ChatAgent>> = { demo: createDemoAgent({ workspaceRoot }), claude: createClaudeAgent() };
+  const defaultAgent: AgentKind = config.agent ?? defaultAgentKind();
+  const sessions = new SessionStore({ db, host, logger });
+  const chat = new ChatService({
+    host,
+    sessions,
+    agents,
+    defaultAgent,
+    defaultCwd: (agent) => (agent === 'demo' ? workspaceRoot : process.cwd()),
+    requestTimeoutMs: config.requestTimeoutMs,
+    logger,
+  });
+  logger.debug('server', 'agents ready', { agent: defaultAgent });
+
+  return {
+    name: 'agents',
+    routes: [
+      { path: '/api/sessions', routes: chat.routes() },
+      { path: '/api/rules', routes: engine.routes() },
+      { path: '/api/audit', routes: audit.routes() },
+    ],
+    onDecisionAccepted(info) {
+      const address = (info as { address?: string }).address;
+      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(address ? { address } : {}) });
+      if (info.remember) engine.remember({ requestId: info.requestId, decision: info.decision, decidedBy: info.decidedBy, scope: info.remember.scope });
+    },
+    async stop() {
+      await chat.stop();
+      engine.stop();
+      offAudit();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Starts a REAL Gatehouse server process for this area's integration tests (the server
+ * engineer's `startServerProcess`) and gives the test a "human" to decide with.
+ */
+import { startServerProcess, type ServerProcess } from '../../testing/index.ts';
+import { httpHuman, type Human } from './human.ts';
+
+export type TestGatehouse = {
+  url: string;
+  token: string;
+  dataDir: string;
+  human: Human;
+  server: ServerProcess;
+  stop(): Promise<void>;
+};
+
+export async function startTestGatehouse(options: { port?: number; dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<TestGatehouse> {
+  const args = [...(options.args ?? [])];
+  if (options.port !== undefined) args.push('--port', String(options.port));
+  const server = await startServerProcess({ args, ...(options.dataDir ? { dataDir: options.dataDir } : {}), env: options.env });
+  const token = server.token ?? '';
+  return {
+    url: server.baseUrl,
+    token,
+    dataDir: server.dataDir,
+    human: httpHuman(server.baseUrl, token),
+    server,
+    async stop() {
+      await server.stop();
+    },
+  };
+}

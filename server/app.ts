@@ -1,0 +1,90 @@
+/**
+ * The Hono app: the security guard in front of everything, then the routes of
+ * protocol-v1.md §3-4 and the web UI. Testable in-process with `app.request()`; the
+ * WebSocket routes are added only when an upgrader is given (a real HTTP server).
+ *
+ * More routes (sessions, rules, audit...) mount through `extraRoutes`: each runs after
+ * the guard (so `/api/*` needs the token) and before the web UI's catch-all.
+ */
+import { Hono } from 'hono';
+import { ERROR_CODES } from '../protocol/index.ts';
+import type { BrokerHost } from './brokerHost.ts';
+import type { Config } from './config.ts';
+import { limitBody } from './http/bodyLimit.ts';
+import { errorResponse } from './http/errors.ts';
+import { healthRoutes } from './http/health.ts';
+import type { OutcomeWaiters } from './http/outcomeWaiters.ts';
+import { permissionRoutes } from './http/permissions.ts';
+import { staticRoutes } from './http/static.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { securityGuard, type SecurityContext } from './security/guard.ts';
+import type { EventStore } from './store/types.ts';
+import type { DecisionObserver, Hub } from './ws/hub.ts';
+import { mountWebSocketRoutes } from './ws/routes.ts';
+import type { Upgrader } from './ws/upgrade.ts';
+
+export type AppDeps = {
+  config: Config;
+  store: EventStore;
+  host: BrokerHost;
+  security: SecurityContext;
+  logger: Logger;
+  metrics: Metrics;
+  waiters: OutcomeWaiters;
+  /** With an upgrader: the WebSocket hub and routes. */
+  hub?: Hub;
+  upgrader?: Upgrader;
+  /** True once shutdown began: new calls get 503. */
+  isStopping?: () => boolean;
+  onDecisionAccepted?: DecisionObserver;
+};
+
+/** A route module: `app.route(path, routes)`, or a function given the app and deps. */
+export type ExtraRoute = { path: string; routes: Hono } | ((app: Hono, deps: AppDeps) => void);
+
+export type AppOptions = { extraRoutes?: readonly ExtraRoute[] };
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
+  const app = new Hono();
+  const isStopping = deps.isStopping ?? (() => false);
+
+  app.use('*', securityGuard(deps.security, { logger: deps.logger, metrics: deps.metrics }));
+  app.use('/api/*', async (c, next) => {
+    if (isStopping()) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
+    return next();
+  });
+  app.use('/api/*', limitBody(deps.config.maxFrameBytes));
+
+  app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));
+  app.route(
+    '/api/permission-requests',
+    permissionRoutes({
+      host: deps.host,
+      store: deps.store,
+      waiters: deps.waiters,
+      logger: deps.logger,
+      requestTimeoutMs: deps.config.requestTimeoutMs,
+      onDecisionAccepted: deps.onDecisionAccepted,
+    }),
+  );
+  for (const extra of options.extraRoutes ?? []) {
+    if (typeof extra === 'function') extra(app, deps);
+    else app.route(extra.path, extra.routes);
+  }
+  if (deps.upgrader && deps.hub) {
+    deps.upgrader.bindApp(app);
+    mountWebSocketRoutes(app, deps.upgrader.upgradeWebSocket, deps.hub);
+  }
+  app.all('/api/*', (c) => errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`));
+  app.route('/', staticRoutes({ staticDir: deps.config.staticDir, security: deps.security }));
+
+  app.notFound((c) =>
+    c.req.path.startsWith('/api/') ? errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`) : c.text('Not found\n', 404),
+  );
+  app.onError((error, c) => {
+    deps.logger.error('unhandled error', { path: c.req.path, error: String(error?.stack ?? error) });
+    return errorResponse(c, 500, ERROR_CODES.internal, 'internal error');
+  });
+  return app;
+}

@@ -1,0 +1,182 @@
+/**
+ * The audit log: one row per request with its outcome (who decided: the client label and
+ * address; how: human, rule, timeout, cancel; what: tool and input; when), kept in
+ * SQLite from the committed event stream, so it records every outcome whatever path
+ * produced it. `GET /api/audit` filters it; `?format=jsonl` exports it.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { DECISIONS, ERROR_CODES, parseWith, type SequencedEvent } from '../../protocol/index.ts';
+import type { AgentsDb } from '../agents/db.ts';
+
+export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
+export type AuditHow = (typeof AUDIT_HOWS)[number];
+
+export type AuditEntry = {
+  requestId: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  sessionId?: string;
+  agent?: string;
+  cwd?: string;
+  requestedAt: number;
+  /** Absent while unresolved. */
+  status?: 'resolved' | 'timedOut' | 'cancelled';
+  decision?: 'allow' | 'deny';
+  how?: AuditHow;
+  decidedBy?: string;
+  via?: string;
+  address?: string;
+  message?: string;
+  ruleId?: string;
+  decidedAt?: number;
+};
+
+type Row = {
+  request_id: string;
+  tool_name: string;
+  input: string;
+  session_id: string | null;
+  agent: string | null;
+  cwd: string | null;
+  requested_at: number;
+  status: AuditEntry['status'] | null;
+  decision: AuditEntry['decision'] | null;
+  how: AuditHow | null;
+  decided_by: string | null;
+  via: string | null;
+  address: string | null;
+  message: string | null;
+  rule_id: string | null;
+  decided_at: number | null;
+};
+
+function toEntry(row: Row): AuditEntry {
+  const entry: AuditEntry = { requestId: row.request_id, toolName: row.tool_name, input: JSON.parse(row.input) as Record<string, unknown>, requestedAt: row.requested_at };
+  if (row.session_id !== null) entry.sessionId = row.session_id;
+  if (row.agent !== null) entry.agent = row.agent;
+  if (row.cwd !== null) entry.cwd = row.cwd;
+  if (row.status !== null) entry.status = row.status;
+  if (row.decision !== null) entry.decision = row.decision;
+  if (row.how !== null) entry.how = row.how;
+  if (row.decided_by !== null) entry.decidedBy = row.decided_by;
+  if (row.via !== null) entry.via = row.via;
+  if (row.address !== null) entry.address = row.address;
+  if (row.message !== null) entry.message = row.message;
+  if (row.rule_id !== null) entry.ruleId = row.rule_id;
+  if (row.decided_at !== null) entry.decidedAt = row.decided_at;
+  return entry;
+}
+
+const str = (value: unknown) => (typeof value === 'string' ? value : null);
+
+export const auditQuery = z.object({
+  requestId: z.string().max(200).optional(),
+  toolName: z.string().max(200).optional(),
+  decision: z.enum(DECISIONS).optional(),
+  how: z.enum(AUDIT_HOWS).optional(),
+  status: z.enum(['pending', 'resolved', 'timedOut', 'cancelled']).optional(),
+  sessionId: z.string().max(200).optional(),
+  agent: z.string().max(200).optional(),
+  decidedBy: z.string().max(200).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(500),
+  format: z.enum(['json', 'jsonl']).default('json'),
+});
+export type AuditQuery = z.infer<typeof auditQuery>;
+
+export class AuditLog {
+  constructor(private readonly db: AgentsDb) {}
+
+  /** Feed it every committed tick. */
+  record(events: readonly SequencedEvent[]): void {
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const outcome = this.db.prepare(
+      `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
+    );
+    const tx = this.db.transaction((batch: readonly SequencedEvent[]) => {
+      for (const event of batch) {
+        switch (event.type) {
+          case 'permission-request':
+            insert.run(event.id, event.toolName, JSON.stringify(event.input), str(event.context.sessionId), str(event.context.agent), str(event.context.cwd), event.timestamp);
+            break;
+          case 'permission-resolved': {
+            const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
+            outcome.run('resolved', event.decision, rule ? 'rule' : 'human', event.decidedBy, event.message ?? null, rule, event.timestamp, rule ? 'rule' : null, event.requestId);
+            break;
+          }
+          case 'permission-timeout':
+            outcome.run('timedOut', 'deny', 'timeout', 'timeout', 'The request timed out.', null, event.timestamp, null, event.requestId);
+            break;
+          case 'permission-cancelled':
+            outcome.run('cancelled', 'deny', 'cancel', 'agent', event.reason, null, event.timestamp, null, event.requestId);
+            break;
+          case 'chat-message':
+          case 'session-updated':
+            break;
+          default: {
+            const never: never = event;
+            return never;
+          }
+        }
+      }
+    });
+    tx(events);
+  }
+
+  /** Who decided, as only the deciding edge knows it (client label, address, path). */
+  annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string }): void {
+    this.db
+      .prepare(`UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by) WHERE request_id = ?`)
+      .run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, requestId);
+  }
+
+  query(filter: Partial<AuditQuery>): AuditEntry[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (column: string, value: unknown) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    eq('request_id', filter.requestId);
+    eq('tool_name', filter.toolName);
+    eq('decision', filter.decision);
+    eq('how', filter.how);
+    eq('session_id', filter.sessionId);
+    eq('agent', filter.agent);
+    eq('decided_by', filter.decidedBy);
+    if (filter.status === 'pending') where.push('status IS NULL');
+    else eq('status', filter.status);
+    if (filter.since !== undefined) {
+      where.push('requested_at >= ?');
+      args.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('requested_at <= ?');
+      args.push(filter.until);
+    }
+    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY requested_at, request_id LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 500) as Row[]).map(toEntry);
+  }
+
+  routes(): Hono {
+    const app = new Hono();
+    app.get('/', (c) => {
+      const parsed = parseWith(auditQuery, c.req.query());
+      if (!parsed.ok) return c.json({ error: { code: ERROR_CODES.invalidMessage, message: parsed.error } }, 400);
+      const entries = this.query(parsed.value);
+      if (parsed.value.format === 'jsonl') {
+        return c.body(entries.map((entry) => JSON.stringify(entry)).join('\n') + (entries.length ? '\n' : ''), 200, {
+          'content-type': 'application/x-ndjson; charset=utf-8',
+          'content-disposition': 'attachment; filename="gatehouse-audit.jsonl"',
+        });
+      }
+      return c.json({ entries });
+    });
+    return app;
+  }
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it, vi } from 'vitest';
+import { BrokerHost } from './brokerHost.ts';
+import { silentLogger } from './log.ts';
+import { SqliteEventStore } from './store/sqliteStore.ts';
+import type { SequencedEvent } from '../protocol/index.ts';
+
+function makeHost(store = new SqliteEventStore({ dataDir: ':memory:' }), options: Partial<ConstructorParameters<typeof BrokerHost>[0]> = {}) {
+  const host = new BrokerHost({ store, logger: silentLogger, ...options });
+  return { host, store };
+}
+
+const spec = (toolName = 'Bash') => ({ toolName, input: { command: 'ls' }, context: {}, timeoutMs: 60_000, origin: 'http' as const });
+
+describe('BrokerHost', () => {
+  it('STO-2: persist, then send: listeners see a tick only after its commit, and callers are answered after it', async () => {
+    const { host, store } = makeHost();
+    const seenInStore: boolean[] = [];
+    host.onCommitted((events) => {
+      for (const event of events) seenInStore.push(store.eventsSince(event.seq - 1).ok && store.head() >= event.seq);
+    });
+    const created = await host.create(spec());
+    expect(created.status).toBe('created');
+    expect(store.getRequest((created as { id: string }).id)?.status).toBe('pending');
+    expect(seenInStore).toEqual([true]);
+    host.stop();
+  });
+
+  it('STO-2: the writes of one tick go in one transaction', async () => {
+    const { host, store } = makeHost();
+    const write = vi.spyOn(store, 'writeBatch');
+    const batches: SequencedEvent[][] = [];
+    host.onCommitted((events) => batches.push([...events]));
+    const answers = await Promise.all([host.create(spec('A')), host.create(spec('B')), host.create(spec('C'))]);
+    expect(answers.map((a) => a.status)).toEqual(['created', 'created', 'created']);
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(write.mock.calls[0][0]).toHaveLength(3);
+    expect(batches).toHaveLength(1);
+    expect(batches[0].map((e) => e.seq)).toEqual([1, 2, 3]);
+    host.stop();
+  });
+
+  it('STO-2: a failed commit is fatal: nothing is relayed and the caller is not told it succeeded', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    vi.spyOn(store, 'writeBatch').mockImplementation(() => {
+      throw new Error('disk full');
+    });
+    const onFatal = vi.fn();
+    const { host } = makeHost(store, { onFatal });
+    const relayed = vi.fn();
+    host.onCommitted(relayed);
+    let settled = false;
+    void host.create(spec()).then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(onFatal).toHaveBeenCalledTimes(1);
+    expect(relayed).not.toHaveBeenCalled();
+    expect(settled).toBe(false);
+  });
+
+  it('STO-8: on restart, unresolved agent requests are cancelled with server-restart; http ones stay unresolved', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    const first = makeHost(store).host;
+    const agent = await first.create({ ...spec('Agent'), origin: 'agent' });
+    const http = await first.create(spec('Http'));
+    first.stop();
+    const { host } = makeHost(store);
+    await host.settle();
+    const agentId = (agent as { id: string }).id;
+    const httpId = (http as { id: string }).id;
+    expect(store.getRequest(agentId)).toMatchObject({ status: 'cancelled', reason: 'server-restart', decision: 'deny' });
+    expect(store.getRequest(httpId)?.status).toBe('pending');
+    expect(host.unresolvedEvents().map((e) => e.id)).toEqual([httpId]);
+    const events = store.eventsSince(0);
+    expect(events.ok && events.events.filter((e) => e.type === 'permission-cancelled')).toHaveLength(1);
+    host.stop();
+  });
+
+  it('WS-2: whenQuiet runs once everything the actor knows is committed and relayed', async () => {
+    const { host, store } = makeHost();
+    const pending = host.create(spec());
+    let sawHead = -1;
+    host.whenQuiet(() => {
+      sawHead = host.head();
+    });
+    expect(sawHead).toBe(-1);
+    await pending;
+    expect(sawHead).toBe(1);
+    expect(store.head()).toBe(1);
+    let immediate = false;
+    host.whenQuiet(() => (immediate = true));
+    expect(immediate).toBe(true);
+    host.stop();
+  });
+
+  it('WS-6: a decision with a clientMsgId is remembered durably: the same answer after a restart', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    const first = makeHost(store).host;
+    const created = (await first.create(spec())) as { id: string };
+    const answer = await first.decide({ requestId: created.id, decision: 'allow', decidedBy: 'browser-1', clientMsgId: 'm-1' });
+    expect(answer).toEqual({ answer: { status: 'accepted', requestId: created.id }, replayed: false });
+    first.stop();
+    const { host } = makeHost(store);
+    const again = await host.decide({ requestId: created.id, decision: 'deny', decidedBy: 'browser-2', clientMsgId: 'm-1' });
+    expect(again.answer).toEqual({ status: 'accepted', requestId: created.id });
+    expect(again.replayed).toBe(true);
+    expect(store.getRequest(created.id)).toMatchObject({ decision: 'allow', decidedBy: 'browser-1' });
+    host.stop();
+  });
+});

@@ -1,0 +1,453 @@
+/**
+ * The broker host: runs the broker actor and owns "persist, then send" (architecture.md,
+ * example 5).
+ *
+ * The broker calls the provided `persist` action synchronously with each PersistRecord and
+ * emits `stream.event` right after; the host buffers both. Once per tick (one
+ * `setImmediate`) it writes the buffered records in ONE transaction, and only after the
+ * commit relays the tick's events to its listeners (the WebSocket hub, long-polls) and
+ * resolves the callers waiting on that tick, so a 201 or an ack is never given for
+ * something that is not on disk. A failed commit is fatal (`onFatal`): the process
+ * restarts from the store, which is the truth, instead of serving a diverged memory.
+ *
+ * `whenQuiet(fn)` runs `fn` at a point where the actor's state equals what is committed
+ * and relayed (nothing buffered), which is where a joining WebSocket client reads its
+ * history or snapshot and subscribes in the same synchronous step, so no event is lost or
+ * sent twice between the two.
+ */
+import { randomUUID } from 'node:crypto';
+import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
+
+/** XState's clock interface (not exported by name from 'xstate'). */
+export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
+import { brokerMachine } from '../machines/broker.machine.ts';
+import { queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
+import type {
+  AppendableEvent,
+  BrokerEmitted,
+  BrokerEvent,
+  BrokerInput,
+  CancelAnswer,
+  CreateAnswer,
+  CreateRequestSpec,
+  DecisionAnswer,
+  PersistRecord,
+  RequestOrigin,
+} from '../machines/broker.types.ts';
+import type { Decision, PermissionRequestEvent, SequencedEvent } from '../protocol/index.ts';
+import type { FaultSwitch } from './fault.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { EventStore } from './store/types.ts';
+
+export type DecideArgs = {
+  requestId: string;
+  decision: Decision;
+  updatedInput?: Record<string, unknown>;
+  message?: string;
+  decidedBy: string;
+  clientMsgId?: string;
+  /** For metrics and logs: ws, http, rule, agent. */
+  via?: string;
+};
+
+export type DecideResult = { answer: DecisionAnswer; replayed: boolean };
+
+export type CreateArgs = {
+  toolName: string;
+  input: Record<string, unknown>;
+  context?: PermissionRequestEvent['context'];
+  timeoutMs: number;
+  origin: RequestOrigin;
+  /** Chosen by the host when absent. */
+  id?: string;
+  idempotencyKey?: string;
+  bodyHash?: string;
+};
+
+export type CancelArgs = { requestId: string; reason: string; cancelledBy: string };
+
+export type CommittedListener = (events: readonly SequencedEvent[]) => void;
+
+export type BrokerHostOptions = {
+  store: EventStore;
+  logger: Logger;
+  metrics?: Metrics;
+  /** XState clock (SimulatedClock in tests); `now` follows it when it has one. */
+  clock?: Clock & { now?: () => number };
+  now?: () => number;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  fault?: FaultSwitch;
+  /** A commit failed: the memory is ahead of the disk. Default: throw. */
+  onFatal?: (error: unknown) => void;
+  recentLimit?: number;
+  /** Cancel restored `agent` requests (their agent died with the process). Default true. */
+  cancelOrphans?: boolean;
+};
+
+type Waiter = () => void;
+
+export class BrokerHost {
+  readonly epoch: string;
+  private readonly actor: AnyActorRef;
+  private readonly store: EventStore;
+  private readonly logger: Logger;
+  private readonly metrics?: Metrics;
+  private readonly now: () => number;
+  private readonly fault: FaultSwitch;
+  private readonly onFatal: (error: unknown) => void;
+
+  private records: PersistRecord[] = [];
+  private outbox: SequencedEvent[] = [];
+  private waiters: Waiter[] = [];
+  private quiet: Array<() => void> = [];
+  private queueDirty = false;
+  private scheduled: NodeJS.Immediate | null = null;
+  private hasDecision = false;
+  private committedHead: number;
+  private stopped = false;
+  private fatal = false;
+  private readonly answers = new Map<string, BrokerEmitted>();
+  private readonly committedListeners = new Set<CommittedListener>();
+  private readonly queueListeners = new Set<() => void>();
+
+  constructor(options: BrokerHostOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.fault = options.fault ?? (() => {});
+    this.onFatal =
+      options.onFatal ??
+      ((error) => {
+        throw error;
+      });
+    const clock = options.clock;
+    this.now = options.now ?? (clock?.now ? () => clock.now!() : Date.now);
+
+    const input: BrokerInput = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
+    this.epoch = input.epoch;
+    this.committedHead = input.headSeq;
+
+    const machine = brokerMachine.provide({
+      actions: {
+        persist: (_: unknown, record: PersistRecord) => this.onPersist(record),
+      },
+    } as never);
+    this.actor = createActor(machine, {
+      input,
+      ...(clock ? { clock } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    } as never) as unknown as AnyActorRef;
+
+    this.actor.on('*', (emitted: BrokerEmitted) => this.onEmitted(emitted));
+    this.actor.subscribe({
+      error: (error: unknown) => this.die(error, 'broker actor failed'),
+    });
+    this.actor.start();
+
+    if (options.cancelOrphans !== false) {
+      for (const request of input.unresolved) {
+        if (request.origin !== 'agent') continue;
+        // The agent that asked lived inside the dead process: nobody waits for this answer.
+        void this.cancel({ requestId: request.id, reason: 'server-restart', cancelledBy: 'server' });
+      }
+    }
+    this.logger.debug('permissions', 'broker started', {
+      epoch: this.epoch,
+      head: input.headSeq,
+      unresolved: input.unresolved.length,
+    });
+  }
+
+  // ---- effects from the actor ----------------------------------------------------
+
+  private onPersist(record: PersistRecord): void {
+    if (this.stopped) {
+      this.logger.warn('record after stop ignored', { kind: record.kind });
+      return;
+    }
+    this.records.push(record);
+    if (record.kind === 'event' && record.event.type === 'permission-resolved') this.hasDecision = true;
+    this.schedule();
+  }
+
+  private onEmitted(emitted: BrokerEmitted): void {
+    switch (emitted.type) {
+      case 'stream.event':
+        this.outbox.push(emitted.event);
+        this.schedule();
+        return;
+      case 'queue.changed':
+        this.queueDirty = true;
+        this.schedule();
+        return;
+      case 'create.answer':
+      case 'decision.answer':
+      case 'cancel.answer':
+        this.answers.set(emitted.ref, emitted);
+        return;
+      default: {
+        const never: never = emitted;
+        this.logger.warn('unknown broker emission', { type: (never as { type: string }).type });
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.fatal) return;
+    this.scheduled = setImmediate(() => this.flush());
+  }
+
+  /** Commit the tick's records, then relay, then answer. Public for shutdown. */
+  flush(): void {
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = null;
+    }
+    if (this.fatal) return;
+    const records = this.records;
+    const events = this.outbox;
+    const waiters = this.waiters;
+    const hadDecision = this.hasDecision;
+    this.records = [];
+    this.outbox = [];
+    this.waiters = [];
+    this.hasDecision = false;
+
+    if (records.length > 0) {
+      if (hadDecision) this.fault('during-decision-store');
+      const started = process.hrtime.bigint();
+      try {
+        this.store.writeBatch(records);
+      } catch (error) {
+        this.die(error, 'commit failed');
+        return;
+      }
+      this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics?.persistBatchSize.observe(records.length);
+      for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
+      this.fault('after-persist-before-send');
+    }
+    if (events.length > 0) {
+      this.committedHead = events[events.length - 1].seq;
+      for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
+      this.fault('after-send-before-ack');
+    }
+    for (const waiter of waiters) this.safely(waiter, 'waiter');
+    if (this.queueDirty) {
+      this.queueDirty = false;
+      for (const listener of this.queueListeners) this.safely(listener, 'queue listener');
+    }
+    // Quiet callbacks run only when nothing new was buffered by the listeners above.
+    if (this.records.length === 0 && this.outbox.length === 0) {
+      const quiet = this.quiet;
+      this.quiet = [];
+      for (const fn of quiet) this.safely(fn, 'quiet callback');
+    } else {
+      this.schedule();
+    }
+  }
+
+  private countEvent(event: SequencedEvent): void {
+    const m = this.metrics;
+    if (!m) return;
+    m.events.inc({ type: event.type });
+    if (event.type === 'permission-timeout') m.timeouts.inc();
+    else if (event.type === 'permission-cancelled') m.cancellations.inc({ reason: event.reason.slice(0, 40) });
+    if (event.type === 'permission-timeout') this.logger.debug('permissions', 'timeout', { requestId: event.requestId, seq: event.seq });
+  }
+
+  private safely(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logger.error(`${what} threw`, { error: String((error as Error)?.stack ?? error) });
+    }
+  }
+
+  private die(error: unknown, why: string): void {
+    if (this.fatal) return;
+    this.fatal = true;
+    this.logger.error(`fatal: ${why}`, { error: String((error as Error)?.message ?? error) });
+    this.onFatal(error);
+  }
+
+  // ---- commands ------------------------------------------------------------------
+
+  /** Send an event that expects an answer; the answer is emitted during `send`. */
+  private ask<T extends BrokerEmitted>(event: BrokerEvent & { ref: string }): T {
+    if (this.stopped || this.fatal) throw new HostStoppedError();
+    this.actor.send(event);
+    const answer = this.answers.get(event.ref);
+    this.answers.delete(event.ref);
+    if (!answer) throw new Error(`the broker gave no answer to ${event.type}`);
+    return answer as T;
+  }
+
+  /** Resolves after the tick's commit (and relay). */
+  private afterCommit<T>(value: T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      this.waiters.push(() => resolve(value));
+      this.schedule();
+    });
+  }
+
+  create(args: CreateArgs): Promise<CreateAnswer> {
+    const request: CreateRequestSpec = {
+      id: args.id ?? randomUUID(),
+      toolName: args.toolName,
+      input: args.input,
+      context: args.context ?? {},
+      timeoutMs: args.timeoutMs,
+    };
+    const emitted = this.ask<Extract<BrokerEmitted, { type: 'create.answer' }>>({
+      type: 'request.create',
+      at: this.now(),
+      ref: randomUUID(),
+      request,
+      origin: args.origin,
+      ...(args.idempotencyKey !== undefined ? { idempotencyKey: args.idempotencyKey } : {}),
+      ...(args.bodyHash !== undefined ? { bodyHash: args.bodyHash } : {}),
+    });
+    if (emitted.answer.status === 'created') {
+      this.metrics?.requestsCreated.inc({ origin: args.origin });
+      this.logger.debug('permissions', 'request', { id: emitted.answer.id, seq: emitted.answer.seq, tool: args.toolName, origin: args.origin });
+    }
+    return this.afterCommit(emitted.answer);
+  }
+
+  decide(args: DecideArgs): Promise<DecideResult> {
+    const emitted = this.ask<Extract<BrokerEmitted, { type: 'decision.answer' }>>({
+      type: 'permission.decide',
+      at: this.now(),
+      ref: randomUUID(),
+      requestId: args.requestId,
+      decision: args.decision,
+      decidedBy: args.decidedBy,
+      ...(args.updatedInput !== undefined ? { updatedInput: args.updatedInput } : {}),
+      ...(args.message !== undefined ? { message: args.message } : {}),
+      ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
+    });
+    const { answer, replayed } = emitted;
+    if (!replayed) {
+      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: args.via ?? 'other' });
+      else this.metrics?.decisionRejections.inc({ code: answer.code });
+    }
+    this.logger.debug('permissions', 'decision', {
+      requestId: args.requestId,
+      decision: args.decision,
+      by: args.decidedBy,
+      result: answer.status === 'accepted' ? 'accepted' : answer.code,
+      replayed: replayed || undefined,
+    });
+    return this.afterCommit({ answer, replayed });
+  }
+
+  cancel(args: CancelArgs): Promise<CancelAnswer> {
+    const emitted = this.ask<Extract<BrokerEmitted, { type: 'cancel.answer' }>>({
+      type: 'request.cancel',
+      at: this.now(),
+      ref: randomUUID(),
+      requestId: args.requestId,
+      reason: args.reason,
+      cancelledBy: args.cancelledBy,
+    });
+    this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: emitted.answer.status });
+    return this.afterCommit(emitted.answer);
+  }
+
+  /** Chat traffic: sequenced in the same stream; resolves with the stored event. */
+  append(event: AppendableEvent): Promise<SequencedEvent> {
+    if (this.stopped || this.fatal) return Promise.reject(new HostStoppedError());
+    this.actor.send({ type: 'stream.append', at: this.now(), event } satisfies BrokerEvent);
+    const appended = this.outbox[this.outbox.length - 1];
+    return this.afterCommit(appended);
+  }
+
+  connect(clientId: string, label: string): void {
+    this.tell({ type: 'client.connect', at: this.now(), clientId, label });
+  }
+
+  disconnect(clientId: string): void {
+    this.tell({ type: 'client.disconnect', at: this.now(), clientId });
+  }
+
+  ack(clientId: string, seq: number): void {
+    this.tell({ type: 'client.ack', at: this.now(), clientId, seq });
+  }
+
+  /** Every event up to `upToSeq` is on at least one socket. */
+  markSent(upToSeq: number): void {
+    this.tell({ type: 'request.sent', at: this.now(), upToSeq });
+  }
+
+  private tell(event: BrokerEvent): void {
+    if (this.stopped || this.fatal) return;
+    this.actor.send(event);
+  }
+
+  // ---- reads and subscriptions -----------------------------------------------------
+
+  /** Seq of the last committed and relayed event. */
+  head(): number {
+    return this.committedHead;
+  }
+
+  queueStatus(): { pending: number; processing: number } {
+    return queueStatusOf(this.actor.getSnapshot());
+  }
+
+  /** `permission-request` events of every unresolved request, oldest first. Read it
+   *  inside `whenQuiet` to match the committed head. */
+  unresolvedEvents(): PermissionRequestEvent[] {
+    return unresolvedRequestEventsOf(this.actor.getSnapshot());
+  }
+
+  /** Events of each committed tick, in order, after the commit. */
+  onCommitted(listener: CommittedListener): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  /** The queue status may have changed (after the tick's commit): coalesce, then read. */
+  onQueueChanged(listener: () => void): () => void {
+    this.queueListeners.add(listener);
+    return () => this.queueListeners.delete(listener);
+  }
+
+  /** Run `fn` when the actor's state equals the committed, relayed stream. */
+  whenQuiet(fn: () => void): void {
+    if (!this.scheduled && this.records.length === 0 && this.outbox.length === 0) {
+      fn();
+      return;
+    }
+    this.quiet.push(fn);
+    this.schedule();
+  }
+
+  /** Resolves after the current tick's commit (or at once when nothing is buffered). */
+  settle(): Promise<void> {
+    return this.afterCommit(undefined);
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Commit what is buffered, then stop the actor (its timers with it). */
+  stop(): void {
+    if (this.stopped) return;
+    this.flush();
+    this.stopped = true;
+    this.actor.stop();
+    // Anything the actor did while stopping is not committed; callers still waiting are told.
+    for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+  }
+}
+
+export class HostStoppedError extends Error {
+  override name = 'HostStoppedError';
+  constructor() {
+    super('the server is stopping');
+  }
+}

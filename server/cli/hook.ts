@@ -1,0 +1,143 @@
+/**
+ * `gatehouse hook`: a Claude Code command hook for `PermissionRequest` (recommended: it
+ * fires only where Claude Code would ask) and `PreToolUse`. Reads the hook JSON on stdin,
+ * asks the Gatehouse server over HTTP, prints the decision in the event's shape on
+ * stdout, and nothing else there (logs go to stderr, only with DEBUG=hook).
+ *
+ * When the server is down or silent it steps aside within 3 s (`ask` / `{}`), and a
+ * circuit breaker kept in `<data-dir>/hook-breaker.json` makes the next calls step aside
+ * at once until a cool-down has passed. See docs/integrations.md.
+ *
+ *   --timeout SECONDS   the hook timeout configured in Claude Code (GATEHOUSE_HOOK_TIMEOUT,
+ *                       default 60, Claude Code's own default); the request asks for a
+ *                       `timeoutMs` below it so the server's timeout deny arrives first.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { askGatehouse } from '../agents/client/ask.ts';
+import { Breaker } from '../agents/client/breaker.ts';
+import { debugLog, loadClientConfig } from '../agents/client/config.ts';
+import { outputOf, parseHookInput, requestSpecOf, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
+
+export const HOOK_DEFAULTS = {
+  /** Claude Code's default command-hook timeout, in seconds. */
+  hookTimeoutSeconds: 60,
+  /** Creating the request: with process start-up, a silent server costs under 3 s. */
+  connectTimeoutMs: 1000,
+  breakerCooldownMs: 30_000,
+  maxStdinBytes: 2 << 20,
+  stdinTimeoutMs: 5000,
+} as const;
+
+/** The request's own timeout: below the hook's, leaving room to print the server's timeout deny. */
+export function requestTimeoutFor(hookTimeoutSeconds: number): number {
+  const hookMs = hookTimeoutSeconds * 1000;
+  const margin = Math.min(10_000, Math.floor(hookMs / 4));
+  return Math.max(100, hookMs - margin);
+}
+
+function positiveNumber(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) && number > 0 ? number : undefined;
+}
+
+function readStdin(maxBytes: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.off('data', onData);
+      process.stdin.off('end', done);
+      process.stdin.off('error', done);
+      process.stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        chunks.push(Buffer.from('!too large'));
+        done();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    process.stdin.on('data', onData);
+    process.stdin.once('end', done);
+    process.stdin.once('error', done);
+  });
+}
+
+function print(output: HookOutput): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(JSON.stringify(output) + '\n', () => resolve()));
+}
+
+export default async function main(argv: string[]): Promise<number> {
+  const env = process.env;
+  const config = loadClientConfig(env);
+  const log = debugLog(config.debug, 'hook');
+  let flags: { timeout?: string };
+  try {
+    flags = parseArgs({ args: argv, options: { timeout: { type: 'string' } }, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    process.stderr.write(`gatehouse hook: ${(error as Error).message}\n`);
+    flags = {};
+  }
+  const hookTimeoutSeconds = positiveNumber(flags.timeout) ?? positiveNumber(env.GATEHOUSE_HOOK_TIMEOUT) ?? HOOK_DEFAULTS.hookTimeoutSeconds;
+  const timeoutMs = Math.round(positiveNumber(env.GATEHOUSE_HOOK_REQUEST_TIMEOUT_MS) ?? requestTimeoutFor(hookTimeoutSeconds));
+  const connectTimeoutMs = positiveNumber(env.GATEHOUSE_HOOK_CONNECT_TIMEOUT_MS) ?? HOOK_DEFAULTS.connectTimeoutMs;
+  const cooldownMs = positiveNumber(env.GATEHOUSE_HOOK_BREAKER_COOLDOWN_MS) ?? HOOK_DEFAULTS.breakerCooldownMs;
+  const started = Date.now();
+
+  const text = await readStdin(HOOK_DEFAULTS.maxStdinBytes, HOOK_DEFAULTS.stdinTimeoutMs);
+  const parsed = parseHookInput(text);
+  if (!parsed.ok) {
+    process.stderr.write(`gatehouse hook: cannot read the hook input (${parsed.error}); stepping aside\n`);
+    await print(stepAside(parsed.event, 'could not read the hook input'));
+    return 0;
+  }
+  const input = parsed.value;
+  const event = input.hook_event_name;
+
+  const breaker = env.GATEHOUSE_HOOK_BREAKER === 'off' ? undefined : new Breaker({ path: join(config.dataDir, 'hook-breaker.json'), url: config.baseUrl, cooldownMs });
+  const verdict = breaker?.check();
+  if (verdict?.skip) {
+    log(`breaker open until ${new Date(verdict.openUntil).toISOString()}: skipping the server`);
+    await print(stepAside(event, `the server is unavailable (${verdict.reason}); skipping it for now`));
+    return 0;
+  }
+
+  // Killed (Claude Code's hook timeout, or the user interrupted): cancel our request.
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(1);
+    controller.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const outcome = await askGatehouse(requestSpecOf(input, timeoutMs), {
+      baseUrl: config.baseUrl,
+      token: config.token,
+      createTimeoutMs: connectTimeoutMs,
+      // Past the server's deadline, keep listening a little for its timeout deny.
+      giveUpAt: started + timeoutMs + Math.min(5000, Math.max(0, hookTimeoutSeconds * 1000 - timeoutMs) / 2),
+      signal: controller.signal,
+      log,
+    });
+    if (breaker) {
+      if (outcome.kind === 'unavailable' && outcome.down) breaker.failure(outcome.reason);
+      else if (outcome.kind !== 'unavailable' || !outcome.down) breaker.success();
+    }
+    if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
+    log(`outcome ${JSON.stringify(outcome)}`);
+    await print(outputOf(event, outcome));
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return 0;
+}

@@ -1,0 +1,71 @@
+/**
+ * `gatehouse mcp`: a stdio MCP server named `gatehouse` with one tool, `approve`, for
+ * `claude --permission-prompt-tool mcp__gatehouse__approve`. stdout carries only the MCP
+ * protocol; logs go to stderr, only with DEBUG=mcp.
+ *
+ *   --timeout-ms MS   the request's own timeout (GATEHOUSE_MCP_TIMEOUT_MS; default: the
+ *                     server's --request-timeout)
+ */
+import { parseArgs } from 'node:util';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { debugLog, loadClientConfig } from '../agents/client/config.ts';
+import { approve, approveInputShape, MCP_SERVER_NAME, MCP_TOOL_NAME } from '../agents/mcp/approveTool.ts';
+
+function positiveInt(value: string | undefined): number | undefined {
+  if (!value?.trim()) return undefined;
+  const number = Number(value);
+  return Number.isInteger(number) && number > 0 ? number : undefined;
+}
+
+export default async function main(argv: string[]): Promise<number> {
+  const config = loadClientConfig(process.env);
+  const log = debugLog(config.debug, 'mcp');
+  let flags: { 'timeout-ms'?: string } = {};
+  try {
+    flags = parseArgs({ args: argv, options: { 'timeout-ms': { type: 'string' } }, strict: true }).values;
+  } catch (error) {
+    process.stderr.write(`gatehouse mcp: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const timeoutMs = positiveInt(flags['timeout-ms']) ?? positiveInt(process.env.GATEHOUSE_MCP_TIMEOUT_MS);
+
+  const server = new McpServer({ name: MCP_SERVER_NAME, version: '1.0.0' });
+  server.registerTool(
+    MCP_TOOL_NAME,
+    {
+      title: 'Ask Gatehouse',
+      description: 'Asks a human, through Gatehouse, whether a tool call may run. Answers allow (with the possibly edited input) or deny (with a message).',
+      inputSchema: approveInputShape,
+    },
+    async (args, extra) => {
+      log(`approve ${args.tool_name} ${args.tool_use_id ?? ''}`);
+      const answer = await approve(
+        args,
+        {
+          baseUrl: config.baseUrl,
+          token: config.token,
+          createTimeoutMs: 5000,
+          giveUpAt: Number.MAX_SAFE_INTEGER,
+          graceAfterExpiresMs: 10_000,
+          timeoutMs,
+          cwd: process.cwd(),
+          log,
+        },
+        extra.signal,
+      );
+      log(`answer ${JSON.stringify(answer)}`);
+      return { content: [{ type: 'text', text: JSON.stringify(answer) }] };
+    },
+  );
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once('end', () => resolve());
+  });
+  await server.connect(transport);
+  log('ready');
+  await closed;
+  await server.close().catch(() => {});
+  return 0;
+}

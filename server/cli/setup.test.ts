@@ -1,0 +1,82 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isOurHookCommand, mergeSettings, type SetupOptions } from '../agents/setup/claudeSettings.ts';
+import { gatehouseCommand } from '../agents/testing/gatehouseCli.ts';
+import { runProcess } from '../agents/testing/runProcess.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gh-setup-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function setup(...args: string[]) {
+  const { command, args: prefix } = gatehouseCommand();
+  return runProcess(command, [...prefix, 'setup', ...args], { env: { PATH: process.env.PATH, HOME: dir } });
+}
+
+const options: SetupOptions = { bin: '/opt/gatehouse/bin/gatehouse', event: 'PermissionRequest', hookTimeoutSeconds: 130, env: {} };
+
+describe('gatehouse setup claude', () => {
+  it('SETUP-1: prints the PermissionRequest hook with an absolute path and a timeout above the request timeout', async () => {
+    const run = await setup('claude');
+    expect(run.code).toBe(0);
+    const settings = JSON.parse(run.stdout);
+    const hook = settings.hooks.PermissionRequest[0].hooks[0];
+    expect(hook.type).toBe('command');
+    expect(hook.command).toMatch(/^\/.*\/bin\/gatehouse hook --timeout 130$/);
+    expect(hook.timeout).toBe(130);
+    expect(settings.hooks.PreToolUse).toBeUndefined();
+  });
+
+  it('SETUP-1: --pre-tool-use and --mcp print the PreToolUse hook and the MCP config', async () => {
+    const run = await setup('claude', '--pre-tool-use', '--mcp', '--url', 'http://127.0.0.1:4567');
+    const output = JSON.parse(run.stdout);
+    expect(output.settings.hooks.PreToolUse[0].hooks[0].command).toMatch(/^GATEHOUSE_URL=http:\/\/127.0.0.1:4567 \/.*gatehouse hook/);
+    expect(output.mcpConfig.mcpServers.gatehouse).toMatchObject({ type: 'stdio', args: ['mcp'], env: { GATEHOUSE_URL: 'http://127.0.0.1:4567' } });
+    expect(output.permissionPromptTool).toBe('mcp__gatehouse__approve');
+  });
+
+  it('SETUP-2: --write keeps every other key of an existing settings file and does not duplicate our hook', async () => {
+    const file = join(dir, 'settings.json');
+    const existing = {
+      model: 'opus',
+      permissions: { allow: ['Bash(ls:*)'] },
+      hooks: {
+        PermissionRequest: [{ matcher: 'Bash', hooks: [{ type: 'command', command: '/usr/local/bin/other-hook' }] }],
+        Stop: [{ hooks: [{ type: 'command', command: 'notify-send done' }] }],
+      },
+    };
+    writeFileSync(file, JSON.stringify(existing));
+    expect((await setup('claude', '--write', file)).code).toBe(0);
+    expect((await setup('claude', '--write', file)).code).toBe(0);
+    const merged = JSON.parse(readFileSync(file, 'utf8'));
+    expect(merged.model).toBe('opus');
+    expect(merged.permissions).toEqual(existing.permissions);
+    expect(merged.hooks.Stop).toEqual(existing.hooks.Stop);
+    expect(merged.hooks.PermissionRequest[0]).toEqual(existing.hooks.PermissionRequest[0]);
+    const ours = merged.hooks.PermissionRequest.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command));
+    expect(ours).toHaveLength(1);
+  });
+
+  it('SETUP-2: a settings file that is not JSON is left unchanged, with a clear error', async () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ oops');
+    const run = await setup('claude', '--write', file);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/left unchanged/);
+    expect(readFileSync(file, 'utf8')).toBe('{ oops');
+  });
+
+  it('SETUP-2: switching to PreToolUse moves our hook instead of adding a second one', () => {
+    const first = mergeSettings(undefined, options);
+    const second = mergeSettings(first, { ...options, event: 'PreToolUse' }) as { hooks: Record<string, unknown[]> };
+    expect(second.hooks.PermissionRequest).toBeUndefined();
+    expect(second.hooks.PreToolUse).toHaveLength(1);
+  });
+
+  it('SETUP-3: bad arguments are refused with a usage line', async () => {
+    const run = await setup('vim');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/Usage: gatehouse setup claude/);
+  });
+});

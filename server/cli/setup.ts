@@ -1,0 +1,103 @@
+/**
+ * `gatehouse setup claude`: prints the Claude Code settings JSON that wires
+ * `gatehouse hook` to this server (PermissionRequest by default), or merges them into a
+ * settings file with `--write FILE`, keeping every other key.
+ *
+ *   --pre-tool-use     wire the PreToolUse hook instead (fires for every tool call)
+ *   --mcp              print {"settings", "mcpConfig", "permissionPromptTool"} instead,
+ *                      with the MCP config for `gatehouse mcp`
+ *   --timeout S        the hook timeout in seconds (default 130; the request asks for
+ *                      S - 10 s, so the server's own timeout deny arrives first)
+ *   --url URL          the server URL baked into the command (default GATEHOUSE_URL)
+ *   --write FILE       merge into FILE (e.g. ~/.claude/settings.json or
+ *                      .claude/settings.json) instead of printing
+ */
+import { readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { claudeSettings, DEFAULT_SETUP_TIMEOUT_SECONDS, mcpConfig, mergeSettings, PERMISSION_PROMPT_TOOL, type SetupOptions } from '../agents/setup/claudeSettings.ts';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/gatehouse');
+
+const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]`;
+
+function fail(message: string): number {
+  process.stderr.write(`gatehouse setup: ${message}\n${USAGE}\n`);
+  return 2;
+}
+
+export default async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'pre-tool-use': { type: 'boolean' },
+        mcp: { type: 'boolean' },
+        timeout: { type: 'string' },
+        url: { type: 'string' },
+        write: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'claude') return fail('the only target is "claude"');
+  const timeout = values.timeout === undefined ? DEFAULT_SETUP_TIMEOUT_SECONDS : Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout < 15 || timeout > 86_400) return fail('--timeout must be a whole number of seconds from 15 to 86400');
+  const url = values.url ?? process.env.GATEHOUSE_URL;
+  if (url !== undefined) {
+    try {
+      new URL(url);
+    } catch {
+      return fail(`--url ${JSON.stringify(url)} is not a URL`);
+    }
+  }
+  const options: SetupOptions = {
+    bin: BIN,
+    event: values['pre-tool-use'] ? 'PreToolUse' : 'PermissionRequest',
+    hookTimeoutSeconds: timeout,
+    env: { GATEHOUSE_URL: url, GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ? resolve(process.env.GATEHOUSE_DATA_DIR) : undefined },
+  };
+
+  if (values.write) {
+    const file = resolve(values.write);
+    let existing: unknown;
+    let mode = 0o644;
+    try {
+      const text = readFileSync(file, 'utf8');
+      mode = statSync(file).mode & 0o777;
+      existing = text.trim() ? JSON.parse(text) : undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') return fail(`cannot read ${file} as JSON (${(error as Error).message}); it was left unchanged`);
+    }
+    let merged;
+    try {
+      merged = mergeSettings(existing, options);
+    } catch (error) {
+      return fail(`${(error as Error).message}; ${file} was left unchanged`);
+    }
+    mkdirSync(dirname(file), { recursive: true });
+    const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
+    writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
+    renameSync(temp, file);
+    process.stderr.write(`gatehouse setup: wired the ${options.event} hook into ${file}\n`);
+    if (values.mcp) process.stdout.write(JSON.stringify(mcpConfig(options), null, 2) + '\n');
+    return 0;
+  }
+
+  const settings = claudeSettings(options);
+  const output = values.mcp ? { settings, mcpConfig: mcpConfig(options), permissionPromptTool: PERMISSION_PROMPT_TOOL } : settings;
+  process.stdout.write(JSON.stringify(output, null, 2) + '\n');
+  return 0;
+}

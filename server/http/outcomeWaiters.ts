@@ -1,0 +1,82 @@
+/**
+ * Long-poll waiters (`GET /api/permission-requests/ID?wait=S`): wake a waiting call as
+ * soon as its request's outcome event is committed, when its wait ends, or when the
+ * server stops (SIGTERM answers open long-polls). Registration happens synchronously
+ * after reading the store, and outcomes are delivered synchronously at commit, so an
+ * outcome can never slip between the read and the wait.
+ */
+import { OUTCOME_EVENT_TYPES, type SequencedEvent } from '../../protocol/index.ts';
+import type { Metrics } from '../metrics.ts';
+
+export type WakeReason = 'outcome' | 'timeout' | 'shutdown' | 'aborted';
+
+type Entry = { wake: (reason: WakeReason) => void };
+
+const OUTCOMES = new Set<string>(OUTCOME_EVENT_TYPES);
+
+export class OutcomeWaiters {
+  private readonly byRequest = new Map<string, Set<Entry>>();
+  private closed = false;
+  private active = 0;
+  private drained: Array<() => void> = [];
+
+  constructor(private readonly metrics?: Metrics) {}
+
+  /** Feed committed events (host.onCommitted). */
+  onCommitted = (events: readonly SequencedEvent[]): void => {
+    for (const event of events) {
+      if (!OUTCOMES.has(event.type)) continue;
+      const requestId = (event as { requestId: string }).requestId;
+      const set = this.byRequest.get(requestId);
+      if (!set) continue;
+      for (const entry of [...set]) entry.wake('outcome');
+    }
+  };
+
+  get size(): number {
+    return this.active;
+  }
+
+  /** Wait for the outcome of `requestId`, at most `ms`. Call right after reading it as
+   *  pending, in the same synchronous step. `done()` must be called once the caller has
+   *  read its answer (shutdown waits for that before closing the store). */
+  wait(requestId: string, ms: number, signal?: AbortSignal): { promise: Promise<WakeReason>; done: () => void } {
+    if (this.closed) return { promise: Promise.resolve('shutdown'), done: () => {} };
+    this.active += 1;
+    this.metrics?.longPolls.inc();
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      this.active -= 1;
+      this.metrics?.longPolls.dec();
+      if (this.active === 0) for (const fn of this.drained.splice(0)) fn();
+    };
+    const promise = new Promise<WakeReason>((resolve) => {
+      let set = this.byRequest.get(requestId);
+      if (!set) this.byRequest.set(requestId, (set = new Set()));
+      const entry: Entry = {
+        wake: (reason) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          set!.delete(entry);
+          if (set!.size === 0) this.byRequest.delete(requestId);
+          resolve(reason);
+        },
+      };
+      const timer = setTimeout(() => entry.wake('timeout'), ms);
+      const onAbort = () => entry.wake('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      set.add(entry);
+    });
+    return { promise, done };
+  }
+
+  /** Wake every waiter (shutdown); resolves once each has read its answer. */
+  closeAll(): Promise<void> {
+    this.closed = true;
+    for (const set of [...this.byRequest.values()]) for (const entry of [...set]) entry.wake('shutdown');
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * HTTP API for agents and scripts (protocol-v1.md §4), mounted at
+ * `/api/permission-requests`: idempotent create, read with long-poll `wait`, list,
+ * decision, cancel. Bodies are parsed with the protocol's zod schemas at the edge; every
+ * answer that reports a change is given only after the change is committed (the broker
+ * host resolves after its tick's transaction).
+ */
+import { Hono, type Context } from 'hono';
+import {
+  ERROR_CODES,
+  LIMITS,
+  REQUEST_STATUSES,
+  createRequestBody,
+  decisionBody,
+  parseWith,
+  type DecisionRejectionCode,
+  type RequestStatus,
+} from '../../protocol/index.ts';
+import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
+import type { Logger } from '../log.ts';
+import type { EventStore, StoredRequestView } from '../store/types.ts';
+import type { DecisionObserver } from '../ws/hub.ts';
+import { bodyHash } from './canonicalJson.ts';
+import { errorResponse } from './errors.ts';
+import type { OutcomeWaiters } from './outcomeWaiters.ts';
+
+export type PermissionRoutesDeps = {
+  host: BrokerHost;
+  store: EventStore;
+  waiters: OutcomeWaiters;
+  logger: Logger;
+  requestTimeoutMs: number;
+  onDecisionAccepted?: DecisionObserver;
+};
+
+/** The public view: what §4 lists, plus a few helpful read-only fields. */
+export function publicView(view: StoredRequestView) {
+  const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
+  return rest;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+async function readJson(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+  const text = await c.req.text();
+  if (text.trim() === '') return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: expected a JSON object') };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: not valid JSON') };
+  }
+}
+
+function rejectionStatus(code: DecisionRejectionCode): 404 | 409 {
+  return code === 'unknown-request' ? 404 : 409;
+}
+
+function stopping(c: Context, error: unknown) {
+  if (error instanceof HostStoppedError) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
+  throw error;
+}
+
+export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
+  const { host, store, waiters, logger } = deps;
+  const app = new Hono();
+
+  app.post('/', async (c) => {
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'Idempotency-Key: expected 1 to 200 printable characters');
+    }
+    const body = await readJson(c);
+    if (!body.ok) return body.response;
+    const parsed = parseWith(createRequestBody, body.value);
+    if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
+    const hash = bodyHash(parsed.value);
+    if (key !== undefined) {
+      // The store remembers keys longer than the broker's in-memory window.
+      const existing = store.findByIdempotencyKey(key);
+      if (existing) {
+        if (existing.bodyHash === hash) return c.json(publicView(existing), 200);
+        return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: existing.id });
+      }
+    }
+    let answer;
+    try {
+      answer = await host.create({
+        toolName: parsed.value.toolName,
+        input: parsed.value.input,
+        context: parsed.value.context ?? {},
+        timeoutMs: parsed.value.timeoutMs ?? deps.requestTimeoutMs,
+        origin: 'http',
+        ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+      });
+    } catch (error) {
+      return stopping(c, error);
+    }
+    switch (answer.status) {
+      case 'created':
+        return c.json({ id: answer.id, status: 'pending' as const, expiresAt: answer.expiresAt, seq: answer.seq }, 201);
+      case 'existing': {
+        const view = store.getRequest(answer.id);
+        return c.json(view ? publicView(view) : { id: answer.id, status: 'pending', expiresAt: answer.expiresAt, seq: answer.seq }, 200);
+      }
+      case 'conflict':
+        return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: answer.id });
+      default: {
+        const never: never = answer;
+        throw new Error(`unknown create answer ${JSON.stringify(never)}`);
+      }
+    }
+  });
+
+  app.get('/', (c) => {
+    const status = c.req.query('status');
+    if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
+      return errorResponse(c, 400, ERROR_CODES.invalidMessage, `status: expected one of ${REQUEST_STATUSES.join(', ')}`);
+    }
+    const limitRaw = c.req.query('limit');
+    let limit: number | undefined;
+    if (limitRaw !== undefined) {
+      if (!/^\d{1,6}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 10_000) {
+        return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'limit: expected an integer from 1 to 10000');
+      }
+      limit = Number(limitRaw);
+    }
+    const requests = store.listRequests({ ...(status ? { status: status as RequestStatus } : {}), limit: limit ?? (status === 'pending' ? undefined : 1000) });
+    return c.json({ requests: requests.map(publicView) });
+  });
+
+  app.get('/:id', async (c) => {
+    const id = c.req.param('id');
+    const waitRaw = c.req.query('wait');
+    let waitMs = 0;
+    if (waitRaw !== undefined) {
+      const seconds = Number(waitRaw);
+      if (waitRaw.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
+        return errorResponse(c, 400, ERROR_CODES.invalidMessage, `wait: expected seconds from 0 to ${LIMITS.maxWaitSeconds}`);
+      }
+      waitMs = Math.min(seconds, LIMITS.maxWaitSeconds) * 1000;
+    }
+    const view = store.getRequest(id);
+    if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
+    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view));
+    const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
+    logger.debug('http', 'long-poll waiting', { id, waitMs });
+    try {
+      const reason = await promise;
+      logger.debug('http', 'long-poll answered', { id, reason });
+      const latest = store.isOpen() ? store.getRequest(id) : undefined;
+      return c.json(publicView(latest ?? view));
+    } finally {
+      done();
+    }
+  });
+
+  app.post('/:id/decision', async (c) => {
+    const id = c.req.param('id');
+    const body = await readJson(c);
+    if (!body.ok) return body.response;
+    const parsed = parseWith(decisionBody, body.value);
+    if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
+    let result;
+    try {
+      result = await host.decide({
+        requestId: id,
+        decision: parsed.value.decision,
+        decidedBy: 'http',
+        via: 'http',
+        ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
+        ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
+      });
+    } catch (error) {
+      return stopping(c, error);
+    }
+    const { answer } = result;
+    if (answer.status === 'rejected') {
+      return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
+    }
+    deps.onDecisionAccepted?.({
+      requestId: id,
+      decision: parsed.value.decision,
+      decidedBy: 'http',
+      via: 'http',
+      ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
+    });
+    const view = store.getRequest(id);
+    return c.json(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' });
+  });
+
+  app.delete('/:id', async (c) => {
+    const id = c.req.param('id');
+    const reasonRaw = c.req.query('reason');
+    const reason = reasonRaw ? reasonRaw.replace(/[^\x20-\x7e]/g, '').slice(0, 200) || 'agent-cancelled' : 'agent-cancelled';
+    let answer;
+    try {
+      answer = await host.cancel({ requestId: id, reason, cancelledBy: 'http' });
+    } catch (error) {
+      return stopping(c, error);
+    }
+    const view = store.getRequest(id);
+    if (answer.status === 'rejected') {
+      return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
+        ...(answer.decision ? { decision: answer.decision } : {}),
+        ...(view ? { request: publicView(view) } : {}),
+      });
+    }
+    return c.json(view ? publicView(view) : { id, status: 'cancelled' });
+  });
+
+  return app;
+}

@@ -1,0 +1,38 @@
+/**
+ * How other parts of the server (agents, chat sessions, rules, audit) plug into the
+ * composition root without editing it: a plugin receives the running pieces and returns
+ * the routes it mounts (after the security guard, before the web UI) and what to do on
+ * shutdown. `serve` loads `server/agents/plugin.ts` (default export) when it exists.
+ */
+import type { BrokerHost } from './brokerHost.ts';
+import type { ExtraRoute } from './app.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { EventStore } from './store/types.ts';
+import type { DecisionObserver } from './ws/hub.ts';
+
+export type PluginContext = {
+  config: Config;
+  /** create/decide/cancel/append (resolve after commit), onCommitted (the event stream). */
+  host: BrokerHost;
+  store: EventStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** The server's base URL (http://127.0.0.1:PORT) and token, known once listening. */
+  baseUrl(): string;
+  token: string | undefined;
+};
+
+export type Plugin = {
+  name: string;
+  routes?: readonly ExtraRoute[];
+  /** Called after each accepted decision is committed (e.g. "allow always" rules). */
+  onDecisionAccepted?: DecisionObserver;
+  /** Called once the server listens. */
+  start?(): void | Promise<void>;
+  /** Called first on shutdown, before long-polls are answered and sockets closed. */
+  stop?(): void | Promise<void>;
+};
+
+export type PluginFactory = (ctx: PluginContext) => Plugin | Promise<Plugin>;

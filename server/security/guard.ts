@@ -1,0 +1,73 @@
+/**
+ * The gate in front of every route and upgrade (protocol-v1.md §2), in this order:
+ * Host allow-list (403), Origin allow-list when an Origin is present (403), then the
+ * token for `/api/*`, `/metrics`, `/readyz` and every WebSocket upgrade (401).
+ * `/healthz` is open. @hono/node-ws runs this same app for an upgrade request, so a
+ * refusal here refuses the upgrade before any socket exists.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { errorResponse } from '../http/errors.ts';
+import { isHostAllowed, isOriginAllowed, type AllowList } from './allowList.ts';
+import { sessionCookieName, sessionCookieValue, tokensEqual } from './token.ts';
+
+export type SecurityContext = {
+  /** false only with --no-auth on loopback. */
+  auth: boolean;
+  token?: string;
+  /** The real port, once listening. */
+  port(): number;
+  allowList(): AllowList;
+};
+
+export function isUpgrade(c: Context): boolean {
+  return c.req.header('upgrade')?.toLowerCase() === 'websocket';
+}
+
+export function needsToken(path: string, upgrade: boolean): boolean {
+  return upgrade || path === '/api' || path.startsWith('/api/') || path === '/ws' || path === '/metrics' || path === '/readyz';
+}
+
+/** Bearer header, `?token=`, or the session cookie; any one that matches will do. */
+export function isAuthorized(c: Context, sec: SecurityContext): boolean {
+  if (!sec.auth) return true;
+  const token = sec.token;
+  if (!token) return false;
+  const header = c.req.header('authorization');
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match && tokensEqual(match[1], token)) return true;
+  }
+  const query = c.req.query('token');
+  if (query !== undefined && tokensEqual(query, token)) return true;
+  const cookie = getCookie(c, sessionCookieName(sec.port()));
+  if (cookie !== undefined && tokensEqual(cookie, sessionCookieValue(token))) return true;
+  return false;
+}
+
+export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metrics?: Metrics }): MiddlewareHandler {
+  return async (c, next) => {
+    const path = c.req.path;
+    if (path === '/healthz') return next();
+    const list = sec.allowList();
+    const upgrade = isUpgrade(c);
+    const refuse = (status: 401 | 403, code: 'unauthorized' | 'forbidden', message: string) => {
+      deps.metrics?.httpRefusals.inc({ status: String(status) });
+      deps.logger.debug(upgrade ? 'websocket' : 'http', 'refused', { status, path, why: message });
+      if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="gatehouse"');
+      return errorResponse(c, status, code, message);
+    };
+    if (!isHostAllowed(list, c.req.header('host'))) {
+      return refuse(403, 'forbidden', 'Host not allowed: use the address the server printed, or start it with --allowed-hosts');
+    }
+    if (!isOriginAllowed(list, c.req.header('origin'))) {
+      return refuse(403, 'forbidden', 'Origin not allowed: start the server with --allowed-origins to allow it');
+    }
+    if (needsToken(path, upgrade) && !isAuthorized(c, sec)) {
+      return refuse(401, 'unauthorized', 'missing or wrong token: send Authorization: Bearer TOKEN, ?token=TOKEN, or open the printed URL');
+    }
+    return next();
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The token (protocol-v1.md §1-2): GATEHOUSE_TOKEN, else `<data-dir>/token` created on
+ * first start with 256 random bits and mode 0600. Also the constant-time comparison and
+ * the session cookie value derived from it (the browser's cookie jar never holds the
+ * token itself).
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const TOKEN_FILE = 'token';
+
+export type TokenSource = 'env' | 'file' | 'generated';
+
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The token for this data directory; creates the file when missing. */
+export function loadOrCreateToken(dataDir: string, envToken: string | undefined): { token: string; source: TokenSource; warning?: string } {
+  if (envToken) return { token: envToken, source: 'env' };
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, TOKEN_FILE);
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (!/^[\x21-\x7e]{16,512}$/.test(token)) {
+      throw new Error(`${file} does not hold a valid token (16 to 512 printable characters); delete it to generate a new one`);
+    }
+    let warning: string | undefined;
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) {
+      chmodSync(file, 0o600);
+      warning = `${file} was readable by others (mode ${mode.toString(8)}); set to 600`;
+    }
+    return { token, source: 'file', warning };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const token = generateToken();
+  try {
+    // `wx`: if another process created it meanwhile, use theirs.
+    writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(dataDir, undefined);
+    throw error;
+  }
+  return { token, source: 'generated' };
+}
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant time whatever the lengths: compares equal-length SHA-256 digests. */
+export function tokensEqual(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** The session cookie's value: derived from the token, so the cookie is not the token. */
+export function sessionCookieValue(token: string): string {
+  return createHmac('sha256', token).update('gatehouse-session-v1').digest('base64url');
+}
+
+/** The cookie's name carries the port: two servers on one host do not collide
+ *  (cookies ignore ports). */
+export function sessionCookieName(port: number): string {
+  return `gatehouse_${port}`;
+}

@@ -1,0 +1,212 @@
+/**
+ * The composition root: builds the store, broker host, hub, app and HTTP server from a
+ * Config, listens, and knows how to stop cleanly (protocol-v1.md §1, SIGINT/SIGTERM:
+ * stop accepting, answer open long-polls, close sockets with 1001, flush the store).
+ * `serve` (cli/serve.ts) wraps it with argv, the ready line and signals; tests and
+ * benchmarks may call it in-process.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.ts';
+import { BrokerHost } from './brokerHost.ts';
+import { isWildcardHost, type Config } from './config.ts';
+import { createFaultSwitch } from './fault.ts';
+import { OutcomeWaiters } from './http/outcomeWaiters.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import type { Plugin, PluginFactory } from './plugin.ts';
+import { buildAllowList, type AllowList } from './security/allowList.ts';
+import type { SecurityContext } from './security/guard.ts';
+import { loadOrCreateToken } from './security/token.ts';
+import { SqliteEventStore } from './store/sqliteStore.ts';
+import { Hub } from './ws/hub.ts';
+import { createUpgrader } from './ws/upgrade.ts';
+
+export type StartOptions = {
+  logger?: Logger;
+  plugins?: readonly PluginFactory[];
+  /** A commit failed (the process should exit and restart from the store). */
+  onFatal?: (error: unknown) => void;
+};
+
+export type RunningServer = {
+  config: Config;
+  port: number;
+  /** The URL of the ready line (with ?token= when auth is on). */
+  url: string;
+  /** http://127.0.0.1:PORT style base URL for local clients. */
+  baseUrl: string;
+  readyLine: string;
+  token: string | undefined;
+  epoch: string;
+  host: BrokerHost;
+  store: SqliteEventStore;
+  hub: Hub;
+  logger: Logger;
+  stop(): Promise<void>;
+};
+
+function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+async function loadInspector(url: string, logger: Logger) {
+  const { createWebSocketInspector } = await import('@statelyai/inspect');
+  const inspector = createWebSocketInspector({ url });
+  logger.info('Stately inspector attached', { url });
+  return inspector;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ debug: config.debug });
+  let token: string | undefined;
+  if (config.auth) {
+    const loaded = loadOrCreateToken(config.dataDir, config.envToken);
+    token = loaded.token;
+    logger.addSecret(token);
+    if (loaded.warning) logger.warn(loaded.warning);
+  }
+  const store = new SqliteEventStore({ dataDir: config.dataDir });
+  const metrics = createMetrics({ defaultMetrics: true });
+  const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
+  const fatal =
+    options.onFatal ??
+    ((error: unknown) => {
+      logger.error('exiting after a fatal error', { error: String(error) });
+      process.exit(1);
+    });
+  const host = new BrokerHost({
+    store,
+    logger,
+    metrics,
+    fault: createFaultSwitch(config.fault),
+    onFatal: fatal,
+    ...(inspector ? { inspect: inspector.inspect } : {}),
+  });
+  const waiters = new OutcomeWaiters(metrics);
+  host.onCommitted(waiters.onCommitted);
+
+  let port = 0;
+  let allowList: AllowList = buildAllowList({ bindHost: config.host, port: config.port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+  let stopping = false;
+  const baseUrl = () => `http://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
+
+  const plugins: Plugin[] = [];
+  for (const factory of options.plugins ?? []) {
+    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token }));
+  }
+  const observers = plugins.map((p) => p.onDecisionAccepted).filter((fn) => fn !== undefined);
+  const onDecisionAccepted = observers.length
+    ? (info: Parameters<NonNullable<Plugin['onDecisionAccepted']>>[0]) => {
+        for (const observer of observers) {
+          try {
+            observer(info);
+          } catch (error) {
+            logger.error('decision observer threw', { error: String(error) });
+          }
+        }
+      }
+    : undefined;
+
+  const hub = new Hub({
+    host,
+    store,
+    logger,
+    metrics,
+    maxBufferedBytes: config.maxBufferedBytes,
+    pingIntervalMs: config.pingIntervalMs,
+    rateLimit: config.rateLimit,
+    onDecisionAccepted,
+  });
+  const security: SecurityContext = { auth: config.auth, token, port: () => port, allowList: () => allowList };
+  const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
+  const app = createApp(
+    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted },
+    { extraRoutes: plugins.flatMap((p) => p.routes ?? []) },
+  );
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  upgrader.inject(server);
+  // Long-polls last up to 60 s: keep Node's own timeouts above that.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`)
+          : error.code === 'EADDRNOTAVAIL'
+            ? new Error(`cannot bind to ${config.host}: no such address on this machine`)
+            : error,
+      );
+    };
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.error('server error', { error: String(error) }));
+  port = (server.address() as AddressInfo).port;
+  allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+
+  metrics.bindSources({
+    connections: () => hub.size,
+    requestsByStatus: () => (store.isOpen() ? store.countByStatus() : { pending: 0, resolved: 0, timedOut: 0, cancelled: 0 }),
+    queue: () => (host.isStopped ? { pending: 0, processing: 0 } : host.queueStatus()),
+    head: () => host.head(),
+  });
+
+  const prune = () => {
+    try {
+      const result = store.prune(Date.now(), config.history);
+      if (result.events > 0) logger.debug('store', 'pruned', result);
+    } catch (error) {
+      logger.error('prune failed', { error: String(error) });
+    }
+  };
+  prune();
+  const pruneTimer = setInterval(prune, config.history.pruneIntervalMs);
+  pruneTimer.unref();
+
+  const url = `http://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const readyLine = `Gatehouse listening on ${url}`;
+  for (const plugin of plugins) await plugin.start?.();
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      logger.debug('server', 'stopping');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const plugin of plugins) {
+        try {
+          await plugin.stop?.();
+        } catch (error) {
+          logger.error(`plugin ${plugin.name} stop failed`, { error: String(error) });
+        }
+      }
+      host.flush();
+      await Promise.race([waiters.closeAll(), new Promise((r) => setTimeout(r, 1_000))]);
+      hub.closeAll(1001, 'server stopping');
+      host.stop();
+      clearInterval(pruneTimer);
+      inspector?.stop();
+      // Let handlers that were answered by the last commit write their responses.
+      await new Promise((r) => setImmediate(r));
+      store.close();
+      server.closeIdleConnections();
+      const forced = setTimeout(() => {
+        hub.terminateAll();
+        server.closeAllConnections();
+      }, 1_500);
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2_500))]);
+      clearTimeout(forced);
+      hub.dispose();
+      logger.debug('server', 'stopped');
+    })());
+
+  return { config, port, url, baseUrl: baseUrl(), readyLine, token, epoch: host.epoch, host, store, hub, logger, stop };
+}
