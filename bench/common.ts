@@ -12,8 +12,11 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export const SYSTEMS = ['raw-ws', 'socket.io', 'gatehouse'] as const;
+/** `gatehouse-core`: Gatehouse without the agents plugin (audit log, rules, chat), a
+ *  diagnostic column that shows what the plugin costs; not run unless asked for. */
+export const SYSTEMS = ['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-core'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ['raw-ws', 'socket.io', 'gatehouse'];
 
 export function isSystemName(value: string): value is SystemName {
   return (SYSTEMS as readonly string[]).includes(value);

@@ -8,6 +8,9 @@
  *   npm run bench                      full run (3 rounds)
  *   npm run bench -- --quick           smoke run, about a minute (or BENCH_QUICK=1)
  *   options: --rounds N  --systems raw-ws,socket.io,gatehouse  --no-http  --json FILE
+ *            --core (adds gatehouse-core: Gatehouse without its agents plugin)
+ *            --only load,http,rate,fanout,storm,memory,restart   BENCH_CPU_PROF=DIR
+ *            BENCH_VERBOSE=1 (children's output on stderr)
  */
 import { spawn } from 'node:child_process';
 import { Child } from './child.ts';
@@ -15,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
+import { DEFAULT_SYSTEMS, SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -70,8 +73,12 @@ const QUICK: BenchConfig = {
 const config: BenchConfig = { ...(quick ? QUICK : FULL) };
 if (option('--rounds')) config.rounds = Math.max(1, Math.min(20, Number(option('--rounds')) || 1));
 if (flag('--no-http')) config.http = null;
-const systems: SystemName[] = (option('--systems')?.split(',') ?? [...SYSTEMS]).filter(isSystemName);
+const systems: SystemName[] = [...new Set([...(option('--systems')?.split(',') ?? DEFAULT_SYSTEMS), ...(flag('--core') ? ['gatehouse-core'] : [])])].filter(isSystemName);
 const jsonOut = option('--json');
+const SCENARIOS = ['load', 'http', 'rate', 'fanout', 'storm', 'memory', 'restart'] as const;
+/** `--only load,memory`: run only these scenarios (for profiling; the table shows what ran). */
+const only = new Set(option('--only')?.split(',') ?? SCENARIOS);
+const runs = (s: (typeof SCENARIOS)[number]) => only.has(s);
 
 // ---- measurements -------------------------------------------------------------------
 
@@ -131,7 +138,12 @@ async function restartGatehouse(
   const proc = spawn(join(root, 'bin/gatehouse'), ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATEHOUSE_TOKEN: '', DEBUG: '' },
+    env: {
+      ...process.env,
+      GATEHOUSE_TOKEN: '',
+      DEBUG: '',
+      ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
+    },
   });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -180,23 +192,27 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
 
     metrics.clockSkewMs = await clockSkew([server, client]);
 
-    await client.call('connect', { port, n: 1, deciders: 1 });
-    await closedLoop(server, client, config.warmup, 200, 'warm-up', checks);
-    const t200 = await closedLoop(server, client, config.load200, 200, '200 in flight', checks);
-    metrics.rt200 = t200.rate;
-    metrics.c2c200p50 = t200.c2c.p50;
-    metrics.c2c200p99 = t200.c2c.p99;
-    metrics.d2a200p50 = t200.d2a.p50;
-    metrics.d2a200p99 = t200.d2a.p99;
-    const t1 = await closedLoop(server, client, config.load1, 1, '1 in flight', checks);
-    metrics.rt1 = t1.rate;
-    metrics.c2c1p50 = t1.c2c.p50;
-    metrics.c2c1p99 = t1.c2c.p99;
-    metrics.d2a1p50 = t1.d2a.p50;
-    metrics.d2a1p99 = t1.d2a.p99;
+    if (runs('load') || runs('http')) {
+      await client.call('connect', { port, n: 1, deciders: 1 });
+      await closedLoop(server, client, config.warmup, 200, 'warm-up', checks);
+    }
+    if (runs('load')) {
+      const t200 = await closedLoop(server, client, config.load200, 200, '200 in flight', checks);
+      metrics.rt200 = t200.rate;
+      metrics.c2c200p50 = t200.c2c.p50;
+      metrics.c2c200p99 = t200.c2c.p99;
+      metrics.d2a200p50 = t200.d2a.p50;
+      metrics.d2a200p99 = t200.d2a.p99;
+      const t1 = await closedLoop(server, client, config.load1, 1, '1 in flight', checks);
+      metrics.rt1 = t1.rate;
+      metrics.c2c1p50 = t1.c2c.p50;
+      metrics.c2c1p99 = t1.c2c.p99;
+      metrics.d2a1p50 = t1.d2a.p50;
+      metrics.d2a1p99 = t1.d2a.p99;
+    }
 
     // The HTTP-agent variant (Gatehouse only): agents in a process of their own.
-    if (system === 'gatehouse' && config.http) {
+    if (system === 'gatehouse' && config.http && runs('http')) {
       agent = Child.start(`http-agent ${tag}`, 'httpAgent.ts', []);
       await agent.ready;
       const baseUrl = `http://127.0.0.1:${port}`;
@@ -220,38 +236,45 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
     }
 
     // 1,000 requests/s to 50 clients, one of which decides.
-    await client.call('connect', { port, n: config.rate.clients, deciders: 1 });
-    await client.call('reset');
-    const rate = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.rate.perSec, count: config.rate.count, maxMs: 60_000 });
-    const rateCollected = await client.call<Collected>('collect');
-    checkLoop(`${config.rate.perSec}/s to ${config.rate.clients} clients`, rate, rateCollected, config.rate.count, checks);
-    metrics.rateAchieved = (rate.issued / rate.createdMs) * 1000;
-    metrics.rateC2cP50 = rateCollected.receipt.p50;
-    metrics.rateC2cP99 = rateCollected.receipt.p99;
-    const rateD2a = decisionToAgent(rate, rateCollected);
-    metrics.rateD2aP50 = rateD2a.p50;
-    metrics.rateD2aP99 = rateD2a.p99;
+    if (runs('rate')) {
+      await client.call('connect', { port, n: config.rate.clients, deciders: 1 });
+      await client.call('reset');
+      const rate = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.rate.perSec, count: config.rate.count, maxMs: 60_000 });
+      const rateCollected = await client.call<Collected>('collect');
+      checkLoop(`${config.rate.perSec}/s to ${config.rate.clients} clients`, rate, rateCollected, config.rate.count, checks);
+      metrics.rateAchieved = (rate.issued / rate.createdMs) * 1000;
+      metrics.rateC2cP50 = rateCollected.receipt.p50;
+      metrics.rateC2cP99 = rateCollected.receipt.p99;
+      const rateD2a = decisionToAgent(rate, rateCollected);
+      metrics.rateD2aP50 = rateD2a.p50;
+      metrics.rateD2aP99 = rateD2a.p99;
+    }
 
     // Fan-out to 200 clients.
-    await client.call('connect', { port, n: config.fanout.clients, deciders: 1 });
-    await client.call('reset');
-    const fan = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.fanout.perSec, count: config.fanout.count, maxMs: 60_000 });
-    const fanCollected = await client.call<Collected>('collect');
-    checkLoop(`fan-out to ${config.fanout.clients}`, fan, fanCollected, config.fanout.count, checks);
-    metrics.fanAllP50 = fanCollected.allClients.p50;
-    metrics.fanAllP99 = fanCollected.allClients.p99;
-    metrics.fanPairP99 = fanCollected.receipt.p99;
+    if (runs('fanout') || runs('storm')) {
+      await client.call('connect', { port, n: config.fanout.clients, deciders: 1 });
+      await client.call('reset');
+      const fan = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.fanout.perSec, count: config.fanout.count, maxMs: 60_000 });
+      const fanCollected = await client.call<Collected>('collect');
+      checkLoop(`fan-out to ${config.fanout.clients}`, fan, fanCollected, config.fanout.count, checks);
+      metrics.fanAllP50 = fanCollected.allClients.p50;
+      metrics.fanAllP99 = fanCollected.allClients.p99;
+      metrics.fanPairP99 = fanCollected.receipt.p99;
+    }
 
     // Reconnect storm: the 200 clients drop and come back at once; some requests are open.
-    await client.call('reset', { deciders: 0 });
-    await server.call('fill', { count: config.storm.unresolved });
-    await client.call('waitReceived', { count: config.storm.unresolved });
-    const storm = await client.call<{ ms: number; snapshotSizes: number[]; problems: string[] }>('storm', { timeoutMs: 30_000 });
-    metrics.stormMs = storm.ms;
-    if (storm.snapshotSizes.length !== 1 || storm.snapshotSizes[0] !== config.storm.unresolved)
-      checks.push(`storm: snapshot sizes ${storm.snapshotSizes.join(',')}, expected ${config.storm.unresolved}`);
+    if (runs('storm')) {
+      await client.call('reset', { deciders: 0 });
+      await server.call('fill', { count: config.storm.unresolved });
+      await client.call('waitReceived', { count: config.storm.unresolved });
+      const storm = await client.call<{ ms: number; snapshotSizes: number[]; problems: string[] }>('storm', { timeoutMs: 30_000 });
+      metrics.stormMs = storm.ms;
+      if (storm.snapshotSizes.length !== 1 || storm.snapshotSizes[0] !== config.storm.unresolved)
+        checks.push(`storm: snapshot sizes ${storm.snapshotSizes.join(',')}, expected ${config.storm.unresolved}`);
+    }
     await client.call('closeAll');
     await server.stop();
+    if (!runs('memory') && !runs('restart')) return { metrics, checks };
 
     // B: memory per unresolved request, on a fresh server process.
     rmSync(dataDir, { recursive: true, force: true });
@@ -273,7 +296,7 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
     await server.stop();
 
     // C: restart with 10,000 unresolved (Gatehouse only: the baselines keep nothing).
-    if (system === 'gatehouse') {
+    if (system === 'gatehouse' && runs('restart')) {
       const emptyDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-empty-'));
       try {
         const empty = await restartGatehouse(emptyDir, client, 0);
@@ -333,6 +356,8 @@ const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
 const gh = (m: Record<Column, Record<string, number>>, key: string) => m.gatehouse?.[key];
 const under = (v: number | undefined, limit: number) => (v === undefined || !Number.isFinite(v) ? undefined : v <= limit);
 
+const SERVERS: Column[] = ['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-core'];
+
 const ROWS: Row[] = [
   {
     key: 'rt200',
@@ -343,7 +368,7 @@ const ROWS: Row[] = [
     key: 'ratio',
     label: 'durable ÷ raw ws round trips (same round)',
     format: ratio,
-    only: ['gatehouse', 'gatehouse-http'],
+    only: ['gatehouse', 'gatehouse-core', 'gatehouse-http'],
     target: { text: '≥ 0.25×', met: (m) => (gh(m, 'ratio') === undefined ? undefined : gh(m, 'ratio')! >= 0.25) },
   },
   { key: 'rt1', label: 'round trips/s, 1 in flight', format: perSec },
@@ -355,35 +380,35 @@ const ROWS: Row[] = [
   { key: 'c2c1p99', label: 'creation → client p99, 1 in flight', format: ms },
   { key: 'd2a1p50', label: 'decision → agent p50, 1 in flight', format: ms },
   { key: 'd2a1p99', label: 'decision → agent p99, 1 in flight', format: ms },
-  { key: 'rateAchieved', label: 'offered rate (50 clients)', format: perSec, only: ['raw-ws', 'socket.io', 'gatehouse'] },
-  { key: 'rateC2cP50', label: 'creation → client p50, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'rateAchieved', label: 'offered rate (50 clients)', format: perSec, only: SERVERS },
+  { key: 'rateC2cP50', label: 'creation → client p50, 1,000/s, 50 clients', format: ms, only: SERVERS },
   {
     key: 'rateC2cP99',
     label: 'creation → client p99, 1,000/s, 50 clients',
     format: ms,
-    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    only: SERVERS,
     target: { text: '≤ 2 ms', met: (m) => under(gh(m, 'rateC2cP99'), 2) },
   },
-  { key: 'rateD2aP50', label: 'decision → agent p50, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
-  { key: 'rateD2aP99', label: 'decision → agent p99, 1,000/s, 50 clients', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
-  { key: 'fanAllP50', label: 'fan-out: creation → all 200 clients p50', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'rateD2aP50', label: 'decision → agent p50, 1,000/s, 50 clients', format: ms, only: SERVERS },
+  { key: 'rateD2aP99', label: 'decision → agent p99, 1,000/s, 50 clients', format: ms, only: SERVERS },
+  { key: 'fanAllP50', label: 'fan-out: creation → all 200 clients p50', format: ms, only: SERVERS },
   {
     key: 'fanAllP99',
     label: 'fan-out: creation → all 200 clients p99',
     format: ms,
-    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    only: SERVERS,
     target: { text: '≤ 20 ms', met: (m) => under(gh(m, 'fanAllP99'), 20) },
   },
-  { key: 'fanPairP99', label: 'fan-out: creation → one client p99', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
-  { key: 'stormMs', label: 'reconnect storm: 200 clients served', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'fanPairP99', label: 'fan-out: creation → one client p99', format: ms, only: SERVERS },
+  { key: 'stormMs', label: 'reconnect storm: 200 clients served', format: ms, only: SERVERS },
   {
     key: 'memHeapPer',
     label: 'heap per unresolved request (10,000)',
     format: kib,
-    only: ['raw-ws', 'socket.io', 'gatehouse'],
+    only: SERVERS,
     target: { text: '≤ 8 KiB', met: (m) => under(gh(m, 'memHeapPer'), 8192) },
   },
-  { key: 'memRssPer', label: 'RSS per unresolved request (10,000)', format: kib, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'memRssPer', label: 'RSS per unresolved request (10,000)', format: kib, only: SERVERS },
   { key: 'startEmptyMs', label: 'start → ready line, empty store', format: ms, only: ['gatehouse'] },
   {
     key: 'restartReadyMs',
@@ -393,7 +418,7 @@ const ROWS: Row[] = [
     target: { text: '≤ 1,000 ms', met: (m) => under(gh(m, 'restartReadyMs'), 1000) },
   },
   { key: 'restartSnapshotMs', label: 'restart → first snapshot at a client', format: ms, only: ['gatehouse'] },
-  { key: 'clockSkewMs', label: 'clock offset between processes (bound)', format: ms, only: ['raw-ws', 'socket.io', 'gatehouse'] },
+  { key: 'clockSkewMs', label: 'clock offset between processes (bound)', format: ms, only: SERVERS },
 ];
 
 /** For the HTTP-agent column, the same rows read the http* metrics. */
@@ -412,7 +437,8 @@ const HTTP_KEYS: Record<string, string> = {
 };
 
 function table(medians: Record<Column, Record<string, number>>, columns: Column[]): string {
-  const header = ['', ...columns.map((c) => (c === 'gatehouse-http' ? 'gatehouse, HTTP agents' : c)), 'target (Gatehouse)', 'met'];
+  const names: Partial<Record<Column, string>> = { 'gatehouse-http': 'gatehouse, HTTP agents', 'gatehouse-core': 'gatehouse without agents plugin' };
+  const header = ['', ...columns.map((c) => names[c] ?? c), 'target (Gatehouse)', 'met'];
   const lines = [header];
   for (const row of ROWS) {
     const cells = columns.map((c) => {
@@ -441,7 +467,7 @@ async function main() {
   console.log(`Gatehouse benchmarks (${quick ? 'quick' : 'full'}): ${config.rounds} round(s) of ${systems.join(', ')}`);
   console.log(`machine: ${cpus().length} cores, ${cpuModel}, node ${process.version}; load average before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
 
-  const perRound: Record<Column, Record<string, number>[]> = { 'raw-ws': [], 'socket.io': [], gatehouse: [], 'gatehouse-http': [] };
+  const perRound: Record<Column, Record<string, number>[]> = { 'raw-ws': [], 'socket.io': [], gatehouse: [], 'gatehouse-core': [], 'gatehouse-http': [] };
   const allChecks: string[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     // Rotate the order each round, so that no system always runs first (or last).
@@ -467,6 +493,7 @@ async function main() {
     }
     // Ratios within the round: the same machine state for the pair.
     const raw = results['raw-ws']?.rt200;
+    if (results['gatehouse-core'] && raw) results['gatehouse-core'].ratio = results['gatehouse-core'].rt200 / raw;
     if (results.gatehouse && raw) {
       results.gatehouse.ratio = results.gatehouse.rt200 / raw;
       if (results.gatehouse.http200rt !== undefined) results.gatehouse.httpRatio = results.gatehouse.http200rt / raw;
@@ -481,7 +508,7 @@ async function main() {
     const keys = new Set(rounds.flatMap((r) => Object.keys(r)));
     medians[col] = Object.fromEntries([...keys].map((k) => [k, median(rounds.map((r) => r[k]))]));
   }
-  const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http'] as Column[]).filter((c) => medians[c]);
+  const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http', 'gatehouse-core'] as Column[]).filter((c) => medians[c]);
   const loadAfter = loadavg();
 
   console.log(`\nMedians over ${config.rounds} round(s), ${((Date.now() - started) / 1000).toFixed(0)} s in all; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`);

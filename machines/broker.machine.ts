@@ -529,7 +529,7 @@ export const brokerMachine = setup({
       const client = context.clients.get(event.clientId);
       // Acks only count from connected clients, and never beyond the head.
       if (!client || !(event.seq >= 0)) return {};
-      const seq = Math.min(Math.floor(event.seq), context.headSeq);
+      const seq = Math.floor(event.seq);
       if (seq <= client.ackedSeq) return {};
       const before = queueKey(context);
       client.ackedSeq = seq;

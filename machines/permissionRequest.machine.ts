@@ -93,29 +93,26 @@ export const permissionRequestMachine = setup({
     beforeDeadline: ({ context, event }) => event.at < context.request.expiresAt,
   },
   actions: {
-    recordDecision: assign({
-      outcome: ({ event }) => {
-        if (event.type !== 'permission.decide') return null;
-        const outcome: Outcome = { status: 'resolved', decision: event.decision, decidedBy: event.decidedBy, decidedAt: event.at };
-        if (event.updatedInput !== undefined) outcome.updatedInput = event.updatedInput;
-        if (event.message !== undefined) outcome.message = event.message;
-        return outcome;
-      },
+    recordDecision: assign(({ event }) => {
+      if (event.type !== 'permission.decide') return {};
+      const outcome: Outcome = { status: 'resolved', decision: event.decision, decidedBy: event.decidedBy, decidedAt: event.at };
+      if (event.updatedInput !== undefined) outcome.updatedInput = event.updatedInput;
+      if (event.message !== undefined) outcome.message = event.message;
+      return { outcome };
     }),
-    recordCancel: assign({
-      outcome: ({ event }) => {
-        if (event.type !== 'request.cancel') return null;
-        return {
-          status: 'cancelled',
-          decision: 'deny',
-          message: `Cancelled: ${event.reason}`,
-          decidedBy: event.cancelledBy,
-          decidedAt: event.at,
-          reason: event.reason,
-        } satisfies Outcome;
-      },
+    recordCancel: assign(({ event }) => {
+      if (event.type !== 'request.cancel') return {};
+      const outcome: Outcome = {
+        status: 'cancelled',
+        decision: 'deny',
+        message: `Cancelled: ${event.reason}`,
+        decidedBy: event.cancelledBy,
+        decidedAt: event.at,
+        reason: event.reason,
+      };
+      return { outcome };
     }),
-    recordTimeout: assign({ outcome: ({ context }) => timeoutOutcome(context.request) }),
+    recordTimeout: assign(({ context }) => ({ outcome: timeoutOutcome(context.request) })),
     notifyParent: sendParent(
       ({ context }): RequestFinishedEvent => ({
         type: 'request.finished',

@@ -359,8 +359,10 @@ export class BrokerHost {
   /** Chat traffic: sequenced in the same stream; resolves with the stored event. */
   append(event: AppendableEvent): Promise<SequencedEvent> {
     if (this.stopped || this.fatal) return Promise.reject(new HostStoppedError());
+    const before = this.outbox.length;
     this.actor.send({ type: 'stream.append', at: this.now(), event } satisfies BrokerEvent);
-    const appended = this.outbox[this.outbox.length - 1];
+    const appended = this.outbox.slice(before).find((e) => e.type === event.type);
+    if (!appended) return Promise.reject(new Error(`the broker did not append the ${event.type} event`));
     return this.afterCommit(appended);
   }
 

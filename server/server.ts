@@ -28,6 +28,8 @@ export type StartOptions = {
   plugins?: readonly PluginFactory[];
   /** A commit failed (the process should exit and restart from the store). */
   onFatal?: (error: unknown) => void;
+  /** The broker's window of recent finished requests (default 10,000); tests shrink it. */
+  recentLimit?: number;
 };
 
 export type RunningServer = {
@@ -82,6 +84,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metrics,
     fault: createFaultSwitch(config.fault),
     onFatal: fatal,
+    ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
   const waiters = new OutcomeWaiters(metrics);

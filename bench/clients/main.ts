@@ -15,6 +15,7 @@ async function connector(system: SystemName): Promise<ConnectClient> {
     case 'socket.io':
       return (await import('./socketio.ts')).connectSocketIo;
     case 'gatehouse':
+    case 'gatehouse-core':
       return (await import('./gatehouse.ts')).connectGatehouse;
     default: {
       const never: never = system;
@@ -25,7 +26,7 @@ async function connector(system: SystemName): Promise<ConnectClient> {
 
 const systemArg = process.argv[process.argv.indexOf('--system') + 1] ?? '';
 if (!isSystemName(systemArg)) {
-  console.error(`usage: clients/main.ts --system raw-ws|socket.io|gatehouse (got ${systemArg})`);
+  console.error(`usage: clients/main.ts --system raw-ws|socket.io|gatehouse|gatehouse-core (got ${systemArg})`);
   process.exit(2);
 }
 const connect = await connector(systemArg);

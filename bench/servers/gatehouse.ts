@@ -5,6 +5,8 @@
  * in-process, as an SDK agent is: `host.create(...)` (resolves after the commit), then it
  * waits for the request's outcome event from `host.onCommitted`.
  *
+ * `plugins: false` leaves the agents plugin out (the `gatehouse-core` diagnostic column).
+ *
  * The one setting changed from the defaults is the per-connection rate limit: one
  * benchmark client acks and decides every request, 2 frames per round trip, and the
  * default 2,000 frames/s would cap the run at 1,000 round trips/s (the limiter is not
@@ -38,7 +40,7 @@ async function loadAgentsPlugin(): Promise<PluginFactory | undefined> {
 
 const OUTCOMES = new Set<string>(OUTCOME_EVENT_TYPES);
 
-export async function startGatehouseServer(): Promise<BenchServer> {
+export async function startGatehouseServer(options: { plugins: boolean }): Promise<BenchServer> {
   const dataDir = process.env.BENCH_DATA_DIR || mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const parsed = parseServeArgs(
     ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo', '--rate-limit', String(BENCH_RATE_LIMIT)],
@@ -46,7 +48,7 @@ export async function startGatehouseServer(): Promise<BenchServer> {
   );
   if (parsed.help) throw new Error('unexpected --help');
   const logger = createLogger({ debug: parsed.config.debug });
-  const agents = await loadAgentsPlugin();
+  const agents = options.plugins ? await loadAgentsPlugin() : undefined;
   const server = await startServer(parsed.config, { logger, plugins: agents ? [agents] : [] });
   const host = server.host;
 

@@ -14,7 +14,9 @@ async function start(system: SystemName): Promise<BenchServer> {
     case 'socket.io':
       return (await import('./socketio.ts')).startSocketIoServer();
     case 'gatehouse':
-      return (await import('./gatehouse.ts')).startGatehouseServer();
+      return (await import('./gatehouse.ts')).startGatehouseServer({ plugins: true });
+    case 'gatehouse-core':
+      return (await import('./gatehouse.ts')).startGatehouseServer({ plugins: false });
     default: {
       const never: never = system;
       throw new Error(`unknown system ${String(never)}`);
@@ -24,7 +26,7 @@ async function start(system: SystemName): Promise<BenchServer> {
 
 const systemArg = process.argv[process.argv.indexOf('--system') + 1] ?? '';
 if (!isSystemName(systemArg)) {
-  console.error(`usage: servers/main.ts --system raw-ws|socket.io|gatehouse (got ${systemArg})`);
+  console.error(`usage: servers/main.ts --system raw-ws|socket.io|gatehouse|gatehouse-core (got ${systemArg})`);
   process.exit(2);
 }
 

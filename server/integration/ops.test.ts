@@ -127,6 +127,38 @@ describe('fault switch', () => {
   });
 });
 
+describe('fault switch: decision lost before its commit', () => {
+  it('OPS-7 STO-7: killed while storing a decision, nothing was acknowledged; the client sends it again after the restart and it counts once', async () => {
+    const env = { GATEHOUSE_FAULT: 'during-decision-store', GATEHOUSE_TOKEN: 'fault-token-0123456789abcdef' };
+    const faulty = await startServerProcess({ env });
+    const { client, welcome } = await connectAndJoin(faulty.wsUrl());
+    const created = (await faulty.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: {} } })).body;
+    await client.waitFor((f) => f.id === created.id);
+    client.send({ type: 'permission-response', requestId: created.id, decision: 'allow', clientMsgId: 'retry-me' });
+    expect((await faulty.exited).signal).toBe('SIGKILL');
+    expect(faulty.stderr()).toContain('GATEHOUSE_FAULT_REACHED during-decision-store');
+    expect(client.frames.some((f) => f.type === 'ack')).toBe(false);
+    client.terminate();
+
+    const again = await startServerProcess({ dataDir: faulty.dataDir, env: { GATEHOUSE_TOKEN: env.GATEHOUSE_TOKEN } });
+    try {
+      expect((await again.api(`/api/permission-requests/${created.id}`)).body.status).toBe('pending');
+      const resumed = await connectAndJoin(again.wsUrl({ since: welcome.seq, epoch: welcome.epoch }));
+      resumed.client.send({ type: 'permission-response', requestId: created.id, decision: 'allow', clientMsgId: 'retry-me' });
+      expect(await resumed.client.waitFor((f) => f.type === 'ack' && f.ref === 'retry-me')).toMatchObject({ status: 'accepted' });
+      resumed.client.send({ type: 'permission-response', requestId: created.id, decision: 'allow', clientMsgId: 'retry-me' });
+      await resumed.client.waitForCount((f) => f.type === 'ack' && f.ref === 'retry-me', 2);
+      resumed.client.send({ type: 'ping', id: 'sync' });
+      await resumed.client.waitFor((f) => f.type === 'pong');
+      expect(resumed.client.frames.filter((f) => f.type === 'permission-resolved')).toHaveLength(1);
+      resumed.client.terminate();
+    } finally {
+      await again.stop();
+      await faulty.stop();
+    }
+  });
+});
+
 describe('flags', () => {
   it('OPS-1: bad flags and environment values stop with a clear message and exit code 2', async () => {
     const [port, timeout, unknown] = await Promise.all([

@@ -56,6 +56,8 @@ export class ClientConnection {
   joined = false;
   /** Frames that arrived before the welcome; handled right after it. */
   early: Array<string | ArrayBuffer> = [];
+  /** The last queue status this client was told (JSON text), for change detection. */
+  lastQueue = '';
   /** Saw a pong or a frame since the last ping. */
   alive = true;
   /** No more writes (slow consumer, failing sends, closing). */

@@ -55,6 +55,7 @@ type SnapshotReason = 'no-since' | 'no-epoch' | 'other-epoch' | 'invalid-since' 
 export class Hub {
   private readonly clients = new Set<ClientConnection>();
   private readonly live = new Set<ClientConnection>();
+  private readonly ids = new Set<string>();
   private readonly host: BrokerHost;
   private readonly store: EventStore;
   private readonly logger: Logger;
@@ -63,7 +64,6 @@ export class Hub {
   private pingTimer: NodeJS.Timeout;
   private queueTimer: NodeJS.Timeout | null = null;
   private lastQueueSentAt = 0;
-  private lastQueue = '';
   private readonly offCommitted: () => void;
   private readonly offQueue: () => void;
   private stopping = false;
@@ -88,7 +88,8 @@ export class Hub {
 
   attach(raw: WebSocket, params: ConnectionParams): ClientConnection {
     let id = newClientId(params.browser);
-    while ([...this.clients].some((c) => c.id === id)) id = newClientId(params.browser);
+    while (this.ids.has(id)) id = newClientId(params.browser);
+    this.ids.add(id);
     const conn = new ClientConnection(raw, {
       id,
       // The default label is the clientId, so a client recognises its own `decidedBy`.
@@ -125,6 +126,7 @@ export class Hub {
     conn.dropped = true;
     this.clients.delete(conn);
     this.live.delete(conn);
+    this.ids.delete(conn.id);
     if (!this.host.isStopped) this.host.disconnect(conn.id);
     this.logger.debug('websocket', 'disconnect', { client: conn.id, code });
   }
@@ -159,13 +161,16 @@ export class Hub {
         conn.sendText(JSON.stringify(event));
         if (event.type === 'permission-request') sentRequests = true;
       }
-      conn.send({ type: 'permission-queue-status', ...this.host.queueStatus() });
+      conn.lastQueue = this.queueText();
+      conn.sendText(conn.lastQueue);
       this.metrics?.resumes.inc();
       this.logger.debug('websocket', 'resume', { client: conn.id, since: conn.params.since, events: events.length, head });
     } else {
       const requests = this.host.unresolvedEvents();
       sentRequests = requests.length > 0;
-      conn.send({ type: 'snapshot', seq: head, requests, queue: this.host.queueStatus() });
+      const queue = this.host.queueStatus();
+      conn.send({ type: 'snapshot', seq: head, requests, queue });
+      conn.lastQueue = JSON.stringify({ type: 'permission-queue-status', pending: queue.pending, processing: queue.processing });
       this.metrics?.snapshotFallbacks.inc({ reason: reason ?? 'no-since' });
       this.logger.debug('websocket', 'snapshot', { client: conn.id, reason, requests: requests.length, head });
     }
@@ -227,14 +232,22 @@ export class Hub {
     }, wait);
   }
 
+  private queueText(): string {
+    const status = this.host.queueStatus();
+    return JSON.stringify({ type: 'permission-queue-status', pending: status.pending, processing: status.processing } satisfies ServerMessage);
+  }
+
+  /** Each client gets the status when it differs from the last one it was told (its
+   *  snapshot counts), so a client never misses a change another client already saw. */
   private sendQueueStatus(): void {
     if (this.host.isStopped) return;
-    const status = this.host.queueStatus();
-    const text = JSON.stringify({ type: 'permission-queue-status', pending: status.pending, processing: status.processing } satisfies ServerMessage);
-    if (text === this.lastQueue) return;
-    this.lastQueue = text;
+    const text = this.queueText();
     this.lastQueueSentAt = Date.now();
-    for (const conn of this.live) conn.sendText(text);
+    for (const conn of this.live) {
+      if (conn.lastQueue === text) continue;
+      conn.lastQueue = text;
+      conn.sendText(text);
+    }
   }
 
   private pingAll(): void {

@@ -1,0 +1,60 @@
+/**
+ * A broker wired for tests: a SimulatedClock, a MemoryStore bound as `persist`, and one
+ * log of everything persisted and emitted, in the order it happened.
+ */
+import { createActor, SimulatedClock } from 'xstate';
+import type { SequencedEvent } from '../../protocol/index.ts';
+import { brokerMachine, type BrokerActor } from '../broker.machine.ts';
+import type { BrokerEmitted, PersistRecord } from '../broker.types.ts';
+import { createBrokerClient, type BrokerClient } from '../brokerClient.ts';
+import { MemoryStore } from './memoryStore.ts';
+
+export type LogEntry = { kind: 'persist'; record: PersistRecord } | { kind: 'emit'; emitted: BrokerEmitted };
+
+export type TestBroker = {
+  actor: BrokerActor;
+  client: BrokerClient;
+  clock: SimulatedClock;
+  store: MemoryStore;
+  log: LogEntry[];
+  /** Every `stream.event` emitted so far, in order. */
+  streamEvents(): SequencedEvent[];
+  now(): number;
+  stop(): void;
+};
+
+export const T0 = 1_700_000_000_000;
+
+export function startTestBroker(options: { store?: MemoryStore; clock?: SimulatedClock; recentLimit?: number; log?: LogEntry[] } = {}): TestBroker {
+  const clock = options.clock ?? new SimulatedClock();
+  if (clock.now() < T0) clock.set(T0);
+  const store = options.store ?? new MemoryStore();
+  const log: LogEntry[] = options.log ?? [];
+  const machine = brokerMachine.provide({
+    actions: {
+      persist: (_, record: PersistRecord) => {
+        store.apply(record);
+        log.push({ kind: 'persist', record });
+      },
+    },
+  });
+  const actor = createActor(machine, { input: store.load(clock.now(), options.recentLimit), clock });
+  actor.on('*', (emitted) => log.push({ kind: 'emit', emitted }));
+  actor.subscribe({ error: (error) => { throw error; } });
+  actor.start();
+  const client = createBrokerClient(actor);
+  return {
+    actor,
+    client,
+    clock,
+    store,
+    log,
+    streamEvents: () =>
+      log.flatMap((entry) => (entry.kind === 'emit' && entry.emitted.type === 'stream.event' ? [entry.emitted.event] : [])),
+    now: () => clock.now(),
+    stop: () => {
+      client.close();
+      actor.stop();
+    },
+  };
+}
