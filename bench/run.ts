@@ -12,7 +12,7 @@
  *            --only load,http,rate,fanout,storm,memory,restart   BENCH_CPU_PROF=DIR
  *            BENCH_VERBOSE=1 (children's output on stderr)
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Child } from './child.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -127,6 +127,9 @@ async function closedLoop(
   return { rate: (load.count / load.elapsedMs) * 1000, c2c: collected.receipt, d2a: decisionToAgent(load, collected) };
 }
 
+/** The `gatehouse serve` process being measured, killed by the watchdog if need be. */
+let activeCli: ChildProcess | undefined;
+
 /** raw-ws and Socket.IO keep nothing: there is no restart to measure. Gatehouse: the
  *  real command line (`bin/gatehouse serve`) on the data dir the memory step filled. */
 async function restartGatehouse(
@@ -135,16 +138,19 @@ async function restartGatehouse(
   expect: number,
 ): Promise<{ readyMs: number; snapshotMs: number; size: number }> {
   const t0 = now();
-  const proc = spawn(join(root, 'bin/gatehouse'), ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo'], {
+  const serveArgs = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo'];
+  const prof = process.env.BENCH_CPU_PROF;
+  // Profiling: what bin/gatehouse execs, plus --cpu-prof (not allowed in NODE_OPTIONS).
+  const [command, args] = prof
+    ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${prof}`, '--import', `file://${join(root, 'node_modules/tsx/dist/loader.mjs')}`, join(root, 'server/cli/main.ts'), ...serveArgs]]
+    : [join(root, 'bin/gatehouse'), serveArgs];
+  const proc = spawn(command, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      GATEHOUSE_TOKEN: '',
-      DEBUG: '',
-      ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
-    },
+    env: { ...process.env, GATEHOUSE_TOKEN: '', DEBUG: '' },
   });
+  activeCli = proc;
+  const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   try {
@@ -167,11 +173,13 @@ async function restartGatehouse(
     await client.call('closeAll');
     return { readyMs: at - t0, snapshotMs: snap.at - t0, size: snap.size };
   } finally {
-    const exited = new Promise((r) => proc.on('exit', r));
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 6000);
-    await exited;
-    clearTimeout(timer);
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 6000);
+      await exited;
+      clearTimeout(timer);
+    }
+    activeCli = undefined;
   }
 }
 
@@ -461,6 +469,13 @@ function table(medians: Record<Column, Record<string, number>>, columns: Column[
 // ---- main ---------------------------------------------------------------------------
 
 async function main() {
+  // Every loop is bounded; this bounds the whole run too (children exit when we do).
+  const limitMin = Number(process.env.BENCH_MAX_MINUTES) || (quick ? 6 : 20 + 10 * config.rounds);
+  setTimeout(() => {
+    console.error(`bench: stopped after ${limitMin} minutes (BENCH_MAX_MINUTES)`);
+    activeCli?.kill('SIGKILL');
+    process.exit(1);
+  }, limitMin * 60_000).unref();
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const loadBefore = loadavg();
   const started = Date.now();

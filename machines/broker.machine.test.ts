@@ -6,7 +6,7 @@ import type { BrokerEmitted, CreateRequestSpec, RequestOrigin } from './broker.t
 import { timeoutMessage } from './permissionRequest.machine.ts';
 import { lookupRequest, queueStatusOf, streamHeadOf, unresolvedRequestEventsOf } from './selectors.ts';
 import { MemoryStore } from './testing/memoryStore.ts';
-import { startTestBroker, T0, type TestBroker } from './testing/brokerHarness.ts';
+import { pendingTimers, startTestBroker, T0, type TestBroker } from './testing/brokerHarness.ts';
 
 const TIMEOUT = 60_000;
 
@@ -298,7 +298,7 @@ describe('broker', () => {
     create(b, 'done');
     decide(b, 'done');
     b.stop();
-    expect(clock.timeouts.size).toBe(0); // stopping the broker stopped its children
+    expect(pendingTimers(clock)).toBe(0); // stopping the broker stopped its children
 
     clock.increment(20_000); // down for 20 s: 'short' expired meanwhile
     const log: TestBroker['log'] = [];
@@ -415,5 +415,23 @@ describe('broker', () => {
     });
     create(b, 'r1');
     expect(String(thrown)).toMatch(/inside a broker listener/);
+  });
+});
+
+describe('inspection', () => {
+  it('BRK-17: an inspector attached to the broker sees every request actor live, with its state changes', () => {
+    const seen: { actorId: string; state?: unknown }[] = [];
+    const broker = createActor(brokerMachine, {
+      input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [] },
+      inspect: (event) => {
+        if (event.type === '@xstate.snapshot' && event.actorRef.id === 'r1') {
+          seen.push({ actorId: event.actorRef.id, state: (event.snapshot as { value?: unknown }).value });
+        }
+      },
+    }).start();
+    broker.send({ type: 'request.create', at: 0, ref: 'c1', origin: 'http', request: spec('r1') });
+    broker.send({ type: 'permission.decide', at: 1, ref: 'd1', requestId: 'r1', decision: 'allow', decidedBy: 'alice' });
+    expect(seen.map((entry) => entry.state)).toEqual([{ unresolved: 'pending' }, 'resolved']);
+    broker.stop();
   });
 });

@@ -12,7 +12,7 @@ import { SimulatedClock } from 'xstate';
 import type { Decision, SequencedEvent } from '../protocol/index.ts';
 import type { CancelAnswer, CreateAnswer, DecisionAnswer, OutcomeStatus, RequestOrigin } from './broker.types.ts';
 import { lookupRequest, queueStatusOf, streamHeadOf, unresolvedRequestEventsOf } from './selectors.ts';
-import { startTestBroker, T0, type LogEntry, type TestBroker } from './testing/brokerHarness.ts';
+import { pendingTimers, startTestBroker, T0, type LogEntry, type TestBroker } from './testing/brokerHarness.ts';
 import { MemoryStore } from './testing/memoryStore.ts';
 
 // ---- operations ---------------------------------------------------------------------
@@ -23,7 +23,8 @@ type Op =
   | { kind: 'sent'; behind: number }
   | { kind: 'connect'; client: number }
   | { kind: 'disconnect'; client: number }
-  | { kind: 'ack'; client: number; behind: number }
+  /** Acknowledge `behind` events short of the head, or exactly up to a known request. */
+  | { kind: 'ack'; client: number; behind: number; upToRequest: number | null }
   | { kind: 'decide'; target: Target; decision: Decision; msg: { fresh: true } | { reuse: number } | null; late: number | null }
   | { kind: 'cancel'; target: Target; late: number | null }
   | { kind: 'advance'; ms: number }
@@ -48,9 +49,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('sent' as const), behind: fc.nat({ max: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('connect' as const), client: fc.nat({ max: 2 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('connect' as const), client: fc.nat({ max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('disconnect' as const), client: fc.nat({ max: 2 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('ack' as const), client: fc.nat({ max: 2 }), behind: fc.integer({ min: -2, max: 3 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('ack' as const),
+      client: fc.nat({ max: 2 }),
+      behind: fc.integer({ min: -2, max: 3 }),
+      upToRequest: fc.option(fc.nat({ max: 50 }), { freq: 2 }),
+    }),
+  },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -69,7 +78,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 const scenarioArb = fc.record({
   recentLimit: fc.constantFrom(10_000, 10_000, 3),
-  ops: fc.array(opArb, { minLength: 1, maxLength: 40 }),
+  ops: fc.array(opArb, { minLength: 1, maxLength: 60 }),
 });
 
 // ---- the reference model ----------------------------------------------------------
@@ -246,7 +255,10 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
         break;
       case 'ack': {
         const clientId = `c${op.client}`;
-        const seq = Math.max(0, ref.head - op.behind);
+        const seq =
+          op.upToRequest !== null && ref.ids.length > 0
+            ? ref.requests.get(ref.ids[op.upToRequest % ref.ids.length])!.seq
+            : Math.max(0, ref.head - op.behind);
         broker.client.ack({ at: ref.now, clientId, seq });
         const acked = ref.clients.get(clientId);
         if (acked !== undefined) {
@@ -345,7 +357,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
       }
       case 'restore': {
         broker.stop();
-        expect(clock.timeouts.size, 'a stopped broker leaves no timers').toBe(0);
+        expect(pendingTimers(clock), 'a stopped broker leaves no timers').toBe(0);
         ref.now += op.downtimeMs;
         clock.set(ref.now);
         ref.clients = new Map();

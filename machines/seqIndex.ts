@@ -31,6 +31,9 @@ export class SeqIndex<E extends SeqEntry> {
   /** The highest seq a connected client holds. */
   holdSeq = 0;
 
+  /** @param compactAfter how many dead entries may pile up (tests make it small). */
+  constructor(private readonly compactAfter = 1024) {}
+
   /** Append a new entry; its seq must be higher than every seq already in, and higher
    *  than `holdSeq` (the broker clamps acks to its head, so a new seq always is). */
   push(entry: E): void {
@@ -43,7 +46,7 @@ export class SeqIndex<E extends SeqEntry> {
     entry.live = false;
     this.dead++;
     if (entry.seq <= this.holdSeq) this.processing--;
-    if (this.dead > 1024 && this.dead * 2 > this.entries.length) this.compact();
+    if (this.dead > this.compactAfter && this.dead * 2 > this.entries.length) this.compact();
   }
 
   /** Walk the live entries with seq <= upTo not yet marked sent. */

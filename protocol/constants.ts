@@ -48,6 +48,9 @@ export const LIMITS = {
   maxFrameBytes: 1 << 20,
   /** A request's `input` (and an edited input): small enough that it always fits a frame back. */
   maxInputBytes: 256 << 10,
+  /** ...nested at most this deep: a deeper value (a few KiB of `{"a":{"a":…}}`) would
+   *  overflow recursive walks (JSON.stringify, canonical JSON, a UI's tree view). */
+  maxInputDepth: 100,
   minTimeoutMs: 100,
   maxTimeoutMs: 86_400_000,
   defaultTimeoutMs: 120_000,

@@ -6,9 +6,27 @@ import { z } from 'zod';
 import { DECISIONS, LIMITS, RULE_SCOPES } from './constants.ts';
 
 const encoder = new TextEncoder();
-/** UTF-8 size of a value's JSON text: the size it has on the wire. */
+/** UTF-8 size of a value's JSON text: the size it has on the wire. A value too deep to
+ *  serialize (the stack overflows) counts as infinitely large, never as an exception. */
 export function jsonByteLength(value: unknown): number {
-  return encoder.encode(JSON.stringify(value) ?? '').length;
+  try {
+    return encoder.encode(JSON.stringify(value) ?? '').length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Is a JSON value nested deeper than `max` objects/arrays? Walked with an explicit stack,
+ *  because a recursive walk is exactly what a deep value attacks. */
+export function jsonDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export const id = z.string().min(1).max(LIMITS.maxIdLength);
@@ -18,22 +36,25 @@ export const decision = z.enum(DECISIONS);
 export const toolName = z.string().min(1).max(LIMITS.maxToolNameLength);
 export const reasonMessage = z.string().max(LIMITS.maxMessageLength);
 
-/** A tool's input: a JSON object of at most 256 KiB. */
-export const toolInput = z
-  .record(z.string(), z.unknown())
-  .refine((value) => jsonByteLength(value) <= LIMITS.maxInputBytes, {
-    message: `must be at most ${LIMITS.maxInputBytes} bytes of JSON`,
-  });
-
-/** What is known of the request's origin; open to more keys. */
-export const requestContext = z.looseObject({
-  sessionId: z.string().max(LIMITS.maxIdLength).optional(),
-  agent: z.string().max(LIMITS.maxIdLength).optional(),
-  cwd: z.string().max(4096).optional(),
-  toolUseId: z.string().max(LIMITS.maxIdLength).optional(),
-  description: z.string().max(LIMITS.maxMessageLength).optional(),
-  suggestions: z.array(z.unknown()).optional(),
+/** A tool's input: a JSON object of at most 256 KiB, nested at most 100 deep. */
+export const toolInput = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  if (jsonDeeperThan(value, LIMITS.maxInputDepth)) ctx.addIssue({ code: 'custom', message: `must be nested at most ${LIMITS.maxInputDepth} levels deep` });
+  else if (jsonByteLength(value) > LIMITS.maxInputBytes) ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.maxInputBytes} bytes of JSON` });
 });
+
+/** What is known of the request's origin; open to more keys (nested at most 100 deep, like an input). */
+export const requestContext = z
+  .looseObject({
+    sessionId: z.string().max(LIMITS.maxIdLength).optional(),
+    agent: z.string().max(LIMITS.maxIdLength).optional(),
+    cwd: z.string().max(4096).optional(),
+    toolUseId: z.string().max(LIMITS.maxIdLength).optional(),
+    description: z.string().max(LIMITS.maxMessageLength).optional(),
+    suggestions: z.array(z.unknown()).optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (jsonDeeperThan(value, LIMITS.maxInputDepth)) ctx.addIssue({ code: 'custom', message: `must be nested at most ${LIMITS.maxInputDepth} levels deep` });
+  });
 
 export const timeoutMs = z.number().int().min(LIMITS.minTimeoutMs).max(LIMITS.maxTimeoutMs);
 

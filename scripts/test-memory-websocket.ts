@@ -21,7 +21,7 @@
  * bytes per lifecycle. Exit 1 otherwise.
  *
  *   --leak     keep a reference per lifecycle (its frames) in this process: must FAIL
- *   QUICK=1    a small run: 2,000 warm-up, 2 x 2,000, with a broker window of 1,000
+ *   QUICK=1    a small run: 1,000 warm-up, 2 x 1,000, with a broker window of 500
  *              (the bounds are the same)
  */
 import http from 'node:http';
@@ -42,17 +42,20 @@ const DEFAULT_RECENT_LIMIT = 10_000; // machines/broker.types.ts: BrokerInput.re
 
 const quick = process.env.QUICK === '1';
 const usage = 'Usage: npm run test:memory-websocket -- [--lifecycles N] [--warmup N] [--in-flight N] [--leak]';
-let values;
-try {
-  values = parseArgs({
+function parse() {
+  return parseArgs({
     options: {
-      lifecycles: { type: 'string', default: quick ? '4000' : '20000' },
+      lifecycles: { type: 'string', default: quick ? '2000' : '20000' },
       warmup: { type: 'string' },
       'in-flight': { type: 'string', default: '16' },
       leak: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
+}
+let values: ReturnType<typeof parse>;
+try {
+  values = parse();
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
@@ -66,7 +69,7 @@ if (!gc) {
   console.error('run with node --expose-gc (npm run test:memory-websocket does)');
   process.exit(2);
 }
-const recentLimit = quick ? 1_000 : DEFAULT_RECENT_LIMIT;
+const recentLimit = quick ? 500 : DEFAULT_RECENT_LIMIT;
 const lifecycles = Number(values.lifecycles);
 const warmup = Number(values.warmup ?? (quick ? 2 * recentLimit : recentLimit));
 const inFlight = Number(values['in-flight']);

@@ -27,7 +27,7 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
-      requests: { type: 'string', default: quick ? '300' : '3000' },
+      requests: { type: 'string', default: quick ? '200' : '3000' },
       clients: { type: 'string', default: quick ? '5' : '10' },
       agents: { type: 'string', default: quick ? '5' : '10' },
       'inject-fault': { type: 'string' },

@@ -9,7 +9,7 @@
  *   --deadline-ms MS   the whole run must finish within this (120000)
  *   --inject-fault=drop-event|duplicate-event|reorder-events
  *                      one checking client injures its own input: the run must FAIL
- *   QUICK=1            a small run (5 clients, 5 agents, 400 requests)
+ *   QUICK=1            a small run (5 clients, 5 agents, 200 requests)
  *
  * The checks live in scripts/lib/permissionRun.js (shared with the ordering script).
  */
@@ -27,7 +27,7 @@ function parse() {
       options: {
         clients: { type: 'string', default: quick ? '5' : '20' },
         agents: { type: 'string', default: quick ? '5' : '20' },
-        requests: { type: 'string', default: quick ? '400' : '4000' },
+        requests: { type: 'string', default: quick ? '200' : '4000' },
         'in-flight': { type: 'string', default: '4' },
         'race-every': { type: 'string', default: '5' },
         'deadline-ms': { type: 'string', default: quick ? '30000' : '120000' },

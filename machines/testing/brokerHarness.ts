@@ -25,6 +25,11 @@ export type TestBroker = {
 
 export const T0 = 1_700_000_000_000;
 
+/** Timers still scheduled on a SimulatedClock (its map is private in the typings). */
+export function pendingTimers(clock: SimulatedClock): number {
+  return (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
+}
+
 export function startTestBroker(options: { store?: MemoryStore; clock?: SimulatedClock; recentLimit?: number; log?: LogEntry[] } = {}): TestBroker {
   const clock = options.clock ?? new SimulatedClock();
   if (clock.now() < T0) clock.set(T0);

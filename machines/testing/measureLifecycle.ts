@@ -6,6 +6,25 @@
 import { createActor } from 'xstate';
 import { brokerMachine } from '../broker.machine.ts';
 import { createBrokerClient } from '../brokerClient.ts';
+import { permissionRequestMachine } from '../permissionRequest.machine.ts';
+
+/** Calibration: one bare request actor (create, start, sent, acked, decide), no broker. */
+function measureBareChild(rounds: number): number {
+  const logic = permissionRequestMachine.provide({ actions: { notifyParent: () => {} } });
+  const once = () => {
+    const at = Date.now();
+    const actor = createActor(logic, {
+      input: { id: 'x', toolName: 'Bash', input: {}, context: {}, timestamp: at, expiresAt: at + 3_600_000, startedAt: at },
+    }).start();
+    actor.send({ type: 'request.sent', at });
+    actor.send({ type: 'request.acked', at });
+    actor.send({ type: 'permission.decide', at, decision: 'allow', decidedBy: 'bench' });
+  };
+  for (let i = 0; i < 2000; i++) once();
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) once();
+  return ((performance.now() - t0) * 1000) / rounds;
+}
 
 function measure(waiting: number, rounds: number): { wallUs: number; cpuUs: number } {
   const actor = createActor(brokerMachine, {
@@ -35,6 +54,7 @@ function measure(waiting: number, rounds: number): { wallUs: number; cpuUs: numb
   return { wallUs, cpuUs: (cpu.user + cpu.system) / rounds };
 }
 
+console.log(`calibration, a bare request actor alone: ${measureBareChild(20_000).toFixed(1)} us wall`);
 for (const waiting of [0, 1_000, 10_000]) {
   const { wallUs, cpuUs } = measure(waiting, 20_000);
   console.log(`${waiting} waiting: ${wallUs.toFixed(1)} us wall, ${cpuUs.toFixed(1)} us cpu per lifecycle`);

@@ -21,7 +21,7 @@ export class CheckedClient {
    * @param {(frame: any, client: CheckedClient) => void} [options.onFrame]
    * @param {string} [options.fault] one of CLIENT_FAULTS (only this client injures its input)
    * @param {number} [options.faultAfter] how many sequenced events pass before the fault
-   * @param {number} [options.ackEveryMs]
+   * @param {number} [options.ackEveryMs] 0: never ack on its own (the caller sends acks)
    */
   constructor(options) {
     this.label = options.label;
@@ -81,7 +81,7 @@ export class CheckedClient {
       this.notify();
     });
     ws.on('error', () => {});
-    if (!this.ackTimer) {
+    if (!this.ackTimer && this.ackEveryMs > 0) {
       this.ackTimer = setInterval(() => this.ackNow(), this.ackEveryMs);
       this.ackTimer.unref?.();
     }

@@ -15,6 +15,8 @@ export type RunOptions = {
   reconnectEveryMs?: number;
   deadlineMs?: number;
   fault?: string;
+  /** Seeds the order in which clients are cut (reconnectEveryMs). */
+  seed?: number;
   log?: (line: string) => void;
 };
 export type RunFigures = {
@@ -32,5 +34,6 @@ export type RunFigures = {
   latency: { createToClient: string; createTo201: string; decisionToAgent: string };
 };
 export type RunResult = { ok: boolean; violations: string[]; figures: RunFigures };
+export declare function mulberry32(seed: number): () => number;
 export declare function runPermissions(options: RunOptions): Promise<RunResult>;
 export declare function report(title: string, result: RunResult, log?: (line: string) => void): number;

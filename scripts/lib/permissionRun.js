@@ -29,6 +29,18 @@ import { describeLatencies } from './streamCheck.js';
 
 const now = () => performance.now();
 
+/** A small seeded PRNG, so a failing cut order can be replayed with its seed. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * @param {object} o
  * @param {string} o.baseUrl http://127.0.0.1:PORT
@@ -135,13 +147,15 @@ export async function runPermissions(o) {
   await Promise.all(clients.map((c) => c.connect()));
 
   // Cut a client now and then; it resumes and re-sends what was not answered.
+  const random = mulberry32(opts.seed ?? 1);
   let reconnects = 0;
   let reconnectTimer;
   let stopReconnects = false;
   if (opts.reconnectEveryMs > 0) {
     const cut = async () => {
       if (stopReconnects) return;
-      const client = clients[1 + (reconnects % Math.max(1, clients.length - 1))] ?? clients[0];
+      // Client 0 may carry an injected fault; the others are cut in a seeded random order.
+      const client = clients.length > 1 ? clients[1 + Math.floor(random() * (clients.length - 1))] : clients[0];
       reconnects += 1;
       client.terminate();
       try {

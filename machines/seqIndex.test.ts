@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BoundedWindow, SeqIndex } from './seqIndex.ts';
+
+type Entry = { seq: number; live: boolean; sent: boolean; acked: boolean };
+
+describe('SeqIndex and BoundedWindow', () => {
+  it('BRK-14: the seq index agrees with a naive scan, across compactions, with thousands waiting', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 64 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('push' as const), n: fc.integer({ min: 1, max: 300 }) }),
+            fc.record({ kind: fc.constant('finish' as const), seed: fc.nat(), n: fc.integer({ min: 1, max: 300 }) }),
+            fc.record({ kind: fc.constant('sent' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
+            fc.record({ kind: fc.constant('acked' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
+            fc.record({ kind: fc.constant('hold' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
+          ),
+          { maxLength: 40 },
+        ),
+        (compactAfter, ops) => {
+          const index = new SeqIndex<Entry>(compactAfter);
+          const all: Entry[] = [];
+          let head = 0;
+          const at = (fraction: number) => Math.floor(fraction * (head + 1));
+          for (const op of ops) {
+            switch (op.kind) {
+              case 'push':
+                for (let i = 0; i < op.n; i++) {
+                  const entry = { seq: ++head, live: true, sent: false, acked: false };
+                  all.push(entry);
+                  index.push(entry);
+                }
+                break;
+              case 'finish': {
+                // Scattered finishes: a small LCG picks which live entries end.
+                const live = all.filter((e) => e.live);
+                let x = op.seed;
+                for (let i = 0; i < op.n && live.length > 0; i++) {
+                  x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+                  index.finish(live.splice(x % live.length, 1)[0]);
+                }
+                break;
+              }
+              case 'sent': {
+                const upTo = at(op.fraction);
+                index.markSent(upTo, (e) => {
+                  expect(e.sent || e.acked).toBe(false);
+                  e.sent = true;
+                });
+                for (const e of all) if (e.live && e.seq <= upTo) expect(e.sent || e.acked).toBe(true);
+                break;
+              }
+              case 'acked': {
+                const upTo = at(op.fraction);
+                index.markAcked(upTo, (e) => {
+                  expect(e.acked).toBe(false);
+                  e.acked = true;
+                });
+                for (const e of all) if (e.live && e.seq <= upTo) expect(e.acked).toBe(true);
+                break;
+              }
+              case 'hold':
+                // Never beyond the head: the broker clamps acks to it.
+                index.setHoldSeq(Math.min(head, at(op.fraction)));
+                break;
+            }
+            const expected = all.filter((e) => e.live && e.seq <= index.holdSeq).length;
+            expect(index.processing).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('BRK-14: a compaction keeps every cursor where it was', () => {
+    const index = new SeqIndex<Entry>(8);
+    const all: Entry[] = Array.from({ length: 100 }, (_, i) => ({ seq: i + 1, live: true, sent: false, acked: false }));
+    for (const e of all) index.push(e);
+    index.markSent(60, (e) => (e.sent = true));
+    index.markAcked(40, (e) => (e.acked = true));
+    index.setHoldSeq(50);
+    for (const e of all) if (e.seq % 3 !== 0 || e.seq > 90) index.finish(e); // compacts on the way
+    const live = all.filter((e) => e.live);
+    expect(index.processing).toBe(live.filter((e) => e.seq <= 50).length);
+    const sentNow: number[] = [];
+    index.markSent(100, (e) => sentNow.push(e.seq));
+    expect(sentNow).toEqual(live.filter((e) => e.seq > 60).map((e) => e.seq));
+    const ackedNow: number[] = [];
+    index.markAcked(100, (e) => ackedNow.push(e.seq));
+    expect(ackedNow).toEqual(live.filter((e) => e.seq > 40).map((e) => e.seq));
+    index.setHoldSeq(30);
+    expect(index.processing).toBe(live.filter((e) => e.seq <= 30).length);
+    index.setHoldSeq(100);
+    expect(index.processing).toBe(live.length);
+  });
+
+  it('BRK-13: a bounded window keeps the newest `limit` keys and reports each eviction once', () => {
+    const evicted: string[] = [];
+    const window = new BoundedWindow<number>(3, (key) => evicted.push(key));
+    for (let i = 0; i < 5_000; i++) window.set(`k${i}`, i);
+    window.set('k4999', -1); // an existing key keeps its place
+    expect(window.size).toBe(3);
+    expect([...window.values()]).toEqual([4997, 4998, -1]);
+    expect(evicted).toHaveLength(4_997);
+    expect(evicted[0]).toBe('k0');
+    expect(window.has('k4996')).toBe(false);
+    expect(window.get('k4997')).toBe(4997);
+  });
+});
