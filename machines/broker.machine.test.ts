@@ -424,8 +424,9 @@ describe('inspection', () => {
     const broker = createActor(brokerMachine, {
       input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [] },
       inspect: (event) => {
-        if (event.type === '@xstate.snapshot' && event.actorRef.id === 'r1') {
-          seen.push({ actorId: event.actorRef.id, state: (event.snapshot as { value?: unknown }).value });
+        const actorId = (event.actorRef as { id?: string }).id;
+        if (event.type === '@xstate.snapshot' && actorId === 'r1') {
+          seen.push({ actorId, state: (event.snapshot as { value?: unknown }).value });
         }
       },
     }).start();

@@ -71,4 +71,16 @@ describe('protocol schemas', () => {
     // context keeps keys beyond the known ones
     expect(serverMessage.parse(request)).toMatchObject({ context: { extra: 1 } });
   });
+
+  it('PROTO-6: an input or context nested deeper than 100 levels is refused with a message, never a stack overflow', () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 20_000; i++) deep = { a: deep };
+    const input = createRequestBody.safeParse({ toolName: 'Bash', input: deep });
+    expect(input.success).toBe(false);
+    if (!input.success) expect(input.error.issues[0]?.message).toContain('nested at most 100');
+    expect(createRequestBody.safeParse({ toolName: 'Bash', input: {}, context: { extra: deep } }).success).toBe(false);
+    let shallow: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) shallow = { a: shallow };
+    expect(createRequestBody.safeParse({ toolName: 'Bash', input: shallow }).success).toBe(true);
+  });
 });

@@ -67,7 +67,7 @@ export function openAgentsDb(path: string): AgentsDb {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
   return db;
 }

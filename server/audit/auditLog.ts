@@ -87,16 +87,26 @@ export const auditQuery = z.object({
 export type AuditQuery = z.infer<typeof auditQuery>;
 
 export class AuditLog {
-  constructor(private readonly db: AgentsDb) {}
+  // Prepared once: these run for every request and every decision, on the event loop.
+  private readonly insert;
+  private readonly outcome;
+  private readonly annotation;
+
+  constructor(private readonly db: AgentsDb) {
+    this.insert = db.prepare(
+      `INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.outcome = db.prepare(
+      `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
+    );
+    this.annotation = db.prepare(
+      `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by) WHERE request_id = ?`,
+    );
+  }
 
   /** Feed it every committed tick. */
   record(events: readonly SequencedEvent[]): void {
-    const insert = this.db.prepare(
-      `INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const outcome = this.db.prepare(
-      `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
-    );
+    const { insert, outcome } = this;
     const tx = this.db.transaction((batch: readonly SequencedEvent[]) => {
       for (const event of batch) {
         switch (event.type) {
@@ -129,9 +139,7 @@ export class AuditLog {
 
   /** Who decided, as only the deciding edge knows it (client label, address, path). */
   annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string }): void {
-    this.db
-      .prepare(`UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by) WHERE request_id = ?`)
-      .run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, requestId);
+    this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, requestId);
   }
 
   query(filter: Partial<AuditQuery>): AuditEntry[] {
