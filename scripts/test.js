@@ -64,6 +64,8 @@ const add = (c) => {
 };
 
 if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
+// The hook and MCP commands run from JavaScript built ahead; build it from these sources.
+ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 
 const vitestJson = join(reports, 'vitest.json');
 const vitestOk = run('unit and integration', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`]);

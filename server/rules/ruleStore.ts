@@ -30,6 +30,10 @@ const toRule = (row: Row): Rule => ({
 });
 
 export class RuleStore {
+  /** The active rules, read once and kept until they change: every new request is
+   *  matched against them, so reading SQLite each time would cost every request. */
+  private active: Rule[] | null = null;
+
   constructor(private readonly db: AgentsDb) {}
 
   add(rule: Omit<Rule, 'id'>): Rule {
@@ -39,6 +43,7 @@ export class RuleStore {
       )
       .get(rule.toolName, rule.pattern, rule.decision, rule.scope, rule.scopeValue ?? null) as Row | undefined;
     if (existing) return toRule(existing);
+    this.active = null;
     const id = `rule-${randomUUID().slice(0, 8)}`;
     this.db
       .prepare(
@@ -49,7 +54,8 @@ export class RuleStore {
   }
 
   list(): Rule[] {
-    return (this.db.prepare(`SELECT * FROM rules WHERE revoked_at IS NULL ORDER BY created_at, id`).all() as Row[]).map(toRule);
+    this.active ??= (this.db.prepare(`SELECT * FROM rules WHERE revoked_at IS NULL ORDER BY created_at, id`).all() as Row[]).map(toRule);
+    return this.active;
   }
 
   get(id: string): Rule | undefined {
@@ -58,6 +64,7 @@ export class RuleStore {
   }
 
   revoke(id: string, at: number): boolean {
+    this.active = null;
     return this.db.prepare(`UPDATE rules SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`).run(at, id).changes > 0;
   }
 }
