@@ -53,12 +53,15 @@ afterAll(() => {
 });
 
 describe('web UI files', () => {
-  it('OPS-9: serves dist/ with content types, falls back to index.html for pages, 404 for missing assets', async () => {
+  it('OPS-9, SEC-10: serves dist/ with content types, falls back to index.html for pages, 404 for missing assets', async () => {
     const app = build(dist);
     const index = await get(app, '/');
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toMatch(/text\/html/);
     expect(index.headers.get('x-frame-options')).toBe('DENY');
+    expect(index.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(index.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(index.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await index.text()).toContain('<title>Gatehouse</title>');
     const js = await get(app, '/assets/app-1234.js');
     expect(js.headers.get('content-type')).toMatch(/javascript/);

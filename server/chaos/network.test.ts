@@ -118,7 +118,7 @@ describe('drops and dead peers', () => {
     expect(control.client.closedInfo).toBeUndefined();
   }, 30_000);
 
-  it('CHAOS-8: a client that never answers protocol pings is dropped within two intervals; one that answers stays', async () => {
+  it('CHAOS-8, WS-17: a client that never answers protocol pings is dropped within two intervals; one that answers stays', async () => {
     const server = await start(['--ping-interval-ms', '200'], { DEBUG: 'websocket' });
     const silent = await connectClient(server.wsUrl(), { autoPong: false });
     const polite = await connectClient(server.wsUrl());

@@ -56,11 +56,14 @@ describe('metrics', () => {
     expect(after).toMatch(/^gatehouse_ws_send_failures_total \d+$/m);
   });
 
-  it('OPS-8: /readyz says ready with the epoch and head; /healthz is ok', async () => {
+  it('OPS-8, HTTP-9: /readyz says ready with the epoch and head; /healthz is ok with no token; /metrics is Prometheus text', async () => {
     const ready = await server.api('/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', epoch: expect.any(String), seq: expect.any(Number) });
     expect((await server.api('/healthz', { token: null })).body).toEqual({ status: 'ok' });
+    const metrics = await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(metrics.headers.get('content-type')).toMatch(/text\/plain/);
+    expect(await metrics.text()).toMatch(/^# HELP gatehouse_/m);
   });
 
   it('OPS-4: DEBUG=websocket,permissions logs one line per connect, send, ack, decision and timeout', async () => {

@@ -1,17 +1,11 @@
 /**
- * How tests run `gatehouse hook|mcp|setup`: through `bin/gatehouse` (the real launcher)
- * once `server/cli/main.ts` exists, else through `cliEntry.ts` with the same tsx loader.
+ * How tests run `gatehouse hook|mcp|setup`: through `bin/gatehouse`, the real launcher.
  * `gatehouseCommandLine()` gives a shell command line for Claude Code settings.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { GATEHOUSE_BIN, PROJECT_ROOT } from './claudeCli.ts';
-
-const TSX_LOADER = join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs');
+import { GATEHOUSE_BIN } from './claudeCli.ts';
 
 export function gatehouseCommand(): { command: string; args: string[] } {
-  if (existsSync(join(PROJECT_ROOT, 'server/cli/main.ts'))) return { command: GATEHOUSE_BIN, args: [] };
-  return { command: process.execPath, args: ['--import', `file://${TSX_LOADER}`, join(PROJECT_ROOT, 'server/agents/testing/cliEntry.ts')] };
+  return { command: GATEHOUSE_BIN, args: [] };
 }
 
 const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
