@@ -12,13 +12,22 @@
  *   --write FILE       merge into FILE (e.g. ~/.claude/settings.json or
  *                      .claude/settings.json) instead of printing
  */
-import { readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { claudeSettings, DEFAULT_SETUP_TIMEOUT_SECONDS, mcpConfig, mergeSettings, PERMISSION_PROMPT_TOOL, type SetupOptions } from '../agents/setup/claudeSettings.ts';
 
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/gatehouse');
+/** The launcher's absolute path: the nearest `bin/gatehouse` above this module, which runs
+ *  from server/cli/ as TypeScript or from dist-cli/ as the built bundle. */
+function findLauncher(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'bin', 'gatehouse');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return resolve('bin/gatehouse');
+  }
+}
+const BIN = findLauncher();
 
 const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]`;
 
