@@ -41,6 +41,8 @@ export type BenchConfig = {
   load200: number;
   load1: number;
   rate: { perSec: number; count: number; clients: number };
+  /** The same 50 clients at a rate that saturates nothing: the latency floor of each system. */
+  lightRate: { perSec: number; count: number };
   fanout: { clients: number; perSec: number; count: number };
   storm: { clients: number; unresolved: number };
   memory: number;
@@ -53,6 +55,7 @@ const FULL: BenchConfig = {
   load200: 20_000,
   load1: 2000,
   rate: { perSec: 1000, count: 5000, clients: 50 },
+  lightRate: { perSec: 200, count: 1000 },
   fanout: { clients: 200, perSec: 50, count: 200 },
   storm: { clients: 200, unresolved: 100 },
   memory: 10_000,
@@ -64,6 +67,7 @@ const QUICK: BenchConfig = {
   load200: 4000,
   load1: 300,
   rate: { perSec: 1000, count: 1000, clients: 50 },
+  lightRate: { perSec: 200, count: 200 },
   fanout: { clients: 200, perSec: 50, count: 40 },
   storm: { clients: 200, unresolved: 100 },
   memory: 10_000,
@@ -82,8 +86,8 @@ const runs = (s: (typeof SCENARIOS)[number]) => only.has(s);
 
 // ---- measurements -------------------------------------------------------------------
 
-type LoadResult = { elapsedMs: number; count: number; issued: number; doubleLearned: number; learned: [string, number][]; failures?: string[] };
-type Collected = { receipt: Dist; allClients: Dist; incomplete: number; duplicates: number; problems: string[]; decided: [string, number][] };
+type LoadResult = { elapsedMs: number; cpu?: number; count: number; issued: number; doubleLearned: number; learned: [string, number][]; failures?: string[] };
+type Collected = { cpu: number; receipt: Dist; allClients: Dist; incomplete: number; duplicates: number; problems: string[]; decided: [string, number][] };
 
 /** Metrics of one system in one round; `checks` lists every broken expectation. */
 type RoundResult = { metrics: Record<string, number>; checks: string[] };
@@ -97,6 +101,13 @@ function decisionToAgent(load: LoadResult, collected: Collected): Dist {
     if (t !== undefined) values.push(learnedAt - t);
   }
   return dist(values);
+}
+
+/** After an open loop, the agents may have learned every outcome while the client
+ *  process is still reading its sockets: wait (bounded) until every client holds every
+ *  request; what is still missing after that counts as lost in `checkLoop`. */
+async function settleClients(client: Child, count: number): Promise<void> {
+  await client.call('waitReceived', { count, all: true, timeoutMs: 20_000 }).catch(() => {});
 }
 
 /** The exactly-once expectations of a closed or open loop. */
@@ -119,12 +130,18 @@ async function closedLoop(
   inflight: number,
   what: string,
   checks: string[],
-): Promise<{ rate: number; c2c: Dist; d2a: Dist }> {
+): Promise<{ rate: number; c2c: Dist; d2a: Dist; serverCpu: number; clientCpu: number }> {
   await client.call('reset');
   const load = await server.call<LoadResult>('load', { count, inflight, maxMs: 120_000 });
   const collected = await client.call<Collected>('collect');
   checkLoop(what, load, collected, count, checks);
-  return { rate: (load.count / load.elapsedMs) * 1000, c2c: collected.receipt, d2a: decisionToAgent(load, collected) };
+  return {
+    rate: (load.count / load.elapsedMs) * 1000,
+    c2c: collected.receipt,
+    d2a: decisionToAgent(load, collected),
+    serverCpu: load.cpu ?? Number.NaN,
+    clientCpu: collected.cpu,
+  };
 }
 
 /** The `gatehouse serve` process being measured, killed by the watchdog if need be. */
@@ -211,6 +228,8 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       metrics.c2c200p99 = t200.c2c.p99;
       metrics.d2a200p50 = t200.d2a.p50;
       metrics.d2a200p99 = t200.d2a.p99;
+      metrics.cpuServer200 = t200.serverCpu;
+      metrics.cpuClient200 = t200.clientCpu;
       const t1 = await closedLoop(server, client, config.load1, 1, '1 in flight', checks);
       metrics.rt1 = t1.rate;
       metrics.c2c1p50 = t1.c2c.p50;
@@ -248,6 +267,7 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       await client.call('connect', { port, n: config.rate.clients, deciders: 1 });
       await client.call('reset');
       const rate = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.rate.perSec, count: config.rate.count, maxMs: 60_000 });
+      await settleClients(client, config.rate.count);
       const rateCollected = await client.call<Collected>('collect');
       checkLoop(`${config.rate.perSec}/s to ${config.rate.clients} clients`, rate, rateCollected, config.rate.count, checks);
       metrics.rateAchieved = (rate.issued / rate.createdMs) * 1000;
@@ -256,6 +276,17 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       const rateD2a = decisionToAgent(rate, rateCollected);
       metrics.rateD2aP50 = rateD2a.p50;
       metrics.rateD2aP99 = rateD2a.p99;
+      metrics.cpuServerRate = rate.cpu ?? Number.NaN;
+      metrics.cpuClientRate = rateCollected.cpu;
+
+      await client.call('reset');
+      const light = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.lightRate.perSec, count: config.lightRate.count, maxMs: 60_000 });
+      await settleClients(client, config.lightRate.count);
+      const lightCollected = await client.call<Collected>('collect');
+      checkLoop(`${config.lightRate.perSec}/s to ${config.rate.clients} clients`, light, lightCollected, config.lightRate.count, checks);
+      metrics.lightC2cP50 = lightCollected.receipt.p50;
+      metrics.lightC2cP99 = lightCollected.receipt.p99;
+      metrics.lightD2aP99 = decisionToAgent(light, lightCollected).p99;
     }
 
     // Fan-out to 200 clients.
@@ -263,6 +294,7 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       await client.call('connect', { port, n: config.fanout.clients, deciders: 1 });
       await client.call('reset');
       const fan = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.fanout.perSec, count: config.fanout.count, maxMs: 60_000 });
+      await settleClients(client, config.fanout.count);
       const fanCollected = await client.call<Collected>('collect');
       checkLoop(`fan-out to ${config.fanout.clients}`, fan, fanCollected, config.fanout.count, checks);
       metrics.fanAllP50 = fanCollected.allClients.p50;
@@ -359,6 +391,7 @@ type Column = SystemName | 'gatehouse-http';
 const perSec = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')}/s` : '—');
 const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(0)) + ' ms' : '—');
 const kib = (v: number) => (Number.isFinite(v) ? `${(v / 1024).toFixed(2)} KiB` : '—');
+const coresFmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} cores` : '—');
 const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
 
 const gh = (m: Record<Column, Record<string, number>>, key: string) => m.gatehouse?.[key];
@@ -399,6 +432,9 @@ const ROWS: Row[] = [
   },
   { key: 'rateD2aP50', label: 'decision → agent p50, 1,000/s, 50 clients', format: ms, only: SERVERS },
   { key: 'rateD2aP99', label: 'decision → agent p99, 1,000/s, 50 clients', format: ms, only: SERVERS },
+  { key: 'lightC2cP50', label: 'creation → client p50, 200/s, 50 clients', format: ms, only: SERVERS },
+  { key: 'lightC2cP99', label: 'creation → client p99, 200/s, 50 clients', format: ms, only: SERVERS },
+  { key: 'lightD2aP99', label: 'decision → agent p99, 200/s, 50 clients', format: ms, only: SERVERS },
   { key: 'fanAllP50', label: 'fan-out: creation → all 200 clients p50', format: ms, only: SERVERS },
   {
     key: 'fanAllP99',
@@ -426,6 +462,10 @@ const ROWS: Row[] = [
     target: { text: '≤ 1,000 ms', met: (m) => under(gh(m, 'restartReadyMs'), 1000) },
   },
   { key: 'restartSnapshotMs', label: 'restart → first snapshot at a client', format: ms, only: ['gatehouse'] },
+  { key: 'cpuServer200', label: 'server process CPU, 200 in flight', format: coresFmt, only: SERVERS },
+  { key: 'cpuClient200', label: 'client process CPU, 200 in flight', format: coresFmt, only: SERVERS },
+  { key: 'cpuServerRate', label: 'server process CPU, 1,000/s, 50 clients', format: coresFmt, only: SERVERS },
+  { key: 'cpuClientRate', label: 'client process CPU, 1,000/s, 50 clients', format: coresFmt, only: SERVERS },
   { key: 'clockSkewMs', label: 'clock offset between processes (bound)', format: ms, only: SERVERS },
 ];
 

@@ -42,6 +42,8 @@ let perRequest = new Map<string, { n: number; max: number }>();
 let decidedAt = new Map<string, number>();
 let duplicates = 0;
 let problems: string[] = [];
+let cpuSince = process.cpuUsage();
+let cpuAt = now();
 
 function open(index: number): Slot {
   const slot: Slot = { client: undefined as unknown as BenchClient, ready: false, seen: new Set(), snapshotSize: -1, readyAt: 0 };
@@ -103,6 +105,8 @@ serveIpc({
     decidedAt = new Map();
     duplicates = 0;
     problems = [];
+    cpuSince = process.cpuUsage();
+    cpuAt = now();
     for (const s of slots) s.seen.clear();
     return null;
   },
@@ -117,7 +121,10 @@ serveIpc({
       if (r.n === everyone) atAll.push(r.max);
       else incomplete++;
     }
+    const used = process.cpuUsage(cpuSince);
     return {
+      /** This process's CPU since `reset`, in cores. */
+      cpu: (used.user + used.system) / 1000 / (now() - cpuAt),
       receipt: dist(latencies),
       allClients: dist(atAll),
       incomplete,
@@ -127,11 +134,12 @@ serveIpc({
     };
   },
 
-  /** Waits until client 0 holds `count` requests received since `reset`. */
+  /** Waits until client 0 (`all`: every client) holds `count` requests received since `reset`. */
   async waitReceived(args) {
     const count = num(args, 'count');
-    await waitFor(() => (slots[0]?.seen.size ?? 0) >= count, num(args, 'timeoutMs', 60_000), `${count} requests at client 0`, 5);
-    return { received: slots[0].seen.size };
+    const which = args.all === true ? slots : slots.slice(0, 1);
+    await waitFor(() => which.length > 0 && which.every((s) => s.seen.size >= count), num(args, 'timeoutMs', 60_000), `${count} requests at ${args.all ? 'every client' : 'client 0'}`, 5);
+    return { received: Math.min(...which.map((s) => s.seen.size)) };
   },
 
   /** Every client drops its connection and reconnects at once: time until all are served. */

@@ -35,6 +35,12 @@ let counter = 0;
 /** Ids whose outcome the agent learned more than once: must stay empty. */
 let doubleLearned = 0;
 
+/** CPU time used since `since`, in cores (1 = one core busy all along). */
+function cores(since: NodeJS.CpuUsage, elapsedMs: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000 / elapsedMs;
+}
+
 /** One ask, timed: the agent learns the outcome exactly once per id. */
 async function askOnce(learned: Map<string, number>, timeoutMs: number): Promise<void> {
   const outcome = await server.ask(benchRequest(now(), counter++), { timeoutMs });
@@ -51,6 +57,7 @@ serveIpc({
     const maxMs = num(args, 'maxMs', 120_000);
     const learned = new Map<string, number>();
     let issued = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = now();
     const deadline = t0 + maxMs;
     const worker = async () => {
@@ -61,7 +68,7 @@ serveIpc({
     };
     await Promise.all(Array.from({ length: inflight }, worker));
     const elapsedMs = now() - t0;
-    return { elapsedMs, count: learned.size, issued, doubleLearned, learned: [...learned] };
+    return { elapsedMs, cpu: cores(cpu0, elapsedMs), count: learned.size, issued, doubleLearned, learned: [...learned] };
   },
 
   /** Open loop: asks at `perSec`, whatever the answers do, `count` in all. */
@@ -71,6 +78,7 @@ serveIpc({
     const maxMs = num(args, 'maxMs', 120_000);
     const learned = new Map<string, number>();
     const asks: Promise<void>[] = [];
+    const cpu0 = process.cpuUsage();
     const t0 = now();
     await new Promise<void>((resolve) => {
       const tick = () => {
@@ -82,8 +90,9 @@ serveIpc({
       tick();
     });
     const createdMs = now() - t0;
+    const cpu = cores(cpu0, createdMs);
     await Promise.race([Promise.all(asks), new Promise((r) => setTimeout(r, maxMs))]);
-    return { createdMs, elapsedMs: now() - t0, issued: asks.length, count: learned.size, doubleLearned, learned: [...learned] };
+    return { createdMs, cpu, elapsedMs: now() - t0, issued: asks.length, count: learned.size, doubleLearned, learned: [...learned] };
   },
 
   /** Creates `count` requests nobody will answer during the run (the agents keep waiting). */

@@ -6,7 +6,7 @@
  * Environment: the SDK child gets the server's environment minus GATEHOUSE_* (its token
  * stays here); GATEHOUSE_CLAUDE_MODEL picks the model (optional).
  */
-import { query, type CanUseTool, type PermissionResult } from '@anthropic-ai/claude-agent-sdk';
+import type { CanUseTool, PermissionResult } from '@anthropic-ai/claude-agent-sdk';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
 
 type Block = { type: string; text?: string; id?: string; name?: string; input?: unknown; tool_use_id?: string; content?: unknown; is_error?: boolean };
@@ -27,6 +27,9 @@ export function createClaudeAgent(options: { model?: string } = {}): ChatAgent {
   return {
     name: 'claude',
     async runTurn(ctx: TurnContext) {
+      // Loaded on first use: the SDK costs about 0.35 s to import, which every server
+      // start would pay even when the demo agent serves.
+      const { query } = await import('@anthropic-ai/claude-agent-sdk');
       const requestIds = new Map<string, string>();
       const canUseTool: CanUseTool = async (toolName, input, opts): Promise<PermissionResult> => {
         const answer = await ctx.ask(toolName, input, {
