@@ -28,6 +28,18 @@ export async function spawnServer(options = {}) {
   Object.assign(env, options.env ?? {});
   const args = [...(options.nodeArgs ?? []), '--import', pathToFileURL(loader).href, join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A check that ends early (a failed assertion, process.exit, a signal) must not leave
+  // its server running.
+  const killOnExit = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      killOnExit();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
   let stdout = '';
   let stderr = '';
   proc.stdout.setEncoding('utf8');
@@ -75,6 +87,7 @@ export async function spawnServer(options = {}) {
       const timer = setTimeout(() => proc.kill('SIGKILL'), 6_000);
       const info = await exited;
       clearTimeout(timer);
+      process.off('exit', killOnExit);
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
       return info;
     },
