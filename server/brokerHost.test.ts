@@ -106,4 +106,22 @@ describe('BrokerHost', () => {
     expect(store.getRequest(created.id)).toMatchObject({ decision: 'allow', decidedBy: 'browser-1' });
     host.stop();
   });
+
+  it('WS-18: the acks of one tick reach the broker as one step per client, and the queue status counts what they hold', async () => {
+    const ackSteps: number[] = [];
+    const { host } = makeHost(undefined, {
+      inspect: (event) => {
+        if (event.type === '@xstate.event' && event.event.type === 'client.ack') ackSteps.push(event.event.seq as number);
+      },
+    });
+    host.connect('c1', 'c1');
+    const created = await Promise.all([host.create(spec('A')), host.create(spec('B')), host.create(spec('C'))]);
+    const seqs = created.map((answer) => (answer as { seq: number }).seq);
+    for (const seq of seqs) host.ack('c1', seq);
+    const changed = new Promise<void>((resolve) => host.onQueueChanged(resolve));
+    await changed;
+    expect(ackSteps).toEqual([Math.max(...seqs)]);
+    expect(host.queueStatus()).toEqual({ pending: 3, processing: 3 });
+    host.stop();
+  });
 });

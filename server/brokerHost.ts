@@ -103,6 +103,8 @@ export class BrokerHost {
   private quiet: Array<() => void> = [];
   private queueDirty = false;
   private scheduled: NodeJS.Immediate | null = null;
+  /** Each client's highest ack of this tick, handed to the broker once per tick. */
+  private pendingAcks = new Map<string, number>();
   private hasDecision = false;
   private committedHead: number;
   private stopped = false;
@@ -205,6 +207,7 @@ export class BrokerHost {
       this.scheduled = null;
     }
     if (this.fatal) return;
+    this.applyAcks();
     const records = this.records;
     const events = this.outbox;
     const waiters = this.waiters;
@@ -371,11 +374,26 @@ export class BrokerHost {
   }
 
   disconnect(clientId: string): void {
+    this.applyAcks();
     this.tell({ type: 'client.disconnect', at: this.now(), clientId });
   }
 
+  /** Acks are cumulative, so only a client's highest one of a tick matters: with many
+   *  clients each acking every event, one broker step per client per tick instead of
+   *  one per frame (each is a full XState step). */
   ack(clientId: string, seq: number): void {
-    this.tell({ type: 'client.ack', at: this.now(), clientId, seq });
+    if (this.stopped || this.fatal) return;
+    const before = this.pendingAcks.get(clientId);
+    if (before === undefined || seq > before) this.pendingAcks.set(clientId, seq);
+    this.schedule();
+  }
+
+  private applyAcks(): void {
+    if (this.pendingAcks.size === 0) return;
+    const acks = this.pendingAcks;
+    this.pendingAcks = new Map();
+    const at = this.now();
+    for (const [clientId, seq] of acks) this.tell({ type: 'client.ack', at, clientId, seq });
   }
 
   /** Every event up to `upToSeq` is on at least one socket. */
