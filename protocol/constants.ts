@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   payloadTooLarge: 'payload-too-large',
   notFound: 'not-found',
   unavailable: 'unavailable',
+  /** A chat turn is already running in that session. */
+  sessionBusy: 'session-busy',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

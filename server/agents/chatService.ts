@@ -168,7 +168,7 @@ export class ChatService {
       if (!parsed.ok) return bad(parsed.error);
       const result = this.send(c.req.param('id'), parsed.value.prompt);
       if (result === undefined) return bad(`no session ${c.req.param('id')}`, 404, ERROR_CODES.notFound);
-      if (result === 'busy') return bad('a turn is already running in this session', 409, 'session-busy' as string);
+      if (result === 'busy') return bad('a turn is already running in this session', 409, ERROR_CODES.sessionBusy);
       return c.json({ session: result }, 202);
     });
     app.post('/:id/stop', (c) => {
