@@ -64,8 +64,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       { path: '/api/audit', routes: audit.routes() },
     ],
     onDecisionAccepted(info) {
-      const address = (info as { address?: string }).address;
-      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(address ? { address } : {}) });
+      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}) });
       if (info.remember) engine.remember({ requestId: info.requestId, decision: info.decision, decidedBy: info.decidedBy, scope: info.remember.scope });
     },
     async stop() {

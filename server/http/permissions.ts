@@ -22,6 +22,7 @@ import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver } from '../ws/hub.ts';
 import { bodyHash } from './canonicalJson.ts';
 import { errorResponse } from './errors.ts';
+import { remoteAddressOf } from './remoteAddress.ts';
 import type { OutcomeWaiters } from './outcomeWaiters.ts';
 
 export type PermissionRoutesDeps = {
@@ -182,6 +183,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       decision: parsed.value.decision,
       decidedBy: 'http',
       via: 'http',
+      ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
       ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
     });
     const view = store.getRequest(id);

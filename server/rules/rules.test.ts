@@ -106,7 +106,7 @@ describe('audit log', () => {
     await server.api(`/api/permission-requests/${cancelled}`, { method: 'DELETE' });
     const entries = (await server.api('/api/audit?sessionId=s-audit')).body.entries;
     expect(entries).toEqual([
-      expect.objectContaining({ requestId: human, how: 'human', decision: 'deny', decidedBy: 'http', via: 'http', message: 'not now', status: 'resolved' }),
+      expect.objectContaining({ requestId: human, how: 'human', decision: 'deny', decidedBy: 'http', via: 'http', address: expect.stringMatching(/127\.0\.0\.1/), message: 'not now', status: 'resolved' }),
       expect.objectContaining({ requestId: cancelled, how: 'cancel', decision: 'deny', status: 'cancelled' }),
     ]);
     expect((await server.api('/api/audit?sessionId=s-audit&how=cancel')).body.entries).toHaveLength(1);

@@ -20,6 +20,8 @@ export type ConnectionParams = {
   label?: string;
   /** The upgrade carried an Origin: a browser. */
   browser: boolean;
+  /** The peer's address, for the audit log's "who". */
+  address?: string;
 };
 
 /** A bounded, printable label: letters, digits, space and . _ @ - (at most 40). */

@@ -30,6 +30,8 @@ export type DecisionObserver = (info: {
   decision: 'allow' | 'deny';
   decidedBy: string;
   via: 'ws' | 'http';
+  /** The deciding peer's address, when known. */
+  address?: string;
   remember?: PermissionResponse['remember'];
 }) => void;
 
@@ -359,6 +361,7 @@ export class Hub {
               decision: message.decision,
               decidedBy: conn.label,
               via: 'ws',
+              ...(conn.params.address ? { address: conn.params.address } : {}),
               ...(message.remember ? { remember: message.remember } : {}),
             });
           }

@@ -6,6 +6,7 @@ import type { Hono } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import type { WebSocket } from 'ws';
 import type { ClientConnection } from './connection.ts';
+import { remoteAddressOf } from '../http/remoteAddress.ts';
 import type { Hub } from './hub.ts';
 
 export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSocket, hub: Hub): void {
@@ -16,6 +17,7 @@ export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSock
       epoch: c.req.query('epoch'),
       label: c.req.query('label'),
       browser: c.req.header('origin') !== undefined,
+      address: remoteAddressOf(c.env),
     };
     const events: WSEvents<WebSocket> = {
       onOpen(_event, ws) {
