@@ -121,3 +121,12 @@ describe('RULE-3: a Bash rule covers a command only when every segment matches i
     );
   });
 });
+
+describe('RULE-6: hostile quoting never hides a segment', () => {
+  it('RULE-6: ANSI-C quoting ($\'…\') is unreadable, so no rule covers it', () => {
+    const hidden = "git status $'\\'' ; rm -rf / ; echo \\'";
+    expect(splitCommand(hidden).ok).toBe(false);
+    expect(commandCoveredBy(hidden, 'git status')).toBe(false);
+    expect(commandCoveredBy("echo $'a\\tb'", 'echo')).toBe(false);
+  });
+});

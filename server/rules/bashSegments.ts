@@ -121,6 +121,10 @@ function scan(src: string, start: number, terminator: ')' | '`' | undefined, out
         continue;
       }
       case '$':
+        // ANSI-C quoting: inside $'…' a backslash escapes a quote, so the quote that ends
+        // it is not the next one. Rather than model it, refuse: no rule covers such a
+        // command, and a human sees it.
+        if (next === "'") throw new SplitError("ANSI-C quoting ($'…')");
         if (next === '(') {
           i = nested(i + 2, ')');
           continue;
@@ -215,6 +219,16 @@ export function prefixWords(prefix: string): string[] | undefined {
 export function segmentMatches(segment: Segment, prefix: readonly string[]): boolean {
   if (segment.unsafeRedirect || prefix.length === 0 || segment.words.length < prefix.length) return false;
   return prefix.every((word, index) => segment.words[index] === word);
+}
+
+/** Does ANY segment start with the prefix's words (a redirect does not hide it)? For deny
+ *  rules: the words are compared as split, never joined and split again. */
+export function anySegmentStartsWith(command: string, prefix: string): boolean {
+  const words = prefixWords(prefix);
+  if (!words || words.length === 0) return false;
+  const split = splitCommand(command);
+  if (!split.ok) return false;
+  return split.segments.some((segment) => segment.words.length >= words.length && words.every((word, index) => segment.words[index] === word));
 }
 
 /** An allow rule covers a command only if EVERY segment matches its prefix. */

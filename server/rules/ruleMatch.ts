@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Decision, RuleScope } from '../../protocol/index.ts';
 import { canonicalJson } from '../agents/hook/claudeHook.ts';
-import { commandCoveredBy, splitCommand } from './bashSegments.ts';
+import { anySegmentStartsWith, commandCoveredBy, splitCommand } from './bashSegments.ts';
 
 export type Rule = {
   id: string;
@@ -92,9 +92,12 @@ export function globToRegExp(glob: string): RegExp {
   for (let i = 0; i < glob.length; i += 1) {
     const c = glob[i];
     if (c === '*' && glob[i + 1] === '*') {
-      out += '.*';
       i += 1;
-      if (glob[i + 1] === '/') i += 1;
+      // `**/` is zero or more whole folders: it keeps the `/` boundary.
+      if (glob[i + 1] === '/') {
+        out += '(?:.*/)?';
+        i += 1;
+      } else out += '.*';
     } else if (c === '*') out += '[^/]*';
     else if (c === '?') out += '[^/]';
     else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
@@ -119,8 +122,7 @@ export function ruleCovers(rule: Rule, facts: RequestFacts): boolean {
       if (typeof command !== 'string') return false;
       if (rule.decision === 'allow') return commandCoveredBy(command, rule.pattern);
       // A deny rule: any segment that matches is enough.
-      const split = splitCommand(command);
-      return split.ok ? split.segments.some((segment) => commandCoveredBy(segment.words.join(' '), rule.pattern)) : false;
+      return anySegmentStartsWith(command, rule.pattern);
     }
     case 'path-glob': {
       const path = filePathOf(facts);
