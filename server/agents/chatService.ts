@@ -7,9 +7,9 @@
  *   POST /api/sessions/:id/stop        aborts the running turn (its requests are cancelled)
  */
 import { Hono } from 'hono';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES, parseWith, type ChatSession } from '../../protocol/index.ts';
 import type { Logger } from '../log.ts';
@@ -46,6 +46,10 @@ export class ChatService {
       agents: Partial<Record<AgentKind, ChatAgent>>;
       defaultAgent: AgentKind;
       defaultCwd: (agent: AgentKind) => string;
+      /** Folders a session may be started in (with their subfolders). A browser must not
+       *  point an agent at `/` or the home folder: in the default mode Claude Code reads
+       *  inside its folder without asking, so the folder is the boundary. */
+      allowedCwdRoots: string[];
       requestTimeoutMs: number;
       logger: Logger;
     },
@@ -150,9 +154,15 @@ export class ChatService {
       if (!parsed.ok) return bad(parsed.error);
       if (parsed.value.agent && !this.deps.agents[parsed.value.agent]) return bad(`agent: the ${parsed.value.agent} agent is not available`);
       if (parsed.value.cwd) {
+        const kind = parsed.value.agent ?? this.deps.defaultAgent;
+        if (kind === 'demo') return bad('cwd: the demo agent works only in its own scratch workspace');
         const cwd = resolve(parsed.value.cwd);
         if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return bad('cwd: must be an existing folder');
-        parsed.value.cwd = cwd;
+        const real = realpathSync(cwd);
+        if (!this.deps.allowedCwdRoots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
+          return bad(`cwd: must be inside ${this.deps.allowedCwdRoots.join(' or ')} (GATEHOUSE_SESSION_ROOTS widens it)`);
+        }
+        parsed.value.cwd = real;
       }
       return c.json({ session: this.start(parsed.value) }, 201);
     });

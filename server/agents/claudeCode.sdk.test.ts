@@ -24,7 +24,7 @@ beforeAll(async () => {
   mkdirSync(home);
   server = await startServerProcess({
     args: ['--agent', 'claude', '--request-timeout', String(REQUEST_TIMEOUT_MS)],
-    env: { HOME: home, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'dummy', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', GATEHOUSE_CLAUDE_MODEL: 'fake-model' },
+    env: { HOME: home, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'dummy', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', GATEHOUSE_CLAUDE_MODEL: 'fake-model', GATEHOUSE_SESSION_ROOTS: root },
   });
   human = httpHuman(server.baseUrl, server.token);
 });
@@ -70,6 +70,17 @@ function resultFor(command: string) {
 }
 
 describe('Claude Agent SDK sessions through Gatehouse', () => {
+  it('AGT-7: a session may start only inside the allowed folders (the server\'s own, GATEHOUSE_SESSION_ROOTS); never /, and never a folder chosen for the demo agent', async () => {
+    for (const cwd of ['/', tmpdir(), join(root, '..')]) {
+      const refused = await server.api('/api/sessions', { method: 'POST', json: { prompt: 'x', cwd } });
+      expect(refused.status, cwd).toBe(400);
+      expect(refused.body.error.message).toMatch(/cwd: must be inside/);
+    }
+    const demo = await server.api('/api/sessions', { method: 'POST', json: { prompt: 'x', agent: 'demo', cwd: root } });
+    expect(demo.status).toBe(400);
+    expect(demo.body.error.message).toMatch(/demo agent works only in its own scratch workspace/);
+  });
+
   it('AGT-1: allow: the file is written; the request carries the session context', async () => {
     const s = scenario();
     const command = `echo allowed > ${s.out}/allow.txt`;

@@ -6,7 +6,8 @@
  * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
  * /api/audit.
  */
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Plugin, PluginContext } from '../plugin.ts';
 import { AuditLog } from '../audit/auditLog.ts';
 import { RuleEngine } from '../rules/ruleEngine.ts';
@@ -51,6 +52,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
     agents,
     defaultAgent,
     defaultCwd: (agent) => (agent === 'demo' ? workspaceRoot : process.cwd()),
+    allowedCwdRoots: sessionRoots(),
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
   });
@@ -74,4 +76,17 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       db.close();
     },
   };
+}
+
+/** Where Claude sessions may run: the server's working folder, and the folders listed in
+ *  GATEHOUSE_SESSION_ROOTS (separated by `:`), each with its subfolders. */
+function sessionRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const listed = (env.GATEHOUSE_SESSION_ROOTS ?? '').split(':').filter(Boolean);
+  return [process.cwd(), ...listed].flatMap((root) => {
+    try {
+      return [realpathSync(resolve(root))];
+    } catch {
+      return [];
+    }
+  });
 }
