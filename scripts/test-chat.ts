@@ -113,6 +113,8 @@ try {
   await watcher.until(() => watched.filter((f) => f.type === 'permission-request' && f.context?.sessionId === sessionId).length >= 4, WAIT_MS, 'the 4th request while the client is away');
   const welcome = await client.connect({ resume: true });
   check(welcome.resumed === true, `the resume with since=${heldBeforeDrop} was not resumed (${JSON.stringify(welcome)})`);
+  // The replayed events follow the welcome: count them once the client holds the head.
+  await client.until(() => client.checker.lastSeq >= welcome.seq, WAIT_MS, 'the replay up to the head');
   resumeEvents = frames.filter((f) => typeof f.seq === 'number' && f.seq > heldBeforeDrop && f.type !== 'welcome').length;
   // Tool call 4 (Bash): allow with an edited command: the agent must run the edit.
   const fourth = await toolUse(sessionId, 3);
