@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { testConfig } from '../server/config.ts';
 import { createLogger } from '../server/log.ts';
-import type { PluginFactory } from '../server/plugin.ts';
+import createAgentsPlugin from '../server/agents/plugin.ts';
 import { startServer, type RunningServer } from '../server/server.ts';
 
 const MiB = 1 << 20;
@@ -107,8 +107,7 @@ const lifecycles = 2 * periods(askedLifecycles / 2);
 // ---- the server, composed as `gatehouse serve` composes it ------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-memory-'));
 const config = testConfig({ dataDir, agent: 'demo', host: '127.0.0.1', port: 0 });
-const agentsPlugin = (await import('../server/agents/plugin.ts')).default as PluginFactory;
-const server: RunningServer = await startServer(config, { logger: createLogger({}), plugins: [agentsPlugin], recentLimit });
+const server: RunningServer = await startServer(config, { logger: createLogger({}), plugins: [createAgentsPlugin], recentLimit });
 
 const wsUrl = (params: Record<string, string | number | undefined> = {}) => {
   const url = new URL(`ws://127.0.0.1:${server.port}/ws`);

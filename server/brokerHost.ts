@@ -21,6 +21,7 @@ import { createActor, type AnyActorRef, type InspectionEvent, type Observer } fr
 /** XState's clock interface (not exported by name from 'xstate'). */
 export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
 import { brokerMachine } from '../machines/broker.machine.ts';
+import { createBrokerClient, type BrokerClient } from '../machines/brokerClient.ts';
 import { queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
 import type {
   AppendableEvent,
@@ -109,7 +110,8 @@ export class BrokerHost {
   private committedHead: number;
   private stopped = false;
   private fatal = false;
-  private readonly answers = new Map<string, BrokerEmitted>();
+  /** Synchronous create/decide/cancel with their answers (the machines' own facade). */
+  private readonly client: BrokerClient;
   private readonly committedListeners = new Set<CommittedListener>();
   private readonly queueListeners = new Set<() => void>();
 
@@ -141,6 +143,7 @@ export class BrokerHost {
       ...(options.inspect ? { inspect: options.inspect } : {}),
     } as never) as unknown as AnyActorRef;
 
+    this.client = createBrokerClient(this.actor as never);
     this.actor.on('*', (emitted: BrokerEmitted) => this.onEmitted(emitted));
     this.actor.subscribe({
       error: (error: unknown) => this.die(error, 'broker actor failed'),
@@ -186,8 +189,8 @@ export class BrokerHost {
       case 'create.answer':
       case 'decision.answer':
       case 'cancel.answer':
-        this.answers.set(emitted.ref, emitted);
-        return;
+        return; // taken by `this.client`
+
       default: {
         const never: never = emitted;
         this.logger.warn('unknown broker emission', { type: (never as { type: string }).type });
@@ -277,14 +280,9 @@ export class BrokerHost {
 
   // ---- commands ------------------------------------------------------------------
 
-  /** Send an event that expects an answer; the answer is emitted during `send`. */
-  private ask<T extends BrokerEmitted>(event: BrokerEvent & { ref: string }): T {
+  private ready(): BrokerClient {
     if (this.stopped || this.fatal) throw new HostStoppedError();
-    this.actor.send(event);
-    const answer = this.answers.get(event.ref);
-    this.answers.delete(event.ref);
-    if (!answer) throw new Error(`the broker gave no answer to ${event.type}`);
-    return answer as T;
+    return this.client;
   }
 
   /** Resolves after the tick's commit (and relay). */
@@ -303,27 +301,23 @@ export class BrokerHost {
       context: args.context ?? {},
       timeoutMs: args.timeoutMs,
     };
-    const emitted = this.ask<Extract<BrokerEmitted, { type: 'create.answer' }>>({
-      type: 'request.create',
+    const answer = this.ready().create({
       at: this.now(),
-      ref: randomUUID(),
       request,
       origin: args.origin,
       ...(args.idempotencyKey !== undefined ? { idempotencyKey: args.idempotencyKey } : {}),
       ...(args.bodyHash !== undefined ? { bodyHash: args.bodyHash } : {}),
     });
-    if (emitted.answer.status === 'created') {
+    if (answer.status === 'created') {
       this.metrics?.requestsCreated.inc({ origin: args.origin });
-      this.logger.debug('permissions', 'request', { id: emitted.answer.id, seq: emitted.answer.seq, tool: args.toolName, origin: args.origin });
+      this.logger.debug('permissions', 'request', { id: answer.id, seq: answer.seq, tool: args.toolName, origin: args.origin });
     }
-    return this.afterCommit(emitted.answer);
+    return this.afterCommit(answer);
   }
 
   decide(args: DecideArgs): Promise<DecideResult> {
-    const emitted = this.ask<Extract<BrokerEmitted, { type: 'decision.answer' }>>({
-      type: 'permission.decide',
+    const { answer, replayed } = this.ready().decide({
       at: this.now(),
-      ref: randomUUID(),
       requestId: args.requestId,
       decision: args.decision,
       decidedBy: args.decidedBy,
@@ -331,7 +325,6 @@ export class BrokerHost {
       ...(args.message !== undefined ? { message: args.message } : {}),
       ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
     });
-    const { answer, replayed } = emitted;
     if (!replayed) {
       if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: args.via ?? 'other' });
       else this.metrics?.decisionRejections.inc({ code: answer.code });
@@ -347,16 +340,14 @@ export class BrokerHost {
   }
 
   cancel(args: CancelArgs): Promise<CancelAnswer> {
-    const emitted = this.ask<Extract<BrokerEmitted, { type: 'cancel.answer' }>>({
-      type: 'request.cancel',
+    const answer = this.ready().cancel({
       at: this.now(),
-      ref: randomUUID(),
       requestId: args.requestId,
       reason: args.reason,
       cancelledBy: args.cancelledBy,
     });
-    this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: emitted.answer.status });
-    return this.afterCommit(emitted.answer);
+    this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: answer.status });
+    return this.afterCommit(answer);
   }
 
   /** Chat traffic: sequenced in the same stream; resolves with the stored event. */

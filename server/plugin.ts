@@ -2,7 +2,7 @@
  * How other parts of the server (agents, chat sessions, rules, audit) plug into the
  * composition root without editing it: a plugin receives the running pieces and returns
  * the routes it mounts (after the security guard, before the web UI) and what to do on
- * shutdown. `serve` loads `server/agents/plugin.ts` (default export) when it exists.
+ * shutdown. `serve` mounts `server/agents/plugin.ts`.
  */
 import type { BrokerHost } from './brokerHost.ts';
 import type { ExtraRoute } from './app.ts';

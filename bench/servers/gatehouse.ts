@@ -18,25 +18,12 @@ import { join } from 'node:path';
 import { OUTCOME_EVENT_TYPES, type SequencedEvent } from '../../protocol/index.ts';
 import { parseServeArgs } from '../../server/config.ts';
 import { createLogger } from '../../server/log.ts';
-import type { PluginFactory } from '../../server/plugin.ts';
+import createAgentsPlugin from '../../server/agents/plugin.ts';
 import { startServer } from '../../server/server.ts';
 import type { AgentOutcome, AskOptions, BenchRequest, BenchServer } from './types.ts';
 import { randomUUID } from 'node:crypto';
 
 export const BENCH_RATE_LIMIT = 1_000_000;
-
-/** As serve.ts does: the agents plugin is optional. */
-async function loadAgentsPlugin(): Promise<PluginFactory | undefined> {
-  try {
-    const specifier = new URL('../../server/agents/plugin.ts', import.meta.url).href;
-    const mod = (await import(specifier)) as { default?: PluginFactory };
-    return typeof mod.default === 'function' ? mod.default : undefined;
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('agents/plugin')) return undefined;
-    throw error;
-  }
-}
 
 const OUTCOMES = new Set<string>(OUTCOME_EVENT_TYPES);
 
@@ -48,8 +35,7 @@ export async function startGatehouseServer(options: { plugins: boolean }): Promi
   );
   if (parsed.help) throw new Error('unexpected --help');
   const logger = createLogger({ debug: parsed.config.debug });
-  const agents = options.plugins ? await loadAgentsPlugin() : undefined;
-  const server = await startServer(parsed.config, { logger, plugins: agents ? [agents] : [] });
+  const server = await startServer(parsed.config, { logger, plugins: options.plugins ? [createAgentsPlugin] : [] });
   const host = server.host;
 
   // The in-process agent's side: outcome events, delivered after their commit.

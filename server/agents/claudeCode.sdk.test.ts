@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess, type ServerProcess } from '../testing/index.ts';
+import { connectAndJoin, startServerProcess, type ServerProcess, type TestClient } from '../testing/index.ts';
 import { oneToolUse, startFakeMessagesApi, type FakeMessagesApi } from './testing/fakeMessagesApi.ts';
 import { httpHuman, type Human } from './testing/human.ts';
 
@@ -14,6 +14,7 @@ const REQUEST_TIMEOUT_MS = 4000;
 let api: FakeMessagesApi;
 let server: ServerProcess;
 let human: Human;
+let watcher: TestClient;
 let root: string;
 let counter = 0;
 
@@ -27,8 +28,10 @@ beforeAll(async () => {
     env: { HOME: home, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'dummy', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', GATEHOUSE_CLAUDE_MODEL: 'fake-model', GATEHOUSE_SESSION_ROOTS: root },
   });
   human = httpHuman(server.baseUrl, server.token);
+  watcher = (await connectAndJoin(server.wsUrl())).client;
 });
 afterAll(async () => {
+  watcher?.terminate();
   await server?.stop();
   await api?.close();
   rmSync(root, { recursive: true, force: true });
@@ -49,15 +52,15 @@ async function startSession(cwd: string) {
   return started.body.session as { id: string; agent: string };
 }
 
+/** The turn's messages, once the WebSocket says the turn ended and the session is idle. */
 async function turnEnded(sessionId: string, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const history = await server.api(`/api/sessions/${sessionId}/messages`);
-    const messages = history.body.messages as Array<{ message: { kind: string; text?: string; isError?: boolean; requestId?: string } }>;
-    if (!history.body.running && messages.some((m) => m.message.kind === 'turn-end')) return messages.map((m) => m.message);
-    if (Date.now() > until) throw new Error('the turn did not end');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const end = await watcher.waitFor((f) => f.type === 'chat-message' && f.sessionId === sessionId && (f.message as { kind: string }).kind === 'turn-end', { timeoutMs });
+  await watcher.waitFor(
+    (f) => f.type === 'session-updated' && (f.session as { id: string; status: string }).id === sessionId && (f.session as { status: string }).status === 'idle' && (f.seq as number) > (end.seq as number),
+    { timeoutMs },
+  );
+  const history = await server.api(`/api/sessions/${sessionId}/messages`);
+  return (history.body.messages as Array<{ message: { kind: string; text?: string; isError?: boolean; requestId?: string } }>).map((m) => m.message);
 }
 
 function resultFor(command: string) {

@@ -1,27 +1,14 @@
 /**
  * `gatehouse serve`: parse flags and environment, start the server, print the ready line
  * (the only place the token is printed), and stop cleanly on SIGINT/SIGTERM within 5 s
- * with exit code 0. Loads the agents plugin (`server/agents/plugin.ts`) when present.
+ * with exit code 0. The agents plugin (chat sessions, rules, audit) is always mounted.
  */
 import { ConfigError, USAGE, parseServeArgs } from '../config.ts';
 import { createLogger } from '../log.ts';
-import type { PluginFactory } from '../plugin.ts';
+import createAgentsPlugin from '../agents/plugin.ts';
 import { startServer } from '../server.ts';
 
 const STOP_DEADLINE_MS = 4_500;
-
-async function loadAgentsPlugin(): Promise<PluginFactory | undefined> {
-  try {
-    // A computed specifier: the plugin is optional, so the type checker must not require it.
-    const specifier = new URL('../agents/plugin.ts', import.meta.url).href;
-    const mod = (await import(specifier)) as { default?: PluginFactory };
-    return typeof mod.default === 'function' ? mod.default : undefined;
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('agents/plugin')) return undefined;
-    throw error;
-  }
-}
 
 export default async function main(argv: string[]): Promise<number | void> {
   let parsed;
@@ -44,10 +31,9 @@ export default async function main(argv: string[]): Promise<number | void> {
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: String((reason as Error)?.stack ?? reason) }));
   process.on('uncaughtException', (error) => logger.error('uncaught exception', { error: String(error?.stack ?? error) }));
 
-  const agents = await loadAgentsPlugin();
   let server;
   try {
-    server = await startServer(config, { logger, plugins: agents ? [agents] : [] });
+    server = await startServer(config, { logger, plugins: [createAgentsPlugin] });
   } catch (error) {
     process.stderr.write(`gatehouse serve: ${(error as Error)?.message ?? String(error)}\n`);
     return 1;
