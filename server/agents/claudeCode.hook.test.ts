@@ -65,15 +65,6 @@ function run(s: ReturnType<typeof scenario>, gatehouseEnv: Record<string, string
 
 const envFor = (g: { url: string; token: string; dataDir: string }) => ({ GATEHOUSE_URL: g.url, GATEHOUSE_TOKEN: g.token, GATEHOUSE_DATA_DIR: g.dataDir });
 
-function lastResultFor(command: string) {
-  const toolUse = api.requests
-    .flatMap((request) => request.body.messages ?? [])
-    .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
-    .filter((block) => block.type === 'tool_use' && (block.input as { command?: string })?.command === command)
-    .pop();
-  return api.toolResults().find((result) => result.toolUseId === toolUse?.id);
-}
-
 describe.each<Event>(['PermissionRequest', 'PreToolUse'])('Claude Code %s hook through Gatehouse', (event) => {
   it(
     `HOOK-1: ${event} allow: the command runs`,
@@ -107,7 +98,7 @@ describe.each<Event>(['PermissionRequest', 'PreToolUse'])('Claude Code %s hook t
       const result = await running;
       expect(result.code).toBe(0);
       expect(existsSync(join(s.out, 'deny.txt'))).toBe(false);
-      const toolResult = lastResultFor(command);
+      const toolResult = api.toolResultForCommand(command);
       expect(toolResult?.isError).toBe(true);
       expect(toolResult?.text).toContain('Not today, thanks');
     },
@@ -146,7 +137,7 @@ describe('Claude Code hook when Gatehouse is not there', () => {
       expect(s.hookDurations()[0]).toBeLessThan(3000);
       // With no decision from the hook, -p mode has nobody to ask: Claude Code's own deny.
       expect(existsSync(join(s.out, 'down.txt'))).toBe(false);
-      expect(lastResultFor(command)?.isError).toBe(true);
+      expect(api.toolResultForCommand(command)?.isError).toBe(true);
     },
     TIMEOUT,
   );

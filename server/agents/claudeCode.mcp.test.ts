@@ -54,15 +54,6 @@ function scenario(url = gate.url) {
   return { cwd, out, run };
 }
 
-function resultFor(command: string) {
-  const toolUse = api.requests
-    .flatMap((request) => request.body.messages ?? [])
-    .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
-    .filter((block) => block.type === 'tool_use' && (block.input as { command?: string })?.command === command)
-    .pop();
-  return api.toolResults().find((result) => result.toolUseId === toolUse?.id);
-}
-
 describe('Claude Code MCP permission prompt tool through Gatehouse', () => {
   it(
     'MCP-1: allow: the command runs; the request carries the tool use id',
@@ -94,7 +85,7 @@ describe('Claude Code MCP permission prompt tool through Gatehouse', () => {
       await gate.human.decide(request.id, { decision: 'deny', message: 'Denied: use the scratch folder' });
       await running;
       expect(existsSync(join(s.out, 'deny.txt'))).toBe(false);
-      const result = resultFor(command);
+      const result = api.toolResultForCommand(command);
       expect(result?.isError).toBe(true);
       expect(result?.text).toContain('Denied: use the scratch folder');
     },
@@ -125,7 +116,7 @@ describe('Claude Code MCP permission prompt tool through Gatehouse', () => {
       api.setScript(oneToolUse('Bash', { command, description: 'write a file' }));
       await s.run();
       expect(existsSync(join(s.out, 'down.txt'))).toBe(false);
-      const result = resultFor(command);
+      const result = api.toolResultForCommand(command);
       expect(result?.isError).toBe(true);
       expect(result?.text).toMatch(/Gatehouse could not get a decision/);
     },

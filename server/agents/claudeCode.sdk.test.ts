@@ -63,15 +63,6 @@ async function turnEnded(sessionId: string, timeoutMs = 20_000) {
   return (history.body.messages as Array<{ message: { kind: string; text?: string; isError?: boolean; requestId?: string } }>).map((m) => m.message);
 }
 
-function resultFor(command: string) {
-  const toolUse = api.requests
-    .flatMap((request) => request.body.messages ?? [])
-    .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
-    .filter((block) => block.type === 'tool_use' && (block.input as { command?: string })?.command === command)
-    .pop();
-  return api.toolResults().find((result) => result.toolUseId === toolUse?.id);
-}
-
 describe('Claude Agent SDK sessions through Gatehouse', () => {
   it('AGT-7: a session may start only inside the allowed folders (the server\'s own, GATEHOUSE_SESSION_ROOTS); never /, and never a folder chosen for the demo agent', async () => {
     for (const cwd of ['/', tmpdir(), join(root, '..')]) {
@@ -109,8 +100,8 @@ describe('Claude Agent SDK sessions through Gatehouse', () => {
     await human.decide(request.id, { decision: 'deny', message: 'Please do not write there' });
     await turnEnded(session.id);
     expect(existsSync(join(s.out, 'deny.txt'))).toBe(false);
-    expect(resultFor(command)).toMatchObject({ isError: true });
-    expect(resultFor(command)?.text).toContain('Please do not write there');
+    expect(api.toolResultForCommand(command)).toMatchObject({ isError: true });
+    expect(api.toolResultForCommand(command)?.text).toContain('Please do not write there');
   }, 30_000);
 
   it('AGT-1: edited input: the edited command runs', async () => {
@@ -148,7 +139,7 @@ describe('Claude Agent SDK sessions through Gatehouse', () => {
     expect(view.body.status).toBe('timedOut');
     await turnEnded(session.id);
     expect(existsSync(join(s.out, 'late.txt'))).toBe(false);
-    expect(resultFor(command)?.isError).toBe(true);
-    expect(resultFor(command)?.text).toMatch(/timed out/);
+    expect(api.toolResultForCommand(command)?.isError).toBe(true);
+    expect(api.toolResultForCommand(command)?.text).toMatch(/timed out/);
   }, 30_000);
 });

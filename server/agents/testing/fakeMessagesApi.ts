@@ -43,6 +43,8 @@ export type FakeMessagesApi = {
   setScript(script: FakeScript): void;
   /** The tool_result blocks sent back to the model, across every request (latest per tool_use_id). */
   toolResults(): ToolResultView[];
+  /** What the model got back for the last Bash tool_use with this command. */
+  toolResultForCommand(command: string): ToolResultView | undefined;
   close(): Promise<void>;
 };
 
@@ -183,6 +185,20 @@ function readBody(req: IncomingMessage): Promise<string> {
 export async function startFakeMessagesApi(script: FakeScript = () => ({ content: [{ type: 'text', text: 'Hello.' }] })): Promise<FakeMessagesApi> {
   let current = script;
   const requests: RecordedRequest[] = [];
+  function toolResults(): ToolResultView[] {
+    const byId = new Map<string, ToolResultView>();
+    for (const request of requests) {
+      for (const message of messagesOf(request)) {
+        for (const block of blocksOf(message)) {
+          if (block.type === 'tool_result') {
+            const view = { toolUseId: String(block.tool_use_id ?? ''), isError: block.is_error === true, text: blockText(block.content) };
+            byId.set(view.toolUseId, view);
+          }
+        }
+      }
+    }
+    return [...byId.values()];
+  }
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'POST' || path !== '/v1/messages') {
@@ -225,19 +241,14 @@ export async function startFakeMessagesApi(script: FakeScript = () => ({ content
     setScript(next) {
       current = next;
     },
-    toolResults() {
-      const byId = new Map<string, ToolResultView>();
-      for (const request of requests) {
-        for (const message of messagesOf(request)) {
-          for (const block of blocksOf(message)) {
-            if (block.type === 'tool_result') {
-              const view = { toolUseId: String(block.tool_use_id ?? ''), isError: block.is_error === true, text: blockText(block.content) };
-              byId.set(view.toolUseId, view);
-            }
-          }
-        }
-      }
-      return [...byId.values()];
+    toolResults,
+    toolResultForCommand(command) {
+      const toolUse = requests
+        .flatMap((request) => request.body.messages ?? [])
+        .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
+        .filter((block) => block.type === 'tool_use' && (block.input as { command?: string })?.command === command)
+        .pop();
+      return toolResults().find((result) => result.toolUseId === toolUse?.id);
     },
     close: () =>
       new Promise<void>((resolve) => {
