@@ -4,3 +4,4 @@ export * from './fields.ts';
 export * from './messages.ts';
 export * from './http.ts';
 export * from './parse.ts';
+export * from './canonicalJson.ts';

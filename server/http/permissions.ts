@@ -20,7 +20,7 @@ import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver } from '../ws/hub.ts';
-import { bodyHash } from './canonicalJson.ts';
+import { bodyHash } from './bodyHash.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
 import type { OutcomeWaiters } from './outcomeWaiters.ts';

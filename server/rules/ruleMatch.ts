@@ -7,8 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Decision, RuleScope } from '../../protocol/index.ts';
-import { canonicalJson } from '../agents/hook/claudeHook.ts';
+import { canonicalJson, type Decision, type RuleScope } from '../../protocol/index.ts';
 import { anySegmentStartsWith, commandCoveredBy, splitCommand } from './bashSegments.ts';
 
 export type Rule = {

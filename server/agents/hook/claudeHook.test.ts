@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, idempotencyKeyOf, outputOf, parseHookInput, requestSpecOf, stepAside } from './claudeHook.ts';
+import { canonicalJson } from '../../../protocol/index.ts';
+import { idempotencyKeyOf, outputOf, parseHookInput, requestSpecOf, stepAside } from './claudeHook.ts';
 
 const permissionRequest = {
   session_id: 's1',

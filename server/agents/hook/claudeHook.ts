@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { describeIssues } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 export const HOOK_AGENT = 'claude-code-hook';
@@ -43,18 +43,6 @@ export function parseHookInput(text: string): ParsedHookInput {
   const name = (raw as { hook_event_name?: unknown } | null)?.hook_event_name;
   const event = HOOK_EVENTS.find((candidate) => candidate === name);
   return { ok: false, error: describeIssues(result.error), event };
-}
-
-/** JSON with object keys sorted at every level: the same input always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');

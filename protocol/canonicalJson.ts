@@ -1,10 +1,8 @@
 /**
- * Canonical JSON (object keys sorted at every level) and its SHA-256: the `bodyHash` that
- * tells "the same body again" from "another body" under one Idempotency-Key, whatever
- * the key order the client used.
+ * Canonical JSON: object keys sorted at every level, `undefined` members left out. Two
+ * bodies that differ only in key order get the same text, hence the same hash: the
+ * server's idempotency `bodyHash`, the hook's idempotency key and exact-input rules.
  */
-import { createHash } from 'node:crypto';
-
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
@@ -12,8 +10,4 @@ export function canonicalJson(value: unknown): string {
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-export function bodyHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex');
 }
