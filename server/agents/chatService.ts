@@ -11,7 +11,8 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES, parseWith, type ChatSession } from '../../protocol/index.ts';
+import { ERROR_CODES, parseWith, type ChatSession, type ErrorCode } from '../../protocol/index.ts';
+import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
 import { askPermission, type GateHost } from './permissionGate.ts';
@@ -137,8 +138,7 @@ export class ChatService {
 
   routes(): Hono {
     const app = new Hono();
-    const bad = (message: string, status: 400 | 404 | 409 = 400, code: string = ERROR_CODES.invalidMessage) =>
-      new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
+    const bad = (message: string, status: 400 | 404 | 409 = 400, code: ErrorCode = ERROR_CODES.invalidMessage) => errorResponseRaw(status, code, message);
     const json = async (req: { json(): Promise<unknown> }) => {
       try {
         return { ok: true as const, value: await req.json() };

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { DECISIONS, ERROR_CODES, parseWith, type SequencedEvent } from '../../protocol/index.ts';
 import type { AgentsDb } from '../agents/db.ts';
+import { errorResponse } from '../http/errors.ts';
 
 export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
 export type AuditHow = (typeof AUDIT_HOWS)[number];
@@ -175,7 +176,7 @@ export class AuditLog {
     const app = new Hono();
     app.get('/', (c) => {
       const parsed = parseWith(auditQuery, c.req.query());
-      if (!parsed.ok) return c.json({ error: { code: ERROR_CODES.invalidMessage, message: parsed.error } }, 400);
+      if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
       const entries = this.query(parsed.value);
       if (parsed.value.format === 'jsonl') {
         return c.body(entries.map((entry) => JSON.stringify(entry)).join('\n') + (entries.length ? '\n' : ''), 200, {

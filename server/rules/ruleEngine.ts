@@ -8,6 +8,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DECISIONS, ERROR_CODES, parseWith, RULE_SCOPES, type Decision, type PermissionRequestEvent, type RuleScope, type SequencedEvent } from '../../protocol/index.ts';
+import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import { kindOf, patternsFor, ruleCovers, scopeValueOf, type RequestFacts, type Rule } from './ruleMatch.ts';
 import type { RuleStore } from './ruleStore.ts';
@@ -114,19 +115,18 @@ export class RuleEngine {
 
   routes(): Hono {
     const app = new Hono();
-    const error = (status: 400 | 404, code: string, message: string) => new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
     app.get('/', (c) => c.json({ rules: this.deps.rules.list() }));
     app.post('/', async (c) => {
       let body: unknown;
       try {
         body = await c.req.json();
       } catch {
-        return error(400, ERROR_CODES.invalidMessage, 'body: not valid JSON');
+        return errorResponseRaw(400, ERROR_CODES.invalidMessage, 'body: not valid JSON');
       }
       const parsed = parseWith(createRuleBody, body);
-      if (!parsed.ok) return error(400, ERROR_CODES.invalidMessage, parsed.error);
+      if (!parsed.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, parsed.error);
       const { scope, scopeValue } = parsed.value;
-      if (scope !== 'global' && !scopeValue) return error(400, ERROR_CODES.invalidMessage, `scopeValue: required for scope ${scope}`);
+      if (scope !== 'global' && !scopeValue) return errorResponseRaw(400, ERROR_CODES.invalidMessage, `scopeValue: required for scope ${scope}`);
       const rule = this.deps.rules.add({
         toolName: parsed.value.toolName,
         pattern: parsed.value.pattern,
@@ -142,7 +142,7 @@ export class RuleEngine {
     });
     app.delete('/:id', (c) => {
       const id = c.req.param('id');
-      if (!this.deps.rules.revoke(id, this.now())) return error(404, ERROR_CODES.notFound, `no active rule ${id}`);
+      if (!this.deps.rules.revoke(id, this.now())) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
       return c.json({ id, revoked: true });
     });
     return app;
