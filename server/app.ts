@@ -18,7 +18,8 @@ import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { securityGuard, type SecurityContext } from './security/guard.ts';
+import { HELLO_PATH, securityGuard, type SecurityContext } from './security/guard.ts';
+import { helloRoutes } from './security/hello.ts';
 import type { EventStore } from './store/types.ts';
 import type { DecisionObserver, Hub } from './ws/hub.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   });
   app.use('/api/*', limitBody(deps.config.maxFrameBytes));
 
+  app.route(HELLO_PATH, helloRoutes(() => deps.security.agentToken));
   app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));
   app.route(
     '/api/permission-requests',

@@ -27,6 +27,8 @@ export type Config = {
   auth: boolean;
   /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
   envToken?: string;
+  /** GATEHOUSE_AGENT_TOKEN when set; otherwise the agent-token file. */
+  envAgentToken?: string;
   requestTimeoutMs: number;
   /** undefined: let the agents module choose (claude when reachable, else demo). */
   agent?: AgentKind;
@@ -152,9 +154,9 @@ function checkHostValue(name: string, value: string): string {
   return value.toLowerCase();
 }
 
-function checkToken(raw: string): string {
+function checkToken(name: string, raw: string): string {
   if (raw.length === 0 || raw.length > 512 || !/^[\x21-\x7e]+$/.test(raw)) {
-    throw new ConfigError('GATEHOUSE_TOKEN: expected 1 to 512 printable characters without spaces');
+    throw new ConfigError(`${name}: expected 1 to 512 printable characters without spaces`);
   }
   return raw;
 }
@@ -227,7 +229,11 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
     );
   }
 
-  const envToken = env.GATEHOUSE_TOKEN !== undefined && env.GATEHOUSE_TOKEN !== '' ? checkToken(env.GATEHOUSE_TOKEN) : undefined;
+  const envToken = env.GATEHOUSE_TOKEN ? checkToken('GATEHOUSE_TOKEN', env.GATEHOUSE_TOKEN) : undefined;
+  const envAgentToken = env.GATEHOUSE_AGENT_TOKEN ? checkToken('GATEHOUSE_AGENT_TOKEN', env.GATEHOUSE_AGENT_TOKEN) : undefined;
+  if (envToken !== undefined && envToken === envAgentToken) {
+    throw new ConfigError('GATEHOUSE_AGENT_TOKEN: must differ from GATEHOUSE_TOKEN (the agent must not hold the owner credential)');
+  }
 
   const [rtName, rtRaw] = pick('request-timeout', 'GATEHOUSE_REQUEST_TIMEOUT_MS');
   const requestTimeoutMs =
@@ -290,6 +296,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       dataDir,
       auth,
       envToken,
+      envAgentToken,
       requestTimeoutMs,
       agent,
       allowedOrigins,

@@ -18,7 +18,7 @@ import { createMetrics } from './metrics.ts';
 import type { Plugin, PluginFactory } from './plugin.ts';
 import { buildAllowList, type AllowList } from './security/allowList.ts';
 import type { SecurityContext } from './security/guard.ts';
-import { loadOrCreateToken } from './security/token.ts';
+import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
@@ -41,6 +41,8 @@ export type RunningServer = {
   baseUrl: string;
   readyLine: string;
   token: string | undefined;
+  /** The agent role's token (undefined when auth is off). */
+  agentToken: string | undefined;
   epoch: string;
   host: BrokerHost;
   store: SqliteEventStore;
@@ -63,11 +65,17 @@ async function loadInspector(url: string, logger: Logger) {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ debug: config.debug });
   let token: string | undefined;
+  let agentToken: string | undefined;
   if (config.auth) {
     const loaded = loadOrCreateToken(config.dataDir, config.envToken);
     token = loaded.token;
     logger.addSecret(token);
     if (loaded.warning) logger.warn(loaded.warning);
+    const agent = loadOrCreateToken(config.dataDir, config.envAgentToken, AGENT_TOKEN_FILE);
+    agentToken = agent.token;
+    logger.addSecret(agentToken);
+    if (agent.warning) logger.warn(agent.warning);
+    if (agentToken === token) throw new Error(`${AGENT_TOKEN_FILE} holds the owner token: delete it to generate a new agent token`);
   }
   const store = new SqliteEventStore({ dataDir: config.dataDir });
   const metrics = createMetrics({ defaultMetrics: true });
@@ -122,7 +130,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     rateLimit: config.rateLimit,
     onDecisionAccepted,
   });
-  const security: SecurityContext = { auth: config.auth, token, port: () => port, allowList: () => allowList };
+  const security: SecurityContext = { auth: config.auth, token, agentToken, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
     { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted },
@@ -211,5 +219,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.debug('server', 'stopped');
     })());
 
-  return { config, port, url, baseUrl: baseUrl(), readyLine, token, epoch: host.epoch, host, store, hub, logger, stop };
+  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, stop };
 }

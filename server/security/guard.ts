@@ -16,7 +16,10 @@ import { sessionCookieName, sessionCookieValue, tokensEqual } from './token.ts';
 export type SecurityContext = {
   /** false only with --no-auth on loopback. */
   auth: boolean;
+  /** The owner token. */
   token?: string;
+  /** The agent token (contract-2 §1): creates, reads and cancels requests, nothing else. */
+  agentToken?: string;
   /** The real port, once listening. */
   port(): number;
   allowList(): AllowList;
@@ -26,7 +29,11 @@ export function isUpgrade(c: Context): boolean {
   return c.req.header('upgrade')?.toLowerCase() === 'websocket';
 }
 
+/** Open to anyone who passed the Host check: the agent's hello proves the server, not the caller. */
+export const HELLO_PATH = '/api/agent/hello';
+
 export function needsToken(path: string, upgrade: boolean): boolean {
+  if (path === HELLO_PATH && !upgrade) return false;
   return upgrade || path === '/api' || path.startsWith('/api/') || path === '/ws' || path === '/metrics' || path === '/readyz';
 }
 

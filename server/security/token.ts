@@ -1,14 +1,17 @@
 /**
- * The token (protocol-v1.md §1-2): GATEHOUSE_TOKEN, else `<data-dir>/token` created on
- * first start with 256 random bits and mode 0600. Also the constant-time comparison and
- * the session cookie value derived from it (the browser's cookie jar never holds the
- * token itself).
+ * The two credentials (docs/security.md): the owner token (GATEHOUSE_TOKEN, else
+ * `<data-dir>/token`) and the agent token (GATEHOUSE_AGENT_TOKEN, else
+ * `<data-dir>/agent-token`), each created on first start with 256 random bits and mode
+ * 0600. Also the constant-time comparison and the session cookie value derived from the
+ * owner token (the browser's cookie jar never holds the token itself).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const TOKEN_FILE = 'token';
+/** The agent role's credential: what `hook`, `mcp` and other agent-side commands read. */
+export const AGENT_TOKEN_FILE = 'agent-token';
 
 export type TokenSource = 'env' | 'file' | 'generated';
 
@@ -16,11 +19,15 @@ export function generateToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** The token for this data directory; creates the file when missing. */
-export function loadOrCreateToken(dataDir: string, envToken: string | undefined): { token: string; source: TokenSource; warning?: string } {
+/** The token kept in `fileName` of this data directory; creates the file when missing. */
+export function loadOrCreateToken(
+  dataDir: string,
+  envToken: string | undefined,
+  fileName: string = TOKEN_FILE,
+): { token: string; source: TokenSource; warning?: string } {
   if (envToken) return { token: envToken, source: 'env' };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, TOKEN_FILE);
+  const file = join(dataDir, fileName);
   try {
     const token = readFileSync(file, 'utf8').trim();
     if (!/^[\x21-\x7e]{16,512}$/.test(token)) {
@@ -41,7 +48,7 @@ export function loadOrCreateToken(dataDir: string, envToken: string | undefined)
     // `wx`: if another process created it meanwhile, use theirs.
     writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(dataDir, undefined);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(dataDir, undefined, fileName);
     throw error;
   }
   return { token, source: 'generated' };

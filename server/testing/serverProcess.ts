@@ -9,7 +9,7 @@
  *   await server.stop();      // SIGTERM, waits for exit, removes the temp data dir
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -50,8 +50,10 @@ export type ApiResponse<T = any> = { status: number; headers: Headers; body: T; 
 export type ServerProcess = {
   proc: ChildProcess;
   port: number;
-  /** Undefined when auth is off. */
+  /** The owner token; undefined when auth is off. */
   token: string | undefined;
+  /** The agent token (GATEHOUSE_AGENT_TOKEN, else `<data-dir>/agent-token`); undefined when auth is off. */
+  agentToken: string | undefined;
   /** http://127.0.0.1:PORT */
   baseUrl: string;
   /** The URL printed on the ready line. */
@@ -143,6 +145,7 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
   const parsed = new URL(readyUrl);
   const port = Number(parsed.port);
   const token = parsed.searchParams.get('token') ?? undefined;
+  const agentToken = token ? (options.env?.GATEHOUSE_AGENT_TOKEN ?? readFileSync(join(dataDir, 'agent-token'), 'utf8').trim()) : undefined;
   const baseUrl = `http://127.0.0.1:${port}`;
 
   const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -154,6 +157,7 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
     proc,
     port,
     token,
+    agentToken,
     baseUrl,
     readyUrl,
     dataDir,
