@@ -1,8 +1,9 @@
 /**
  * The gate in front of every route and upgrade (protocol-v1.md §2), in this order:
- * Host allow-list (403), Origin allow-list when an Origin is present (403), then the
- * token for `/api/*`, `/metrics`, `/readyz` and every WebSocket upgrade (401).
- * `/healthz` is open. @hono/node-ws runs this same app for an upgrade request, so a
+ * Host allow-list (403), Origin allow-list when an Origin is present (403), then a
+ * credential for `/api/*`, `/metrics`, `/readyz` and every WebSocket upgrade (401), then
+ * the role's rights (403: the agent token opens only the calls of contract-2 §1).
+ * `/healthz` and the agent hello are open. @hono/node-ws runs this same app for an upgrade request, so a
  * refusal here refuses the upgrade before any socket exists.
  */
 import type { Context, MiddlewareHandler } from 'hono';
@@ -37,21 +38,39 @@ export function needsToken(path: string, upgrade: boolean): boolean {
   return upgrade || path === '/api' || path.startsWith('/api/') || path === '/ws' || path === '/metrics' || path === '/readyz';
 }
 
+/** Who is calling (contract-2 §1): the owner (the owner token or its session cookie), or
+ *  an agent (the agent token), or nobody. */
+export type Role = 'owner' | 'agent';
+
 /** Bearer header, `?token=`, or the session cookie; any one that matches will do. */
-export function isAuthorized(c: Context, sec: SecurityContext): boolean {
-  if (!sec.auth) return true;
-  const token = sec.token;
-  if (!token) return false;
+export function roleOf(c: Context, sec: SecurityContext): Role | undefined {
+  if (!sec.auth) return 'owner';
+  const presented: string[] = [];
   const header = c.req.header('authorization');
   if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match && tokensEqual(match[1], token)) return true;
+    if (match?.[1]) presented.push(match[1]);
   }
   const query = c.req.query('token');
-  if (query !== undefined && tokensEqual(query, token)) return true;
+  if (query !== undefined) presented.push(query);
+  for (const value of presented) {
+    if (sec.token && tokensEqual(value, sec.token)) return 'owner';
+    if (sec.agentToken && tokensEqual(value, sec.agentToken)) return 'agent';
+  }
   const cookie = getCookie(c, sessionCookieName(sec.port()));
-  if (cookie !== undefined && tokensEqual(cookie, sessionCookieValue(token))) return true;
-  return false;
+  if (sec.token && cookie !== undefined && tokensEqual(cookie, sessionCookieValue(sec.token))) return 'owner';
+  return undefined;
+}
+
+/** What the agent token may do (contract-2 §1): create a request (also with `?wait=`),
+ *  read one by id, cancel one, and the agent endpoints. Nothing else: no decision, no
+ *  list, no rules, audit, sessions, devices, push, and no WebSocket. */
+export function agentMayCall(method: string, path: string, upgrade: boolean): boolean {
+  if (upgrade) return false;
+  if (path.startsWith('/api/agent/') || path === '/api/hooks/claude') return method === 'POST';
+  if (path === '/api/permission-requests' || path === '/api/permission-requests/') return method === 'POST';
+  const one = /^\/api\/permission-requests\/[^/]+$/.test(path);
+  return one && (method === 'GET' || method === 'DELETE');
 }
 
 export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metrics?: Metrics }): MiddlewareHandler {
@@ -72,8 +91,13 @@ export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metr
     if (!isOriginAllowed(list, c.req.header('origin'))) {
       return refuse(403, 'forbidden', 'Origin not allowed: start the server with --allowed-origins to allow it');
     }
-    if (needsToken(path, upgrade) && !isAuthorized(c, sec)) {
+    if (!needsToken(path, upgrade)) return next();
+    const role = roleOf(c, sec);
+    if (!role) {
       return refuse(401, 'unauthorized', 'missing or wrong token: send Authorization: Bearer TOKEN, ?token=TOKEN, or open the printed URL');
+    }
+    if (role === 'agent' && !agentMayCall(c.req.method, path, upgrade)) {
+      return refuse(403, 'forbidden', `the agent token may not call ${c.req.method} ${path}: only the owner (its token or a device) may`);
     }
     return next();
   };

@@ -1,0 +1,76 @@
+/**
+ * The two roles (contract-2 §1) against the real app in-process: the agent token opens
+ * create, read-by-id, cancel and the agent endpoints; everything else answers 403
+ * `forbidden` naming the role. The owner token keeps every right.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../app.ts';
+import { BrokerHost } from '../brokerHost.ts';
+import { testConfig } from '../config.ts';
+import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
+import { silentLogger } from '../log.ts';
+import { createMetrics } from '../metrics.ts';
+import { SqliteEventStore } from '../store/sqliteStore.ts';
+import { buildAllowList } from './allowList.ts';
+
+const OWNER = 'owner-token-0123456789abcdef';
+const AGENT = 'agent-token-0123456789abcdef';
+
+function build() {
+  const store = new SqliteEventStore({ dataDir: ':memory:' });
+  const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
+  const app = createApp({
+    config: testConfig(),
+    store,
+    host: new BrokerHost({ store, logger: silentLogger }),
+    security: { auth: true, token: OWNER, agentToken: AGENT, port: () => 3000, allowList: () => allow },
+    logger: silentLogger,
+    metrics: createMetrics(),
+    waiters: new OutcomeWaiters(),
+  });
+  return (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) =>
+    app.request(`http://127.0.0.1:3000${path}`, {
+      method,
+      headers: { host: '127.0.0.1:3000', authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+}
+
+describe('roles', () => {
+  it('AUTH-1: the agent token creates, reads and cancels a request', async () => {
+    const call = build();
+    const created = await call('POST', '/api/permission-requests', AGENT, { toolName: 'Bash', input: { command: 'ls' } });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect((await call('GET', `/api/permission-requests/${id}`, AGENT)).status).toBe(200);
+    expect((await call('DELETE', `/api/permission-requests/${id}`, AGENT)).status).toBe(200);
+  });
+
+  it('AUTH-2: every other call with the agent token answers 403 forbidden naming the role; the owner token may', async () => {
+    const call = build();
+    const created = await call('POST', '/api/permission-requests', AGENT, { toolName: 'Bash', input: { command: 'ls' } });
+    const { id } = (await created.json()) as { id: string };
+    const refused: [string, string, unknown?, Record<string, string>?][] = [
+      ['POST', `/api/permission-requests/${id}/decision`, { decision: 'allow' }],
+      ['GET', '/api/permission-requests?status=pending'],
+      ['GET', '/api/permission-requests'],
+      ['GET', '/api/rules'],
+      ['POST', '/api/rules', { toolName: 'Bash', pattern: 'perl -e', scope: 'global' }],
+      ['GET', '/api/audit'],
+      ['GET', '/api/sessions'],
+      ['GET', '/api/devices'],
+      ['GET', '/metrics'],
+      ['GET', '/ws', undefined, { upgrade: 'websocket', connection: 'Upgrade' }],
+    ];
+    for (const [method, path, body, headers] of refused) {
+      const res = await call(method, path, AGENT, body, headers);
+      expect(res.status, `${method} ${path}`).toBe(403);
+      const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('forbidden');
+      expect(error.message).toMatch(/agent token/);
+    }
+    const decided = await call('POST', `/api/permission-requests/${id}/decision`, OWNER, { decision: 'allow' });
+    expect(decided.status).toBe(200);
+    expect((await call('GET', '/api/permission-requests?status=pending', OWNER)).status).toBe(200);
+  });
+});
