@@ -7,11 +7,13 @@
 import { useEffect, useMemo, useState } from 'react';
 import { z } from 'zod';
 import type { ChatMessage } from '../../protocol/index.ts';
+import { hasHiddenDeep } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/chat.ts';
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
+import { HiddenWarning, Visible } from './Visible.tsx';
 
 /** The answer to a sent message is not used: the message arrives over the stream. */
 const messageSentAnswer = z.unknown();
@@ -92,11 +94,18 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
     case 'tool-use':
       return (
         <div className="msg msg-tool" data-testid="chat-message">
-          <span className="who">Tool use: {message.toolName ?? 'tool'}</span>
+          <span className="who">
+            Tool use: <Visible text={message.toolName ?? 'tool'} />
+          </span>
           {requestId ? (
             <RequestCard requestId={requestId} />
           ) : (
-            <pre className="mono json">{JSON.stringify(message.input ?? {}, null, 2)}</pre>
+            <>
+              <HiddenWarning show={hasHiddenDeep(message.input)} />
+              <pre className="mono json code">
+                <Visible text={JSON.stringify(message.input ?? {}, null, 2)} />
+              </pre>
+            </>
           )}
         </div>
       );
@@ -160,7 +169,11 @@ function Conversation({ sessionId }: { sessionId: string }) {
       <h2 id="conv-title">{session?.title ?? sessionId}</h2>
       {session && (
         <p className="muted small">
-          {session.agent} · <span className="mono">{session.cwd}</span> · {session.status}
+          {session.agent} ·{' '}
+          <span className="mono code">
+            <Visible text={session.cwd} />
+          </span>{' '}
+          · {session.status}
         </p>
       )}
       {loadError && (
