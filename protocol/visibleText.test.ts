@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeFor, hasHiddenCharacters, hasHiddenDeep, hiddenKind, visibleJson, visibleSegments, visibleText } from './visibleText.ts';
+import { escapeFor, hasHiddenCharacters, hasHiddenDeep, hiddenKind, hiddenNamesDeep, visibleJson, visibleSegments, visibleText } from './visibleText.ts';
 
 /** The classes the issue names, written out independently of the module's table. */
 function mustEscape(cp: number): boolean {
@@ -66,6 +66,12 @@ describe('visible text', () => {
     expect(visibleSegments('\r')[0]).toMatchObject({ why: 'control', name: 'U+000D CARRIAGE RETURN' });
     expect(visibleSegments('\uDC00')[0]).toMatchObject({ why: 'surrogate' });
     expect(visibleSegments('x\u00a0y')[1]).toMatchObject({ why: 'space', text: '\\u00A0' });
+  });
+
+  it('SEE-1: the warning names what was found, in keys and values, each once', () => {
+    expect(hiddenNamesDeep({ command: 'a\u202eb\u202e', ['k\r']: ['\u200b'] })).toEqual(['U+202E RIGHT-TO-LEFT OVERRIDE', 'U+000D CARRIAGE RETURN', 'U+200B ZERO WIDTH SPACE']);
+    expect(hiddenNamesDeep({ command: 'ls -la', n: 1, nested: [{ x: 'שלום' }] })).toEqual([]);
+    expect(hiddenNamesDeep('\x01\x02\x03\x04\x05\x06\x07', 3)).toHaveLength(3);
   });
 
   it('SEE-1 (property): the output holds no character of the hidden classes, and equals the input when it had none', () => {

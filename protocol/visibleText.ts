@@ -179,6 +179,28 @@ export function hasHiddenDeep(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => hasHiddenCharacters(k) || hasHiddenDeep(v, depth + 1));
 }
 
+/** The names of the hidden characters inside `value` (strings and keys), each once, at most `limit`. */
+export function hiddenNamesDeep(value: unknown, limit = 5): string[] {
+  const names = new Set<string>();
+  const walk = (v: unknown, depth: number): void => {
+    if (names.size >= limit) return;
+    if (typeof v === 'string') {
+      if (!SUSPECT.test(v)) return;
+      for (const s of visibleSegments(v)) if (s.kind === 'escape' && names.size < limit) names.add(s.name);
+      return;
+    }
+    if (v === null || typeof v !== 'object' || depth > 200) return;
+    if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
+    else
+      for (const [k, x] of Object.entries(v)) {
+        walk(k, depth + 1);
+        walk(x, depth + 1);
+      }
+  };
+  walk(value, 0);
+  return [...names];
+}
+
 /**
  * `JSON.stringify(value, null, indent)` with every hidden character written as a JSON
  * `\uXXXX` escape (astral ones as their surrogate pair), so the text shows no hidden

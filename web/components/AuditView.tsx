@@ -5,7 +5,6 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
-import { hasHiddenDeep } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
 
@@ -88,7 +87,7 @@ export function AuditView() {
                     by <Visible text={by} />
                   </span>
                 )}
-                <HiddenWarning show={hasHiddenDeep(e)} />
+                <HiddenWarning value={e} />
                 <details>
                   <summary>Details</summary>
                   <pre className="mono json code">

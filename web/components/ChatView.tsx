@@ -7,7 +7,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { z } from 'zod';
 import type { ChatMessage } from '../../protocol/index.ts';
-import { hasHiddenDeep } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/chat.ts';
 import { ChatContext } from '../state/chatContext.ts';
@@ -101,7 +100,7 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
             <RequestCard requestId={requestId} />
           ) : (
             <>
-              <HiddenWarning show={hasHiddenDeep(message.input)} />
+              <HiddenWarning value={message.input} />
               <pre className="mono json code">
                 <Visible text={JSON.stringify(message.input ?? {}, null, 2)} />
               </pre>

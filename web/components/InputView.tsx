@@ -3,7 +3,7 @@
  * of old and new, anything else as formatted JSON. Every string goes through `Visible`,
  * and an input that holds hidden or control characters carries the warning on top.
  */
-import { hasHiddenDeep, visibleText } from '../../protocol/index.ts';
+import { visibleText } from '../../protocol/index.ts';
 import { diffLines, fileChanges } from '../state/diff.ts';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
@@ -78,7 +78,7 @@ function Fields({ toolName, input }: { toolName: string; input: Record<string, u
 export function InputView({ toolName, input }: { toolName: string; input: Record<string, unknown> }) {
   return (
     <div className="input">
-      <HiddenWarning show={hasHiddenDeep(input)} />
+      <HiddenWarning value={input} />
       <Fields toolName={toolName} input={input} />
     </div>
   );

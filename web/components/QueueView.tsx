@@ -5,7 +5,6 @@
  */
 import { useEffect, useState } from 'react';
 import { describeOutcome } from '../../machines/queue.ts';
-import { hasHiddenDeep } from '../../protocol/index.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
@@ -115,7 +114,7 @@ function HistoryList() {
               <code className="mono code summary" data-testid="history-input">
                 <Visible text={inputSummary(entry.updatedInput ?? entry.input)} />
               </code>
-              <HiddenWarning show={hasHiddenDeep(entry.updatedInput ?? entry.input) || hasHiddenDeep([entry.toolName, entry.message, entry.decidedBy])} />
+              <HiddenWarning value={[entry.toolName, entry.updatedInput ?? entry.input, entry.message, entry.decidedBy]} />
               <time className="muted small" dateTime={new Date(entry.at).toISOString()}>
                 {' '}
                 {new Date(entry.at).toLocaleTimeString()}

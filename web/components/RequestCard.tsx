@@ -141,7 +141,7 @@ function Editor({ requestId, input }: { requestId: string; input: Record<string,
       />
       {hidden && (
         <>
-          <HiddenWarning show />
+          <HiddenWarning value={text} />
           <pre className="mono code" data-testid="edit-preview" aria-label="Edited input as typed">
             <Visible text={text} />
           </pre>

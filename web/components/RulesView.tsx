@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
-import { hasHiddenDeep, visibleText } from '../../protocol/index.ts';
+import { visibleText } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
@@ -96,7 +96,7 @@ export function RulesView() {
                 </td>
                 <td className="mono small code">
                   <Visible text={ruleDetails(r)} />
-                  <HiddenWarning show={hasHiddenDeep(r)} />
+                  <HiddenWarning value={r} />
                 </td>
                 <td className="small">{r.createdAt ? new Date(r.createdAt).toLocaleString() : ''}</td>
                 <td>

@@ -5,7 +5,7 @@
  * these, so what the human reads is what runs (docs/ui.md, "What the human sees").
  */
 import { Fragment } from 'react';
-import { HIDDEN_CHARACTERS_WARNING, visibleSegments } from '../../protocol/index.ts';
+import { HIDDEN_CHARACTERS_WARNING, hiddenNamesDeep, visibleSegments } from '../../protocol/index.ts';
 
 /** `text` with its hidden characters shown as marked escapes (`\u202E`, `\r`). */
 export function Visible({ text }: { text: string }) {
@@ -25,12 +25,13 @@ export function Visible({ text }: { text: string }) {
   );
 }
 
-/** The warning shown next to text that holds hidden characters. */
-export function HiddenWarning({ show }: { show: boolean }) {
-  if (!show) return null;
+/** The warning shown next to untrusted text (any value) that holds hidden characters, naming them. */
+export function HiddenWarning({ value }: { value: unknown }) {
+  const names = hiddenNamesDeep(value);
+  if (names.length === 0) return null;
   return (
     <p className="phase error hidden-warning" role="note" data-testid="hidden-warning">
-      ⚠ {HIDDEN_CHARACTERS_WARNING}
+      ⚠ {HIDDEN_CHARACTERS_WARNING} <span className="small">Found: {names.join(', ')}.</span>
     </p>
   );
 }
