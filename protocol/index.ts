@@ -5,3 +5,4 @@ export * from './messages.ts';
 export * from './http.ts';
 export * from './parse.ts';
 export * from './canonicalJson.ts';
+export * from './visibleText.ts';

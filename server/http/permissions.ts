@@ -194,6 +194,8 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const id = c.req.param('id');
     const reasonRaw = c.req.query('reason');
     const reason = reasonRaw ? reasonRaw.replace(/[^\x20-\x7e]/g, '').slice(0, 200) || 'agent-cancelled' : 'agent-cancelled';
+    // `server-restart` is the server's own reason (it reads as decidedBy "server-restart"): an agent may not claim it.
+    if (reason === 'server-restart') return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'reason: "server-restart" is reserved for the server');
     let answer;
     try {
       answer = await host.cancel({ requestId: id, reason, cancelledBy: 'http' });

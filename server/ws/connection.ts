@@ -1,12 +1,15 @@
 /**
- * One WebSocket client: its identity (clientId, label), its socket writes (with failure
- * counting, corking and the slow-consumer bound) and its per-connection limits. The hub
- * decides what to send; this module only knows how to write to one socket safely.
+ * One WebSocket client: its identity (clientId, and the label it asked for, checked here so
+ * it cannot pass for the server's own `decidedBy` values or another client's id), its
+ * socket writes (with failure counting, corking and the slow-consumer bound) and its
+ * per-connection limits. The hub decides what to send; this module only knows how to
+ * write to one socket safely.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { ServerMessage } from '../../protocol/index.ts';
+import { visibleText } from '../../protocol/index.ts';
 import { RateLimiter, StrikeCounter } from './rateLimiter.ts';
 
 const OPEN = 1;
@@ -24,15 +27,63 @@ export type ConnectionParams = {
   address?: string;
 };
 
-/** A bounded, printable label: letters, digits, space and . _ @ - (at most 40). */
-export function sanitizeLabel(raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  const clean = raw
-    .replace(/[^A-Za-z0-9 ._@-]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 40);
-  return clean || undefined;
+/** At most this many characters in a `?label=`. */
+export const MAX_LABEL_LENGTH = 40;
+
+/**
+ * Names a label may not take, compared by `skeleton`: the `decidedBy` values the server
+ * writes itself (docs/protocol.md, "Who decided"). A client that could call itself `http`
+ * or `timeout` would make its own decisions read as someone else's in the history, the
+ * audit log and the hook's message to the agent.
+ */
+const RESERVED_NAMES = ['http', 'https', 'api', 'timeout', 'deadline', 'agent', 'server', 'server-restart', 'unknown', 'owner', 'system', 'gatehouse', 'cancelled'];
+/** Prefixes the server uses for identities with a suffix: `rule:<id>`, devices (contract-2). */
+const RESERVED_PREFIXES = ['rule', 'device'];
+/** Client ids are `browser-<8 hex>` and `client-<8 hex>`: a label of that shape is refused. */
+const ID_PREFIXES = ['browser', 'client'];
+
+/**
+ * What a label looks like to a reader: case, separators and the ASCII look-alikes
+ * (0/o, 1/l/i) removed, so `HTTP`, `h.t.t.p`, `Rule 12` and `browser-1A2B3C4O` compare
+ * equal to what they imitate.
+ */
+export function labelSkeleton(label: string): string {
+  return label
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .replace(/0/g, 'o')
+    .replace(/[1i]/g, 'l');
+}
+
+const RESERVED_SKELETONS = new Set(RESERVED_NAMES.map(labelSkeleton));
+// 8 hex digits give the id; 6 to 10 of them (or their look-alikes) already read as one.
+const ID_SHAPE = new RegExp(`^(${ID_PREFIXES.map(labelSkeleton).join('|')})[2-9a-fol]{6,10}$`);
+
+export type LabelCheck = { ok: true; label: string | undefined } | { ok: false; problem: string };
+
+/**
+ * A client's `?label=`, checked: letters, digits, space and `. _ @ -`, at most 40, not a
+ * name the server uses and not shaped like a client id. No label (or an empty one) is
+ * fine: the client id is used. Anything else is refused, never repaired, so a label is
+ * never silently turned into another (`h\u200Bttp` into `http`).
+ */
+export function checkLabel(raw: string | undefined): LabelCheck {
+  if (raw === undefined) return { ok: true, label: undefined };
+  const bad = /[^A-Za-z0-9 ._@-]/u.exec(raw);
+  if (bad) {
+    const shown = visibleText(bad[0]);
+    return { ok: false, problem: `label: the character ${shown.hidden ? shown.text : JSON.stringify(bad[0])} is not allowed (letters, digits, space and . _ @ - only)` };
+  }
+  const label = raw.replace(/ +/g, ' ').trim();
+  if (label === '') return { ok: true, label: undefined };
+  if (label.length > MAX_LABEL_LENGTH) return { ok: false, problem: `label: at most ${MAX_LABEL_LENGTH} characters (got ${label.length})` };
+  const skeleton = labelSkeleton(label);
+  if (skeleton === '') return { ok: false, problem: 'label: needs at least one letter or digit' };
+  if (RESERVED_SKELETONS.has(skeleton) || RESERVED_PREFIXES.some((p) => skeleton.startsWith(labelSkeleton(p)))) {
+    return { ok: false, problem: `label: "${label}" is reserved: the server uses it for decisions that are not a client's` };
+  }
+  if (ID_SHAPE.test(skeleton)) return { ok: false, problem: `label: "${label}" looks like a client id (browser-… / client-…): connect without a label to use your own` };
+  return { ok: true, label };
 }
 
 export function newClientId(browser: boolean): string {

@@ -23,7 +23,7 @@ import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventStore } from '../store/types.ts';
-import { ClientConnection, newClientId, sanitizeLabel, type ConnectionParams } from './connection.ts';
+import { checkLabel, ClientConnection, newClientId, type ConnectionParams } from './connection.ts';
 
 export type DecisionObserver = (info: {
   requestId: string;
@@ -94,8 +94,12 @@ export class Hub {
     this.ids.add(id);
     const conn = new ClientConnection(raw, {
       id,
-      // The default label is the clientId, so a client recognises its own `decidedBy`.
-      label: sanitizeLabel(params.label) ?? id,
+      // The default label is the clientId, so a client recognises its own `decidedBy`. The
+      // route refused a bad label already (400); should one get here, the id is used.
+      label: (() => {
+        const checked = checkLabel(params.label);
+        return (checked.ok && checked.label) || id;
+      })(),
       params,
       rateLimit: this.options.rateLimit,
       onSendFailure: (c, error) => {

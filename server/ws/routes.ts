@@ -1,11 +1,14 @@
 /**
  * WebSocket routes: `/ws`, and upgrades at `/` (so `wscat -c ws://localhost:3000/?token=…`
- * works). The security guard has already run when these handlers see a request.
+ * works). The security guard has already run when these handlers see a request; the
+ * label guard refuses a `?label=` a client may not take.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono, Next } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
 import type { WebSocket } from 'ws';
-import type { ClientConnection } from './connection.ts';
+import { ERROR_CODES } from '../../protocol/index.ts';
+import { errorResponse } from '../http/errors.ts';
+import { checkLabel, type ClientConnection } from './connection.ts';
 import { remoteAddressOf } from '../http/remoteAddress.ts';
 import type { Hub } from './hub.ts';
 
@@ -35,7 +38,15 @@ export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSock
     };
     return events as WSEvents;
   });
-  app.get('/ws', handler);
+  // A `?label=` that is reserved or malformed refuses the upgrade with 400 naming the
+  // problem (docs/protocol.md): a client never decides under a name it did not get.
+  const labelGuard = async (c: Context, next: Next) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return next();
+    const checked = checkLabel(c.req.query('label'));
+    if (!checked.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, checked.problem);
+    return next();
+  };
+  app.get('/ws', labelGuard, handler);
   // Not an upgrade: falls through to the next handler of `/` (the web UI).
-  app.get('/', handler);
+  app.get('/', labelGuard, handler);
 }

@@ -11,7 +11,8 @@
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Http2SecureServer, Http2Server } from 'node:http2';
 
 if (typeof (globalThis as { ErrorEvent?: unknown }).ErrorEvent === 'undefined') {
@@ -25,6 +26,22 @@ if (typeof (globalThis as { ErrorEvent?: unknown }).ErrorEvent === 'undefined') 
     }
   }
   (globalThis as { ErrorEvent?: unknown }).ErrorEvent = ErrorEventPolyfill;
+}
+
+/**
+ * node-ws answers a refused upgrade with its status line and an empty body, so a client
+ * would learn that its `?label=` was refused but not why. Its one write of that answer
+ * (`socket.end`) is replaced, for this socket only, by the same status with our JSON
+ * error body (docs/protocol.md: bad input gets an error naming the problem).
+ */
+function explainRefusal(socket: Duplex, status: number, contentType: string | null, body: string): void {
+  if (!body) return;
+  const end = socket.end.bind(socket);
+  const type = (contentType ?? 'text/plain; charset=utf-8').replace(/[^\x20-\x7e]/g, '');
+  socket.end = ((..._ignored: unknown[]) => {
+    socket.end = end;
+    return end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }) as Duplex['end'];
 }
 
 export type UpgradeOptions = {
@@ -45,9 +62,12 @@ export function createUpgrader(options: UpgradeOptions): Upgrader {
   // node-ws needs the app only to run it on upgrade requests; bind it lazily because the
   // app's routes need `upgradeWebSocket` first.
   const appProxy = {
-    request: (...args: Parameters<Hono['request']>) => {
+    request: async (...args: Parameters<Hono['request']>) => {
       if (!bound) throw new Error('upgrader used before bindApp');
-      return bound.request(...args);
+      const response = await bound.request(...args);
+      const socket = (args[2] as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+      if (response.status >= 400 && socket) explainRefusal(socket, response.status, response.headers.get('content-type'), await response.text());
+      return response;
     },
   } as unknown as Hono;
   const nodeWs = createNodeWebSocket({ app: appProxy });

@@ -1,10 +1,12 @@
 /**
  * The audit log, read-only: the newest entries first, known fields in columns and the
- * whole entry on demand. Paging uses `?before=` when the server returns a cursor.
+ * whole entry on demand. Paging uses `?before=` when the server returns a cursor. Every
+ * field goes through `Visible`, with the warning on an entry that holds hidden characters.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
 import { api, errorText } from '../state/api.ts';
+import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
 
 const entry = z.looseObject({});
 type Entry = z.infer<typeof entry>;
@@ -62,14 +64,35 @@ export function AuditView() {
         <ol className="audit-list">
           {shown.map((e, i) => {
             const at = Number(pick(e, 'at', 'timestamp', 'createdAt'));
+            const by = pick(e, 'decidedBy', 'actor', 'by');
             return (
-              <li key={pick(e, 'id', 'seq') || i}>
+              <li key={pick(e, 'id', 'seq') || i} data-testid="audit-entry">
                 <span className="small muted">{Number.isFinite(at) && at > 0 ? new Date(at).toLocaleString() : ''}</span>{' '}
-                <strong>{pick(e, 'action', 'type', 'kind', 'event')}</strong> <span className="mono">{pick(e, 'toolName')}</span>{' '}
-                {pick(e, 'decision', 'outcome', 'status')} {pick(e, 'decidedBy', 'actor', 'by') && <span className="muted">by {pick(e, 'decidedBy', 'actor', 'by')}</span>}
+                <strong>
+                  <Visible text={pick(e, 'action', 'type', 'kind', 'event')} />
+                </strong>{' '}
+                <span className="mono code">
+                  <Visible text={pick(e, 'toolName')} />
+                </span>{' '}
+                {e.input !== undefined && (
+                  <>
+                    <code className="mono code summary" data-testid="audit-input">
+                      <Visible text={inputSummary(e.input)} />
+                    </code>{' '}
+                  </>
+                )}
+                <Visible text={pick(e, 'decision', 'outcome', 'status')} />{' '}
+                {by && (
+                  <span className="muted">
+                    by <Visible text={by} />
+                  </span>
+                )}
+                <HiddenWarning value={e} />
                 <details>
                   <summary>Details</summary>
-                  <pre className="mono json">{JSON.stringify(e, null, 2)}</pre>
+                  <pre className="mono json code">
+                    <Visible text={JSON.stringify(e, null, 2)} />
+                  </pre>
                 </details>
               </li>
             );

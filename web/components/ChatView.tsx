@@ -12,6 +12,7 @@ import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/c
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
+import { HiddenWarning, Visible } from './Visible.tsx';
 
 /** The answer to a sent message is not used: the message arrives over the stream. */
 const messageSentAnswer = z.unknown();
@@ -86,17 +87,26 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
       return (
         <div className={`msg msg-${message.role}`} data-testid="chat-message">
           <span className="who">{message.role === 'user' ? 'You' : message.role === 'assistant' ? 'Agent' : 'System'}</span>
-          <p className="text">{message.text}</p>
+          <p className="text">
+            <Visible text={message.text ?? ''} />
+          </p>
         </div>
       );
     case 'tool-use':
       return (
         <div className="msg msg-tool" data-testid="chat-message">
-          <span className="who">Tool use: {message.toolName ?? 'tool'}</span>
+          <span className="who">
+            Tool use: <Visible text={message.toolName ?? 'tool'} />
+          </span>
           {requestId ? (
             <RequestCard requestId={requestId} />
           ) : (
-            <pre className="mono json">{JSON.stringify(message.input ?? {}, null, 2)}</pre>
+            <>
+              <HiddenWarning value={message.input} />
+              <pre className="mono json code">
+                <Visible text={JSON.stringify(message.input ?? {}, null, 2)} />
+              </pre>
+            </>
           )}
         </div>
       );
@@ -104,19 +114,22 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
       return (
         <div className={`msg msg-result${message.isError ? ' is-error' : ''}`} data-testid="chat-message">
           <span className="who">Tool result{message.isError ? ' (error)' : ''}</span>
-          <pre className="mono">{message.text}</pre>
+          <pre className="mono code">
+            <Visible text={message.text ?? ''} />
+          </pre>
         </div>
       );
     case 'turn-end':
       return (
         <p className="msg msg-end muted small" data-testid="chat-message">
-          Turn ended{message.text ? `: ${message.text}` : ''}
+          Turn ended{message.text ? ': ' : ''}
+          {message.text ? <Visible text={message.text ?? ''} /> : null}
         </p>
       );
     case 'error':
       return (
         <p className="msg phase error" role="alert" data-testid="chat-message">
-          Agent error: {message.text}
+          Agent error: <Visible text={message.text ?? ''} />
         </p>
       );
     default: {
@@ -157,10 +170,16 @@ function Conversation({ sessionId }: { sessionId: string }) {
 
   return (
     <section className="conversation" aria-labelledby="conv-title">
-      <h2 id="conv-title">{session?.title ?? sessionId}</h2>
+      <h2 id="conv-title">
+        <Visible text={session?.title ?? sessionId} />
+      </h2>
       {session && (
         <p className="muted small">
-          {session.agent} · <span className="mono">{session.cwd}</span> · {session.status}
+          {session.agent} ·{' '}
+          <span className="mono code">
+            <Visible text={session.cwd} />
+          </span>{' '}
+          · {session.status}
         </p>
       )}
       {loadError && (
@@ -226,7 +245,7 @@ export function ChatView({ sessionId, onOpen }: { sessionId: string | null; onOp
           {sessions.map((s) => (
             <li key={s.id}>
               <a href={`#/chat/${encodeURIComponent(s.id)}`} aria-current={s.id === sessionId ? 'page' : undefined}>
-                {s.title || s.id}
+                <Visible text={s.title || s.id} />
               </a>{' '}
               <span className="muted small">{s.status}</span>
             </li>

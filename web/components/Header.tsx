@@ -6,6 +6,7 @@ import { useState } from 'react';
 import { ConnectionContext, linkStatus } from '../state/connection.ts';
 import { askNotificationPermission, notificationsSupported, setSoundEnabled, soundEnabled } from '../state/attention.ts';
 import { useNow } from '../state/useNow.ts';
+import { Visible } from './Visible.tsx';
 
 function ConnectionStatus() {
   const actor = ConnectionContext.useActorRef();
@@ -75,7 +76,10 @@ function ServerErrors() {
       <ul>
         {errors.map((e) => (
           <li key={`${e.at}-${e.code}`}>
-            <strong>{e.code}</strong>: {e.message}
+            <strong>
+              <Visible text={e.code} />
+            </strong>
+            : <Visible text={e.message} />
           </li>
         ))}
       </ul>

@@ -8,6 +8,7 @@ import { describeOutcome } from '../../machines/queue.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
+import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
 
 function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -91,10 +92,29 @@ function HistoryList() {
         <ol aria-label="Finished requests, newest first" data-testid="history">
           {history.map((entry) => (
             <li key={entry.requestId} data-request-id={entry.requestId} data-testid="history-entry" className={`outcome-${entry.outcome}`}>
-              <span className="tool mono">{entry.toolName}</span> <span className="what">{describeOutcome(entry)}</span>
+              <span className="tool mono">
+                <Visible text={entry.toolName} />
+              </span>{' '}
+              <span className="what">
+                <Visible text={describeOutcome(entry)} />
+              </span>
               {(entry.decider === 'another-window' || entry.decider === 'http') && <span className="badge">decided elsewhere</span>}
-              {entry.message && entry.outcome !== 'cancelled' && <span className="muted"> · “{entry.message}”</span>}
-              {entry.note && <span className="phase error"> · {entry.note}</span>}
+              {entry.message && entry.outcome !== 'cancelled' && (
+                <span className="muted">
+                  {' '}
+                  · “<Visible text={entry.message} />”
+                </span>
+              )}
+              {entry.note && (
+                <span className="phase error">
+                  {' '}
+                  · <Visible text={entry.note} />
+                </span>
+              )}
+              <code className="mono code summary" data-testid="history-input">
+                <Visible text={inputSummary(entry.updatedInput ?? entry.input)} />
+              </code>
+              <HiddenWarning value={[entry.toolName, entry.updatedInput ?? entry.input, entry.message, entry.decidedBy]} />
               <time className="muted small" dateTime={new Date(entry.at).toISOString()}>
                 {' '}
                 {new Date(entry.at).toLocaleTimeString()}

@@ -8,13 +8,14 @@ import { useEffect, useRef, useState } from 'react';
 import type { CardPhase, HistoryEntry } from '../../machines/queue.ts';
 import { describeOutcome, rejectionText } from '../../machines/queue.ts';
 import type { PermissionRequestEvent } from '../../protocol/index.ts';
-import { RULE_SCOPES } from '../../protocol/index.ts';
+import { RULE_SCOPES, hasHiddenCharacters, visibleJson, visibleText } from '../../protocol/index.ts';
 import { allowEdited, allowRequest, alwaysAllowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { setDraft, useDraft } from '../state/drafts.ts';
 import { parseEditedInput } from '../state/editInput.ts';
 import { useNow } from '../state/useNow.ts';
 import { InputView } from './InputView.tsx';
+import { HiddenWarning, Visible } from './Visible.tsx';
 
 function formatRemaining(ms: number): string {
   const s = Math.ceil(ms / 1000);
@@ -42,12 +43,18 @@ function ContextLine({ context, inputDescription }: { context: PermissionRequest
   if (items.length === 0 && !context.description) return null;
   return (
     <>
-      {context.description && context.description !== inputDescription && <p className="description">{context.description}</p>}
+      {context.description && context.description !== inputDescription && (
+        <p className="description">
+          <Visible text={context.description} />
+        </p>
+      )}
       <dl className="context">
         {items.map(([k, v]) => (
           <div key={k}>
             <dt>{k}</dt>
-            <dd className="mono">{v}</dd>
+            <dd className="mono code">
+              <Visible text={v} />
+            </dd>
           </div>
         ))}
       </dl>
@@ -96,7 +103,9 @@ function PhaseLine({ phase }: { phase: CardPhase }) {
 function Editor({ requestId, input }: { requestId: string; input: Record<string, unknown> }) {
   const actor = ConnectionContext.useActorRef();
   const draft = useDraft(requestId);
-  const text = draft.editText ?? JSON.stringify(input, null, 2);
+  // Hidden characters start as JSON `\uXXXX` escapes: the box shows them and parses to the same input.
+  const text = draft.editText ?? visibleJson(input);
+  const hidden = hasHiddenCharacters(text);
   const [error, setError] = useState<string | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
   useEffect(() => ref.current?.focus(), []);
@@ -130,6 +139,14 @@ function Editor({ requestId, input }: { requestId: string; input: Record<string,
           if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) submit();
         }}
       />
+      {hidden && (
+        <>
+          <HiddenWarning value={text} />
+          <pre className="mono code" data-testid="edit-preview" aria-label="Edited input as typed">
+            <Visible text={text} />
+          </pre>
+        </>
+      )}
       {error && (
         <p className="phase error" id={`edit-error-${requestId}`} role="alert">
           {error}
@@ -150,14 +167,26 @@ function Editor({ requestId, input }: { requestId: string; input: Record<string,
 function FinishedCard({ entry }: { entry: HistoryEntry }) {
   const elsewhere = entry.decider === 'another-window' || entry.decider === 'http';
   return (
-    <article className={`card finished outcome-${entry.outcome}`} data-testid="finished-card" data-request-id={entry.requestId} aria-label={`${entry.toolName} request, finished`}>
+    <article className={`card finished outcome-${entry.outcome}`} data-testid="finished-card" data-request-id={entry.requestId} aria-label={`${visibleText(entry.toolName).text} request, finished`}>
       <header>
-        <h3>{entry.toolName}</h3>
+        <h3>
+          <Visible text={entry.toolName} />
+        </h3>
         {elsewhere && <span className="badge">decided elsewhere</span>}
       </header>
-      <p className="outcome">{describeOutcome(entry)}</p>
-      {entry.message && entry.outcome !== 'cancelled' && <p className="muted">Message: {entry.message}</p>}
-      {entry.note && <p className="phase error">{entry.note}</p>}
+      <p className="outcome">
+        <Visible text={describeOutcome(entry)} />
+      </p>
+      {entry.message && entry.outcome !== 'cancelled' && (
+        <p className="muted">
+          Message: <Visible text={entry.message} />
+        </p>
+      )}
+      {entry.note && (
+        <p className="phase error">
+          <Visible text={entry.note} />
+        </p>
+      )}
       <details>
         <summary>Input</summary>
         <InputView toolName={entry.toolName} input={entry.updatedInput ?? entry.input} />
@@ -200,7 +229,9 @@ export function RequestCard({ requestId, selected = false, onSelect }: { request
       onFocus={onSelect}
     >
       <header>
-        <h3 id={titleId}>{request.toolName}</h3>
+        <h3 id={titleId}>
+          <Visible text={request.toolName} />
+        </h3>
         <Countdown expiresAt={request.expiresAt} />
       </header>
       <ContextLine context={request.context} inputDescription={request.toolName === 'Bash' ? request.input.description : undefined} />

@@ -1,10 +1,13 @@
 /**
  * Remembered rules ("Always allow"): list and revoke. The rule's shape belongs to the
- * server, so known fields are shown by name and the rest as JSON.
+ * server, so known fields are shown by name and the rest as JSON; every field through
+ * `Visible`, so a pattern with hidden characters shows them, with the warning.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
+import { visibleText } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
+import { HiddenWarning, Visible } from './Visible.tsx';
 
 const rule = z.looseObject({
   id: z.string(),
@@ -42,10 +45,10 @@ export function RulesView() {
   const revoke = (r: Rule) => {
     api(`/api/rules/${encodeURIComponent(r.id)}`, z.unknown(), { method: 'DELETE' })
       .then(() => {
-        setStatus(`Rule ${r.id} revoked.`);
+        setStatus(visibleText(`Rule ${r.id} revoked.`).text);
         load();
       })
-      .catch((e: unknown) => setStatus(`Could not revoke ${r.id}: ${errorText(e)}`));
+      .catch((e: unknown) => setStatus(visibleText(`Could not revoke ${r.id}: ${errorText(e)}`).text));
   };
 
   return (
@@ -79,15 +82,25 @@ export function RulesView() {
           <tbody>
             {rules.map((r) => (
               <tr key={r.id} data-testid="rule-row" data-rule-id={r.id}>
-                <td className="mono">{r.toolName ?? '*'}</td>
-                <td>
-                  {r.scope ?? ''}
-                  {r.scopeValue ? <span className="mono small"> {r.scopeValue}</span> : null}
+                <td className="mono code">
+                  <Visible text={r.toolName ?? '*'} />
                 </td>
-                <td className="mono small">{ruleDetails(r)}</td>
+                <td>
+                  <Visible text={r.scope ?? ''} />
+                  {r.scopeValue ? (
+                    <span className="mono small code">
+                      {' '}
+                      <Visible text={r.scopeValue} />
+                    </span>
+                  ) : null}
+                </td>
+                <td className="mono small code">
+                  <Visible text={ruleDetails(r)} />
+                  <HiddenWarning value={r} />
+                </td>
                 <td className="small">{r.createdAt ? new Date(r.createdAt).toLocaleString() : ''}</td>
                 <td>
-                  <button type="button" aria-label={`Revoke rule for ${r.toolName ?? 'any tool'} (${r.scope ?? 'no scope'})`} onClick={() => revoke(r)}>
+                  <button type="button" aria-label={visibleText(`Revoke rule for ${r.toolName ?? 'any tool'} (${r.scope ?? 'no scope'})`).text} onClick={() => revoke(r)}>
                     Revoke
                   </button>
                 </td>

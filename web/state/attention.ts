@@ -4,6 +4,7 @@
  * and an optional short beep. Cleared when the tab becomes visible again.
  */
 import type { PermissionRequestEvent } from '../../protocol/index.ts';
+import { visibleText } from '../../protocol/index.ts';
 
 const BASE_TITLE = 'Gatehouse';
 const SOUND_KEY = 'gatehouse.sound';
@@ -61,7 +62,7 @@ export function requestArrived(request: PermissionRequestEvent): void {
   showTitle();
   if (notificationsSupported() && Notification.permission === 'granted') {
     try {
-      const n = new Notification(`Permission request: ${request.toolName}`, {
+      const n = new Notification(`Permission request: ${visibleText(request.toolName).text}`, {
         body: summarise(request),
         tag: request.id,
       });
@@ -76,12 +77,13 @@ export function requestArrived(request: PermissionRequestEvent): void {
   if (soundEnabled()) beep();
 }
 
+/** The notification's body: the command or path, hidden characters escaped (docs/ui.md). */
 function summarise(request: PermissionRequestEvent): string {
   const command = request.input.command;
-  if (typeof command === 'string') return command.slice(0, 200);
   const path = request.input.file_path;
-  if (typeof path === 'string') return path;
-  return JSON.stringify(request.input).slice(0, 200);
+  const raw = typeof command === 'string' ? command : typeof path === 'string' ? path : JSON.stringify(request.input);
+  const shown = visibleText(raw);
+  return `${shown.hidden ? '⚠ hidden characters: ' : ''}${shown.text.slice(0, 200)}`;
 }
 
 export function pageVisible(): void {
