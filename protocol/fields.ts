@@ -73,6 +73,7 @@ export const rememberOutcome = z.union([
   z.object({ created: z.literal(false), reason: z.string() }),
 ]);
 
+export type Remember = z.infer<typeof remember>;
 export type RememberOutcome = z.infer<typeof rememberOutcome>;
 
 export const queueStatus = z.object({ pending: z.number().int().nonnegative(), processing: z.number().int().nonnegative() });
