@@ -138,6 +138,15 @@ export class RuleEngine implements RememberGate {
   /** Before deciding: an error text (invalid-message) when the `remember` cannot be
    *  honoured as asked. A request that is not pending passes: the broker answers it. */
   checkRemember(req: RememberRequest): string | undefined {
+    try {
+      return this.check(req);
+    } catch (error) {
+      this.deps.logger.error('remember check failed', { requestId: req.requestId, error: String(error) });
+      return 'remember: could not be checked (internal error); nothing was decided';
+    }
+  }
+
+  private check(req: RememberRequest): string | undefined {
     const facts = this.factsFor(req);
     if (!facts || (facts.status !== undefined && facts.status !== 'pending')) return undefined;
     const { scope, prefix } = req.remember;
@@ -154,6 +163,15 @@ export class RuleEngine implements RememberGate {
 
   /** After the decision is committed: make the one rule, then let it resolve what it covers. */
   applyRemember(req: RememberRequest): RememberOutcome {
+    try {
+      return this.apply(req);
+    } catch (error) {
+      this.deps.logger.error('remember failed', { requestId: req.requestId, error: String(error) });
+      return { created: false, reason: 'no rule was made: internal error' };
+    }
+  }
+
+  private apply(req: RememberRequest): RememberOutcome {
     const facts = this.factsFor(req);
     if (!facts) return { created: false, reason: 'the request is no longer known' };
     const scopeValue = scopeValueOf(req.remember.scope, facts);
