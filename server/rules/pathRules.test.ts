@@ -60,11 +60,12 @@ describe('RULE-15: path rules match the real path', () => {
     expect(ruleCovers(rule, write('~/.bashrc', proj))).toBe(false);
     expect(ruleCovers(writeRule(`${homedir()}/**`), write(join(homedir(), '.bashrc')))).toBe(false);
     expect(ruleCovers(writeRule(`${homedir()}/**`), write(join(homedir(), '.config', 'fish', 'config.fish')))).toBe(false);
+    expect(ruleCovers(writeRule(`${homedir()}/**`), write(join(homedir(), '.config', 'git', 'config')))).toBe(false);
   });
 
   it('RULE-16: repository and agent configuration is never covered unless the rule names it', () => {
     const rule = writeRule(`${proj}/**`);
-    for (const path of ['.git/config', '.git/hooks/pre-commit', '.claude/settings.local.json', '.vscode/settings.json', '.idea/workspace.xml', '.envrc', '.npmrc', '.gitmodules', 'src/.bashrc', 'sub/.zshrc', '.profile', '.GIT/config', '.mcp.json']) {
+    for (const path of ['.git/config', '.git/hooks/pre-commit', '.claude/settings.local.json', '.vscode/settings.json', '.idea/workspace.xml', '.envrc', '.npmrc', '.gitmodules', 'src/.bashrc', 'sub/.zshrc', '.profile', '.GIT/config', '.mcp.json', '.curlrc', '.github/workflows/ci.yml', '.cargo/config.toml', '.pre-commit-config.yaml']) {
       expect(ruleCovers(rule, write(join(proj, path))), path).toBe(false);
     }
     expect(ruleCovers(writeRule(`${proj}/.git/hooks/*`), write(join(proj, '.git', 'hooks', 'pre-commit')))).toBe(true);

@@ -33,8 +33,18 @@ describe('RULE-11: the remember policy', () => {
     }
   });
 
+  it('RULE-11: appends, unknown variables, shell keywords and shell-state builtins are refused; long flags also when abbreviated', () => {
+    for (const command of [
+      'PATH+=:/tmp git status', 'GCONV_PATH=/tmp ls', 'CC=/tmp/cc make build', 'RUSTC_WRAPPER=/tmp/x cargo build', 'GOFLAGS=-toolexec=/tmp/x go test',
+      '! bash', 'then bash', 'coproc bash', 'time bash', 'hash -p /tmp/x ls', 'enable -f /tmp/x.so ls', 'alias ls=bash', 'export PATH=/tmp', 'declare -x PATH=/tmp',
+      'git diff --outp=/tmp/x', 'git diff --out=/tmp/x', 'sed --in-pl s/a/b/ f', 'make --ev=x', 'tar --to-com=sh -tf a.tar', 'npm test --node-opt=--require=x', 'curl --outp x u',
+    ]) {
+      expect(commandPolicy(command).ok, command).toBe(false);
+    }
+  });
+
   it('RULE-11: leaves ordinary commands rememberable (positive)', () => {
-    for (const command of ['git status', 'git log --oneline | head -5', 'npm test', 'npm run lint', 'find . -name "*.ts"', "sed -n '1p' f.txt", 'ls -la', 'cargo build', 'make build', 'tar -tf a.tar', 'curl -s https://example.com', 'CI=1 npm test', 'ls 2>/dev/null', 'git diff --stat']) {
+    for (const command of ['git status', 'git log --oneline | head -5', 'npm test', 'npm run lint', 'find . -name "*.ts"', "sed -n '1p' f.txt", 'ls -la', 'cargo build', 'make build', 'tar -tf a.tar', 'curl -s https://example.com', 'CI=1 npm test', 'NODE_ENV=test LANG=C npm test', 'ls 2>/dev/null', 'git diff --stat', 'git log --oneline']) {
       expect(commandPolicy(command), command).toMatchObject({ ok: true });
     }
   });

@@ -24,6 +24,9 @@ export const RUNNERS: readonly string[] = [
   'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
   // editors and pagers: each can start a shell
   'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
+  // shell keywords (what follows them runs) and builtins that change how later commands run
+  '!', 'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'coproc', '{', '}', '[[', ']]',
+  'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
 ];
 /** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
 const RUNNER_FAMILIES = /^(python|pypy|perl|lua|ruby|php|node)[\d.]*$/;
@@ -38,13 +41,20 @@ export const SUBCOMMAND_TOOLS: readonly string[] = [
   'apt', 'apt-get', 'systemctl', 'make', 'gradle', 'mvn', 'dotnet', 'terraform', 'helm', 'aws', 'gcloud', 'az', 'rustup', 'deno',
 ];
 
-/** Environment variables that load or choose code (a leading `NAME=value`). */
-const CODE_VARIABLES = /^(PATH|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|NODE_OPTIONS|NODE_PATH|EDITOR|VISUAL|PAGER|MANPAGER|LESSOPEN|LESSCLOSE|HOME|ZDOTDIR|XDG_CONFIG_HOME|MAKEFLAGS|MFLAGS|SHELL|TAR_OPTIONS|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|CURL_HOME|WGETRC|LD_.*|DYLD_.*|GIT_.*|PYTHON.*|PERL.*|RUBY.*|npm_config_.*|NPM_CONFIG_.*|BASH_FUNC_.*)$/;
+/** The only variables a remembered command may set before its command word (a leading
+ *  `NAME=value`): so many others load or choose code (PATH, LD_PRELOAD, NODE_OPTIONS,
+ *  GIT_*, CC, GOFLAGS, GCONV_PATH, …) that only a list of harmless ones is safe. */
+export const HARMLESS_VARIABLES = /^(CI|NODE_ENV|FORCE_COLOR|NO_COLOR|CLICOLOR|TERM|COLUMNS|LINES|LANG|LANGUAGE|LC_[A-Z]+|TZ|DEBUG|RUST_BACKTRACE|RUST_LOG|NODE_NO_WARNINGS|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE)$/;
 
 type FlagCheck = (args: readonly string[]) => string | undefined;
 
-/** An argument equal to one of `names`, or `name=…` for a long one. */
-const hasFlag = (args: readonly string[], names: readonly string[]) => args.find((a) => names.some((n) => a === n || (n.startsWith('--') && a.startsWith(`${n}=`))));
+/** An argument equal to one of `names`, or `name=…` for a long one; a long one also when
+ *  abbreviated (getopt_long, git, tar and npm accept `--outp` for `--output`). */
+const hasFlag = (args: readonly string[], names: readonly string[]) =>
+  args.find((a) => {
+    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0] : undefined;
+    return names.some((n) => a === n || (long !== undefined && n.startsWith('--') && n.startsWith(long)));
+  });
 /** A short option cluster (`-sSLo`) holding one of `letters`, or a long flag in `longs`. */
 const hasShort = (args: readonly string[], letters: string) => args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => a.slice(1).split(/[=]/)[0].includes(l)));
 
@@ -139,7 +149,8 @@ export type Normalised = {
   args: string[];
 };
 
-const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** `NAME=value` and `NAME+=value` (an append is an assignment too). */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
 export function normalise(words: readonly string[]): Normalised | undefined {
   let i = 0;
@@ -156,8 +167,8 @@ export function segmentRefusal(segment: Segment): string | undefined {
   if (dollar !== undefined) return `"${dollar}" expands when it runs (a variable or substitution)`;
   const n = normalise(words);
   if (!n) return 'it only sets variables';
-  const variable = n.assignments.find((a) => CODE_VARIABLES.test(a.slice(0, a.indexOf('='))));
-  if (variable) return `it sets ${variable.slice(0, variable.indexOf('='))}, which chooses or loads code`;
+  const variable = n.assignments.map((a) => /^[A-Za-z_][A-Za-z0-9_]*/.exec(a)![0]).find((name) => !HARMLESS_VARIABLES.test(name));
+  if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
   if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
   const check = FLAG_CHECKS[n.command];
   const flag = check?.(n.args);
