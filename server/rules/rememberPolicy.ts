@@ -193,10 +193,17 @@ export function unquotedExpansion(command: string): string | undefined {
   return undefined;
 }
 
+/** Control characters (but tab and newline), bidi controls and zero-width characters:
+ *  what the human saw may not be what runs. The reader refuses them too; this table
+ *  does not depend on it. */
+const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]/u;
+
 export type PolicyResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
 
 /** May an allow rule cover this command at all? (Also the check for making one.) */
 export function commandPolicy(command: string): PolicyResult {
+  const hidden = HIDDEN.exec(command);
+  if (hidden) return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
   const split = splitCommand(command);
   if (!split.ok) return { ok: false, reason: `the command cannot be read for sure (${split.reason})` };
   if (split.segments.length === 0) return { ok: false, reason: 'the command is empty' };
