@@ -91,6 +91,15 @@ describe('RULE-15: path rules match the real path', () => {
     expect(pathCoveredBy('/p/**/**/x', `/p/${'a/'.repeat(120_000)}`)).toBe(false);
   });
 
+  it('RULE-15: a deny glob matches the path as written or the real one (`~`, relative, symlinked)', () => {
+    const deny = (pattern: string): Rule => ({ ...writeRule(pattern), decision: 'deny' });
+    expect(ruleCovers(deny(`${outside}/**`), write(join(proj, 'link', 'secret.txt')))).toBe(true);
+    expect(ruleCovers(deny(`${proj}/src/**`), write('src/a.ts', proj))).toBe(true);
+    expect(ruleCovers(deny(`${homedir()}/.ssh/**`), write('~/.ssh/id_rsa'))).toBe(true);
+    expect(ruleCovers(deny(`${proj}/.git/**`), write(join(proj, '.git', 'config')))).toBe(true);
+    expect(ruleCovers(deny(`${proj}/other/**`), write(join(proj, 'src', 'a.ts')))).toBe(false);
+  });
+
   it('RULE-8: `**/` is zero or more whole folders, `*` and `?` stay within one, `\\` escapes', () => {
     expect(globMatch('/p/**/safe.txt', '/p/safe.txt').matched).toBe(true);
     expect(globMatch('/p/**/safe.txt', '/p/a/b/safe.txt').matched).toBe(true);

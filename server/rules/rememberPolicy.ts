@@ -200,8 +200,18 @@ const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b
 
 export type PolicyResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
 
+/** The last answer: every allow rule asks about the same command in turn. */
+let last: { command: string; result: PolicyResult } | undefined;
+
 /** May an allow rule cover this command at all? (Also the check for making one.) */
 export function commandPolicy(command: string): PolicyResult {
+  if (last?.command === command) return last.result;
+  const result = judge(command);
+  last = { command, result };
+  return result;
+}
+
+function judge(command: string): PolicyResult {
   const hidden = HIDDEN.exec(command);
   if (hidden) return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
   const split = splitCommand(command);

@@ -104,11 +104,12 @@ function filePathOf(facts: RequestFacts): string | undefined {
 }
 
 /** A deny rule errs on the side of matching: the real path or the path as written
- *  (resolved against the cwd), protected names included. */
+ *  (`~` expanded, resolved against the cwd), in either case, protected names included. */
 function pathDenied(glob: string, facts: RequestFacts): boolean {
   const raw = filePathOf(facts);
   if (!raw || Buffer.byteLength(raw) > MAX_PATH_BYTES) return false;
-  const lexical = isAbsolute(raw) ? resolve(raw) : typeof facts.context.cwd === 'string' ? resolve(facts.context.cwd, raw) : undefined;
+  const expanded = raw === '~' || raw.startsWith('~/') ? join(homedir(), raw.slice(1)) : raw;
+  const lexical = isAbsolute(expanded) ? resolve(expanded) : typeof facts.context.cwd === 'string' ? resolve(facts.context.cwd, expanded) : undefined;
   const real = lexical ? realPathOf(lexical) : undefined;
   const candidates = [lexical, real?.ok ? real.path : undefined].filter((p): p is string => !!p);
   return candidates.some((p) => globMatch(glob, p).matched || globMatch(glob.toLowerCase(), p.toLowerCase()).matched);
