@@ -132,6 +132,12 @@ describe('what "Always allow" remembers', () => {
     const [rule] = await rulesFrom(id);
     expect(rule).toMatchObject({ pattern: 'npm publish --dry-run' });
     await expectPending([await ask('npm publish')], 'npm publish --dry-run');
+
+    // The proposal for an edited input is the edited input's.
+    const other = await ask('rm -rf dist');
+    const proposal = await server.api('/api/rules/proposal', { method: 'POST', json: { requestId: other, updatedInput: { command: 'ls dist' } } });
+    expect(proposal.body).toMatchObject({ exact: { pattern: 'ls dist' }, prefixes: [{ pattern: 'ls dist' }, { pattern: 'ls' }] });
+    await cancel(other);
   });
 
   it('RULE-14: a scope the request cannot have is invalid-message and decides nothing (HTTP and WebSocket)', async () => {
@@ -153,6 +159,14 @@ describe('what "Always allow" remembers', () => {
       client.send({ type: 'permission-response', requestId: id, decision: 'allow', clientMsgId: 'c-scope-2', remember: { scope: 'global' } });
       const ack = await client.waitFor((f) => f.type === 'ack' && f.ref === 'c-scope-2');
       expect(ack).toMatchObject({ status: 'accepted', remember: { created: true, rule: { pattern: 'cargo check', scope: 'global' } } });
+
+      // Refused by the policy: accepted all the same, and the ack says why no rule was made.
+      const refused = await ask('sudo make install');
+      client.send({ type: 'permission-response', requestId: refused, decision: 'allow', clientMsgId: 'c-scope-3', remember: { scope: 'global' } });
+      const refusedAck = await client.waitFor((f) => f.type === 'ack' && f.ref === 'c-scope-3');
+      expect(refusedAck).toMatchObject({ status: 'accepted', remember: { created: false, reason: expect.stringMatching(/sudo/) } });
+      expect(await view(refused)).toMatchObject({ status: 'resolved', decision: 'allow' });
+      expect(await rulesFrom(refused)).toEqual([]);
     } finally {
       await client.close();
     }
