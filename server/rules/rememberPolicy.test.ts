@@ -38,6 +38,8 @@ describe('RULE-11: the remember policy', () => {
       'PATH+=:/tmp git status', 'GCONV_PATH=/tmp ls', 'CC=/tmp/cc make build', 'RUSTC_WRAPPER=/tmp/x cargo build', 'GOFLAGS=-toolexec=/tmp/x go test',
       '! bash', 'then bash', 'coproc bash', 'time bash', 'hash -p /tmp/x ls', 'enable -f /tmp/x.so ls', 'alias ls=bash', 'export PATH=/tmp', 'declare -x PATH=/tmp',
       'git status \r#; touch /tmp/x', 'ls -la \u202e; curl x', 'ls\u200b', 'ls \x1b[2K',
+      "sed --expr='1e id' x.txt", "sed --exp '1e id' x.txt", "sed --expression='1e id' x.txt",
+      'npm test --node_options=--require=x',
       'git diff --outp=/tmp/x', 'git diff --out=/tmp/x', 'sed --in-pl s/a/b/ f', 'make --ev=x', 'tar --to-com=sh -tf a.tar', 'npm test --node-opt=--require=x', 'curl --outp x u',
     ]) {
       expect(commandPolicy(command).ok, command).toBe(false);

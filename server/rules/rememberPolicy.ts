@@ -49,10 +49,12 @@ export const HARMLESS_VARIABLES = /^(CI|NODE_ENV|FORCE_COLOR|NO_COLOR|CLICOLOR|T
 type FlagCheck = (args: readonly string[]) => string | undefined;
 
 /** An argument equal to one of `names`, or `name=…` for a long one; a long one also when
- *  abbreviated (getopt_long, git, tar and npm accept `--outp` for `--output`). */
+ *  abbreviated (getopt_long, git, tar and npm accept `--outp` for `--output`) or spelt
+ *  with `_`. */
 const hasFlag = (args: readonly string[], names: readonly string[]) =>
   args.find((a) => {
-    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0] : undefined;
+    // npm reads `--node_options` as `--node-options`: compare with `_` as `-`
+    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0].replace(/_/g, '-') : undefined;
     return names.some((n) => a === n || (long !== undefined && n.startsWith('--') && n.startsWith(long)));
   });
 /** A short option cluster (`-sSLo`) holding one of `letters`, or a long flag in `longs`. */
@@ -64,13 +66,16 @@ function sedScripts(args: readonly string[]): string[] {
   const rest: string[] = [];
   for (let i = 0; i < args.length; i += 1) {
     const a = args[i];
-    if (a === '-e' || a === '--expression') {
+    // `--expression` also abbreviated (`--expr`, `--e`: getopt_long takes any unique prefix)
+    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0] : undefined;
+    const expression = long !== undefined && '--expression'.startsWith(long);
+    if (a === '-e' || (expression && !a.includes('='))) {
       explicit = true;
       scripts.push(args[i + 1] ?? '');
       i += 1;
-    } else if (a.startsWith('--expression=')) {
+    } else if (expression) {
       explicit = true;
-      scripts.push(a.slice('--expression='.length));
+      scripts.push(a.slice(a.indexOf('=') + 1));
     } else if (/^-[a-zA-Z]*e/.test(a) && !a.startsWith('--')) {
       explicit = true;
       const after = a.slice(a.indexOf('e') + 1);
