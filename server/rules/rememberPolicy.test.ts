@@ -12,7 +12,8 @@ describe('RULE-11: the remember policy', () => {
     for (const command of [
       'sh x.sh', 'bash', '/bin/bash -c ls', 'zsh', 'dash', 'fish', 'python3.12 x.py', 'python -m http.server', 'node x.js', 'deno run x', 'bun x', 'perl -e 1', 'ruby x',
       'php x', 'lua x', 'awk "{print}" f', 'xargs ls', 'env', 'eval ls', 'exec ls', 'sudo ls', 'su', 'doas ls', 'ssh host', 'watch ls', 'timeout 1 ls', 'nohup ls',
-      'nice ls', 'parallel ls', 'FOO=1 bash', 'ls | sh', 'git status; python',
+      'nice ls', 'parallel ls', 'FOO=1 bash', 'ls | sh', 'git status; python', 'sqlite3 db .shell', 'psql', 'tmux new', 'unshare -r sh', 'java -jar x.jar',
+      'docker run -v /:/h alpine', 'docker exec c sh', 'podman run x', 'kubectl exec p -- sh',
     ]) {
       expect(commandPolicy(command).ok, command).toBe(false);
     }
@@ -47,7 +48,7 @@ describe('RULE-11: the remember policy', () => {
   });
 
   it('RULE-11: leaves ordinary commands rememberable (positive)', () => {
-    for (const command of ['git status', 'git log --oneline | head -5', 'npm test', 'npm run lint', 'find . -name "*.ts"', "sed -n '1p' f.txt", 'ls -la', 'cargo build', 'make build', 'tar -tf a.tar', 'curl -s https://example.com', 'CI=1 npm test', 'NODE_ENV=test LANG=C npm test', 'ls 2>/dev/null', 'git diff --stat', 'git log --oneline']) {
+    for (const command of ['git status', 'git log --oneline | head -5', 'npm test', 'npm run lint', 'find . -name "*.ts"', "sed -n '1p' f.txt", 'ls -la', 'cargo build', 'make build', 'tar -tf a.tar', 'curl -s https://example.com', 'CI=1 npm test', 'NODE_ENV=test LANG=C npm test', 'ls 2>/dev/null', 'git diff --stat', 'git log --oneline', 'docker ps', 'kubectl get pods']) {
       expect(commandPolicy(command), command).toMatchObject({ ok: true });
     }
   });

@@ -14,14 +14,18 @@ import { splitCommand, type Segment } from './bashSegments.ts';
 /** Commands that run other code given to them (scripts, strings, other commands). */
 export const RUNNERS: readonly string[] = [
   // shells
-  'sh', 'bash', 'zsh', 'dash', 'fish', 'ksh', 'mksh', 'csh', 'tcsh', 'ash', 'busybox', 'pwsh', 'powershell',
+  'sh', 'bash', 'rbash', 'zsh', 'dash', 'fish', 'ksh', 'mksh', 'csh', 'tcsh', 'ash', 'yash', 'elvish', 'nu', 'xonsh', 'osh', 'busybox', 'toybox', 'pwsh', 'powershell',
   // interpreters
-  'node', 'nodejs', 'deno', 'bun', 'bunx', 'ruby', 'irb', 'php', 'tclsh', 'wish', 'expect', 'osascript', 'Rscript', 'julia', 'luajit',
+  'node', 'nodejs', 'deno', 'bun', 'bunx', 'ruby', 'irb', 'php', 'tclsh', 'wish', 'expect', 'osascript', 'R', 'Rscript', 'julia', 'luajit', 'ipython', 'jupyter',
+  'java', 'jshell', 'groovy', 'scala', 'kotlin', 'clojure', 'erl', 'escript', 'elixir', 'iex', 'ghci', 'runghc', 'runhaskell', 'swift',
   'awk', 'gawk', 'mawk', 'nawk',
+  // programs with a shell escape (`.shell`, `\!`, `system`)
+  'sqlite3', 'psql', 'mysql', 'mariadb', 'tmux', 'screen', 'open', 'xdg-open',
   // runners and wrappers: they run the command given as their arguments
   'xargs', 'env', 'eval', 'exec', 'command', 'builtin', 'source', '.', 'sudo', 'su', 'doas', 'pkexec', 'runuser', 'chroot', 'ssh', 'scp', 'sftp',
   'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
   'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
+  'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
   // editors and pagers: each can start a shell
   'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
   // shell keywords (what follows them runs) and builtins that change how later commands run
@@ -143,7 +147,20 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   zip: () => 'zip (writes an archive)',
   unzip: (args) => (args.includes('-l') || args.includes('-v') ? undefined : 'unzip other than -l (extracts files)'),
   tee: () => 'tee (writes files)',
+  docker: (args) => containerCheck('docker', args),
+  podman: (args) => containerCheck('podman', args),
+  kubectl: (args) => {
+    const sub = args.find((a) => !a.startsWith('-'));
+    return sub && ['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin'].includes(sub) ? `kubectl ${sub}` : hasFlag(args, ['--kubeconfig', '--server', '-s', '--context']);
+  },
 };
+
+/** `docker run` and friends run any image with any mount: as good as root. */
+function containerCheck(tool: string, args: readonly string[]): string | undefined {
+  const sub = args.find((a) => !a.startsWith('-'));
+  if (sub && ['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context'].includes(sub)) return `${tool} ${sub}`;
+  return hasFlag(args, ['-H', '--host', '--context', '--config']);
+}
 
 export type Normalised = {
   /** Leading `NAME=value` words. */
