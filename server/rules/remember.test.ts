@@ -125,6 +125,24 @@ describe('what "Always allow" remembers', () => {
     expect((await server.api('/api/rules/proposal', { method: 'POST', json: { requestId: 'nope' } })).status).toBe(404);
   });
 
+  it('RULE-11: POST /api/rules refuses an allow rule the policy refuses and a path glob that is not absolute; makes an exact Bash rule on request', async () => {
+    const bad = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Bash', pattern: 'perl -e', scope: 'global' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'invalid-message', message: expect.stringMatching(/perl/) });
+    const relative = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Write', pattern: 'src/**', scope: 'global' } });
+    expect(relative.status).toBe(400);
+    expect(relative.body.error.message).toMatch(/absolute/);
+    const denyOk = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Bash', pattern: 'perl', decision: 'deny', scope: 'global' } });
+    expect(denyOk.status).toBe(201);
+    await server.api(`/api/rules/${denyOk.body.id}`, { method: 'DELETE' });
+    const exact = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Bash', pattern: 'ls -la | wc -l', match: 'exact', scope: 'global' } });
+    expect(exact.status).toBe(201);
+    expect(exact.body).toMatchObject({ kind: 'bash-exact', pattern: 'ls -la | wc -l' });
+    const covered = await ask('ls -la | wc -l');
+    expect((await view(covered, 5)).decidedBy).toBe(`rule:${exact.body.id}`);
+    await server.api(`/api/rules/${exact.body.id}`, { method: 'DELETE' });
+  });
+
   it('RULE-13: edit-and-remember remembers the edited input, not the original', async () => {
     const id = await ask('npm publish');
     const answer = await decide(id, { updatedInput: { command: 'npm publish --dry-run' }, remember: { scope: 'global' } });
