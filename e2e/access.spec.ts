@@ -66,6 +66,8 @@ test.describe('phone', () => {
     });
     const c = card(page, id);
     await expect(c).toBeVisible();
+    // measured once the card shows the rule Always allow would make (its widest line)
+    await expect(c.getByTestId('rule-pattern')).toBeVisible();
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width).toBeLessThanOrEqual(375);
     const outcome = gatehouse.outcome(id);

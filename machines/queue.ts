@@ -16,6 +16,7 @@ import type {
   ErrorMessage,
   PermissionRequestEvent,
   PermissionResponse,
+  Remember,
   RuleScope,
   SequencedEvent,
   SnapshotMessage,
@@ -98,7 +99,7 @@ export type DecideCommand = {
   clientMsgId: string;
   updatedInput?: Record<string, unknown>;
   message?: string;
-  remember?: { scope: RuleScope };
+  remember?: Remember;
 };
 
 function sortOrder(cards: Record<string, PendingCard>): string[] {

@@ -58,7 +58,22 @@ export const requestContext = z
 
 export const timeoutMs = z.number().int().min(LIMITS.minTimeoutMs).max(LIMITS.maxTimeoutMs);
 
-/** "Allow always": remember this decision as a rule in a scope. */
-export const remember = z.object({ scope: z.enum(RULE_SCOPES) });
+/** "Always allow": remember this decision as a rule in a scope. Without `prefix` the rule
+ *  is the exact request (for Bash, the whole command); with it, a broader rule the human
+ *  chose from the server's proposal (`POST /api/rules/proposal`), which the server checks
+ *  again: a prefix it would not propose for this request is `invalid-message`. */
+export const remember = z.object({ scope: z.enum(RULE_SCOPES), prefix: z.string().min(1).max(4096).optional() });
+
+/** What a `remember` made: the rule, or why none (the decision counts all the same). */
+export const rememberOutcome = z.union([
+  z.object({
+    created: z.literal(true),
+    rule: z.object({ id: z.string(), toolName: z.string(), kind: z.string(), pattern: z.string(), scope: z.enum(RULE_SCOPES), scopeValue: z.string().optional() }),
+  }),
+  z.object({ created: z.literal(false), reason: z.string() }),
+]);
+
+export type Remember = z.infer<typeof remember>;
+export type RememberOutcome = z.infer<typeof rememberOutcome>;
 
 export const queueStatus = z.object({ pending: z.number().int().nonnegative(), processing: z.number().int().nonnegative() });

@@ -3,7 +3,7 @@
  * responses are typed with them so server and clients agree.
  */
 import { z } from 'zod';
-import { ERROR_CODES, REQUEST_STATUSES } from './constants.ts';
+import { ERROR_CODES, REQUEST_STATUSES, RULE_SCOPES } from './constants.ts';
 import * as f from './fields.ts';
 
 export const createRequestBody = z.object({
@@ -25,6 +25,22 @@ export const decisionBody = z.object({
   updatedInput: f.toolInput.optional(),
   message: f.reasonMessage.optional(),
   remember: f.remember.optional(),
+});
+
+/** `POST /api/rules/proposal`: which rule "Always allow" on this request would make. */
+export const ruleProposalBody = z.object({ requestId: f.id, decision: f.decision.default('allow'), updatedInput: f.toolInput.optional() });
+
+const ruleChoice = z.object({ kind: z.string(), pattern: z.string(), description: z.string() });
+export const ruleProposal = z.object({
+  requestId: f.id,
+  toolName: f.toolName,
+  /** The rule made by default, or null when none can be (`refused` says why). */
+  exact: ruleChoice.nullable(),
+  /** Broader rules the human may choose (`remember.prefix` = a pattern of these). */
+  prefixes: z.array(ruleChoice),
+  refused: z.string().optional(),
+  /** Each scope, and whether this request can have it (else `reason`). */
+  scopes: z.array(z.object({ scope: z.enum(RULE_SCOPES), available: z.boolean(), value: z.string().optional(), reason: z.string().optional() })),
 });
 
 export const requestView = z.object({
@@ -55,5 +71,7 @@ export type CreateRequestBody = z.infer<typeof createRequestBody>;
 export type CreateRequestResult = z.infer<typeof createRequestResult>;
 export type DecisionBody = z.infer<typeof decisionBody>;
 export type RequestView = z.infer<typeof requestView>;
+export type RuleProposalBody = z.infer<typeof ruleProposalBody>;
+export type RuleProposal = z.infer<typeof ruleProposal>;
 export type RequestList = z.infer<typeof requestList>;
 export type ErrorBody = z.infer<typeof errorBody>;

@@ -130,6 +130,8 @@ export const ackMessage = z.object({
   ref: z.string().optional(),
   requestId: f.id,
   status: z.literal('accepted'),
+  /** With a `remember`: the rule made, or why none was. */
+  remember: f.rememberOutcome.optional(),
 });
 
 export const errorMessage = z.object({

@@ -21,7 +21,7 @@ import type { Metrics } from './metrics.ts';
 import { HELLO_PATH, securityGuard, type SecurityContext } from './security/guard.ts';
 import { helloRoutes } from './security/hello.ts';
 import type { EventStore } from './store/types.ts';
-import type { DecisionObserver, Hub } from './ws/hub.ts';
+import type { DecisionObserver, Hub, RememberGate } from './ws/hub.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
 import type { Upgrader } from './ws/upgrade.ts';
 
@@ -39,6 +39,7 @@ export type AppDeps = {
   /** True once shutdown began: new calls get 503. */
   isStopping?: () => boolean;
   onDecisionAccepted?: DecisionObserver;
+  rememberGate?: RememberGate;
 };
 
 /** A route module: `app.route(path, routes)`, or a function given the app and deps. */
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
       onDecisionAccepted: deps.onDecisionAccepted,
+      rememberGate: deps.rememberGate,
     }),
   );
   for (const extra of options.extraRoutes ?? []) {

@@ -10,7 +10,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { EventStore } from './store/types.ts';
-import type { DecisionObserver } from './ws/hub.ts';
+import type { DecisionObserver, RememberGate } from './ws/hub.ts';
 
 export type PluginContext = {
   config: Config;
@@ -29,6 +29,9 @@ export type Plugin = {
   routes?: readonly ExtraRoute[];
   /** Called after each accepted decision is committed (e.g. "allow always" rules). */
   onDecisionAccepted?: DecisionObserver;
+  /** Checks a decision's `remember` before it is decided and makes its rule after (the
+   *  rule engine; the first plugin that has one). */
+  rememberGate?: RememberGate;
   /** Called once the server listens. */
   start?(): void | Promise<void>;
   /** Called first on shutdown, before long-polls are answered and sockets closed. */

@@ -120,6 +120,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     : undefined;
 
+  const rememberGate = plugins.find((p) => p.rememberGate)?.rememberGate;
+
   const hub = new Hub({
     host,
     store,
@@ -129,11 +131,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
     onDecisionAccepted,
+    rememberGate,
   });
   const security: SecurityContext = { auth: config.auth, token, agentToken, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted },
+    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
     { extraRoutes: plugins.flatMap((p) => p.routes ?? []) },
   );
 

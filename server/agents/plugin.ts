@@ -1,8 +1,8 @@
 /**
  * The agents area's one registration point: `serve` loads this module's default export
  * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
- * the audit log and the rule engine to the committed event stream, "remember" decisions
- * to new rules, and the chat sessions with the selected agent (`--agent demo|claude`,
+ * the audit log and the rule engine to the committed event stream, the rule engine as
+ * the gate of "remember" decisions (checked before, rule made after), and the chat sessions with the selected agent (`--agent demo|claude`,
  * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
  * /api/audit.
  */
@@ -30,14 +30,14 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       logger.error('audit write failed', { error: String(error) });
     }
   });
-  const rules = new RuleStore(db);
+  const rules = new RuleStore(db, (change) => logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change));
   const engine = new RuleEngine({
     host,
     rules,
     logger,
     lookup: (requestId) => {
       const view = store.getRequest(requestId);
-      return view ? { toolName: view.toolName, input: view.input, context: view.context } : undefined;
+      return view ? { toolName: view.toolName, input: view.input, context: view.context, status: view.status } : undefined;
     },
   });
   engine.start();
@@ -67,8 +67,8 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
     ],
     onDecisionAccepted(info) {
       audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}) });
-      if (info.remember) engine.remember({ requestId: info.requestId, decision: info.decision, decidedBy: info.decidedBy, scope: info.remember.scope });
     },
+    rememberGate: engine,
     async stop() {
       await chat.stop();
       engine.stop();

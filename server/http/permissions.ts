@@ -19,7 +19,7 @@ import {
 import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
-import type { DecisionObserver } from '../ws/hub.ts';
+import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
 import { bodyHash } from './bodyHash.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
@@ -32,6 +32,7 @@ export type PermissionRoutesDeps = {
   logger: Logger;
   requestTimeoutMs: number;
   onDecisionAccepted?: DecisionObserver;
+  rememberGate?: RememberGate;
 };
 
 /** The public view: what §4 lists, plus a few helpful read-only fields. */
@@ -161,6 +162,12 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(decisionBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
+    const rememberReq: RememberRequest | undefined = parsed.value.remember
+      ? { requestId: id, decision: parsed.value.decision, decidedBy: 'http', remember: parsed.value.remember, ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}) }
+      : undefined;
+    // A `remember` that cannot be honoured is refused before anything is decided.
+    const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
+    if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
     let result;
     try {
       result = await host.decide({
@@ -186,8 +193,9 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
       ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
     });
+    const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
-    return c.json(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' });
+    return c.json({ ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }), ...(remembered ? { remember: remembered } : {}) });
   });
 
   app.delete('/:id', async (c) => {

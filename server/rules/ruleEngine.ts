@@ -2,15 +2,34 @@
  * Remembered rules at work: every new request is checked against the active rules and,
  * when one covers it, decided at once with `decidedBy: "rule:<id>"` (so the request
  * still gets its `permission-request` event, then `permission-resolved`). A decision
- * carrying `remember: {scope}` creates rules, which then also resolve the unresolved
- * requests they cover. Routes: `GET/POST /api/rules`, `DELETE /api/rules/:id`.
+ * carrying `remember: {scope, prefix?}` is checked BEFORE it is decided (`checkRemember`:
+ * a scope the request cannot have, a prefix the server would not propose), then makes
+ * ONE rule (`applyRemember`): the exact request, or the chosen prefix, or none when the
+ * policy refuses (the decision counts all the same, the answer says why). The new rule
+ * then also resolves the unresolved requests it covers. Routes: `GET/POST /api/rules`,
+ * `POST /api/rules/proposal` (what the card shows before saving), `DELETE /api/rules/:id`.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { DECISIONS, ERROR_CODES, parseWith, RULE_SCOPES, type Decision, type PermissionRequestEvent, type RuleScope, type SequencedEvent } from '../../protocol/index.ts';
+import {
+  DECISIONS,
+  ERROR_CODES,
+  parseWith,
+  RULE_SCOPES,
+  ruleProposalBody,
+  type Decision,
+  type PermissionRequestEvent,
+  type RememberOutcome,
+  type RuleProposal,
+  type RuleScope,
+  type SequencedEvent,
+} from '../../protocol/index.ts';
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
-import { kindOf, patternsFor, ruleCovers, scopeValueOf, type RequestFacts, type Rule } from './ruleMatch.ts';
+import type { RememberGate, RememberRequest } from '../ws/hub.ts';
+import { commandPolicy } from './rememberPolicy.ts';
+import { prefixWords } from './bashSegments.ts';
+import { kindOf, MAX_PATTERN_LENGTH, proposeRule, ruleCovers, scopeValueOf, type RequestFacts, type Rule, type RuleKind } from './ruleMatch.ts';
 import type { RuleStore } from './ruleStore.ts';
 
 /** What the engine needs from the broker host (BrokerHost satisfies it). */
@@ -20,18 +39,26 @@ export type RuleHost = {
   unresolvedEvents(): PermissionRequestEvent[];
 };
 
-export type RequestLookup = (requestId: string) => RequestFacts | undefined;
+/** A stored request's facts and status (undefined: no such request). */
+export type RequestLookup = (requestId: string) => (RequestFacts & { status?: string }) | undefined;
 
 const createRuleBody = z.object({
   toolName: z.string().min(1).max(200),
-  pattern: z.string().min(1).max(4096),
+  pattern: z.string().min(1).max(MAX_PATTERN_LENGTH),
+  /** Bash only: `prefix` (the default, as before) or `exact` (the whole command). */
+  match: z.enum(['prefix', 'exact']).optional(),
   decision: z.enum(DECISIONS).default('allow'),
   scope: z.enum(RULE_SCOPES),
   /** Session id (scope session) or project folder (scope project). */
   scopeValue: z.string().min(1).max(4096).optional(),
 });
 
-export class RuleEngine {
+const SCOPE_NEEDS: Record<Exclude<RuleScope, 'global'>, string> = {
+  session: 'a request with a session id (context.sessionId)',
+  project: 'a request with a folder (context.cwd)',
+};
+
+export class RuleEngine implements RememberGate {
   private off?: () => void;
   constructor(
     private readonly deps: { host: RuleHost; rules: RuleStore; lookup: RequestLookup; logger: Logger; now?: () => number },
@@ -82,35 +109,128 @@ export class RuleEngine {
     }
   }
 
-  /** A decision with `remember`: make its rules, then let them resolve what they cover. */
-  remember(info: { requestId: string; decision: Decision; decidedBy: string; scope: RuleScope }): Rule[] {
-    const facts = this.deps.lookup(info.requestId);
-    if (!facts) return [];
-    const scopeValue = scopeValueOf(info.scope, facts);
-    if (scopeValue === null) {
-      this.deps.logger.warn('cannot remember: the request lacks what the scope needs', { requestId: info.requestId, scope: info.scope });
-      return [];
-    }
-    const created = patternsFor(facts).map((pattern) =>
-      this.deps.rules.add({
-        toolName: facts.toolName,
-        pattern,
-        kind: kindOf(facts.toolName),
-        decision: info.decision,
-        scope: info.scope,
-        ...(scopeValue !== undefined ? { scopeValue } : {}),
-        createdAt: this.now(),
-        createdBy: info.decidedBy,
-        sourceRequestId: info.requestId,
+  /** The facts a remembered rule is made from: the edited input when there is one. */
+  private factsFor(req: Pick<RememberRequest, 'requestId' | 'updatedInput'>): (RequestFacts & { status?: string }) | undefined {
+    const facts = this.deps.lookup(req.requestId);
+    if (!facts) return undefined;
+    return req.updatedInput ? { ...facts, input: req.updatedInput } : facts;
+  }
+
+  /** The card's view: the rules a decision could make, and which scopes the request has. */
+  proposal(req: { requestId: string; decision: Decision; updatedInput?: Record<string, unknown> }): RuleProposal | undefined {
+    const facts = this.factsFor(req);
+    if (!facts) return undefined;
+    const proposal = proposeRule(facts, req.decision);
+    return {
+      requestId: req.requestId,
+      toolName: facts.toolName,
+      exact: proposal.exact,
+      prefixes: proposal.prefixes,
+      ...(proposal.refused ? { refused: proposal.refused } : {}),
+      scopes: RULE_SCOPES.map((scope) => {
+        const value = scopeValueOf(scope, facts);
+        if (value === null) return { scope, available: false, reason: `needs ${SCOPE_NEEDS[scope as Exclude<RuleScope, 'global'>]}` };
+        return { scope, available: true, ...(value !== undefined ? { value } : {}) };
       }),
-    );
-    if (created.length) this.resolveCovered();
-    return created;
+    };
+  }
+
+  /** Before deciding: an error text (invalid-message) when the `remember` cannot be
+   *  honoured as asked. A request that is not pending passes: the broker answers it. */
+  checkRemember(req: RememberRequest): string | undefined {
+    try {
+      return this.check(req);
+    } catch (error) {
+      this.deps.logger.error('remember check failed', { requestId: req.requestId, error: String(error) });
+      return 'remember: could not be checked (internal error); nothing was decided';
+    }
+  }
+
+  private check(req: RememberRequest): string | undefined {
+    const facts = this.factsFor(req);
+    if (!facts || (facts.status !== undefined && facts.status !== 'pending')) return undefined;
+    const { scope, prefix } = req.remember;
+    if (scopeValueOf(scope, facts) === null) return `remember.scope: "${scope}" needs ${SCOPE_NEEDS[scope as Exclude<RuleScope, 'global'>]}; this request has none`;
+    if (prefix !== undefined) {
+      const proposal = proposeRule(facts, req.decision);
+      if (!proposal.prefixes.some((p) => p.pattern === prefix)) {
+        const offered = proposal.prefixes.map((p) => JSON.stringify(p.pattern)).join(', ');
+        return `remember.prefix: ${JSON.stringify(prefix.slice(0, 200))} is not a rule the server proposes for this request (${offered ? `it proposes ${offered}` : proposal.refused ?? 'it proposes no prefix'})`;
+      }
+    }
+    return undefined;
+  }
+
+  /** After the decision is committed: make the one rule, then let it resolve what it covers. */
+  applyRemember(req: RememberRequest): RememberOutcome {
+    try {
+      return this.apply(req);
+    } catch (error) {
+      this.deps.logger.error('remember failed', { requestId: req.requestId, error: String(error) });
+      return { created: false, reason: 'no rule was made: internal error' };
+    }
+  }
+
+  private apply(req: RememberRequest): RememberOutcome {
+    const facts = this.factsFor(req);
+    if (!facts) return { created: false, reason: 'the request is no longer known' };
+    const scopeValue = scopeValueOf(req.remember.scope, facts);
+    if (scopeValue === null) return { created: false, reason: `"${req.remember.scope}" needs ${SCOPE_NEEDS[req.remember.scope as Exclude<RuleScope, 'global'>]}` };
+    const proposal = proposeRule(facts, req.decision);
+    const choice = req.remember.prefix === undefined ? proposal.exact : proposal.prefixes.find((p) => p.pattern === req.remember.prefix);
+    if (!choice) {
+      const reason = proposal.refused ?? 'the chosen prefix is not one the server proposes';
+      this.deps.logger.debug('permissions', 'no rule remembered', { requestId: req.requestId, reason });
+      return { created: false, reason: `no rule was made: ${reason}` };
+    }
+    const rule = this.deps.rules.add({
+      toolName: facts.toolName,
+      pattern: choice.pattern,
+      kind: choice.kind,
+      decision: req.decision,
+      scope: req.remember.scope,
+      ...(scopeValue !== undefined ? { scopeValue } : {}),
+      createdAt: this.now(),
+      createdBy: req.decidedBy,
+      sourceRequestId: req.requestId,
+    });
+    this.resolveCovered();
+    return {
+      created: true,
+      rule: { id: rule.id, toolName: rule.toolName, kind: rule.kind, pattern: rule.pattern, scope: rule.scope, ...(rule.scopeValue !== undefined ? { scopeValue: rule.scopeValue } : {}) },
+    };
   }
 
   /** Decide every unresolved request an active rule covers. */
   resolveCovered(): void {
     for (const event of this.deps.host.unresolvedEvents()) void this.tryDecide(event);
+  }
+
+  /** A rule made over the API: Bash `prefix` (default) or `exact`; an allow rule the
+   *  policy refuses, or a path glob that is not absolute, is refused with the reason. */
+  private kindForCreate(body: { toolName: string; pattern: string; decision: Decision; match?: 'prefix' | 'exact' }): { ok: true; kind: RuleKind } | { ok: false; error: string } {
+    const kind = kindOf(body.toolName);
+    switch (kind) {
+      case 'bash-exact':
+      case 'bash-prefix': {
+        const chosen: RuleKind = body.match === 'exact' ? 'bash-exact' : 'bash-prefix';
+        if (chosen === 'bash-prefix' && !prefixWords(body.pattern)?.length) return { ok: false, error: 'pattern: a Bash prefix must be one simple command' };
+        if (body.decision === 'allow') {
+          const policy = commandPolicy(body.pattern);
+          if (!policy.ok) return { ok: false, error: `pattern: an allow rule cannot cover it: ${policy.reason}` };
+        }
+        return { ok: true, kind: chosen };
+      }
+      case 'path-glob':
+        if (!body.pattern.startsWith('/')) return { ok: false, error: 'pattern: a path glob must be absolute (start with /)' };
+        return { ok: true, kind };
+      case 'exact-input':
+        return { ok: true, kind };
+      default: {
+        const never: never = kind;
+        return never;
+      }
+    }
   }
 
   routes(): Hono {
@@ -127,10 +247,12 @@ export class RuleEngine {
       if (!parsed.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, parsed.error);
       const { scope, scopeValue } = parsed.value;
       if (scope !== 'global' && !scopeValue) return errorResponseRaw(400, ERROR_CODES.invalidMessage, `scopeValue: required for scope ${scope}`);
+      const kind = this.kindForCreate(parsed.value);
+      if (!kind.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, kind.error);
       const rule = this.deps.rules.add({
         toolName: parsed.value.toolName,
         pattern: parsed.value.pattern,
-        kind: kindOf(parsed.value.toolName),
+        kind: kind.kind,
         decision: parsed.value.decision,
         scope,
         ...(scope !== 'global' ? { scopeValue } : {}),
@@ -139,6 +261,19 @@ export class RuleEngine {
       });
       this.resolveCovered();
       return c.json(rule, 201);
+    });
+    app.post('/proposal', async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        return errorResponseRaw(400, ERROR_CODES.invalidMessage, 'body: not valid JSON');
+      }
+      const parsed = parseWith(ruleProposalBody, body);
+      if (!parsed.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, parsed.error);
+      const proposal = this.proposal({ requestId: parsed.value.requestId, decision: parsed.value.decision, ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}) });
+      if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
+      return c.json(proposal);
     });
     app.delete('/:id', (c) => {
       const id = c.req.param('id');

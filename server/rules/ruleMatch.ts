@@ -1,21 +1,32 @@
 /**
- * What a remembered rule is and which requests it covers (pure). A Bash rule is a
- * command prefix matched at word boundaries on EVERY segment (bashSegments.ts); a file
- * tool rule is a path glob; any other tool's rule is its exact input. Scope: `session`
- * (the request's sessionId), `project` (the git root of the request's cwd, else the cwd),
- * `global`.
+ * What a remembered rule is, which requests it covers, and which rules a decision on a
+ * request may make (docs/rules.md). A Bash rule is the exact command text (the default)
+ * or a prefix a human chose, matched at word boundaries on EVERY segment
+ * (bashSegments.ts); an allow rule never covers what rememberPolicy.ts refuses. A file
+ * tool rule is an absolute glob on the real path (pathRules.ts); any other tool's rule is
+ * its exact input. Scope: `session` (the request's sessionId), `project` (the git root of
+ * the request's cwd, else the cwd), `global`.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { canonicalJson, type Decision, type RuleScope } from '../../protocol/index.ts';
-import { anySegmentStartsWith, commandCoveredBy, splitCommand } from './bashSegments.ts';
+import { anySegmentStartsWith, commandCoveredBy, prefixWords } from './bashSegments.ts';
+import { escapeGlob, globMatch, MAX_PATH_BYTES, pathCoveredBy, protectedComponents, realPathOf } from './pathRules.ts';
+import { commandPolicy, prefixChoices } from './rememberPolicy.ts';
+
+export const RULE_KINDS = ['bash-exact', 'bash-prefix', 'path-glob', 'exact-input'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
+/** Longest pattern a rule keeps (a longer command or input is a human's each time). */
+export const MAX_PATTERN_LENGTH = 4096;
 
 export type Rule = {
   id: string;
   toolName: string;
-  /** Bash: a command prefix; file tools: a path glob; others: canonical JSON of the input. */
+  /** bash-exact: the whole command text; bash-prefix: a command prefix (words); path-glob:
+   *  an absolute glob; exact-input: canonical JSON of the input. */
   pattern: string;
-  kind: 'bash-prefix' | 'path-glob' | 'exact-input';
+  kind: RuleKind;
   decision: Decision;
   scope: RuleScope;
   /** The session id (scope session) or project folder (scope project). */
@@ -36,8 +47,9 @@ export const FILE_TOOLS: Record<string, string> = {
   NotebookEdit: 'notebook_path',
 };
 
-export function kindOf(toolName: string): Rule['kind'] {
-  if (toolName === 'Bash') return 'bash-prefix';
+/** The default kind of a tool's rules (a Bash prefix is chosen, never the default). */
+export function kindOf(toolName: string): RuleKind {
+  if (toolName === 'Bash') return 'bash-exact';
   if (FILE_TOOLS[toolName]) return 'path-glob';
   return 'exact-input';
 }
@@ -85,47 +97,45 @@ export function inScope(rule: Rule, facts: RequestFacts): boolean {
   }
 }
 
-/** `**` any characters, `*` any but `/`, `?` one but `/`. */
-export function globToRegExp(glob: string): RegExp {
-  let out = '';
-  for (let i = 0; i < glob.length; i += 1) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      i += 1;
-      // `**/` is zero or more whole folders: it keeps the `/` boundary.
-      if (glob[i + 1] === '/') {
-        out += '(?:.*/)?';
-        i += 1;
-      } else out += '.*';
-    } else if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`);
-}
-
 function filePathOf(facts: RequestFacts): string | undefined {
   const key = FILE_TOOLS[facts.toolName];
   const value = key ? facts.input[key] : undefined;
-  if (typeof value !== 'string' || !value) return undefined;
-  if (isAbsolute(value)) return resolve(value);
-  return typeof facts.context.cwd === 'string' ? resolve(facts.context.cwd, value) : undefined;
+  return typeof value === 'string' && value ? value : undefined;
 }
 
-/** Does the rule decide this request? */
+/** A deny rule errs on the side of matching: the real path or the path as written
+ *  (`~` expanded, resolved against the cwd), in either case, protected names included. */
+function pathDenied(glob: string, facts: RequestFacts): boolean {
+  const raw = filePathOf(facts);
+  if (!raw || Buffer.byteLength(raw) > MAX_PATH_BYTES) return false;
+  const expanded = raw === '~' || raw.startsWith('~/') ? join(homedir(), raw.slice(1)) : raw;
+  const lexical = isAbsolute(expanded) ? resolve(expanded) : typeof facts.context.cwd === 'string' ? resolve(facts.context.cwd, expanded) : undefined;
+  const real = lexical ? realPathOf(lexical) : undefined;
+  const candidates = [lexical, real?.ok ? real.path : undefined].filter((p): p is string => !!p);
+  return candidates.some((p) => globMatch(glob, p).matched || globMatch(glob.toLowerCase(), p.toLowerCase()).matched);
+}
+
+/** Does the rule decide this request? An allow rule never covers a command the remember
+ *  policy refuses (rememberPolicy.ts), whatever its pattern. */
 export function ruleCovers(rule: Rule, facts: RequestFacts): boolean {
   if (rule.toolName !== facts.toolName || !inScope(rule, facts)) return false;
   switch (rule.kind) {
+    case 'bash-exact': {
+      const command = facts.input.command;
+      if (typeof command !== 'string' || command !== rule.pattern) return false;
+      return rule.decision === 'deny' || commandPolicy(command).ok;
+    }
     case 'bash-prefix': {
       const command = facts.input.command;
       if (typeof command !== 'string') return false;
-      if (rule.decision === 'allow') return commandCoveredBy(command, rule.pattern);
       // A deny rule: any segment that matches is enough.
-      return anySegmentStartsWith(command, rule.pattern);
+      if (rule.decision === 'deny') return anySegmentStartsWith(command, rule.pattern);
+      return commandPolicy(command).ok && commandCoveredBy(command, rule.pattern);
     }
     case 'path-glob': {
+      if (rule.decision === 'deny') return pathDenied(rule.pattern, facts);
       const path = filePathOf(facts);
-      return !!path && globToRegExp(rule.pattern).test(path);
+      return !!path && pathCoveredBy(rule.pattern, path);
     }
     case 'exact-input':
       return canonicalJson(facts.input) === rule.pattern;
@@ -136,27 +146,56 @@ export function ruleCovers(rule: Rule, facts: RequestFacts): boolean {
   }
 }
 
-/** The patterns an "always" decision on this request remembers: for Bash, each distinct
- *  segment of the command (so `a && b` remembers `a` and `b`); for file tools the path. */
-export function patternsFor(facts: RequestFacts): string[] {
-  switch (kindOf(facts.toolName)) {
-    case 'bash-prefix': {
-      const command = facts.input.command;
-      if (typeof command !== 'string') return [];
-      const split = splitCommand(command);
-      if (!split.ok) return [];
-      const patterns = split.segments.filter((segment) => !segment.unsafeRedirect && segment.words.length).map((segment) => segment.words.map(quoteWord).join(' '));
-      return [...new Set(patterns)];
-    }
-    case 'path-glob': {
-      const path = filePathOf(facts);
-      return path ? [path.replace(/[*?]/g, '?')] : [];
-    }
-    case 'exact-input':
-      return [canonicalJson(facts.input)];
-  }
+/** A rule the card may offer: its kind and pattern, and a sentence saying what it covers. */
+export type RuleChoice = { kind: Rule['kind']; pattern: string; description: string };
+/** What "Always allow" on this request would make: the exact rule (the default), the
+ *  prefixes a human may choose, or why no rule can be made. */
+export type Proposal = { exact: RuleChoice | null; prefixes: RuleChoice[]; refused?: string };
+
+const refused = (reason: string): Proposal => ({ exact: null, prefixes: [], refused: reason });
+
+export function quoteWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function quoteWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+/** The rule choices for a decision on this request (for an allow, within the policy). */
+export function proposeRule(facts: RequestFacts, decision: Decision = 'allow'): Proposal {
+  switch (kindOf(facts.toolName)) {
+    case 'bash-exact':
+    case 'bash-prefix': {
+      const command = facts.input.command;
+      if (typeof command !== 'string' || !command) return refused('the request has no command');
+      if (command.length > MAX_PATTERN_LENGTH) return refused(`the command is longer than ${MAX_PATTERN_LENGTH} characters`);
+      const policy = commandPolicy(command);
+      if (!policy.ok && decision === 'allow') return refused(policy.reason);
+      const exact: RuleChoice = { kind: 'bash-exact', pattern: command, description: 'exactly this command, nothing added' };
+      const segments = policy.ok ? policy.segments : [];
+      const prefixes = prefixChoices(segments, decision)
+        .map((words) => ({ words, pattern: words.map(quoteWord).join(' ') }))
+        // a prefix the rule matcher would read back differently is not offered
+        .filter(({ words, pattern }) => JSON.stringify(prefixWords(pattern)) === JSON.stringify(words))
+        .map(({ pattern }): RuleChoice => ({ kind: 'bash-prefix', pattern, description: `commands starting with \`${pattern}\` (any further arguments, within the policy)` }));
+      return { exact, prefixes };
+    }
+    case 'path-glob': {
+      const raw = filePathOf(facts);
+      if (!raw) return refused('the request has no file path');
+      const real = realPathOf(raw);
+      if (!real.ok) return refused(`the path cannot be remembered: ${real.reason}`);
+      const guarded = protectedComponents(real.path);
+      if (guarded.length && decision === 'allow') return refused(`${guarded[0]} is repository, shell or agent configuration: a rule must name it, and "Always allow" never does`);
+      const exact: RuleChoice = { kind: 'path-glob', pattern: escapeGlob(real.path), description: `exactly the file ${real.path}` };
+      const folder = dirname(real.path);
+      const prefixes: RuleChoice[] =
+        folder === '/' || folder === homedir() || protectedComponents(folder).length
+          ? []
+          : [{ kind: 'path-glob', pattern: `${escapeGlob(folder)}/**`, description: `any file under ${folder}/ (its configuration files excepted)` }];
+      return { exact, prefixes };
+    }
+    case 'exact-input': {
+      const pattern = canonicalJson(facts.input);
+      if (pattern.length > MAX_PATTERN_LENGTH) return refused(`the input is longer than ${MAX_PATTERN_LENGTH} characters of JSON`);
+      return { exact: { kind: 'exact-input', pattern, description: `exactly this ${facts.toolName} input` }, prefixes: [] };
+    }
+  }
 }

@@ -1,6 +1,12 @@
-/** Remembered rules in SQLite: add, list (active), revoke. */
+/**
+ * Remembered rules in SQLite: add, list (active), revoke; and, once per database, the
+ * migration of rules stored by the version before "wave 2" (docs/rules.md, "Rules stored
+ * by an older version"): an "Always allow" Bash rule, which was a per-segment prefix,
+ * becomes the exact command it names; an allow rule the policy refuses is revoked.
+ */
 import { randomUUID } from 'node:crypto';
 import type { AgentsDb } from '../agents/db.ts';
+import { commandPolicy } from './rememberPolicy.ts';
 import type { Rule } from './ruleMatch.ts';
 
 type Row = {
@@ -34,14 +40,43 @@ export class RuleStore {
    *  matched against them, so reading SQLite each time would cost every request. */
   private active: Rule[] | null = null;
 
-  constructor(private readonly db: AgentsDb) {}
+  constructor(
+    private readonly db: AgentsDb,
+    private readonly onMigrated?: (change: { id: string; pattern: string; change: 'exact' | 'revoked'; reason?: string }) => void,
+  ) {
+    this.migrate();
+  }
+
+  /** Runs once per database (recorded in `rules_migrations`), in one transaction. */
+  private migrate(): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS rules_migrations (name TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
+    const name = 'remember-v2';
+    if (this.db.prepare(`SELECT 1 FROM rules_migrations WHERE name = ?`).get(name)) return;
+    const now = Date.now();
+    this.db.transaction(() => {
+      const rows = this.db.prepare(`SELECT * FROM rules WHERE revoked_at IS NULL AND tool_name = 'Bash' AND decision = 'allow'`).all() as Row[];
+      for (const row of rows) {
+        const policy = commandPolicy(row.pattern);
+        if (!policy.ok) {
+          this.db.prepare(`UPDATE rules SET revoked_at = ? WHERE id = ?`).run(now, row.id);
+          this.onMigrated?.({ id: row.id, pattern: row.pattern, change: 'revoked', reason: policy.reason });
+        } else if (row.kind === 'bash-prefix' && row.source_request_id !== null) {
+          // Made by "Always allow" as a prefix of one segment: the human saw more (or
+          // other quoting) than this pattern, so it keeps only its exact words.
+          this.db.prepare(`UPDATE rules SET kind = 'bash-exact' WHERE id = ?`).run(row.id);
+          this.onMigrated?.({ id: row.id, pattern: row.pattern, change: 'exact' });
+        }
+      }
+      this.db.prepare(`INSERT INTO rules_migrations (name, at) VALUES (?, ?)`).run(name, now);
+    })();
+  }
 
   add(rule: Omit<Rule, 'id'>): Rule {
     const existing = this.db
       .prepare(
-        `SELECT * FROM rules WHERE revoked_at IS NULL AND tool_name = ? AND pattern = ? AND decision = ? AND scope = ? AND scope_value IS ?`,
+        `SELECT * FROM rules WHERE revoked_at IS NULL AND tool_name = ? AND pattern = ? AND kind = ? AND decision = ? AND scope = ? AND scope_value IS ?`,
       )
-      .get(rule.toolName, rule.pattern, rule.decision, rule.scope, rule.scopeValue ?? null) as Row | undefined;
+      .get(rule.toolName, rule.pattern, rule.kind, rule.decision, rule.scope, rule.scopeValue ?? null) as Row | undefined;
     if (existing) return toRule(existing);
     this.active = null;
     const id = `rule-${randomUUID().slice(0, 8)}`;

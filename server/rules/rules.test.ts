@@ -30,7 +30,7 @@ async function ask(command: string, context: Record<string, unknown>) {
 const view = async (id: string, wait = 0) => (await server.api(`/api/permission-requests/${id}${wait ? `?wait=${wait}` : ''}`)).body;
 
 describe('remembered rules', () => {
-  it('RULE-1: "always allow" on git status allows a later git status in scope with no human, audited; not git status && rm -rf x; not in another session', async () => {
+  it('RULE-1: "always allow" on git status allows a later git status in scope with no human, audited; not git status --short (exact), not git status && rm -rf x; not in another session', async () => {
     const { client } = await connectAndJoin(server.wsUrl());
     try {
       const first = await ask('git status', { sessionId: 's-A', cwd: project });
@@ -38,9 +38,10 @@ describe('remembered rules', () => {
       expect(decided.status).toBe(200);
       const rules = (await server.api('/api/rules')).body.rules;
       const rule = rules.find((r: { sourceRequestId?: string }) => r.sourceRequestId === first);
-      expect(rule).toMatchObject({ toolName: 'Bash', pattern: 'git status', scope: 'session', scopeValue: 's-A', decision: 'allow' });
+      expect(rule).toMatchObject({ toolName: 'Bash', pattern: 'git status', kind: 'bash-exact', scope: 'session', scopeValue: 's-A', decision: 'allow' });
 
-      const later = await ask('git status --short', { sessionId: 's-A', cwd: project });
+      const longer = await ask('git status --short', { sessionId: 's-A', cwd: project });
+      const later = await ask('git status', { sessionId: 's-A', cwd: project });
       expect(await view(later, 5)).toMatchObject({ status: 'resolved', decision: 'allow', decidedBy: `rule:${rule.id}` });
       // The UI sees the request, then at once its resolution by the rule.
       const requestEvent = await client.waitFor((f) => f.type === 'permission-request' && f.id === later);
@@ -54,10 +55,13 @@ describe('remembered rules', () => {
 
       const chained = await ask('git status && rm -rf x', { sessionId: 's-A', cwd: project });
       const other = await ask('git status', { sessionId: 's-B', cwd: project });
-      expect((await view(chained, 1)).status).toBe('pending');
-      expect((await view(other, 1)).status).toBe('pending');
-      await server.api(`/api/permission-requests/${chained}`, { method: 'DELETE' });
-      await server.api(`/api/permission-requests/${other}`, { method: 'DELETE' });
+      // Requests are looked at in order: once this one is decided by the rule, the others were seen.
+      const sentinel = await ask('git status', { sessionId: 's-A', cwd: project });
+      expect((await view(sentinel, 5)).decidedBy).toBe(`rule:${rule.id}`);
+      for (const id of [longer, chained, other]) {
+        expect((await view(id)).status).toBe('pending');
+        await server.api(`/api/permission-requests/${id}`, { method: 'DELETE' });
+      }
     } finally {
       await client.close();
     }

@@ -15,6 +15,7 @@ import {
   parseWith,
   type ErrorCode,
   type PermissionResponse,
+  type RememberOutcome,
   type SequencedEvent,
   type ServerMessage,
 } from '../../protocol/index.ts';
@@ -35,6 +36,23 @@ export type DecisionObserver = (info: {
   remember?: PermissionResponse['remember'];
 }) => void;
 
+/** A decision's `remember`, as the rule engine sees it (the edited input when there is one). */
+export type RememberRequest = {
+  requestId: string;
+  decision: 'allow' | 'deny';
+  decidedBy: string;
+  remember: NonNullable<PermissionResponse['remember']>;
+  updatedInput?: Record<string, unknown>;
+};
+
+/** The rule engine's two steps around a decision that carries `remember`. */
+export type RememberGate = {
+  /** Before deciding: an `invalid-message` text when it cannot be honoured (nothing is decided). */
+  checkRemember(req: RememberRequest): string | undefined;
+  /** After the decision is committed: the rule made, or why none. */
+  applyRemember(req: RememberRequest): RememberOutcome;
+};
+
 export type HubOptions = {
   host: BrokerHost;
   store: EventStore;
@@ -47,6 +65,8 @@ export type HubOptions = {
   queueStatusIntervalMs?: number;
   /** After an accepted decision is committed (rules, audit). */
   onDecisionAccepted?: DecisionObserver;
+  /** Checks and applies a decision's `remember` (the rule engine). */
+  rememberGate?: RememberGate;
 };
 
 /** Buffered bytes beyond bound x this, right after a write, drop the client at once. */
@@ -338,6 +358,15 @@ export class Hub {
 
   private decide(conn: ClientConnection, message: PermissionResponse): void {
     const ref = message.clientMsgId;
+    const rememberReq: RememberRequest | undefined = message.remember
+      ? { requestId: message.requestId, decision: message.decision, decidedBy: conn.label, remember: message.remember, ...(message.updatedInput ? { updatedInput: message.updatedInput } : {}) }
+      : undefined;
+    // A `remember` that cannot be honoured is refused before anything is decided.
+    const refusal = rememberReq ? this.options.rememberGate?.checkRemember(rememberReq) : undefined;
+    if (refusal) {
+      this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
+      return;
+    }
     let pending;
     try {
       pending = this.host.decide({
@@ -358,7 +387,16 @@ export class Hub {
     pending.then(
       ({ answer, replayed }) => {
         if (answer.status === 'accepted') {
-          conn.send({ type: 'ack', ...(ref !== undefined ? { ref } : {}), requestId: answer.requestId, status: 'accepted' });
+          let remembered: RememberOutcome | undefined;
+          if (rememberReq && !replayed && this.options.rememberGate) {
+            try {
+              remembered = this.options.rememberGate.applyRemember(rememberReq);
+            } catch (error) {
+              remembered = { created: false, reason: 'internal error while making the rule' };
+              this.logger.error('remember failed', { error: String(error) });
+            }
+          }
+          conn.send({ type: 'ack', ...(ref !== undefined ? { ref } : {}), requestId: answer.requestId, status: 'accepted', ...(remembered ? { remember: remembered } : {}) });
           if (!replayed) {
             this.options.onDecisionAccepted?.({
               requestId: answer.requestId,

@@ -9,10 +9,11 @@ import type { CardPhase, HistoryEntry } from '../../machines/queue.ts';
 import { describeOutcome, rejectionText } from '../../machines/queue.ts';
 import type { PermissionRequestEvent } from '../../protocol/index.ts';
 import { RULE_SCOPES, hasHiddenCharacters, visibleJson, visibleText } from '../../protocol/index.ts';
-import { allowEdited, allowRequest, alwaysAllowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
+import { allowEdited, allowRequest, alwaysAllowRequest, chosenScope, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { setDraft, useDraft } from '../state/drafts.ts';
 import { parseEditedInput } from '../state/editInput.ts';
+import { useRuleProposal } from '../state/ruleProposals.ts';
 import { useNow } from '../state/useNow.ts';
 import { InputView } from './InputView.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
@@ -164,6 +165,69 @@ function Editor({ requestId, input }: { requestId: string; input: Record<string,
   );
 }
 
+/** "Always allow": the rule it will make, shown before it is saved (the server's
+ *  proposal), a broader prefix only where the server offers one, and the scope. */
+function AlwaysAllow({ requestId, busy }: { requestId: string; busy: boolean }) {
+  const actor = ConnectionContext.useActorRef();
+  const draft = useDraft(requestId);
+  const state = useRuleProposal(requestId, !busy);
+  const proposal = state.status === 'ready' ? state.proposal : undefined;
+  const scope = proposal ? chosenScope(requestId) : undefined;
+  const chosen = draft.prefix !== null ? proposal?.prefixes.find((p) => p.pattern === draft.prefix) : undefined;
+  const rule = chosen ?? proposal?.exact ?? undefined;
+  const noRule = state.status === 'error' ? `the rule cannot be shown (${state.message})` : proposal && !proposal.exact ? proposal.refused ?? 'no rule can be made' : proposal && !scope ? 'no scope fits this request' : undefined;
+  return (
+    <div className="always-allow" data-testid="always-allow">
+      <p className="rule-preview" data-testid="rule-preview" aria-live="polite">
+        {state.status === 'loading' && 'Always allow: finding the rule it would remember…'}
+        {noRule && <>Always allow makes no rule: {noRule}. Allow still allows this once.</>}
+        {rule && !noRule && (
+          <>
+            Always allow remembers <code className="mono" data-testid="rule-pattern">{rule.pattern}</code> <span className="muted">({rule.description})</span>
+          </>
+        )}
+      </p>
+      <span className="always">
+        {proposal && proposal.prefixes.length > 0 && (
+          <select
+            aria-label="Always allow rule"
+            value={chosen?.pattern ?? ''}
+            disabled={busy}
+            onChange={(e) => setDraft(requestId, { prefix: e.target.value === '' ? null : e.target.value })}
+          >
+            <option value="">exactly this</option>
+            {proposal.prefixes.map((p) => (
+              <option key={p.pattern} value={p.pattern}>
+                {p.kind === 'path-glob' ? p.pattern : `${p.pattern} …`}
+              </option>
+            ))}
+          </select>
+        )}
+        <select
+          aria-label="Always allow scope"
+          value={scope ?? ''}
+          disabled={busy || !proposal}
+          onChange={(e) => setDraft(requestId, { scope: e.target.value as (typeof RULE_SCOPES)[number] })}
+        >
+          {!scope && <option value="">scope</option>}
+          {RULE_SCOPES.map((s) => {
+            const info = proposal?.scopes.find((x) => x.scope === s);
+            return (
+              <option key={s} value={s} disabled={info ? !info.available : false}>
+                {info?.value ? `${s}: ${info.value}` : s}
+                {info && !info.available ? ` (${info.reason})` : ''}
+              </option>
+            );
+          })}
+        </select>
+        <button type="button" disabled={busy || !rule || !!noRule} onClick={() => alwaysAllowRequest(actor, requestId)}>
+          Always allow
+        </button>
+      </span>
+    </div>
+  );
+}
+
 function FinishedCard({ entry }: { entry: HistoryEntry }) {
   const elsewhere = entry.decider === 'another-window' || entry.decider === 'http';
   return (
@@ -248,24 +312,8 @@ export function RequestCard({ requestId, selected = false, onSelect }: { request
         <button type="button" disabled={busy || draft.editing} onClick={() => openEditor(requestId)}>
           Edit and allow
         </button>
-        <span className="always">
-          <button type="button" disabled={busy} onClick={() => alwaysAllowRequest(actor, requestId)}>
-            Always allow
-          </button>
-          <select
-            aria-label="Always allow scope"
-            value={draft.scope}
-            disabled={busy}
-            onChange={(e) => setDraft(requestId, { scope: e.target.value as (typeof RULE_SCOPES)[number] })}
-          >
-            {RULE_SCOPES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </span>
       </div>
+      <AlwaysAllow requestId={requestId} busy={busy} />
       <label className="reason">
         <span>Reason (sent with Deny; Enter denies)</span>
         <input

@@ -4,7 +4,9 @@
  */
 import type { ConnectionRef } from './connection.ts';
 import { sendDecision } from './connection.ts';
+import type { RuleScope } from '../../protocol/index.ts';
 import { getDraft, setDraft } from './drafts.ts';
+import { getRuleProposal } from './ruleProposals.ts';
 
 export function allowRequest(actor: ConnectionRef, requestId: string): void {
   sendDecision(actor, { requestId, decision: 'allow' });
@@ -15,8 +17,23 @@ export function denyRequest(actor: ConnectionRef, requestId: string): void {
   sendDecision(actor, { requestId, decision: 'deny', ...(reason ? { message: reason } : {}) });
 }
 
-export function alwaysAllowRequest(actor: ConnectionRef, requestId: string): void {
-  sendDecision(actor, { requestId, decision: 'allow', remember: { scope: getDraft(requestId).scope } });
+/** The scope the card shows: the one chosen, else the first this request can have. */
+export function chosenScope(requestId: string): RuleScope | undefined {
+  const proposal = getRuleProposal(requestId);
+  const draft = getDraft(requestId);
+  const available = proposal?.scopes.filter((s) => s.available).map((s) => s.scope) ?? [];
+  return draft.scope && available.includes(draft.scope) ? draft.scope : available[0];
+}
+
+/** Only once the card shows the rule it will make (the server's proposal) and one can be made. */
+export function alwaysAllowRequest(actor: ConnectionRef, requestId: string): boolean {
+  const proposal = getRuleProposal(requestId);
+  const scope = chosenScope(requestId);
+  if (!proposal?.exact || !scope) return false;
+  const prefix = getDraft(requestId).prefix;
+  const chosen = prefix !== null && proposal.prefixes.some((p) => p.pattern === prefix) ? prefix : undefined;
+  sendDecision(actor, { requestId, decision: 'allow', remember: { scope, ...(chosen !== undefined ? { prefix: chosen } : {}) } });
+  return true;
 }
 
 export function allowEdited(actor: ConnectionRef, requestId: string, updatedInput: Record<string, unknown>): void {

@@ -6,7 +6,7 @@
 import { createActorContext } from '@xstate/react';
 import type { ActorRefFrom, SnapshotFrom } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.ts';
-import type { Decision, RuleScope } from '../../protocol/index.ts';
+import type { Decision, Remember } from '../../protocol/index.ts';
 import { uuid } from './ids.ts';
 import { browserSocket } from './socket.ts';
 
@@ -20,7 +20,7 @@ export type DecisionRequest = {
   decision: Decision;
   updatedInput?: Record<string, unknown>;
   message?: string;
-  remember?: { scope: RuleScope };
+  remember?: Remember;
 };
 
 /** Each decision gets its own clientMsgId: the server's ack and error name it. */

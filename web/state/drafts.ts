@@ -1,14 +1,15 @@
 /**
- * What a person has typed into a card but not sent (deny reason, rule scope, the JSON
- * editor), keyed by request id, so the queue card, the inline chat card and the keyboard
+ * What a person has typed into a card but not sent (deny reason, rule scope and prefix, the
+ * JSON editor), keyed by request id, so the queue card, the inline chat card and the keyboard
  * shortcuts all see the same draft. A tiny external store for `useSyncExternalStore`.
  */
 import { useSyncExternalStore } from 'react';
 import type { RuleScope } from '../../protocol/index.ts';
 
-export type Draft = { reason: string; scope: RuleScope; editing: boolean; editText: string | null };
+/** `scope` null: the first scope the request can have; `prefix` null: the exact rule. */
+export type Draft = { reason: string; scope: RuleScope | null; prefix: string | null; editing: boolean; editText: string | null };
 
-const EMPTY: Draft = { reason: '', scope: 'session', editing: false, editText: null };
+const EMPTY: Draft = { reason: '', scope: null, prefix: null, editing: false, editText: null };
 let drafts: Record<string, Draft> = {};
 const listeners = new Set<() => void>();
 

@@ -1,0 +1,265 @@
+/**
+ * The one table of what a Bash allow rule may never be about (docs/rules.md, "What
+ * “Always allow” remembers" and the refusal table). A command is refused when any of
+ * its simple commands (normalised: leading assignments skipped, the basename of the
+ * command word) is a shell, an interpreter, a runner or a wrapper, carries flags that
+ * run code or write files, writes through a redirection, or holds what the shell would
+ * expand into other words (`$…`, unquoted `*?[` and `{`). The same check runs when a
+ * rule is made and every time an allow rule is matched, so a prefix rule never covers a
+ * command the human could not have remembered.
+ */
+import { basename } from 'node:path';
+import { splitCommand, type Segment } from './bashSegments.ts';
+
+/** Commands that run other code given to them (scripts, strings, other commands). */
+export const RUNNERS: readonly string[] = [
+  // shells
+  'sh', 'bash', 'rbash', 'zsh', 'dash', 'fish', 'ksh', 'mksh', 'csh', 'tcsh', 'ash', 'yash', 'elvish', 'nu', 'xonsh', 'osh', 'busybox', 'toybox', 'pwsh', 'powershell',
+  // interpreters
+  'node', 'nodejs', 'deno', 'bun', 'bunx', 'ruby', 'irb', 'php', 'tclsh', 'wish', 'expect', 'osascript', 'R', 'Rscript', 'julia', 'luajit', 'ipython', 'jupyter',
+  'java', 'jshell', 'groovy', 'scala', 'kotlin', 'clojure', 'erl', 'escript', 'elixir', 'iex', 'ghci', 'runghc', 'runhaskell', 'swift',
+  'awk', 'gawk', 'mawk', 'nawk',
+  // programs with a shell escape (`.shell`, `\!`, `system`)
+  'sqlite3', 'psql', 'mysql', 'mariadb', 'tmux', 'screen', 'open', 'xdg-open',
+  // runners and wrappers: they run the command given as their arguments
+  'xargs', 'env', 'eval', 'exec', 'command', 'builtin', 'source', '.', 'sudo', 'su', 'doas', 'pkexec', 'runuser', 'chroot', 'ssh', 'scp', 'sftp',
+  'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
+  'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
+  'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
+  // editors and pagers: each can start a shell
+  'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
+  // shell keywords (what follows them runs) and builtins that change how later commands run
+  '!', 'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'coproc', '{', '}', '[[', ']]',
+  'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
+];
+/** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
+const RUNNER_FAMILIES = /^(python|pypy|perl|lua|ruby|php|node)[\d.]*$/;
+
+/** Commands whose nature is to change files: an exact rule is fine (the human saw the
+ *  arguments), a prefix never (`rm` would cover `rm -rf ~`). */
+export const WRITERS: readonly string[] = ['rm', 'rmdir', 'mv', 'cp', 'ln', 'chmod', 'chown', 'chgrp', 'dd', 'truncate', 'install', 'mkdir', 'touch', 'unlink', 'shred', 'patch', 'tee'];
+
+/** Tools with subcommands: a prefix must name the subcommand (`git status`, never `git`). */
+export const SUBCOMMAND_TOOLS: readonly string[] = [
+  'git', 'npm', 'npx', 'pnpm', 'pnpx', 'yarn', 'cargo', 'go', 'docker', 'podman', 'kubectl', 'gh', 'pip', 'pip3', 'uv', 'uvx', 'poetry', 'brew',
+  'apt', 'apt-get', 'systemctl', 'make', 'gradle', 'mvn', 'dotnet', 'terraform', 'helm', 'aws', 'gcloud', 'az', 'rustup', 'deno',
+];
+
+/** The only variables a remembered command may set before its command word (a leading
+ *  `NAME=value`): so many others load or choose code (PATH, LD_PRELOAD, NODE_OPTIONS,
+ *  GIT_*, CC, GOFLAGS, GCONV_PATH, …) that only a list of harmless ones is safe. */
+export const HARMLESS_VARIABLES = /^(CI|NODE_ENV|FORCE_COLOR|NO_COLOR|CLICOLOR|TERM|COLUMNS|LINES|LANG|LANGUAGE|LC_[A-Z]+|TZ|DEBUG|RUST_BACKTRACE|RUST_LOG|NODE_NO_WARNINGS|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE)$/;
+
+type FlagCheck = (args: readonly string[]) => string | undefined;
+
+/** An argument equal to one of `names`, or `name=…` for a long one; a long one also when
+ *  abbreviated (getopt_long, git, tar and npm accept `--outp` for `--output`) or spelt
+ *  with `_`. */
+const hasFlag = (args: readonly string[], names: readonly string[]) =>
+  args.find((a) => {
+    // npm reads `--node_options` as `--node-options`: compare with `_` as `-`
+    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0].replace(/_/g, '-') : undefined;
+    return names.some((n) => a === n || (long !== undefined && n.startsWith('--') && n.startsWith(long)));
+  });
+/** A short option cluster (`-sSLo`) holding one of `letters`, or a long flag in `longs`. */
+const hasShort = (args: readonly string[], letters: string) => args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => a.slice(1).split(/[=]/)[0].includes(l)));
+
+function sedScripts(args: readonly string[]): string[] {
+  const scripts: string[] = [];
+  let explicit = false;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const a = args[i];
+    // `--expression` also abbreviated (`--expr`, `--e`: getopt_long takes any unique prefix)
+    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0] : undefined;
+    const expression = long !== undefined && '--expression'.startsWith(long);
+    if (a === '-e' || (expression && !a.includes('='))) {
+      explicit = true;
+      scripts.push(args[i + 1] ?? '');
+      i += 1;
+    } else if (expression) {
+      explicit = true;
+      scripts.push(a.slice(a.indexOf('=') + 1));
+    } else if (/^-[a-zA-Z]*e/.test(a) && !a.startsWith('--')) {
+      explicit = true;
+      const after = a.slice(a.indexOf('e') + 1);
+      if (after) scripts.push(after);
+      else {
+        scripts.push(args[i + 1] ?? '');
+        i += 1;
+      }
+    } else if (a === '-l' || a === '--line-length') i += 1;
+    else if (!a.startsWith('-')) rest.push(a);
+  }
+  if (!explicit && rest.length) scripts.push(rest[0]);
+  return scripts;
+}
+
+const GIT_GLOBAL_OK = new Set(['--no-pager', '--no-optional-locks', '-P', '--no-replace-objects', '--literal-pathspecs', '--paginate', '-p']);
+const GIT_SUBCOMMANDS_REFUSED = new Set(['config', 'submodule', 'bisect', 'filter-branch', 'filter-repo', 'difftool', 'mergetool', 'daemon', 'instaweb', 'hook', 'credential', 'credential-store', 'credential-cache', 'send-email', 'archimport', 'cvsimport', 'svn', 'p4', 'web--browse', 'shell', 'upload-pack', 'receive-pack', 'remote-ext']);
+const NPM_SUBCOMMANDS_REFUSED = new Set(['exec', 'x', 'explore', 'init', 'create', 'innit', 'config', 'set', 'edit', 'dlx']);
+const NPM_FLAGS = ['--node-options', '--script-shell', '--shell', '--userconfig', '--globalconfig', '--call', '--registry', '--prefix', '--cache', '--init-module', '--editor', '--browser', '--git', '--viewer', '--ignore-scripts', '--foreground-scripts', '--package', '--node-arg', '--require', '--import', '--loader', '--config'];
+
+/** Per command: the flags that run code or write files. Each returns the offending flag. */
+export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
+  find: (args) => hasFlag(args, ['-exec', '-execdir', '-ok', '-okdir', '-delete', '-fprint', '-fprint0', '-fprintf', '-fls']),
+  sed: (args) =>
+    hasFlag(args, ['--in-place', '-f', '--file', '-s']) ??
+    hasShort(args, 'if') ??
+    (sedScripts(args).some((s) => /[ewW]/.test(s)) ? 'a sed script with e, w or W (runs a command or writes a file)' : undefined),
+  git: (args) => {
+    let i = 0;
+    for (; i < args.length && args[i].startsWith('-'); i += 1) if (!GIT_GLOBAL_OK.has(args[i])) return `${args[i]} before the subcommand`;
+    const sub = args[i];
+    if (sub !== undefined && GIT_SUBCOMMANDS_REFUSED.has(sub)) return `git ${sub}`;
+    const rest = args.slice(i + 1);
+    return (
+      hasFlag(rest, ['--output', '-o', '--ext-diff', '--upload-pack', '--receive-pack', '--exec', '-x', '--open-files-in-pager', '--config', '--template', '--extcmd', '--tool', '-t', '--gpg-program', '--run', '--exec-path', '-c']) ??
+      rest.find((a) => /^-O/.test(a) || /^--(upload-pack|receive-pack|exec|output|open-files-in-pager|extcmd|tool)/.test(a))
+    );
+  },
+  npm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `npm ${args[0]}` : hasFlag(args, NPM_FLAGS) ?? hasShort(args, 'c')),
+  npx: (args) => hasFlag(args, NPM_FLAGS) ?? hasShort(args, 'cp'),
+  pnpm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `pnpm ${args[0]}` : hasFlag(args, NPM_FLAGS)),
+  pnpx: (args) => hasFlag(args, NPM_FLAGS),
+  yarn: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `yarn ${args[0]}` : hasFlag(args, NPM_FLAGS)),
+  make: (args) =>
+    hasFlag(args, ['--eval', '-E', '-f', '--file', '--makefile', '-C', '--directory', '-I', '--include-dir', '-o', '--old-file', '-W', '--what-if', '--new-file', '--assume-new']) ??
+    args.find((a) => a.includes('=')) ??
+    hasShort(args, 'EfCIoW'),
+  tar: (args) => {
+    const exec = hasFlag(args, ['--to-command', '--checkpoint-action', '--use-compress-program', '-I', '--info-script', '-F', '--new-volume-script', '--rsh-command', '--rmt-command']);
+    if (exec) return exec;
+    const mode = (args[0] ?? '').replace(/^-/, '');
+    const listing = args.includes('--list') || args.includes('-t') || (/^[A-Za-z]+$/.test(mode) && mode.includes('t') && !/[xcruA]/.test(mode));
+    return listing ? undefined : 'tar other than --list (extracts or writes an archive)';
+  },
+  rsync: (args) => hasFlag(args, ['-e', '--rsh', '--rsync-path', '--daemon', '--config', '--write-batch', '--only-write-batch']) ?? hasShort(args, 'e'),
+  curl: (args) =>
+    hasFlag(args, ['-o', '-O', '--output', '--remote-name', '--remote-name-all', '-K', '--config', '-D', '--dump-header', '--trace', '--trace-ascii', '-c', '--cookie-jar', '--etag-save', '--libcurl', '--stderr', '-T', '--upload-file', '--output-dir', '--create-dirs', '-J', '--remote-header-name', '--hsts', '--alt-svc']) ??
+    hasShort(args, 'oOKDcTJ') ??
+    args.find((a) => a.startsWith('@') || /^-d@|^--data(-binary|-raw|-urlencode)?=@/.test(a)),
+  wget: () => 'wget (writes the file it fetches)',
+  dd: (args) => args.find((a) => a.startsWith('of=')),
+  sort: (args) => hasFlag(args, ['-o', '--output', '--compress-program']) ?? hasShort(args, 'o'),
+  uniq: (args) => (args.filter((a) => !a.startsWith('-')).length > 1 ? 'uniq with an output file' : undefined),
+  diff: (args) => hasFlag(args, ['--to-file', '--from-file']),
+  zip: () => 'zip (writes an archive)',
+  unzip: (args) => (args.includes('-l') || args.includes('-v') ? undefined : 'unzip other than -l (extracts files)'),
+  tee: () => 'tee (writes files)',
+  docker: (args) => containerCheck('docker', args),
+  podman: (args) => containerCheck('podman', args),
+  kubectl: (args) => {
+    const sub = args.find((a) => !a.startsWith('-'));
+    return sub && ['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin'].includes(sub) ? `kubectl ${sub}` : hasFlag(args, ['--kubeconfig', '--server', '-s', '--context']);
+  },
+};
+
+/** `docker run` and friends run any image with any mount: as good as root. */
+function containerCheck(tool: string, args: readonly string[]): string | undefined {
+  const sub = args.find((a) => !a.startsWith('-'));
+  if (sub && ['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context'].includes(sub)) return `${tool} ${sub}`;
+  return hasFlag(args, ['-H', '--host', '--context', '--config']);
+}
+
+export type Normalised = {
+  /** Leading `NAME=value` words. */
+  assignments: string[];
+  /** The basename of the command word. */
+  command: string;
+  /** The words after the command word. */
+  args: string[];
+};
+
+/** `NAME=value` and `NAME+=value` (an append is an assignment too). */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
+
+export function normalise(words: readonly string[]): Normalised | undefined {
+  let i = 0;
+  while (i < words.length && ASSIGNMENT.test(words[i])) i += 1;
+  if (i >= words.length) return undefined;
+  return { assignments: words.slice(0, i), command: basename(words[i]), args: words.slice(i + 1) };
+}
+
+/** Why one simple command may not be covered by an allow rule, or undefined. */
+export function segmentRefusal(segment: Segment): string | undefined {
+  if (segment.unsafeRedirect) return 'it writes to a file through a redirection';
+  const words = segment.words;
+  const dollar = words.find((w) => w.includes('$') || w.includes('`'));
+  if (dollar !== undefined) return `"${dollar}" expands when it runs (a variable or substitution)`;
+  const n = normalise(words);
+  if (!n) return 'it only sets variables';
+  const variable = n.assignments.map((a) => /^[A-Za-z_][A-Za-z0-9_]*/.exec(a)![0]).find((name) => !HARMLESS_VARIABLES.test(name));
+  if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
+  if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
+  const check = FLAG_CHECKS[n.command];
+  const flag = check?.(n.args);
+  if (flag) return `"${n.command}" with ${flag} runs code or writes files`;
+  return undefined;
+}
+
+/** Characters the shell expands outside quotes into other words: pathname patterns and
+ *  braces. The reader gives words with quotes removed, so look at the text. */
+export function unquotedExpansion(command: string): string | undefined {
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < command.length; i += 1) {
+    const c = command[i];
+    if (quote === "'") {
+      if (c === "'") quote = null;
+    } else if (c === '\\') i += 1;
+    else if (quote === '"') {
+      if (c === '"') quote = null;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '*' || c === '?' || c === '[' || c === '{') return c;
+  }
+  return undefined;
+}
+
+/** Control characters (but tab and newline), bidi controls and zero-width characters:
+ *  what the human saw may not be what runs. The reader refuses them too; this table
+ *  does not depend on it. */
+const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]/u;
+
+export type PolicyResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
+
+/** The last answer: every allow rule asks about the same command in turn. */
+let last: { command: string; result: PolicyResult } | undefined;
+
+/** May an allow rule cover this command at all? (Also the check for making one.) */
+export function commandPolicy(command: string): PolicyResult {
+  if (last?.command === command) return last.result;
+  const result = judge(command);
+  last = { command, result };
+  return result;
+}
+
+function judge(command: string): PolicyResult {
+  const hidden = HIDDEN.exec(command);
+  if (hidden) return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
+  const split = splitCommand(command);
+  if (!split.ok) return { ok: false, reason: `the command cannot be read for sure (${split.reason})` };
+  if (split.segments.length === 0) return { ok: false, reason: 'the command is empty' };
+  const glob = unquotedExpansion(command);
+  if (glob) return { ok: false, reason: `an unquoted "${glob}" expands to whatever files exist` };
+  for (const segment of split.segments) {
+    const why = segmentRefusal(segment);
+    if (why) return { ok: false, reason: why };
+  }
+  return { ok: true, segments: split.segments };
+}
+
+/** The prefixes a human may choose for this command: one simple command only, not a
+ *  writer, at least the command word (and the subcommand for SUBCOMMAND_TOOLS), up to
+ *  all its words. Each is a list of words. */
+export function prefixChoices(segments: readonly Segment[], decision: 'allow' | 'deny' = 'allow'): string[][] {
+  if (segments.length !== 1) return [];
+  const words = segments[0].words;
+  const n = normalise(words);
+  // A deny prefix only widens what is refused: writers are fine there.
+  if (!n || (decision === 'allow' && WRITERS.includes(n.command))) return [];
+  const commandAt = n.assignments.length;
+  const min = commandAt + (SUBCOMMAND_TOOLS.includes(n.command) ? 2 : 1);
+  const out: string[][] = [];
+  for (let k = words.length; k >= min; k -= 1) out.push(words.slice(0, k));
+  return out;
+}
