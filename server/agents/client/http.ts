@@ -26,6 +26,16 @@ export type HttpOptions = {
   signal?: AbortSignal;
 };
 
+/**
+ * The Host header for a URL, as we send it and as the hello proof binds it (contract-2
+ * §2): the host in lower case with the port as the URL gives it, the scheme's default
+ * port left out (`http://h` and `http://h:80` are both `h`), IPv6 in brackets. Set
+ * explicitly on every request so the proof and the request can never disagree.
+ */
+export function hostHeaderOf(url: URL): string {
+  return url.host.toLowerCase();
+}
+
 export function httpJson(method: string, url: string, options: HttpOptions): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     let parsed: URL;
@@ -36,7 +46,7 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
       return;
     }
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body), 'utf8');
-    const headers: Record<string, string> = { accept: 'application/json', connection: 'close', ...options.headers };
+    const headers: Record<string, string> = { accept: 'application/json', connection: 'close', host: hostHeaderOf(parsed), ...options.headers };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
