@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { askGatehouse } from '../server/agents/client/ask.ts';
+import { httpJson } from '../server/agents/client/http.ts';
 import type { AgentServer } from '../server/agents/client/pinned.ts';
 import { BENCH_TIMEOUT_MS, benchRequest, now, num, serveIpc } from './common.ts';
 
@@ -16,7 +17,7 @@ serveIpc({
     const baseUrl = String(args.baseUrl);
     // The bench server runs with --no-auth: no agent token, so no hello to prove it
     // (real clients always pin: server/agents/client/pinned.ts).
-    const server: AgentServer = { baseUrl, isProven: true, prove: async () => ({ ok: true }), authHeaders: () => ({}), forget() {} };
+    const server: AgentServer = { baseUrl, prove: async () => ({ ok: true }), call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, o), forget() {}, close() {} };
     const count = num(args, 'count');
     const inflight = Math.min(num(args, 'inflight'), count);
     const maxMs = num(args, 'maxMs', 120_000);

@@ -128,9 +128,10 @@ export default async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
   try {
     const outcome = await askGatehouse(requestSpecOf(input, timeoutMs), {
-      server: new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log }),
+      server,
       createTimeoutMs: connectTimeoutMs,
       // Past the server's deadline, keep listening a little for its timeout deny.
       giveUpAt: started + timeoutMs + Math.min(5000, Math.max(0, hookTimeoutSeconds * 1000 - timeoutMs) / 2),
@@ -145,6 +146,7 @@ export default async function main(argv: string[]): Promise<number> {
     log(`outcome ${JSON.stringify(outcome)}`);
     await print(outputOf(event, outcome));
   } finally {
+    server.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

@@ -4,7 +4,7 @@
  * protocol; logs go to stderr, only with DEBUG=mcp.
  *
  * It holds the agent token only and sends it only to a server that proved it knows it
- * (`POST /api/agent/hello`, once per process, again after a lost connection). With no
+ * (`POST /api/agent/hello`, once per approve call, again after a lost connection). With no
  * agent token, or a server that cannot prove itself, every `approve` denies saying why.
  *
  *   --timeout-ms MS   the request's own timeout (GATEHOUSE_MCP_TIMEOUT_MS; default: the
@@ -36,8 +36,6 @@ export default async function main(argv: string[]): Promise<number> {
   const timeoutMs = positiveInt(flags['timeout-ms']) ?? positiveInt(process.env.GATEHOUSE_MCP_TIMEOUT_MS);
 
   if (!config.agentToken) process.stderr.write(`gatehouse mcp: ${config.missingToken}; every approve will deny\n`);
-  // One pinned server for the process: one hello, again only after a lost connection.
-  const gatehouse = config.agentToken ? new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log }) : undefined;
 
   const server = new McpServer({ name: MCP_SERVER_NAME, version: '1.0.0' });
   server.registerTool(
@@ -49,10 +47,13 @@ export default async function main(argv: string[]): Promise<number> {
     },
     async (args, extra) => {
       log(`approve ${args.tool_name} ${args.tool_use_id ?? ''}`);
-      if (!gatehouse) {
+      if (!config.agentToken) {
         const denied = { behavior: 'deny', message: `Gatehouse could not ask for a decision, so this is denied: ${config.missingToken}.` };
         return { content: [{ type: 'text', text: JSON.stringify(denied) }] };
       }
+      // Proven afresh for each approve, on a connection of its own (as a hook process is):
+      // between calls the server may have restarted and something else taken its port.
+      const gatehouse = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
       const answer = await approve(
         args,
         {
@@ -65,7 +66,7 @@ export default async function main(argv: string[]): Promise<number> {
           log,
         },
         extra.signal,
-      );
+      ).finally(() => gatehouse.close());
       log(`answer ${JSON.stringify(answer)}`);
       return { content: [{ type: 'text', text: JSON.stringify(answer) }] };
     },

@@ -9,8 +9,8 @@
  * to their own answer.
  */
 import type { Decision, RequestStatus } from '../../../protocol/index.ts';
-import { HttpFailure, httpJson, type HttpResult } from './http.ts';
-import type { AgentServer, ProofOutcome } from './pinned.ts';
+import { HttpFailure, type HttpResult } from './http.ts';
+import { NotProven, type AgentServer, type ProofOutcome } from './pinned.ts';
 
 export type AskSpec = {
   toolName: string;
@@ -131,7 +131,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   const server = options.server;
-  const api = `${server.baseUrl}/api/permission-requests`;
+  const api = '/api/permission-requests';
 
   // 0. The server proves it knows the agent token before the token goes out.
   const startedAt = now();
@@ -141,8 +141,8 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   // 1. Create (idempotent: a retried hook finds the same request).
   let created: HttpResult;
   try {
-    created = await httpJson('POST', api, {
-      headers: { ...server.authHeaders(), 'idempotency-key': spec.idempotencyKey },
+    created = await server.call('POST', api, {
+      headers: { 'idempotency-key': spec.idempotencyKey },
       body: { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs },
       timeoutMs: Math.max(250, options.createTimeoutMs - (now() - startedAt)),
       signal: options.signal,
@@ -150,7 +150,6 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   } catch (error) {
     const failure = error as HttpFailure;
     if (failure.kind === 'aborted') return { kind: 'gave-up', reason: 'stopped before the request was created' };
-    server.forget();
     return { kind: 'unavailable', down: true, reason: failure.message };
   }
   if (created.status !== 200 && created.status !== 201) {
@@ -171,14 +170,9 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   const one = `${api}/${encodeURIComponent(requestId)}`;
 
   const cancel = async (reason: string): Promise<AskOutcome> => {
-    // After a lost connection, the token goes out again only to a server that proves itself.
-    const again = await server.prove(1000);
-    if (!again.ok) {
-      log(`not cancelling ${requestId}: ${again.reason}`);
-      return { kind: 'gave-up', requestId, reason };
-    }
     try {
-      const answer = await httpJson('DELETE', one, { headers: server.authHeaders(), timeoutMs: 1000 });
+      // After a lost connection, this proves the new one first (or sends nothing).
+      const answer = await server.call('DELETE', one, { timeoutMs: 1000 });
       // 409: it finished meanwhile; its outcome wins over our give-up.
       if (answer.status === 409 && isObject(answer.body)) {
         const view = isObject(answer.body.request) ? answer.body.request : answer.body;
@@ -187,7 +181,6 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
       }
       log(`cancelled ${requestId}: ${answer.status}`);
     } catch (error) {
-      server.forget();
       log(`cancel of ${requestId} failed: ${(error as Error).message}`);
     }
     return { kind: 'gave-up', requestId, reason };
@@ -203,16 +196,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
     if (remaining <= 0) return cancel('gave up waiting for a decision');
     const wait = Math.max(1, Math.min(pollSeconds, Math.floor(remaining / 1000)));
     try {
-      if (!server.isProven) {
-        // Reconnecting after a failure: whoever answers now must prove itself again.
-        const again = await server.prove(Math.min(1000, Math.max(remaining, 1)), options.signal);
-        if (!again.ok) {
-          if (again.kind === 'unproven') return { kind: 'unavailable', down: true, reason: again.reason };
-          throw new HttpFailure(again.reason, again.kind === 'aborted' ? 'aborted' : 'unreachable');
-        }
-      }
-      const polled = await httpJson('GET', `${one}?wait=${wait}`, {
-        headers: server.authHeaders(),
+      const polled = await server.call('GET', `${one}?wait=${wait}`, {
         timeoutMs: Math.min(wait * 1000 + 5000, Math.max(remaining, 1)),
         signal: options.signal,
       });
@@ -230,10 +214,11 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
       if (polled.status === 401) server.forget();
       throw new HttpFailure(`poll answered ${errorText(polled)}`, 'unreachable');
     } catch (error) {
+      // Reconnected to something that cannot prove it is our server: stop, send nothing.
+      if (error instanceof NotProven) return { kind: 'unavailable', down: true, reason: error.message };
       const failure = error as HttpFailure;
       if (failure.kind === 'aborted') return cancel('stopped while waiting');
       if (failure.kind === 'timeout' && now() >= giveUpAt) return cancel('gave up waiting for a decision');
-      server.forget();
       failingSince ??= now();
       log(`poll failed: ${failure.message}`);
       if (now() - failingSince >= lostAfterMs) return { kind: 'unavailable', down: true, reason: `lost the server while waiting (${failure.message})` };

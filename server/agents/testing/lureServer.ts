@@ -33,8 +33,8 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+async function listen(server: Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -46,7 +46,7 @@ function closer(server: Server): () => Promise<void> {
     });
 }
 
-export async function startLureServer(hello: LureHello): Promise<LureServer> {
+export async function startLureServer(hello: LureHello, port = 0): Promise<LureServer> {
   const recorded: Recorded[] = [];
   let counter = 0;
   const server = createServer((req, res) => {
@@ -91,8 +91,8 @@ export async function startLureServer(hello: LureHello): Promise<LureServer> {
       return send(404, { error: { code: 'not-found', message: 'no route' } });
     });
   });
-  const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, port, recorded, close: closer(server) };
+  const bound = await listen(server, port);
+  return { url: `http://127.0.0.1:${bound}`, port: bound, recorded, close: closer(server) };
 }
 
 /** A relay on another port that forwards every request to `target` (the real server),
