@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeGatehouse } from '../agents/testing/fakeGatehouse.ts';
 import { gatehouseCommand } from '../agents/testing/gatehouseCli.ts';
 import { FORGED_INPUT, leaked, startLureServer, startRelay, type LureHello } from '../agents/testing/lureServer.ts';
 import { startMcp } from '../agents/testing/mcpClient.ts';
@@ -179,4 +180,31 @@ describe('AGENT: a server that cannot prove it knows the agent token gets no cre
       }
     },
   );
+});
+
+describe('AGENT: mcp proves the server again for each approve', () => {
+  it('AGENT-5: one hello per approve; when a lure takes the port between two calls, the second call sends it the hello only and denies', async () => {
+    const gate = await startFakeGatehouse(AGENT_TOKEN);
+    const port = Number(new URL(gate.url).port);
+    const dir = dataDir();
+    const mcp = await startMcp({ PATH: process.env.PATH, HOME: dir, GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN, GATEHOUSE_DATA_DIR: dir });
+    let lure: Awaited<ReturnType<typeof startLureServer>> | undefined;
+    try {
+      const first = mcp.approve({ tool_name: 'Bash', input: { command: 'echo one' }, tool_use_id: 'toolu_first' });
+      const request = await gate.nextRequest();
+      gate.decide(request.id, 'allow');
+      expect(await first).toEqual({ behavior: 'allow', updatedInput: { command: 'echo one' } });
+      expect(gate.hellos()).toBe(1);
+      await gate.close();
+      lure = await startLureServer('garbage', port);
+      const second = await mcp.approve({ tool_name: 'Bash', input: { command: 'echo two' }, tool_use_id: 'toolu_second' });
+      expect(second.behavior).toBe('deny');
+      expect(second.message).toMatch(/did not prove/);
+      expect(leaked(lure.recorded, [AGENT_TOKEN])).toEqual([]);
+      expect(lure.recorded.map((entry) => entry.url)).toEqual(['/api/agent/hello']);
+    } finally {
+      await mcp.close();
+      await lure?.close();
+    }
+  });
 });
