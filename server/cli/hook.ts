@@ -142,7 +142,9 @@ export default async function main(argv: string[]): Promise<number> {
       if (outcome.kind === 'unavailable' && outcome.down) breaker.failure(outcome.reason);
       else if (outcome.kind !== 'unavailable' || !outcome.down) breaker.success();
     }
-    if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
+    // Something else answers at GATEHOUSE_URL: say so (a down server stays quiet, HOOK-5).
+    if (outcome.kind === 'unavailable' && outcome.unproven) process.stderr.write(`gatehouse hook: ${outcome.reason}; stepping aside\n`);
+    else if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
     log(`outcome ${JSON.stringify(outcome)}`);
     await print(outputOf(event, outcome));
   } finally {

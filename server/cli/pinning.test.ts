@@ -126,6 +126,7 @@ describe('AGENT: a server that cannot prove it knows the agent token gets no cre
         });
         expect(run.ms).toBeLessThan(3000);
         stepsAside(event, run.stdout);
+        expect(run.stderr).toMatch(/did not prove it knows the agent token.*stepping aside/);
         expect(run.stdout).not.toContain('allow');
         expect(run.stdout).not.toContain(FORGED_INPUT.command);
         expect(lure.recorded.length).toBeGreaterThan(0);
@@ -136,6 +137,21 @@ describe('AGENT: a server that cannot prove it knows the agent token gets no cre
       }
     },
   );
+
+  it('AGENT-2: the breaker counts a server that cannot prove itself: the next hook skips it without sending anything', async () => {
+    const lure = await startLureServer('missing');
+    try {
+      const dir = dataDir();
+      const env = { GATEHOUSE_URL: lure.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN, GATEHOUSE_DATA_DIR: dir };
+      stepsAside('PreToolUse', (await runHook(inputOf('PreToolUse', 'breaker-1'), env)).stdout);
+      expect(lure.recorded).toHaveLength(1);
+      const skipped = await runHook(inputOf('PreToolUse', 'breaker-2'), env);
+      stepsAside('PreToolUse', skipped.stdout);
+      expect(lure.recorded).toHaveLength(1);
+    } finally {
+      await lure.close();
+    }
+  });
 
   it.each(hellos)('AGENT-2: mcp pointed at a lure whose hello is %s denies saying the server did not prove itself; the lure saw no token', async (hello) => {
     const lure = await startLureServer(hello);

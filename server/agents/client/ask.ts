@@ -54,7 +54,7 @@ export type AskOutcome =
     }
   /** The server could not be used: `down` when it did not answer at all or could not
    *  prove it knows the agent token (both trip the hook's breaker). */
-  | { kind: 'unavailable'; down: boolean; reason: string }
+  | { kind: 'unavailable'; down: boolean; reason: string; unproven?: true }
   /** We stopped waiting (deadline or signal); the request was cancelled if it existed. */
   | { kind: 'gave-up'; requestId?: string; reason: string };
 
@@ -119,7 +119,7 @@ function unprovenOutcome(proof: Exclude<ProofOutcome, { ok: true }>): AskOutcome
     case 'down':
       return { kind: 'unavailable', down: true, reason: proof.reason };
     case 'unproven':
-      return { kind: 'unavailable', down: true, reason: proof.reason };
+      return { kind: 'unavailable', down: true, unproven: true, reason: proof.reason };
     default: {
       const never: never = proof.kind;
       return never;
@@ -215,7 +215,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
       throw new HttpFailure(`poll answered ${errorText(polled)}`, 'unreachable');
     } catch (error) {
       // Reconnected to something that cannot prove it is our server: stop, send nothing.
-      if (error instanceof NotProven) return { kind: 'unavailable', down: true, reason: error.message };
+      if (error instanceof NotProven) return { kind: 'unavailable', down: true, unproven: true, reason: error.message };
       const failure = error as HttpFailure;
       if (failure.kind === 'aborted') return cancel('stopped while waiting');
       if (failure.kind === 'timeout' && now() >= giveUpAt) return cancel('gave up waiting for a decision');
