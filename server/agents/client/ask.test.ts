@@ -114,6 +114,44 @@ describe('AGENT: proving again after a lost connection', () => {
     expect(lure.recorded.every((entry) => entry.url === '/api/agent/hello')).toBe(true);
   });
 
+  it('AGENT-5: every request carrying the token arrives on a connection whose first request was a proven hello, also when the server closes it between calls', async () => {
+    const byConnection = new Map<object, string[]>();
+    let closeAfterCreate = true;
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const log = byConnection.get(req.socket) ?? [];
+        byConnection.set(req.socket, log);
+        log.push(`${req.method} ${req.url?.split('?')[0]}${req.headers.authorization ? ' +token' : ''}`);
+        const send = (status: number, body: unknown, close = false) => {
+          res.writeHead(status, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) });
+          res.end(JSON.stringify(body));
+        };
+        if (req.url === '/api/agent/hello') {
+          const { nonce } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { nonce: string };
+          return send(200, { proof: helloProof(TOKEN, nonce, String(req.headers.host)) });
+        }
+        if (req.method === 'POST') {
+          // The server drops the connection after answering: the poll must prove a new one.
+          const close = closeAfterCreate;
+          closeAfterCreate = false;
+          return send(201, { id: 'req-ours', status: 'pending', expiresAt: Date.now() + 60_000, seq: 1 }, close);
+        }
+        return send(200, { id: 'req-ours', status: 'resolved', decision: 'allow' });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    const outcome = await ask(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    expect(outcome).toMatchObject({ kind: 'finished', decision: 'allow', requestId: 'req-ours' });
+    const logs = [...byConnection.values()];
+    expect(logs).toEqual([
+      ['POST /api/agent/hello', 'POST /api/permission-requests +token'],
+      ['POST /api/agent/hello', 'GET /api/permission-requests/req-ours +token'],
+    ]);
+  });
+
   it('AGENT-5: one hello serves the whole exchange while the connection holds', async () => {
     const gate = await startFakeGatehouse(TOKEN);
     closers.push(gate.close);

@@ -148,6 +148,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
       signal: options.signal,
     });
   } catch (error) {
+    if (error instanceof NotProven) return { kind: 'unavailable', down: true, unproven: true, reason: error.message };
     const failure = error as HttpFailure;
     if (failure.kind === 'aborted') return { kind: 'gave-up', reason: 'stopped before the request was created' };
     return { kind: 'unavailable', down: true, reason: failure.message };
