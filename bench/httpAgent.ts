@@ -6,6 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { askGatehouse } from '../server/agents/client/ask.ts';
+import { httpJson } from '../server/agents/client/http.ts';
+import type { AgentServer } from '../server/agents/client/pinned.ts';
 import { BENCH_TIMEOUT_MS, benchRequest, now, num, serveIpc } from './common.ts';
 
 let counter = 0;
@@ -13,7 +15,9 @@ let counter = 0;
 serveIpc({
   async load(args) {
     const baseUrl = String(args.baseUrl);
-    const token = typeof args.token === 'string' ? args.token : undefined;
+    // The bench server runs with --no-auth: no agent token, so no hello to prove it
+    // (real clients always pin: server/agents/client/pinned.ts).
+    const server: AgentServer = { baseUrl, prove: async () => ({ ok: true }), call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, o), forget() {}, close() {} };
     const count = num(args, 'count');
     const inflight = Math.min(num(args, 'inflight'), count);
     const maxMs = num(args, 'maxMs', 120_000);
@@ -28,7 +32,7 @@ serveIpc({
         const request = benchRequest(now(), counter++);
         const outcome = await askGatehouse(
           { ...request, timeoutMs: BENCH_TIMEOUT_MS, idempotencyKey: randomUUID() },
-          { baseUrl, token, createTimeoutMs: 10_000, giveUpAt: Date.now() + maxMs, pollSeconds: 30 },
+          { server, createTimeoutMs: 10_000, giveUpAt: Date.now() + maxMs, pollSeconds: 30 },
         );
         const t = now();
         if (outcome.kind !== 'finished') {

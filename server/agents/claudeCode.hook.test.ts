@@ -63,7 +63,7 @@ function run(s: ReturnType<typeof scenario>, gatehouseEnv: Record<string, string
   return runClaude({ args: ['-p', 'please do it', '--settings', s.settings], cwd: s.cwd, env: claudeEnv(api.url, gatehouseEnv), timeoutMs: TIMEOUT });
 }
 
-const envFor = (g: { url: string; token: string; dataDir: string }) => ({ GATEHOUSE_URL: g.url, GATEHOUSE_TOKEN: g.token, GATEHOUSE_DATA_DIR: g.dataDir });
+const envFor = (g: { url: string; agentToken: string; dataDir: string }) => ({ GATEHOUSE_URL: g.url, GATEHOUSE_AGENT_TOKEN: g.agentToken, GATEHOUSE_DATA_DIR: g.dataDir });
 
 describe.each<Event>(['PermissionRequest', 'PreToolUse'])('Claude Code %s hook through Gatehouse', (event) => {
   it(
@@ -131,7 +131,7 @@ describe('Claude Code hook when Gatehouse is not there', () => {
       const dataDir = join(root, 'down-data');
       const command = `echo x > ${s.out}/down.txt`;
       api.setScript(oneToolUse('Bash', { command, description: 'write a file' }));
-      const result = await run(s, { GATEHOUSE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_TOKEN: 't', GATEHOUSE_DATA_DIR: dataDir });
+      const result = await run(s, { GATEHOUSE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_AGENT_TOKEN: 'agent-token-0123456789abcdef', GATEHOUSE_DATA_DIR: dataDir });
       expect(result.code).toBe(0);
       expect(s.hookDurations()).toHaveLength(1);
       expect(s.hookDurations()[0]).toBeLessThan(3000);
@@ -147,7 +147,7 @@ describe('Claude Code hook when Gatehouse is not there', () => {
     async () => {
       const dataDir = join(root, 'silent-data');
       const silent = await startSilentServer();
-      const env = { GATEHOUSE_URL: silent.url, GATEHOUSE_TOKEN: gate.token, GATEHOUSE_DATA_DIR: dataDir };
+      const env = { GATEHOUSE_URL: silent.url, GATEHOUSE_AGENT_TOKEN: gate.agentToken, GATEHOUSE_DATA_DIR: dataDir };
       try {
         const first = scenario('PreToolUse');
         api.setScript(oneToolUse('Bash', { command: `echo x > ${first.out}/silent.txt`, description: 'write' }));
@@ -173,7 +173,7 @@ describe('Claude Code hook when Gatehouse is not there', () => {
         writeFileSync(breakerPath, JSON.stringify({ ...state, openUntil: Date.now() - 1 }));
         const third = scenario('PreToolUse');
         api.setScript(oneToolUse('Bash', { command: `echo back > ${third.out}/back.txt`, description: 'write' }));
-        const running = run(third, { ...env, GATEHOUSE_TOKEN: back.token });
+        const running = run(third, { ...env, GATEHOUSE_AGENT_TOKEN: back.agentToken });
         const request = await back.human.nextPending();
         await back.human.decide(request.id, { decision: 'allow' });
         await running;

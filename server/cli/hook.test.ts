@@ -20,6 +20,8 @@ const permissionRequest = {
 };
 const preToolUse = { ...permissionRequest, hook_event_name: 'PreToolUse', tool_use_id: 'toolu_abc', prompt_id: undefined };
 
+/** A well-formed agent token for the runs whose server is down or silent. */
+const AGENT_TOKEN = 'agent-token-0123456789abcdef';
 let dataDir: string;
 const dirs: string[] = [];
 function freshDataDir(): string {
@@ -81,18 +83,21 @@ describe('gatehouse hook (process, against an HTTP stand-in)', () => {
 
   it('HOOK-1: a PermissionRequest allow prints the PermissionRequest allow shape, with the edited input', async () => {
     dataDir = freshDataDir();
-    const running = runHook(permissionRequest, { GATEHOUSE_URL: gate.url, GATEHOUSE_TOKEN: gate.token });
+    const hellosBefore = gate.hellos();
+    const running = runHook(permissionRequest, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.token });
     const request = await gate.nextRequest();
     expect(request.context).toMatchObject({ sessionId: 'sess-1', agent: 'claude-code-hook', cwd: '/tmp' });
     gate.decide(request.id, 'allow', { updatedInput: { command: 'echo edited' } });
     const run = await running;
     expect(JSON.parse(run.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'echo edited' } } } });
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    // One hello per process, before the token went out.
+    expect(gate.hellos()).toBe(hellosBefore + 1);
   });
 
-  it('HOOK-1: a PreToolUse deny prints permissionDecision deny with the reason; the token file is read', async () => {
+  it('HOOK-1: a PreToolUse deny prints permissionDecision deny with the reason; the agent-token file is read', async () => {
     dataDir = freshDataDir();
-    writeFileSync(join(dataDir, 'token'), gate.token + '\n');
+    writeFileSync(join(dataDir, 'agent-token'), gate.token + '\n');
     const running = runHook(preToolUse, { GATEHOUSE_URL: gate.url });
     const request = await gate.nextRequest();
     expect(request.context.toolUseId).toBe('toolu_abc');
@@ -104,12 +109,12 @@ describe('gatehouse hook (process, against an HTTP stand-in)', () => {
   it('HOOK-2: the same hook input twice finds the same request (Idempotency-Key)', async () => {
     dataDir = freshDataDir();
     const input = { ...permissionRequest, prompt_id: 'prompt-idem' };
-    const first = runHook(input, { GATEHOUSE_URL: gate.url, GATEHOUSE_TOKEN: gate.token });
+    const first = runHook(input, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.token });
     const request = await gate.nextRequest();
     const before = gate.requests.length;
     gate.decide(request.id, 'allow');
     await first;
-    const second = await runHook(input, { GATEHOUSE_URL: gate.url, GATEHOUSE_TOKEN: gate.token });
+    const second = await runHook(input, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.token });
     expect(gate.requests.length).toBe(before);
     expect(JSON.parse(second.stdout).hookSpecificOutput.decision.behavior).toBe('allow');
   });
@@ -117,7 +122,7 @@ describe('gatehouse hook (process, against an HTTP stand-in)', () => {
   it('HOOK-6: killed while waiting, the hook cancels its request (DELETE)', async () => {
     dataDir = freshDataDir();
     let child: import('node:child_process').ChildProcess | undefined;
-    const running = runHook({ ...preToolUse, tool_use_id: 'toolu_kill' }, { GATEHOUSE_URL: gate.url, GATEHOUSE_TOKEN: gate.token }, (c) => (child = c));
+    const running = runHook({ ...preToolUse, tool_use_id: 'toolu_kill' }, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.token }, (c) => (child = c));
     const request = await gate.nextRequest();
     child!.kill('SIGTERM');
     const run = await running;
@@ -131,10 +136,10 @@ describe('gatehouse hook steps aside', () => {
   it('HOOK-5: server down: PermissionRequest prints {} and PreToolUse prints ask, within 3 s', async () => {
     dataDir = freshDataDir();
     const url = await closedPortUrl();
-    const pr = await runHook(permissionRequest, { GATEHOUSE_URL: url, GATEHOUSE_TOKEN: 't', GATEHOUSE_HOOK_BREAKER: 'off' });
+    const pr = await runHook(permissionRequest, { GATEHOUSE_URL: url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN, GATEHOUSE_HOOK_BREAKER: 'off' });
     expect(pr.ms).toBeLessThan(3000);
     expect(JSON.parse(pr.stdout)).toEqual({});
-    const ptu = await runHook(preToolUse, { GATEHOUSE_URL: url, GATEHOUSE_TOKEN: 't', GATEHOUSE_HOOK_BREAKER: 'off' });
+    const ptu = await runHook(preToolUse, { GATEHOUSE_URL: url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN, GATEHOUSE_HOOK_BREAKER: 'off' });
     expect(ptu.ms).toBeLessThan(3000);
     expect(JSON.parse(ptu.stdout)).toMatchObject({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'ask' } });
     expect(pr.stderr + ptu.stderr).toBe('');
@@ -144,7 +149,7 @@ describe('gatehouse hook steps aside', () => {
     dataDir = freshDataDir();
     const silent = await silentServer();
     try {
-      const run = await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_TOKEN: 't' });
+      const run = await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
       expect(run.ms).toBeLessThan(3000);
       expect(silent.connections()).toBe(1);
       expect(JSON.parse(run.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
@@ -158,12 +163,12 @@ describe('gatehouse hook steps aside', () => {
     const silent = await silentServer();
     const breakerPath = join(dataDir, 'hook-breaker.json');
     try {
-      await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_TOKEN: 't' });
+      await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
       expect(silent.connections()).toBe(1);
       const state = JSON.parse(readFileSync(breakerPath, 'utf8'));
       expect(state).toMatchObject({ url: silent.url, state: 'open', failures: 1 });
       // Next call: no connection at all, an immediate step-aside.
-      const skipped = await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_TOKEN: 't' });
+      const skipped = await runHook(preToolUse, { GATEHOUSE_URL: silent.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
       expect(silent.connections()).toBe(1);
       expect(JSON.parse(skipped.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
     } finally {
@@ -174,7 +179,7 @@ describe('gatehouse hook steps aside', () => {
     try {
       const state = JSON.parse(readFileSync(breakerPath, 'utf8'));
       writeFileSync(breakerPath, JSON.stringify({ ...state, url: gate.url, openUntil: Date.now() - 1 }));
-      const running = runHook({ ...preToolUse, tool_use_id: 'toolu_probe' }, { GATEHOUSE_URL: gate.url, GATEHOUSE_TOKEN: gate.token });
+      const running = runHook({ ...preToolUse, tool_use_id: 'toolu_probe' }, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.token });
       const request = await gate.nextRequest();
       gate.decide(request.id, 'allow');
       const run = await running;
@@ -187,10 +192,10 @@ describe('gatehouse hook steps aside', () => {
 
   it('HOOK-7: malformed stdin steps aside with a message on stderr', async () => {
     dataDir = freshDataDir();
-    const run = await runHook('{not json', { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_TOKEN: 't' });
+    const run = await runHook('{not json', { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
     expect(JSON.parse(run.stdout)).toEqual({});
     expect(run.stderr).toMatch(/cannot read the hook input/);
-    const partial = await runHook({ hook_event_name: 'PreToolUse', tool_name: 'Bash' }, { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_TOKEN: 't' });
+    const partial = await runHook({ hook_event_name: 'PreToolUse', tool_name: 'Bash' }, { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
     expect(JSON.parse(partial.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
     expect(run.code).toBe(0);
   });

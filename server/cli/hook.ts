@@ -4,9 +4,12 @@
  * asks the Gatehouse server over HTTP, prints the decision in the event's shape on
  * stdout, and nothing else there (logs go to stderr, only with DEBUG=hook).
  *
- * When the server is down or silent it steps aside within 3 s (`ask` / `{}`), and a
- * circuit breaker kept in `<data-dir>/hook-breaker.json` makes the next calls step aside
- * at once until a cool-down has passed. See docs/integrations.md.
+ * It holds the agent token only (GATEHOUSE_AGENT_TOKEN, else `<data-dir>/agent-token`)
+ * and sends it only after the server proved it knows it (`POST /api/agent/hello`). With
+ * no agent token, or a server that is down, silent or cannot prove itself, it steps
+ * aside within 3 s (`ask` / `{}`), and a circuit breaker kept in
+ * `<data-dir>/hook-breaker.json` makes the next calls step aside at once until a
+ * cool-down has passed. See docs/integrations.md.
  *
  *   --timeout SECONDS   the hook timeout configured in Claude Code (GATEHOUSE_HOOK_TIMEOUT,
  *                       default 60, Claude Code's own default); the request asks for a
@@ -17,12 +20,13 @@ import { parseArgs } from 'node:util';
 import { askGatehouse } from '../agents/client/ask.ts';
 import { Breaker } from '../agents/client/breaker.ts';
 import { debugLog, loadClientConfig } from '../agents/client/config.ts';
+import { PinnedServer } from '../agents/client/pinned.ts';
 import { outputOf, parseHookInput, requestSpecOf, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
 
 export const HOOK_DEFAULTS = {
   /** Claude Code's default command-hook timeout, in seconds. */
   hookTimeoutSeconds: 60,
-  /** Creating the request: with process start-up, a silent server costs under 3 s. */
+  /** The hello plus creating the request: with process start-up, a silent server costs under 3 s. */
   connectTimeoutMs: 1000,
   breakerCooldownMs: 30_000,
   maxStdinBytes: 2 << 20,
@@ -101,6 +105,12 @@ export default async function main(argv: string[]): Promise<number> {
   }
   const input = parsed.value;
   const event = input.hook_event_name;
+  if (!config.agentToken) {
+    // Like a server that is down: Claude Code's own permission flow decides.
+    process.stderr.write(`gatehouse hook: ${config.missingToken}; stepping aside\n`);
+    await print(stepAside(event, config.missingToken ?? 'no agent token'));
+    return 0;
+  }
 
   const breaker = env.GATEHOUSE_HOOK_BREAKER === 'off' ? undefined : new Breaker({ path: join(config.dataDir, 'hook-breaker.json'), url: config.baseUrl, cooldownMs });
   const verdict = breaker?.check();
@@ -118,10 +128,10 @@ export default async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
   try {
     const outcome = await askGatehouse(requestSpecOf(input, timeoutMs), {
-      baseUrl: config.baseUrl,
-      token: config.token,
+      server,
       createTimeoutMs: connectTimeoutMs,
       // Past the server's deadline, keep listening a little for its timeout deny.
       giveUpAt: started + timeoutMs + Math.min(5000, Math.max(0, hookTimeoutSeconds * 1000 - timeoutMs) / 2),
@@ -132,10 +142,13 @@ export default async function main(argv: string[]): Promise<number> {
       if (outcome.kind === 'unavailable' && outcome.down) breaker.failure(outcome.reason);
       else if (outcome.kind !== 'unavailable' || !outcome.down) breaker.success();
     }
-    if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
+    // Something else answers at GATEHOUSE_URL: say so (a down server stays quiet, HOOK-5).
+    if (outcome.kind === 'unavailable' && outcome.unproven) process.stderr.write(`gatehouse hook: ${outcome.reason}; stepping aside\n`);
+    else if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
     log(`outcome ${JSON.stringify(outcome)}`);
     await print(outputOf(event, outcome));
   } finally {
+    server.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

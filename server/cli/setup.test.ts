@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isOurHookCommand, mergeSettings, type SetupOptions } from '../agents/setup/claudeSettings.ts';
+import { dataDirDenyRules, isOurHookCommand, mergeSettings, type SetupOptions } from '../agents/setup/claudeSettings.ts';
 import { gatehouseCommand } from '../agents/testing/gatehouseCli.ts';
 import { runProcess } from '../agents/testing/runProcess.ts';
 
@@ -10,11 +10,16 @@ const dir = mkdtempSync(join(tmpdir(), 'gh-setup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function setup(...args: string[]) {
-  const { command, args: prefix } = gatehouseCommand();
-  return runProcess(command, [...prefix, 'setup', ...args], { env: { PATH: process.env.PATH, HOME: dir } });
+  return setupWith({}, ...args);
 }
 
-const options: SetupOptions = { bin: '/opt/gatehouse/bin/gatehouse', event: 'PermissionRequest', hookTimeoutSeconds: 130, env: {} };
+function setupWith(env: Record<string, string>, ...args: string[]) {
+  const { command, args: prefix } = gatehouseCommand();
+  return runProcess(command, [...prefix, 'setup', ...args], { env: { PATH: process.env.PATH, HOME: dir, ...env } });
+}
+
+const options: SetupOptions = { bin: '/opt/gatehouse/bin/gatehouse', event: 'PermissionRequest', hookTimeoutSeconds: 130, env: {}, dataDirs: ['/home/u/.gatehouse'] };
+const ourDeny = (d: string) => [`Read(/${d}/**)`, `Edit(/${d}/**)`, `Bash(*${d}*)`];
 
 describe('gatehouse setup claude', () => {
   it('SETUP-1: prints the PermissionRequest hook with an absolute path and a timeout above the request timeout', async () => {
@@ -51,7 +56,8 @@ describe('gatehouse setup claude', () => {
     expect((await setup('claude', '--write', file)).code).toBe(0);
     const merged = JSON.parse(readFileSync(file, 'utf8'));
     expect(merged.model).toBe('opus');
-    expect(merged.permissions).toEqual(existing.permissions);
+    expect(merged.permissions.allow).toEqual(existing.permissions.allow);
+    expect(merged.permissions.deny).toEqual(ourDeny(join(dir, '.gatehouse')));
     expect(merged.hooks.Stop).toEqual(existing.hooks.Stop);
     expect(merged.hooks.PermissionRequest[0]).toEqual(existing.hooks.PermissionRequest[0]);
     const ours = merged.hooks.PermissionRequest.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command));
@@ -78,5 +84,42 @@ describe('gatehouse setup claude', () => {
     const run = await setup('vim');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/Usage: gatehouse setup claude/);
+  });
+
+  it('AGENT-6: setup claude also denies Read, Edit and Bash on the data directory (GATEHOUSE_DATA_DIR, else ~/.gatehouse), as absolute // rules', async () => {
+    const byDefault = JSON.parse((await setup('claude')).stdout);
+    expect(byDefault.permissions).toEqual({ deny: ourDeny(join(dir, '.gatehouse')) });
+    expect(byDefault.permissions.deny[0]).toMatch(/^Read\(\/\/tmp\//);
+    const data = join(dir, 'data');
+    const chosen = JSON.parse((await setupWith({ GATEHOUSE_DATA_DIR: data }, 'claude', '--mcp')).stdout);
+    expect(chosen.settings.permissions.deny).toEqual(ourDeny(data));
+    // No Write(…) path rule: Claude Code ignores those (Edit covers every editing tool).
+    expect(chosen.settings.permissions.deny.some((rule: string) => rule.startsWith('Write('))).toBe(false);
+  });
+
+  it('AGENT-6: a symlinked data directory is denied under both names; one with pattern characters gets a warning and no rule', async () => {
+    const real = join(dir, 'real-data');
+    mkdirSync(real, { recursive: true });
+    const link = join(dir, 'link-data');
+    symlinkSync(real, link);
+    const linked = JSON.parse((await setupWith({ GATEHOUSE_DATA_DIR: link }, 'claude')).stdout);
+    expect(linked.permissions.deny).toEqual([...ourDeny(link), ...ourDeny(real)]);
+    const odd = await setupWith({ GATEHOUSE_DATA_DIR: join(dir, 'data[1]*') }, 'claude');
+    expect(odd.code).toBe(0);
+    expect(odd.stderr).toMatch(/warning: .*pattern syntax.*no deny rule/);
+    expect(JSON.parse(odd.stdout).permissions).toBeUndefined();
+    expect(dataDirDenyRules(['relative/dir', '/ok/dir/'])).toEqual(ourDeny('/ok/dir'));
+  });
+
+  it('AGENT-6: --write adds the deny rules once, keeps the deny rules already there, and refuses a permissions value that is not an object', async () => {
+    const file = join(dir, 'deny.json');
+    writeFileSync(file, JSON.stringify({ permissions: { deny: ['Bash(rm -rf:*)', `Read(/${join(dir, '.gatehouse')}/**)`], ask: ['Bash(git push:*)'] } }));
+    expect((await setup('claude', '--write', file)).code).toBe(0);
+    expect((await setup('claude', '--write', file)).code).toBe(0);
+    const merged = JSON.parse(readFileSync(file, 'utf8'));
+    expect(merged.permissions.ask).toEqual(['Bash(git push:*)']);
+    expect(merged.permissions.deny).toEqual(['Bash(rm -rf:*)', ...ourDeny(join(dir, '.gatehouse'))]);
+    expect(() => mergeSettings({ permissions: ['x'] }, options)).toThrow(/"permissions" .* not an object/);
+    expect(() => mergeSettings({ permissions: { deny: 'x' } }, options)).toThrow(/"permissions.deny" .* not a list/);
   });
 });

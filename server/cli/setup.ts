@@ -1,7 +1,9 @@
 /**
  * `gatehouse setup claude`: prints the Claude Code settings JSON that wires
- * `gatehouse hook` to this server (PermissionRequest by default), or merges them into a
- * settings file with `--write FILE`, keeping every other key.
+ * `gatehouse hook` to this server (PermissionRequest by default) and denies the agent's
+ * own tools Gatehouse's data directory (GATEHOUSE_DATA_DIR, else ~/.gatehouse: its
+ * tokens and database), or merges them into a settings file with `--write FILE`,
+ * keeping every other key. See docs/integrations.md, "What setup writes".
  *
  *   --pre-tool-use     wire the PreToolUse hook instead (fires for every tool call)
  *   --mcp              print {"settings", "mcpConfig", "permissionPromptTool"} instead,
@@ -12,11 +14,20 @@
  *   --write FILE       merge into FILE (e.g. ~/.claude/settings.json or
  *                      .claude/settings.json) instead of printing
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { claudeSettings, DEFAULT_SETUP_TIMEOUT_SECONDS, mcpConfig, mergeSettings, PERMISSION_PROMPT_TOOL, type SetupOptions } from '../agents/setup/claudeSettings.ts';
+import { dataDirOf } from '../agents/client/config.ts';
+import {
+  claudeSettings,
+  DEFAULT_SETUP_TIMEOUT_SECONDS,
+  mcpConfig,
+  mergeSettings,
+  PERMISSION_PROMPT_TOOL,
+  ruleSafePath,
+  type SetupOptions,
+} from '../agents/setup/claudeSettings.ts';
 
 /** The launcher's absolute path: the nearest `bin/gatehouse` above this module, which runs
  *  from server/cli/ as TypeScript or from dist-cli/ as the built bundle. */
@@ -30,6 +41,25 @@ function findLauncher(): string {
 const BIN = findLauncher();
 
 const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]`;
+
+/** The data directory as the hook will use it, and its real path when a symlink leads
+ *  elsewhere (Claude Code may see either). */
+function dataDirsOf(env: NodeJS.ProcessEnv): string[] {
+  const dir = dataDirOf(env);
+  let real: string | undefined;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    real = undefined; // not created yet: the server makes it on first start
+  }
+  const dirs = real && real !== dir ? [dir, real] : [dir];
+  for (const unsafe of dirs.filter((candidate) => !ruleSafePath(candidate))) {
+    process.stderr.write(
+      `gatehouse setup: warning: the data directory ${JSON.stringify(unsafe)} holds characters that Claude Code reads as pattern syntax (or blanks), so no deny rule is written for it: the agent's tools are not kept out of it. Use a plain GATEHOUSE_DATA_DIR.\n`,
+    );
+  }
+  return dirs;
+}
 
 function fail(message: string): number {
   process.stderr.write(`gatehouse setup: ${message}\n${USAGE}\n`);
@@ -76,6 +106,7 @@ export default async function main(argv: string[]): Promise<number> {
     event: values['pre-tool-use'] ? 'PreToolUse' : 'PermissionRequest',
     hookTimeoutSeconds: timeout,
     env: { GATEHOUSE_URL: url, GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ? resolve(process.env.GATEHOUSE_DATA_DIR) : undefined },
+    dataDirs: dataDirsOf(process.env),
   };
 
   if (values.write) {
@@ -100,7 +131,7 @@ export default async function main(argv: string[]): Promise<number> {
     const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
     writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
     renameSync(temp, file);
-    process.stderr.write(`gatehouse setup: wired the ${options.event} hook into ${file}\n`);
+    process.stderr.write(`gatehouse setup: wired the ${options.event} hook into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`);
     if (values.mcp) process.stdout.write(JSON.stringify(mcpConfig(options), null, 2) + '\n');
     return 0;
   }

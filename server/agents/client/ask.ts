@@ -1,12 +1,16 @@
 /**
  * Asks a Gatehouse server for a decision over HTTP (protocol-v1.md §4), the path shared
- * by the Claude Code hook and the MCP permission tool: create the request with an
- * Idempotency-Key, wait with bounded long-polls in a loop, and cancel it (DELETE) when
- * the caller gives up or is killed. Never throws: every way it can end is a value, so
- * the callers map each one to their own answer.
+ * by the Claude Code hook and the MCP permission tool: prove the server (the hello of
+ * `pinned.ts`: no token goes to a server that has not proved it knows it), create the
+ * request with an Idempotency-Key, wait with bounded long-polls in a loop, and cancel it
+ * (DELETE) when the caller gives up or is killed. Every answer must be about the request
+ * id the server gave us at creation: a view of another id (or none) is a failure, never
+ * an allow. Never throws: every way it can end is a value, so the callers map each one
+ * to their own answer.
  */
 import type { Decision, RequestStatus } from '../../../protocol/index.ts';
-import { HttpFailure, httpJson, type HttpResult } from './http.ts';
+import { HttpFailure, type HttpResult } from './http.ts';
+import { NotProven, type AgentServer, type ProofOutcome } from './pinned.ts';
 
 export type AskSpec = {
   toolName: string;
@@ -18,9 +22,10 @@ export type AskSpec = {
 };
 
 export type AskOptions = {
-  baseUrl: string;
-  token?: string;
-  /** Budget for creating the request: an unreachable or silent server costs at most this. */
+  /** The server, pinned by its hello proof (`PinnedServer`); holds the agent token. */
+  server: AgentServer;
+  /** Budget for the hello plus creating the request: an unreachable, silent or unproven
+   *  server costs at most this (about; the create gets at least 250 ms). */
   createTimeoutMs: number;
   /** Absolute time (ms) at which to stop waiting, cancel, and give up. */
   giveUpAt: number;
@@ -47,8 +52,9 @@ export type AskOutcome =
       message?: string;
       decidedBy?: string;
     }
-  /** The server could not be used: `down` when it did not answer at all (trips the breaker). */
-  | { kind: 'unavailable'; down: boolean; reason: string }
+  /** The server could not be used: `down` when it did not answer at all or could not
+   *  prove it knows the agent token (both trip the hook's breaker). */
+  | { kind: 'unavailable'; down: boolean; reason: string; unproven?: true }
   /** We stopped waiting (deadline or signal); the request was cancelled if it existed. */
   | { kind: 'gave-up'; requestId?: string; reason: string };
 
@@ -72,7 +78,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A request view that has left `pending`, as an outcome; undefined while pending or malformed. */
+/** Whether a view is about our request: anything else (another id, none) is never read. */
+export function isViewOf(view: unknown, requestId: string): view is RequestViewLike {
+  return isObject(view) && view.id === requestId;
+}
+
+/** A request view that has left `pending`, as an outcome; undefined while pending or
+ *  malformed. An `updatedInput` counts only on an allow. */
 export function outcomeOf(view: RequestViewLike, requestId: string): Extract<AskOutcome, { kind: 'finished' }> | undefined {
   const status = view.status;
   if (status !== 'resolved' && status !== 'timedOut' && status !== 'cancelled') return undefined;
@@ -82,7 +94,7 @@ export function outcomeOf(view: RequestViewLike, requestId: string): Extract<Ask
     requestId,
     status,
     decision,
-    updatedInput: isObject(view.updatedInput) ? view.updatedInput : undefined,
+    updatedInput: decision === 'allow' && isObject(view.updatedInput) ? view.updatedInput : undefined,
     message: typeof view.message === 'string' && view.message ? view.message : undefined,
     decidedBy: typeof view.decidedBy === 'string' ? view.decidedBy : undefined,
   };
@@ -99,49 +111,73 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** The proof's failure, as an outcome: an unproven server is treated like a down one. */
+function unprovenOutcome(proof: Exclude<ProofOutcome, { ok: true }>): AskOutcome {
+  switch (proof.kind) {
+    case 'aborted':
+      return { kind: 'gave-up', reason: proof.reason };
+    case 'down':
+      return { kind: 'unavailable', down: true, reason: proof.reason };
+    case 'unproven':
+      return { kind: 'unavailable', down: true, unproven: true, reason: proof.reason };
+    default: {
+      const never: never = proof.kind;
+      return never;
+    }
+  }
+}
+
 export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<AskOutcome> {
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const api = `${options.baseUrl}/api/permission-requests`;
+  const server = options.server;
+  const api = '/api/permission-requests';
+
+  // 0. The server proves it knows the agent token before the token goes out.
+  const startedAt = now();
+  const proof = await server.prove(options.createTimeoutMs, options.signal);
+  if (!proof.ok) return unprovenOutcome(proof);
 
   // 1. Create (idempotent: a retried hook finds the same request).
   let created: HttpResult;
   try {
-    created = await httpJson('POST', api, {
-      headers: { ...headers, 'idempotency-key': spec.idempotencyKey },
+    created = await server.call('POST', api, {
+      headers: { 'idempotency-key': spec.idempotencyKey },
       body: { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs },
-      timeoutMs: options.createTimeoutMs,
+      timeoutMs: Math.max(250, options.createTimeoutMs - (now() - startedAt)),
       signal: options.signal,
     });
   } catch (error) {
+    if (error instanceof NotProven) return { kind: 'unavailable', down: true, unproven: true, reason: error.message };
     const failure = error as HttpFailure;
     if (failure.kind === 'aborted') return { kind: 'gave-up', reason: 'stopped before the request was created' };
     return { kind: 'unavailable', down: true, reason: failure.message };
   }
   if (created.status !== 200 && created.status !== 201) {
+    if (created.status === 401) server.forget();
     // The server answered: it is up, but refused us (bad token, bad input, overload).
     return { kind: 'unavailable', down: created.status >= 500, reason: `the server refused the request (${errorText(created)})` };
   }
   const createdBody = created.body as RequestViewLike | undefined;
-  const requestId = typeof createdBody?.id === 'string' ? createdBody.id : undefined;
+  const requestId = typeof createdBody?.id === 'string' && createdBody.id ? createdBody.id : undefined;
   if (!requestId) return { kind: 'unavailable', down: false, reason: 'the server answered without a request id' };
   log(`created ${requestId} (${created.status})`);
-  // A retried create may find the request already finished.
+  // A retried create (or create-and-wait) may find the request already finished.
   const early = createdBody ? outcomeOf(createdBody, requestId) : undefined;
   if (early) return early;
   const expiresAt = (createdBody as { expiresAt?: unknown } | undefined)?.expiresAt;
   const giveUpAt =
     options.graceAfterExpiresMs !== undefined && typeof expiresAt === 'number' ? Math.min(options.giveUpAt, expiresAt + options.graceAfterExpiresMs) : options.giveUpAt;
+  const one = `${api}/${encodeURIComponent(requestId)}`;
 
   const cancel = async (reason: string): Promise<AskOutcome> => {
     try {
-      const answer = await httpJson('DELETE', `${api}/${encodeURIComponent(requestId)}`, { headers, timeoutMs: 1000 });
+      // After a lost connection, this proves the new one first (or sends nothing).
+      const answer = await server.call('DELETE', one, { timeoutMs: 1000 });
       // 409: it finished meanwhile; its outcome wins over our give-up.
       if (answer.status === 409 && isObject(answer.body)) {
         const view = isObject(answer.body.request) ? answer.body.request : answer.body;
-        const finished = outcomeOf(view, requestId);
+        const finished = isViewOf(view, requestId) ? outcomeOf(view, requestId) : undefined;
         if (finished && finished.status !== 'cancelled') return finished;
       }
       log(`cancelled ${requestId}: ${answer.status}`);
@@ -161,20 +197,26 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
     if (remaining <= 0) return cancel('gave up waiting for a decision');
     const wait = Math.max(1, Math.min(pollSeconds, Math.floor(remaining / 1000)));
     try {
-      const polled = await httpJson('GET', `${api}/${encodeURIComponent(requestId)}?wait=${wait}`, {
-        headers,
+      const polled = await server.call('GET', `${one}?wait=${wait}`, {
         timeoutMs: Math.min(wait * 1000 + 5000, Math.max(remaining, 1)),
         signal: options.signal,
       });
       if (polled.status === 200 && isObject(polled.body)) {
         failingSince = undefined;
+        if (!isViewOf(polled.body, requestId)) {
+          const other = typeof polled.body.id === 'string' ? `request ${JSON.stringify(polled.body.id.slice(0, 100))}` : 'no request id';
+          return { kind: 'unavailable', down: false, reason: `the server answered about ${other}, not ${requestId}` };
+        }
         const finished = outcomeOf(polled.body, requestId);
         if (finished) return finished;
         continue;
       }
       if (polled.status === 404) return { kind: 'unavailable', down: false, reason: `the server no longer knows request ${requestId}` };
+      if (polled.status === 401) server.forget();
       throw new HttpFailure(`poll answered ${errorText(polled)}`, 'unreachable');
     } catch (error) {
+      // Reconnected to something that cannot prove it is our server: stop, send nothing.
+      if (error instanceof NotProven) return { kind: 'unavailable', down: true, unproven: true, reason: error.message };
       const failure = error as HttpFailure;
       if (failure.kind === 'aborted') return cancel('stopped while waiting');
       if (failure.kind === 'timeout' && now() >= giveUpAt) return cancel('gave up waiting for a decision');

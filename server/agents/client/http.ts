@@ -1,10 +1,13 @@
 /**
- * A small JSON-over-HTTP call with a hard deadline, built on node:http with no
- * keep-alive agent: a hook process must exit the moment it has printed its answer, and
- * a server that accepts the connection but never answers must cost at most `timeoutMs`.
+ * A small JSON-over-HTTP call with a hard deadline, built on node:http: a server that
+ * accepts the connection but never answers must cost at most `timeoutMs`. By default no
+ * keep-alive (a hook process must exit the moment it has printed its answer); the pinned
+ * client (`pinned.ts`) passes its own keep-alive agent and `acceptSocket`, so that the
+ * token travels only on the connection its hello was proven on.
  */
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 
 export type HttpResult = { status: number; body: unknown; text: string };
 
@@ -24,7 +27,30 @@ export type HttpOptions = {
   body?: unknown;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** A keep-alive agent to use instead of a connection of its own. */
+  agent?: Agent;
+  /** Called with the connection before anything is written on it: a reason refuses it
+   *  (the request fails as `unreachable` with `socketRefused`, nothing is sent). */
+  acceptSocket?: (socket: Socket) => string | undefined;
 };
+
+/** The request was not sent: `acceptSocket` refused the connection it was given. */
+export class SocketRefused extends HttpFailure {
+  override name = 'SocketRefused';
+  constructor(message: string) {
+    super(message, 'unreachable');
+  }
+}
+
+/**
+ * The Host header for a URL, as we send it and as the hello proof binds it (contract-2
+ * §2): the host in lower case with the port as the URL gives it, the scheme's default
+ * port left out (`http://h` and `http://h:80` are both `h`), IPv6 in brackets. Set
+ * explicitly on every request so the proof and the request can never disagree.
+ */
+export function hostHeaderOf(url: URL): string {
+  return url.host.toLowerCase();
+}
 
 export function httpJson(method: string, url: string, options: HttpOptions): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
@@ -36,7 +62,12 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
       return;
     }
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body), 'utf8');
-    const headers: Record<string, string> = { accept: 'application/json', connection: 'close', ...options.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      connection: options.agent ? 'keep-alive' : 'close',
+      host: hostHeaderOf(parsed),
+      ...options.headers,
+    };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
@@ -53,7 +84,7 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
         reject(error);
       } else resolve(result!);
     };
-    const req = send(parsed, { method, headers, agent: false }, (res) => {
+    const req = send(parsed, { method, headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', (error) => finish(new HttpFailure(`response failed: ${error.message}`, 'unreachable')));
@@ -72,6 +103,11 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
     const onAbort = () => finish(new HttpFailure('aborted', 'aborted'));
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // 'socket' comes before the request is flushed to it: a refusal here sends nothing.
+    req.on('socket', (socket: Socket) => {
+      const refusal = options.acceptSocket?.(socket);
+      if (refusal) finish(new SocketRefused(refusal));
+    });
     req.on('error', (error: NodeJS.ErrnoException) => finish(new HttpFailure(`cannot reach ${parsed.host}: ${error.code ?? error.message}`, 'unreachable')));
     if (payload) req.write(payload);
     req.end();

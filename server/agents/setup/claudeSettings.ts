@@ -1,7 +1,9 @@
 /**
  * What `gatehouse setup claude` prints and merges: the Claude Code settings that wire
- * `gatehouse hook` (PermissionRequest by default, PreToolUse on request) and the MCP
- * config for `gatehouse mcp`. Pure: paths and environment come in as arguments.
+ * `gatehouse hook` (PermissionRequest by default, PreToolUse on request), the deny
+ * rules that keep the agent's own tools out of Gatehouse's data directory (its tokens
+ * and database), and the MCP config for `gatehouse mcp`. Pure: paths and environment
+ * come in as arguments. See docs/integrations.md, "What setup writes".
  */
 
 export type HookEventChoice = 'PermissionRequest' | 'PreToolUse';
@@ -14,6 +16,9 @@ export type SetupOptions = {
   hookTimeoutSeconds: number;
   /** Passed to the hook and MCP server when not the defaults. */
   env: { GATEHOUSE_URL?: string; GATEHOUSE_DATA_DIR?: string };
+  /** Gatehouse's data directory as absolute paths (as given, and its real path when
+   *  that differs): the deny rules cover each. Empty: no deny rules. */
+  dataDirs: string[];
 };
 
 export const DEFAULT_SETUP_TIMEOUT_SECONDS = 130;
@@ -34,8 +39,42 @@ export function hookEntry(options: SetupOptions): HookEntry {
   return { matcher: '*', hooks: [{ type: 'command', command: hookCommand(options), timeout: options.hookTimeoutSeconds }] };
 }
 
-export function claudeSettings(options: SetupOptions): { hooks: Record<string, HookEntry[]> } {
-  return { hooks: { [options.event]: [hookEntry(options)] } };
+/** Characters Claude Code reads as pattern syntax in a rule (globs, brackets, escapes),
+ *  and blanks and control characters: a data directory named with one would be matched
+ *  as something else, so no rule is written for it (setup warns instead). */
+const PATTERN_CHARACTERS = /[*?[\]{}()\\!#\s\x00-\x1f\x7f]/;
+
+export function ruleSafePath(dir: string): boolean {
+  return dir.startsWith('/') && !PATTERN_CHARACTERS.test(dir);
+}
+
+/**
+ * Claude Code `permissions.deny` rules for the data directory (seen with Claude Code
+ * 2.1.332, server/agents/claudeCode.setup.test.ts):
+ * - `Read(//DIR/**)`: `//` starts an absolute path. Denies the Read tool, and Claude Code
+ *   also applies it to the paths a Bash command names (`cat DIR/agent-token`,
+ *   `cat ~/…`, `cd DIR && cat …` were all denied without asking).
+ * - `Edit(//DIR/**)`: every file-editing tool (Write, Edit, NotebookEdit). A
+ *   `Write(…)` path rule is ignored by Claude Code (it warns at start), so none is written.
+ * - `Bash(*DIR*)`: any command that names the directory literally, e.g. inside an
+ *   interpreter's code (`python3 -c "open('DIR/agent-token')"`), which Claude Code's
+ *   path check does not see. Best effort: a command can build the path at run time.
+ */
+export function dataDirDenyRules(dirs: string[]): string[] {
+  const rules: string[] = [];
+  for (const raw of dirs) {
+    const dir = raw.replace(/\/+$/, '');
+    if (!dir || !ruleSafePath(dir)) continue;
+    for (const rule of [`Read(/${dir}/**)`, `Edit(/${dir}/**)`, `Bash(*${dir}*)`]) if (!rules.includes(rule)) rules.push(rule);
+  }
+  return rules;
+}
+
+export type ClaudeSettings = { hooks: Record<string, HookEntry[]>; permissions?: { deny: string[] } };
+
+export function claudeSettings(options: SetupOptions): ClaudeSettings {
+  const deny = dataDirDenyRules(options.dataDirs);
+  return { hooks: { [options.event]: [hookEntry(options)] }, ...(deny.length ? { permissions: { deny } } : {}) };
 }
 
 export function mcpConfig(options: SetupOptions): { mcpServers: Record<string, unknown> } {
@@ -51,12 +90,22 @@ export function isOurHookCommand(command: unknown): boolean {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Merges our hook into existing settings: every other key and hook is kept; an earlier
- * `gatehouse hook` entry (in either event) is replaced, never duplicated.
+ * Merges our hook and deny rules into existing settings: every other key, hook and rule
+ * is kept; an earlier `gatehouse hook` entry (in either event) is replaced, never
+ * duplicated; a deny rule already there is not added again.
  */
 export function mergeSettings(existing: unknown, options: SetupOptions): Record<string, unknown> {
   if (existing !== undefined && !isObject(existing)) throw new Error('the settings file does not hold a JSON object');
   const settings: Record<string, unknown> = { ...(existing ?? {}) };
+  const deny = dataDirDenyRules(options.dataDirs);
+  if (deny.length) {
+    if (settings.permissions !== undefined && !isObject(settings.permissions)) throw new Error('"permissions" in the settings file is not an object');
+    const permissions: Record<string, unknown> = { ...((settings.permissions as Record<string, unknown> | undefined) ?? {}) };
+    const present = permissions.deny ?? [];
+    if (!Array.isArray(present)) throw new Error('"permissions.deny" in the settings file is not a list');
+    permissions.deny = [...present, ...deny.filter((rule) => !present.includes(rule))];
+    settings.permissions = permissions;
+  }
   if (settings.hooks !== undefined && !isObject(settings.hooks)) throw new Error('"hooks" in the settings file is not an object');
   const hooks: Record<string, unknown> = { ...((settings.hooks as Record<string, unknown> | undefined) ?? {}) };
   for (const event of ['PermissionRequest', 'PreToolUse'] as const) {

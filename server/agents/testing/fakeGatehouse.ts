@@ -1,11 +1,13 @@
 /**
  * A minimal in-process stand-in for the Gatehouse HTTP API (protocol-v1.md §4), used by
- * this area's fast tests of the HTTP client paths (hook, MCP) and by the Claude tests
- * until a real server process is available. It keeps requests in memory, honours
+ * this area's fast tests of the HTTP client paths (hook, MCP). It answers the agent
+ * hello with a real proof for its token (so the clients' pinning lets it through, and
+ * the step-aside and breaker tests stay meaningful), keeps requests in memory, honours
  * Idempotency-Key, long-polls, decisions and cancels. The real server is the reference.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { helloProof } from '../../security/hello.ts';
 
 type FakeRequest = {
   id: string;
@@ -26,7 +28,10 @@ type FakeRequest = {
 
 export type FakeGatehouse = {
   url: string;
+  /** The agent token it proves it knows and accepts. */
   token: string;
+  /** How many hellos it answered. */
+  hellos(): number;
   requests: FakeRequest[];
   /** Resolves with the next request created (or one already pending). */
   nextRequest(): Promise<FakeRequest>;
@@ -44,7 +49,8 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-export async function startFakeGatehouse(token = 'fake-token-0123456789', port = 0): Promise<FakeGatehouse> {
+export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', port = 0): Promise<FakeGatehouse> {
+  let hellos = 0;
   const requests: FakeRequest[] = [];
   const deletes: string[] = [];
   const waiters = new Map<string, Array<() => void>>();
@@ -65,6 +71,14 @@ export async function startFakeGatehouse(token = 'fake-token-0123456789', port =
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (req.method === 'POST' && req.url === '/api/agent/hello') {
+      void readBody(req).then((text) => {
+        hellos += 1;
+        const nonce = (JSON.parse(text) as { nonce: string }).nonce;
+        send(200, { proof: helloProof(token, nonce, String(req.headers.host)) });
+      });
+      return;
+    }
     if (req.headers.authorization !== `Bearer ${token}`) return send(401, { error: { code: 'unauthorized', message: 'bad token' } });
     const url = new URL(req.url ?? '/', 'http://x');
     const parts = url.pathname.split('/').filter(Boolean);
@@ -137,6 +151,7 @@ export async function startFakeGatehouse(token = 'fake-token-0123456789', port =
   return {
     url: `http://127.0.0.1:${bound}`,
     token,
+    hellos: () => hellos,
     requests,
     deletes,
     nextRequest() {

@@ -1,13 +1,17 @@
 /**
  * Starts a REAL Gatehouse server process for this area's integration tests (the server
- * engineer's `startServerProcess`) and gives the test a "human" to decide with.
+ * engineer's `startServerProcess`) and gives the test a "human" to decide with (the
+ * owner token); the agent-side commands get the agent token.
  */
 import { startServerProcess, type ServerProcess } from '../../testing/index.ts';
 import { httpHuman, type Human } from './human.ts';
 
 export type TestGatehouse = {
   url: string;
+  /** The owner token: what the test's human decides with. */
   token: string;
+  /** The agent token: what `hook` and `mcp` get. */
+  agentToken: string;
   dataDir: string;
   human: Human;
   server: ServerProcess;
@@ -22,6 +26,7 @@ export async function startTestGatehouse(options: { port?: number; dataDir?: str
   return {
     url: server.baseUrl,
     token,
+    agentToken: server.agentToken ?? '',
     dataDir: server.dataDir,
     human: httpHuman(server.baseUrl, token),
     server,
