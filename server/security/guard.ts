@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { errorResponse } from '../http/errors.ts';
 import { isHostAllowed, isOriginAllowed, type AllowList } from './allowList.ts';
+import { HELLO_PATH } from './helloProof.ts';
 import { sessionCookieName, sessionCookieValue, tokensEqual } from './token.ts';
 
 export type SecurityContext = {
@@ -29,9 +30,6 @@ export type SecurityContext = {
 export function isUpgrade(c: Context): boolean {
   return c.req.header('upgrade')?.toLowerCase() === 'websocket';
 }
-
-/** Open to anyone who passed the Host check: the agent's hello proves the server, not the caller. */
-export const HELLO_PATH = '/api/agent/hello';
 
 export function needsToken(path: string, upgrade: boolean): boolean {
   if (path === HELLO_PATH && !upgrade) return false;

@@ -12,7 +12,7 @@ import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
 import { buildAllowList } from './allowList.ts';
-import { helloProof, helloProofValid } from './hello.ts';
+import { helloProof, helloProofValid } from './helloProof.ts';
 
 const OWNER = 'owner-token-0123456789abcdef';
 const AGENT = 'agent-token-0123456789abcdef';

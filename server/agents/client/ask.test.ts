@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { helloProof } from '../../security/hello.ts';
+import { helloProof } from '../../security/helloProof.ts';
 import { startFakeGatehouse } from '../testing/fakeGatehouse.ts';
 import { FORGED_INPUT, leaked, startLureServer } from '../testing/lureServer.ts';
 import { askGatehouse, type AskSpec } from './ask.ts';

@@ -17,8 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
-import { helloProofValid } from '../../security/hello.ts';
-import { HELLO_PATH } from '../../security/guard.ts';
+import { HELLO_PATH, helloProofValid } from '../../security/helloProof.ts';
 import { HttpFailure, hostHeaderOf, httpJson, SocketRefused, type HttpResult } from './http.ts';
 
 export type ProofOutcome =

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { helloProof } from '../../security/hello.ts';
+import { helloProof } from '../../security/helloProof.ts';
 
 type FakeRequest = {
   id: string;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { helloProof } from '../../security/hello.ts';
+import { helloProof } from '../../security/helloProof.ts';
 
 export type Recorded = { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: string };
 
