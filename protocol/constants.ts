@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   unavailable: 'unavailable',
   /** A chat turn is already running in that session. */
   sessionBusy: 'session-busy',
+  /** A create beyond `--max-unresolved` / `--max-unresolved-bytes` (HTTP 429): nothing is stored. */
+  tooManyRequests: 'too-many-requests',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
@@ -61,6 +63,8 @@ export const LIMITS = {
   maxToolNameLength: 200,
   maxIdLength: 200,
   maxMessageLength: 10_000,
+  /** `GET /api/permission-requests`: the default and largest page. */
+  maxListPage: 1_000,
 } as const;
 
 /** Outside the machines, the three unresolved states all read `pending` (protocol-v1.md §0). */

@@ -61,6 +61,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
         this.set(sources?.head() ?? 0);
       },
     }),
+    createRefusals: new Counter({
+      name: 'gatehouse_request_create_refusals_total',
+      help: 'Creates refused with 429 by --max-unresolved (count) or --max-unresolved-bytes (bytes)',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
     requestsCreated: new Counter({ name: 'gatehouse_requests_created_total', help: 'Permission requests created', labelNames: ['origin'] as const, registers: [registry] }),
     decisions: new Counter({
       name: 'gatehouse_decisions_total',

@@ -84,6 +84,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metrics,
     fault: createFaultSwitch(config.fault),
     onFatal: fatal,
+    limits: config.limits,
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
@@ -120,6 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxBufferedBytes: config.maxBufferedBytes,
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
+    maxFrameBytes: config.maxFrameBytes,
     onDecisionAccepted,
   });
   const security: SecurityContext = { auth: config.auth, token, port: () => port, allowList: () => allowList };
