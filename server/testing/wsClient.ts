@@ -25,6 +25,8 @@ export type TestClient = {
   ws: WebSocket;
   /** Every parsed frame, in arrival order. */
   frames: Frame[];
+  /** The size in bytes of each frame as received (same order as `frames` plus `unparsed`). */
+  frameBytes: number[];
   /** Frames that were not JSON (should stay empty). */
   unparsed: string[];
   /** Sequenced events (frames with a numeric `seq`, except welcome and snapshot). */
@@ -52,10 +54,12 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   const { protocols, timeoutMs = 5_000, ...wsOptions } = options;
   const ws = new WebSocket(url, protocols ?? [], wsOptions);
   const frames: Frame[] = [];
+  const frameBytes: number[] = [];
   const unparsed: string[] = [];
   const listeners = new Set<() => void>();
   ws.on('message', (data, isBinary) => {
     const text = isBinary ? '' : data.toString();
+    frameBytes.push(Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text));
     try {
       frames.push(JSON.parse(text));
     } catch {
@@ -76,6 +80,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   const client: TestClient = {
     ws,
     frames,
+    frameBytes,
     unparsed,
     events: () => frames.filter(isSequencedEvent),
     waitFor(predicate, opts = {}) {
