@@ -38,7 +38,7 @@ import type {
 import { requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
 import type { EventStore } from './store/types.ts';
 
 export type DecideArgs = {
@@ -305,7 +305,7 @@ export class BrokerHost {
     if (!m) return;
     m.events.inc({ type: event.type });
     if (event.type === 'permission-timeout') m.timeouts.inc();
-    else if (event.type === 'permission-cancelled') m.cancellations.inc({ reason: event.reason.slice(0, 40) });
+    else if (event.type === 'permission-cancelled') m.cancellations.inc({ reason: cancelReasonLabel(event.reason) });
     if (event.type === 'permission-timeout') this.logger.debug('permissions', 'timeout', { requestId: event.requestId, seq: event.seq });
   }
 
@@ -400,7 +400,7 @@ export class BrokerHost {
       ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
     });
     if (!replayed) {
-      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: args.via ?? 'other' });
+      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
       else this.metrics?.decisionRejections.inc({ code: answer.code });
     }
     this.logger.debug('permissions', 'decision', {

@@ -5,7 +5,18 @@
  * them in step by hand.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RequestStatus } from '../protocol/index.ts';
+import { CANCEL_REASONS, type RequestStatus } from '../protocol/index.ts';
+
+/** Every label value comes from a closed set, never from client input as such: a label
+ *  per distinct value is a new series, which would let any client grow /metrics (and the
+ *  server's memory) without bound. Unknown values count as `other`. */
+export function closedLabel<T extends string>(value: string, known: readonly T[]): T | 'other' {
+  return (known as readonly string[]).includes(value) ? (value as T) : 'other';
+}
+
+export const cancelReasonLabel = (reason: string) => closedLabel(reason, CANCEL_REASONS);
+export const DECISION_CHANNELS = ['ws', 'http', 'rule', 'agent'] as const;
+export const decisionChannelLabel = (via: string | undefined) => closedLabel(via ?? 'other', DECISION_CHANNELS);
 
 export type MetricSources = {
   connections: () => number;

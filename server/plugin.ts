@@ -9,7 +9,7 @@ import type { ExtraRoute } from './app.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { EventStore } from './store/types.ts';
+import type { EventStore, HistoryLimits } from './store/types.ts';
 import type { DecisionObserver } from './ws/hub.ts';
 
 export type PluginContext = {
@@ -29,6 +29,9 @@ export type Plugin = {
   routes?: readonly ExtraRoute[];
   /** Called after each accepted decision is committed (e.g. "allow always" rules). */
   onDecisionAccepted?: DecisionObserver;
+  /** Called with the history's bound each time the event history is pruned (what the
+   *  plugin keeps per request, such as the audit log, goes on the same schedule). */
+  prune?(now: number, limits: HistoryLimits): void;
   /** Called once the server listens. */
   start?(): void | Promise<void>;
   /** Called first on shutdown, before long-polls are answered and sockets closed. */

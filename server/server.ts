@@ -19,6 +19,7 @@ import type { Plugin, PluginFactory } from './plugin.ts';
 import { buildAllowList, type AllowList } from './security/allowList.ts';
 import type { SecurityContext } from './security/guard.ts';
 import { loadOrCreateToken } from './security/token.ts';
+import { dataDirWarning } from './store/fileModes.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
@@ -70,6 +71,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (loaded.warning) logger.warn(loaded.warning);
   }
   const store = new SqliteEventStore({ dataDir: config.dataDir });
+  const looseDir = dataDirWarning(config.dataDir);
+  if (looseDir) logger.warn(looseDir);
   const metrics = createMetrics({ defaultMetrics: true });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
@@ -165,11 +168,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   const prune = () => {
+    const now = Date.now();
     try {
-      const result = store.prune(Date.now(), config.history);
+      const result = store.prune(now, config.history);
       if (result.events > 0) logger.debug('store', 'pruned', result);
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
+    }
+    for (const plugin of plugins) {
+      try {
+        plugin.prune?.(now, config.history);
+      } catch (error) {
+        logger.error(`plugin ${plugin.name} prune failed`, { error: String(error) });
+      }
     }
   };
   prune();

@@ -4,6 +4,9 @@
  * parts none larger than the frame limit, and the pending list is paged.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectAndJoin, startServerProcess, waitForWholeSnapshot, connectClient, type Frame, type ServerProcess, type TestClient } from '../testing/index.ts';
 
@@ -180,4 +183,63 @@ describe('snapshot in parts', () => {
     expect(rest.body.requests.map((r: Frame) => r.id)).toEqual([ids[2]]);
     expect(rest.body).not.toHaveProperty('next');
   }, 60_000);
+});
+
+describe('metric labels', () => {
+  it('LIM-6: 1,000 distinct ?reason= values leave the cancellation series bounded (known reasons, else other)', async () => {
+    const server = await start();
+    const ids = await createMany(server, 1_002, (i) => ({ command: `echo ${i}` }));
+    for (let from = 0; from < 1_000; from += 50) {
+      const batch = ids.slice(from, from + 50);
+      await Promise.all(batch.map((id, k) => server.api(`/api/permission-requests/${id}?reason=${encodeURIComponent(`attacker-${from + k}-${randomUUID()}`)}`, { method: 'DELETE' })));
+    }
+    await server.api(`/api/permission-requests/${ids[1_000]}?reason=answered-in-terminal`, { method: 'DELETE' });
+    await server.api(`/api/permission-requests/${ids[1_001]}`, { method: 'DELETE' });
+    // The reason itself is kept where it belongs: on the request.
+    expect((await server.api(`/api/permission-requests/${ids[0]}`)).body.message).toMatch(/attacker-0-/);
+    const text = (await server.api('/metrics')).text;
+    const series = text.split('\n').filter((line) => line.startsWith('gatehouse_cancellations_total{'));
+    expect(series.sort()).toEqual([
+      'gatehouse_cancellations_total{reason="agent-cancelled"} 1',
+      'gatehouse_cancellations_total{reason="answered-in-terminal"} 1',
+      'gatehouse_cancellations_total{reason="other"} 1000',
+    ]);
+    expect(text).not.toMatch(/attacker/);
+  }, 60_000);
+});
+
+describe('file modes', () => {
+  it('LIM-8: the databases and their -wal/-shm files are 0600; a data directory looser than 0700 gets a warning on start, and the server still serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-modes-'));
+    chmodSync(dir, 0o755);
+    const server = await startServerProcess({ dataDir: dir, args: ['--agent', 'demo'] });
+    try {
+      expect(server.stderr()).toMatch(/data directory .* has mode 0755.*chmod 700/);
+      // Writes to both databases, so that SQLite has made every companion file.
+      const created = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'ls' } } });
+      await server.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
+      await server.api(`/api/audit?requestId=${created.body.id}`);
+      for (const name of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm', 'agents.db', 'agents.db-wal', 'agents.db-shm']) {
+        const file = join(dir, name);
+        expect(existsSync(file), name).toBe(true);
+        expect((statSync(file).mode & 0o777).toString(8), name).toBe('600');
+      }
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('audit pruning', () => {
+  it('LIM-7: the audit log is pruned on the history schedule and bound (--history-events, --history-age-ms)', async () => {
+    const server = await start(['--history-events', '1', '--history-age-ms', '0', '--prune-interval-ms', '100'], { DEBUG: 'store' });
+    const ids = await createMany(server, 3, (i) => ({ command: `echo ${i}` }));
+    for (const id of ids) await server.api(`/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow' } });
+    expect((await server.api('/api/audit')).body.entries.length).toBeGreaterThanOrEqual(1);
+    await server.waitForStderr(/audit pruned rows=/, 10_000);
+    const left = (await server.api('/api/audit')).body.entries.map((e: Frame) => e.requestId);
+    expect(left.length).toBeLessThanOrEqual(1);
+    expect(ids).toEqual(expect.arrayContaining(left));
+  });
 });

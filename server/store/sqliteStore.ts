@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerInput, ClientAnswerRecord, DecisionAnswer, FinishedRequest, Outcome, OutcomeStatus, PersistRecord, RequestOrigin, StoredRequest } from '../../machines/broker.types.ts';
 import { jsonByteLength, requestByteLength, type RequestStatus, type SequencedEvent } from '../../protocol/index.ts';
+import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
 import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, RequestPage, StoredRequestView } from './types.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -132,11 +133,14 @@ export class SqliteEventStore implements EventStore {
   constructor(options: SqliteStoreOptions) {
     let file = ':memory:';
     if (options.dataDir !== ':memory:') {
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      mkdirSync(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
       file = join(options.dataDir, DB_FILE);
+      preparePrivateDbFile(file);
     }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // -wal/-shm now exist; SQLite gave them the database file's mode, this makes sure.
+    if (file !== ':memory:') tightenDbFiles(file);
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('foreign_keys = OFF');
     this.db.exec(SCHEMA);
