@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   sessionBusy: 'session-busy',
   /** A create beyond `--max-unresolved` / `--max-unresolved-bytes` (HTTP 429): nothing is stored. */
   tooManyRequests: 'too-many-requests',
+  /** A request body that did not arrive within `--body-timeout-ms` (HTTP 408). */
+  requestTimeout: 'request-timeout',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
