@@ -253,3 +253,15 @@ describe('audit pruning', () => {
     }
   });
 });
+
+describe('HTTP rate', () => {
+  it('LIM-9: there is no HTTP rate limit: a burst of 500 concurrent calls from loopback is all served, none 429 (docs/operations.md says so)', async () => {
+    const server = await start(['--max-unresolved', '5']);
+    const statuses = new Map<number, number>();
+    for (let from = 0; from < 500; from += 250) {
+      const batch = await Promise.all(Array.from({ length: 250 }, () => server.api('/api/permission-requests?status=pending&limit=1')));
+      for (const res of batch) statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 500 });
+  }, 60_000);
+});
