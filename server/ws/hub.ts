@@ -250,7 +250,7 @@ export class Hub {
         // Still receiving its snapshot: these follow its last part.
         for (const text of texts) {
           stream.backlog.push(text);
-          stream.backlogBytes += text.length;
+          stream.backlogBytes += Buffer.byteLength(text);
         }
         if (stream.backlogBytes > bound) this.dropSlow(conn);
         continue;
