@@ -42,6 +42,8 @@ export class StreamChecker {
     this.awaitingParts = false;
     /** Request ids of the snapshot being received, to catch one listed twice. */
     this.snapshotIds = new Set();
+    /** False from a welcome with resumed:false until its whole snapshot is in (across reconnects). */
+    this.wholeView = true;
     this.connections = 0;
     this.sequencedCount = 0;
     /** @type {Map<string, {seq: number, fromSnapshot: boolean, frame: any}>} */
@@ -60,7 +62,7 @@ export class StreamChecker {
   /** Holds a whole view to resume from: an epoch, and no snapshot (or part) still owed.
    *  A connection cut mid-snapshot must start afresh, or it would skip what it never got. */
   get canResume() {
-    return this.epoch !== undefined && !this.awaitingSnapshot && !this.awaitingParts;
+    return this.epoch !== undefined && this.wholeView;
   }
 
   /** A new connection of this client begins: its first frame must be `welcome`. */
@@ -119,12 +121,14 @@ export class StreamChecker {
     }
     this.epoch = welcome.epoch;
     this.awaitingSnapshot = true;
+    this.wholeView = false;
     this.nextSeq = undefined;
   }
 
   onSnapshot(snapshot) {
     this.awaitingSnapshot = false;
     this.awaitingParts = snapshot.more === true;
+    this.wholeView = !this.awaitingParts;
     this.snapshotIds = new Set();
     if (typeof snapshot.seq !== 'number') this.violation('snapshot without a numeric seq');
     this.nextSeq = snapshot.seq + 1;
@@ -135,6 +139,7 @@ export class StreamChecker {
   onSnapshotPart(part) {
     if (typeof part.more !== 'boolean') this.violation('snapshot-part without a boolean more');
     this.awaitingParts = part.more === true;
+    if (!this.awaitingParts) this.wholeView = true;
     this.snapshotRequests(part.requests);
   }
 
