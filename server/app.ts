@@ -67,6 +67,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       waiters: deps.waiters,
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
+      maxFrameBytes: deps.config.maxFrameBytes,
       onDecisionAccepted: deps.onDecisionAccepted,
     }),
   );

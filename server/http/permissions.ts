@@ -12,7 +12,9 @@ import {
   REQUEST_STATUSES,
   createRequestBody,
   decisionBody,
+  jsonByteLength,
   parseWith,
+  requestByteLength,
   type DecisionRejectionCode,
   type RequestStatus,
 } from '../../protocol/index.ts';
@@ -20,6 +22,7 @@ import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brok
 import type { Logger } from '../log.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver } from '../ws/hub.ts';
+import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
 import { bodyHash } from './bodyHash.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
@@ -31,6 +34,9 @@ export type PermissionRoutesDeps = {
   waiters: OutcomeWaiters;
   logger: Logger;
   requestTimeoutMs: number;
+  /** A request's input, context and tool name must fit one frame of this size (with
+   *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
+  maxFrameBytes?: number;
   onDecisionAccepted?: DecisionObserver;
 };
 
@@ -79,6 +85,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(createRequestBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
+    const room = (deps.maxFrameBytes ?? LIMITS.maxFrameBytes) - FRAME_RESERVE_BYTES;
+    const weight = requestByteLength(parsed.value) + jsonByteLength(parsed.value.toolName);
+    if (weight > room) {
+      return errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame`);
+    }
     const hash = bodyHash(parsed.value);
     if (key !== undefined) {
       // The store remembers keys longer than the broker's in-memory window.

@@ -144,6 +144,23 @@ describe('snapshot in parts', () => {
     expect(partSizes.reduce((sum, [, size]) => sum + size, 0)).toBeGreaterThan(8 * MIB);
   }, 60_000);
 
+  it('LIM-2: a request must fit one frame: input and context within the frame limit less a reserve, else 413; the largest that fits travels in frames within the limit', async () => {
+    const server = await start();
+    const input = { content: 'i'.repeat(200_000) };
+    const tooBig = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 300) } } });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error).toMatchObject({ code: 'payload-too-large' });
+    expect(tooBig.body.error.message).toMatch(/fits one frame/);
+    const fits = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 1_000) } } });
+    expect(fits.status).toBe(201);
+    await createMany(server, 3, () => ({ content: 'small'.repeat(400) }), 'Write'); // 2 KB each: no room left beside the big one
+    const { client, snapshot, snapshotFrames } = await connectAndJoin(server.wsUrl(), { perMessageDeflate: false });
+    clients.push(client);
+    expect(snapshot!.requests.map((r: Frame) => r.id)).toContain(fits.body.id);
+    expect(snapshotFrames!.length).toBe(2);
+    for (const size of client.frameBytes) expect(size).toBeLessThanOrEqual(MIB);
+  });
+
   it('LIM-2: 1,050 unresolved requests of ordinary size come in one snapshot frame, as in v1 (no more field); the pending list pages them by 1,000', async () => {
     const server = await start();
     const ids = await createMany(server, 1_050, (i) => ({ command: `git status # ${i}`, description: 'Show the working tree status' }));

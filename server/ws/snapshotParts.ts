@@ -11,6 +11,11 @@ import type { PermissionRequestEvent, QueueStatusMessage } from '../../protocol/
 
 type Queue = Pick<QueueStatusMessage, 'pending' | 'processing'>;
 
+/** Bytes a request's frame needs beyond its input, context and tool name: the event's
+ *  other fields (type, seq, id, timestamps) and the snapshot's envelope (about 330 at
+ *  most). A create must leave this much room in the frame limit (permissions.ts). */
+export const FRAME_RESERVE_BYTES = 512;
+
 export class SnapshotParts {
   private next = 0;
   /** The text of `requests[next]` once serialized (it may not have fit the last frame). */
