@@ -25,7 +25,7 @@ export type TestClient = {
   ws: WebSocket;
   /** Every parsed frame, in arrival order. */
   frames: Frame[];
-  /** The size in bytes of each frame as received (same order as `frames` plus `unparsed`). */
+  /** The size in bytes of each message received, parsed or not (index i is `frames[i]` while `unparsed` is empty). */
   frameBytes: number[];
   /** Frames that were not JSON (should stay empty). */
   unparsed: string[];
