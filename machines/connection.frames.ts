@@ -14,6 +14,7 @@ import type {
   SequencedEvent,
   SessionUpdatedEvent,
   SnapshotMessage,
+  SnapshotPartMessage,
   WelcomeMessage,
 } from '../protocol/index.ts';
 
@@ -23,6 +24,7 @@ export type SocketEvent =
   | { type: 'socket.closed'; code: number; reason: string }
   | { type: 'server.welcome'; message: WelcomeMessage }
   | { type: 'server.snapshot'; message: SnapshotMessage }
+  | { type: 'server.snapshot-part'; message: SnapshotPartMessage }
   | { type: 'server.event'; event: SequencedEvent }
   | { type: 'server.queue-status'; message: QueueStatusMessage }
   | { type: 'server.ack'; message: AckMessage }
@@ -47,6 +49,8 @@ export function decodeServerFrame(text: string): SocketEvent {
       return { type: 'server.welcome', message };
     case 'snapshot':
       return { type: 'server.snapshot', message };
+    case 'snapshot-part':
+      return { type: 'server.snapshot-part', message };
     case 'permission-queue-status':
       return { type: 'server.queue-status', message };
     case 'ack':

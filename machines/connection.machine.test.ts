@@ -377,3 +377,108 @@ describe('outbox and optimistic decisions', () => {
     expect(h.ctx().queue.history.map((e) => e.decider)).toEqual(['deadline', 'rule', 'another-window']);
   });
 });
+
+describe('snapshot in parts (contract-2 §3)', () => {
+  const first = (seq: number, ids: Array<[number, string]>, pending: number): ServerMessage => ({
+    ...(snapshot(seq, ids) as Extract<ServerMessage, { type: 'snapshot' }>),
+    queue: { pending, processing: 0 },
+    more: true,
+  });
+  const part = (ids: Array<[number, string]>, more: boolean): ServerMessage => ({
+    type: 'snapshot-part',
+    requests: ids.map(([s, id]) => request(s, id) as Extract<ServerMessage, { type: 'permission-request' }>),
+    more,
+  });
+
+  it('LIM-3: the parts are held, applied whole after the last one, and only then live events are taken', () => {
+    const h = harness();
+    h.actor.send({ type: 'connection.start' });
+    h.last().serve(welcome(6, false));
+    h.last().serve(first(6, [[1, 'r1'], [2, 'r2']], 5));
+    // Nothing applied yet: the queue shows no half truth, and we are not live.
+    expect(h.ctx().queue.order).toEqual([]);
+    expect(h.ctx().needSnapshot).toBe(true);
+    expect(h.actor.getSnapshot().matches({ link: { open: { sync: 'catchingUp' } } })).toBe(true);
+    h.last().serve(part([[3, 'r3'], [4, 'r4']], true));
+    expect(h.ctx().queue.order).toEqual([]);
+    h.last().serve(part([[6, 'r6']], false));
+    expect(h.ctx().queue.order).toEqual(['r1', 'r2', 'r3', 'r4', 'r6']);
+    expect(h.ctx().lastSeq).toBe(6);
+    expect(h.ctx().queue.counts).toEqual({ pending: 5, processing: 0 });
+    expect(h.ctx().snapshotParts).toBeNull();
+    expect(h.actor.getSnapshot().matches({ link: { open: { sync: 'live' } } })).toBe(true);
+    expect(h.emitted.filter((e) => e.type === 'request.arrived')).toHaveLength(5);
+    // Live from HEAD + 1.
+    h.last().serve(resolved(7, 'r3', 'client-b'));
+    expect(h.ctx().queue.order).toEqual(['r1', 'r2', 'r4', 'r6']);
+    expect(h.ctx().lastSeq).toBe(7);
+    h.advance(TIMING.ackDelayMs);
+    expect(h.sentOfType('ack')).toEqual([{ type: 'ack', seq: 7 }]);
+  });
+
+  it('LIM-3: no ack and no decision goes out before the last part; an event before it is not applied', () => {
+    const h = harness();
+    h.actor.send({ type: 'connection.start' });
+    h.last().serve(welcome(3, false));
+    h.last().serve(first(3, [[1, 'r1']], 2));
+    h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
+    h.last().serve(request(4, 'r4')); // a server that broke the order: not applied
+    h.advance(TIMING.ackDelayMs * 3);
+    expect(h.sentOfType('ack')).toEqual([]);
+    expect(h.sentOfType('permission-response')).toEqual([]);
+    expect(h.ctx().queue.cards.r4).toBeUndefined();
+    h.last().serve(part([[3, 'r3']], false));
+    expect(h.ctx().queue.order).toEqual(['r1', 'r3']);
+  });
+
+  it('LIM-3: a drop mid-snapshot discards the parts and reconnects afresh (no since), then applies only the new snapshot', () => {
+    const h = harness();
+    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    h.last().serve(welcome(9, false, 'epoch-2'));
+    h.last().serve(first(9, [[8, 'r8']], 3));
+    h.last().serve(part([[9, 'r9']], true));
+    h.last().drop(4000);
+    // It holds no whole snapshot of epoch-2: resuming with since would skip what it never got.
+    expect(h.last().input).toEqual({});
+    expect(h.ctx().snapshotParts).toBeNull();
+    expect(h.ctx().queue.order).toEqual(['r1', 'r2']); // the old truth until the new one is whole
+    h.last().serve(welcome(10, false, 'epoch-2'));
+    h.last().serve(first(10, [[9, 'r9']], 2));
+    h.last().serve(part([[10, 'r10']], false));
+    expect(h.ctx().queue.order).toEqual(['r9', 'r10']);
+    expect(h.ctx().lastSeq).toBe(10);
+    expect(h.ctx().queue.cards.r8).toBeUndefined();
+  });
+
+  it('LIM-3: a drop after welcome resumed:false and before any snapshot also starts afresh', () => {
+    const h = harness();
+    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    h.last().serve(welcome(9, false, 'epoch-2'));
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    expect(h.last().input).toEqual({});
+  });
+
+  it('LIM-3: a snapshot-part with no snapshot before it is noted and the client starts afresh', () => {
+    const h = harness();
+    h.actor.send({ type: 'connection.start' });
+    h.last().serve(welcome(3, false));
+    const socket = h.last();
+    socket.serve(part([[1, 'r1']], false));
+    expect(socket.closed).toBe(true);
+    expect(h.ctx().errors[0]).toMatchObject({ code: 'invalid-server-frame' });
+    expect(h.last().input).toEqual({});
+    expect(h.ctx().queue.order).toEqual([]);
+  });
+
+  it('LIM-3: a snapshot that fits one frame (no more) is applied at once, as in v1', () => {
+    const h = harness();
+    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    expect(h.ctx().queue.order).toEqual(['r1', 'r2']);
+    expect(h.ctx().snapshotParts).toBeNull();
+  });
+});

@@ -12,10 +12,10 @@
  * SimulatedClock. Chat traffic is not interpreted here: it is emitted for the host.
  */
 import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
-import type { ErrorMessage, PermissionRequestEvent, SequencedEvent } from '../protocol/index.ts';
+import type { ErrorMessage, PermissionRequestEvent, SequencedEvent, SnapshotMessage } from '../protocol/index.ts';
 import type { ChatStreamEvent, SocketCommand, SocketEvent, SocketInput } from './connection.frames.ts';
 import { encodeClientFrame } from './connection.frames.ts';
-import type { DecideCommand, QueueState } from './queue.ts';
+import type { DecideCommand, QueueState, SnapshotAssembly } from './queue.ts';
 import * as queue from './queue.ts';
 
 export const BACKOFF = {
@@ -53,8 +53,10 @@ export type ConnectionContext = {
   lastSeq: number;
   /** The stream head announced by the last `welcome`/`snapshot`. */
   headSeq: number;
-  /** After `resumed:false`, events are ignored until the snapshot arrives. */
+  /** After `resumed:false`, events are ignored until the snapshot arrives (all its parts). */
   needSnapshot: boolean;
+  /** A snapshot whose parts are still arriving (`more: true`); void when the socket goes. */
+  snapshotParts: SnapshotAssembly | null;
   /** The last seq we acknowledged to the server. */
   ackedSeq: number;
   attempt: number;
@@ -130,6 +132,7 @@ export const connectionMachine = setup({
     becameVisible: ({ event }) => event.type === 'connection.visibility' && event.visible,
     isSlowConsumerClose: ({ event }) => event.type === 'socket.closed' && event.code === 4000,
     isOurPong: ({ context, event }) => event.type === 'server.pong' && event.message.id === context.pingId,
+    strayPart: ({ context, event }) => event.type === 'server.snapshot-part' && context.snapshotParts === null,
   },
   actions: {
     planRetry: assign(({ context }) => {
@@ -178,19 +181,39 @@ export const connectionMachine = setup({
       enqueue.emit({ type: 'chat.reload' });
     }),
     applySnapshot: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'server.snapshot') return;
+      let message: SnapshotMessage;
+      if (event.type === 'server.snapshot') {
+        if (event.message.more) {
+          // The first part: hold it; nothing is applied until the last one.
+          enqueue.assign({ snapshotParts: queue.startSnapshot(event.message) });
+          return;
+        }
+        message = event.message;
+      } else if (event.type === 'server.snapshot-part' && context.snapshotParts) {
+        const assembly = queue.addSnapshotPart(context.snapshotParts, event.message);
+        if (event.message.more) {
+          enqueue.assign({ snapshotParts: assembly });
+          return;
+        }
+        message = queue.assembledSnapshot(assembly);
+      } else {
+        return;
+      }
       const known = new Set(context.queue.order);
       enqueue.assign({
-        queue: queue.applySnapshot(context.queue, event.message, context.now()),
-        lastSeq: event.message.seq,
-        headSeq: Math.max(context.headSeq, event.message.seq),
+        queue: queue.applySnapshot(context.queue, message, context.now()),
+        lastSeq: message.seq,
+        headSeq: Math.max(context.headSeq, message.seq),
         needSnapshot: false,
+        snapshotParts: null,
       });
-      for (const request of event.message.requests) {
+      for (const request of message.requests) {
         if (!known.has(request.id)) enqueue.emit({ type: 'request.arrived', request });
       }
       enqueue.raise({ type: 'event.held' });
     }),
+    resetSnapshotParts: assign({ snapshotParts: null }),
+    noteStrayPart: assign({ errors: ({ context }) => note(context, 'invalid-server-frame', 'a snapshot-part without a snapshot: starting afresh') }),
     holdEvent: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.event') return;
       const held: SequencedEvent = event.event;
@@ -274,6 +297,7 @@ export const connectionMachine = setup({
     lastSeq: 0,
     headSeq: 0,
     needSnapshot: false,
+    snapshotParts: null,
     ackedSeq: 0,
     attempt: 0,
     retryDelayMs: 0,
@@ -307,11 +331,13 @@ export const connectionMachine = setup({
       on: { 'connection.start': 'link' },
     },
     link: {
-      entry: ['clearRetryAt', 'countConnect'],
+      entry: ['clearRetryAt', 'countConnect', 'resetSnapshotParts'],
       invoke: {
         id: 'socket',
         src: 'socket',
-        input: ({ context }): SocketInput => (context.epoch === null ? {} : { since: context.lastSeq, epoch: context.epoch }),
+        // Still owing a whole snapshot (a drop mid-snapshot): what we hold is void, start afresh.
+        input: ({ context }): SocketInput =>
+          context.epoch === null || context.needSnapshot ? {} : { since: context.lastSeq, epoch: context.epoch },
       },
       on: {
         'socket.closed': [
@@ -335,6 +361,10 @@ export const connectionMachine = setup({
           type: 'parallel',
           on: {
             'server.snapshot': { actions: 'applySnapshot' },
+            'server.snapshot-part': [
+              { guard: 'strayPart', target: '#connection.link', reenter: true, actions: 'noteStrayPart' },
+              { actions: 'applySnapshot' },
+            ],
             'server.event': [
               { guard: 'awaitingSnapshot' },
               { guard: 'isStale', actions: 'countDropped' },

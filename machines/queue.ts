@@ -20,6 +20,7 @@ import type {
   RuleScope,
   SequencedEvent,
   SnapshotMessage,
+  SnapshotPartMessage,
 } from '../protocol/index.ts';
 
 /** What this window has done with a request that is still unresolved. */
@@ -223,6 +224,34 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
     });
   }
   return { ...state, cards, order: sortOrder(cards), history, outbox, counts: snapshot.queue };
+}
+
+/** A snapshot arriving in parts (`snapshot` with `more: true`, then `snapshot-part`s):
+ *  held whole, and applied only once the last part is in, so the queue never shows half
+ *  a truth and no live event is applied against it. */
+export type SnapshotAssembly = { seq: number; queue: SnapshotMessage['queue']; parts: PermissionRequestEvent[][] };
+
+export function startSnapshot(first: SnapshotMessage): SnapshotAssembly {
+  return { seq: first.seq, queue: first.queue, parts: [first.requests] };
+}
+
+export function addSnapshotPart(assembly: SnapshotAssembly, part: SnapshotPartMessage): SnapshotAssembly {
+  return { ...assembly, parts: [...assembly.parts, part.requests] };
+}
+
+/** The whole snapshot, as one v1 `snapshot` would have carried it. A request listed twice
+ *  (which a correct server never does) is kept once. */
+export function assembledSnapshot(assembly: SnapshotAssembly): SnapshotMessage {
+  const seen = new Set<string>();
+  const requests: PermissionRequestEvent[] = [];
+  for (const part of assembly.parts) {
+    for (const request of part) {
+      if (seen.has(request.id)) continue;
+      seen.add(request.id);
+      requests.push(request);
+    }
+  }
+  return { type: 'snapshot', seq: assembly.seq, requests, queue: assembly.queue };
 }
 
 export type DecideResult = { ok: true; state: QueueState } | { ok: false; reason: string };

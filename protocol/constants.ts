@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   unavailable: 'unavailable',
   /** A chat turn is already running in that session. */
   sessionBusy: 'session-busy',
+  /** A create beyond `--max-unresolved` / `--max-unresolved-bytes` (HTTP 429): nothing is stored. */
+  tooManyRequests: 'too-many-requests',
+  /** A request body that did not arrive within `--body-timeout-ms` (HTTP 408). */
+  requestTimeout: 'request-timeout',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
@@ -61,7 +65,14 @@ export const LIMITS = {
   maxToolNameLength: 200,
   maxIdLength: 200,
   maxMessageLength: 10_000,
+  /** `GET /api/permission-requests`: the default and largest page. */
+  maxListPage: 1_000,
 } as const;
+
+/** The cancel reasons Gatehouse itself gives or knows (`DELETE …?reason=` is free text up
+ *  to 200 characters; metrics count these and put any other under `other`). */
+export const CANCEL_REASONS = ['agent-cancelled', 'agent-aborted', 'server-restart', 'answered-in-terminal', 'answered-in-editor'] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
 
 /** Outside the machines, the three unresolved states all read `pending` (protocol-v1.md §0). */
 export const REQUEST_STATUSES = ['pending', 'resolved', 'timedOut', 'cancelled'] as const;

@@ -16,6 +16,12 @@ export function jsonByteLength(value: unknown): number {
   }
 }
 
+/** The bytes a request weighs against `--max-unresolved-bytes`: the JSON of its input
+ *  plus the JSON of its context. The one way to count them, for every path that creates. */
+export function requestByteLength(request: { input: unknown; context?: unknown }): number {
+  return jsonByteLength(request.input) + jsonByteLength(request.context ?? {});
+}
+
 /** Is a JSON value nested deeper than `max` objects/arrays? Walked with an explicit stack,
  *  because a recursive walk is exactly what a deep value attacks. */
 export function jsonDeeperThan(value: unknown, max: number): boolean {

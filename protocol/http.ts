@@ -58,7 +58,8 @@ export const requestView = z.object({
   seq: f.seq,
 });
 
-export const requestList = z.object({ requests: z.array(requestView) });
+/** A page of requests; `next`: pass it as `after` for the following page (absent on the last). */
+export const requestList = z.object({ requests: z.array(requestView), next: f.id.optional() });
 
 export const errorBody = z.object({
   error: z.object({

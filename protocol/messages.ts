@@ -114,9 +114,20 @@ export const welcomeMessage = z.object({
 export const snapshotMessage = z.object({
   type: z.literal('snapshot'),
   seq: f.seq,
-  /** One `permission-request` event for every unresolved request, oldest first. */
+  /** One `permission-request` event for every unresolved request, oldest first; with
+   *  `more: true` only the first of them, the rest follow in `snapshot-part` frames. */
   requests: z.array(permissionRequestEvent),
   queue: f.queueStatus,
+  /** true: `snapshot-part` frames follow (contract-2 §3). Absent or false: complete. */
+  more: z.boolean().optional(),
+});
+
+/** The next part of a snapshot that did not fit one frame; the last one has `more: false`.
+ *  The live stream starts only after it. */
+export const snapshotPartMessage = z.object({
+  type: z.literal('snapshot-part'),
+  requests: z.array(permissionRequestEvent),
+  more: z.boolean(),
 });
 
 export const queueStatusMessage = z.object({
@@ -154,6 +165,7 @@ export const pongMessage = z.object({
 export const serverMessage = z.discriminatedUnion('type', [
   welcomeMessage,
   snapshotMessage,
+  snapshotPartMessage,
   queueStatusMessage,
   ackMessage,
   errorMessage,
@@ -205,6 +217,7 @@ export type SequencedEvent = z.infer<typeof sequencedEvent>;
 export type OutcomeEvent = PermissionResolvedEvent | PermissionTimeoutEvent | PermissionCancelledEvent;
 export type WelcomeMessage = z.infer<typeof welcomeMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;
+export type SnapshotPartMessage = z.infer<typeof snapshotPartMessage>;
 export type QueueStatusMessage = z.infer<typeof queueStatusMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
 export type ErrorMessage = z.infer<typeof errorMessage>;

@@ -6,6 +6,10 @@ import {
   parseJsonWith,
   serverMessage,
   decisionBody,
+  errorBody,
+  ERROR_CODES,
+  requestByteLength,
+  requestList,
 } from './index.ts';
 
 describe('protocol schemas', () => {
@@ -82,5 +86,19 @@ describe('protocol schemas', () => {
     let shallow: Record<string, unknown> = {};
     for (let i = 0; i < 50; i++) shallow = { a: shallow };
     expect(createRequestBody.safeParse({ toolName: 'Bash', input: shallow }).success).toBe(true);
+  });
+
+  it('LIM-2 LIM-4: snapshot parts, the paged list and the new error codes parse with the shared schemas', () => {
+    const request = { type: 'permission-request', seq: 1, id: 'r1', toolName: 'Bash', input: { command: 'ls' }, context: {}, timestamp: 1, expiresAt: 2 };
+    expect(serverMessage.safeParse({ type: 'snapshot', seq: 1, requests: [request], queue: { pending: 2, processing: 0 }, more: true }).success).toBe(true);
+    expect(serverMessage.safeParse({ type: 'snapshot-part', requests: [request], more: false }).success).toBe(true);
+    expect(serverMessage.safeParse({ type: 'snapshot-part', requests: [request] }).success).toBe(false); // more is required
+    expect(serverMessage.safeParse({ type: 'snapshot-part', requests: [{ ...request, seq: 'x' }], more: true }).success).toBe(false);
+    expect(requestList.safeParse({ requests: [], next: 'r9' }).success).toBe(true);
+    for (const code of [ERROR_CODES.tooManyRequests, ERROR_CODES.requestTimeout]) {
+      expect(errorBody.safeParse({ error: { code, message: 'm' } }).success).toBe(true);
+    }
+    expect(requestByteLength({ input: { a: 'é' }, context: { b: 1 } })).toBe(Buffer.byteLength('{"a":"é"}') + Buffer.byteLength('{"b":1}'));
+    expect(requestByteLength({ input: {} })).toBe(4);
   });
 });

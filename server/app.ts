@@ -11,6 +11,7 @@ import { ERROR_CODES } from '../protocol/index.ts';
 import type { BrokerHost } from './brokerHost.ts';
 import type { Config } from './config.ts';
 import { limitBody } from './http/bodyLimit.ts';
+import { bodyTimeout } from './http/bodyTimeout.ts';
 import { errorResponse } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
 import type { OutcomeWaiters } from './http/outcomeWaiters.ts';
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     if (isStopping()) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
     return next();
   });
+  app.use('/api/*', bodyTimeout(deps.config.limits.bodyTimeoutMs));
   app.use('/api/*', limitBody(deps.config.maxFrameBytes));
 
   app.route(HELLO_PATH, helloRoutes(() => deps.security.agentToken));
@@ -69,6 +71,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       waiters: deps.waiters,
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
+      maxFrameBytes: deps.config.maxFrameBytes,
       onDecisionAccepted: deps.onDecisionAccepted,
       rememberGate: deps.rememberGate,
     }),

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { BrokerHost } from './brokerHost.ts';
+import { BrokerHost, TooManyRequestsError } from './brokerHost.ts';
+import { askPermission } from './agents/permissionGate.ts';
 import { silentLogger } from './log.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
-import type { SequencedEvent } from '../protocol/index.ts';
+import { requestByteLength, type SequencedEvent } from '../protocol/index.ts';
 
 function makeHost(store = new SqliteEventStore({ dataDir: ':memory:' }), options: Partial<ConstructorParameters<typeof BrokerHost>[0]> = {}) {
   const host = new BrokerHost({ store, logger: silentLogger, ...options });
@@ -122,6 +123,61 @@ describe('BrokerHost', () => {
     await changed;
     expect(ackSteps).toEqual([Math.max(...seqs)]);
     expect(host.queueStatus()).toEqual({ pending: 3, processing: 3 });
+    host.stop();
+  });
+});
+
+describe('BrokerHost limits (contract-2 §3)', () => {
+  const big = (bytes: number) => ({ toolName: 'Write', input: { content: 'x'.repeat(bytes) }, context: {}, timeoutMs: 60_000, origin: 'http' as const });
+
+  it('LIM-1: a create beyond --max-unresolved throws TooManyRequestsError and stores nothing; a finished request frees its place', async () => {
+    const { host, store } = makeHost(undefined, { limits: { maxUnresolved: 2, maxUnresolvedBytes: 1 << 30 } });
+    const a = await host.create(spec('A'));
+    await host.create(spec('B'));
+    const head = store.head();
+    expect(() => host.create(spec('C'))).toThrow(TooManyRequestsError);
+    expect(() => host.create(spec('C'))).toThrow(/too many unresolved requests \(2, at most 2\)/);
+    await host.settle();
+    expect(store.head()).toBe(head);
+    expect(store.countByStatus().pending).toBe(2);
+    await host.decide({ requestId: (a as { id: string }).id, decision: 'deny', decidedBy: 'test' });
+    expect((await host.create(spec('C'))).status).toBe('created');
+    expect(host.unresolvedLoad().count).toBe(2);
+    host.stop();
+  });
+
+  it('LIM-1: bytes of input and context are counted with requestByteLength, and restored requests count after a restart', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    const limits = { maxUnresolved: 100, maxUnresolvedBytes: 25_000 };
+    const first = makeHost(store, { limits }).host;
+    await first.create(big(10_000));
+    await first.create(big(10_000));
+    const load = first.unresolvedLoad();
+    expect(load.bytes).toBe(2 * requestByteLength({ input: { content: 'x'.repeat(10_000) }, context: {} }));
+    expect(() => first.create(big(10_000))).toThrow(/bytes of input and context \(at most 25000\)/);
+    expect((await first.create(big(1_000))).status).toBe('created'); // a small one still fits
+    first.stop();
+    const second = makeHost(store, { limits }).host;
+    expect(second.unresolvedLoad()).toEqual({ count: 3, bytes: load.bytes + requestByteLength({ input: { content: 'x'.repeat(1_000) }, context: {} }) });
+    expect(() => second.create(big(10_000))).toThrow(TooManyRequestsError);
+    second.stop();
+  });
+
+  it('LIM-1: a retried create with an idempotency key the broker knows is not refused at the limit (it stores nothing)', async () => {
+    const { host } = makeHost(undefined, { limits: { maxUnresolved: 1, maxUnresolvedBytes: 1 << 30 } });
+    const created = await host.create({ ...spec(), idempotencyKey: 'k1', bodyHash: 'h1' });
+    const again = await host.create({ ...spec(), idempotencyKey: 'k1', bodyHash: 'h1' });
+    expect(again).toMatchObject({ status: 'existing', id: (created as { id: string }).id });
+    expect(() => host.create({ ...spec(), idempotencyKey: 'k2', bodyHash: 'h2' })).toThrow(TooManyRequestsError);
+    host.stop();
+  });
+
+  it('LIM-1: an in-process agent at the limit gets a deny with a message saying why, never an exception', async () => {
+    const { host } = makeHost(undefined, { limits: { maxUnresolved: 1, maxUnresolvedBytes: 1 << 30 } });
+    await host.create(spec());
+    const answer = await askPermission(host, { toolName: 'Bash', input: { command: 'ls' }, context: { agent: 'demo' }, timeoutMs: 60_000 });
+    expect(answer).toMatchObject({ behavior: 'deny', outcome: 'failed' });
+    expect(answer.behavior === 'deny' && answer.message).toMatch(/too many unresolved requests.*denied/);
     host.stop();
   });
 });

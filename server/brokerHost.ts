@@ -20,7 +20,7 @@ import { createActor, type AnyActorRef, type InspectionEvent, type Observer } fr
 
 /** XState's clock interface (not exported by name from 'xstate'). */
 export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
-import { brokerMachine } from '../machines/broker.machine.ts';
+import { brokerMachine, type BrokerContext } from '../machines/broker.machine.ts';
 import { createBrokerClient, type BrokerClient } from '../machines/brokerClient.ts';
 import { queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
 import type {
@@ -35,10 +35,10 @@ import type {
   PersistRecord,
   RequestOrigin,
 } from '../machines/broker.types.ts';
-import type { Decision, PermissionRequestEvent, SequencedEvent } from '../protocol/index.ts';
+import { requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
 import type { EventStore } from './store/types.ts';
 
 export type DecideArgs = {
@@ -84,7 +84,11 @@ export type BrokerHostOptions = {
   recentLimit?: number;
   /** Cancel restored `agent` requests (their agent died with the process). Default true. */
   cancelOrphans?: boolean;
+  /** Bounds on unresolved requests (contract-2 §3); unbounded when absent. */
+  limits?: UnresolvedLimits;
 };
+
+export type UnresolvedLimits = { maxUnresolved: number; maxUnresolvedBytes: number };
 
 type Waiter = () => void;
 
@@ -114,6 +118,10 @@ export class BrokerHost {
   private readonly client: BrokerClient;
   private readonly committedListeners = new Set<CommittedListener>();
   private readonly queueListeners = new Set<() => void>();
+  private readonly limits: UnresolvedLimits;
+  /** Each unresolved request's weight (requestByteLength), kept from the event stream. */
+  private readonly weights = new Map<string, number>();
+  private weightTotal = 0;
 
   constructor(options: BrokerHostOptions) {
     this.store = options.store;
@@ -131,6 +139,8 @@ export class BrokerHost {
     const input: BrokerInput = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
+    this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
+    for (const request of input.unresolved) this.weigh(request.id, request);
 
     const machine = brokerMachine.provide({
       actions: {
@@ -176,9 +186,45 @@ export class BrokerHost {
     this.schedule();
   }
 
+  private weigh(id: string, request: { input: unknown; context?: unknown }): void {
+    if (this.weights.has(id)) return;
+    const bytes = requestByteLength(request);
+    this.weights.set(id, bytes);
+    this.weightTotal += bytes;
+  }
+
+  private unweigh(id: string): void {
+    const bytes = this.weights.get(id);
+    if (bytes === undefined) return;
+    this.weights.delete(id);
+    this.weightTotal -= bytes;
+  }
+
+  /** Keeps the unresolved count and bytes in step with the stream, in O(1) per event. */
+  private track(event: SequencedEvent): void {
+    switch (event.type) {
+      case 'permission-request':
+        this.weigh(event.id, event);
+        return;
+      case 'permission-resolved':
+      case 'permission-timeout':
+      case 'permission-cancelled':
+        this.unweigh(event.requestId);
+        return;
+      case 'chat-message':
+      case 'session-updated':
+        return;
+      default: {
+        const never: never = event;
+        throw new Error(`unknown event ${(never as { type: string }).type}`);
+      }
+    }
+  }
+
   private onEmitted(emitted: BrokerEmitted): void {
     switch (emitted.type) {
       case 'stream.event':
+        this.track(emitted.event);
         this.outbox.push(emitted.event);
         this.schedule();
         return;
@@ -259,7 +305,7 @@ export class BrokerHost {
     if (!m) return;
     m.events.inc({ type: event.type });
     if (event.type === 'permission-timeout') m.timeouts.inc();
-    else if (event.type === 'permission-cancelled') m.cancellations.inc({ reason: event.reason.slice(0, 40) });
+    else if (event.type === 'permission-cancelled') m.cancellations.inc({ reason: cancelReasonLabel(event.reason) });
     if (event.type === 'permission-timeout') this.logger.debug('permissions', 'timeout', { requestId: event.requestId, seq: event.seq });
   }
 
@@ -293,6 +339,32 @@ export class BrokerHost {
     });
   }
 
+  /** Refuses a create beyond the bounds, before anything is stored. A create with an
+   *  idempotency key the broker knows stores nothing either (it answers `existing` or
+   *  `conflict`), so it is never refused: a retried create still finds its request. */
+  private admit(args: CreateArgs, request: CreateRequestSpec): void {
+    if (args.idempotencyKey !== undefined && (this.actor.getSnapshot().context as BrokerContext).idempotency.has(args.idempotencyKey)) return;
+    const { maxUnresolved, maxUnresolvedBytes } = this.limits;
+    if (this.weights.size >= maxUnresolved) {
+      this.metrics?.createRefusals.inc({ limit: 'count' });
+      throw new TooManyRequestsError(`too many unresolved requests (${this.weights.size}, at most ${maxUnresolved}): decide or cancel some first`);
+    }
+    const bytes = requestByteLength(request);
+    if (this.weightTotal + bytes > maxUnresolvedBytes) {
+      this.metrics?.createRefusals.inc({ limit: 'bytes' });
+      throw new TooManyRequestsError(
+        `the unresolved requests would hold ${this.weightTotal + bytes} bytes of input and context (at most ${maxUnresolvedBytes}): decide or cancel some first`,
+      );
+    }
+  }
+
+  /** The unresolved requests as the limits count them. */
+  unresolvedLoad(): { count: number; bytes: number } {
+    return { count: this.weights.size, bytes: this.weightTotal };
+  }
+
+  /** Throws TooManyRequestsError beyond the limits (nothing stored) and HostStoppedError
+   *  when stopping; callers turn both into an answer (HTTP 429/503, an agent's deny). */
   create(args: CreateArgs): Promise<CreateAnswer> {
     const request: CreateRequestSpec = {
       id: args.id ?? randomUUID(),
@@ -301,7 +373,9 @@ export class BrokerHost {
       context: args.context ?? {},
       timeoutMs: args.timeoutMs,
     };
-    const answer = this.ready().create({
+    const client = this.ready();
+    this.admit(args, request);
+    const answer = client.create({
       at: this.now(),
       request,
       origin: args.origin,
@@ -326,7 +400,7 @@ export class BrokerHost {
       ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
     });
     if (!replayed) {
-      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: args.via ?? 'other' });
+      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
       else this.metrics?.decisionRejections.inc({ code: answer.code });
     }
     this.logger.debug('permissions', 'decision', {
@@ -454,6 +528,12 @@ export class BrokerHost {
     // Anything the actor did while stopping is not committed; callers still waiting are told.
     for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
   }
+}
+
+/** A create beyond `--max-unresolved` / `--max-unresolved-bytes`: nothing was stored. */
+export class TooManyRequestsError extends Error {
+  override name = 'TooManyRequestsError';
+  readonly code = 'too-many-requests' as const;
 }
 
 export class HostStoppedError extends Error {

@@ -81,4 +81,22 @@ describe('config', () => {
     expect(config.inspect).toBe('ws://127.0.0.1:8080/');
     expect(parseServeArgs(['--help'], {})).toEqual({ help: true });
   });
+
+  it('LIM-1 LIM-5: the limits flags: defaults, environment, flags, and bad values naming the flag', () => {
+    expect(parse([]).limits).toEqual({ maxUnresolved: 10_000, maxUnresolvedBytes: 256 << 20, bodyTimeoutMs: 10_000 });
+    const env = { GATEHOUSE_MAX_UNRESOLVED: '50', GATEHOUSE_MAX_UNRESOLVED_BYTES: '4096', GATEHOUSE_BODY_TIMEOUT_MS: '500' };
+    expect(parse([], env).limits).toEqual({ maxUnresolved: 50, maxUnresolvedBytes: 4096, bodyTimeoutMs: 500 });
+    expect(parse(['--max-unresolved', '7', '--max-unresolved-bytes', '2048', '--body-timeout-ms', '250'], env).limits).toEqual({
+      maxUnresolved: 7,
+      maxUnresolvedBytes: 2048,
+      bodyTimeoutMs: 250,
+    });
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--max-unresolved', '0'], {}, /--max-unresolved/],
+      [['--max-unresolved', 'many'], {}, /--max-unresolved/],
+      [[], { GATEHOUSE_MAX_UNRESOLVED_BYTES: '-1' }, /GATEHOUSE_MAX_UNRESOLVED_BYTES/],
+      [['--body-timeout-ms', '10'], {}, /--body-timeout-ms/],
+    ];
+    for (const [argv, e, pattern] of cases) expect(() => parse(argv, e), JSON.stringify([argv, e])).toThrow(pattern);
+  });
 });

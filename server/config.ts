@@ -58,6 +58,17 @@ export type Config = {
   debug?: string;
   /** Test-only crash point (GATEHOUSE_FAULT). */
   fault?: FaultPoint;
+  /** Bounded resources (contract-2 §3; docs/operations.md, "Limits"). */
+  limits: LimitsConfig;
+};
+
+export type LimitsConfig = {
+  /** Unresolved requests at most; a create beyond: 429 too-many-requests. */
+  maxUnresolved: number;
+  /** Input and context bytes of the unresolved requests at most (protocol requestByteLength). */
+  maxUnresolvedBytes: number;
+  /** A request body still incomplete this long after its headers: 408 (long-polls have no body). */
+  bodyTimeoutMs: number;
 };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,6 +85,9 @@ export const DEFAULTS = {
   rateLimit: 2_000,
   /** The contract: rate limits never trip below this. */
   minRateLimit: 1_000,
+  maxUnresolved: 10_000,
+  maxUnresolvedBytes: 256 << 20,
+  bodyTimeoutMs: 10_000,
 } as const;
 
 export const USAGE = `Usage: gatehouse serve [options]
@@ -95,6 +109,9 @@ export const USAGE = `Usage: gatehouse serve [options]
   --ping-interval-ms MS    protocol ping interval (GATEHOUSE_PING_INTERVAL_MS, 30000)
   --rate-limit N           frames per second per connection, >= 1000 (GATEHOUSE_RATE_LIMIT, 2000)
   --static-dir D           built web UI (GATEHOUSE_STATIC_DIR, default <repo>/dist)
+  --max-unresolved N       unresolved requests at most (GATEHOUSE_MAX_UNRESOLVED, 10000)
+  --max-unresolved-bytes B their input and context bytes at most (GATEHOUSE_MAX_UNRESOLVED_BYTES, 268435456)
+  --body-timeout-ms MS     a request body must arrive within MS (GATEHOUSE_BODY_TIMEOUT_MS, 10000)
   -h, --help               this text
 `;
 
@@ -187,6 +204,9 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         'ping-interval-ms': { type: 'string' },
         'rate-limit': { type: 'string' },
         'static-dir': { type: 'string' },
+        'max-unresolved': { type: 'string' },
+        'max-unresolved-bytes': { type: 'string' },
+        'body-timeout-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -277,6 +297,12 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
   const pingIntervalMs = num('ping-interval-ms', 'GATEHOUSE_PING_INTERVAL_MS', DEFAULTS.pingIntervalMs, 100, 3_600_000);
   const rateLimit = num('rate-limit', 'GATEHOUSE_RATE_LIMIT', DEFAULTS.rateLimit, DEFAULTS.minRateLimit, 1e7);
 
+  const limits: LimitsConfig = {
+    maxUnresolved: num('max-unresolved', 'GATEHOUSE_MAX_UNRESOLVED', DEFAULTS.maxUnresolved, 1, 10_000_000),
+    maxUnresolvedBytes: num('max-unresolved-bytes', 'GATEHOUSE_MAX_UNRESOLVED_BYTES', DEFAULTS.maxUnresolvedBytes, 1024, 2 ** 40),
+    bodyTimeoutMs: num('body-timeout-ms', 'GATEHOUSE_BODY_TIMEOUT_MS', DEFAULTS.bodyTimeoutMs, 100, 3_600_000),
+  };
+
   const [, staticRaw] = pick('static-dir', 'GATEHOUSE_STATIC_DIR');
   const staticDir = resolve(staticRaw ?? join(repoRoot, 'dist'));
 
@@ -310,6 +336,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       staticDir,
       debug: env.DEBUG,
       fault,
+      limits,
     },
   };
 }

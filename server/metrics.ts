@@ -5,7 +5,18 @@
  * them in step by hand.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RequestStatus } from '../protocol/index.ts';
+import { CANCEL_REASONS, type RequestStatus } from '../protocol/index.ts';
+
+/** Every label value comes from a closed set, never from client input as such: a label
+ *  per distinct value is a new series, which would let any client grow /metrics (and the
+ *  server's memory) without bound. Unknown values count as `other`. */
+export function closedLabel<T extends string>(value: string, known: readonly T[]): T | 'other' {
+  return (known as readonly string[]).includes(value) ? (value as T) : 'other';
+}
+
+export const cancelReasonLabel = (reason: string) => closedLabel(reason, CANCEL_REASONS);
+export const DECISION_CHANNELS = ['ws', 'http', 'rule', 'agent'] as const;
+export const decisionChannelLabel = (via: string | undefined) => closedLabel(via ?? 'other', DECISION_CHANNELS);
 
 export type MetricSources = {
   connections: () => number;
@@ -60,6 +71,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       collect() {
         this.set(sources?.head() ?? 0);
       },
+    }),
+    createRefusals: new Counter({
+      name: 'gatehouse_request_create_refusals_total',
+      help: 'Creates refused with 429 by --max-unresolved (count) or --max-unresolved-bytes (bytes)',
+      labelNames: ['limit'] as const,
+      registers: [registry],
     }),
     requestsCreated: new Counter({ name: 'gatehouse_requests_created_total', help: 'Permission requests created', labelNames: ['origin'] as const, registers: [registry] }),
     decisions: new Counter({

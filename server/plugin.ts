@@ -9,7 +9,7 @@ import type { ExtraRoute } from './app.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { EventStore } from './store/types.ts';
+import type { EventStore, HistoryLimits } from './store/types.ts';
 import type { DecisionObserver, RememberGate } from './ws/hub.ts';
 
 export type PluginContext = {
@@ -32,6 +32,10 @@ export type Plugin = {
   /** Checks a decision's `remember` before it is decided and makes its rule after (the
    *  rule engine; the first plugin that has one). */
   rememberGate?: RememberGate;
+
+  /** Called with the history's bound each time the event history is pruned (what the
+   *  plugin keeps per request, such as the audit log, goes on the same schedule). */
+  prune?(now: number, limits: HistoryLimits): void;
   /** Called once the server listens. */
   start?(): void | Promise<void>;
   /** Called first on shutdown, before long-polls are answered and sockets closed. */

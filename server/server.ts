@@ -19,6 +19,7 @@ import type { Plugin, PluginFactory } from './plugin.ts';
 import { buildAllowList, type AllowList } from './security/allowList.ts';
 import type { SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
+import { dataDirWarning } from './store/fileModes.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
@@ -78,6 +79,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (agentToken === token) throw new Error(`${AGENT_TOKEN_FILE} holds the owner token: delete it to generate a new agent token`);
   }
   const store = new SqliteEventStore({ dataDir: config.dataDir });
+  const looseDir = dataDirWarning(config.dataDir);
+  if (looseDir) logger.warn(looseDir);
   const metrics = createMetrics({ defaultMetrics: true });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
@@ -92,6 +95,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metrics,
     fault: createFaultSwitch(config.fault),
     onFatal: fatal,
+    limits: config.limits,
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
@@ -130,6 +134,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxBufferedBytes: config.maxBufferedBytes,
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
+    maxFrameBytes: config.maxFrameBytes,
     onDecisionAccepted,
     rememberGate,
   });
@@ -174,11 +179,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   const prune = () => {
+    const now = Date.now();
     try {
-      const result = store.prune(Date.now(), config.history);
+      const result = store.prune(now, config.history);
       if (result.events > 0) logger.debug('store', 'pruned', result);
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
+    }
+    for (const plugin of plugins) {
+      try {
+        plugin.prune?.(now, config.history);
+      } catch (error) {
+        logger.error(`plugin ${plugin.name} prune failed`, { error: String(error) });
+      }
     }
   };
   prune();

@@ -46,7 +46,7 @@ export class CheckedClient {
   /** Connect (resuming from what the checker holds when `resume`); resolves after the welcome. */
   connect({ resume = false } = {}) {
     const params = { label: this.label };
-    if (resume && this.checker.epoch !== undefined) Object.assign(params, { since: this.checker.lastSeq, epoch: this.checker.epoch });
+    if (resume && this.checker.canResume) Object.assign(params, { since: this.checker.lastSeq, epoch: this.checker.epoch });
     const ws = new WebSocket(this.urlFor(params), { perMessageDeflate: false });
     this.ws = ws;
     this.closedInfo = undefined;

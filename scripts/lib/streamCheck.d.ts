@@ -10,6 +10,8 @@ export declare class StreamChecker {
   nextSeq: number | undefined;
   lastSeq: number;
   connections: number;
+  /** An epoch and no snapshot or snapshot-part still owed. */
+  readonly canResume: boolean;
   sequencedCount: number;
   requests: Map<string, { seq: number; fromSnapshot: boolean; frame: any }>;
   outcomes: Map<string, any>;

@@ -5,7 +5,8 @@
  * what the agents were told.
  *
  * Checked per client (protocol-v1.md §3): the first frame of each connection is
- * `welcome`; a connection that is not resumed gets `snapshot` next; sequenced events
+ * `welcome`; a connection that is not resumed gets `snapshot` next (with `more: true`,
+ * then `snapshot-part` frames until one has `more: false`, contract-2 §3); sequenced events
  * follow gapless, each seq exactly one more than the last (from the welcome's head, or
  * from `since` on a resume); a request's `permission-request` comes before its outcome;
  * a request has one `permission-request` and at most one outcome event.
@@ -19,7 +20,7 @@ const STATUS_OF_OUTCOME = { 'permission-resolved': 'resolved', 'permission-timeo
 
 /** A frame that carries a place in the stream (welcome and snapshot carry the head, not a place). */
 export function isSequenced(frame) {
-  return typeof frame?.seq === 'number' && frame.type !== 'welcome' && frame.type !== 'snapshot';
+  return typeof frame?.seq === 'number' && frame.type !== 'welcome' && frame.type !== 'snapshot' && frame.type !== 'snapshot-part';
 }
 
 export class StreamChecker {
@@ -37,6 +38,12 @@ export class StreamChecker {
     this.lastSeq = 0;
     this.awaitingWelcome = true;
     this.awaitingSnapshot = false;
+    /** After a `snapshot` with `more: true`: parts still owed. */
+    this.awaitingParts = false;
+    /** Request ids of the snapshot being received, to catch one listed twice. */
+    this.snapshotIds = new Set();
+    /** False from a welcome with resumed:false until its whole snapshot is in (across reconnects). */
+    this.wholeView = true;
     this.connections = 0;
     this.sequencedCount = 0;
     /** @type {Map<string, {seq: number, fromSnapshot: boolean, frame: any}>} */
@@ -52,10 +59,17 @@ export class StreamChecker {
     if (this.violations.length < this.maxViolations) this.violations.push(`${this.name}: ${text}`);
   }
 
+  /** Holds a whole view to resume from: an epoch, and no snapshot (or part) still owed.
+   *  A connection cut mid-snapshot must start afresh, or it would skip what it never got. */
+  get canResume() {
+    return this.epoch !== undefined && this.wholeView;
+  }
+
   /** A new connection of this client begins: its first frame must be `welcome`. */
   connectionOpened() {
     this.awaitingWelcome = true;
     this.awaitingSnapshot = false;
+    this.awaitingParts = false;
     this.connections += 1;
   }
 
@@ -78,9 +92,15 @@ export class StreamChecker {
       this.onSnapshot(frame);
       return;
     }
-    if (this.awaitingSnapshot && isSequenced(frame)) {
-      this.violation(`event seq ${frame.seq} before the snapshot`);
+    if (frame?.type === 'snapshot-part') {
+      if (!this.awaitingParts) this.violation('a snapshot-part that did not follow a snapshot with more:true');
+      this.onSnapshotPart(frame);
+      return;
+    }
+    if ((this.awaitingSnapshot || this.awaitingParts) && isSequenced(frame)) {
+      this.violation(`event seq ${frame.seq} before the ${this.awaitingParts ? 'last snapshot-part' : 'snapshot'}`);
       this.awaitingSnapshot = false;
+      this.awaitingParts = false;
     }
     if (!isSequenced(frame)) return;
     this.onEvent(frame);
@@ -101,15 +121,32 @@ export class StreamChecker {
     }
     this.epoch = welcome.epoch;
     this.awaitingSnapshot = true;
+    this.wholeView = false;
     this.nextSeq = undefined;
   }
 
   onSnapshot(snapshot) {
     this.awaitingSnapshot = false;
+    this.awaitingParts = snapshot.more === true;
+    this.wholeView = !this.awaitingParts;
+    this.snapshotIds = new Set();
     if (typeof snapshot.seq !== 'number') this.violation('snapshot without a numeric seq');
     this.nextSeq = snapshot.seq + 1;
     this.lastSeq = snapshot.seq;
-    for (const request of snapshot.requests ?? []) {
+    this.snapshotRequests(snapshot.requests);
+  }
+
+  onSnapshotPart(part) {
+    if (typeof part.more !== 'boolean') this.violation('snapshot-part without a boolean more');
+    this.awaitingParts = part.more === true;
+    if (!this.awaitingParts) this.wholeView = true;
+    this.snapshotRequests(part.requests);
+  }
+
+  snapshotRequests(requests) {
+    for (const request of requests ?? []) {
+      if (this.snapshotIds.has(request.id)) this.violation(`snapshot lists ${request.id} twice`);
+      this.snapshotIds.add(request.id);
       if (this.outcomes.has(request.id)) this.violation(`snapshot lists ${request.id} as unresolved after its outcome`);
       if (!this.requests.has(request.id)) this.requests.set(request.id, { seq: request.seq, fromSnapshot: true, frame: request });
     }

@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from '../store/fileModes.ts';
 
 export type AgentsDb = Database.Database;
 
@@ -64,9 +65,14 @@ CREATE TABLE IF NOT EXISTS messages (
 `;
 
 export function openAgentsDb(path: string): AgentsDb {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+    // 0600, and so its -wal/-shm (SQLite gives them the database file's mode).
+    preparePrivateDbFile(path);
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
+  if (path !== ':memory:') tightenDbFiles(path);
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
   return db;

@@ -65,6 +65,10 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       { path: '/api/rules', routes: engine.routes() },
       { path: '/api/audit', routes: audit.routes() },
     ],
+    prune(now, limits) {
+      const rows = audit.prune(now, limits);
+      if (rows > 0) logger.debug('store', 'audit pruned', { rows });
+    },
     onDecisionAccepted(info) {
       audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}) });
     },

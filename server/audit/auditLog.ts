@@ -3,10 +3,14 @@
  * address; how: human, rule, timeout, cancel; what: tool and input; when), kept in
  * SQLite from the committed event stream, so it records every outcome whatever path
  * produced it. `GET /api/audit` filters it; `?format=jsonl` exports it.
+ *
+ * Pruned with the history (`prune`, on the store's schedule and bound): a row goes only
+ * when it is beyond the newest `--history-events` rows AND it ended (its decision, or the
+ * latest deadline a request can have) before `--history-age-ms` ago.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { DECISIONS, ERROR_CODES, parseWith, type SequencedEvent } from '../../protocol/index.ts';
+import { DECISIONS, ERROR_CODES, LIMITS, parseWith, type SequencedEvent } from '../../protocol/index.ts';
 import type { AgentsDb } from '../agents/db.ts';
 import { errorResponse } from '../http/errors.ts';
 
@@ -92,8 +96,15 @@ export class AuditLog {
   private readonly insert;
   private readonly outcome;
   private readonly annotation;
+  private readonly pruneRows;
 
   constructor(private readonly db: AgentsDb) {
+    // A row still unresolved counts as ending at the latest deadline a request can have,
+    // so a row whose outcome never came (a lost event database) goes too, just later.
+    this.pruneRows = db.prepare(
+      `DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit ORDER BY requested_at DESC, request_id DESC LIMIT -1 OFFSET ?)
+         AND COALESCE(decided_at, requested_at + ?) < ?`,
+    );
     this.insert = db.prepare(
       `INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -136,6 +147,11 @@ export class AuditLog {
       }
     });
     tx(events);
+  }
+
+  /** Drop rows beyond the history's bound (see the header); returns how many went. */
+  prune(now: number, limits: { keepEvents: number; keepMs: number }): number {
+    return this.pruneRows.run(Math.max(1, limits.keepEvents), LIMITS.maxTimeoutMs, now - limits.keepMs).changes;
   }
 
   /** Who decided, as only the deciding edge knows it (client label, address, path). */

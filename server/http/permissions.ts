@@ -12,14 +12,17 @@ import {
   REQUEST_STATUSES,
   createRequestBody,
   decisionBody,
+  jsonByteLength,
   parseWith,
+  requestByteLength,
   type DecisionRejectionCode,
   type RequestStatus,
 } from '../../protocol/index.ts';
-import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
+import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
 import { bodyHash } from './bodyHash.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
@@ -31,6 +34,9 @@ export type PermissionRoutesDeps = {
   waiters: OutcomeWaiters;
   logger: Logger;
   requestTimeoutMs: number;
+  /** A request's input, context and tool name must fit one frame of this size (with
+   *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
+  maxFrameBytes?: number;
   onDecisionAccepted?: DecisionObserver;
   rememberGate?: RememberGate;
 };
@@ -42,6 +48,10 @@ export function publicView(view: StoredRequestView) {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** A list page also stops at this many bytes of input and context (then `next`), so no
+ *  page is too large to serialize, however large the requests (contract-2 §3). */
+export const LIST_PAGE_BYTES = 64 << 20;
 
 async function readJson(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
   const text = await c.req.text();
@@ -59,6 +69,7 @@ function rejectionStatus(code: DecisionRejectionCode): 404 | 409 {
 
 function stopping(c: Context, error: unknown) {
   if (error instanceof HostStoppedError) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
+  if (error instanceof TooManyRequestsError) return errorResponse(c, 429, ERROR_CODES.tooManyRequests, error.message);
   throw error;
 }
 
@@ -75,6 +86,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(createRequestBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
+    const room = (deps.maxFrameBytes ?? LIMITS.maxFrameBytes) - FRAME_RESERVE_BYTES;
+    const weight = requestByteLength(parsed.value) + jsonByteLength(parsed.value.toolName);
+    if (weight > room) {
+      return errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame`);
+    }
     const hash = bodyHash(parsed.value);
     if (key !== undefined) {
       // The store remembers keys longer than the broker's in-memory window.
@@ -119,15 +135,24 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, `status: expected one of ${REQUEST_STATUSES.join(', ')}`);
     }
     const limitRaw = c.req.query('limit');
-    let limit: number | undefined;
+    let limit: number = LIMITS.maxListPage;
     if (limitRaw !== undefined) {
-      if (!/^\d{1,6}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 10_000) {
-        return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'limit: expected an integer from 1 to 10000');
+      if (!/^\d{1,7}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > LIMITS.maxListPage) {
+        return errorResponse(c, 400, ERROR_CODES.invalidMessage, `limit: expected an integer from 1 to ${LIMITS.maxListPage}`);
       }
       limit = Number(limitRaw);
     }
-    const requests = store.listRequests({ ...(status ? { status: status as RequestStatus } : {}), limit: limit ?? (status === 'pending' ? undefined : 1000) });
-    return c.json({ requests: requests.map(publicView) });
+    const after = c.req.query('after');
+    let afterSeq = 0;
+    if (after !== undefined) {
+      const from = after === '' ? undefined : store.getRequest(after);
+      if (!from) return errorResponse(c, 400, ERROR_CODES.invalidMessage, `after: no request with id ${JSON.stringify(after.slice(0, 200))} (pass the \`next\` of the previous page)`);
+      afterSeq = from.seq;
+    }
+    const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
+    const requests = page.requests.map(publicView);
+    const last = requests[requests.length - 1];
+    return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
 
   app.get('/:id', async (c) => {

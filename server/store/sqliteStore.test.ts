@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PersistRecord } from '../../machines/broker.types.ts';
-import type { SequencedEvent } from '../../protocol/index.ts';
+import { requestByteLength, type SequencedEvent } from '../../protocol/index.ts';
+import { dataDirWarning } from './fileModes.ts';
 import { SqliteEventStore, timeoutMessage } from './sqliteStore.ts';
 
 const dirs: string[] = [];
@@ -120,5 +121,53 @@ describe('SqliteEventStore', () => {
     expect(reopened.findByIdempotencyKey('k1')?.id).toBe('a');
     expect(reopened.listRequests({ status: 'pending' }).map((r) => r.id)).toEqual(['a']);
     reopened.close();
+  });
+});
+
+describe('SqliteEventStore limits', () => {
+  it('LIM-8: gatehouse.db and its -wal/-shm are created 0600, whatever the umask; an older looser file is tightened on open', () => {
+    const dir = tempDir();
+    const old = process.umask(0o022);
+    try {
+      const store = new SqliteEventStore({ dataDir: dir });
+      store.writeBatch([requestRecord(1, 'a')]);
+      for (const name of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm']) {
+        expect((statSync(join(dir, name)).mode & 0o777).toString(8), name).toBe('600');
+      }
+      store.close();
+      chmodSync(join(dir, 'gatehouse.db'), 0o644);
+      const reopened = new SqliteEventStore({ dataDir: dir });
+      expect((statSync(join(dir, 'gatehouse.db')).mode & 0o777).toString(8)).toBe('600');
+      reopened.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('LIM-8: a data directory looser than 0700 is named in a warning; 0700 is not', () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o700);
+    expect(dataDirWarning(dir)).toBeUndefined();
+    chmodSync(dir, 0o750);
+    expect(dataDirWarning(dir)).toMatch(/has mode 0750/);
+  });
+
+  it('LIM-4: pageRequests pages by seq after a cursor, stops at the limit or the byte budget (never below one request), and says whether more follow', () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    store.writeBatch([1, 2, 3, 4, 5].map((seq) => requestRecord(seq, `r${seq}`)));
+    store.writeBatch([resolved(6, 'r2')]);
+    const ids = (page: { requests: Array<{ id: string }> }) => page.requests.map((r) => r.id);
+    expect(ids(store.pageRequests({ status: 'pending', afterSeq: 0, limit: 2, maxBytes: 1 << 20 }))).toEqual(['r1', 'r3']);
+    expect(store.pageRequests({ status: 'pending', afterSeq: 3, limit: 2, maxBytes: 1 << 20 })).toMatchObject({ more: false });
+    expect(ids(store.pageRequests({ status: 'pending', afterSeq: 3, limit: 2, maxBytes: 1 << 20 }))).toEqual(['r4', 'r5']);
+    expect(store.pageRequests({ status: 'pending', afterSeq: 0, limit: 2, maxBytes: 1 << 20 }).more).toBe(true);
+    // Each request weighs requestByteLength ({"command":"ls"} + {"cwd":"/tmp"}): a budget of one and a half.
+    const one = requestByteLength({ input: { command: 'ls' }, context: { cwd: '/tmp' } });
+    const tight = store.pageRequests({ status: 'pending', afterSeq: 0, limit: 1000, maxBytes: Math.floor(one * 1.5) });
+    expect(ids(tight)).toEqual(['r1']);
+    expect(tight.more).toBe(true);
+    expect(ids(store.pageRequests({ status: 'pending', afterSeq: 0, limit: 1000, maxBytes: 1 }))).toEqual(['r1']);
+    expect(ids(store.pageRequests({ afterSeq: 0, limit: 10, maxBytes: 1 << 20 }))).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    store.close();
   });
 });

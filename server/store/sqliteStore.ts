@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerInput, ClientAnswerRecord, DecisionAnswer, FinishedRequest, Outcome, OutcomeStatus, PersistRecord, RequestOrigin, StoredRequest } from '../../machines/broker.types.ts';
-import type { RequestStatus, SequencedEvent } from '../../protocol/index.ts';
-import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, StoredRequestView } from './types.ts';
+import { jsonByteLength, requestByteLength, type RequestStatus, type SequencedEvent } from '../../protocol/index.ts';
+import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
+import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, RequestPage, StoredRequestView } from './types.ts';
 
 export const SCHEMA_VERSION = 1;
 export const DB_FILE = 'gatehouse.db';
@@ -132,11 +133,14 @@ export class SqliteEventStore implements EventStore {
   constructor(options: SqliteStoreOptions) {
     let file = ':memory:';
     if (options.dataDir !== ':memory:') {
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      mkdirSync(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
       file = join(options.dataDir, DB_FILE);
+      preparePrivateDbFile(file);
     }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // -wal/-shm now exist; SQLite gave them the database file's mode, this makes sure.
+    if (file !== ':memory:') tightenDbFiles(file);
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('foreign_keys = OFF');
     this.db.exec(SCHEMA);
@@ -183,6 +187,8 @@ export class SqliteEventStore implements EventStore {
       byKey: this.db.prepare<[string], RequestRow>('SELECT * FROM requests WHERE idempotencyKey = ?'),
       listAll: this.db.prepare<[number], RequestRow>('SELECT * FROM requests ORDER BY seq LIMIT ?'),
       listStatus: this.db.prepare<[string, number], RequestRow>('SELECT * FROM requests WHERE status = ? ORDER BY seq LIMIT ?'),
+      pageAll: this.db.prepare<[number], RequestRow>('SELECT * FROM requests WHERE seq > ? ORDER BY seq'),
+      pageStatus: this.db.prepare<[string, number], RequestRow>('SELECT * FROM requests WHERE status = ? AND seq > ? ORDER BY seq'),
       counts: this.db.prepare<[], { status: RequestStatus; n: number }>('SELECT status, COUNT(*) AS n FROM requests GROUP BY status'),
       recentFinished: this.db.prepare<[number], RequestRow>(
         "SELECT * FROM requests WHERE status <> 'pending' ORDER BY seq DESC LIMIT ?",
@@ -344,6 +350,30 @@ export class SqliteEventStore implements EventStore {
     const limit = filter.limit ?? -1;
     const rows = filter.status ? this.stmts.listStatus.all(filter.status, limit) : this.stmts.listAll.all(limit);
     return rows.map(toView);
+  }
+
+  pageRequests(page: RequestPage): { requests: StoredRequestView[]; more: boolean } {
+    const rows = page.status ? this.stmts.pageStatus.iterate(page.status, page.afterSeq) : this.stmts.pageAll.iterate(page.afterSeq);
+    const requests: StoredRequestView[] = [];
+    let bytes = 0;
+    let more = false;
+    // Iterated, not fetched whole: a page never reads more rows than it answers (plus one);
+    // `break` ends the statement.
+    for (const row of rows) {
+      if (requests.length >= page.limit) {
+        more = true;
+        break;
+      }
+      const view = toView(row);
+      const weight = requestByteLength(view) + (view.updatedInput ? jsonByteLength(view.updatedInput) : 0);
+      if (requests.length > 0 && bytes + weight > page.maxBytes) {
+        more = true;
+        break;
+      }
+      bytes += weight;
+      requests.push(view);
+    }
+    return { requests, more };
   }
 
   countByStatus(): Record<RequestStatus, number> {

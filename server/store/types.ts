@@ -26,6 +26,8 @@ export type HistoryLimits = {
   keepMs: number;
 };
 
+export type RequestPage = { status?: RequestStatus; afterSeq: number; limit: number; maxBytes: number };
+
 export type PruneResult = { events: number; requests: number; prunedThrough: number };
 
 export interface EventStore {
@@ -44,6 +46,9 @@ export interface EventStore {
   findByIdempotencyKey(key: string): StoredRequestView | undefined;
   /** Oldest first. */
   listRequests(filter: { status?: RequestStatus; limit?: number }): StoredRequestView[];
+  /** One page, oldest first: requests with seq > `afterSeq`, at most `limit` of them and
+   *  at most `maxBytes` of input and context (always at least one); `more` when others follow. */
+  pageRequests(page: RequestPage): { requests: StoredRequestView[]; more: boolean };
   countByStatus(): Record<RequestStatus, number>;
   /** Drop events (and finished requests, and their clientMsgId answers) beyond the limits. */
   prune(now: number, limits: HistoryLimits): PruneResult;

@@ -25,6 +25,8 @@ export type TestClient = {
   ws: WebSocket;
   /** Every parsed frame, in arrival order. */
   frames: Frame[];
+  /** The size in bytes of each message received, parsed or not (index i is `frames[i]` while `unparsed` is empty). */
+  frameBytes: number[];
   /** Frames that were not JSON (should stay empty). */
   unparsed: string[];
   /** Sequenced events (frames with a numeric `seq`, except welcome and snapshot). */
@@ -42,8 +44,9 @@ export type TestClient = {
   terminate(): void;
 };
 
+/** welcome and snapshot carry the head, not a place; snapshot-part carries no seq. */
 export function isSequencedEvent(frame: Frame): boolean {
-  return typeof frame.seq === 'number' && frame.type !== 'welcome' && frame.type !== 'snapshot';
+  return typeof frame.seq === 'number' && frame.type !== 'welcome' && frame.type !== 'snapshot' && frame.type !== 'snapshot-part';
 }
 
 /** Connect and resolve once open; rejects with the HTTP status when the upgrade is refused. */
@@ -51,10 +54,12 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   const { protocols, timeoutMs = 5_000, ...wsOptions } = options;
   const ws = new WebSocket(url, protocols ?? [], wsOptions);
   const frames: Frame[] = [];
+  const frameBytes: number[] = [];
   const unparsed: string[] = [];
   const listeners = new Set<() => void>();
   ws.on('message', (data, isBinary) => {
     const text = isBinary ? '' : data.toString();
+    frameBytes.push(Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text));
     try {
       frames.push(JSON.parse(text));
     } catch {
@@ -75,6 +80,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   const client: TestClient = {
     ws,
     frames,
+    frameBytes,
     unparsed,
     events: () => frames.filter(isSequencedEvent),
     waitFor(predicate, opts = {}) {
@@ -158,10 +164,27 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   });
 }
 
-/** Connect and wait for the welcome (and the snapshot when not resumed). */
+/** A snapshot that did not fit one frame comes as `snapshot` (`more: true`) and then
+ *  `snapshot-part` frames until one has `more: false` (contract-2 §3). Waits for all of
+ *  them and gives the whole snapshot (every request, in order) and its frames. */
+export async function waitForWholeSnapshot(client: TestClient, options: { timeoutMs?: number; fromIndex?: number } = {}) {
+  const first = await client.waitFor((f) => f.type === 'snapshot', options);
+  const frames: Frame[] = [first];
+  let more = first.more === true;
+  while (more) {
+    const part = await client.waitFor((f) => f.type === 'snapshot-part', { ...options, fromIndex: client.frames.indexOf(frames[frames.length - 1]) + 1 });
+    frames.push(part);
+    more = part.more === true;
+  }
+  const snapshot: Frame = { ...first, requests: frames.flatMap((f) => f.requests as Frame[]) };
+  delete snapshot.more;
+  return { snapshot, frames };
+}
+
+/** Connect and wait for the welcome (and the whole snapshot, all its parts, when not resumed). */
 export async function connectAndJoin(url: string, options: ConnectOptions = {}) {
   const client = await connectClient(url, options);
   const welcome = await client.waitFor((f) => f.type === 'welcome');
-  const snapshot = welcome.resumed ? undefined : await client.waitFor((f) => f.type === 'snapshot');
-  return { client, welcome, snapshot };
+  const whole = welcome.resumed ? undefined : await waitForWholeSnapshot(client, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {});
+  return { client, welcome, snapshot: whole?.snapshot, snapshotFrames: whole?.frames };
 }

@@ -148,11 +148,21 @@ export class ClientConnection {
     }
   };
 
-  /** Write one frame; false when the socket takes no more writes. */
-  sendText(text: string): boolean {
+  /** Write one frame; false when the socket takes no more writes. `onWritten` runs once
+   *  the frame has been handed to the socket (with the error if it failed), which is how
+   *  a paced writer (the snapshot parts) knows when to send the next one. */
+  sendText(text: string, onWritten?: (error?: Error | null) => void): boolean {
     if (!this.writable) return false;
     try {
-      this.raw.send(text, this.afterSend);
+      this.raw.send(
+        text,
+        onWritten
+          ? (error) => {
+              this.afterSend(error);
+              onWritten(error);
+            }
+          : this.afterSend,
+      );
       return true;
     } catch (error) {
       this.afterSend(error as Error);

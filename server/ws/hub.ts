@@ -6,10 +6,16 @@
  * Join happens inside `host.whenQuiet`: the history (or snapshot) is read and the client
  * is added to the live set in one synchronous step at a point where everything the actor
  * knows is committed and relayed, so an event is neither missed nor sent twice.
+ *
+ * A snapshot larger than one frame goes out in parts (snapshotParts.ts), paced by the
+ * socket: the next part is written once the previous one left. Meanwhile the client's
+ * live events wait in a backlog (bounded like a send buffer: past `maxBufferedBytes` it
+ * is closed with 4000, and starts afresh), written right after the last part.
  */
 import {
   CLOSE_CODES,
   ERROR_CODES,
+  LIMITS,
   PROTOCOL_VERSION,
   clientMessage,
   parseWith,
@@ -25,6 +31,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventStore } from '../store/types.ts';
 import { checkLabel, ClientConnection, newClientId, type ConnectionParams } from './connection.ts';
+import { SnapshotParts } from './snapshotParts.ts';
 
 export type DecisionObserver = (info: {
   requestId: string;
@@ -67,7 +74,13 @@ export type HubOptions = {
   onDecisionAccepted?: DecisionObserver;
   /** Checks and applies a decision's `remember` (the rule engine). */
   rememberGate?: RememberGate;
+
+  /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
+  maxFrameBytes?: number;
 };
+
+/** A snapshot still going out in parts, and the live frames that wait for its end. */
+type SnapshotStream = { parts: SnapshotParts; head: number; backlog: string[]; backlogBytes: number; hadRequests: boolean };
 
 /** Buffered bytes beyond bound x this, right after a write, drop the client at once. */
 const HARD_CAP_FACTOR = 4;
@@ -78,6 +91,7 @@ export class Hub {
   private readonly clients = new Set<ClientConnection>();
   private readonly live = new Set<ClientConnection>();
   private readonly ids = new Set<string>();
+  private readonly streams = new Map<ClientConnection, SnapshotStream>();
   private readonly host: BrokerHost;
   private readonly store: EventStore;
   private readonly logger: Logger;
@@ -152,6 +166,7 @@ export class Hub {
     conn.dropped = true;
     this.clients.delete(conn);
     this.live.delete(conn);
+    this.streams.delete(conn);
     this.ids.delete(conn.id);
     if (!this.host.isStopped) this.host.disconnect(conn.id);
     this.logger.debug('websocket', 'disconnect', { client: conn.id, code });
@@ -195,18 +210,55 @@ export class Hub {
       const requests = this.host.unresolvedEvents();
       sentRequests = requests.length > 0;
       const queue = this.host.queueStatus();
-      conn.send({ type: 'snapshot', seq: head, requests, queue });
+      const parts = new SnapshotParts(requests, head, queue, this.options.maxFrameBytes ?? LIMITS.maxFrameBytes);
+      conn.sendText(parts.nextFrame());
       conn.lastQueue = JSON.stringify({ type: 'permission-queue-status', pending: queue.pending, processing: queue.processing });
       this.metrics?.snapshotFallbacks.inc({ reason: reason ?? 'no-since' });
-      this.logger.debug('websocket', 'snapshot', { client: conn.id, reason, requests: requests.length, head });
+      this.logger.debug('websocket', 'snapshot', { client: conn.id, reason, requests: requests.length, head, more: !parts.done || undefined });
+      if (!parts.done) {
+        this.streams.set(conn, { parts, head, backlog: [], backlogBytes: 0, hadRequests: sentRequests });
+        sentRequests = false; // marked sent once the last part is written
+      }
     }
     conn.uncork();
     conn.joined = true;
     this.live.add(conn);
     if (sentRequests && head > 0) this.host.markSent(head);
+    const stream = this.streams.get(conn);
+    if (stream) this.pump(conn, stream);
     const early = conn.early;
     conn.early = [];
     for (const frame of early) this.onFrame(conn, frame);
+  }
+
+  /** The next snapshot part, once the socket took the previous one; after the last, the
+   *  backlog of live frames, then the live stream. */
+  private pump(conn: ClientConnection, stream: SnapshotStream): void {
+    if (this.streams.get(conn) !== stream) return;
+    if (!conn.writable) {
+      this.streams.delete(conn);
+      return;
+    }
+    if (!stream.parts.done) {
+      const frame = stream.parts.nextFrame();
+      conn.sendText(frame, (error) => {
+        if (!error) this.pump(conn, stream);
+        else if (this.streams.get(conn) === stream) this.dropSlow(conn);
+      });
+      return;
+    }
+    this.streams.delete(conn);
+    if (stream.parts.oversize > 0) this.logger.warn('snapshot requests larger than a frame were sent alone', { client: conn.id, requests: stream.parts.oversize });
+    this.logger.debug('websocket', 'snapshot sent', { client: conn.id, frames: stream.parts.frames, backlog: stream.backlog.length });
+    conn.cork();
+    for (const text of stream.backlog) conn.sendText(text);
+    const queue = this.queueText();
+    if (queue !== conn.lastQueue) {
+      conn.lastQueue = queue;
+      conn.sendText(queue);
+    }
+    conn.uncork();
+    if (stream.hadRequests && stream.head > 0) this.host.markSent(stream.head);
   }
 
   // ---- server to clients ----------------------------------------------------------------
@@ -218,6 +270,16 @@ export class Hub {
     const bound = this.options.maxBufferedBytes;
     for (const conn of this.live) {
       if (!conn.writable) continue;
+      const stream = this.streams.get(conn);
+      if (stream) {
+        // Still receiving its snapshot: these follow its last part.
+        for (const text of texts) {
+          stream.backlog.push(text);
+          stream.backlogBytes += Buffer.byteLength(text);
+        }
+        if (stream.backlogBytes > bound) this.dropSlow(conn);
+        continue;
+      }
       // What is still buffered from earlier ticks says whether this client keeps up; a
       // single large tick alone (or bytes waiting for compression) does not.
       if (conn.bufferedAmount > bound) {
@@ -245,6 +307,7 @@ export class Hub {
     this.metrics?.slowConsumers.inc();
     this.logger.debug('websocket', 'slow consumer closed', { client: conn.id, buffered: conn.bufferedAmount });
     this.live.delete(conn);
+    this.streams.delete(conn);
     conn.close(CLOSE_CODES.slowConsumer, 'slow consumer: reconnect with since');
   }
 
@@ -270,7 +333,7 @@ export class Hub {
     const text = this.queueText();
     this.lastQueueSentAt = Date.now();
     for (const conn of this.live) {
-      if (conn.lastQueue === text) continue;
+      if (conn.lastQueue === text || this.streams.has(conn)) continue;
       conn.lastQueue = text;
       conn.sendText(text);
     }
