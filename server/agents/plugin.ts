@@ -66,7 +66,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       { path: '/api/audit', routes: audit.routes() },
     ],
     onDecisionAccepted(info) {
-      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}) });
+      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}), ...(info.device ? { device: info.device } : {}) });
       if (info.remember) engine.remember({ requestId: info.requestId, decision: info.decision, decidedBy: info.decidedBy, scope: info.remember.scope });
     },
     async stop() {

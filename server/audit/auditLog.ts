@@ -31,6 +31,9 @@ export type AuditEntry = {
   message?: string;
   ruleId?: string;
   decidedAt?: number;
+  /** The device that decided (its cookie authenticated the decision). */
+  deviceId?: string;
+  deviceName?: string;
 };
 
 type Row = {
@@ -50,6 +53,8 @@ type Row = {
   message: string | null;
   rule_id: string | null;
   decided_at: number | null;
+  device_id: string | null;
+  device_name: string | null;
 };
 
 function toEntry(row: Row): AuditEntry {
@@ -66,6 +71,8 @@ function toEntry(row: Row): AuditEntry {
   if (row.message !== null) entry.message = row.message;
   if (row.rule_id !== null) entry.ruleId = row.rule_id;
   if (row.decided_at !== null) entry.decidedAt = row.decided_at;
+  if (row.device_id !== null) entry.deviceId = row.device_id;
+  if (row.device_name !== null) entry.deviceName = row.device_name;
   return entry;
 }
 
@@ -101,7 +108,8 @@ export class AuditLog {
       `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
     );
     this.annotation = db.prepare(
-      `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by) WHERE request_id = ?`,
+      `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by),
+         device_id = COALESCE(?, device_id), device_name = COALESCE(?, device_name) WHERE request_id = ?`,
     );
   }
 
@@ -139,8 +147,8 @@ export class AuditLog {
   }
 
   /** Who decided, as only the deciding edge knows it (client label, address, path). */
-  annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string }): void {
-    this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, requestId);
+  annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string; device?: { id: string; name: string } }): void {
+    this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, who.device?.id ?? null, who.device?.name ?? null, requestId);
   }
 
   query(filter: Partial<AuditQuery>): AuditEntry[] {

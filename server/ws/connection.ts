@@ -22,6 +22,8 @@ export type ConnectionParams = {
   browser: boolean;
   /** The peer's address, for the audit log's "who". */
   address?: string;
+  /** The device whose cookie opened this socket (ending the device closes it). */
+  device?: { id: string; name: string };
 };
 
 /** A bounded, printable label: letters, digits, space and . _ @ - (at most 40). */
