@@ -21,6 +21,7 @@ import type { Metrics } from './metrics.ts';
 import { HELLO_PATH, securityGuard, type SecurityContext } from './security/guard.ts';
 import { deviceRoutes } from './security/devices.ts';
 import { helloRoutes } from './security/hello.ts';
+import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
 import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
 import type { DecisionObserver, Hub } from './ws/hub.ts';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
 
   app.route(HELLO_PATH, helloRoutes(() => security.agentToken));
   app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));
+  app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
   app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));
   app.route(
     '/api/permission-requests',
@@ -86,6 +88,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     mountWebSocketRoutes(app, deps.upgrader.upgradeWebSocket, deps.hub, devices);
   }
   app.all('/api/*', (c) => errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`));
+  app.route(PAIR_PATH, pairingPageRoutes({ devices, security, sockets: deps.hub, logger: deps.logger }));
   app.route('/', staticRoutes({ staticDir: deps.config.staticDir, security, logger: deps.logger }));
 
   app.notFound((c) =>

@@ -12,11 +12,11 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { setCookie } from 'hono/cookie';
 import type { Logger } from '../log.ts';
 import { deviceName } from '../store/deviceStore.ts';
+import { setSessionCookie } from '../security/devices.ts';
 import { deviceOfCookie, type SecurityContext } from '../security/guard.ts';
-import { sessionCookieName, tokensEqual } from '../security/token.ts';
+import { tokensEqual } from '../security/token.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -42,17 +42,13 @@ const TYPES: Record<string, string> = {
 
 /** Headers for every page: no framing (an Allow button must not be clickjacked), no
  *  referrer (URLs may have carried a token), no sniffing. */
-const PAGE_HEADERS: Record<string, string> = {
+export const PAGE_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'content-security-policy':
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
-
-/** The longest a browser keeps a cookie (Chrome caps Max-Age at 400 days); a device
- *  lasts until it is ended (DELETE /api/devices/ID), the server decides. */
-export const SESSION_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
 
 /** Where the `?token=` redirect may send the browser: a path of this origin. The path is
  *  the WHATWG parser's (tabs and newlines gone, backslashes already slashes); anything a
@@ -120,12 +116,7 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
         const { device, secret } = deps.security.devices!.create(deviceName(c.req.header('user-agent')));
         // Said out loud: a device nobody expected is the first sign the owner token leaked.
         deps.logger?.info('new device', { id: device.id, name: device.name });
-        setCookie(c, sessionCookieName(deps.security.port()), secret, {
-          httpOnly: true,
-          sameSite: 'Strict',
-          path: '/',
-          maxAge: SESSION_COOKIE_MAX_AGE_S,
-        });
+        setSessionCookie(c, deps.security.port(), secret);
       }
       url.searchParams.delete('token');
       const rest = url.searchParams.toString();

@@ -286,6 +286,26 @@ describe('the cookie rule', () => {
   });
 });
 
+describe('pairing', () => {
+  it('AUTH-10: POST /api/pairings gives a one-time link to this server; it makes a device once, then answers 410', async () => {
+    const made = await server.api('/api/pairings', { method: 'POST' });
+    expect(made.status).toBe(201);
+    expect(made.body.url).toBe(`http://127.0.0.1:${server.port}/pair/${made.body.code}`);
+    expect(made.body.expiresAt).toBeGreaterThan(Date.now() + 9 * 60_000);
+    expect(made.body.expiresAt).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+    const opened = await fetch(made.body.url, { redirect: 'manual', headers: { 'user-agent': FIREFOX_ANDROID } });
+    expect(opened.status).toBe(302);
+    expect(opened.headers.get('location')).toBe('/');
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0];
+    const mine = (await server.api('/api/devices', { token: null, headers: web(cookie) })).body.devices.find((d: { current?: boolean }) => d.current);
+    expect(mine.name).toBe('Firefox on Android');
+    const again = await fetch(made.body.url, { redirect: 'manual' });
+    expect(again.status).toBe(410);
+    expect(again.headers.get('set-cookie')).toBeNull();
+    expect((await server.api('/api/pairings', { method: 'POST', token: server.agentToken })).status).toBe(403);
+  });
+});
+
 describe('the ?token= redirect', () => {
   it('AUTH-8: the redirect carries Cache-Control: no-store and keeps the path and other parameters', async () => {
     const res = await fetch(`${server.baseUrl}/history?token=${server.token}&view=queue`, { redirect: 'manual' });

@@ -6,14 +6,24 @@
  * since a socket authenticated at its upgrade is never asked again. The list never
  * carries a secret or its hash: the store does not return them.
  */
-import { Hono } from 'hono';
-import { deleteCookie } from 'hono/cookie';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, setCookie } from 'hono/cookie';
 import { ERROR_CODES } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { DeviceStore } from '../store/deviceStore.ts';
 import { deviceOf } from './guard.ts';
 import { sessionCookieName } from './token.ts';
+
+/** The longest a browser keeps a cookie (Chrome caps Max-Age at 400 days); a device
+ *  lasts until it is ended, the server decides. */
+export const SESSION_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
+
+/** Hands a new device's secret to its browser: HttpOnly (no script reads it), SameSite=Strict,
+ *  named with the port (cookies ignore ports: two servers on one host do not collide). */
+export function setSessionCookie(c: Context, port: number, secret: string): void {
+  setCookie(c, sessionCookieName(port), secret, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_COOKIE_MAX_AGE_S });
+}
 
 /** What the WebSocket hub offers for devices (server/ws/hub.ts). */
 export type DeviceSockets = {

@@ -9,6 +9,10 @@
  *
  * `lastSeenAt` is written at most once per LAST_SEEN_STEP_MS per device: a write per
  * request would turn every call into a disk write.
+ *
+ * Pairing codes (contract-2 §4) live here too, since redeeming one is making a device:
+ * one transaction deletes the code and inserts the device, so a code makes one device at
+ * most. Like secrets, codes are stored only as hashes.
  */
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
@@ -30,6 +34,11 @@ export const LAST_SEEN_STEP_MS = 60_000;
  *  `?token=` in a loop must not grow the table for ever). */
 export const MAX_DEVICES = 1_000;
 
+/** A pairing link works once, for this long. */
+export const PAIRING_TTL_MS = 10 * 60_000;
+/** Unused codes kept at most; a new one beyond this ends the oldest. */
+export const MAX_PAIRINGS = 100;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (
   id TEXT PRIMARY KEY,
@@ -38,6 +47,11 @@ CREATE TABLE IF NOT EXISTS devices (
   created_at INTEGER NOT NULL,
   last_seen_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pairings (
+  code_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
 `;
 
 type Row = { id: string; name: string; created_at: number; last_seen_at: number };
@@ -45,7 +59,8 @@ type Row = { id: string; name: string; created_at: number; last_seen_at: number 
 const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 const toDevice = (row: Row): Device => ({ id: row.id, name: row.name, createdAt: row.created_at, lastSeenAt: row.last_seen_at });
 
-/** A device session secret as the cookie carries it: 43 base64url characters. */
+/** A device session secret as the cookie carries it, and a pairing code: 43 base64url
+ *  characters (256 bits). */
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
 export class DeviceStore {
@@ -73,6 +88,11 @@ export class DeviceStore {
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices'),
       evict: this.db.prepare('DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?)'),
       remove: this.db.prepare('DELETE FROM devices WHERE id = ?'),
+      insertPairing: this.db.prepare('INSERT INTO pairings (code_hash, created_at, expires_at) VALUES (?, ?, ?)'),
+      expirePairings: this.db.prepare('DELETE FROM pairings WHERE expires_at <= ?'),
+      countPairings: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM pairings'),
+      evictPairings: this.db.prepare('DELETE FROM pairings WHERE code_hash IN (SELECT code_hash FROM pairings ORDER BY created_at LIMIT ?)'),
+      takePairing: this.db.prepare<[string], { expires_at: number }>('DELETE FROM pairings WHERE code_hash = ? RETURNING expires_at'),
     };
   }
 
@@ -87,6 +107,31 @@ export class DeviceStore {
       this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
     })();
     return { device, secret };
+  }
+
+  /** A one-time pairing code, valid for PAIRING_TTL_MS (returned once, stored hashed). */
+  createPairing(): { code: string; expiresAt: number } {
+    const code = randomBytes(32).toString('base64url');
+    const now = this.now();
+    const expiresAt = now + PAIRING_TTL_MS;
+    this.db.transaction(() => {
+      this.stmts.expirePairings.run(now);
+      const over = this.stmts.countPairings.get()!.n - MAX_PAIRINGS + 1;
+      if (over > 0) this.stmts.evictPairings.run(over);
+      this.stmts.insertPairing.run(hashOf(code), now, expiresAt);
+    })();
+    return { code, expiresAt };
+  }
+
+  /** Spends a pairing code on a new device; undefined when the code was used, has
+   *  expired or never existed (a spent code is gone, whatever the answer). */
+  redeemPairing(code: string, name: string): { device: Device; secret: string } | undefined {
+    if (!SECRET.test(code) || !this.db.open) return undefined;
+    return this.db.transaction(() => {
+      const taken = this.stmts.takePairing.get(hashOf(code));
+      if (!taken || taken.expires_at <= this.now()) return undefined;
+      return this.create(name);
+    })();
   }
 
   /** The device this secret belongs to, or undefined. The lookup is by the secret's
