@@ -87,6 +87,7 @@ export const auditQuery = z.object({
   sessionId: z.string().max(200).optional(),
   agent: z.string().max(200).optional(),
   decidedBy: z.string().max(200).optional(),
+  deviceId: z.string().max(200).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(500),
@@ -166,6 +167,7 @@ export class AuditLog {
     eq('session_id', filter.sessionId);
     eq('agent', filter.agent);
     eq('decided_by', filter.decidedBy);
+    eq('device_id', filter.deviceId);
     if (filter.status === 'pending') where.push('status IS NULL');
     else eq('status', filter.status);
     if (filter.since !== undefined) {

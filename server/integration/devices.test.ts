@@ -185,6 +185,9 @@ describe('decisions are audited with their device', () => {
     const entry = await auditOf(byToken);
     expect(entry).toMatchObject({ decision: 'allow', via: 'http' });
     expect(entry.deviceId).toBeUndefined();
+    // What did this device decide? (After a device is lost, the first question.)
+    const byDevice = (await server.api(`/api/audit?deviceId=${me.id}`)).body.entries.map((e: { requestId: string }) => e.requestId);
+    expect(byDevice).toEqual([overWs, overHttp]);
   });
 
   it('AUTH-9: an audit database from before devices gains the columns and keeps its rows', async () => {
