@@ -19,7 +19,7 @@ import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { HELLO_PATH, securityGuard, type SecurityContext } from './security/guard.ts';
-import { deviceRoutes } from './security/devices.ts';
+import { deviceRoutes, recheckDeviceAfterBody } from './security/devices.ts';
 import { helloRoutes } from './security/hello.ts';
 import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
 import { DeviceStore } from './store/deviceStore.ts';
@@ -63,6 +63,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     return next();
   });
   app.use('/api/*', limitBody(deps.config.maxFrameBytes));
+  app.use('/api/*', recheckDeviceAfterBody(devices));
 
   app.route(HELLO_PATH, helloRoutes(() => security.agentToken));
   app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));

@@ -6,7 +6,7 @@
  * since a socket authenticated at its upgrade is never asked again. The list never
  * carries a secret or its hash: the store does not return them.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { ERROR_CODES } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
@@ -34,6 +34,23 @@ export type DeviceSockets = {
 };
 
 export type DeviceView = { id: string; name: string; createdAt: number; lastSeenAt: number; current: boolean; clients: string[] };
+
+/** Mounted after the body limit: a device's call with a body is checked again once the
+ *  body is in. The guard checked the cookie when the headers arrived; a body trickled in
+ *  slowly must not carry a decision (or a rule) past the device's end. Routes read the
+ *  body from Hono's cache, so it is read once. */
+export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): MiddlewareHandler {
+  return async (c, next) => {
+    const device = deviceOf(c);
+    if (!device || c.req.raw.body === null) return next();
+    await c.req.arrayBuffer();
+    if (!devices.get(device.id)) {
+      c.header('WWW-Authenticate', 'Bearer realm="gatehouse"');
+      return errorResponse(c, 401, ERROR_CODES.unauthorized, 'this device was ended while its call was on its way: open the printed URL again');
+    }
+    return next();
+  };
+}
 
 export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets; port(): number; logger: Logger }): Hono {
   const app = new Hono();
