@@ -6,7 +6,7 @@ import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
 import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
-import { silentLogger } from '../log.ts';
+import { redact, silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { DeviceStore, MAX_PAIRINGS, PAIRING_TTL_MS } from '../store/deviceStore.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
@@ -128,5 +128,13 @@ describe('pairing', () => {
     expect(pairingHost('127.0.0.1:3000', lan, 3000)).toBe('192.168.1.20:3000');
     expect(pairingHost('[::1]:3000', lan, 3000)).toBe('192.168.1.20:3000');
     expect(pairingHost('devbox.local:3000', lan, 3000)).toBe('devbox.local:3000');
+  });
+
+  it('AUTH-10: a pairing code never reaches the log', async () => {
+    const { pair } = build();
+    const { body } = await pair();
+    const line = redact(`refused path=/pair/${body.code} url=${body.url}?x=1`);
+    expect(line).not.toContain(body.code);
+    expect(line).toContain('/pair/[redacted]');
   });
 });
