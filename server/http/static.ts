@@ -4,9 +4,10 @@
  * with `?token=OWNER_TOKEN` makes the browser a device (docs/operations.md "Devices"):
  * its own session secret in the cookie (HttpOnly, SameSite=Strict, named with the port),
  * then a redirect to the same path without the token, so it does not stay in the
- * address bar or history. The redirect is `no-store` (a cached one would replay the
- * cookie of another device) and its Location is always a path of this origin. Without a
- * build, a short page says how to make one.
+ * address bar or history. The redirect is `no-store` (a cached one would be followed
+ * without asking the server, after the token changed too, and a shared cache could hand
+ * its cookie to someone else) and its Location is always a path of this origin. Without
+ * a build, a short page says how to make one.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
