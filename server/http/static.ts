@@ -112,8 +112,8 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
         return c.text('Wrong token: open the URL the server printed when it started.\n', 401, { ...PAGE_HEADERS, 'cache-control': 'no-store' });
       }
       // A browser that already is a device stays that device (reopening the link makes no
-      // second one).
-      if (!deviceOfCookie(c, deps.security)) {
+      // second one); a HEAD (a link checker) makes none.
+      if (c.req.method === 'GET' && !deviceOfCookie(c, deps.security)) {
         const { device, secret } = deps.security.devices!.create(deviceName(c.req.header('user-agent')));
         // Said out loud: a device nobody expected is the first sign the owner token leaked.
         deps.logger?.info('new device', { id: device.id, name: device.name });

@@ -156,6 +156,11 @@ describe('devices', () => {
     expect(res.status).toBe(302);
     expect(res.headers.get('set-cookie')).toBeNull();
     expect((await server.api('/api/devices')).body.devices.length).toBe(before);
+    // Nor does a HEAD, which link checkers send.
+    const head = await fetch(`${server.baseUrl}/?token=${server.token}`, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(302);
+    expect(head.headers.get('set-cookie')).toBeNull();
+    expect((await server.api('/api/devices')).body.devices.length).toBe(before);
   });
 });
 
