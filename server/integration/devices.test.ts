@@ -195,7 +195,7 @@ describe('decisions are audited with their device', () => {
     expect(byDevice).toEqual([overWs, overHttp]);
   });
 
-  it('AUTH-9: an audit database from before devices gains the columns and keeps its rows', async () => {
+  it('AUTH-9: an audit database from before devices gains the columns and keeps its rows', { timeout: 40_000 }, async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-old-audit-'));
@@ -241,7 +241,8 @@ describe('durable devices', () => {
       const { rmSync } = await import('node:fs');
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+    // Three server starts: on a loaded machine each can take several seconds.
+  }, 60_000);
 });
 
 describe('the cookie rule', () => {
