@@ -1,6 +1,6 @@
 /**
  * Reaching the page: the token leaves the address bar; a keyboard-only journey; a
- * phone-sized viewport journey.
+ * phone-sized viewport journey; the page as a device (its calls, its audit, its end).
  */
 import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
@@ -74,4 +74,31 @@ test.describe('phone', () => {
     await c.getByRole('button', { name: 'Allow', exact: true }).tap();
     expect(await outcome).toMatchObject({ decision: 'allow' });
   });
+});
+
+test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Client, its decisions are audited with it, and ending it disconnects the page', async ({ page, gatehouse }) => {
+  await openApp(page, gatehouse);
+  const id = await gatehouse.createRequest(bash('echo device'));
+  const outcome = gatehouse.outcome(id);
+  await card(page, id).getByRole('button', { name: 'Allow', exact: true }).click();
+  expect(await outcome).toMatchObject({ decision: 'allow' });
+
+  const devices = (await gatehouse.server.api('/api/devices')).body.devices as { id: string; name: string }[];
+  expect(devices).toHaveLength(1);
+  const auditCall = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/audit');
+  await page.goto(`${gatehouse.server.baseUrl}/#/audit`);
+  expect(await (await auditCall).headerValue('x-gatehouse-client')).toBe('web');
+  const entry = page.locator('.audit-list li').filter({ hasText: 'Bash' }).first();
+  await expect(entry).toBeVisible();
+  await entry.getByText('Details').click();
+  await expect(entry.locator('pre')).toContainText(`"deviceId": "${devices[0].id}"`);
+  await expect(entry.locator('pre')).toContainText(`"deviceName": "${devices[0].name}"`);
+
+  await page.goto(`${gatehouse.server.baseUrl}/`);
+  await expect(page.getByTestId('connection-status')).toHaveText(/Connected/);
+  expect((await gatehouse.server.api(`/api/devices/${devices[0].id}`, { method: 'DELETE' })).status).toBe(200);
+  await expect(page.getByTestId('connection-status')).not.toHaveText(/^Connected/);
+  // It stays out: the cookie opens nothing any more.
+  await page.goto(`${gatehouse.server.baseUrl}/#/audit`);
+  await expect(page.getByRole('alert')).toContainText(/unauthorized/);
 });

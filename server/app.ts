@@ -21,7 +21,10 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { securityGuard, type SecurityContext } from './security/guard.ts';
 import { HELLO_PATH } from './security/helloProof.ts';
+import { deviceRoutes, recheckDeviceAfterBody } from './security/devices.ts';
 import { helloRoutes } from './security/hello.ts';
+import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
+import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
 import type { DecisionObserver, Hub, RememberGate } from './ws/hub.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
@@ -52,16 +55,23 @@ export type AppOptions = { extraRoutes?: readonly ExtraRoute[] };
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   const app = new Hono();
   const isStopping = deps.isStopping ?? (() => false);
+  // The server passes the devices of its database; an app built without (in-process
+  // tests) keeps them in memory, so the page flow and the cookie work the same.
+  const security: SecurityContext = deps.security.devices ? deps.security : { ...deps.security, devices: new DeviceStore({ dataDir: ':memory:' }) };
+  const devices = security.devices!;
 
-  app.use('*', securityGuard(deps.security, { logger: deps.logger, metrics: deps.metrics }));
+  app.use('*', securityGuard(security, { logger: deps.logger, metrics: deps.metrics }));
   app.use('/api/*', async (c, next) => {
     if (isStopping()) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
     return next();
   });
   app.use('/api/*', bodyTimeout(deps.config.limits.bodyTimeoutMs));
   app.use('/api/*', limitBody(deps.config.maxFrameBytes));
+  app.use('/api/*', recheckDeviceAfterBody(devices));
 
-  app.route(HELLO_PATH, helloRoutes(() => deps.security.agentToken));
+  app.route(HELLO_PATH, helloRoutes(() => security.agentToken));
+  app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));
+  app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
   app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));
   app.route(
     '/api/permission-requests',
@@ -82,10 +92,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   }
   if (deps.upgrader && deps.hub) {
     deps.upgrader.bindApp(app);
-    mountWebSocketRoutes(app, deps.upgrader.upgradeWebSocket, deps.hub);
+    mountWebSocketRoutes(app, deps.upgrader.upgradeWebSocket, deps.hub, devices);
   }
   app.all('/api/*', (c) => errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`));
-  app.route('/', staticRoutes({ staticDir: deps.config.staticDir, security: deps.security }));
+  app.route(PAIR_PATH, pairingPageRoutes({ devices, security, sockets: deps.hub, logger: deps.logger }));
+  app.route('/', staticRoutes({ staticDir: deps.config.staticDir, security, logger: deps.logger }));
 
   app.notFound((c) =>
     c.req.path.startsWith('/api/') ? errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`) : c.text('Not found\n', 404),

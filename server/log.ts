@@ -36,9 +36,11 @@ export function parseDebug(value: string | undefined): (ns: LogNamespace) => boo
 const TOKEN_PARAM = /([?&;]token=)[^&\s"']*/gi;
 const BEARER = /(bearer\s+)[^\s"']+/gi;
 const COOKIE = /(gatehouse_\d+=)[^;\s"']+/gi;
+/** A pairing link's code is a one-time credential (server/security/pairing.ts). */
+const PAIR_CODE = /(\/pair\/)[^\s"'?#/]+/gi;
 
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(TOKEN_PARAM, '$1[redacted]').replace(BEARER, '$1[redacted]').replace(COOKIE, '$1[redacted]');
+  let out = text.replace(TOKEN_PARAM, '$1[redacted]').replace(BEARER, '$1[redacted]').replace(COOKIE, '$1[redacted]').replace(PAIR_CODE, '$1[redacted]');
   for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('[redacted]');
   return out;
 }

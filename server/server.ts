@@ -20,6 +20,7 @@ import { buildAllowList, type AllowList } from './security/allowList.ts';
 import type { SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
+import { DeviceStore } from './store/deviceStore.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
@@ -81,6 +82,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = new SqliteEventStore({ dataDir: config.dataDir });
   const looseDir = dataDirWarning(config.dataDir);
   if (looseDir) logger.warn(looseDir);
+  // The browsers' sessions, in the same database file (a table of their own).
+  const devices = new DeviceStore({ dataDir: config.dataDir });
   const metrics = createMetrics({ defaultMetrics: true });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
@@ -138,7 +141,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     onDecisionAccepted,
     rememberGate,
   });
-  const security: SecurityContext = { auth: config.auth, token, agentToken, port: () => port, allowList: () => allowList };
+  const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
     { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
@@ -224,6 +227,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Let handlers that were answered by the last commit write their responses.
       await new Promise((r) => setImmediate(r));
       store.close();
+      devices.close();
       server.closeIdleConnections();
       const forced = setTimeout(() => {
         hub.terminateAll();

@@ -75,5 +75,14 @@ export function openAgentsDb(path: string): AgentsDb {
   if (path !== ':memory:') tightenDbFiles(path);
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
+  migrate(db);
   return db;
+}
+
+/** Columns added after the first release: added to an existing database, once. */
+function migrate(db: AgentsDb): void {
+  const audit = new Set((db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+  // The device that decided (docs/operations.md "Devices").
+  if (!audit.has('device_id')) db.exec('ALTER TABLE audit ADD COLUMN device_id TEXT');
+  if (!audit.has('device_name')) db.exec('ALTER TABLE audit ADD COLUMN device_name TEXT');
 }

@@ -70,7 +70,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       if (rows > 0) logger.debug('store', 'audit pruned', { rows });
     },
     onDecisionAccepted(info) {
-      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}) });
+      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}), ...(info.device ? { device: info.device } : {}) });
     },
     rememberGate: engine,
     async stop() {

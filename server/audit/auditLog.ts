@@ -35,6 +35,9 @@ export type AuditEntry = {
   message?: string;
   ruleId?: string;
   decidedAt?: number;
+  /** The device that decided (its cookie authenticated the decision). */
+  deviceId?: string;
+  deviceName?: string;
 };
 
 type Row = {
@@ -54,6 +57,8 @@ type Row = {
   message: string | null;
   rule_id: string | null;
   decided_at: number | null;
+  device_id: string | null;
+  device_name: string | null;
 };
 
 function toEntry(row: Row): AuditEntry {
@@ -70,6 +75,8 @@ function toEntry(row: Row): AuditEntry {
   if (row.message !== null) entry.message = row.message;
   if (row.rule_id !== null) entry.ruleId = row.rule_id;
   if (row.decided_at !== null) entry.decidedAt = row.decided_at;
+  if (row.device_id !== null) entry.deviceId = row.device_id;
+  if (row.device_name !== null) entry.deviceName = row.device_name;
   return entry;
 }
 
@@ -84,6 +91,7 @@ export const auditQuery = z.object({
   sessionId: z.string().max(200).optional(),
   agent: z.string().max(200).optional(),
   decidedBy: z.string().max(200).optional(),
+  deviceId: z.string().max(200).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(500),
@@ -112,7 +120,8 @@ export class AuditLog {
       `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
     );
     this.annotation = db.prepare(
-      `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by) WHERE request_id = ?`,
+      `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by),
+         device_id = COALESCE(?, device_id), device_name = COALESCE(?, device_name) WHERE request_id = ?`,
     );
   }
 
@@ -155,8 +164,8 @@ export class AuditLog {
   }
 
   /** Who decided, as only the deciding edge knows it (client label, address, path). */
-  annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string }): void {
-    this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, requestId);
+  annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string; device?: { id: string; name: string } }): void {
+    this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, who.device?.id ?? null, who.device?.name ?? null, requestId);
   }
 
   query(filter: Partial<AuditQuery>): AuditEntry[] {
@@ -174,6 +183,7 @@ export class AuditLog {
     eq('session_id', filter.sessionId);
     eq('agent', filter.agent);
     eq('decided_by', filter.decidedBy);
+    eq('device_id', filter.deviceId);
     if (filter.status === 'pending') where.push('status IS NULL');
     else eq('status', filter.status);
     if (filter.since !== undefined) {

@@ -20,6 +20,7 @@ import {
 } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
+import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
 import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
@@ -210,12 +211,14 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
+    const device = deviceOf(c);
     deps.onDecisionAccepted?.({
       requestId: id,
       decision: parsed.value.decision,
       decidedBy: 'http',
       via: 'http',
       ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
+      ...(device ? { device: { id: device.id, name: device.name } } : {}),
       ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
     });
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;

@@ -1,17 +1,23 @@
 /**
  * The web UI: files from `dist/` (built by `npm run build`) with correct content types,
  * and index.html for any other page path (the UI routes in the browser). Opening a page
- * with `?token=` sets the session cookie (HttpOnly, SameSite=Strict, named with the port)
- * and redirects to the same URL without the token, so it does not stay in the address
- * bar or history. Without a build, a short page says how to make one.
+ * with `?token=OWNER_TOKEN` makes the browser a device (docs/operations.md "Devices"):
+ * its own session secret in the cookie (HttpOnly, SameSite=Strict, named with the port),
+ * then a redirect to the same path without the token, so it does not stay in the
+ * address bar or history. The redirect is `no-store` (a cached one would be followed
+ * without asking the server, after the token changed too, and a shared cache could hand
+ * its cookie to someone else) and its Location is always a path of this origin. Without
+ * a build, a short page says how to make one.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { setCookie } from 'hono/cookie';
-import { sessionCookieName, sessionCookieValue, tokensEqual } from '../security/token.ts';
-import type { SecurityContext } from '../security/guard.ts';
+import type { Logger } from '../log.ts';
+import { deviceName } from '../store/deviceStore.ts';
+import { setSessionCookie } from '../security/devices.ts';
+import { deviceOfCookie, type SecurityContext } from '../security/guard.ts';
+import { tokensEqual } from '../security/token.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -37,13 +43,22 @@ const TYPES: Record<string, string> = {
 
 /** Headers for every page: no framing (an Allow button must not be clickjacked), no
  *  referrer (URLs may have carried a token), no sniffing. */
-const PAGE_HEADERS: Record<string, string> = {
+export const PAGE_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'content-security-policy':
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
+
+/** Where the `?token=` redirect may send the browser: a path of this origin. The path is
+ *  the WHATWG parser's (tabs and newlines gone, backslashes already slashes); anything a
+ *  browser could read as another origin (`//host`, `/\host`) or that is not plain
+ *  printable ASCII becomes `/`. */
+export function safeRedirectPath(pathname: string): string {
+  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(pathname)) return '/';
+  return pathname;
+}
 
 function notBuilt(): Response {
   return new Response(
@@ -52,7 +67,7 @@ function notBuilt(): Response {
   );
 }
 
-export function staticRoutes(deps: { staticDir: string; security: SecurityContext }): Hono {
+export function staticRoutes(deps: { staticDir: string; security: SecurityContext; logger?: Logger }): Hono {
   const root = resolve(deps.staticDir);
   const app = new Hono();
 
@@ -92,18 +107,22 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
     const url = new URL(c.req.url);
     const token = url.searchParams.get('token');
     if (token !== null && deps.security.auth && deps.security.token) {
+      // Only the owner token makes a device: the agent token is no key to the UI.
       if (!tokensEqual(token, deps.security.token)) {
-        return c.text('Wrong token: open the URL the server printed when it started.\n', 401, PAGE_HEADERS);
+        return c.text('Wrong token: open the URL the server printed when it started.\n', 401, { ...PAGE_HEADERS, 'cache-control': 'no-store' });
       }
-      setCookie(c, sessionCookieName(deps.security.port()), sessionCookieValue(deps.security.token), {
-        httpOnly: true,
-        sameSite: 'Strict',
-        path: '/',
-        maxAge: 30 * 24 * 3600,
-      });
+      // A browser that already is a device stays that device (reopening the link makes no
+      // second one); a HEAD (a link checker) makes none.
+      if (c.req.method === 'GET' && !deviceOfCookie(c, deps.security)) {
+        const { device, secret } = deps.security.devices!.create(deviceName(c.req.header('user-agent')));
+        // Said out loud: a device nobody expected is the first sign the owner token leaked.
+        deps.logger?.info('new device', { id: device.id, name: device.name });
+        setSessionCookie(c, deps.security.port(), secret);
+      }
       url.searchParams.delete('token');
       const rest = url.searchParams.toString();
-      return c.redirect(`${url.pathname}${rest ? `?${rest}` : ''}`, 302);
+      c.header('cache-control', 'no-store');
+      return c.redirect(`${safeRedirectPath(url.pathname)}${rest ? `?${rest}` : ''}`, 302);
     }
     if (!existsSync(join(root, 'index.html'))) return notBuilt();
     const path = c.req.path;

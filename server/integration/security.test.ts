@@ -68,7 +68,7 @@ describe('token', () => {
     expect(await refusedUpgrade(server.wsUrl({}, { token: null, path: '/' }))).toBe(401);
   });
 
-  it('SEC-2: opening the page with ?token= sets an HttpOnly SameSite=Strict cookie named with the port and redirects without the token; the cookie then works for /api and the upgrade', async () => {
+  it('SEC-2: opening the page with ?token= sets an HttpOnly SameSite=Strict cookie named with the port and redirects without the token; the cookie then works for the app\'s calls and the upgrade', async () => {
     const res = await fetch(`${server.baseUrl}/?token=${server.token}&view=queue`, { redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/?view=queue');
@@ -78,8 +78,9 @@ describe('token', () => {
     expect(setCookie).toMatch(/SameSite=Strict/i);
     expect(setCookie).not.toContain(server.token!);
     const cookie = setCookie.split(';')[0];
-    expect((await server.api('/api/permission-requests', { token: null, headers: { cookie } })).status).toBe(200);
-    const client = await connectClient(server.wsUrl({}, { token: null }), { headers: { cookie } });
+    // As the app sends it (the cookie rule, AUTH-6).
+    expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'x-gatehouse-client': 'web' } })).status).toBe(200);
+    const client = await connectClient(server.wsUrl({}, { token: null }), { headers: { cookie }, origin: `http://127.0.0.1:${server.port}` });
     await client.waitFor((f) => f.type === 'welcome');
     client.terminate();
     const wrong = await fetch(`${server.baseUrl}/?token=wrong`, { redirect: 'manual' });

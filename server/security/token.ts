@@ -2,10 +2,12 @@
  * The two credentials (docs/security.md): the owner token (GATEHOUSE_TOKEN, else
  * `<data-dir>/token`) and the agent token (GATEHOUSE_AGENT_TOKEN, else
  * `<data-dir>/agent-token`), each created on first start with 256 random bits and mode
- * 0600. Also the constant-time comparison and the session cookie value derived from the
- * owner token (the browser's cookie jar never holds the token itself).
+ * 0600. Also the constant-time comparison and the session cookie's name. The cookie's
+ * value is a device's own random secret (server/store/deviceStore.ts), never anything
+ * derived from a token: a derived value could not be revoked and would be the same in
+ * every browser.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -59,11 +61,6 @@ const digest = (value: string) => createHash('sha256').update(value, 'utf8').dig
 /** Constant time whatever the lengths: compares equal-length SHA-256 digests. */
 export function tokensEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
-}
-
-/** The session cookie's value: derived from the token, so the cookie is not the token. */
-export function sessionCookieValue(token: string): string {
-  return createHmac('sha256', token).update('gatehouse-session-v1').digest('base64url');
 }
 
 /** The cookie's name carries the port: two servers on one host do not collide

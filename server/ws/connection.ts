@@ -25,6 +25,8 @@ export type ConnectionParams = {
   browser: boolean;
   /** The peer's address, for the audit log's "who". */
   address?: string;
+  /** The device whose cookie opened this socket (ending the device closes it). */
+  device?: { id: string; name: string };
 };
 
 /** At most this many characters in a `?label=`. */

@@ -40,6 +40,8 @@ export type DecisionObserver = (info: {
   via: 'ws' | 'http';
   /** The deciding peer's address, when known. */
   address?: string;
+  /** The device that decided, when its cookie authenticated the call or socket. */
+  device?: { id: string; name: string };
   remember?: PermissionResponse['remember'];
 }) => void;
 
@@ -467,6 +469,7 @@ export class Hub {
               decidedBy: conn.label,
               via: 'ws',
               ...(conn.params.address ? { address: conn.params.address } : {}),
+              ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
               ...(message.remember ? { remember: message.remember } : {}),
             });
           }
@@ -501,6 +504,28 @@ export class Hub {
 
   private sendError(conn: ClientConnection, code: ErrorCode, message: string, ref?: string, requestId?: string): void {
     conn.send({ type: 'error', code, message, ...(ref !== undefined ? { ref } : {}), ...(requestId !== undefined ? { requestId } : {}) });
+  }
+
+  // ---- devices (server/security/devices.ts) ------------------------------------------------
+
+  /** The clientIds of the sockets a device's cookie opened. */
+  clientsOf(deviceId: string): string[] {
+    return [...this.clients].filter((conn) => conn.params.device?.id === deviceId).map((conn) => conn.id);
+  }
+
+  /** A device was ended: its sockets close with 1008 now (they were authenticated once,
+   *  at the upgrade). Returns how many. */
+  closeDevice(deviceId: string): number {
+    let closed = 0;
+    for (const conn of this.clients) {
+      if (conn.params.device?.id !== deviceId) continue;
+      conn.close(CLOSE_CODES.policyViolation, 'device ended');
+      // Detached now, not at the close handshake: a frame already on its way (a
+      // decision) is ignored from this point on.
+      this.detach(conn, CLOSE_CODES.policyViolation);
+      closed += 1;
+    }
+    return closed;
   }
 
   // ---- shutdown ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * WebSocket routes: `/ws`, and upgrades at `/` (so `wscat -c ws://localhost:3000/?token=…`
  * works). The security guard has already run when these handlers see a request; the
- * label guard refuses a `?label=` a client may not take.
+ * label guard refuses a `?label=` a client may not take. A socket opened with a device's
+ * cookie carries that device, so ending the device closes it.
  */
 import type { Context, Hono, Next } from 'hono';
 import type { UpgradeWebSocket, WSEvents } from 'hono/ws';
@@ -10,9 +11,12 @@ import { ERROR_CODES } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
 import { checkLabel, type ClientConnection } from './connection.ts';
 import { remoteAddressOf } from '../http/remoteAddress.ts';
+import { CLOSE_CODES } from '../../protocol/index.ts';
+import { deviceOf } from '../security/guard.ts';
+import type { DeviceStore } from '../store/deviceStore.ts';
 import type { Hub } from './hub.ts';
 
-export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSocket, hub: Hub): void {
+export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSocket, hub: Hub, devices?: Pick<DeviceStore, 'get'>): void {
   const handler = upgradeWebSocket((c) => {
     let conn: ClientConnection | undefined;
     const params = {
@@ -21,9 +25,15 @@ export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSock
       label: c.req.query('label'),
       browser: c.req.header('origin') !== undefined,
       address: remoteAddressOf(c.env),
+      device: deviceOf(c),
     };
     const events: WSEvents<WebSocket> = {
       onOpen(_event, ws) {
+        // Ended between the upgrade's check and now: it must not get a socket.
+        if (params.device && devices && !devices.get(params.device.id)) {
+          ws.close(CLOSE_CODES.policyViolation, 'device ended');
+          return;
+        }
         conn = hub.attach(ws.raw as WebSocket, params);
       },
       onMessage(event, _ws) {

@@ -1,7 +1,10 @@
 /**
  * HTTP calls of the UI (sessions, rules, audit), each answer parsed with a zod schema.
  * A failure is an `ApiError` whose message is fit to show: routes that this server does
- * not have yet read "not available on this server", never a crash.
+ * not have yet read "not available on this server", never a crash. Every call of the app
+ * goes through here, so every one carries `X-Gatehouse-Client: web`: the server refuses a
+ * call that only the session cookie authenticates without it (docs/operations.md, "The
+ * cookie rule"), and no other page can add that header.
  */
 import { z } from 'zod';
 import { errorBody, parseWith } from '../../protocol/index.ts';
@@ -17,13 +20,18 @@ export class ApiError extends Error {
   }
 }
 
+/** What every HTTP call of the app sends. */
+export function appHeaders(): Record<string, string> {
+  return { 'X-Gatehouse-Client': 'web', ...authHeaders() };
+}
+
 export async function api<S extends z.ZodType>(path: string, schema: S, init: { method?: string; body?: unknown } = {}): Promise<z.infer<S>> {
   let response: Response;
   try {
     response = await fetch(path, {
       method: init.method ?? 'GET',
       credentials: 'same-origin',
-      headers: { ...authHeaders(), ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: { ...appHeaders(), ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
     });
   } catch (error) {

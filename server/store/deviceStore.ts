@@ -1,0 +1,207 @@
+/**
+ * Devices (contract-2 §1, docs/operations.md "Devices"): each browser that opened the
+ * page with the owner token holds a session secret of its own. The secret is random
+ * (256 bits, never derived from a token) and only its SHA-256 hash is stored, so neither
+ * the database nor a backup of it opens anything. Kept in the event store's SQLite file
+ * (`<data-dir>/gatehouse.db`, table `devices`) on a connection of its own: WAL, so a
+ * device survives a restart and `kill -9`; `CREATE TABLE IF NOT EXISTS`, so an existing
+ * database gains the table untouched.
+ *
+ * `lastSeenAt` is written at most once per LAST_SEEN_STEP_MS per device: a write per
+ * request would turn every call into a disk write.
+ *
+ * Pairing codes (contract-2 §4) live here too, since redeeming one is making a device:
+ * one transaction deletes the code and inserts the device, so a code makes one device at
+ * most. Like secrets, codes are stored only as hashes.
+ */
+import Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DB_FILE } from './sqliteStore.ts';
+
+export type Device = {
+  id: string;
+  /** Made from the User-Agent when the device was created, e.g. "Chrome on Linux". */
+  name: string;
+  createdAt: number;
+  lastSeenAt: number;
+};
+
+/** `lastSeenAt` moves in steps of at most this much. */
+export const LAST_SEEN_STEP_MS = 60_000;
+/** Beyond this many devices, the one seen longest ago makes room (a script that opens
+ *  `?token=` in a loop must not grow the table for ever). */
+export const MAX_DEVICES = 1_000;
+
+/** A pairing link works once, for this long. */
+export const PAIRING_TTL_MS = 10 * 60_000;
+/** Unused codes kept at most; a new one beyond this ends the oldest. */
+export const MAX_PAIRINGS = 100;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pairings (
+  code_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+`;
+
+type Row = { id: string; name: string; created_at: number; last_seen_at: number };
+
+const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+const toDevice = (row: Row): Device => ({ id: row.id, name: row.name, createdAt: row.created_at, lastSeenAt: row.last_seen_at });
+
+/** A device session secret as the cookie carries it, and a pairing code: 43 base64url
+ *  characters (256 bits). */
+const SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+export class DeviceStore {
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private readonly stmts;
+
+  constructor(options: { dataDir: string | ':memory:'; now?: () => number }) {
+    let file = ':memory:';
+    if (options.dataDir !== ':memory:') {
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      file = join(options.dataDir, DB_FILE);
+    }
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.now = options.now ?? Date.now;
+    this.stmts = {
+      insert: this.db.prepare('INSERT INTO devices (id, name, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)'),
+      byHash: this.db.prepare<[string], Row>('SELECT id, name, created_at, last_seen_at FROM devices WHERE secret_hash = ?'),
+      byId: this.db.prepare<[string], Row>('SELECT id, name, created_at, last_seen_at FROM devices WHERE id = ?'),
+      seen: this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
+      list: this.db.prepare<[], Row>('SELECT id, name, created_at, last_seen_at FROM devices ORDER BY created_at, id'),
+      count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices'),
+      evict: this.db.prepare('DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?)'),
+      remove: this.db.prepare('DELETE FROM devices WHERE id = ?'),
+      insertPairing: this.db.prepare('INSERT INTO pairings (code_hash, created_at, expires_at) VALUES (?, ?, ?)'),
+      expirePairings: this.db.prepare('DELETE FROM pairings WHERE expires_at <= ?'),
+      countPairings: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM pairings'),
+      evictPairings: this.db.prepare('DELETE FROM pairings WHERE code_hash IN (SELECT code_hash FROM pairings ORDER BY created_at LIMIT ?)'),
+      takePairing: this.db.prepare<[string], { expires_at: number }>('DELETE FROM pairings WHERE code_hash = ? RETURNING expires_at'),
+    };
+  }
+
+  /** A new device and the secret its cookie carries (returned once, never stored). */
+  create(name: string): { device: Device; secret: string } {
+    const secret = randomBytes(32).toString('base64url');
+    const now = this.now();
+    const device: Device = { id: `dev-${randomBytes(8).toString('hex')}`, name, createdAt: now, lastSeenAt: now };
+    this.db.transaction(() => {
+      const over = this.stmts.count.get()!.n - MAX_DEVICES + 1;
+      if (over > 0) this.stmts.evict.run(over);
+      this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
+    })();
+    return { device, secret };
+  }
+
+  /** A one-time pairing code, valid for PAIRING_TTL_MS (returned once, stored hashed). */
+  createPairing(): { code: string; expiresAt: number } {
+    const code = randomBytes(32).toString('base64url');
+    const now = this.now();
+    const expiresAt = now + PAIRING_TTL_MS;
+    this.db.transaction(() => {
+      this.stmts.expirePairings.run(now);
+      const over = this.stmts.countPairings.get()!.n - MAX_PAIRINGS + 1;
+      if (over > 0) this.stmts.evictPairings.run(over);
+      this.stmts.insertPairing.run(hashOf(code), now, expiresAt);
+    })();
+    return { code, expiresAt };
+  }
+
+  /** Spends a pairing code on a new device; undefined when the code was used, has
+   *  expired or never existed (a spent code is gone, whatever the answer). */
+  redeemPairing(code: string, name: string): { device: Device; secret: string } | undefined {
+    if (!SECRET.test(code) || !this.db.open) return undefined;
+    return this.db.transaction(() => {
+      const taken = this.stmts.takePairing.get(hashOf(code));
+      if (!taken || taken.expires_at <= this.now()) return undefined;
+      return this.create(name);
+    })();
+  }
+
+  /** The device this secret belongs to, or undefined. The lookup is by the secret's
+   *  hash, so no comparison ever touches the secret itself. */
+  lookup(secret: string): Device | undefined {
+    // Closed while the server stops: nobody is a device any more.
+    if (!SECRET.test(secret) || !this.db.open) return undefined;
+    const row = this.stmts.byHash.get(hashOf(secret));
+    return row ? toDevice(row) : undefined;
+  }
+
+  /** The device made a call that was let through: move `lastSeenAt` (in steps). */
+  seen(device: Device): Device {
+    const now = this.now();
+    if (now - device.lastSeenAt < LAST_SEEN_STEP_MS || !this.db.open) return device;
+    this.stmts.seen.run(now, device.id);
+    return { ...device, lastSeenAt: now };
+  }
+
+  get(id: string): Device | undefined {
+    const row = this.stmts.byId.get(id);
+    return row ? toDevice(row) : undefined;
+  }
+
+  /** Oldest first. */
+  list(): Device[] {
+    return this.stmts.list.all().map(toDevice);
+  }
+
+  /** Ends a device: its secret opens nothing from now on. False when there is no such device. */
+  revoke(id: string): boolean {
+    return this.stmts.remove.run(id).changes > 0;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** A short name for a browser from its User-Agent, from fixed words only (the header is
+ *  the client's to choose, so none of its text is shown as it is). */
+export function deviceName(userAgent: string | undefined): string {
+  const ua = userAgent ?? '';
+  const browser = /Edg(e|A|iOS)?\//.test(ua)
+    ? 'Edge'
+    : /OPR\/|Opera/.test(ua)
+      ? 'Opera'
+      : /Firefox\/|FxiOS\//.test(ua)
+        ? 'Firefox'
+        : /Chromium\//.test(ua)
+          ? 'Chromium'
+          : /Chrome\/|CriOS\//.test(ua)
+            ? 'Chrome'
+            : /Safari\//.test(ua) && /Version\//.test(ua)
+              ? 'Safari'
+              : /^curl\//.test(ua)
+                ? 'curl'
+                : 'Browser';
+  const os = /iPhone|iPad|iPod/.test(ua)
+    ? 'iOS'
+    : /Android/.test(ua)
+      ? 'Android'
+      : /CrOS/.test(ua)
+        ? 'ChromeOS'
+        : /Mac OS X|Macintosh/.test(ua)
+          ? 'macOS'
+          : /Windows/.test(ua)
+            ? 'Windows'
+            : /Linux|X11/.test(ua)
+              ? 'Linux'
+              : undefined;
+  return os ? `${browser} on ${os}` : browser;
+}
