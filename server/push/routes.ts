@@ -35,7 +35,10 @@ function onCurve(value: string): boolean {
   const point = Buffer.from(value, 'base64url');
   if (point.length !== 65 || point[0] !== 0x04) return false;
   try {
-    createECDH('prime256v1').computeSecret(point);
+    // computeSecret refuses a point that is not on the curve (it needs a key of its own).
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    ecdh.computeSecret(point);
     return true;
   } catch {
     return false;
