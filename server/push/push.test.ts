@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { testConfig } from '../config.ts';
-import { silentLogger } from '../log.ts';
+import { createLogger, silentLogger, type Logger } from '../log.ts';
 import { startServer, type RunningServer } from '../server.ts';
 import { connectAndJoin, type TestClient } from '../testing/wsClient.ts';
 import type { PushActivity } from './notifier.ts';
@@ -45,7 +45,7 @@ type Started = {
   api(path: string, init?: { method?: string; json?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
 };
 
-async function start(options: { dataDir?: string; origins?: string[]; deviceOf?: (c: any) => string | undefined } = {}): Promise<Started> {
+async function start(options: { dataDir?: string; origins?: string[]; deviceOf?: (c: any) => string | undefined; logger?: Logger } = {}): Promise<Started> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-push-'));
   if (!options.dataDir) dirs.push(dataDir);
   const clock = new SimulatedClock();
@@ -55,7 +55,7 @@ async function start(options: { dataDir?: string; origins?: string[]; deviceOf?:
     push: { delayMs: DELAY, allowedOrigins: options.origins ?? [service.origin], subject: 'mailto:push-test@example.com' },
   });
   const server = await startServer(config, {
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     push: { clock, onActivity: (a) => activity.push(a), ...(options.deviceOf ? { deviceOf: options.deviceOf } : {}) },
   });
   running.push(server);
@@ -234,6 +234,30 @@ describe('Web Push (server side, real server, fake push service)', () => {
     const pushes = await service.waitFor((p) => p.message?.id === second.id);
     await s.server.push.notifier.drained();
     expect(pushes.map((p) => p.endpoint)).toEqual([alive.endpoint]);
+  });
+
+  it('PUSH-8: a failing push service (500, connection refused) is logged without the endpoint path and does not stop the others or the server', async () => {
+    const lines: string[] = [];
+    const s = await start({ origins: [service.origin, 'http://127.0.0.1:1'], logger: createLogger({ write: (line) => lines.push(line), debug: 'push' }) });
+    const failing = await subscribe(s);
+    service.respondWith(failing.endpoint, 500);
+    const refused = service.newSubscription();
+    const refusedEndpoint = 'http://127.0.0.1:1/push/REFUSED-PATH';
+    expect((await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: refusedEndpoint, keys: refused.keys } })).status).toBe(201);
+    const alive = await subscribe(s);
+    const request = await createRequest(s);
+    s.clock.increment(DELAY);
+    await s.server.push.notifier.drained();
+    const sent = s.activity.filter((a) => a.type === 'sent');
+    expect(sent).toHaveLength(3);
+    expect(sent.filter((a) => a.type === 'sent' && a.result.ok)).toHaveLength(1);
+    expect(service.received.find((p) => p.endpoint === alive.endpoint)?.message).toEqual({ type: 'permission-request', id: request.id, toolName: 'Bash' });
+    // Not removed (only 404 and 410 mean gone), and the server still answers.
+    expect(s.server.push.store.count()).toBe(3);
+    expect((await s.api('/api/push/key')).status).toBe(200);
+    expect(lines.some((l) => l.includes('push: send failed'))).toBe(true);
+    const log = lines.join('\n');
+    for (const secret of [failing.endpoint, alive.endpoint, 'REFUSED-PATH', new URL(failing.endpoint).pathname]) expect(log).not.toContain(secret);
   });
 
   it('PUSH-6: one push per request, also across a restart; an unpushed request restored after a restart gets a new delay', async () => {
