@@ -11,6 +11,11 @@
  *   worker closes its notification. Both share a Web Push topic, so a push service still
  *   holding the first message for an offline phone replaces it with the second.
  *
+ * "Held" and not the request actor's `acked` state: `acked` stays once any client acked,
+ * even after that screen disconnected, while the hold counts connected screens only (a
+ * laptop that showed the card and then closed its lid no longer holds it). The check is
+ * made once, at the delay (docs/operations.md says so).
+ *
  * Never more than one push per request, also across restarts (the store's `push_sent`
  * row is written before sending). After a restart, unresolved requests not pushed yet get
  * a fresh delay (screens need a moment to reconnect), and pushed requests that finished
