@@ -65,3 +65,13 @@ export function connectedClientsOf(source: ContextSource): Array<{ clientId: str
   for (const [clientId, client] of contextOf(source).clients) clients.push({ clientId, label: client.label, ackedSeq: client.ackedSeq });
   return clients;
 }
+
+/** Whether a connected client holds this unresolved request: its seq is at or below the
+ *  highest seq a connected client acknowledged (what `processing` counts, BRK-10).
+ *  `undefined` when the request is not unresolved (finished, forgotten or unknown). */
+export function isHeldByConnectedClient(source: ContextSource, id: string): boolean | undefined {
+  const context = contextOf(source);
+  const request = context.unresolved.get(id);
+  if (!request) return undefined;
+  return request.seq <= context.order.holdSeq;
+}

@@ -22,7 +22,7 @@ import { createActor, type AnyActorRef, type InspectionEvent, type Observer } fr
 export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
 import { brokerMachine, type BrokerContext } from '../machines/broker.machine.ts';
 import { createBrokerClient, type BrokerClient } from '../machines/brokerClient.ts';
-import { queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
+import { isHeldByConnectedClient, queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
 import type {
   AppendableEvent,
   BrokerEmitted,
@@ -480,6 +480,15 @@ export class BrokerHost {
 
   queueStatus(): { pending: number; processing: number } {
     return queueStatusOf(this.actor.getSnapshot());
+  }
+
+  /** Whether a connected screen holds this unresolved request (its seq is at or below a
+   *  connected client's highest ack, counting this tick's acks); `undefined` when it is
+   *  not unresolved. What Web Push asks before pushing (server/push/notifier.ts). */
+  isHeld(requestId: string): boolean | undefined {
+    if (this.stopped || this.fatal) return undefined;
+    this.applyAcks();
+    return isHeldByConnectedClient(this.actor.getSnapshot(), requestId);
   }
 
   /** `permission-request` events of every unresolved request, oldest first. Read it

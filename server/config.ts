@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIMITS } from '../protocol/index.ts';
+import { DEFAULT_PUSH_ORIGINS, parsePushOrigin } from './push/origins.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -58,6 +59,15 @@ export type Config = {
   debug?: string;
   /** Test-only crash point (GATEHOUSE_FAULT). */
   fault?: FaultPoint;
+  /** Web Push (docs/operations.md, "Web Push"). */
+  push: {
+    /** A new request not held by a screen after this long is pushed. */
+    delayMs: number;
+    /** Origins (or `https://*.domain` patterns) a subscription's endpoint may have. */
+    allowedOrigins: string[];
+    /** The VAPID `sub`: a mailto: or https: URL. */
+    subject: string;
+  };
   /** Bounded resources (contract-2 §3; docs/operations.md, "Limits"). */
   limits: LimitsConfig;
 };
@@ -88,6 +98,8 @@ export const DEFAULTS = {
   maxUnresolved: 10_000,
   maxUnresolvedBytes: 256 << 20,
   bodyTimeoutMs: 10_000,
+  pushDelayMs: 3_000,
+  pushSubject: 'mailto:gatehouse@localhost',
 } as const;
 
 export const USAGE = `Usage: gatehouse serve [options]
@@ -112,6 +124,10 @@ export const USAGE = `Usage: gatehouse serve [options]
   --max-unresolved N       unresolved requests at most (GATEHOUSE_MAX_UNRESOLVED, 10000)
   --max-unresolved-bytes B their input and context bytes at most (GATEHOUSE_MAX_UNRESOLVED_BYTES, 268435456)
   --body-timeout-ms MS     a request body must arrive within MS (GATEHOUSE_BODY_TIMEOUT_MS, 10000)
+  --push-delay-ms MS       push a request no screen holds after MS (GATEHOUSE_PUSH_DELAY_MS, 3000)
+  --push-allowed-origins L push service origins, comma separated (GATEHOUSE_PUSH_ALLOWED_ORIGINS,
+                           default: Chrome, Firefox, Safari and Edge; https://*.domain for a label)
+  --push-subject URL       VAPID contact, mailto: or https: (GATEHOUSE_PUSH_SUBJECT, mailto:gatehouse@localhost)
   -h, --help               this text
 `;
 
@@ -207,6 +223,9 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         'max-unresolved': { type: 'string' },
         'max-unresolved-bytes': { type: 'string' },
         'body-timeout-ms': { type: 'string' },
+        'push-delay-ms': { type: 'string' },
+        'push-allowed-origins': { type: 'string' },
+        'push-subject': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -306,6 +325,22 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
   const [, staticRaw] = pick('static-dir', 'GATEHOUSE_STATIC_DIR');
   const staticDir = resolve(staticRaw ?? join(repoRoot, 'dist'));
 
+  const pushDelayMs = num('push-delay-ms', 'GATEHOUSE_PUSH_DELAY_MS', DEFAULTS.pushDelayMs, 0, LIMITS.maxTimeoutMs);
+  const [poName, poRaw] = pick('push-allowed-origins', 'GATEHOUSE_PUSH_ALLOWED_ORIGINS');
+  const pushAllowedOrigins =
+    poRaw === undefined
+      ? [...DEFAULT_PUSH_ORIGINS]
+      : list(poRaw).map((o) => {
+          const parsed = parsePushOrigin(o);
+          if (typeof parsed === 'string') throw new ConfigError(`${poName}: ${parsed}`);
+          return parsed.text;
+        });
+  const [psName, psRaw] = pick('push-subject', 'GATEHOUSE_PUSH_SUBJECT');
+  const pushSubject = psRaw ?? DEFAULTS.pushSubject;
+  if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s/]+\S*)$/.test(pushSubject)) {
+    throw new ConfigError(`${psName}: expected a mailto: address or an https: URL (the push services' contact for this server), got "${psRaw}"`);
+  }
+
   let fault: FaultPoint | undefined;
   if (env.GATEHOUSE_FAULT) {
     if (!(FAULT_POINTS as readonly string[]).includes(env.GATEHOUSE_FAULT)) {
@@ -337,6 +372,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       debug: env.DEBUG,
       fault,
       limits,
+      push: { delayMs: pushDelayMs, allowedOrigins: pushAllowedOrigins, subject: pushSubject },
     },
   };
 }

@@ -5,7 +5,7 @@
  * line is the only place the token is printed).
  */
 
-export type LogNamespace = 'websocket' | 'permissions' | 'http' | 'store' | 'server';
+export type LogNamespace = 'websocket' | 'permissions' | 'http' | 'store' | 'server' | 'push';
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {

@@ -16,8 +16,9 @@ import { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { Plugin, PluginFactory } from './plugin.ts';
+import { createPushService, type PushOptions, type PushService } from './push/index.ts';
 import { buildAllowList, type AllowList } from './security/allowList.ts';
-import type { SecurityContext } from './security/guard.ts';
+import { deviceOf, type SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
 import { DeviceStore } from './store/deviceStore.ts';
@@ -32,6 +33,8 @@ export type StartOptions = {
   onFatal?: (error: unknown) => void;
   /** The broker's window of recent finished requests (default 10,000); tests shrink it. */
   recentLimit?: number;
+  /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
+  push?: PushOptions;
 };
 
 export type RunningServer = {
@@ -50,6 +53,7 @@ export type RunningServer = {
   store: SqliteEventStore;
   hub: Hub;
   logger: Logger;
+  push: PushService;
   stop(): Promise<void>;
 };
 
@@ -104,6 +108,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   const waiters = new OutcomeWaiters(metrics);
   host.onCommitted(waiters.onCommitted);
+  const push = createPushService(
+    { config, host, database: store.database(), logger },
+    { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
+  );
+  // A device's push subscriptions end with it, however it ends (revoked, or evicted
+  // beyond the device limit).
+  devices.onEnded((deviceId) => push.removeForDevice(deviceId));
 
   let port = 0;
   let allowList: AllowList = buildAllowList({ bindHost: config.host, port: config.port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
@@ -145,7 +156,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
     { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
-    { extraRoutes: plugins.flatMap((p) => p.routes ?? []) },
+    { extraRoutes: [push.route, ...plugins.flatMap((p) => p.routes ?? [])] },
   );
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
@@ -204,6 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const url = `http://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
   const readyLine = `Gatehouse listening on ${url}`;
   for (const plugin of plugins) await plugin.start?.();
+  push.start();
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -218,6 +230,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           logger.error(`plugin ${plugin.name} stop failed`, { error: String(error) });
         }
       }
+      push.stop();
       host.flush();
       await Promise.race([waiters.closeAll(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
@@ -239,5 +252,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.debug('server', 'stopped');
     })());
 
-  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, stop };
+  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, push, stop };
 }

@@ -67,6 +67,9 @@ export class DeviceStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly stmts;
+  /** Told of every device that ends, by revocation or eviction (its sockets and push
+   *  subscriptions end with it). */
+  private readonly endedListeners = new Set<(deviceId: string) => void>();
 
   constructor(options: { dataDir: string | ':memory:'; now?: () => number }) {
     let file = ':memory:';
@@ -86,7 +89,7 @@ export class DeviceStore {
       seen: this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
       list: this.db.prepare<[], Row>('SELECT id, name, created_at, last_seen_at FROM devices ORDER BY created_at, id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices'),
-      evict: this.db.prepare('DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?)'),
+      evict: this.db.prepare<[number], { id: string }>('DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?) RETURNING id'),
       remove: this.db.prepare('DELETE FROM devices WHERE id = ?'),
       insertPairing: this.db.prepare('INSERT INTO pairings (code_hash, created_at, expires_at) VALUES (?, ?, ?)'),
       expirePairings: this.db.prepare('DELETE FROM pairings WHERE expires_at <= ?'),
@@ -101,11 +104,13 @@ export class DeviceStore {
     const secret = randomBytes(32).toString('base64url');
     const now = this.now();
     const device: Device = { id: `dev-${randomBytes(8).toString('hex')}`, name, createdAt: now, lastSeenAt: now };
-    this.db.transaction(() => {
+    const evicted = this.db.transaction(() => {
       const over = this.stmts.count.get()!.n - MAX_DEVICES + 1;
-      if (over > 0) this.stmts.evict.run(over);
+      const ended = over > 0 ? this.stmts.evict.all(over).map((row) => row.id) : [];
       this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
+      return ended;
     })();
+    for (const id of evicted) this.ended(id);
     return { device, secret };
   }
 
@@ -163,7 +168,19 @@ export class DeviceStore {
 
   /** Ends a device: its secret opens nothing from now on. False when there is no such device. */
   revoke(id: string): boolean {
-    return this.stmts.remove.run(id).changes > 0;
+    const removed = this.stmts.remove.run(id).changes > 0;
+    if (removed) this.ended(id);
+    return removed;
+  }
+
+  /** Calls `listener` with the id of every device that ends from now on; returns the unsubscribe. */
+  onEnded(listener: (deviceId: string) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  private ended(id: string): void {
+    for (const listener of this.endedListeners) listener(id);
   }
 
   close(): void {

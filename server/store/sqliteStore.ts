@@ -452,6 +452,12 @@ export class SqliteEventStore implements EventStore {
     return this.open && this.db.open;
   }
 
+  /** The database itself, for the small stores that keep their own tables in it (push
+   *  subscriptions): they create their tables with `IF NOT EXISTS` and never touch these. */
+  database(): Database.Database {
+    return this.db;
+  }
+
   close(): void {
     if (!this.open) return;
     this.open = false;

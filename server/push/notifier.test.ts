@@ -1,0 +1,126 @@
+/**
+ * The notifier against a fake host and a fake sender: the restart paths and the bounds,
+ * which the end-to-end tests (push.test.ts) cannot reach without waiting for real time.
+ */
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import type { PermissionRequestEvent, SequencedEvent } from '../../protocol/index.ts';
+import { silentLogger } from '../log.ts';
+import { PushNotifier, type PushActivity, type PushHost } from './notifier.ts';
+import { PushStore } from './pushStore.ts';
+import type { SendResult } from './sender.ts';
+
+function requestEvent(id: string, seq: number): PermissionRequestEvent {
+  return { type: 'permission-request', seq, id, toolName: 'Bash', input: { command: 'rm -rf /' }, context: {}, timestamp: 0, expiresAt: 600_000 } as PermissionRequestEvent;
+}
+
+function setup(options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: number; maxQueued?: number; subscriptions?: number; sent?: string[] } = {}) {
+  const store = new PushStore(new Database(':memory:'));
+  for (let i = 0; i < (options.subscriptions ?? 1); i++) store.upsert({ endpoint: `https://push.example/${i}`, keys: { p256dh: 'p', auth: 'a' } }, null, 0);
+  for (const id of options.sent ?? []) store.markSent(id, 0);
+  let listener: ((events: readonly SequencedEvent[]) => void) | undefined;
+  const unresolved = new Map((options.unresolved ?? []).map((e) => [e.id, e]));
+  const held = new Set<string>();
+  const host: PushHost = {
+    onCommitted: (fn) => {
+      listener = fn;
+      return () => (listener = undefined);
+    },
+    whenQuiet: (fn) => fn(),
+    isHeld: (id) => (unresolved.has(id) ? held.has(id) : undefined),
+    unresolvedEvents: () => [...unresolved.values()],
+  };
+  const sends: Array<{ endpoint: string; payload: any; resolve: (r: SendResult) => void }> = [];
+  const activity: PushActivity[] = [];
+  const clock = new SimulatedClock();
+  const notifier = new PushNotifier({
+    host,
+    store,
+    logger: silentLogger,
+    vapid: { publicKey: 'k', privateKey: 'p' },
+    subject: 'mailto:a@example.com',
+    delayMs: 1_000,
+    isAllowed: () => true,
+    clock,
+    now: () => clock.now(),
+    send: (target, payload) => new Promise((resolve) => sends.push({ endpoint: target.endpoint, payload: JSON.parse(payload), resolve })),
+    onActivity: (a) => activity.push(a),
+    ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+    ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
+  });
+  notifier.start();
+  const emit = (...events: SequencedEvent[]) => {
+    for (const e of events) {
+      if (e.type === 'permission-request') unresolved.set(e.id, e);
+      else if ('requestId' in e) unresolved.delete(e.requestId);
+    }
+    listener?.(events);
+  };
+  return { store, notifier, clock, sends, activity, emit, held, unresolved };
+}
+
+const resolved = (requestId: string, seq: number) =>
+  ({ type: 'permission-resolved', seq, requestId, decision: 'allow', decidedBy: 'http', timestamp: 0 }) as unknown as SequencedEvent;
+
+describe('push notifier', () => {
+  it('PUSH-7: a pushed request that finished while the server was down gets its permission-finished at start, once', () => {
+    const t = setup({ sent: ['gone', 'still-waiting'], unresolved: [requestEvent('still-waiting', 2)] });
+    expect(t.sends.map((s) => s.payload)).toEqual([{ type: 'permission-finished', id: 'gone' }]);
+    expect(t.store.sentRequestIds()).toEqual(['still-waiting']);
+    // The one still waiting is not pushed again, and gets its "finished" when it ends.
+    t.clock.increment(10_000);
+    expect(t.sends).toHaveLength(1);
+    t.emit(resolved('still-waiting', 3));
+    expect(t.sends.map((s) => s.payload)).toEqual([
+      { type: 'permission-finished', id: 'gone' },
+      { type: 'permission-finished', id: 'still-waiting' },
+    ]);
+    expect(t.store.sentRequestIds()).toEqual([]);
+  });
+
+  it('PUSH-6: a request already recorded as pushed is never pushed again', () => {
+    const t = setup();
+    t.store.markSent('r1', 0); // e.g. another start of the same data directory
+    t.emit(requestEvent('r1', 1));
+    t.clock.increment(1_000);
+    expect(t.activity).toEqual([{ type: 'checked', requestId: 'r1', result: 'already-pushed' }]);
+    expect(t.sends).toEqual([]);
+  });
+
+  it('PUSH-8: sends are bounded: at most maxInFlight at once, at most maxQueued waiting, the rest dropped', async () => {
+    const t = setup({ subscriptions: 5, maxInFlight: 2, maxQueued: 2 });
+    t.emit(requestEvent('r1', 1));
+    t.clock.increment(1_000);
+    expect(t.sends).toHaveLength(2);
+    expect(t.activity.filter((a) => a.type === 'dropped')).toHaveLength(1);
+    for (const s of t.sends.splice(0)) s.resolve({ ok: true, status: 201 });
+    await new Promise((r) => setImmediate(r));
+    expect(t.sends).toHaveLength(2);
+    for (const s of t.sends.splice(0)) s.resolve({ ok: true, status: 201 });
+    await t.notifier.drained();
+    expect(t.activity.filter((a) => a.type === 'sent')).toHaveLength(4);
+  });
+
+  it('PUSH-5: a held request is not pushed; with no subscription nothing is recorded', () => {
+    const t = setup({ subscriptions: 0 });
+    t.emit(requestEvent('r1', 1), requestEvent('r2', 2));
+    t.held.add('r1');
+    t.clock.increment(1_000);
+    expect(t.activity).toEqual([
+      { type: 'checked', requestId: 'r1', result: 'held' },
+      { type: 'checked', requestId: 'r2', result: 'no-subscriptions' },
+    ]);
+    expect(t.store.sentRequestIds()).toEqual([]);
+  });
+
+  it('PUSH-8: after stop, timers are gone and nothing more is sent', () => {
+    const t = setup();
+    t.emit(requestEvent('r1', 1));
+    expect(t.notifier.waiting).toBe(1);
+    t.notifier.stop();
+    expect(t.notifier.waiting).toBe(0);
+    t.clock.increment(5_000);
+    expect(t.sends).toEqual([]);
+  });
+});

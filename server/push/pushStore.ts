@@ -1,0 +1,112 @@
+/**
+ * Web Push's durable state, in two tables of the main database (`gatehouse.db`), created
+ * with `IF NOT EXISTS` so an existing database gains them on the next start:
+ *
+ * - `push_subscriptions`: one row per push endpoint (the browser's PushSubscription),
+ *   with the device that made it (`device_id`, NULL when the owner token made it), so a
+ *   revoked device's subscriptions end with it (`removeForDevice`).
+ * - `push_sent`: the requests already pushed. A row is written BEFORE the push is sent,
+ *   so a request is pushed at most once, also across a restart or a crash (at most once
+ *   beats twice: a crash between the row and the POST loses that one push). The row is
+ *   deleted when the request's "finished" push has been handed out.
+ */
+import type Database from 'better-sqlite3';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+  endpoint TEXT PRIMARY KEY,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  device_id TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS push_subscriptions_device ON push_subscriptions (device_id);
+CREATE TABLE IF NOT EXISTS push_sent (
+  request_id TEXT PRIMARY KEY,
+  sent_at INTEGER NOT NULL
+);
+`;
+
+export type StoredSubscription = {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+  deviceId: string | null;
+  createdAt: number;
+};
+
+type Row = { endpoint: string; p256dh: string; auth: string; device_id: string | null; created_at: number };
+
+const toSubscription = (row: Row): StoredSubscription => ({
+  endpoint: row.endpoint,
+  keys: { p256dh: row.p256dh, auth: row.auth },
+  deviceId: row.device_id,
+  createdAt: row.created_at,
+});
+
+export class PushStore {
+  private readonly stmts;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
+    this.stmts = {
+      upsert: db.prepare(
+        `INSERT INTO push_subscriptions (endpoint, p256dh, auth, device_id, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth, device_id = excluded.device_id`,
+      ),
+      get: db.prepare<[string], Row>('SELECT * FROM push_subscriptions WHERE endpoint = ?'),
+      remove: db.prepare('DELETE FROM push_subscriptions WHERE endpoint = ?'),
+      removeForDevice: db.prepare('DELETE FROM push_subscriptions WHERE device_id = ?'),
+      list: db.prepare<[], Row>('SELECT * FROM push_subscriptions ORDER BY created_at, endpoint'),
+      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM push_subscriptions'),
+      markSent: db.prepare('INSERT OR IGNORE INTO push_sent (request_id, sent_at) VALUES (?, ?)'),
+      wasSent: db.prepare<[string], { request_id: string }>('SELECT request_id FROM push_sent WHERE request_id = ?'),
+      forgetSent: db.prepare('DELETE FROM push_sent WHERE request_id = ?'),
+      listSent: db.prepare<[], { request_id: string }>('SELECT request_id FROM push_sent'),
+    };
+  }
+
+  /** Add or replace (a browser that subscribes again with the same endpoint, maybe new keys). */
+  upsert(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }, deviceId: string | null, at: number): void {
+    this.stmts.upsert.run(subscription.endpoint, subscription.keys.p256dh, subscription.keys.auth, deviceId, at);
+  }
+
+  get(endpoint: string): StoredSubscription | undefined {
+    const row = this.stmts.get.get(endpoint);
+    return row ? toSubscription(row) : undefined;
+  }
+
+  /** True when there was such a subscription. */
+  remove(endpoint: string): boolean {
+    return this.stmts.remove.run(endpoint).changes > 0;
+  }
+
+  /** Every subscription of a device (its revocation ends them); the number removed. */
+  removeForDevice(deviceId: string): number {
+    return this.stmts.removeForDevice.run(deviceId).changes;
+  }
+
+  list(): StoredSubscription[] {
+    return this.stmts.list.all().map(toSubscription);
+  }
+
+  count(): number {
+    return this.stmts.count.get()!.n;
+  }
+
+  /** Record that `requestId` is being pushed; false when it already was (push nothing). */
+  markSent(requestId: string, at: number): boolean {
+    return this.stmts.markSent.run(requestId, at).changes > 0;
+  }
+
+  wasSent(requestId: string): boolean {
+    return this.stmts.wasSent.get(requestId) !== undefined;
+  }
+
+  forgetSent(requestId: string): void {
+    this.stmts.forgetSent.run(requestId);
+  }
+
+  sentRequestIds(): string[] {
+    return this.stmts.listSent.all().map((row) => row.request_id);
+  }
+}
