@@ -4,11 +4,16 @@
  * queue view shows the saved copy read-only instead of an empty queue.
  */
 import { useEffect, useState } from 'react';
-import { ConnectionContext, linkStatus, type ConnectionRef } from '../state/connection.ts';
+import { ConnectionContext, linkStatus, type ConnectionSnapshot } from '../state/connection.ts';
 import { loadLastQueue, saveLastQueue, type LastQueue } from './lastQueue.ts';
 
-/** Saves the waiting requests whenever they change while connected. Returns the unsubscribe. */
-export function keepLastQueue(actor: ConnectionRef, now: () => number = Date.now): () => void {
+/** What keepLastQueue needs of the connection actor. */
+export type QueueSource = { subscribe(listener: (snapshot: ConnectionSnapshot) => void): { unsubscribe(): void } };
+
+/** Saves the waiting requests whenever they change while connected (never from a stale
+ *  state: while reconnecting the saved copy stays what the server last said). Returns the
+ *  unsubscribe. */
+export function keepLastQueue(actor: QueueSource, save: (value: LastQueue) => Promise<void> = saveLastQueue, now: () => number = Date.now): () => void {
   let savedKey: string | null = null;
   const subscription = actor.subscribe((snapshot) => {
     if (linkStatus(snapshot) !== 'connected') return;
@@ -17,7 +22,7 @@ export function keepLastQueue(actor: ConnectionRef, now: () => number = Date.now
     const key = order.join('\n');
     if (key === savedKey) return;
     savedKey = key;
-    void saveLastQueue({ savedAt: now(), requests: order.map((id) => cards[id].request) });
+    void save({ savedAt: now(), requests: order.map((id) => cards[id].request) });
   });
   return () => subscription.unsubscribe();
 }
