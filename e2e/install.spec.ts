@@ -77,6 +77,19 @@ test('APP-1: the manifest is linked and parses: standalone, scope /, with 192 an
   await expect(page.locator('meta[name="theme-color"]').first()).toHaveAttribute('content', /^#[0-9a-f]{6}$/i);
 });
 
+test('APP-1, APP-3: Chromium itself finds the app installable: its manifest parses without error and nothing but the test browser\'s incognito profile stands in the way', async ({ page, gatehouse }) => {
+  await openApp(page, gatehouse);
+  await controlledAfterReload(page);
+  // DevTools' own install check (manifest, icons, a worker with a fetch handler, a secure
+  // context). Playwright's contexts are incognito-like, which Chromium reports by itself.
+  const cdp = await page.context().newCDPSession(page);
+  const manifest = (await cdp.send('Page.getAppManifest' as never)) as { url: string; errors: unknown[] };
+  expect(manifest.url).toMatch(/\/manifest\.webmanifest$/);
+  expect(manifest.errors).toEqual([]);
+  const installability = (await cdp.send('Page.getInstallabilityErrors' as never)) as { installabilityErrors: Array<{ errorId: string }> };
+  expect(installability.installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito')).toEqual([]);
+});
+
 test('APP-2: /sw.js and the manifest are served with their types, no-cache for the worker, and the page security headers', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse);
   const at = (path: string) => new URL(path, page.url()).href;
