@@ -1,7 +1,12 @@
 // Playwright journeys (e2e/) in Debian's Chromium against a real Gatehouse server; each
 // test starts its own server process (e2e/support/gatehouse.ts). The UI must be built
 // (`npm run build`) before: `npm test` does that first.
+//
+// Tests never write tracked files: the screenshots in docs/screenshots/ come from their
+// own project, present only when GATEHOUSE_SCREENSHOTS=1 (`npm run screenshots`).
 import { defineConfig } from '@playwright/test';
+
+const SCREENSHOT_SPEC = /screenshots\.spec\.ts$/;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -11,6 +16,10 @@ export default defineConfig({
   workers: 2,
   fullyParallel: true,
   retries: 0,
+  projects: [
+    { name: 'e2e', testIgnore: SCREENSHOT_SPEC },
+    ...(process.env.GATEHOUSE_SCREENSHOTS === '1' ? [{ name: 'screenshots', testMatch: SCREENSHOT_SPEC }] : []),
+  ],
   reporter: [['list']],
   outputDir: 'test-results',
   use: {

@@ -3,8 +3,7 @@
  * conversation (the same card as the queue), Allow, the tool result, the final answer.
  * Then the rules view: revoke a rule, and the next matching request asks again.
  */
-import { join } from 'node:path';
-import { SCREENSHOTS, bash, card, expect, openApp, test } from './support/gatehouse.ts';
+import { bash, card, expect, openApp, test } from './support/gatehouse.ts';
 
 test('E2E-14: chat with the demo agent: prompt, inline requests, Allow, tool results, final answer', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse, '#/chat');
@@ -22,7 +21,6 @@ test('E2E-14: chat with the demo agent: prompt, inline requests, Allow, tool res
     if (await ended.isVisible()) break;
     const inline = waiting.first();
     const requestId = (await inline.getAttribute('data-request-id'))!;
-    if (i === 0) await page.screenshot({ path: join(SCREENSHOTS, 'chat.png'), fullPage: true });
     await inline.getByRole('button', { name: 'Allow', exact: true }).click();
     await expect(conversation.locator(`[data-testid="finished-card"][data-request-id="${requestId}"]`)).toContainText('Allowed by you');
     allowed.push(requestId);

@@ -3,8 +3,7 @@
  * windows, a throttled network, and a deadline. Each journey waits on what the page
  * shows and on what the agent's long-poll receives.
  */
-import { join } from 'node:path';
-import { SCREENSHOTS, bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
+import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
 test('E2E-1: a request created over HTTP shows live with its full input; Allow reaches the agent and the card moves to history', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse);
@@ -16,7 +15,6 @@ test('E2E-1: a request created over HTTP shows live with its full input; Allow r
   await expect(c).toContainText('/work/project');
   await expect(c).toContainText('e2e-agent');
   await expect(c.getByTestId('countdown')).toHaveText(/Expires in/);
-  await page.screenshot({ path: join(SCREENSHOTS, 'queue.png'), fullPage: true });
 
   const outcome = gatehouse.outcome(id);
   await c.getByRole('button', { name: 'Allow', exact: true }).click();
@@ -68,7 +66,6 @@ test('E2E-4: Write and Edit requests show a diff of old and new', async ({ page,
   const diff = c.getByLabel('Changes to /work/project/src/server.ts');
   await expect(diff.locator('del')).toHaveText(['const port = 3000;']);
   await expect(diff.locator('ins')).toHaveText(['const port = Number(process.env.PORT ?? 3000);']);
-  await c.screenshot({ path: join(SCREENSHOTS, 'diff-card.png') });
 });
 
 test('E2E-5: Always allow shows the rule before it is saved, creates it, and it answers the next matching request with no click', async ({ page, gatehouse }) => {

@@ -3,8 +3,7 @@
  * page stays open: it shows reconnecting, recovers alone, shows what was created
  * meanwhile exactly once, and delivers a decision clicked while it was offline.
  */
-import { join } from 'node:path';
-import { SCREENSHOTS, bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
+import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
 test('E2E-9: kill -9 and restart: reconnecting, recovery, no duplicate, offline decision delivered', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse);
@@ -18,7 +17,6 @@ test('E2E-9: kill -9 and restart: reconnecting, recovery, no duplicate, offline 
   // A decision clicked while offline waits in the outbox and says so.
   await card(page, before).getByRole('button', { name: 'Allow', exact: true }).click();
   await expect(card(page, before).getByRole('status')).toContainText('will be sent on reconnect');
-  await page.screenshot({ path: join(SCREENSHOTS, 'offline.png'), fullPage: true });
 
   await gatehouse.restart();
   const during = await gatehouse.createRequest(bash('echo created while the page was away'));

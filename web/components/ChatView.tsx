@@ -213,7 +213,7 @@ function Conversation({ sessionId }: { sessionId: string }) {
         }}
       >
         <label htmlFor="chat-text">Message</label>
-        <textarea id="chat-text" rows={2} value={text} onChange={(e) => setText(e.target.value)} />
+        <textarea id="chat-text" rows={2} placeholder="Message the agent" value={text} onChange={(e) => setText(e.target.value)} />
         <button type="submit" disabled={busy || !text.trim()}>
           Send
         </button>

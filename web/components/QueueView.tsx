@@ -7,6 +7,8 @@ import { useEffect, useState } from 'react';
 import { describeOutcome } from '../../machines/queue.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
+import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
+import { LastKnownQueue } from './LastKnownQueue.tsx';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
 
@@ -19,6 +21,7 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
   const actor = ConnectionContext.useActorRef();
   const order = ConnectionContext.useSelector((s) => s.context.queue.order);
   const [selected, setSelected] = useState<string | null>(null);
+  const offlineCopy = useShowLastKnownQueue();
   const current = selected !== null && order.includes(selected) ? selected : (order[0] ?? null);
 
   useEffect(() => {
@@ -63,7 +66,9 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
         <h2 id="queue-title">
           Queue <span className="muted">({order.length})</span>
         </h2>
-        {order.length === 0 ? (
+        {offlineCopy ? (
+          <LastKnownQueue />
+        ) : order.length === 0 ? (
           <p className="empty">No requests waiting. New ones appear here live.</p>
         ) : (
           <ol className="cards" aria-label="Pending requests, oldest first">
