@@ -5,7 +5,8 @@
  * asks to Gatehouse (server/agents/acp/proxy.ts). It finds the server like `hook` does
  * (server/agents/client/config.ts) and asks through the same client (ask.ts). stdout
  * belongs to the editor: logs go to stderr (one line per ask; more with DEBUG=acp).
- * Exits with the agent's exit code.
+ * Exits with the agent's exit code; when the editor closes stdin, the agent gets end of
+ * input, then SIGTERM after a second if it is still running.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -25,6 +26,9 @@ export const ACP_DEFAULTS = {
   createTimeoutMs: 3000,
   /** After a request's own deadline, how long to keep listening for the server's timeout deny. */
   graceAfterExpiresMs: 5000,
+  /** After the editor closed our stdin: how long the agent may linger before SIGTERM, then SIGKILL. */
+  lingerMs: 1000,
+  killAfterMs: 5000,
 } as const;
 
 /** ask.ts logs `created ID (STATUS)` once the request exists: the id we cancel with a reason. */
@@ -96,9 +100,16 @@ export default async function main(argv: string[]): Promise<number> {
   child.stdout.on('data', (chunk: Buffer) => fromAgent.push(chunk));
   child.stdout.on('end', () => fromAgent.end());
   const onEditorData = (chunk: Buffer) => fromEditor.push(chunk);
+  // The editor went away: the agent has no one left to serve. End its stdin, then stop
+  // it if it lingers (agents differ in whether end of input makes them exit).
+  let stopTimers: NodeJS.Timeout[] = [];
   const onEditorEnd = () => {
     fromEditor.end();
     child.stdin.end();
+    stopTimers = [
+      setTimeout(() => child.kill('SIGTERM'), ACP_DEFAULTS.lingerMs),
+      setTimeout(() => child.kill('SIGKILL'), ACP_DEFAULTS.lingerMs + ACP_DEFAULTS.killAfterMs),
+    ];
   };
   process.stdin.on('data', onEditorData);
   process.stdin.once('end', onEditorEnd);
@@ -112,6 +123,7 @@ export default async function main(argv: string[]): Promise<number> {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
+  for (const timer of stopTimers) clearTimeout(timer);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
   process.stdin.off('data', onEditorData);

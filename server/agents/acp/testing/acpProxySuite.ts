@@ -58,12 +58,11 @@ export function acpProxySuite(agent: AgentUnderTest): void {
 
     beforeAll(async () => {
       let t = Date.now();
-      const started = await agent.start();
+      // The agent's install and fake model, and the Gatehouse server, start side by side.
+      const [started, server] = await Promise.all([agent.start(), startTestGatehouse()]);
       stopAgent = started.stop;
-      console.log(`[acp ${agent.name}] agent installed and fake model up in ${seconds(Date.now() - t)}`);
-      t = Date.now();
-      gate = await startTestGatehouse();
-      console.log(`[acp ${agent.name}] Gatehouse server up in ${seconds(Date.now() - t)}`);
+      gate = server;
+      console.log(`[acp ${agent.name}] agent ready (installed, fake model up) and Gatehouse server up in ${seconds(Date.now() - t)}`);
       root = mkdtempSync(join(tmpdir(), `gh-acp-${agent.name}-`));
       work = join(root, 'work');
       out = join(root, 'out');
