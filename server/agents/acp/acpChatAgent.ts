@@ -7,7 +7,8 @@
  *
  * Updates become whole chat messages: the agent's text chunks are joined into one text
  * message (flushed at the next tool call and at the end of the turn), a tool call becomes
- * a tool-use (its diffs in the input), its completion a tool-result. The agent's
+ * a tool-use once its input is whole (at its permission ask, else when it ends; its diffs
+ * in the input), its completion a tool-result. The agent's
  * permission asks go through the broker like Claude's (`ctx.ask`), mapped with the proxy's
  * rules (permission.ts): allow → `allow_once`, else a reject; never `allow_always`.
  * The agent process gets the server's environment minus GATEHOUSE_* (the tokens stay here).
@@ -37,6 +38,8 @@ type TurnState = {
   text: string;
   announced: Set<string>;
   resulted: Set<string>;
+  /** What the agent told of each tool call so far (its updates merged). */
+  calls: Map<string, Record<string, unknown>>;
   requestIds: Map<string, string>;
   /** Messages are said in order: each waits for the one before. */
   chain: Promise<unknown>;
@@ -100,12 +103,18 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
       }
       case 'tool_call':
       case 'tool_call_update': {
-        const parsed = parseAsk({ sessionId: notification.sessionId, options: [], toolCall: update });
-        if (!parsed.ok) return;
-        if (update.sessionUpdate === 'tool_call') announce(turn, parsed.value);
-        const id = parsed.value.toolCall.toolCallId;
+        // A tool call is announced once its input is whole (at its permission ask, or when
+        // it ends): agents stream it (claude-agent-acp's first `tool_call` has `rawInput: {}`).
+        flushText(turn);
+        const id = typeof update.toolCallId === 'string' ? update.toolCallId : undefined;
+        if (!id) return;
+        const merged = { ...turn.calls.get(id) };
+        for (const [key, value] of Object.entries(update)) if (value !== undefined && value !== null && key !== 'sessionUpdate') merged[key] = value;
+        turn.calls.set(id, merged);
         const status = update.status;
         if ((status === 'completed' || status === 'failed') && !turn.resulted.has(id)) {
+          const parsed = parseAsk({ sessionId: notification.sessionId, options: [], toolCall: merged });
+          if (!parsed.ok) return;
           turn.resulted.add(id);
           announce(turn, parsed.value);
           const requestId = turn.requestIds.get(id);
@@ -129,12 +138,17 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
       toolUseId: ask.toolCall.toolCallId,
       ...(typeof request.context.description === 'string' ? { description: request.context.description } : {}),
     });
-    if (answer.requestId) turn.requestIds.set(ask.toolCall.toolCallId, answer.requestId);
-    if (answer.behavior === 'allow') {
-      // ACP cannot carry an edited input: an edit is a reject (never run what was not approved).
-      return canonicalJson(answer.updatedInput) === canonicalJson(request.input) ? allowAnswer(ask.options) : rejectAnswer(ask.options);
+    const id = ask.toolCall.toolCallId;
+    if (answer.requestId) turn.requestIds.set(id, answer.requestId);
+    // ACP cannot carry an edited input: an edit is a reject (never run what was not approved).
+    if (answer.behavior === 'allow' && canonicalJson(answer.updatedInput) === canonicalJson(request.input)) return allowAnswer(ask.options);
+    const message = answer.behavior === 'deny' ? answer.message : 'Allowed with an edited input, which an ACP agent cannot take: rejected.';
+    // Not every agent reports a refused call (Gemini CLI does not): the chat shows it now.
+    if (!turn.resulted.has(id)) {
+      turn.resulted.add(id);
+      void say(turn, { role: 'user', kind: 'tool-result', toolUseId: id, text: message, isError: true, ...(answer.requestId ? { requestId: answer.requestId } : {}) });
     }
-    return answer.outcome === 'cancelled' ? CANCELLED : rejectAnswer(ask.options);
+    return answer.behavior === 'deny' && answer.outcome === 'cancelled' ? CANCELLED : rejectAnswer(ask.options);
   };
 
   async function start(cwd: string): Promise<Live> {
@@ -184,7 +198,7 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
         sessions.delete(ctx.session.id);
         throw error;
       }
-      const turn: TurnState = { ctx, text: '', announced: new Set(), resulted: new Set(), requestIds: new Map(), chain: Promise.resolve() };
+      const turn: TurnState = { ctx, text: '', announced: new Set(), resulted: new Set(), calls: new Map(), requestIds: new Map(), chain: Promise.resolve() };
       live.turn = turn;
       const onAbort = () => void live.connection.agent.notify(methods.agent.session.cancel, { sessionId: live.acpSessionId }).catch(() => {});
       ctx.signal.addEventListener('abort', onAbort, { once: true });

@@ -14,23 +14,9 @@ import type { RequestView } from '../../../../protocol/index.ts';
 import { startScriptedEditor, type EditorMessage, type ScriptedEditor } from '../../testing/acpEditor.ts';
 import { startTestGatehouse, type TestGatehouse } from '../../testing/gatehouseServer.ts';
 import { LineSplitter, messageOf } from '../lines.ts';
+import { runPrompt, type AgentUnderTest } from './agents.ts';
 
 const TAP = fileURLToPath(new URL('./tap.mjs', import.meta.url));
-
-export type AgentUnderTest = {
-  /** The name the proxy should report: `acp:<name>`. */
-  name: string;
-  /** Install the agent, start its fake model; give the real command and its environment. */
-  start(): Promise<{ command: string[]; env: Record<string, string | undefined>; stop(): Promise<void> }>;
-};
-
-/** The prompt that makes the fake models run `command`. */
-export const runPrompt = (command: string) => `RUN: ${command}`;
-/** The command a prompt asks for (the fake models' side of `runPrompt`). */
-export function commandOfPrompt(text: string): string | undefined {
-  const match = /RUN: ([^\n]+)/.exec(text);
-  return match?.[1];
-}
 
 function splitLines(bytes: Buffer): Buffer[] {
   const lines: Buffer[] = [];
@@ -40,6 +26,8 @@ function splitLines(bytes: Buffer): Buffer[] {
   return lines;
 }
 
+/** Real agents on shared cores: a turn that starts an agent can take well over vitest's default 20 s under load. */
+const TEST_TIMEOUT = 90_000;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 export function acpProxySuite(agent: AgentUnderTest): void {
@@ -92,10 +80,10 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       const init = await editor.request(
         'initialize',
         { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false }, clientInfo: { name: 'scripted-editor', version: '0.0.1' } },
-        30_000,
+        60_000,
       );
       expect(init.error).toBeUndefined();
-      const created = await editor.request('session/new', { cwd: work, mcpServers: [] }, 30_000);
+      const created = await editor.request('session/new', { cwd: work, mcpServers: [] }, 60_000);
       expect(created.error).toBeUndefined();
       sessionId = (created.result as { sessionId: string }).sessionId;
       console.log(`[acp ${agent.name}] proxy + agent started, initialize + session/new in ${seconds(Date.now() - t)}`);
@@ -111,9 +99,9 @@ export function acpProxySuite(agent: AgentUnderTest): void {
 
     /** Send a prompt that runs `command`; resolves with the editor's copy of the ask and the Gatehouse request. */
     async function promptAndAsk(command: string) {
-      const prompt = editor.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: runPrompt(command) }] }, 30_000);
-      const ask = await editor.next((m) => m.method === 'session/request_permission');
-      const request = await gate.human.nextPending();
+      const prompt = editor.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: runPrompt(command) }] }, 60_000);
+      const ask = await editor.next((m) => m.method === 'session/request_permission', 60_000);
+      const request = await gate.human.nextPending(60_000);
       return { prompt, ask, request };
     }
 
@@ -144,7 +132,7 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       expect(result.result).toMatchObject({ stopReason: 'end_turn' });
       expect(existsSync(marker)).toBe(true);
       console.log(`[acp ${agent.name}] allow in ${seconds(Date.now() - t)}`);
-    });
+    }, TEST_TIMEOUT);
 
     it('ACP-1, ACP-2: denied in Gatehouse: the command does not run, the agent gets its reject_once option', async () => {
       const t = Date.now();
@@ -158,7 +146,7 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       expect(result.result).toMatchObject({ stopReason: 'end_turn' });
       expect(existsSync(marker)).toBe(false);
       console.log(`[acp ${agent.name}] deny in ${seconds(Date.now() - t)}`);
-    });
+    }, TEST_TIMEOUT);
 
     it('ACP-3: answered in the editor first: its answer reaches the agent, the Gatehouse request ends cancelled answered-in-editor', async () => {
       const t = Date.now();
@@ -173,7 +161,7 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       // Nothing was withdrawn from the editor for this ask.
       expect(editor.received.some((line) => messageOf(line)?.method === '$/cancel_request' && JSON.stringify((messageOf(line)?.params as { requestId?: unknown })?.requestId) === JSON.stringify(ask.id))).toBe(false);
       console.log(`[acp ${agent.name}] editor first in ${seconds(Date.now() - t)}`);
-    });
+    }, TEST_TIMEOUT);
 
     it('ACP-4: session/cancel: the agent\'s ask is answered cancelled, the Gatehouse request is cancelled, nothing runs', async () => {
       const t = Date.now();
@@ -190,7 +178,7 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       expect(view).toMatchObject({ status: 'cancelled', reason: 'session-cancelled' });
       expect(existsSync(marker)).toBe(false);
       console.log(`[acp ${agent.name}] session/cancel in ${seconds(Date.now() - t)}`);
-    });
+    }, TEST_TIMEOUT);
 
     it('ACP-5: every message passes byte for byte; only the permission flow differs', async () => {
       const exit = await editor.close();
