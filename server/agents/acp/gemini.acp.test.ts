@@ -5,4 +5,4 @@
 import { acpProxySuite } from './testing/acpProxySuite.ts';
 import { gemini } from './testing/agents.ts';
 
-acpProxySuite(gemini);
+acpProxySuite(gemini, { noEditor: true });

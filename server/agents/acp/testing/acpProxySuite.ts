@@ -30,7 +30,8 @@ function splitLines(bytes: Buffer): Buffer[] {
 const TEST_TIMEOUT = 90_000;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-export function acpProxySuite(agent: AgentUnderTest): void {
+/** `noEditor`: also run `--no-editor` end to end (one more agent start, about 1.5 s). */
+export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boolean } = {}): void {
   describe(`bin/gatehouse acp -- ${agent.name} (real agent)`, () => {
     let gate: TestGatehouse;
     let editor: ScriptedEditor;
@@ -39,6 +40,8 @@ export function acpProxySuite(agent: AgentUnderTest): void {
     let out: string;
     let tapDir: string;
     let sessionId: string;
+    let env: NodeJS.ProcessEnv;
+    let tapLink: string;
     let stopAgent: () => Promise<void> = async () => {};
     /** Asks whose answer came from Gatehouse or a session/cancel (the editor's reply is dropped). */
     const answeredByProxy = new Set<string>();
@@ -57,10 +60,10 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       tapDir = join(root, 'tap');
       for (const dir of [work, out, tapDir, join(root, 'bin')]) mkdirSync(dir, { recursive: true });
       // The tap, named like the agent: the proxy names the agent by its command's basename.
-      const tapLink = join(root, 'bin', agent.name);
+      tapLink = join(root, 'bin', agent.name);
       symlinkSync(TAP, tapLink);
       const agentToken = gate.server.agentToken ?? gate.token;
-      const env: NodeJS.ProcessEnv = {};
+      env = {};
       for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GATEHOUSE_') && key !== 'DEBUG') env[key] = value;
       for (const [key, value] of Object.entries(started.env)) {
         if (value === undefined) delete env[key];
@@ -178,6 +181,30 @@ export function acpProxySuite(agent: AgentUnderTest): void {
       expect(view).toMatchObject({ status: 'cancelled', reason: 'session-cancelled' });
       expect(existsSync(marker)).toBe(false);
       console.log(`[acp ${agent.name}] session/cancel in ${seconds(Date.now() - t)}`);
+    }, TEST_TIMEOUT);
+
+    it.runIf(options.noEditor)('ACP-9: --no-editor: Gatehouse alone answers; the editor never sees the ask', async () => {
+      const t = Date.now();
+      const tapDir2 = join(root, 'tap-no-editor');
+      mkdirSync(tapDir2);
+      const alone = startScriptedEditor({ args: ['--no-editor', '--', tapLink], env: { ...env, ACP_TAP_DIR: tapDir2 }, cwd: work });
+      try {
+        await alone.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false } }, 60_000);
+        const created = await alone.request('session/new', { cwd: work, mcpServers: [] }, 60_000);
+        console.log(`[acp ${agent.name}] --no-editor: proxy + agent started in ${seconds(Date.now() - t)}`);
+        const marker = join(out, 'no-editor');
+        const prompt = alone.request('session/prompt', { sessionId: (created.result as { sessionId: string }).sessionId, prompt: [{ type: 'text', text: runPrompt(`touch ${marker}`) }] }, 60_000);
+        const request = await gate.human.nextPending(60_000);
+        expect(request.context).toMatchObject({ agent: `acp:${agent.name}` });
+        expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
+        expect((await prompt).result).toMatchObject({ stopReason: 'end_turn' });
+        expect(existsSync(marker)).toBe(true);
+        expect(alone.received.some((line) => messageOf(line)?.method === 'session/request_permission' || messageOf(line)?.method === '$/cancel_request')).toBe(false);
+        console.log(`[acp ${agent.name}] --no-editor: turn done at ${seconds(Date.now() - t)}`);
+      } finally {
+        await alone.close();
+      }
+      console.log(`[acp ${agent.name}] --no-editor (own agent process) in ${seconds(Date.now() - t)}`);
     }, TEST_TIMEOUT);
 
     it('ACP-5: every message passes byte for byte; only the permission flow differs', async () => {
