@@ -127,7 +127,8 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     }
   };
 
-  const onAsk = async (live: Live, params: unknown): Promise<AcpAnswer> => {
+  /** `signal`: the agent withdrew the ask (`$/cancel_request`): its Gatehouse request is cancelled. */
+  const onAsk = async (live: Live, params: unknown, signal: AbortSignal): Promise<AcpAnswer> => {
     const parsed = parseAsk(params);
     const turn = live.turn;
     if (!parsed.ok || !turn) return CANCELLED;
@@ -136,6 +137,7 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     const request = requestSpecOf(ask, { agent: spec, cwd: turn.ctx.session.cwd, idempotencyKey: 'unused' });
     const answer = await turn.ctx.ask(request.toolName, request.input, {
       toolUseId: ask.toolCall.toolCallId,
+      signal,
       ...(typeof request.context.description === 'string' ? { description: request.context.description } : {}),
     });
     const id = ask.toolCall.toolCallId;
@@ -162,7 +164,7 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     });
     failed.catch(() => {});
     const app = client({ name: 'gatehouse' })
-      .onRequest(methods.client.session.requestPermission, (c) => onAsk(live, c.params))
+      .onRequest(methods.client.session.requestPermission, (c) => onAsk(live, c.params, c.signal))
       .onNotification(methods.client.session.update, (c) => onUpdate(live, c.params));
     live.connection = app.connect(ndJsonStream(Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>));
     const agent = live.connection.agent;

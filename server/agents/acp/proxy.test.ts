@@ -161,6 +161,26 @@ describe('AcpProxy', () => {
     expect(h.proxy.waiting).toBe(1);
   });
 
+  it('ACP-15: the agent withdraws its ask ($/cancel_request): the editor gets the notice, the Gatehouse request is cancelled', async () => {
+    for (const editor of [true, false]) {
+      const h = harness({ editor });
+      h.proxy.fromAgent(askLine(2));
+      h.asks[0].onCreated('r-2');
+      const withdraw = line({ jsonrpc: '2.0', method: '$/cancel_request', params: { requestId: 2 } });
+      h.proxy.fromAgent(withdraw);
+      await flush();
+      expect(h.toEditor[h.toEditor.length - 1].equals(withdraw)).toBe(true);
+      expect(h.cancels).toEqual([['r-2', 'agent-cancelled']]);
+      expect(h.proxy.waiting).toBe(0);
+      // With an editor, the editor answers the withdrawn request (passed on); alone, the proxy answers `cancelled`.
+      expect(h.json(h.toAgent)).toEqual(editor ? [] : [{ jsonrpc: '2.0', id: 2, result: { outcome: { outcome: 'cancelled' } } }]);
+      // A Gatehouse decision arriving afterwards answers nothing.
+      h.asks[0].resolve(allow);
+      await flush();
+      expect(h.json(h.toAgent).length).toBe(editor ? 0 : 1);
+    }
+  });
+
   it('ACP-8: an unreadable ask is left to the editor; with --no-editor it is answered cancelled', () => {
     const bad = line({ jsonrpc: '2.0', id: 3, method: 'session/request_permission', params: { sessionId: 's', options: 'all' } });
     const withEditor = harness();

@@ -10,6 +10,8 @@
  *   is cancelled with reason `answered-in-editor`.
  * - `session/cancel` from the editor: the agent gets it, its pending asks in that session
  *   are answered `cancelled`, and their Gatehouse requests are cancelled.
+ * - the agent withdraws its ask (`$/cancel_request`): the editor gets that notice, and the
+ *   Gatehouse request is cancelled (`agent-cancelled`).
  * With `editor: false` a reply from the editor to an ask it never saw is dropped: ids are
  * small integers, easy to guess, and must not answer for Gatehouse.
  *
@@ -26,6 +28,7 @@ import { CANCELLED, parseAsk, rejectAnswer, requestSpecOf, verdictOf, type AcpAn
 
 export const CANCEL_REASONS = {
   answeredInEditor: 'answered-in-editor',
+  agentCancelled: 'agent-cancelled',
   sessionCancelled: 'session-cancelled',
 } as const;
 
@@ -82,6 +85,7 @@ export class AcpProxy {
     }
     if (message && message.method === undefined) this.noteSessionResult(message);
     this.deps.toEditor(line);
+    if (message && message.method === PROTOCOL_METHODS.cancel_request) this.agentWithdrew(message);
   }
 
   /** One line from the editor (its exact bytes). */
@@ -217,6 +221,20 @@ export class AcpProxy {
     this.deps.toAgent(line);
     this.deps.log(`ask ${entry.key}: answered in the editor`);
     entry.cancelReason = CANCEL_REASONS.answeredInEditor;
+    void this.cancelGatehouse(entry);
+  }
+
+  /** The agent withdrew its own ask (`$/cancel_request`): the editor got that notice
+   *  (and answers it); Gatehouse's request is cancelled; with no editor, we answer it. */
+  private agentWithdrew(message: JsonRpcMessage): void {
+    const key = idKeyOf((message.params as { requestId?: unknown } | undefined)?.requestId);
+    const entry = key ? this.pending.get(key) : undefined;
+    if (!entry) return;
+    entry.done = true;
+    this.pending.delete(entry.key);
+    this.deps.log(`ask ${entry.key}: withdrawn by the agent`);
+    if (!entry.forwarded) this.answerAgent(entry.id, CANCELLED);
+    entry.cancelReason = CANCEL_REASONS.agentCancelled;
     void this.cancelGatehouse(entry);
   }
 
