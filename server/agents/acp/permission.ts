@@ -111,7 +111,8 @@ export function requestSpecOf(ask: AcpAsk, options: { agent: string; cwd?: strin
     // The agent's own options, so a card (and the audit) can show what the agent offered.
     acpOptions: ask.options.map((o) => ({ optionId: o.optionId, kind: o.kind, ...(o.name !== undefined ? { name: o.name } : {}) })),
   };
-  if (options.cwd) context.cwd = options.cwd;
+  // (The request schema takes a folder of at most 4096 characters.)
+  if (options.cwd && options.cwd.length <= 4096) context.cwd = options.cwd;
   if (call.title) context.title = call.title.slice(0, LIMITS.maxMessageLength);
   if (call.kind) context.kind = call.kind;
   const description = contentText(call.content);
