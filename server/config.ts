@@ -247,6 +247,8 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
     if (agentRaw.startsWith('acp:')) {
       const words = splitWords(agentRaw.slice('acp:'.length));
       if (!words.ok) throw new ConfigError(`${agentName}: acp:CMD needs a command (${words.error}), e.g. 'acp:gemini --acp'`);
+      // It names the agent on every request (context.agent), whose limit is an id's length.
+      if (agentRaw.length > LIMITS.maxIdLength) throw new ConfigError(`${agentName}: acp:CMD must be at most ${LIMITS.maxIdLength} characters (it names the agent on every card); use a shorter path or a wrapper script`);
       agent = agentRaw as `acp:${string}`;
     } else if (agentRaw === 'demo' || agentRaw === 'claude') agent = agentRaw;
     else throw new ConfigError(`${agentName}: expected demo, claude or acp:CMD, got "${agentRaw}"`);
