@@ -3,7 +3,7 @@
  * agent: one real server process (and so one agent process) per file; the test decides
  * on the WebSocket like a browser does. Each phase prints its timing.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,11 @@ export function acpChatSuite(agent: AgentUnderTest): void {
       const t = Date.now();
       root = mkdtempSync(join(tmpdir(), `gh-acp-chat-${agent.name}-`));
       started = await agent.start();
-      agentKind = `acp:${started.command.map(quote).join(' ')}`;
+      // A short path to the agent: acp:CMD names the agent on every card (at most 200 characters).
+      mkdirSync(join(root, 'bin'));
+      const link = join(root, 'bin', agent.name);
+      symlinkSync(started.command[0], link);
+      agentKind = `acp:${[link, ...started.command.slice(1)].map(quote).join(' ')}`;
       server = await startServerProcess({ args: ['--agent', agentKind], env: started.env });
       ws = await connectClient(server.wsUrl());
       await ws.waitFor((frame) => frame.type === 'welcome');
