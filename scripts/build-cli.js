@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the commands that Claude Code runs on every tool call (`hook`, `mcp`, and
-// `setup` with them) into plain JavaScript in dist-cli/ (apart from dist/, which the web build empties), so that bin/gatehouse starts
+// `setup` with them), and the ACP proxy `acp` that an editor starts as its agent, into plain JavaScript in dist-cli/ (apart from dist/, which the web build empties), so that bin/gatehouse starts
 // them with bare `node` instead of compiling TypeScript through tsx each time (about
 // 0.1 s instead of 0.5 to 1 s: the hook must step aside within 3 s, process start
 // included). Runs on `npm install` (prepare), `npm run build` and `npm test`.
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-for (const command of ['hook', 'mcp', 'setup']) {
+for (const command of ['hook', 'mcp', 'setup', 'acp']) {
   await build({
     stdin: {
       contents: `

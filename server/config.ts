@@ -10,13 +10,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIMITS } from '../protocol/index.ts';
+import { splitWords } from './agents/acp/words.ts';
 import { DEFAULT_PUSH_ORIGINS, parsePushOrigin } from './push/origins.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type AgentKind = 'demo' | 'claude';
+/** `acp:CMD`: any ACP agent, CMD split into words shell-style and run without a shell. */
+export type AgentKind = 'demo' | 'claude' | `acp:${string}`;
 export const FAULT_POINTS = ['after-persist-before-send', 'after-send-before-ack', 'during-decision-store'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
@@ -109,7 +111,7 @@ export const USAGE = `Usage: gatehouse serve [options]
   --data-dir D             database and token (GATEHOUSE_DATA_DIR, default ~/.gatehouse)
   --no-auth                no token (GATEHOUSE_AUTH=off); refused unless loopback
   --request-timeout MS     default request timeout (GATEHOUSE_REQUEST_TIMEOUT_MS, 120000)
-  --agent demo|claude      agent (GATEHOUSE_AGENT)
+  --agent demo|claude|acp:CMD  agent (GATEHOUSE_AGENT); e.g. 'acp:gemini --acp'
   --allowed-origins LIST   extra allowed Origins, comma separated (GATEHOUSE_ALLOWED_ORIGINS)
   --allowed-hosts LIST     extra allowed Host values, comma separated (GATEHOUSE_ALLOWED_HOSTS)
   --inspect URL            Stately inspector WebSocket relay (GATEHOUSE_INSPECT)
@@ -281,8 +283,14 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
   const [agentName, agentRaw] = pick('agent', 'GATEHOUSE_AGENT');
   let agent: AgentKind | undefined;
   if (agentRaw !== undefined) {
-    if (agentRaw !== 'demo' && agentRaw !== 'claude') throw new ConfigError(`${agentName}: expected demo or claude, got "${agentRaw}"`);
-    agent = agentRaw;
+    if (agentRaw.startsWith('acp:')) {
+      const words = splitWords(agentRaw.slice('acp:'.length));
+      if (!words.ok) throw new ConfigError(`${agentName}: acp:CMD needs a command (${words.error}), e.g. 'acp:gemini --acp'`);
+      // It names the agent on every request (context.agent), whose limit is an id's length.
+      if (agentRaw.length > LIMITS.maxIdLength) throw new ConfigError(`${agentName}: acp:CMD must be at most ${LIMITS.maxIdLength} characters (it names the agent on every card); use a shorter path or a wrapper script`);
+      agent = agentRaw as `acp:${string}`;
+    } else if (agentRaw === 'demo' || agentRaw === 'claude') agent = agentRaw;
+    else throw new ConfigError(`${agentName}: expected demo, claude or acp:CMD, got "${agentRaw}"`);
   }
 
   const [aoName, aoRaw] = pick('allowed-origins', 'GATEHOUSE_ALLOWED_ORIGINS');

@@ -20,4 +20,4 @@ export type TurnContext = {
   setSdkSessionId(id: string): void;
 };
 
-export type ChatAgent = { name: 'demo' | 'claude'; runTurn(ctx: TurnContext): Promise<void> };
+export type ChatAgent = { name: 'demo' | 'claude' | `acp:${string}`; runTurn(ctx: TurnContext): Promise<void>; stop?(): void };

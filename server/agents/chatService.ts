@@ -18,7 +18,7 @@ import type { ChatAgent, TurnContext } from './chatAgent.ts';
 import { askPermission, type GateHost } from './permissionGate.ts';
 import type { SessionStore } from './sessions.ts';
 
-export type AgentKind = 'demo' | 'claude';
+export type AgentKind = 'demo' | 'claude' | `acp:${string}`;
 
 /** Claude when the environment can reach it (an API key, a base URL, or a Claude Code
  *  login), else the demo agent. */
@@ -31,7 +31,8 @@ export function defaultAgentKind(env: NodeJS.ProcessEnv = process.env): AgentKin
 
 const startBody = z.object({
   prompt: z.string().min(1).max(100_000),
-  agent: z.enum(['demo', 'claude']).optional(),
+  // Only an agent the server was started with (checked below): a browser never names a command.
+  agent: z.string().min(1).max(1000).optional(),
   cwd: z.string().min(1).max(4096).optional(),
   title: z.string().max(200).optional(),
 });
@@ -58,7 +59,7 @@ export class ChatService {
 
   start(spec: { prompt: string; agent?: AgentKind; cwd?: string; title?: string }): ChatSession {
     const kind = spec.agent ?? this.deps.defaultAgent;
-    if (!this.deps.agents[kind]) throw new Error(`the ${kind} agent is not available`);
+    if (!this.hasAgent(kind)) throw new Error(`the ${kind} agent is not available`);
     const session = this.deps.sessions.create({ title: spec.title ?? spec.prompt.split('\n')[0].slice(0, 80), agent: kind, cwd: spec.cwd ?? this.deps.defaultCwd(kind) });
     this.runTurn(session, spec.prompt);
     return session;
@@ -78,12 +79,17 @@ export class ChatService {
     return !!controller;
   }
 
+  /** An own key of the agents table: never `constructor` or another inherited name. */
+  hasAgent(kind: string): kind is AgentKind {
+    return Object.hasOwn(this.deps.agents, kind) && this.deps.agents[kind as AgentKind] !== undefined;
+  }
+
   isRunning(sessionId: string): boolean {
     return this.running.has(sessionId);
   }
 
   private runTurn(session: ChatSession, prompt: string): void {
-    const agent = this.deps.agents[session.agent as AgentKind];
+    const agent = this.hasAgent(session.agent) ? this.deps.agents[session.agent] : undefined;
     const controller = new AbortController();
     this.running.set(session.id, controller);
     const sessions = this.deps.sessions;
@@ -152,7 +158,7 @@ export class ChatService {
       if (!body.ok) return bad('body: not valid JSON');
       const parsed = parseWith(startBody, body.value);
       if (!parsed.ok) return bad(parsed.error);
-      if (parsed.value.agent && !this.deps.agents[parsed.value.agent]) return bad(`agent: the ${parsed.value.agent} agent is not available`);
+      if (parsed.value.agent && !this.hasAgent(parsed.value.agent)) return bad(`agent: the ${parsed.value.agent} agent is not available`);
       if (parsed.value.cwd) {
         const kind = parsed.value.agent ?? this.deps.defaultAgent;
         if (kind === 'demo') return bad('cwd: the demo agent works only in its own scratch workspace');
@@ -164,7 +170,7 @@ export class ChatService {
         }
         parsed.value.cwd = real;
       }
-      return c.json({ session: this.start(parsed.value) }, 201);
+      return c.json({ session: this.start({ ...parsed.value, agent: parsed.value.agent as AgentKind | undefined }) }, 201);
     });
     app.get('/:id/messages', (c) => {
       const session = this.deps.sessions.get(c.req.param('id'));

@@ -2,7 +2,8 @@
  * The agents area's one registration point: `serve` loads this module's default export
  * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
  * the audit log and the rule engine to the committed event stream, the rule engine as
- * the gate of "remember" decisions (checked before, rule made after), and the chat sessions with the selected agent (`--agent demo|claude`,
+ * the gate of "remember" decisions (checked before, rule made after), and the chat
+ * sessions with the selected agent (`--agent demo|claude|acp:CMD`,
  * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
  * /api/audit.
  */
@@ -14,6 +15,7 @@ import { RuleEngine } from '../rules/ruleEngine.ts';
 import { RuleStore } from '../rules/ruleStore.ts';
 import type { ChatAgent } from './chatAgent.ts';
 import { ChatService, defaultAgentKind, type AgentKind } from './chatService.ts';
+import { createAcpAgent, isAcpAgentKind } from './acp/acpChatAgent.ts';
 import { createClaudeAgent } from './claudeAgent.ts';
 import { openAgentsDb } from './db.ts';
 import { createDemoAgent } from './demoAgent.ts';
@@ -45,6 +47,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const workspaceRoot = join(config.dataDir, 'workspace');
   const agents: Partial<Record<AgentKind, ChatAgent>> = { demo: createDemoAgent({ workspaceRoot }), claude: createClaudeAgent() };
   const defaultAgent: AgentKind = config.agent ?? defaultAgentKind();
+  if (isAcpAgentKind(defaultAgent)) agents[defaultAgent] = createAcpAgent(defaultAgent);
   const sessions = new SessionStore({ db, host, logger });
   const chat = new ChatService({
     host,
@@ -75,6 +78,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
     rememberGate: engine,
     async stop() {
       await chat.stop();
+      for (const agent of Object.values(agents)) agent?.stop?.();
       engine.stop();
       offAudit();
       db.close();

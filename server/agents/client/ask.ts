@@ -39,6 +39,8 @@ export type AskOptions = {
   /** How long the server may stay unreachable during the wait before we stop. */
   lostAfterMs?: number;
   log?: (message: string) => void;
+  /** Told the request's id as soon as it exists (e.g. to cancel it later with a reason). */
+  onCreated?: (requestId: string) => void;
   now?: () => number;
 };
 
@@ -162,6 +164,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   const requestId = typeof createdBody?.id === 'string' && createdBody.id ? createdBody.id : undefined;
   if (!requestId) return { kind: 'unavailable', down: false, reason: 'the server answered without a request id' };
   log(`created ${requestId} (${created.status})`);
+  options.onCreated?.(requestId);
   // A retried create (or create-and-wait) may find the request already finished.
   const early = createdBody ? outcomeOf(createdBody, requestId) : undefined;
   if (early) return early;
