@@ -258,7 +258,12 @@ export function prefixChoices(segments: readonly Segment[], decision: 'allow' | 
   // A deny prefix only widens what is refused: writers are fine there.
   if (!n || (decision === 'allow' && WRITERS.includes(n.command))) return [];
   const commandAt = n.assignments.length;
-  const min = commandAt + (SUBCOMMAND_TOOLS.includes(n.command) ? 2 : 1);
+  const subcommands = SUBCOMMAND_TOOLS.includes(n.command);
+  // The word after the command must be the subcommand itself: a prefix that stops at an
+  // option before it (`git --no-pager`, `kubectl -n prod`, `cargo +nightly`) covers every
+  // subcommand. Such a command is remembered exactly, or not at all.
+  if (subcommands && /^[-+]/.test(words[commandAt + 1] ?? '-')) return [];
+  const min = commandAt + (subcommands ? 2 : 1);
   const out: string[][] = [];
   for (let k = words.length; k >= min; k -= 1) out.push(words.slice(0, k));
   return out;

@@ -1,0 +1,35 @@
+/**
+ * Red-team regressions (SPEC.md "Red-team regressions (RT)"): requests a prompt-injected
+ * agent makes after the human clicked "Always allow" on ordinary ones (`git status`,
+ * `npm test`, `pytest`, `cargo build`, Write on /proj/src/**). Each was auto-allowed (or
+ * a rule was offered that covered more than the human saw) before its fix; the positive
+ * lines keep the ordinary commands covered.
+ */
+import { describe, expect, it } from 'vitest';
+import { commandPolicy } from './rememberPolicy.ts';
+import { proposeRule, ruleCovers, type Rule } from './ruleMatch.ts';
+
+const bash = (command: string, extra: Record<string, unknown> = {}) => ({ toolName: 'Bash', input: { command, ...extra }, context: {} });
+const rule = (pattern: string, kind: Rule['kind'], decision: Rule['decision'] = 'allow', toolName = 'Bash'): Rule => ({ id: `r-${decision}`, toolName, pattern, kind, decision, scope: 'global', createdAt: 0, createdBy: 'test' });
+const prefixesOf = (command: string) => proposeRule(bash(command)).prefixes.map((p) => p.pattern);
+const refused = (command: string) => expect(commandPolicy(command).ok, command).toBe(false);
+const accepted = (command: string) => expect(commandPolicy(command).ok, command).toBe(true);
+
+describe('RT-1: a prefix for a tool with subcommands always names the subcommand', () => {
+  it('RT-1: no prefix is offered that stops at an option before the subcommand (`git --no-pager`, `kubectl -n prod`, `npm -s`)', () => {
+    // `git --no-pager` would cover `git --no-pager push --force`; `kubectl -n prod` any verb
+    expect(prefixesOf('git --no-pager log')).toEqual([]);
+    expect(prefixesOf('kubectl -n prod get pods')).toEqual([]);
+    expect(prefixesOf('npm -s test')).toEqual([]);
+    expect(prefixesOf('docker --log-level error ps')).toEqual([]);
+    expect(prefixesOf('cargo +nightly build')).toEqual([]);
+    // the exact command is still remembered
+    expect(proposeRule(bash('git --no-pager log')).exact).toMatchObject({ kind: 'bash-exact', pattern: 'git --no-pager log' });
+  });
+  it('RT-1: ordinary subcommand prefixes are still offered (positive)', () => {
+    expect(prefixesOf('git diff --stat')).toEqual(['git diff --stat', 'git diff']);
+    expect(prefixesOf('kubectl get pods')).toEqual(['kubectl get pods', 'kubectl get']);
+    expect(prefixesOf('npm test')).toEqual(['npm test']);
+    expect(prefixesOf('ls -la')).toEqual(['ls -la', 'ls']);
+  });
+});
