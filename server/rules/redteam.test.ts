@@ -33,3 +33,17 @@ describe('RT-1: a prefix for a tool with subcommands always names the subcommand
     expect(prefixesOf('ls -la')).toEqual(['ls -la', 'ls']);
   });
 });
+
+describe('RT-2: container and cluster tools: a refused subcommand anywhere, a daemon or identity flag in any spelling', () => {
+  it('RT-2: an option value before the subcommand does not hide `run`/`exec`, nor do `image build`, `builder build`, `docker-compose`, `-Htcp://…`, `--as=…`', () => {
+    for (const command of [
+      'kubectl -n prod exec p -- sh', 'kubectl --namespace prod delete pod x', 'kubectl get pods --as=system:admin', 'kubectl get pods --token=x', 'kubectl -n prod scale deploy/x --replicas=0', 'kubectl drain node1',
+      'docker --log-level error run -v /:/h alpine', 'docker image build .', 'docker builder build .', 'docker -Htcp://evil:2375 ps', 'docker -c other ps', 'docker --log-level debug exec c sh',
+      'docker-compose run -v /:/h app sh', 'docker-compose up', 'podman-compose up', 'podman --log-level info run x',
+    ]) refused(command);
+  });
+  it('RT-2: read-only container commands stay rememberable (positive)', () => {
+    for (const command of ['docker ps', 'docker ps -a', 'docker images', 'docker logs web', 'kubectl get pods', 'kubectl -n prod get pods', 'kubectl describe pod x', 'kubectl logs deploy/app', 'kubectl rollout status deploy/app']) accepted(command);
+    expect(ruleCovers(rule('docker ps', 'bash-prefix'), bash('docker ps -a'))).toBe(true);
+  });
+});

@@ -25,6 +25,8 @@ export const RUNNERS: readonly string[] = [
   'xargs', 'env', 'eval', 'exec', 'command', 'builtin', 'source', '.', 'sudo', 'su', 'doas', 'pkexec', 'runuser', 'chroot', 'ssh', 'scp', 'sftp',
   'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
   'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
+  // compose runs the services a file names, with their mounts (as `docker compose` is refused)
+  'docker-compose', 'podman-compose',
   'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
   // editors and pagers: each can start a shell
   'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
@@ -150,16 +152,23 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   docker: (args) => containerCheck('docker', args),
   podman: (args) => containerCheck('podman', args),
   kubectl: (args) => {
-    const sub = args.find((a) => !a.startsWith('-'));
-    return sub && ['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin'].includes(sub) ? `kubectl ${sub}` : hasFlag(args, ['--kubeconfig', '--server', '-s', '--context']);
+    // Any word, not the first one without a dash: `kubectl -n prod exec` has `prod` first.
+    const sub = args.find((a) => KUBECTL_REFUSED.has(a));
+    return sub ? `kubectl ${sub}` : hasFlag(args, ['--kubeconfig', '--server', '-s', '--context', '--cluster', '--user', '--token', '--as', '--as-group', '--as-uid', '--certificate-authority', '--client-certificate', '--client-key', '--insecure-skip-tls-verify']);
   },
 };
 
-/** `docker run` and friends run any image with any mount: as good as root. */
+const KUBECTL_REFUSED = new Set(['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin', 'set', 'scale', 'label', 'annotate', 'taint', 'drain', 'cordon', 'uncordon', 'autoscale', 'expose', 'certificate', 'kustomize']);
+const CONTAINER_REFUSED = new Set(['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'builder', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context']);
+
+/** `docker run` and friends run any image with any mount: as good as root. A refused
+ *  subcommand is looked for in every word (an option value comes before it in
+ *  `docker --log-level error run`; `docker image build` is `build`), and the daemon or
+ *  context flags also in a cluster (`-Htcp://…`, `-c ctx`). */
 function containerCheck(tool: string, args: readonly string[]): string | undefined {
-  const sub = args.find((a) => !a.startsWith('-'));
-  if (sub && ['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context'].includes(sub)) return `${tool} ${sub}`;
-  return hasFlag(args, ['-H', '--host', '--context', '--config']);
+  const sub = args.find((a) => CONTAINER_REFUSED.has(a));
+  if (sub) return `${tool} ${sub}`;
+  return hasFlag(args, ['-H', '--host', '--context', '--config', '--tlscacert', '--tlscert', '--tlskey']) ?? hasShort(args, 'Hc');
 }
 
 export type Normalised = {
