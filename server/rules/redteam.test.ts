@@ -47,3 +47,17 @@ describe('RT-2: container and cluster tools: a refused subcommand anywhere, a da
     expect(ruleCovers(rule('docker ps', 'bash-prefix'), bash('docker ps -a'))).toBe(true);
   });
 });
+
+describe('RT-3: package managers: running another folder’s scripts', () => {
+  it('RT-3: `npm test -C DIR` (npm’s short --prefix) runs DIR/package.json’s test script; so do `pnpm -C/--dir`, `yarn --cwd`, `--config.KEY=` (pnpm), `--use-yarnrc`, `--node-gyp`', () => {
+    expect(ruleCovers(rule('npm test', 'bash-prefix'), bash('npm test -C /tmp/evil'))).toBe(false);
+    for (const command of [
+      'npm test -C /tmp/evil', 'npm run lint -C /tmp/evil', 'npm test -sC /tmp/evil', 'pnpm -C /tmp/evil test', 'pnpm test --dir /tmp/evil', 'pnpm test --dir=/tmp/evil',
+      'pnpm test --config.script-shell=/tmp/sh', 'npm test --config.script-shell=/tmp/sh', 'yarn --cwd /tmp/evil test', 'yarn test --use-yarnrc /tmp/rc', 'npm install --node-gyp=/tmp/x',
+    ]) refused(command);
+  });
+  it('RT-3: ordinary npm, pnpm and yarn commands stay rememberable (positive)', () => {
+    for (const command of ['npm test', 'npm test -- --watch=false', 'npm run lint', 'npm run build --silent', 'pnpm test', 'yarn test', 'npm ci']) accepted(command);
+    expect(ruleCovers(rule('npm test', 'bash-prefix'), bash('npm test -- --reporter=dot'))).toBe(true);
+  });
+});

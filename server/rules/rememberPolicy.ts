@@ -100,7 +100,11 @@ function sedScripts(args: readonly string[]): string[] {
 const GIT_GLOBAL_OK = new Set(['--no-pager', '--no-optional-locks', '-P', '--no-replace-objects', '--literal-pathspecs', '--paginate', '-p']);
 const GIT_SUBCOMMANDS_REFUSED = new Set(['config', 'submodule', 'bisect', 'filter-branch', 'filter-repo', 'difftool', 'mergetool', 'daemon', 'instaweb', 'hook', 'credential', 'credential-store', 'credential-cache', 'send-email', 'archimport', 'cvsimport', 'svn', 'p4', 'web--browse', 'shell', 'upload-pack', 'receive-pack', 'remote-ext']);
 const NPM_SUBCOMMANDS_REFUSED = new Set(['exec', 'x', 'explore', 'init', 'create', 'innit', 'config', 'set', 'edit', 'dlx']);
-const NPM_FLAGS = ['--node-options', '--script-shell', '--shell', '--userconfig', '--globalconfig', '--call', '--registry', '--prefix', '--cache', '--init-module', '--editor', '--browser', '--git', '--viewer', '--ignore-scripts', '--foreground-scripts', '--package', '--node-arg', '--require', '--import', '--loader', '--config'];
+const NPM_FLAGS = ['--node-options', '--script-shell', '--shell', '--userconfig', '--globalconfig', '--call', '--registry', '--prefix', '--cache', '--init-module', '--editor', '--browser', '--git', '--viewer', '--ignore-scripts', '--foreground-scripts', '--package', '--node-arg', '--require', '--import', '--loader', '--config',
+  // another folder's package.json and scripts (npm's `-C` is its --prefix), another config file, another node-gyp
+  '--dir', '--cwd', '--use-yarnrc', '--node-gyp'];
+/** npm/pnpm/yarn: a refused flag, `-C` (another folder) in a cluster, or pnpm's `--config.KEY=value`. */
+const npmFlags = (args: readonly string[], letters: string) => hasFlag(args, NPM_FLAGS) ?? hasShort(args, letters) ?? args.find((a) => /^--config\./i.test(a));
 
 /** Per command: the flags that run code or write files. Each returns the offending flag. */
 export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
@@ -120,11 +124,11 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
       rest.find((a) => /^-O/.test(a) || /^--(upload-pack|receive-pack|exec|output|open-files-in-pager|extcmd|tool)/.test(a))
     );
   },
-  npm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `npm ${args[0]}` : hasFlag(args, NPM_FLAGS) ?? hasShort(args, 'c')),
-  npx: (args) => hasFlag(args, NPM_FLAGS) ?? hasShort(args, 'cp'),
-  pnpm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `pnpm ${args[0]}` : hasFlag(args, NPM_FLAGS)),
-  pnpx: (args) => hasFlag(args, NPM_FLAGS),
-  yarn: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `yarn ${args[0]}` : hasFlag(args, NPM_FLAGS)),
+  npm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `npm ${args[0]}` : npmFlags(args, 'cC')),
+  npx: (args) => npmFlags(args, 'cpC'),
+  pnpm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `pnpm ${args[0]}` : npmFlags(args, 'C')),
+  pnpx: (args) => npmFlags(args, 'C'),
+  yarn: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `yarn ${args[0]}` : npmFlags(args, '')),
   make: (args) =>
     hasFlag(args, ['--eval', '-E', '-f', '--file', '--makefile', '-C', '--directory', '-I', '--include-dir', '-o', '--old-file', '-W', '--what-if', '--new-file', '--assume-new']) ??
     args.find((a) => a.includes('=')) ??
