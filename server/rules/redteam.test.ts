@@ -61,3 +61,16 @@ describe('RT-3: package managers: running another folder’s scripts', () => {
     expect(ruleCovers(rule('npm test', 'bash-prefix'), bash('npm test -- --reporter=dot'))).toBe(true);
   });
 });
+
+describe('RT-4: cargo flags that build another crate or load configuration', () => {
+  it('RT-4: `cargo build --config …`, `--manifest-path`, `-Z`, `-C`, `--target-dir`, `--artifact-dir` are refused', () => {
+    expect(ruleCovers(rule('cargo build', 'bash-prefix'), bash('cargo build --manifest-path /tmp/evil/Cargo.toml'))).toBe(false);
+    for (const command of [
+      "cargo build --config 'build.rustc-wrapper=\"/tmp/w\"'", 'cargo build --config=/tmp/c.toml', 'cargo build --manifest-path /tmp/evil/Cargo.toml', 'cargo build --manifest-path=/tmp/e/Cargo.toml',
+      'cargo build -Z unstable-options', 'cargo build -Zunstable-options', 'cargo -C /tmp/evil build', 'cargo build --target-dir /home/u/.config', 'cargo build --artifact-dir /tmp/o', 'cargo build --out-dir /tmp/o',
+    ]) refused(command);
+  });
+  it('RT-4: ordinary cargo commands stay rememberable (positive)', () => {
+    for (const command of ['cargo build', 'cargo build --release', 'cargo test', 'cargo build -p core --features x', 'cargo clippy -- -D warnings']) accepted(command);
+  });
+});

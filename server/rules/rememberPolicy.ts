@@ -145,6 +145,10 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
     hasFlag(args, ['-o', '-O', '--output', '--remote-name', '--remote-name-all', '-K', '--config', '-D', '--dump-header', '--trace', '--trace-ascii', '-c', '--cookie-jar', '--etag-save', '--libcurl', '--stderr', '-T', '--upload-file', '--output-dir', '--create-dirs', '-J', '--remote-header-name', '--hsts', '--alt-svc']) ??
     hasShort(args, 'oOKDcTJ') ??
     args.find((a) => a.startsWith('@') || /^-d@|^--data(-binary|-raw|-urlencode)?=@/.test(a)),
+  // another crate (its build.rs runs), configuration that names programs (`build.rustc-wrapper`),
+  // unstable flags, `-C` (another folder; after `--` rustc's codegen options such as `linker=`),
+  // output folders anywhere
+  cargo: (args) => hasFlag(args, ['--config', '--manifest-path', '--target-dir', '--artifact-dir', '--out-dir', '--lockfile-path']) ?? hasShort(args, 'ZC'),
   wget: () => 'wget (writes the file it fetches)',
   dd: (args) => args.find((a) => a.startsWith('of=')),
   sort: (args) => hasFlag(args, ['-o', '--output', '--compress-program']) ?? hasShort(args, 'o'),
