@@ -74,3 +74,19 @@ describe('RT-4: cargo flags that build another crate or load configuration', () 
     for (const command of ['cargo build', 'cargo build --release', 'cargo test', 'cargo build -p core --features x', 'cargo clippy -- -D warnings']) accepted(command);
   });
 });
+
+describe('RT-5: pytest flags that delete, write, or load other code', () => {
+  it('RT-5: `pytest --basetemp=DIR` (pytest empties DIR), `-p plugin`, `-c file`, `-o`, `--rootdir`, `--junitxml`, `--log-file`, `--pastebin`, abbreviated, are refused', () => {
+    expect(ruleCovers(rule('pytest', 'bash-prefix'), bash('pytest --basetemp=/home/u'))).toBe(false);
+    for (const command of [
+      'pytest --basetemp=/home/u', 'pytest --basetemp /home/u', 'pytest --basete=/home/u', 'pytest -p evil', 'pytest -pevil', 'pytest -c /tmp/pytest.ini', 'pytest -o addopts=-pevil', 'pytest --override-ini=x=y',
+      'pytest --rootdir=/tmp', 'pytest --confcutdir=/', 'pytest --junitxml=/home/u/.bashrc', 'pytest --junit-xml=x', 'pytest --log-file=/tmp/x', 'pytest --debug=/tmp/x', 'pytest --pastebin=all',
+      'pytest --pdbcls=evil:X', 'pytest --pyargs evil', 'pytest --resultlog=x', 'pytest --cov-report=html:/tmp/x', 'pytest --html=/tmp/r.html', 'pytest --inifile=x', 'pytest --config-file=x',
+      'py.test --basetemp=/home/u',
+    ]) refused(command);
+  });
+  it('RT-5: ordinary pytest runs stay rememberable (positive)', () => {
+    for (const command of ['pytest', 'pytest -q', 'pytest -x -vv tests/test_a.py', 'pytest -k "not slow"', 'pytest -rA', 'pytest --maxfail=1', 'pytest -n 4']) accepted(command);
+    expect(ruleCovers(rule('pytest', 'bash-prefix'), bash('pytest -q tests'))).toBe(true);
+  });
+});

@@ -149,6 +149,8 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   // unstable flags, `-C` (another folder; after `--` rustc's codegen options such as `linker=`),
   // output folders anywhere
   cargo: (args) => hasFlag(args, ['--config', '--manifest-path', '--target-dir', '--artifact-dir', '--out-dir', '--lockfile-path']) ?? hasShort(args, 'ZC'),
+  pytest: pytestCheck,
+  'py.test': pytestCheck,
   wget: () => 'wget (writes the file it fetches)',
   dd: (args) => args.find((a) => a.startsWith('of=')),
   sort: (args) => hasFlag(args, ['-o', '--output', '--compress-program']) ?? hasShort(args, 'o'),
@@ -168,6 +170,17 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
 
 const KUBECTL_REFUSED = new Set(['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin', 'set', 'scale', 'label', 'annotate', 'taint', 'drain', 'cordon', 'uncordon', 'autoscale', 'expose', 'certificate', 'kustomize']);
 const CONTAINER_REFUSED = new Set(['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'builder', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context']);
+
+/** pytest empties `--basetemp` (`pytest --basetemp=$HOME`), writes reports anywhere, imports
+ *  the plugins and configuration it is told to, and uploads to a pastebin. argparse takes
+ *  abbreviations, which hasFlag refuses too; `-p`/`-c`/`-o` also attached (`-pevil`). */
+function pytestCheck(args: readonly string[]): string | undefined {
+  return (
+    hasFlag(args, ['--basetemp', '-p', '-c', '--config-file', '--inifile', '-o', '--override-ini', '--rootdir', '--confcutdir', '--junitxml', '--junit-xml', '--junit-prefix', '--log-file', '--debug', '--pastebin', '--pdbcls', '--pyargs', '--resultlog', '--result-log', '--html', '--report-log', '--json-report-file']) ??
+    args.find((a) => /^--cov-report/.test(a)) ??
+    hasShort(args, 'pco')
+  );
+}
 
 /** `docker run` and friends run any image with any mount: as good as root. A refused
  *  subcommand is looked for in every word (an option value comes before it in
