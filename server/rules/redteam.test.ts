@@ -90,3 +90,17 @@ describe('RT-5: pytest flags that delete, write, or load other code', () => {
     expect(ruleCovers(rule('pytest', 'bash-prefix'), bash('pytest -q tests'))).toBe(true);
   });
 });
+
+describe('RT-6: go flags that run other programs or write anywhere', () => {
+  it('RT-6: `go test -exec P`, `-toolexec`, `-vettool`, `-overlay`, `-modfile`, `go -C DIR`, `-o FILE`, `-ldflags=-extld=…`, `go env -w`, `go generate`, with one or two dashes and `=`', () => {
+    expect(ruleCovers(rule('go test', 'bash-prefix'), bash('go test -exec /tmp/x ./...'))).toBe(false);
+    expect(ruleCovers(rule('go env', 'bash-prefix'), bash('go env -w GOFLAGS=-toolexec=/tmp/x'))).toBe(false);
+    for (const command of [
+      'go test -exec /tmp/x ./...', 'go test -exec=/tmp/x ./...', 'go test --exec=/tmp/x', 'go build -toolexec=/tmp/x', 'go vet -vettool=/tmp/x', 'go build -overlay=/tmp/o.json', 'go build -modfile=/tmp/go.mod',
+      'go -C /tmp/evil build', 'go build -o /home/u/go/bin/git', 'go build -o=/tmp/x', "go build -ldflags='-extld=/tmp/x'", 'go env -w GOFLAGS=-toolexec=/tmp/x', 'go env -u GOFLAGS', 'go generate ./...',
+    ]) refused(command);
+  });
+  it('RT-6: ordinary go commands stay rememberable (positive)', () => {
+    for (const command of ['go test ./...', 'go test -run TestX -v ./pkg', 'go build ./...', 'go vet ./...', 'go env GOPATH', 'go mod tidy']) accepted(command);
+  });
+});

@@ -149,6 +149,7 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   // unstable flags, `-C` (another folder; after `--` rustc's codegen options such as `linker=`),
   // output folders anywhere
   cargo: (args) => hasFlag(args, ['--config', '--manifest-path', '--target-dir', '--artifact-dir', '--out-dir', '--lockfile-path']) ?? hasShort(args, 'ZC'),
+  go: goCheck,
   pytest: pytestCheck,
   'py.test': pytestCheck,
   wget: () => 'wget (writes the file it fetches)',
@@ -170,6 +171,22 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
 
 const KUBECTL_REFUSED = new Set(['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin', 'set', 'scale', 'label', 'annotate', 'taint', 'drain', 'cordon', 'uncordon', 'autoscale', 'expose', 'certificate', 'kustomize']);
 const CONTAINER_REFUSED = new Set(['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'builder', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context']);
+
+/** Go's flag package: one or two dashes, the value after `=` or as the next word. */
+const GO_FLAGS_REFUSED = new Set(['exec', 'toolexec', 'vettool', 'overlay', 'modfile', 'C', 'o', 'pkgdir', 'w', 'u']);
+/** `go test -exec P` runs the test binary through P, `-toolexec`/`-vettool` run programs,
+ *  `-overlay`/`-modfile` swap sources, `go -C` another folder, `-o` writes anywhere (a `git`
+ *  in `~/go/bin`), an external linker runs (`-extld`); `go env -w`/`-u` change what every
+ *  later `go` command runs (GOFLAGS); `go generate` runs the commands the sources name. */
+function goCheck(args: readonly string[]): string | undefined {
+  const sub = args.find((a) => !a.startsWith('-'));
+  if (sub === 'generate') return 'go generate';
+  const flag = args.find((a) => {
+    const name = /^--?([A-Za-z]+)/.exec(a)?.[1];
+    return name !== undefined && (GO_FLAGS_REFUSED.has(name) || /extld|extar/.test(a));
+  });
+  return flag ?? args.find((a) => /extld|extar/.test(a));
+}
 
 /** pytest empties `--basetemp` (`pytest --basetemp=$HOME`), writes reports anywhere, imports
  *  the plugins and configuration it is told to, and uploads to a pastebin. argparse takes
