@@ -104,3 +104,12 @@ describe('RT-6: go flags that run other programs or write anywhere', () => {
     for (const command of ['go test ./...', 'go test -run TestX -v ./pkg', 'go build ./...', 'go vet ./...', 'go env GOPATH', 'go mod tidy']) accepted(command);
   });
 });
+
+describe('RT-7: commands that write by nature get no prefix', () => {
+  it('RT-7: `rsync -av` as a prefix covered `rsync -av /tmp/x ~/.bashrc`; likewise gzip, xz, split, mktemp, dos2unix, strip, sponge, 7z, cpio', () => {
+    for (const command of ['rsync -av src/ backup/', 'gzip -k notes.txt', 'gunzip a.gz', 'xz -d a.xz', 'zstd a', 'bzip2 a', 'split -l 10 a', 'mktemp -d', 'dos2unix a.txt', 'strip a.out', 'sponge out.txt', '7z l a.7z', 'cpio -t', 'mkfifo p', 'rename s/a/b/ x']) {
+      expect(prefixesOf(command), command).toEqual([]);
+      expect(proposeRule(bash(command)).exact, command).toMatchObject({ kind: 'bash-exact', pattern: command });
+    }
+  });
+});

@@ -39,7 +39,10 @@ const RUNNER_FAMILIES = /^(python|pypy|perl|lua|ruby|php|node)[\d.]*$/;
 
 /** Commands whose nature is to change files: an exact rule is fine (the human saw the
  *  arguments), a prefix never (`rm` would cover `rm -rf ~`). */
-export const WRITERS: readonly string[] = ['rm', 'rmdir', 'mv', 'cp', 'ln', 'chmod', 'chown', 'chgrp', 'dd', 'truncate', 'install', 'mkdir', 'touch', 'unlink', 'shred', 'patch', 'tee'];
+export const WRITERS: readonly string[] = ['rm', 'rmdir', 'mv', 'cp', 'ln', 'chmod', 'chown', 'chgrp', 'dd', 'truncate', 'install', 'mkdir', 'touch', 'unlink', 'shred', 'patch', 'tee',
+  // copy, compress (replacing the file), split, convert in place, create
+  'rsync', 'gzip', 'gunzip', 'bzip2', 'bunzip2', 'xz', 'unxz', 'lzma', 'unlzma', 'zstd', 'unzstd', 'lz4', 'brotli', 'compress', 'uncompress', '7z', '7za', '7zr', 'rar', 'unrar', 'cpio', 'ar', 'pax',
+  'split', 'csplit', 'mkfifo', 'mknod', 'mktemp', 'rename', 'prename', 'dos2unix', 'unix2dos', 'strip', 'objcopy', 'sponge', 'chattr', 'setfacl'];
 
 /** Tools with subcommands: a prefix must name the subcommand (`git status`, never `git`). */
 export const SUBCOMMAND_TOOLS: readonly string[] = [
