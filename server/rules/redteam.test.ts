@@ -5,6 +5,10 @@
  * a rule was offered that covered more than the human saw) before its fix; the positive
  * lines keep the ordinary commands covered.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandPolicy } from './rememberPolicy.ts';
 import { proposeRule, ruleCovers, type Rule } from './ruleMatch.ts';
@@ -111,5 +115,23 @@ describe('RT-7: commands that write by nature get no prefix', () => {
       expect(prefixesOf(command), command).toEqual([]);
       expect(proposeRule(bash(command)).exact, command).toMatchObject({ kind: 'bash-exact', pattern: command });
     }
+  });
+});
+
+describe('RT-8: a redirection that looks like a descriptor but names a file', () => {
+  it('RT-8: `> 1`, `>-`, `&>2`, `> "/dev/null"x` write files (seen in real bash) and are refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-rt8-'));
+    try {
+      const run = spawnSync('bash', ['--norc', '--noprofile', '-c', 'true > 1; true >-; true &>2; true >> 3'], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
+      expect(run.status).toBe(0);
+      for (const name of ['1', '-', '2', '3']) expect(existsSync(join(dir, name)), name).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(ruleCovers(rule('git status', 'bash-prefix'), bash('git status > 1'))).toBe(false);
+    for (const command of ['git status > 1', 'git status >-', 'git status > -', 'git status &>2', 'git status &>>2', 'git status >> 3', 'git status >| 1', 'git status <> 1', 'git status >"/dev/null"x', 'git status >&2x']) refused(command);
+  });
+  it('RT-8: /dev/null and descriptor duplications stay rememberable (positive)', () => {
+    for (const command of ['git status 2>/dev/null', 'git status >/dev/null 2>&1', 'npm test 2>&1', 'git status &>/dev/null', 'ls 2>&-', 'npm test 2>&1 | tail -5', 'ls 1>&2']) accepted(command);
   });
 });

@@ -265,6 +265,54 @@ export function unquotedExpansion(command: string): string | undefined {
   return undefined;
 }
 
+/** The first redirection that may open a file, read from the text (not from the Bash
+ *  reader, which loses whether `&` came first): `> 1` and `>-` write files named `1` and
+ *  `-`, `&>2` a file `2`. Only `/dev/null` (written plainly) after a file operator (`>`,
+ *  `>>`, `>|`, `<`, `<>`, `&>`, `&>>`) and a descriptor (`N`, `-`, `N-`) after a
+ *  duplication (`>&`, `<&`) are benign; anything else, quoted targets included, is not. */
+export function fileRedirection(command: string): string | undefined {
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < command.length; i += 1) {
+    const c = command[i];
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      continue;
+    }
+    if (c === '\\') {
+      i += 1;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      quote = c;
+      continue;
+    }
+    if (c !== '>' && c !== '<') continue;
+    const start = i;
+    const both = command[i - 1] === '&' && c === '>';
+    let op = c;
+    const next = command[i + 1];
+    if (next === '(' || (c === '<' && next === '<')) return command.slice(start, start + 2);
+    if (next === '>' || next === '|' || next === '&' || (c === '<' && next === '>')) {
+      op += next;
+      i += 1;
+    }
+    let j = i + 1;
+    while (command[j] === ' ' || command[j] === '\t') j += 1;
+    let k = j;
+    while (k < command.length && !/[\s;&|()<>]/.test(command[k])) k += 1;
+    const target = command.slice(j, k);
+    const duplication = !both && op.endsWith('&');
+    const benign = duplication ? /^(\d+-?|-)$/.test(target) : target === '/dev/null';
+    if (!benign) return `${both ? '&' : ''}${op}${command.slice(i + 1, k)}`;
+    i = k - 1;
+  }
+  return undefined;
+}
+
 /** Control characters (but tab and newline), bidi controls and zero-width characters:
  *  what the human saw may not be what runs. The reader refuses them too; this table
  *  does not depend on it. */
@@ -289,6 +337,8 @@ function judge(command: string): PolicyResult {
   const split = splitCommand(command);
   if (!split.ok) return { ok: false, reason: `the command cannot be read for sure (${split.reason})` };
   if (split.segments.length === 0) return { ok: false, reason: 'the command is empty' };
+  const redirect = fileRedirection(command);
+  if (redirect) return { ok: false, reason: `"${redirect}" writes to (or reads) a file through a redirection` };
   const glob = unquotedExpansion(command);
   if (glob) return { ok: false, reason: `an unquoted "${glob}" expands to whatever files exist` };
   for (const segment of split.segments) {
