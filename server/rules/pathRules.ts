@@ -8,7 +8,7 @@
  * linear in the path, no backtracking.
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 
 /** Longer paths are "not covered" (a human sees them): the cost of matching is bounded. */
 export const MAX_PATH_BYTES = 4096;
@@ -28,6 +28,9 @@ const PROTECTED = new Set<string>([...PROTECTED_DIRS, ...PROTECTED_FILES.filter(
 /** Multi-component protected entries (`.config/fish`): protected as a pair of components. */
 const PROTECTED_PAIRS = PROTECTED_FILES.filter((f) => f.includes('/')).map((f) => f.toLowerCase().split('/') as [string, string]);
 
+/** Paths whose meaning depends on the process that opens them (and device files). */
+const PER_PROCESS = /^\/(proc|dev)(\/|$)/;
+
 export type RealPath = { ok: true; path: string } | { ok: false; reason: string };
 
 /** The real path of `path` (absolute): realpath of the file, else of its nearest existing
@@ -38,6 +41,9 @@ export function realPathOf(path: string): RealPath {
   if (path.includes('\0')) return { ok: false, reason: 'a NUL byte in the path' };
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) return { ok: false, reason: `a path over ${MAX_PATH_BYTES} bytes` };
   if (!isAbsolute(path)) return { ok: false, reason: 'a relative path' };
+  // `/proc/self/cwd/…`, `/proc/<pid>/root/…`, `/dev/fd/N` name another file in each process:
+  // resolved here they are the server's, while the agent's tool opens its own.
+  if (PER_PROCESS.test(resolve(path))) return { ok: false, reason: 'a /proc or /dev path (its meaning depends on the process that opens it)' };
   const missing: string[] = [];
   let current = path;
   for (;;) {
@@ -58,6 +64,7 @@ export function realPathOf(path: string): RealPath {
         }
       }
       const full = missing.length ? join(real, ...missing.reverse()) : real;
+      if (PER_PROCESS.test(full)) return { ok: false, reason: 'a path that resolves into /proc or /dev (its meaning depends on the process that opens it)' };
       return Buffer.byteLength(full) > MAX_PATH_BYTES ? { ok: false, reason: `a path over ${MAX_PATH_BYTES} bytes` } : { ok: true, path: full };
     }
     // realpath failed: the name must not exist at all (a dangling symlink would be
