@@ -135,3 +135,24 @@ describe('RT-8: a redirection that looks like a descriptor but names a file', ()
     for (const command of ['git status 2>/dev/null', 'git status >/dev/null 2>&1', 'npm test 2>&1', 'git status &>/dev/null', 'ls 2>&-', 'npm test 2>&1 | tail -5', 'ls 1>&2']) accepted(command);
   });
 });
+
+describe('RT-10: a rule covers only the input it was about', () => {
+  it('RT-10: `{command: "npm test", dangerouslyDisableSandbox: true}` (Claude Code’s Bash leaves its sandbox) or any unknown field is not covered by a rule for `npm test`, and is not remembered', () => {
+    expect(ruleCovers(rule('npm test', 'bash-exact'), bash('npm test', { dangerouslyDisableSandbox: true }))).toBe(false);
+    expect(ruleCovers(rule('npm test', 'bash-prefix'), bash('npm test', { dangerouslyDisableSandbox: true }))).toBe(false);
+    expect(ruleCovers(rule('npm test', 'bash-exact'), bash('npm test', { shell: '/tmp/sh' }))).toBe(false);
+    expect(proposeRule(bash('npm test', { dangerouslyDisableSandbox: true }))).toMatchObject({ exact: null, refused: expect.stringMatching(/dangerouslyDisableSandbox/) });
+    const write = { toolName: 'Write', input: { file_path: '/tmp/x.ts', content: 'x', mode: 0o755 }, context: {} };
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Write'), write)).toBe(false);
+    // a deny rule still matches
+    expect(ruleCovers(rule('npm test', 'bash-exact', 'deny'), bash('npm test', { dangerouslyDisableSandbox: true }))).toBe(true);
+  });
+  it('RT-10: the fields Claude Code sends stay covered (positive)', () => {
+    expect(ruleCovers(rule('npm test', 'bash-exact'), bash('npm test', { description: 'Run the tests', timeout: 120000, run_in_background: false }))).toBe(true);
+    expect(ruleCovers(rule('npm test', 'bash-exact'), bash('npm test', { dangerouslyDisableSandbox: false }))).toBe(true);
+    const edit = { toolName: 'Edit', input: { file_path: '/tmp/x.ts', old_string: 'a', new_string: 'b', replace_all: true }, context: {} };
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Edit'), edit)).toBe(true);
+    const read = { toolName: 'Read', input: { file_path: '/tmp/x.ts', offset: 1, limit: 20 }, context: {} };
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Read'), read)).toBe(true);
+  });
+});

@@ -47,6 +47,30 @@ export const FILE_TOOLS: Record<string, string> = {
   NotebookEdit: 'notebook_path',
 };
 
+/** The input fields an allow rule of these tools is about, or may ignore (Claude Code's
+ *  tool schemas). Any other field, or `dangerouslyDisableSandbox: true` (the command leaves
+ *  the sandbox the human allowed it in), is the human's: a field added later may change
+ *  what runs, so an unknown one is never covered (fail closed). */
+const KNOWN_FIELDS: Record<string, readonly string[]> = {
+  Bash: ['command', 'description', 'timeout', 'run_in_background', 'dangerouslyDisableSandbox'],
+  Read: ['file_path', 'offset', 'limit', 'pages', 'allow_large'],
+  Write: ['file_path', 'content'],
+  Edit: ['file_path', 'old_string', 'new_string', 'replace_all'],
+  MultiEdit: ['file_path', 'edits'],
+  NotebookEdit: ['notebook_path', 'cell_id', 'new_source', 'cell_type', 'edit_mode'],
+};
+
+/** Why an allow rule may not cover this input beyond its command or path, or undefined. */
+export function unknownField(facts: Pick<RequestFacts, 'toolName' | 'input'>): string | undefined {
+  const known = KNOWN_FIELDS[facts.toolName];
+  if (!known) return undefined;
+  for (const [key, value] of Object.entries(facts.input)) {
+    if (!known.includes(key)) return `the input has a field "${key.slice(0, 100)}" a rule is not about`;
+    if (key === 'dangerouslyDisableSandbox' && value !== false) return 'the input asks to run outside the sandbox (dangerouslyDisableSandbox)';
+  }
+  return undefined;
+}
+
 /** The default kind of a tool's rules (a Bash prefix is chosen, never the default). */
 export function kindOf(toolName: string): RuleKind {
   if (toolName === 'Bash') return 'bash-exact';
@@ -119,6 +143,7 @@ function pathDenied(glob: string, facts: RequestFacts): boolean {
  *  policy refuses (rememberPolicy.ts), whatever its pattern. */
 export function ruleCovers(rule: Rule, facts: RequestFacts): boolean {
   if (rule.toolName !== facts.toolName || !inScope(rule, facts)) return false;
+  if (rule.decision === 'allow' && unknownField(facts)) return false;
   switch (rule.kind) {
     case 'bash-exact': {
       const command = facts.input.command;
@@ -160,6 +185,8 @@ export function quoteWord(word: string): string {
 
 /** The rule choices for a decision on this request (for an allow, within the policy). */
 export function proposeRule(facts: RequestFacts, decision: Decision = 'allow'): Proposal {
+  const field = decision === 'allow' ? unknownField(facts) : undefined;
+  if (field) return refused(field);
   switch (kindOf(facts.toolName)) {
     case 'bash-exact':
     case 'bash-prefix': {
