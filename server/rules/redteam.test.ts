@@ -156,3 +156,21 @@ describe('RT-10: a rule covers only the input it was about', () => {
     expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Read'), read)).toBe(true);
   });
 });
+
+describe('RT-11: deny rules compare normalised words and win over an allow rule', () => {
+  const denyPush = rule('git push', 'bash-prefix', 'deny');
+  it('RT-11: with allow `git` (made over the API) and deny `git push`, `git --no-pager push` was allowed; wrappers, paths and assignments do not hide a denied command either', () => {
+    for (const command of ['git --no-pager push', 'git -P push origin', '/usr/bin/git push', 'FOO=1 git push', 'env git push', 'command git push', 'sudo -u root git push', 'nohup git push &', 'ls && \\git push']) {
+      expect(ruleCovers(denyPush, bash(command)), command).toBe(true);
+    }
+    const denyForce = rule('git push --force', 'bash-prefix', 'deny');
+    expect(ruleCovers(denyForce, bash('git push origin main --force'))).toBe(true);
+    // an exact deny rule: the same words, however spaced or quoted
+    const denyExact = rule('rm -rf build', 'bash-exact', 'deny');
+    for (const command of ['rm -rf build', 'rm  -rf build', "rm -rf 'build'", 'rm -rf build ']) expect(ruleCovers(denyExact, bash(command)), command).toBe(true);
+  });
+  it('RT-11: deny rules do not match other commands (positive)', () => {
+    for (const command of ['git pull', 'git status', 'git log --oneline', 'echo pushed', 'git pushx']) expect(ruleCovers(denyPush, bash(command)), command).toBe(false);
+    expect(ruleCovers(rule('rm -rf build', 'bash-exact', 'deny'), bash('rm -rf build2'))).toBe(false);
+  });
+});
