@@ -174,3 +174,26 @@ describe('RT-11: deny rules compare normalised words and win over an allow rule'
     expect(ruleCovers(rule('rm -rf build', 'bash-exact', 'deny'), bash('rm -rf build2'))).toBe(false);
   });
 });
+
+describe('RT-12: everyday tools and builtins that run a command given in a flag', () => {
+  it('RT-12: `compgen -C CMD` runs CMD (seen in real bash)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-rt12-'));
+    try {
+      spawnSync('bash', ['--norc', '--noprofile', '-c', `compgen -C 'touch ${dir}/ran' x`], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
+      expect(existsSync(join(dir, 'ran'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(ruleCovers(rule('compgen', 'bash-prefix'), bash("compgen -C 'touch /tmp/x' x"))).toBe(false);
+  });
+  it('RT-12: rg --pre, fd -x/-X, bat --pager, tree -o, xxd OUT, yq -i, fzf, cmake -P/-E, gh extension/alias/config/codespace, fc, history, complete, bind are refused', () => {
+    for (const command of [
+      "compgen -C 'touch /tmp/x' x", 'fc -e vi', 'history -s x', 'complete -C id ls', 'bind -x x', 'rg --pre /tmp/x foo', 'rg --pre=/tmp/x foo', 'fd -x rm', 'fd . -X rm', 'fd --exec rm', 'fd -tf -x rm',
+      "bat --pager 'sh -c id' f", 'tree -o /tmp/x', 'tree -fo /tmp/x', 'xxd a b', 'xxd -r a', 'yq -i .a=1 f', 'fzf --preview id', 'cmake -P x.cmake', 'cmake -E env sh', 'ctest -S x.cmake',
+      'gh extension install x', 'gh ext install x', 'gh alias set x --shell y', 'gh config set editor x', 'gh codespace ssh', 'gh cs ssh',
+    ]) refused(command);
+  });
+  it('RT-12: their ordinary uses stay rememberable (positive)', () => {
+    for (const command of ['rg foo src', 'rg -n --hidden foo', 'fd -e ts', 'fd -tf src', 'bat README.md', 'tree -L 2', 'xxd a.bin', 'yq .a f.yml', 'gh pr view 1', 'gh pr list', 'gh run list', 'cmake --build build', 'compgen -c']) accepted(command);
+  });
+});

@@ -32,6 +32,8 @@ export const RUNNERS: readonly string[] = [
   'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
   // shell keywords (what follows them runs) and builtins that change how later commands run
   '!', 'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'coproc', '{', '}', '[[', ']]',
+  // `fc -e` and `complete -C`/`bind -x` name a command to run; a fuzzy finder runs `--preview`/`--bind` commands
+  'fc', 'history', 'complete', 'bind', 'fzf', 'sk',
   'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
 ];
 /** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
@@ -152,6 +154,21 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   // unstable flags, `-C` (another folder; after `--` rustc's codegen options such as `linker=`),
   // output folders anywhere
   cargo: (args) => hasFlag(args, ['--config', '--manifest-path', '--target-dir', '--artifact-dir', '--out-dir', '--lockfile-path']) ?? hasShort(args, 'ZC'),
+  // tools that run a command named in a flag, or write where a flag says
+  compgen: (args) => hasFlag(args, ['-C', '-F']) ?? hasShort(args, 'CF'),
+  rg: (args) => hasFlag(args, ['--pre']),
+  fd: (args) => hasFlag(args, ['-x', '--exec', '-X', '--exec-batch']) ?? hasShort(args, 'xX'),
+  fdfind: (args) => hasFlag(args, ['-x', '--exec', '-X', '--exec-batch']) ?? hasShort(args, 'xX'),
+  bat: (args) => hasFlag(args, ['--pager']),
+  batcat: (args) => hasFlag(args, ['--pager']),
+  tree: (args) => hasFlag(args, ['-o']) ?? hasShort(args, 'o'),
+  // `xxd IN OUT` writes OUT, `-r` turns a dump back into a file
+  xxd: (args) => (args.includes('-r') || hasShort(args, 'r') || args.filter((a) => !a.startsWith('-')).length > 1 ? 'xxd -r or with an output file' : undefined),
+  yq: (args) => hasFlag(args, ['-i', '--inplace', '--in-place']) ?? hasShort(args, 'i'),
+  // a script (`-P`), command mode (`-E env …`), an initial-cache script (`-C`), a compiler (`-DCMAKE_C_COMPILER=`)
+  cmake: (args) => args.find((a) => /^-[PECD]/.test(a)),
+  ctest: (args) => args.find((a) => /^-S|^--script/.test(a)),
+  gh: (args) => (['extension', 'extensions', 'ext', 'alias', 'config', 'codespace', 'cs'].includes(args[0] ?? '') ? `gh ${args[0]} (installs or configures programs, or opens a remote shell)` : undefined),
   go: goCheck,
   pytest: pytestCheck,
   'py.test': pytestCheck,
