@@ -141,6 +141,15 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   tar: (args) => {
     const exec = hasFlag(args, ['--to-command', '--checkpoint-action', '--use-compress-program', '-I', '--info-script', '-F', '--new-volume-script', '--rsh-command', '--rmt-command']);
     if (exec) return exec;
+    // Short options take their value attached (`-I/tmp/prog` runs prog, seen): a cluster, or
+    // old-style keys (`tfI`), may hold only listing letters.
+    for (const [i, a] of args.entries()) {
+      if (a.startsWith('--')) continue;
+      const letters = a.startsWith('-') ? a.slice(1) : i === 0 ? a : '';
+      if (letters && !/^[tvfzjJ]+$/.test(letters)) return `tar ${a}`;
+    }
+    // `host:archive` is read through a remote shell (rsh/ssh) unless --force-local
+    if (!args.includes('--force-local') && args.some((a) => a.includes(':'))) return 'tar with a remote archive (host:file runs a remote shell)';
     const mode = (args[0] ?? '').replace(/^-/, '');
     const listing = args.includes('--list') || args.includes('-t') || (/^[A-Za-z]+$/.test(mode) && mode.includes('t') && !/[xcruA]/.test(mode));
     return listing ? undefined : 'tar other than --list (extracts or writes an archive)';
@@ -148,8 +157,12 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   rsync: (args) => hasFlag(args, ['-e', '--rsh', '--rsync-path', '--daemon', '--config', '--write-batch', '--only-write-batch']) ?? hasShort(args, 'e'),
   curl: (args) =>
     hasFlag(args, ['-o', '-O', '--output', '--remote-name', '--remote-name-all', '-K', '--config', '-D', '--dump-header', '--trace', '--trace-ascii', '-c', '--cookie-jar', '--etag-save', '--libcurl', '--stderr', '-T', '--upload-file', '--output-dir', '--create-dirs', '-J', '--remote-header-name', '--hsts', '--alt-svc']) ??
-    hasShort(args, 'oOKDcTJ') ??
-    args.find((a) => a.startsWith('@') || /^-d@|^--data(-binary|-raw|-urlencode)?=@/.test(a)),
+    // uploads of a local file: a form (`-F k=@file`, `k=<file`), JSON or url-encoded data from a file
+    hasFlag(args, ['-F', '--form', '--json', '--data-urlencode', '--url-query']) ??
+    hasShort(args, 'oOKDcTJF') ??
+    args.find((a) => a.startsWith('@') || /^-d@|^--data(-binary|-raw|-urlencode)?=@|=@|=</.test(a)) ??
+    // `-w '%output{FILE}'` writes to FILE (curl 8.3+); `-w @file` reads the format from a file
+    args.find((a, i) => /%output\{/i.test(a) || /^(-w|--write-out=?)@/.test(a) || ((a === '-w' || a === '--write-out') && (args[i + 1] ?? '').startsWith('@'))),
   // another crate (its build.rs runs), configuration that names programs (`build.rustc-wrapper`),
   // unstable flags, `-C` (another folder; after `--` rustc's codegen options such as `linker=`),
   // output folders anywhere
