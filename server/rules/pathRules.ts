@@ -15,13 +15,17 @@ export const MAX_PATH_BYTES = 4096;
 
 /** Folders whose content configures the repository, an editor or an agent: writing there
  *  runs code later (git hooks, `core.fsmonitor`, agent settings, tasks). */
-export const PROTECTED_DIRS = ['.git', '.hg', '.svn', '.jj', '.claude', '.vscode', '.idea', '.husky', '.ssh', '.gnupg', '.direnv', '.devcontainer', '.cargo', '.github'] as const;
+export const PROTECTED_DIRS = ['.git', '.hg', '.svn', '.jj', '.claude', '.vscode', '.idea', '.husky', '.ssh', '.gnupg', '.direnv', '.devcontainer', '.cargo', '.github',
+  // credential helpers and init scripts that the CLI runs on an ordinary command (`kubectl get`, `aws s3 ls`, `docker pull`, `gradle build`)
+  '.kube', '.aws', '.docker', '.gradle', '.rustup'] as const;
 /** Files that configure a shell, a package manager, git or an agent. */
 export const PROTECTED_FILES = [
   '.envrc', '.npmrc', '.yarnrc', '.yarnrc.yml', '.pnpmfile.cjs', '.gitmodules', '.gitconfig', '.gitattributes', '.mcp.json', '.netrc',
   '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout',
   '.kshrc', '.cshrc', '.tcshrc', '.inputrc', '.curlrc', '.wgetrc', '.vimrc', '.exrc', '.pypirc', '.pre-commit-config.yaml', '.gitlab-ci.yml',
-  '.config/fish', '.config/git',
+  // tool versions and hooks run on entering the folder (mise), preload scripts (bun), debugger and shell-escape rc files
+  'mise.toml', '.mise.toml', 'mise.local.toml', '.mise.local.toml', 'bunfig.toml', '.bunfig.toml', '.gdbinit', '.lldbinit', '.tmux.conf', '.screenrc', '.psqlrc', '.sqliterc', '.irbrc', '.pryrc', '.nanorc', '.condarc',
+  '.config/fish', '.config/git', '.config/gh', '.config/pip', '.config/mise',
 ] as const;
 
 const PROTECTED = new Set<string>([...PROTECTED_DIRS, ...PROTECTED_FILES.filter((f) => !f.includes('/'))].map((s) => s.toLowerCase()));

@@ -39,3 +39,14 @@ describe('RT-9: paths that mean another file in another process', () => {
     expect(ruleCovers(writeRule(`${proj}/**`), write(join(proj, 'new', 'b.ts')))).toBe(true);
   });
 });
+
+describe('RT-15: more configuration that runs programs is protected', () => {
+  it('RT-15: `~/.kube/config` (exec credential plugins), `~/.aws/config` (credential_process), `~/.docker/config.json` (credHelpers), `~/.gradle/init.d`, `mise.toml`, `bunfig.toml`, `.config/gh`, `.gdbinit` are not covered by a broad glob', () => {
+    const rule = writeRule(`${proj}/**`);
+    for (const name of ['.kube/config', '.aws/config', '.docker/config.json', '.gradle/init.d/x.gradle', '.rustup/settings.toml', 'mise.toml', '.mise.toml', 'mise.local.toml', 'bunfig.toml', '.config/gh/config.yml', '.config/pip/pip.conf', '.config/mise/config.toml', '.gdbinit', '.lldbinit', '.tmux.conf', '.psqlrc', '.irbrc']) {
+      expect(ruleCovers(rule, write(join(proj, name))), name).toBe(false);
+      expect(ruleCovers(writeRule(`${proj}/${name}`), write(join(proj, name))), `${name} named`).toBe(true);
+    }
+    expect(ruleCovers(rule, write(join(proj, 'src', 'kube.ts')))).toBe(true);
+  });
+});
