@@ -9,6 +9,7 @@
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { hasHiddenCharacters } from '../../protocol/index.ts';
 
 /** Longer paths are "not covered" (a human sees them): the cost of matching is bounded. */
 export const MAX_PATH_BYTES = 4096;
@@ -43,6 +44,8 @@ export type RealPath = { ok: true; path: string } | { ok: false; reason: string 
 export function realPathOf(path: string): RealPath {
   if (typeof path !== 'string' || !path) return { ok: false, reason: 'no path' };
   if (path.includes('\0')) return { ok: false, reason: 'a NUL byte in the path' };
+  // a name that reads as another (bidi, zero-width, look-alike space): the card shows escapes, a rule never covers it
+  if (hasHiddenCharacters(path)) return { ok: false, reason: 'a hidden or control character in the path' };
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) return { ok: false, reason: `a path over ${MAX_PATH_BYTES} bytes` };
   if (!isAbsolute(path)) return { ok: false, reason: 'a relative path' };
   // `/proc/self/cwd/…`, `/proc/<pid>/root/…`, `/dev/fd/N` name another file in each process:

@@ -231,3 +231,17 @@ describe('RT-14: curl uploads a local file or writes one through a format', () =
     for (const command of ['curl -s https://example.com', 'curl -sSL https://example.com/api', 'curl -I https://example.com', "curl -s -w '%{http_code}' https://example.com", "curl -H 'Accept: application/json' https://x"]) accepted(command);
   });
 });
+
+describe('RT-16: the policy refuses every character the card shows as an escape', () => {
+  it('RT-16: look-alike spaces, tag characters, variation selectors, lone surrogates (protocol/visibleText.ts) in a command are never covered; nor in a path', () => {
+    for (const command of ['git status\u00a0--short', 'ls\u3000-la', 'ls -la \u{E0041}', 'ls \ufe0f', 'ls \ud800', 'git\u2009status']) {
+      refused(command);
+      expect(ruleCovers(rule(command, 'bash-exact'), bash(command)), command).toBe(false);
+    }
+    const write = (file_path: string) => ({ toolName: 'Write', input: { file_path, content: '' }, context: {} });
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Write'), write('/tmp/rt16-a\u202egpj.ts'))).toBe(false);
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Write'), write('/tmp/rt16-\u200b.txt'))).toBe(false);
+    expect(ruleCovers(rule('/tmp/**', 'path-glob', 'allow', 'Write'), write('/tmp/rt16-plain.txt'))).toBe(true);
+    accepted('git commit -m "café ünïcode 日本"');
+  });
+});

@@ -9,6 +9,7 @@
  * command the human could not have remembered.
  */
 import { basename } from 'node:path';
+import { visibleSegments, type VisibleSegment } from '../../protocol/index.ts';
 import { splitCommand, type Segment } from './bashSegments.ts';
 
 /** Commands that run other code given to them (scripts, strings, other commands). */
@@ -364,6 +365,10 @@ export function commandPolicy(command: string): PolicyResult {
 function judge(command: string): PolicyResult {
   const hidden = HIDDEN.exec(command);
   if (hidden) return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
+  // Everything else the card shows as an escape (look-alike spaces, tag characters,
+  // variation selectors, lone surrogates): one table, protocol/visibleText.ts.
+  const escaped = visibleSegments(command).find((segment): segment is Extract<VisibleSegment, { kind: 'escape' }> => segment.kind === 'escape');
+  if (escaped) return { ok: false, reason: `it holds the hidden character ${escaped.text} (${escaped.name})` };
   const split = splitCommand(command);
   if (!split.ok) return { ok: false, reason: `the command cannot be read for sure (${split.reason})` };
   if (split.segments.length === 0) return { ok: false, reason: 'the command is empty' };
