@@ -245,3 +245,17 @@ describe('RT-16: the policy refuses every character the card shows as an escape'
     accepted('git commit -m "café ünïcode 日本"');
   });
 });
+
+describe('RT-17: more runners, editors, pagers and browsers', () => {
+  it('RT-17: `uv run`, `uvx`, `poetry run`, `pipx run`, `conda run`, `bundle exec`, `mise exec`, `direnv exec`, `asdf exec`, `nix run`, `nix-shell`, `ansible -m shell`, `duckdb`, versioned interpreters, vim variants, pagers, text browsers, file managers, `sudoedit`, `launchctl`, `openssl -engine`, `gpg -o` are refused', () => {
+    for (const command of [
+      'uv run sh', 'uv tool run x', 'uvx x', 'poetry run sh', 'poetry shell', 'pipx run x', 'conda run sh', 'mamba run sh', 'bundle exec sh', 'mise exec -- sh', 'mise x -- sh', 'mise run x', 'direnv exec . sh', 'asdf exec sh',
+      'nix run nixpkgs#hello', 'nix shell x', 'nix develop', 'nix-shell --run id', 'ansible all -m shell -a id', 'ansible-playbook x.yml', 'duckdb -c ".shell id"', 'tclsh8.6', 'gawk5 x', 'jruby x', 'guile x',
+      'vimdiff a b', 'view x', 'rvim x', 'gvim x', 'pager x', 'most x', 'w3m x', 'lynx x', 'elinks x', 'mc', 'ranger', 'nnn', 'lf', 'vifm', 'sudoedit x', 'launchctl load x',
+      'openssl req -engine x', 'openssl enc -out x', 'gpg -o x f', 'gpg --output x f',
+    ]) refused(command);
+  });
+  it('RT-17: their read-only uses stay rememberable (positive)', () => {
+    for (const command of ['uv sync', 'uv pip list', 'poetry show', 'conda list', 'bundle list', 'mise ls', 'nix flake show', 'openssl version', 'gpg --list-keys', 'pip list']) accepted(command);
+  });
+});

@@ -26,6 +26,10 @@ export const RUNNERS: readonly string[] = [
   'xargs', 'env', 'eval', 'exec', 'command', 'builtin', 'source', '.', 'sudo', 'su', 'doas', 'pkexec', 'runuser', 'chroot', 'ssh', 'scp', 'sftp',
   'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
   'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
+  // more runners: environment managers' `run`/`exec` (RUNNING_SUBCOMMANDS), and these whatever their words
+  'uvx', 'nix-shell', 'ansible', 'ansible-playbook', 'ansible-console', 'ansible-pull', 'duckdb', 'jruby', 'guile', 'racket', 'sbcl', 'sudoedit', 'launchctl',
+  // editors, pagers, text browsers and file managers: each can start a shell
+  'vimdiff', 'view', 'rvim', 'rview', 'gvim', 'gview', 'evim', 'vimx', 'pager', 'most', 'pg', 'w3m', 'lynx', 'links', 'elinks', 'mc', 'ranger', 'nnn', 'lf', 'vifm', 'joe', 'micro', 'kak', 'hx', 'helix',
   // compose runs the services a file names, with their mounts (as `docker compose` is refused)
   'docker-compose', 'podman-compose',
   'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
@@ -38,7 +42,14 @@ export const RUNNERS: readonly string[] = [
   'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
 ];
 /** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
-const RUNNER_FAMILIES = /^(python|pypy|perl|lua|ruby|php|node)[\d.]*$/;
+const RUNNER_FAMILIES = /^(python|pypy|perl|lua|luajit|ruby|jruby|php|node|nodejs|tclsh|wish|awk|gawk|mawk|nawk|bash|zsh|ksh|sh|dash|fish|java|guile|racket)[\d.]*$/;
+
+/** Tools whose subcommand runs what follows it (`uv run sh`, `bundle exec sh`): refused
+ *  wherever that subcommand stands among the words. */
+const RUNNING_SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
+  uv: ['run', 'tool', 'x'], poetry: ['run', 'shell'], pipx: ['run'], conda: ['run'], mamba: ['run'], micromamba: ['run'], pixi: ['run', 'exec', 'shell'], hatch: ['run', 'shell'], pdm: ['run'],
+  bundle: ['exec', 'console', 'open'], mise: ['exec', 'x', 'run', 'r', 'shell', 'activate'], direnv: ['exec', 'allow'], asdf: ['exec', 'shell'], nix: ['run', 'shell', 'develop', 'repl', 'eval'],
+};
 
 /** Commands whose nature is to change files: an exact rule is fine (the human saw the
  *  arguments), a prefix never (`rm` would cover `rm -rf ~`). */
@@ -183,6 +194,9 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   cmake: (args) => args.find((a) => /^-[PECD]/.test(a)),
   ctest: (args) => args.find((a) => /^-S|^--script/.test(a)),
   gh: (args) => (['extension', 'extensions', 'ext', 'alias', 'config', 'codespace', 'cs'].includes(args[0] ?? '') ? `gh ${args[0]} (installs or configures programs, or opens a remote shell)` : undefined),
+  // writes (`-out`, `-keyout`), loads a shared library (`-engine`, `-provider`)
+  openssl: (args) => args.find((a) => /^-(out|keyout|engine|provider|provider-path|writerand|config)$/.test(a)),
+  gpg: (args) => hasFlag(args, ['-o', '--output', '--photo-viewer', '--exec-path', '--homedir', '--options', '--load-extension', '--keyserver-options']) ?? hasShort(args, 'o'),
   go: goCheck,
   pytest: pytestCheck,
   'py.test': pytestCheck,
@@ -273,6 +287,8 @@ export function segmentRefusal(segment: Segment): string | undefined {
   const variable = n.assignments.map((a) => /^[A-Za-z_][A-Za-z0-9_]*/.exec(a)![0]).find((name) => !HARMLESS_VARIABLES.test(name));
   if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
   if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
+  const running = RUNNING_SUBCOMMANDS[n.command]?.find((sub) => n.args.includes(sub));
+  if (running) return `"${n.command} ${running}" runs whatever command it is given`;
   const check = FLAG_CHECKS[n.command];
   const flag = check?.(n.args);
   if (flag) return `"${n.command}" with ${flag} runs code or writes files`;
