@@ -244,8 +244,10 @@ export function protectedComponents(realPath: string): string[] {
 export type PathOptions = { caseInsensitive?: (realDir: string) => boolean };
 
 /** The glob with its literal leading folders replaced by their real path, so that a rule
- *  written for `/tmp/p/**` still matches where `/tmp` is a symlink (macOS). */
-function realGlob(glob: string): string {
+ *  written for `/tmp/p/**` still matches where `/tmp` is a symlink (macOS). Applied ONCE,
+ *  when a rule is made (ruleEngine.ts): resolved at each match, a folder of the rule later
+ *  swapped for a symlink (`src -> /`, which a `git checkout` can make) would move the rule. */
+export function realGlob(glob: string): string {
   const parts = glob.split('/');
   const firstWild = parts.findIndex((part) => /[*?\\]/.test(part));
   const literal = firstWild < 0 ? parts.length - 1 : firstWild;
@@ -268,9 +270,9 @@ export function pathCoveredBy(glob: string, path: string, options: PathOptions =
   if (!real.ok) return false;
   const named = namedComponents(glob);
   if (protectedComponents(real.path).some((name) => !named.has(name))) return false;
-  const target = realGlob(glob);
+  // The glob as stored (real when it was made), never resolved again here: see realGlob.
   const folded = (options.caseInsensitive ?? cachedCaseInsensitive)(dirname(real.path));
-  return folded ? globMatch(target.toLowerCase(), real.path.toLowerCase()).matched : globMatch(target, real.path).matched;
+  return folded ? globMatch(glob.toLowerCase(), real.path.toLowerCase()).matched : globMatch(glob, real.path).matched;
 }
 
 /** Escapes glob characters so the text matches only itself. */

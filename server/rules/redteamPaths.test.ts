@@ -2,11 +2,15 @@
  * Red-team regressions for path rules (SPEC.md "Red-team regressions (RT)"): paths whose
  * meaning depends on the process that opens them, and request inputs a rule was not about.
  */
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAgentsDb } from '../agents/db.ts';
+import { silentLogger } from '../log.ts';
 import { pathCoveredBy, realPathOf } from './pathRules.ts';
+import { RuleEngine } from './ruleEngine.ts';
+import { RuleStore } from './ruleStore.ts';
 import { proposeRule, ruleCovers, type Rule } from './ruleMatch.ts';
 
 let proj: string;
@@ -48,5 +52,41 @@ describe('RT-15: more configuration that runs programs is protected', () => {
       expect(ruleCovers(writeRule(`${proj}/${name}`), write(join(proj, name))), `${name} named`).toBe(true);
     }
     expect(ruleCovers(rule, write(join(proj, 'src', 'kube.ts')))).toBe(true);
+  });
+});
+
+describe('RT-18: a rule’s folder swapped for a symlink does not move the rule', () => {
+  it('RT-18: with `/proj/src/**` allowed, `src` replaced by a symlink to another folder (a `git checkout` can do it) makes `/proj/src/x` not covered', () => {
+    const base = realpathSync(mkdtempSync(join(tmpdir(), 'gh-rt18-')));
+    try {
+      mkdirSync(join(base, 'proj', 'src'), { recursive: true });
+      mkdirSync(join(base, 'elsewhere'));
+      writeFileSync(join(base, 'elsewhere', 'secret.txt'), '');
+      const rule = writeRule(`${base}/proj/src/**`);
+      expect(ruleCovers(rule, write(join(base, 'proj', 'src', 'a.ts')))).toBe(true);
+      rmSync(join(base, 'proj', 'src'), { recursive: true });
+      symlinkSync(join(base, 'elsewhere'), join(base, 'proj', 'src'));
+      expect(ruleCovers(rule, write(join(base, 'proj', 'src', 'secret.txt')))).toBe(false);
+      expect(ruleCovers(rule, write(join(base, 'proj', 'src', 'new.txt')))).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+  it('RT-18: a glob made over the API through a symlinked folder is stored as its real path, so it still covers the files there (positive)', async () => {
+    const base = realpathSync(mkdtempSync(join(tmpdir(), 'gh-rt18b-')));
+    const db = openAgentsDb(':memory:');
+    try {
+      mkdirSync(join(base, 'real'));
+      symlinkSync(join(base, 'real'), join(base, 'alias'));
+      const engine = new RuleEngine({ host: { onCommitted: () => () => {}, decide: async () => ({ answer: { status: 'accepted' } }), unresolvedEvents: () => [] }, rules: new RuleStore(db), lookup: () => undefined, logger: silentLogger });
+      const res = await engine.routes().request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ toolName: 'Write', pattern: `${base}/alias/**`, scope: 'global' }) });
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as Rule;
+      expect(created.pattern).toBe(`${base}/real/**`);
+      expect(ruleCovers(created, write(join(base, 'alias', 'a.ts')))).toBe(true);
+    } finally {
+      db.close();
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
