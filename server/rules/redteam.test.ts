@@ -259,3 +259,21 @@ describe('RT-17: more runners, editors, pagers and browsers', () => {
     for (const command of ['uv sync', 'uv pip list', 'poetry show', 'conda list', 'bundle list', 'mise ls', 'nix flake show', 'openssl version', 'gpg --list-keys', 'pip list']) accepted(command);
   });
 });
+
+describe('RT-19: extended globs', () => {
+  it('RT-19: with extglob on (a user’s shell options), `find . !(find .)` expands to every file name, `-delete` too (seen in real bash), yet each piece read as `find .`: refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-rt19-'));
+    try {
+      writeFileSync(join(dir, '-delete'), '');
+      const run = spawnSync('bash', ['--norc', '--noprofile', '-O', 'extglob', '-c', 'printf "%s\\n" find . !(find .)'], { cwd: dir, env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+      expect(run.stdout.split('\n')).toContain('-delete');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(ruleCovers(rule('find .', 'bash-prefix'), bash('find . !(find .)'))).toBe(false);
+    for (const command of ['find . !(find .)', 'ls @(ls)', 'ls +(ls)', 'ls -la !(x)', 'ls "a"@(b)']) refused(command);
+  });
+  it('RT-19: subshells, `!` as a word and quoted parentheses stay rememberable (positive)', () => {
+    for (const command of ['(git status)', 'git log --format="%h (%an)"', "grep -rn 'foo(' src", 'git status && (npm test)']) accepted(command);
+  });
+});

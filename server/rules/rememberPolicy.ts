@@ -308,6 +308,9 @@ export function unquotedExpansion(command: string): string | undefined {
       if (c === '"') quote = null;
     } else if (c === '"' || c === "'") quote = c;
     else if (c === '*' || c === '?' || c === '[' || c === '{') return c;
+    // an extended glob `@(…)`, `!(…)`, `+(…)` (extglob, which a user's shell options may
+    // turn on): the reader sees `find . !(find .)` as two `find .`, bash as every file name
+    else if (c === '(' && i > 0 && /[@!+]/.test(command[i - 1])) return `${command[i - 1]}(`;
   }
   return undefined;
 }
