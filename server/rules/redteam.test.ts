@@ -277,3 +277,14 @@ describe('RT-19: extended globs', () => {
     for (const command of ['(git status)', 'git log --format="%h (%an)"', "grep -rn 'foo(' src", 'git status && (npm test)']) accepted(command);
   });
 });
+
+describe('RT-20: compilers run the programs their flags name and write where -o says', () => {
+  it('RT-20: `gcc -wrapper sh,-c,CMD`, `-fplugin=`, `-B DIR`, `-specs=`, `@optionsfile`, `clang -Xclang -load`, `tcc -run`, `rustc -C linker=`, `javac -processor` are refused; a compile command is remembered exactly, never as a prefix', () => {
+    expect(ruleCovers(rule('gcc', 'bash-prefix'), bash('gcc -wrapper sh,-c,id x.c'))).toBe(false);
+    for (const command of ['gcc -wrapper sh,-c,id x.c', 'gcc -fplugin=/tmp/p.so x.c', 'cc -B/tmp/evil x.c', 'cc -B /tmp/evil x.c', 'g++ -specs=/tmp/s x.cc', 'gcc @/tmp/opts x.c', 'clang -Xclang -load -Xclang /tmp/p.so x.c', 'clang -fpass-plugin=/tmp/p.so x.c', 'tcc -run x.c', 'rustc -C linker=/tmp/x a.rs', 'rustc -Clinker=/tmp/x a.rs', 'javac -processor X A.java', 'javac @/tmp/args']) refused(command);
+    for (const command of ['gcc -O2 -o app main.c', 'clang -c x.c', 'rustc a.rs', 'javac A.java']) {
+      accepted(command);
+      expect(prefixesOf(command), command).toEqual([]);
+    }
+  });
+});

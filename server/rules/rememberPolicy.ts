@@ -27,7 +27,7 @@ export const RUNNERS: readonly string[] = [
   'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
   'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
   // more runners: environment managers' `run`/`exec` (RUNNING_SUBCOMMANDS), and these whatever their words
-  'uvx', 'nix-shell', 'ansible', 'ansible-playbook', 'ansible-console', 'ansible-pull', 'duckdb', 'jruby', 'guile', 'racket', 'sbcl', 'sudoedit', 'launchctl',
+  'uvx', 'tcc', 'nix-shell', 'ansible', 'ansible-playbook', 'ansible-console', 'ansible-pull', 'duckdb', 'jruby', 'guile', 'racket', 'sbcl', 'sudoedit', 'launchctl',
   // editors, pagers, text browsers and file managers: each can start a shell
   'vimdiff', 'view', 'rvim', 'rview', 'gvim', 'gview', 'evim', 'vimx', 'pager', 'most', 'pg', 'w3m', 'lynx', 'links', 'elinks', 'mc', 'ranger', 'nnn', 'lf', 'vifm', 'joe', 'micro', 'kak', 'hx', 'helix',
   // compose runs the services a file names, with their mounts (as `docker compose` is refused)
@@ -56,6 +56,8 @@ const RUNNING_SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
 export const WRITERS: readonly string[] = ['rm', 'rmdir', 'mv', 'cp', 'ln', 'chmod', 'chown', 'chgrp', 'dd', 'truncate', 'install', 'mkdir', 'touch', 'unlink', 'shred', 'patch', 'tee',
   // copy, compress (replacing the file), split, convert in place, create
   'rsync', 'gzip', 'gunzip', 'bzip2', 'bunzip2', 'xz', 'unxz', 'lzma', 'unlzma', 'zstd', 'unzstd', 'lz4', 'brotli', 'compress', 'uncompress', '7z', '7za', '7zr', 'rar', 'unrar', 'cpio', 'ar', 'pax',
+  // compilers write where `-o` says
+  'cc', 'gcc', 'g++', 'c++', 'clang', 'clang++', 'rustc', 'javac', 'ld', 'tsc', 'esbuild',
   'split', 'csplit', 'mkfifo', 'mknod', 'mktemp', 'rename', 'prename', 'dos2unix', 'unix2dos', 'strip', 'objcopy', 'sponge', 'chattr', 'setfacl'];
 
 /** Tools with subcommands: a prefix must name the subcommand (`git status`, never `git`). */
@@ -197,6 +199,16 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   // writes (`-out`, `-keyout`), loads a shared library (`-engine`, `-provider`)
   openssl: (args) => args.find((a) => /^-(out|keyout|engine|provider|provider-path|writerand|config)$/.test(a)),
   gpg: (args) => hasFlag(args, ['-o', '--output', '--photo-viewer', '--exec-path', '--homedir', '--options', '--load-extension', '--keyserver-options']) ?? hasShort(args, 'o'),
+  cc: compilerCheck,
+  gcc: compilerCheck,
+  'g++': compilerCheck,
+  'c++': compilerCheck,
+  clang: compilerCheck,
+  'clang++': compilerCheck,
+  // `-C linker=…` (also `-Clinker=`), `-Z` unstable options, an options file
+  rustc: (args) => args.find((a) => /^-[CZ]|^--codegen|^@/.test(a)),
+  // annotation processors run code; `@file` holds more options
+  javac: (args) => args.find((a) => /^-processor|^--processor|^-Xplugin|^@/.test(a)),
   go: goCheck,
   pytest: pytestCheck,
   'py.test': pytestCheck,
@@ -234,6 +246,13 @@ function goCheck(args: readonly string[]): string | undefined {
     return name !== undefined && (GO_FLAGS_REFUSED.has(name) || /extld|extar/.test(a));
   });
   return flag ?? args.find((a) => /extld|extar/.test(a));
+}
+
+/** A C compiler runs the programs and plugins its flags name: `-wrapper sh,-c,CMD`, a
+ *  plugin, another tool folder (`-B`), a specs file, an options file (`@file`), clang's
+ *  `-Xclang -load`. (`-o` writes anywhere: compilers are WRITERS, exact rules only.) */
+function compilerCheck(args: readonly string[]): string | undefined {
+  return args.find((a) => /^-(wrapper|fplugin|fpass-plugin|B|specs|-specs|load|Xclang|Xlinker|Wl,|fuse-ld|no-integrated-as|integrated-as)|^--(gcc-toolchain|sysroot|ld-path)|^@/.test(a)) ?? args.find((a) => /^-(Xassembler|Xpreprocessor)$/.test(a));
 }
 
 /** pytest empties `--basetemp` (`pytest --basetemp=$HOME`), writes reports anywhere, imports
