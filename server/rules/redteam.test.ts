@@ -288,3 +288,12 @@ describe('RT-20: compilers run the programs their flags name and write where -o 
     }
   });
 });
+
+describe('RT-21: git subcommands that write outside the repository or install programs', () => {
+  it('RT-21: `git bundle create FILE`, `git maintenance start` (installs timers, edits ~/.gitconfig), `git lfs install` (hooks, filters), `git apply --unsafe-paths`/`--directory`, `git worktree add DIR` are refused', () => {
+    for (const command of ['git bundle create /home/u/.bashrc HEAD', 'git maintenance start', 'git maintenance register', 'git lfs install', 'git apply --unsafe-paths x.patch', 'git apply --directory=/home/u x.patch', 'git worktree add /home/u/.config/x HEAD', 'git --no-pager bundle create x HEAD']) refused(command);
+  });
+  it('RT-21: ordinary git stays rememberable (positive)', () => {
+    for (const command of ['git status', 'git diff', 'git diff --stat', 'git log --oneline -5', 'git show HEAD', 'git worktree list', 'git apply --check x.patch', 'git branch -a']) accepted(command);
+  });
+});

@@ -117,7 +117,9 @@ function sedScripts(args: readonly string[]): string[] {
 }
 
 const GIT_GLOBAL_OK = new Set(['--no-pager', '--no-optional-locks', '-P', '--no-replace-objects', '--literal-pathspecs', '--paginate', '-p']);
-const GIT_SUBCOMMANDS_REFUSED = new Set(['config', 'submodule', 'bisect', 'filter-branch', 'filter-repo', 'difftool', 'mergetool', 'daemon', 'instaweb', 'hook', 'credential', 'credential-store', 'credential-cache', 'send-email', 'archimport', 'cvsimport', 'svn', 'p4', 'web--browse', 'shell', 'upload-pack', 'receive-pack', 'remote-ext']);
+const GIT_SUBCOMMANDS_REFUSED = new Set(['config', 'submodule', 'bisect', 'filter-branch', 'filter-repo', 'difftool', 'mergetool', 'daemon', 'instaweb', 'hook', 'credential', 'credential-store', 'credential-cache', 'send-email', 'archimport', 'cvsimport', 'svn', 'p4', 'web--browse', 'shell', 'upload-pack', 'receive-pack', 'remote-ext',
+  // write outside the repository or install programs: a bundle anywhere, timers and ~/.gitconfig, LFS hooks and filters
+  'bundle', 'maintenance', 'lfs']);
 const NPM_SUBCOMMANDS_REFUSED = new Set(['exec', 'x', 'explore', 'init', 'create', 'innit', 'config', 'set', 'edit', 'dlx']);
 const NPM_FLAGS = ['--node-options', '--script-shell', '--shell', '--userconfig', '--globalconfig', '--call', '--registry', '--prefix', '--cache', '--init-module', '--editor', '--browser', '--git', '--viewer', '--ignore-scripts', '--foreground-scripts', '--package', '--node-arg', '--require', '--import', '--loader', '--config',
   // another folder's package.json and scripts (npm's `-C` is its --prefix), another config file, another node-gyp
@@ -138,8 +140,9 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
     const sub = args[i];
     if (sub !== undefined && GIT_SUBCOMMANDS_REFUSED.has(sub)) return `git ${sub}`;
     const rest = args.slice(i + 1);
+    if (sub === 'worktree' && rest.includes('add')) return 'git worktree add (checks files out into any folder)';
     return (
-      hasFlag(rest, ['--output', '-o', '--ext-diff', '--upload-pack', '--receive-pack', '--exec', '-x', '--open-files-in-pager', '--config', '--template', '--extcmd', '--tool', '-t', '--gpg-program', '--run', '--exec-path', '-c']) ??
+      hasFlag(rest, ['--output', '-o', '--ext-diff', '--upload-pack', '--receive-pack', '--exec', '-x', '--open-files-in-pager', '--config', '--template', '--extcmd', '--tool', '-t', '--gpg-program', '--run', '--exec-path', '-c', '--unsafe-paths', '--directory']) ??
       rest.find((a) => /^-O/.test(a) || /^--(upload-pack|receive-pack|exec|output|open-files-in-pager|extcmd|tool)/.test(a))
     );
   },
