@@ -297,3 +297,22 @@ describe('RT-21: git subcommands that write outside the repository or install pr
     for (const command of ['git status', 'git diff', 'git diff --stat', 'git log --oneline -5', 'git show HEAD', 'git worktree list', 'git apply --check x.patch', 'git branch -a']) accepted(command);
   });
 });
+
+describe('RT-22: what people really allow is still covered (positive)', () => {
+  it('RT-22: exact and chosen-prefix rules for the everyday commands cover them and their ordinary variations', () => {
+    const everyday = ['git status', 'git diff', 'ls -la', 'npm test', 'cat README.md', 'grep -rn foo src', 'pytest', 'cargo build', 'find . -name "*.ts"'];
+    for (const command of everyday) {
+      const proposal = proposeRule(bash(command));
+      expect(proposal.exact, command).toMatchObject({ kind: 'bash-exact', pattern: command });
+      expect(ruleCovers(rule(command, 'bash-exact'), bash(command, { description: 'x', timeout: 60000 })), command).toBe(true);
+    }
+    const covered: Array<[string, string]> = [
+      ['git status', 'git status --short'], ['git diff', 'git diff --stat HEAD~1'], ['ls', 'ls -la src'], ['npm test', 'npm test -- --run'], ['cat', 'cat package.json'],
+      ['grep -rn', 'grep -rn TODO src'], ['pytest', 'pytest -q tests/test_x.py'], ['cargo build', 'cargo build --release'], ['find .', 'find . -name "*.ts" -type f'],
+    ];
+    for (const [prefix, command] of covered) {
+      expect(prefixesOf(command.split(' ').slice(0, prefix.split(' ').length).join(' ')), prefix).toContain(prefix);
+      expect(ruleCovers(rule(prefix, 'bash-prefix'), bash(command)), `${prefix} → ${command}`).toBe(true);
+    }
+  });
+});
