@@ -316,3 +316,13 @@ describe('RT-22: what people really allow is still covered (positive)', () => {
     }
   });
 });
+
+describe('RT-23: pip options that run another interpreter or write anywhere', () => {
+  it('RT-23: `pip list --python P` (runs pip under P), `--log FILE` (appends to any file), `--target`, `--prefix`, `--root`, `--src`, `-d`/`--dest`, `--cache-dir`, `-e PATH` are refused', () => {
+    expect(ruleCovers(rule('pip list', 'bash-prefix'), bash('pip list --python /tmp/evil'))).toBe(false);
+    for (const command of ['pip list --python /tmp/evil', 'pip3 list --python=/tmp/evil', 'pip list --log /home/u/.bashrc', 'pip show x --log-file=/tmp/x', 'pip install --target /home/u/.local x', 'pip install -t /tmp x', 'pip install --prefix /x y', 'pip install --root / x', 'pip download -d /home/u x', 'pip install -e /tmp/evil', 'pip list --cache-dir /x']) refused(command);
+  });
+  it('RT-23: ordinary pip stays rememberable (positive)', () => {
+    for (const command of ['pip list', 'pip show requests', 'pip freeze', 'pip3 list --outdated', 'pip install -r requirements.txt']) accepted(command);
+  });
+});

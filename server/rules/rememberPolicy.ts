@@ -212,6 +212,8 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   rustc: (args) => args.find((a) => /^-[CZ]|^--codegen|^@/.test(a)),
   // annotation processors run code; `@file` holds more options
   javac: (args) => args.find((a) => /^-processor|^--processor|^-Xplugin|^@/.test(a)),
+  pip: pipCheck,
+  pip3: pipCheck,
   go: goCheck,
   pytest: pytestCheck,
   'py.test': pytestCheck,
@@ -256,6 +258,12 @@ function goCheck(args: readonly string[]): string | undefined {
  *  `-Xclang -load`. (`-o` writes anywhere: compilers are WRITERS, exact rules only.) */
 function compilerCheck(args: readonly string[]): string | undefined {
   return args.find((a) => /^-(wrapper|fplugin|fpass-plugin|B|specs|-specs|load|Xclang|Xlinker|Wl,|fuse-ld|no-integrated-as|integrated-as)|^--(gcc-toolchain|sysroot|ld-path)|^@/.test(a)) ?? args.find((a) => /^-(Xassembler|Xpreprocessor)$/.test(a));
+}
+
+/** pip's global options run it under another interpreter (`--python`) or append its log to
+ *  any file (`--log`); install options write anywhere or build from any folder (`-e PATH`). */
+function pipCheck(args: readonly string[]): string | undefined {
+  return hasFlag(args, ['--python', '--log', '--log-file', '--target', '-t', '--prefix', '--root', '--src', '-d', '--dest', '--cache-dir', '-e', '--editable', '--config-settings', '-C']) ?? hasShort(args, 'tdeC');
 }
 
 /** pytest empties `--basetemp` (`pytest --basetemp=$HOME`), writes reports anywhere, imports
