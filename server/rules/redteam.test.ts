@@ -326,3 +326,12 @@ describe('RT-23: pip options that run another interpreter or write anywhere', ()
     for (const command of ['pip list', 'pip show requests', 'pip freeze', 'pip3 list --outdated', 'pip install -r requirements.txt']) accepted(command);
   });
 });
+
+describe('RT-24: more programs that run the command given as their arguments', () => {
+  it('RT-24: run0, prlimit, numactl, setpriv, capsh, entr, watchexec, nodemon, concurrently, hyperfine, perf, rlwrap, eatmydata, torsocks, proxychains, flatpak, distrobox, the dynamic loader, `ip netns exec` are refused', () => {
+    for (const command of ['run0 sh', 'prlimit --nofile=10 sh', 'numactl -C 0 sh', 'setpriv sh', 'capsh -- -c id', 'entr sh', 'watchexec -- sh', 'nodemon -x sh', 'concurrently "sh"', 'npm-run-all x', 'hyperfine "sh -c id"', 'perf stat sh', 'rlwrap sh', 'eatmydata sh', 'torsocks sh', 'proxychains4 sh', 'flatpak run x', 'distrobox enter x', 'toolbox run sh', 'machinectl shell', '/lib64/ld-linux-x86-64.so.2 /bin/sh', 'ip netns exec x sh', 'ip vrf exec x sh', 'cmd.exe /c x', 'sandbox-exec -p x sh', 'daemonize /bin/sh', 'chpst sh', 'cgexec -g x sh']) refused(command);
+  });
+  it('RT-24: `ip addr`, `perf`-free ordinary commands stay rememberable (positive)', () => {
+    for (const command of ['ip addr', 'ip -br link', 'ip route show']) accepted(command);
+  });
+});

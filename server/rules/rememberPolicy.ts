@@ -30,6 +30,10 @@ export const RUNNERS: readonly string[] = [
   'uvx', 'tcc', 'nix-shell', 'ansible', 'ansible-playbook', 'ansible-console', 'ansible-pull', 'duckdb', 'jruby', 'guile', 'racket', 'sbcl', 'sudoedit', 'launchctl',
   // editors, pagers, text browsers and file managers: each can start a shell
   'vimdiff', 'view', 'rvim', 'rview', 'gvim', 'gview', 'evim', 'vimx', 'pager', 'most', 'pg', 'w3m', 'lynx', 'links', 'elinks', 'mc', 'ranger', 'nnn', 'lf', 'vifm', 'joe', 'micro', 'kak', 'hx', 'helix',
+  // more wrappers and launchers of the command given as their arguments
+  'run0', 'machinectl', 'toolbox', 'distrobox', 'distrobox-enter', 'flatpak', 'snap', 'setpriv', 'prlimit', 'numactl', 'cgexec', 'capsh', 'daemonize', 'start-stop-daemon',
+  'dbus-launch', 'byobu', 'entr', 'watchexec', 'nodemon', 'concurrently', 'npm-run-all', 'run-p', 'run-s', 'rlwrap', 'winpty', 'hyperfine', 'perf', 'catchsegv', 'nocache',
+  'eatmydata', 'torsocks', 'proxychains', 'proxychains4', 'tsocks', 'fakechroot', 'sandbox-exec', 'chpst', 'sem', 'ld.so', 'wsl', 'wsl.exe', 'cmd', 'cmd.exe', 'powershell.exe', 'pwsh.exe', 'bash.exe',
   // compose runs the services a file names, with their mounts (as `docker compose` is refused)
   'docker-compose', 'podman-compose',
   'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
@@ -212,6 +216,8 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   rustc: (args) => args.find((a) => /^-[CZ]|^--codegen|^@/.test(a)),
   // annotation processors run code; `@file` holds more options
   javac: (args) => args.find((a) => /^-processor|^--processor|^-Xplugin|^@/.test(a)),
+  // `ip netns exec NS CMD`, `ip vrf exec VRF CMD` run CMD
+  ip: (args) => (args.includes('exec') ? 'ip … exec (runs the command given)' : undefined),
   pip: pipCheck,
   pip3: pipCheck,
   go: goCheck,
@@ -316,7 +322,7 @@ export function segmentRefusal(segment: Segment): string | undefined {
   if (!n) return 'it only sets variables';
   const variable = n.assignments.map((a) => /^[A-Za-z_][A-Za-z0-9_]*/.exec(a)![0]).find((name) => !HARMLESS_VARIABLES.test(name));
   if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
-  if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
+  if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command) || /^ld-linux|^ld64\.so|^ld-musl/.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
   const running = RUNNING_SUBCOMMANDS[n.command]?.find((sub) => n.args.includes(sub));
   if (running) return `"${n.command} ${running}" runs whatever command it is given`;
   const check = FLAG_CHECKS[n.command];
