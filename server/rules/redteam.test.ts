@@ -335,3 +335,13 @@ describe('RT-24: more programs that run the command given as their arguments', (
     for (const command of ['ip addr', 'ip -br link', 'ip route show']) accepted(command);
   });
 });
+
+describe('RT-25: command names in any case', () => {
+  it('RT-25: on a case-insensitive file system (macOS) `BASH -c …`, `Python3 x.py`, `GIT -c core.pager=sh log`, `FIND . -delete` run bash, python, git, find: refused; a deny rule `git push` matches `GIT push`', () => {
+    for (const command of ['BASH -c id', 'Sh x', 'Python3 x.py', 'NODE x.js', 'GIT -c core.pager=sh log', 'FIND . -delete', 'Sed -i s/a/b/ f', 'XARGS rm', 'Rm -rf build']) {
+      if (command === 'Rm -rf build') expect(prefixesOf(command), command).toEqual([]);
+      else refused(command);
+    }
+    expect(ruleCovers(rule('git push', 'bash-prefix', 'deny'), bash('GIT push'))).toBe(true);
+  });
+});

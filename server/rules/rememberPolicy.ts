@@ -45,6 +45,7 @@ export const RUNNERS: readonly string[] = [
   'fc', 'history', 'complete', 'bind', 'fzf', 'sk',
   'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
 ];
+const RUNNER_NAMES = new Set(RUNNERS.map((r) => r.toLowerCase()));
 /** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
 const RUNNER_FAMILIES = /^(python|pypy|perl|lua|luajit|ruby|jruby|php|node|nodejs|tclsh|wish|awk|gawk|mawk|nawk|bash|zsh|ksh|sh|dash|fish|java|guile|racket)[\d.]*$/;
 
@@ -322,10 +323,12 @@ export function segmentRefusal(segment: Segment): string | undefined {
   if (!n) return 'it only sets variables';
   const variable = n.assignments.map((a) => /^[A-Za-z_][A-Za-z0-9_]*/.exec(a)![0]).find((name) => !HARMLESS_VARIABLES.test(name));
   if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
-  if (RUNNERS.includes(n.command) || RUNNER_FAMILIES.test(n.command) || /^ld-linux|^ld64\.so|^ld-musl/.test(n.command)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
-  const running = RUNNING_SUBCOMMANDS[n.command]?.find((sub) => n.args.includes(sub));
+  // in any case: on a case-insensitive file system (macOS) `BASH` runs bash
+  const name = n.command.toLowerCase();
+  if (RUNNER_NAMES.has(name) || RUNNER_FAMILIES.test(name) || /^ld-linux|^ld64\.so|^ld-musl/.test(name)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
+  const running = RUNNING_SUBCOMMANDS[name]?.find((sub) => n.args.includes(sub));
   if (running) return `"${n.command} ${running}" runs whatever command it is given`;
-  const check = FLAG_CHECKS[n.command];
+  const check = FLAG_CHECKS[name];
   const flag = check?.(n.args);
   if (flag) return `"${n.command}" with ${flag} runs code or writes files`;
   return undefined;
@@ -446,9 +449,10 @@ export function prefixChoices(segments: readonly Segment[], decision: 'allow' | 
   const words = segments[0].words;
   const n = normalise(words);
   // A deny prefix only widens what is refused: writers are fine there.
-  if (!n || (decision === 'allow' && WRITERS.includes(n.command))) return [];
+  const name = n?.command.toLowerCase();
+  if (!n || !name || (decision === 'allow' && WRITERS.includes(name))) return [];
   const commandAt = n.assignments.length;
-  const subcommands = SUBCOMMAND_TOOLS.includes(n.command);
+  const subcommands = SUBCOMMAND_TOOLS.includes(name);
   // The word after the command must be the subcommand itself: a prefix that stops at an
   // option before it (`git --no-pager`, `kubectl -n prod`, `cargo +nightly`) covers every
   // subcommand. Such a command is remembered exactly, or not at all.

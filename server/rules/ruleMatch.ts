@@ -149,11 +149,11 @@ function denyPrefixMatches(command: string, pattern: string): boolean {
   const deny = prefixWords(pattern);
   const split = splitCommand(command);
   if (!deny?.length || !split.ok) return false;
-  const name = basename(deny[0]);
+  const name = basename(deny[0]).toLowerCase();
   const rest = deny.slice(1);
   return split.segments.some(({ words }) =>
     words.some((word, j) => {
-      if (basename(word) !== name) return false;
+      if (basename(word).toLowerCase() !== name) return false;
       let k = 0;
       for (let m = j + 1; m < words.length && k < rest.length; m += 1) if (words[m] === rest[k]) k += 1;
       return k === rest.length;
