@@ -8,25 +8,33 @@
  * linear in the path, no backtracking.
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { hasHiddenCharacters } from '../../protocol/index.ts';
 
 /** Longer paths are "not covered" (a human sees them): the cost of matching is bounded. */
 export const MAX_PATH_BYTES = 4096;
 
 /** Folders whose content configures the repository, an editor or an agent: writing there
  *  runs code later (git hooks, `core.fsmonitor`, agent settings, tasks). */
-export const PROTECTED_DIRS = ['.git', '.hg', '.svn', '.jj', '.claude', '.vscode', '.idea', '.husky', '.ssh', '.gnupg', '.direnv', '.devcontainer', '.cargo', '.github'] as const;
+export const PROTECTED_DIRS = ['.git', '.hg', '.svn', '.jj', '.claude', '.vscode', '.idea', '.husky', '.ssh', '.gnupg', '.direnv', '.devcontainer', '.cargo', '.github',
+  // credential helpers and init scripts that the CLI runs on an ordinary command (`kubectl get`, `aws s3 ls`, `docker pull`, `gradle build`)
+  '.kube', '.aws', '.docker', '.gradle', '.rustup'] as const;
 /** Files that configure a shell, a package manager, git or an agent. */
 export const PROTECTED_FILES = [
   '.envrc', '.npmrc', '.yarnrc', '.yarnrc.yml', '.pnpmfile.cjs', '.gitmodules', '.gitconfig', '.gitattributes', '.mcp.json', '.netrc',
   '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout',
   '.kshrc', '.cshrc', '.tcshrc', '.inputrc', '.curlrc', '.wgetrc', '.vimrc', '.exrc', '.pypirc', '.pre-commit-config.yaml', '.gitlab-ci.yml',
-  '.config/fish', '.config/git',
+  // tool versions and hooks run on entering the folder (mise), preload scripts (bun), debugger and shell-escape rc files
+  'mise.toml', '.mise.toml', 'mise.local.toml', '.mise.local.toml', 'bunfig.toml', '.bunfig.toml', '.gdbinit', '.lldbinit', '.tmux.conf', '.screenrc', '.psqlrc', '.sqliterc', '.irbrc', '.pryrc', '.nanorc', '.condarc',
+  '.config/fish', '.config/git', '.config/gh', '.config/pip', '.config/mise',
 ] as const;
 
 const PROTECTED = new Set<string>([...PROTECTED_DIRS, ...PROTECTED_FILES.filter((f) => !f.includes('/'))].map((s) => s.toLowerCase()));
 /** Multi-component protected entries (`.config/fish`): protected as a pair of components. */
 const PROTECTED_PAIRS = PROTECTED_FILES.filter((f) => f.includes('/')).map((f) => f.toLowerCase().split('/') as [string, string]);
+
+/** Paths whose meaning depends on the process that opens them (and device files). */
+const PER_PROCESS = /^\/(proc|dev)(\/|$)/;
 
 export type RealPath = { ok: true; path: string } | { ok: false; reason: string };
 
@@ -36,8 +44,13 @@ export type RealPath = { ok: true; path: string } | { ok: false; reason: string 
 export function realPathOf(path: string): RealPath {
   if (typeof path !== 'string' || !path) return { ok: false, reason: 'no path' };
   if (path.includes('\0')) return { ok: false, reason: 'a NUL byte in the path' };
+  // a name that reads as another (bidi, zero-width, look-alike space): the card shows escapes, a rule never covers it
+  if (hasHiddenCharacters(path)) return { ok: false, reason: 'a hidden or control character in the path' };
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) return { ok: false, reason: `a path over ${MAX_PATH_BYTES} bytes` };
   if (!isAbsolute(path)) return { ok: false, reason: 'a relative path' };
+  // `/proc/self/cwd/…`, `/proc/<pid>/root/…`, `/dev/fd/N` name another file in each process:
+  // resolved here they are the server's, while the agent's tool opens its own.
+  if (PER_PROCESS.test(resolve(path))) return { ok: false, reason: 'a /proc or /dev path (its meaning depends on the process that opens it)' };
   const missing: string[] = [];
   let current = path;
   for (;;) {
@@ -58,6 +71,7 @@ export function realPathOf(path: string): RealPath {
         }
       }
       const full = missing.length ? join(real, ...missing.reverse()) : real;
+      if (PER_PROCESS.test(full)) return { ok: false, reason: 'a path that resolves into /proc or /dev (its meaning depends on the process that opens it)' };
       return Buffer.byteLength(full) > MAX_PATH_BYTES ? { ok: false, reason: `a path over ${MAX_PATH_BYTES} bytes` } : { ok: true, path: full };
     }
     // realpath failed: the name must not exist at all (a dangling symlink would be
@@ -230,8 +244,10 @@ export function protectedComponents(realPath: string): string[] {
 export type PathOptions = { caseInsensitive?: (realDir: string) => boolean };
 
 /** The glob with its literal leading folders replaced by their real path, so that a rule
- *  written for `/tmp/p/**` still matches where `/tmp` is a symlink (macOS). */
-function realGlob(glob: string): string {
+ *  written for `/tmp/p/**` still matches where `/tmp` is a symlink (macOS). Applied ONCE,
+ *  when a rule is made (ruleEngine.ts): resolved at each match, a folder of the rule later
+ *  swapped for a symlink (`src -> /`, which a `git checkout` can make) would move the rule. */
+export function realGlob(glob: string): string {
   const parts = glob.split('/');
   const firstWild = parts.findIndex((part) => /[*?\\]/.test(part));
   const literal = firstWild < 0 ? parts.length - 1 : firstWild;
@@ -254,9 +270,9 @@ export function pathCoveredBy(glob: string, path: string, options: PathOptions =
   if (!real.ok) return false;
   const named = namedComponents(glob);
   if (protectedComponents(real.path).some((name) => !named.has(name))) return false;
-  const target = realGlob(glob);
+  // The glob as stored (real when it was made), never resolved again here: see realGlob.
   const folded = (options.caseInsensitive ?? cachedCaseInsensitive)(dirname(real.path));
-  return folded ? globMatch(target.toLowerCase(), real.path.toLowerCase()).matched : globMatch(target, real.path).matched;
+  return folded ? globMatch(glob.toLowerCase(), real.path.toLowerCase()).matched : globMatch(glob, real.path).matched;
 }
 
 /** Escapes glob characters so the text matches only itself. */

@@ -31,6 +31,7 @@ import { commandPolicy } from './rememberPolicy.ts';
 import { prefixWords } from './bashSegments.ts';
 import { kindOf, MAX_PATTERN_LENGTH, proposeRule, ruleCovers, scopeValueOf, type RequestFacts, type Rule, type RuleKind } from './ruleMatch.ts';
 import type { RuleStore } from './ruleStore.ts';
+import { realGlob } from './pathRules.ts';
 
 /** What the engine needs from the broker host (BrokerHost satisfies it). */
 export type RuleHost = {
@@ -251,7 +252,8 @@ export class RuleEngine implements RememberGate {
       if (!kind.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, kind.error);
       const rule = this.deps.rules.add({
         toolName: parsed.value.toolName,
-        pattern: parsed.value.pattern,
+        // a path glob is stored on real folders, resolved now and never again (pathRules.ts, realGlob)
+        pattern: kind.kind === 'path-glob' ? realGlob(parsed.value.pattern) : parsed.value.pattern,
         kind: kind.kind,
         decision: parsed.value.decision,
         scope,

@@ -9,9 +9,9 @@
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { canonicalJson, type Decision, type RuleScope } from '../../protocol/index.ts';
-import { anySegmentStartsWith, commandCoveredBy, prefixWords } from './bashSegments.ts';
+import { anySegmentStartsWith, commandCoveredBy, prefixWords, splitCommand } from './bashSegments.ts';
 import { escapeGlob, globMatch, MAX_PATH_BYTES, pathCoveredBy, protectedComponents, realPathOf } from './pathRules.ts';
 import { commandPolicy, prefixChoices } from './rememberPolicy.ts';
 
@@ -46,6 +46,30 @@ export const FILE_TOOLS: Record<string, string> = {
   MultiEdit: 'file_path',
   NotebookEdit: 'notebook_path',
 };
+
+/** The input fields an allow rule of these tools is about, or may ignore (Claude Code's
+ *  tool schemas). Any other field, or `dangerouslyDisableSandbox: true` (the command leaves
+ *  the sandbox the human allowed it in), is the human's: a field added later may change
+ *  what runs, so an unknown one is never covered (fail closed). */
+const KNOWN_FIELDS: Record<string, readonly string[]> = {
+  Bash: ['command', 'description', 'timeout', 'run_in_background', 'dangerouslyDisableSandbox'],
+  Read: ['file_path', 'offset', 'limit', 'pages', 'allow_large'],
+  Write: ['file_path', 'content'],
+  Edit: ['file_path', 'old_string', 'new_string', 'replace_all'],
+  MultiEdit: ['file_path', 'edits'],
+  NotebookEdit: ['notebook_path', 'cell_id', 'new_source', 'cell_type', 'edit_mode'],
+};
+
+/** Why an allow rule may not cover this input beyond its command or path, or undefined. */
+export function unknownField(facts: Pick<RequestFacts, 'toolName' | 'input'>): string | undefined {
+  const known = KNOWN_FIELDS[facts.toolName];
+  if (!known) return undefined;
+  for (const [key, value] of Object.entries(facts.input)) {
+    if (!known.includes(key)) return `the input has a field "${key.slice(0, 100)}" a rule is not about`;
+    if (key === 'dangerouslyDisableSandbox' && value !== false) return 'the input asks to run outside the sandbox (dangerouslyDisableSandbox)';
+  }
+  return undefined;
+}
 
 /** The default kind of a tool's rules (a Bash prefix is chosen, never the default). */
 export function kindOf(toolName: string): RuleKind {
@@ -115,21 +139,54 @@ function pathDenied(glob: string, facts: RequestFacts): boolean {
   return candidates.some((p) => globMatch(glob, p).matched || globMatch(glob.toLowerCase(), p.toLowerCase()).matched);
 }
 
+/** A deny prefix errs on the side of matching: in any simple command, the deny's command
+ *  word (by basename) at any position (after `sudo -u root`, `env`, `FOO=1`, `git`'s own
+ *  `--no-pager` …), then the deny's other words in order, others between them allowed
+ *  (`git push --force` matches `git push origin --force`). Flags spelt otherwise (`-f`
+ *  for `--force`) are not known to be the same: docs/rules.md says what deny rules cannot promise. */
+function denyPrefixMatches(command: string, pattern: string): boolean {
+  if (anySegmentStartsWith(command, pattern)) return true;
+  const deny = prefixWords(pattern);
+  const split = splitCommand(command);
+  if (!deny?.length || !split.ok) return false;
+  const name = basename(deny[0]).toLowerCase();
+  const rest = deny.slice(1);
+  return split.segments.some(({ words }) =>
+    words.some((word, j) => {
+      if (basename(word).toLowerCase() !== name) return false;
+      let k = 0;
+      for (let m = j + 1; m < words.length && k < rest.length; m += 1) if (words[m] === rest[k]) k += 1;
+      return k === rest.length;
+    }),
+  );
+}
+
+/** An exact deny rule: the same text, or the same words in the same simple commands
+ *  (`rm  -rf 'build'` is `rm -rf build`). */
+function denyExactMatches(command: string, pattern: string): boolean {
+  if (command === pattern) return true;
+  const a = splitCommand(command);
+  const b = splitCommand(pattern);
+  return a.ok && b.ok && a.segments.length > 0 && JSON.stringify(a.segments.map((x) => x.words)) === JSON.stringify(b.segments.map((x) => x.words));
+}
+
 /** Does the rule decide this request? An allow rule never covers a command the remember
  *  policy refuses (rememberPolicy.ts), whatever its pattern. */
 export function ruleCovers(rule: Rule, facts: RequestFacts): boolean {
   if (rule.toolName !== facts.toolName || !inScope(rule, facts)) return false;
+  if (rule.decision === 'allow' && unknownField(facts)) return false;
   switch (rule.kind) {
     case 'bash-exact': {
       const command = facts.input.command;
-      if (typeof command !== 'string' || command !== rule.pattern) return false;
-      return rule.decision === 'deny' || commandPolicy(command).ok;
+      if (typeof command !== 'string') return false;
+      if (rule.decision === 'deny') return denyExactMatches(command, rule.pattern);
+      return command === rule.pattern && commandPolicy(command).ok;
     }
     case 'bash-prefix': {
       const command = facts.input.command;
       if (typeof command !== 'string') return false;
       // A deny rule: any segment that matches is enough.
-      if (rule.decision === 'deny') return anySegmentStartsWith(command, rule.pattern);
+      if (rule.decision === 'deny') return denyPrefixMatches(command, rule.pattern);
       return commandPolicy(command).ok && commandCoveredBy(command, rule.pattern);
     }
     case 'path-glob': {
@@ -160,6 +217,8 @@ export function quoteWord(word: string): string {
 
 /** The rule choices for a decision on this request (for an allow, within the policy). */
 export function proposeRule(facts: RequestFacts, decision: Decision = 'allow'): Proposal {
+  const field = decision === 'allow' ? unknownField(facts) : undefined;
+  if (field) return refused(field);
   switch (kindOf(facts.toolName)) {
     case 'bash-exact':
     case 'bash-prefix': {
