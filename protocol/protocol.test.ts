@@ -102,3 +102,17 @@ describe('protocol schemas', () => {
     expect(requestByteLength({ input: {} })).toBe(4);
   });
 });
+
+describe('a __proto__ key', () => {
+  it('RT-26: parseJsonText refuses a __proto__ key at any depth (zod records would drop it, hiding it from the card and the rules while the tool gets it)', async () => {
+    const { parseJsonText, parseJsonWith, createRequestBody } = await import('./index.ts');
+    for (const text of ['{"__proto__":{"x":1}}', '{"toolName":"Write","input":{"file_path":"/p/a","__proto__":{"x":1}}}', '{"a":[{"b":{"__proto__":null}}]}']) {
+      const parsed = parseJsonText(text);
+      expect(parsed.ok, text).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toMatch(/__proto__/);
+    }
+    expect(parseJsonWith(createRequestBody, '{"toolName":"Write","input":{"file_path":"/p/a","__proto__":{"x":1}}}').ok).toBe(false);
+    // The word itself in a value is fine, and ordinary input parses as before.
+    expect(parseJsonText('{"command":"echo __proto__"}')).toEqual({ ok: true, value: { command: 'echo __proto__' } });
+  });
+});

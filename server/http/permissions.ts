@@ -13,6 +13,7 @@ import {
   createRequestBody,
   decisionBody,
   jsonByteLength,
+  parseJsonText,
   parseWith,
   requestByteLength,
   type DecisionRejectionCode,
@@ -57,11 +58,8 @@ export const LIST_PAGE_BYTES = 64 << 20;
 async function readJson(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
   const text = await c.req.text();
   if (text.trim() === '') return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: expected a JSON object') };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: not valid JSON') };
-  }
+  const parsed = parseJsonText(text);
+  return parsed.ok ? parsed : { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, `body: ${parsed.error}`) };
 }
 
 function rejectionStatus(code: DecisionRejectionCode): 404 | 409 {

@@ -18,6 +18,7 @@ import {
   LIMITS,
   PROTOCOL_VERSION,
   clientMessage,
+  parseJsonText,
   parseWith,
   type ErrorCode,
   type PermissionResponse,
@@ -383,13 +384,12 @@ export class Hub {
       this.invalid(conn, 'binary frames are not supported: send JSON text');
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      this.invalid(conn, 'not valid JSON');
+    const json = parseJsonText(data);
+    if (!json.ok) {
+      this.invalid(conn, json.error);
       return;
     }
+    const value = json.value;
     const ref = typeof (value as { clientMsgId?: unknown })?.clientMsgId === 'string' ? (value as { clientMsgId: string }).clientMsgId.slice(0, 128) : undefined;
     const parsed = parseWith(clientMessage, value);
     if (!parsed.ok) {
