@@ -564,3 +564,24 @@ describe('the outbox after a reconnect (CORE-2)', () => {
     expect(h.ctx().queue.outbox).toEqual([]);
   });
 });
+
+describe('an outcome nothing on the socket will tell (CORE-2)', () => {
+  it('CORE-2: a request that left the snapshot with no decision of ours in flight is asked for over HTTP, and the answer settles it', () => {
+    const h = harness();
+    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    h.actor.send({ type: 'queue.decide', requestId: 'r2', decision: 'deny', clientMsgId: 'm2' });
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    h.last().serve({ ...(welcome(9, false) as Extract<ServerMessage, { type: 'welcome' }>), clientId: 'client-b' });
+    h.last().serve(snapshot(9, []));
+    // r2's re-sent decision will tell its outcome; only r1 needs the host.
+    expect(h.emitted.filter((e) => e.type === 'request.unseen')).toEqual([{ type: 'request.unseen', requestId: 'r1' }]);
+    const view = { id: 'r1', status: 'resolved', toolName: 'Bash', input: {}, context: {}, decision: 'allow', decidedBy: 'client-x', expiresAt: 2_000_000, createdAt: 1_000_001, seq: 1 } as const;
+    h.actor.send({ type: 'queue.outcome', view });
+    const r1 = h.ctx().queue.history.find((e) => e.requestId === 'r1')!;
+    expect(r1).toMatchObject({ outcome: 'allowed', decider: 'another-window', decidedBy: 'client-x', note: 'Finished while this window was disconnected.' });
+    // A late or repeated answer changes nothing once settled.
+    h.actor.send({ type: 'queue.outcome', view: { ...view, decision: 'deny' } });
+    expect(h.ctx().queue.history.find((e) => e.requestId === 'r1')!.outcome).toBe('allowed');
+  });
+});

@@ -12,6 +12,7 @@
  */
 import type {
   AckMessage,
+  RequestView,
   Decision,
   ErrorMessage,
   PermissionRequestEvent,
@@ -232,6 +233,39 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
     });
   }
   return { ...state, cards, order: sortOrder(cards), history, outbox, counts: snapshot.queue };
+}
+
+/** A request that finished unseen (see `applySnapshot`), as `GET /api/permission-requests/ID`
+ *  told the host afterwards: its history entry gets the real outcome. Only an entry still
+ *  `unknown` changes, so a late answer never overwrites what an ack or event settled. */
+export function applyFetchedOutcome(state: QueueState, view: RequestView): QueueState {
+  const entry = state.history.find((h) => h.requestId === view.id);
+  if (!entry || entry.decider !== 'unknown') return state;
+  let how: Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy'> & { message?: string; updatedInput?: Record<string, unknown> };
+  switch (view.status) {
+    case 'pending':
+      return state;
+    case 'resolved':
+      how = {
+        outcome: view.decision === 'allow' ? 'allowed' : 'denied',
+        decider: classifyDecider(state, view.id, view.decidedBy ?? ''),
+        decidedBy: view.decidedBy ?? 'unknown',
+        ...(view.message !== undefined ? { message: view.message } : {}),
+        ...(view.updatedInput !== undefined ? { updatedInput: view.updatedInput } : {}),
+      };
+      break;
+    case 'timedOut':
+      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout' };
+      break;
+    case 'cancelled':
+      how = { outcome: 'cancelled', decider: 'agent', decidedBy: view.message ?? 'cancelled', ...(view.message !== undefined ? { message: view.message } : {}) };
+      break;
+    default: {
+      const never: never = view.status;
+      return never;
+    }
+  }
+  return { ...state, history: state.history.map((h) => (h === entry ? { ...h, ...how } : h)) };
 }
 
 /** A snapshot arriving in parts (`snapshot` with `more: true`, then `snapshot-part`s):

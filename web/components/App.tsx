@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { pageVisible, requestArrived } from '../state/attention.ts';
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
+import { fetchUnseenOutcome } from '../state/unseenOutcome.ts';
 import { AuditView } from './AuditView.tsx';
 import { ChatView } from './ChatView.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
@@ -50,6 +51,7 @@ function Wiring() {
       connection.on('chat.event', (e) => chat.send({ type: 'stream', event: e.event })),
       connection.on('chat.reload', () => chat.send({ type: 'reset' })),
       connection.on('request.arrived', (e) => requestArrived(e.request)),
+      connection.on('request.unseen', (e) => fetchUnseenOutcome(connection, e.requestId)),
     ];
     const onVisibility = () => {
       const visible = document.visibilityState !== 'hidden';
