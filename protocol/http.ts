@@ -98,6 +98,9 @@ export const auditListEntry = auditEntry.extend({
   input: z.record(z.string(), z.unknown()).optional(),
   summary: z.string(),
   inputBytes: z.number().int().nonnegative(),
+  /** When `input` is left out and holds hidden characters: their names (at most 5), so the
+   *  list still warns of what its summary may have cut off (docs/ui.md). */
+  inputHidden: z.array(z.string()).optional(),
 });
 
 /** `GET /api/audit`: newest first; `next`: pass it as `before` for older entries (absent on the last page). */

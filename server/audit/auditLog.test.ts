@@ -81,7 +81,7 @@ describe('the audit list (CORE-1)', () => {
 
   it('CORE-1: large inputs never break the list: summaries, a byte budget, the whole entry by id', async () => {
     const big = 'x'.repeat(LIMITS.maxInputBytes - 100);
-    const audit = filled(40, (i) => ({ command: `run ${i} ${big}` }));
+    const audit = filled(40, (i) => ({ command: `run ${i} ${big}`, ...(i === 39 ? { note: 'beyond the summary \u202e' } : {}) }));
     const { status, body } = await get(audit, '?limit=1000');
     expect(status).toBe(200);
     const page = auditPage.parse(body);
@@ -92,7 +92,10 @@ describe('the audit list (CORE-1)', () => {
     expect(page.entries[0]!.summary.startsWith('run 39 xxx')).toBe(true);
     expect(page.entries[0]!.inputBytes).toBeGreaterThan(AUDIT_LIMITS.listInputBytes);
     const whole = await get(audit, 'r00039');
-    expect(auditEntryAnswer.parse(whole.body).entry.input).toEqual({ command: `run 39 ${big}` });
+    expect(auditEntryAnswer.parse(whole.body).entry.input).toEqual({ command: `run 39 ${big}`, note: 'beyond the summary \u202e' });
+    // What the summary cut off still warns in the list.
+    expect(page.entries[0]!.inputHidden).toEqual(['U+202E RIGHT-TO-LEFT OVERRIDE']);
+    expect(page.entries[1]!.inputHidden).toBeUndefined();
     expect((await get(audit, 'nope')).status).toBe(404);
     // The export still carries every input in full, oldest first.
     const lines = String((await get(audit, '?format=jsonl')).body).trim().split('\n').map((l) => JSON.parse(l));

@@ -19,6 +19,7 @@ import {
   DECISIONS,
   ERROR_CODES,
   LIMITS,
+  hiddenNamesDeep,
   inputSummaryText,
   parseWith,
   type AuditEntry,
@@ -112,7 +113,10 @@ type AuditFilter = Omit<z.output<typeof auditQuery>, 'before' | 'limit' | 'forma
 /** A list entry: the summary always, the input only when small (protocol/http.ts `auditListEntry`). */
 function toListEntry(entry: AuditEntry, inputBytes: number): AuditListEntry {
   const { input, ...rest } = entry;
-  return { ...rest, ...(inputBytes <= AUDIT_LIMITS.listInputBytes ? { input } : {}), summary: inputSummaryText(input, AUDIT_LIMITS.summaryChars), inputBytes };
+  const summary = inputSummaryText(input, AUDIT_LIMITS.summaryChars);
+  if (inputBytes <= AUDIT_LIMITS.listInputBytes) return { ...rest, input, summary, inputBytes };
+  const hidden = hiddenNamesDeep(input);
+  return { ...rest, summary, inputBytes, ...(hidden.length > 0 ? { inputHidden: hidden } : {}) };
 }
 
 export class AuditLog {
@@ -296,8 +300,9 @@ export class AuditLog {
       }
     });
     app.get('/:requestId', (c) => {
-      const entry = this.entry(c.req.param('requestId'));
-      if (!entry) return errorResponse(c, 404, ERROR_CODES.notFound, `no audit entry for request ${c.req.param('requestId')}`);
+      const requestId = c.req.param('requestId');
+      const entry = requestId.length <= LIMITS.maxIdLength ? this.entry(requestId) : undefined;
+      if (!entry) return errorResponse(c, 404, ERROR_CODES.notFound, `no audit entry for request ${JSON.stringify(requestId.slice(0, 100))}`);
       return c.json({ entry });
     });
     return app;

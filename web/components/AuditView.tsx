@@ -4,11 +4,12 @@
  * (tool, input summary), how (human, rule, timeout, cancel), who (device or decidedBy, and
  * the path) and when; the whole entry is fetched on demand. The answers are parsed with
  * protocol/http.ts's schemas. Every field goes through `Visible`, with the warning on an
- * entry that holds hidden characters (docs/ui.md).
+ * entry that holds hidden characters (docs/ui.md); a device name in the filter's options,
+ * which cannot hold markup, is its escaped text.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
-import { AUDIT_HOWS, auditEntryAnswer, auditPage, type AuditEntry, type AuditListEntry } from '../../protocol/index.ts';
+import { AUDIT_HOWS, auditEntryAnswer, auditPage, visibleText, type AuditEntry, type AuditListEntry } from '../../protocol/index.ts';
 import { ApiError, api, appHeaders, errorText } from '../state/api.ts';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
@@ -144,7 +145,7 @@ export function AuditView() {
             <option value="">any</option>
             {devices.map((d) => (
               <option key={d.id} value={d.id}>
-                {d.name}
+                {visibleText(d.name).text}
               </option>
             ))}
           </select>
@@ -204,7 +205,7 @@ export function AuditView() {
                     agent <Visible text={e.agent} />
                   </span>
                 )}
-                <HiddenWarning value={e} />
+                <HiddenWarning value={{ ...e, inputHidden: undefined }} also={e.inputHidden ?? []} />
                 <EntryDetails requestId={e.requestId} />
               </li>
             );
