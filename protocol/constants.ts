@@ -83,7 +83,16 @@ export const DECISIONS = ['allow', 'deny'] as const;
 export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
 export type AuditHow = (typeof AUDIT_HOWS)[number];
 /** The audit list's bounds (protocol/http.ts `auditListEntry`, docs/integrations.md). */
-export const AUDIT_LIMITS = { summaryChars: 200, listInputBytes: 4096, pageBytes: 1 << 20, defaultPage: 100, maxPage: 1000 } as const;
+export const AUDIT_LIMITS = {
+  summaryChars: 200,
+  listInputBytes: 4096,
+  /** At most this much JSON in one list answer (past its first entry). */
+  pageBytes: 1 << 20,
+  /** At most this much stored input read (and parsed) for one list answer, past its first entry. */
+  pageReadBytes: 8 << 20,
+  defaultPage: 100,
+  maxPage: 1000,
+} as const;
 export type Decision = (typeof DECISIONS)[number];
 
 export const RULE_SCOPES = ['session', 'project', 'global'] as const;

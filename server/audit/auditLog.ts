@@ -238,18 +238,24 @@ export class AuditLog {
 
   /**
    * A page of the list, newest first: at most `limit` entries and, past the first, at most
-   * AUDIT_LIMITS.pageBytes of JSON; `next` when older entries remain.
+   * AUDIT_LIMITS.pageBytes of JSON and AUDIT_LIMITS.pageReadBytes of stored input read (so
+   * one answer never parses hundreds of megabytes on the event loop); `next` when older
+   * entries remain.
    */
   page(filter: AuditFilter, before: Cursor | undefined, limit: number): AuditPage {
     const entries: AuditListEntry[] = [];
     let bytes = 0;
+    let read = 0;
     for (const row of this.rows(filter, 'newest', before, limit + 1)) {
-      const entry = toListEntry(toEntry(row), encoder.encode(row.input).length);
-      const size = encoder.encode(JSON.stringify(entry)).length + 1;
+      const inputBytes = encoder.encode(row.input).length;
       const last = entries.at(-1);
-      if (last && (entries.length === limit || bytes + size > AUDIT_LIMITS.pageBytes)) return { entries, next: cursorOf(last) };
+      if (last && (entries.length === limit || read + inputBytes > AUDIT_LIMITS.pageReadBytes)) return { entries, next: cursorOf(last) };
+      const entry = toListEntry(toEntry(row), inputBytes);
+      const size = encoder.encode(JSON.stringify(entry)).length + 1;
+      if (last && bytes + size > AUDIT_LIMITS.pageBytes) return { entries, next: cursorOf(last) };
       entries.push(entry);
       bytes += size;
+      read += inputBytes;
     }
     return { entries };
   }
