@@ -9,6 +9,7 @@ import type { SocketCommand, SocketInput } from './connection.frames.ts';
 import { decodeServerFrame } from './connection.frames.ts';
 import type { ConnectionEmitted } from './connection.machine.ts';
 import { BACKOFF, TIMING, connectionMachine } from './connection.machine.ts';
+import * as queue from './queue.ts';
 
 type FakeSocket = {
   input: SocketInput;
@@ -480,5 +481,107 @@ describe('snapshot in parts (contract-2 §3)', () => {
     connected(h, 2, [[1, 'r1'], [2, 'r2']]);
     expect(h.ctx().queue.order).toEqual(['r1', 'r2']);
     expect(h.ctx().snapshotParts).toBeNull();
+  });
+});
+
+describe('the outbox after a reconnect (CORE-2)', () => {
+  // Each connection gets a new clientId, as the real server gives it.
+  const welcomeAs = (clientId: string, seq: number, resumed: boolean): ServerMessage => ({ ...(welcome(seq, resumed) as Extract<ServerMessage, { type: 'welcome' }>), clientId });
+  const decidedThenDropped = () => {
+    const h = harness();
+    connected(h, 1, [[1, 'r1']]);
+    h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
+    expect(h.sentOfType('permission-response')).toHaveLength(1);
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    return h;
+  };
+  const historyOf = (h: ReturnType<typeof harness>, id: string) => h.ctx().queue.history.find((e) => e.requestId === id)!;
+
+  it('CORE-2: dropped before the ack, the decision committed: the replayed outcome under our old id settles it, nothing is sent again', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 2, true));
+    h.last().serve(resolved(2, 'r1', 'client-a'));
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'this-window' });
+    expect(queue.describeOutcome(historyOf(h, 'r1'))).toBe('Allowed by you (this window)');
+    expect(h.ctx().queue.outbox).toEqual([]);
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([]);
+  });
+
+  it('CORE-2: dropped before the server got it, and another window decided meanwhile: re-sent with its clientMsgId, the refusal settles it', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 2, true));
+    h.last().serve(resolved(2, 'r1', 'client-x', 'deny'));
+    expect(historyOf(h, 'r1').decider).toBe('unconfirmed');
+    // Caught up: the frame goes again, the same clientMsgId (the server answers it once, WS-6).
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    h.last().serve({ type: 'error', code: 'already-resolved', message: 'decided', ref: 'm1', requestId: 'r1', decision: 'deny' });
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'denied', decider: 'another-window' });
+    expect(queue.describeOutcome(historyOf(h, 'r1'))).not.toContain('confirming');
+    expect(h.ctx().queue.outbox).toEqual([]);
+  });
+
+  it('CORE-2: dropped before the server got it, still pending: re-sent, and the ack and outcome read as this window', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 1, true));
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
+    h.last().serve(resolved(2, 'r1', 'client-b'));
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'this-window' });
+    expect(h.ctx().queue.outbox).toEqual([]);
+  });
+
+  it('CORE-2: a replayed outcome that raced our in-flight decision, then a second drop: still settled by the ack on the next connection', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 2, true));
+    h.last().serve(resolved(2, 'r1', 'client-x'));
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    h.last().serve(welcomeAs('client-c', 2, true));
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toHaveLength(1);
+    h.last().serve({ type: 'error', code: 'already-resolved', message: 'decided', ref: 'm1', requestId: 'r1', decision: 'allow' });
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'another-window' });
+  });
+
+  it('CORE-2: resumed:false and a snapshot without the request: "finished while disconnected", then the re-sent decision\'s ack tells the outcome', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 5, false));
+    h.last().serve(snapshot(5, []));
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'unknown', decider: 'unknown', note: 'Finished while this window was disconnected.' });
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'this-window', note: 'Finished while this window was disconnected.' });
+    expect(h.ctx().queue.outbox).toEqual([]);
+  });
+
+  it('CORE-2: resumed:false and a snapshot without the request, which timed out: the refusal tells the outcome', () => {
+    const h = decidedThenDropped();
+    h.last().serve(welcomeAs('client-b', 5, false));
+    h.last().serve(snapshot(5, []));
+    h.last().serve({ type: 'error', code: 'expired', message: 'timed out', ref: 'm1', requestId: 'r1' });
+    expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'timedOut', decider: 'deadline' });
+    expect(historyOf(h, 'r1').note).toContain('did not count');
+    expect(h.ctx().queue.outbox).toEqual([]);
+  });
+});
+
+describe('an outcome nothing on the socket will tell (CORE-2)', () => {
+  it('CORE-2: a request that left the snapshot with no decision of ours in flight is asked for over HTTP, and the answer settles it', () => {
+    const h = harness();
+    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    h.actor.send({ type: 'queue.decide', requestId: 'r2', decision: 'deny', clientMsgId: 'm2' });
+    h.last().drop();
+    h.advance(h.ctx().retryDelayMs);
+    h.last().serve({ ...(welcome(9, false) as Extract<ServerMessage, { type: 'welcome' }>), clientId: 'client-b' });
+    h.last().serve(snapshot(9, []));
+    // r2's re-sent decision will tell its outcome; only r1 needs the host.
+    expect(h.emitted.filter((e) => e.type === 'request.unseen')).toEqual([{ type: 'request.unseen', requestId: 'r1' }]);
+    const view = { id: 'r1', status: 'resolved', toolName: 'Bash', input: {}, context: {}, decision: 'allow', decidedBy: 'client-x', expiresAt: 2_000_000, createdAt: 1_000_001, seq: 1 } as const;
+    h.actor.send({ type: 'queue.outcome', view });
+    const r1 = h.ctx().queue.history.find((e) => e.requestId === 'r1')!;
+    expect(r1).toMatchObject({ outcome: 'allowed', decider: 'another-window', decidedBy: 'client-x', note: 'Finished while this window was disconnected.' });
+    // A late or repeated answer changes nothing once settled.
+    h.actor.send({ type: 'queue.outcome', view: { ...view, decision: 'deny' } });
+    expect(h.ctx().queue.history.find((e) => e.requestId === 'r1')!.outcome).toBe('allowed');
   });
 });

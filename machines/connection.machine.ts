@@ -12,7 +12,7 @@
  * SimulatedClock. Chat traffic is not interpreted here: it is emitted for the host.
  */
 import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
-import type { ErrorMessage, PermissionRequestEvent, SequencedEvent, SnapshotMessage } from '../protocol/index.ts';
+import type { ErrorMessage, PermissionRequestEvent, RequestView, SequencedEvent, SnapshotMessage } from '../protocol/index.ts';
 import type { ChatStreamEvent, SocketCommand, SocketEvent, SocketInput } from './connection.frames.ts';
 import { encodeClientFrame } from './connection.frames.ts';
 import type { DecideCommand, QueueState, SnapshotAssembly } from './queue.ts';
@@ -86,6 +86,8 @@ export type ConnectionEvent =
   | { type: 'connection.online' }
   | { type: 'connection.offline' }
   | ({ type: 'queue.decide' } & DecideCommand)
+  /** The host fetched the outcome of a request that finished unseen (`request.unseen`). */
+  | { type: 'queue.outcome'; view: RequestView }
   | { type: 'errors.dismiss' }
   /** Internal: an event was held, an ack is due (coalesced). */
   | { type: 'event.held' };
@@ -95,7 +97,10 @@ export type ConnectionEmitted =
   /** `resumed:false`: what the host holds of the chat is void, reload it over HTTP. */
   | { type: 'chat.reload' }
   | { type: 'request.arrived'; request: PermissionRequestEvent }
-  | { type: 'decision.refused'; requestId: string; reason: string };
+  | { type: 'decision.refused'; requestId: string; reason: string }
+  /** A request we held finished while we were disconnected and nothing of ours will tell
+   *  how (no decision of ours in flight for it): the host may fetch it over HTTP. */
+  | { type: 'request.unseen'; requestId: string };
 
 const MAX_ERRORS = 5;
 
@@ -200,6 +205,7 @@ export const connectionMachine = setup({
         return;
       }
       const known = new Set(context.queue.order);
+      const listed = new Set(message.requests.map((r) => r.id));
       enqueue.assign({
         queue: queue.applySnapshot(context.queue, message, context.now()),
         lastSeq: message.seq,
@@ -210,9 +216,17 @@ export const connectionMachine = setup({
       for (const request of message.requests) {
         if (!known.has(request.id)) enqueue.emit({ type: 'request.arrived', request });
       }
+      for (const id of known) {
+        const ours = context.queue.outbox.find((e) => e.requestId === id && e.sent);
+        // A sent decision of ours is re-sent once live, and its answer tells the outcome.
+        if (!listed.has(id) && !ours) enqueue.emit({ type: 'request.unseen', requestId: id });
+      }
       enqueue.raise({ type: 'event.held' });
     }),
     resetSnapshotParts: assign({ snapshotParts: null }),
+    applyFetchedOutcome: assign({
+      queue: ({ context, event }) => (event.type === 'queue.outcome' ? queue.applyFetchedOutcome(context.queue, event.view) : context.queue),
+    }),
     noteStrayPart: assign({ errors: ({ context }) => note(context, 'invalid-server-frame', 'a snapshot-part without a snapshot: starting afresh') }),
     holdEvent: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.event') return;
@@ -320,6 +334,7 @@ export const connectionMachine = setup({
     'connection.online': { actions: 'setOnline' },
     'connection.offline': { actions: 'setOnline' },
     'queue.decide': { actions: 'decideOffline' },
+    'queue.outcome': { actions: 'applyFetchedOutcome' },
     'server.queue-status': { actions: 'setCounts' },
     'server.ack': { actions: 'applyAck' },
     'server.error': { actions: 'applyError' },

@@ -12,6 +12,7 @@
  */
 import type {
   AckMessage,
+  RequestView,
   Decision,
   ErrorMessage,
   PermissionRequestEvent,
@@ -86,12 +87,17 @@ export type QueueState = {
   counts: { pending: number; processing: number };
   /** Our `clientId` from the last `welcome`: a `decidedBy` equal to it is this window. */
   clientId: string | null;
+  /** The ids this window had before (each reconnect gives a new one), newest first: a
+   *  decision we sent just before a drop comes back in the replay with one of them. */
+  formerClientIds: string[];
 };
 
 export const HISTORY_LIMIT = 200;
+/** How many former client ids a window remembers: far more reconnects than a decision's life. */
+export const FORMER_IDS_LIMIT = 100;
 
 export function emptyQueue(): QueueState {
-  return { cards: {}, order: [], history: [], outbox: [], counts: { pending: 0, processing: 0 }, clientId: null };
+  return { cards: {}, order: [], history: [], outbox: [], counts: { pending: 0, processing: 0 }, clientId: null, formerClientIds: [] };
 }
 
 export type DecideCommand = {
@@ -126,6 +132,7 @@ export function classifyDecider(state: QueueState, requestId: string, decidedBy:
   if (decidedBy === 'http') return 'http';
   if (decidedBy === 'timeout') return 'deadline';
   if (state.clientId !== null && decidedBy === state.clientId) return 'this-window';
+  if (state.formerClientIds.includes(decidedBy)) return 'this-window';
   const card = state.cards[requestId];
   if (card?.phase.kind === 'accepted') return 'this-window';
   if (inFlight(state, requestId)?.sent) return 'unconfirmed';
@@ -184,8 +191,10 @@ function finish(state: QueueState, requestId: string, how: Finish): QueueState {
   if (!card) return state; // finished before we held it (or held twice): nothing to move
   const entry = inFlight(state, requestId);
   const note = noteForUnsent(entry, how.outcome);
-  // An unsent decision can never count now; a sent one waits for its ack or error.
-  const outbox = entry && !entry.sent ? state.outbox.filter((e) => e !== entry) : state.outbox;
+  // An unsent decision can never count now; ours counted when this window (under any of
+  // its ids) decided it: both leave the outbox. Any other sent one waits for its ack or error.
+  const settled = entry !== undefined && (!entry.sent || how.decider === 'this-window');
+  const outbox = settled ? state.outbox.filter((e) => e !== entry) : state.outbox;
   const history = pushHistory(state.history, {
     requestId,
     toolName: card.request.toolName,
@@ -224,6 +233,39 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
     });
   }
   return { ...state, cards, order: sortOrder(cards), history, outbox, counts: snapshot.queue };
+}
+
+/** A request that finished unseen (see `applySnapshot`), as `GET /api/permission-requests/ID`
+ *  told the host afterwards: its history entry gets the real outcome. Only an entry still
+ *  `unknown` changes, so a late answer never overwrites what an ack or event settled. */
+export function applyFetchedOutcome(state: QueueState, view: RequestView): QueueState {
+  const entry = state.history.find((h) => h.requestId === view.id);
+  if (!entry || entry.decider !== 'unknown') return state;
+  let how: Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy'> & { message?: string; updatedInput?: Record<string, unknown> };
+  switch (view.status) {
+    case 'pending':
+      return state;
+    case 'resolved':
+      how = {
+        outcome: view.decision === 'allow' ? 'allowed' : 'denied',
+        decider: classifyDecider(state, view.id, view.decidedBy ?? ''),
+        decidedBy: view.decidedBy ?? 'unknown',
+        ...(view.message !== undefined ? { message: view.message } : {}),
+        ...(view.updatedInput !== undefined ? { updatedInput: view.updatedInput } : {}),
+      };
+      break;
+    case 'timedOut':
+      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout' };
+      break;
+    case 'cancelled':
+      how = { outcome: 'cancelled', decider: 'agent', decidedBy: view.message ?? 'cancelled', ...(view.message !== undefined ? { message: view.message } : {}) };
+      break;
+    default: {
+      const never: never = view.status;
+      return never;
+    }
+  }
+  return { ...state, history: state.history.map((h) => (h === entry ? { ...h, ...how } : h)) };
 }
 
 /** A snapshot arriving in parts (`snapshot` with `more: true`, then `snapshot-part`s):
@@ -286,7 +328,10 @@ export function decide(state: QueueState, cmd: DecideCommand, canSend: boolean):
 }
 
 /** On reconnect, once caught up: every outbox frame whose request is still unresolved
- *  goes (again); the caller writes `frames` to the socket. */
+ *  goes (again), and so does one sent before a drop whose request finished without this
+ *  window knowing whether it counted: the server remembers its `clientMsgId` (WS-6) and
+ *  answers the same ack, or the error that says why not, which settles the history entry.
+ *  The caller writes `frames` to the socket. */
 export function flushOutbox(state: QueueState): { state: QueueState; frames: PermissionResponse[] } {
   const frames: PermissionResponse[] = [];
   const outbox: OutboxEntry[] = [];
@@ -294,8 +339,11 @@ export function flushOutbox(state: QueueState): { state: QueueState; frames: Per
   for (const entry of state.outbox) {
     const card = cards[entry.requestId];
     if (!card) {
-      // Finished meanwhile; `finish` already noted it. Keep a sent one for its late answer.
-      if (entry.sent) outbox.push(entry);
+      // Finished meanwhile; `finish` already noted an unsent one. A sent one asks again.
+      if (entry.sent) {
+        frames.push(entry.frame);
+        outbox.push(entry);
+      }
       continue;
     }
     frames.push(entry.frame);
@@ -307,10 +355,24 @@ export function flushOutbox(state: QueueState): { state: QueueState; frames: Per
   return { state: { ...state, cards, outbox }, frames };
 }
 
-function settleHistory(state: QueueState, requestId: string, decider: DeciderKind, note?: string): HistoryEntry[] {
-  return state.history.map((h) =>
-    h.requestId === requestId && h.decider === 'unconfirmed' ? { ...h, decider, ...(note ? { note } : {}) } : h,
-  );
+/** Settle a history entry that waited on our decision's answer: `unconfirmed` (the outcome
+ *  came while ours was in flight) or `unknown` (it finished while we were disconnected;
+ *  then the answer also tells the outcome). */
+function settleHistory(state: QueueState, requestId: string, settle: { decider: DeciderKind; outcome?: Outcome; note?: string }): HistoryEntry[] {
+  return state.history.map((h) => {
+    if (h.requestId !== requestId) return h;
+    if (h.decider === 'unconfirmed') return { ...h, decider: settle.decider, ...(settle.note ? { note: settle.note } : {}) };
+    if (h.decider === 'unknown' && settle.outcome !== undefined) return { ...h, decider: settle.decider, outcome: settle.outcome, ...(settle.note ? { note: settle.note } : {}) };
+    return h;
+  });
+}
+
+/** What an error about our decision tells of a request that finished unseen. */
+function outcomeOfRefusal(error: ErrorMessage): { outcome: Outcome; decider: DeciderKind } | undefined {
+  if (error.code === 'already-resolved' && error.decision) return { outcome: error.decision === 'allow' ? 'allowed' : 'denied', decider: 'another-window' };
+  if (error.code === 'expired') return { outcome: 'timedOut', decider: 'deadline' };
+  if (error.code === 'cancelled') return { outcome: 'cancelled', decider: 'agent' };
+  return undefined;
 }
 
 /** The server accepted our decision (`ref` = clientMsgId). */
@@ -323,7 +385,8 @@ export function applyAck(state: QueueState, ack: AckMessage): QueueState {
     card && (card.phase.kind === 'sending' || card.phase.kind === 'queued')
       ? { ...state.cards, [entry.requestId]: { ...card, phase: { kind: 'accepted', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } as CardPhase } }
       : state.cards;
-  return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, 'this-window') };
+  const outcome: Outcome = entry.frame.decision === 'allow' ? 'allowed' : 'denied';
+  return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, { decider: 'this-window', outcome }) };
 }
 
 const REJECTION_TEXT: Record<string, string> = {
@@ -348,7 +411,11 @@ export function applyDecisionError(state: QueueState, error: ErrorMessage): Queu
   const cards = card ? { ...state.cards, [entry.requestId]: { ...card, phase } } : state.cards;
   const verb = entry.frame.decision === 'allow' ? 'Allow' : 'Deny';
   const note = `Your ${verb} did not count: ${rejectionText(error.code)}.`;
-  return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, 'another-window', note) };
+  const unseen = outcomeOfRefusal(error);
+  const history = state.history.map((h) =>
+    h.requestId === entry.requestId && h.decider === 'unknown' && unseen ? { ...h, ...unseen, note } : h,
+  );
+  return { ...state, cards, outbox, history: settleHistory({ ...state, history }, entry.requestId, { decider: 'another-window', note }) };
 }
 
 export function setCounts(state: QueueState, counts: { pending: number; processing: number }): QueueState {
@@ -357,7 +424,8 @@ export function setCounts(state: QueueState, counts: { pending: number; processi
 
 /** From each `welcome`: lets `classifyDecider` recognise this window's own decisions. */
 export function setClientId(state: QueueState, clientId: string): QueueState {
-  return { ...state, clientId };
+  if (state.clientId === null || state.clientId === clientId) return { ...state, clientId };
+  return { ...state, clientId, formerClientIds: [state.clientId, ...state.formerClientIds.filter((id) => id !== clientId)].slice(0, FORMER_IDS_LIMIT) };
 }
 
 /** How a history entry reads, e.g. "Allowed by this window", "Denied: decided elsewhere". */

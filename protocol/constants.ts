@@ -79,6 +79,20 @@ export const REQUEST_STATUSES = ['pending', 'resolved', 'timedOut', 'cancelled']
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 export const DECISIONS = ['allow', 'deny'] as const;
+/** How an audited request ended: a human's decision, a rule's, its deadline, its cancel. */
+export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
+export type AuditHow = (typeof AUDIT_HOWS)[number];
+/** The audit list's bounds (protocol/http.ts `auditListEntry`, docs/integrations.md). */
+export const AUDIT_LIMITS = {
+  summaryChars: 200,
+  listInputBytes: 4096,
+  /** At most this much JSON in one list answer (past its first entry). */
+  pageBytes: 1 << 20,
+  /** At most this much stored input read (and parsed) for one list answer, past its first entry. */
+  pageReadBytes: 8 << 20,
+  defaultPage: 100,
+  maxPage: 1000,
+} as const;
 export type Decision = (typeof DECISIONS)[number];
 
 export const RULE_SCOPES = ['session', 'project', 'global'] as const;

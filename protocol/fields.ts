@@ -16,6 +16,18 @@ export function jsonByteLength(value: unknown): number {
   }
 }
 
+/** A tool input in one short line: its command, file path, path, URL or pattern when it
+ *  has one as a string, else its JSON; cut to `maxChars` (with an ellipsis). */
+export function inputSummaryText(input: unknown, maxChars: number): string {
+  let text: string;
+  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    const fields = input as Record<string, unknown>;
+    const key = ['command', 'file_path', 'path', 'url', 'pattern'].find((k) => typeof fields[k] === 'string');
+    text = key !== undefined ? (fields[key] as string) : JSON.stringify(input);
+  } else text = JSON.stringify(input) ?? '';
+  return text.length > maxChars ? text.slice(0, Math.max(0, maxChars - 1)) + '…' : text;
+}
+
 /** The bytes a request weighs against `--max-unresolved-bytes`: the JSON of its input
  *  plus the JSON of its context. The one way to count them, for every path that creates. */
 export function requestByteLength(request: { input: unknown; context?: unknown }): number {

@@ -3,7 +3,7 @@
  * responses are typed with them so server and clients agree.
  */
 import { z } from 'zod';
-import { ERROR_CODES, REQUEST_STATUSES, RULE_SCOPES } from './constants.ts';
+import { AUDIT_HOWS, ERROR_CODES, REQUEST_STATUSES, RULE_SCOPES } from './constants.ts';
 import * as f from './fields.ts';
 
 export const createRequestBody = z.object({
@@ -61,6 +61,52 @@ export const requestView = z.object({
 /** A page of requests; `next`: pass it as `after` for the following page (absent on the last). */
 export const requestList = z.object({ requests: z.array(requestView), next: f.id.optional() });
 
+/**
+ * `GET /api/audit/ID`: one request's whole audit entry (who: decidedBy, via, address,
+ * device; how; what: tool and input; when). Absent fields are unknown or not yet decided.
+ */
+export const auditEntry = z.object({
+  requestId: z.string(),
+  toolName: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  sessionId: z.string().optional(),
+  agent: z.string().optional(),
+  cwd: z.string().optional(),
+  requestedAt: f.timestamp,
+  /** Absent while unresolved. */
+  status: z.enum(['resolved', 'timedOut', 'cancelled']).optional(),
+  decision: f.decision.optional(),
+  how: z.enum(AUDIT_HOWS).optional(),
+  decidedBy: z.string().optional(),
+  via: z.string().optional(),
+  address: z.string().optional(),
+  message: z.string().optional(),
+  ruleId: z.string().optional(),
+  decidedAt: f.timestamp.optional(),
+  /** The device that decided (its cookie authenticated the decision). */
+  deviceId: z.string().optional(),
+  deviceName: z.string().optional(),
+});
+
+/**
+ * An entry of the audit list: the entry with a bounded `summary` of the input (the command,
+ * path, URL or pattern; else the JSON, cut to AUDIT_LIMITS.summaryChars), `inputBytes`, and the
+ * `input` itself only when it is small (at most AUDIT_LIMITS.listInputBytes of JSON): a list
+ * answer never carries megabytes; the whole entry is `GET /api/audit/ID`.
+ */
+export const auditListEntry = auditEntry.extend({
+  input: z.record(z.string(), z.unknown()).optional(),
+  summary: z.string(),
+  inputBytes: z.number().int().nonnegative(),
+  /** When `input` is left out and holds hidden characters: their names (at most 5), so the
+   *  list still warns of what its summary may have cut off (docs/ui.md). */
+  inputHidden: z.array(z.string()).optional(),
+});
+
+/** `GET /api/audit`: newest first; `next`: pass it as `before` for older entries (absent on the last page). */
+export const auditPage = z.object({ entries: z.array(auditListEntry), next: z.string().optional() });
+export const auditEntryAnswer = z.object({ entry: auditEntry });
+
 export const errorBody = z.object({
   error: z.object({
     code: z.enum(Object.values(ERROR_CODES) as [string, ...string[]]),
@@ -76,3 +122,6 @@ export type RuleProposalBody = z.infer<typeof ruleProposalBody>;
 export type RuleProposal = z.infer<typeof ruleProposal>;
 export type RequestList = z.infer<typeof requestList>;
 export type ErrorBody = z.infer<typeof errorBody>;
+export type AuditEntry = z.infer<typeof auditEntry>;
+export type AuditListEntry = z.infer<typeof auditListEntry>;
+export type AuditPage = z.infer<typeof auditPage>;

@@ -7,8 +7,10 @@
  *   2. each permission request shows inline: its context names the session and the
  *      tool-use's toolUseId, and the tool-result carries its requestId; each decision
  *      reaches the agent (a deny's message and an allow's edited input show in the results);
- *   3. a client that drops mid-turn (no close frame) resumes with since + epoch and gets
- *      every message it missed, none twice (seq gapless, message ids unique);
+ *   3. a client that drops mid-turn (no close frame, while a request waits) resumes with
+ *      since + epoch and gets every message it missed, none twice (seq gapless, message ids
+ *      unique); what it misses is made by the check itself (the waiting request is allowed
+ *      over HTTP while the client is away), so it never depends on the agent's timing;
  *   4. history survives a restart (kill -9, then serve on the same data directory):
  *      GET /api/sessions/ID/messages is unchanged and matches what the client received.
  * Exit 1 when one breaks.
@@ -102,14 +104,17 @@ try {
   const second = await toolUse(sessionId, 1);
   const reason = `denied by the chat check ${process.pid}`;
   await decide(second.request, 'deny', { message: reason });
-  // Tool call 3 (Edit): allow, then drop the connection at once, mid-turn, without a close frame.
+  // Tool call 3 (Edit): the client holds its request (the agent now waits for a decision,
+  // so the session is quiet); drop the connection there, mid-turn, without a close frame.
   const third = await toolUse(sessionId, 2);
-  await decide(third.request, 'allow');
   const heldBeforeDrop = client.checker.lastSeq;
   client.terminate();
   await client.until(() => client.closedInfo !== undefined, WAIT_MS, 'the socket to close');
-  // While away, the agent goes on: the Edit's result, the 4th tool-use and its request
-  // (seen by a second client that stays connected).
+  // While away, the test (not the agent's timing) makes things happen: the Edit is allowed
+  // over HTTP, so its outcome, the Edit's result, the 4th tool-use and its request all come
+  // after the drop (seen by a second client that stays connected).
+  const allowed = await server.api(`/api/permission-requests/${third.request.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
+  check(allowed.status === 200, `the HTTP allow of ${third.request.id} answered ${allowed.status} ${allowed.text}`);
   await watcher.until(() => watched.filter((f) => f.type === 'permission-request' && f.context?.sessionId === sessionId).length >= 4, WAIT_MS, 'the 4th request while the client is away');
   const welcome = await client.connect({ resume: true });
   check(welcome.resumed === true, `the resume with since=${heldBeforeDrop} was not resumed (${JSON.stringify(welcome)})`);
@@ -180,7 +185,7 @@ try {
   violations.push(...client.checker.violations, ...watcher.checker.violations);
   const seconds = (performance.now() - started) / 1000;
   console.log(`\nChat with the demo agent${fault ? ` (fault injected: ${fault})` : ''}`);
-  console.log(`  turn                ${chat.length} chat messages, 4 permission requests (allow, deny with reason, allow, allow with edited input)`);
+  console.log(`  turn                ${chat.length} chat messages, 4 permission requests (allow, deny with reason, allow over HTTP while away, allow with edited input)`);
   console.log(`  drop mid-turn       resumed with since=${heldBeforeDrop}: ${resumeEvents} event(s) received after the resume point`);
   console.log(`  history             ${historyCount} messages, unchanged across kill -9 and restart`);
   console.log(`  elapsed             ${seconds.toFixed(2)} s`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS, type SequencedEvent } from '../../protocol/index.ts';
+import { AUDIT_LIMITS, LIMITS, auditEntryAnswer, auditPage, type SequencedEvent } from '../../protocol/index.ts';
 import { openAgentsDb } from '../agents/db.ts';
 import { AuditLog } from './auditLog.ts';
 
@@ -43,5 +43,81 @@ describe('audit log pruning', () => {
     expect(audit.prune(3_000, { keepEvents: 10_000, keepMs: 86_400_000 })).toBe(0);
     expect(audit.prune(3_000, { keepEvents: 1, keepMs: 86_400_000 })).toBe(0);
     expect(audit.query({}).map((e) => e.requestId)).toEqual(['a']);
+  });
+});
+
+describe('the audit list (CORE-1)', () => {
+  const filled = (count: number, input: (i: number) => Record<string, unknown> = (i) => ({ command: `echo ${i}` })) => {
+    const audit = new AuditLog(openAgentsDb(':memory:'));
+    const events: SequencedEvent[] = [];
+    for (let i = 0; i < count; i++) events.push({ ...request(i + 1, `r${String(i).padStart(5, '0')}`, 1_000 + i), input: input(i) } as SequencedEvent);
+    audit.record(events);
+    return audit;
+  };
+  const get = async (audit: AuditLog, query: string) => {
+    const res = await audit.routes().request(`/${query}`);
+    return { status: res.status, body: res.headers.get('content-type')?.includes('json') && !res.headers.get('content-type')?.includes('ndjson') ? await res.json() : await res.text() };
+  };
+
+  it('CORE-1: newest first; the cursor walks every older entry once, past 501 entries', async () => {
+    const audit = filled(501);
+    const seen: string[] = [];
+    let query = '?limit=200';
+    for (let pages = 0; pages < 10; pages++) {
+      const { status, body } = await get(audit, query);
+      expect(status).toBe(200);
+      const page = auditPage.parse(body);
+      seen.push(...page.entries.map((e) => e.requestId));
+      if (!page.next) break;
+      query = `?limit=200&before=${encodeURIComponent(page.next)}`;
+    }
+    expect(seen[0]).toBe('r00500');
+    expect(seen).toHaveLength(501);
+    expect(seen).toEqual([...seen].sort().reverse());
+    const first = auditPage.parse((await get(audit, '')).body);
+    expect(first.entries).toHaveLength(100);
+    expect(first.entries[0]).toMatchObject({ requestId: 'r00500', toolName: 'Bash', summary: 'echo 500', input: { command: 'echo 500' } });
+  });
+
+  it('CORE-1: large inputs never break the list: summaries, a byte budget, the whole entry by id', async () => {
+    const big = 'x'.repeat(LIMITS.maxInputBytes - 100);
+    const audit = filled(40, (i) => ({ command: `run ${i} ${big}`, ...(i === 39 ? { note: 'beyond the summary \u202e' } : {}) }));
+    const { status, body } = await get(audit, '?limit=1000');
+    expect(status).toBe(200);
+    const page = auditPage.parse(body);
+    expect(JSON.stringify(body).length).toBeLessThanOrEqual(AUDIT_LIMITS.pageBytes);
+    // 40 inputs of 256 KiB are more than one answer reads: a cursor, then the rest.
+    expect(page.entries.length).toBeLessThan(40);
+    expect(page.entries.length).toBeGreaterThan(20);
+    const rest = auditPage.parse((await get(audit, `?limit=1000&before=${encodeURIComponent(page.next!)}`)).body);
+    expect(page.entries.length + rest.entries.length).toBe(40);
+    expect(rest.next).toBeUndefined();
+    expect(page.entries[0]!.input).toBeUndefined();
+    expect(page.entries[0]!.summary.length).toBeLessThanOrEqual(AUDIT_LIMITS.summaryChars);
+    expect(page.entries[0]!.summary.startsWith('run 39 xxx')).toBe(true);
+    expect(page.entries[0]!.inputBytes).toBeGreaterThan(AUDIT_LIMITS.listInputBytes);
+    const whole = await get(audit, 'r00039');
+    expect(auditEntryAnswer.parse(whole.body).entry.input).toEqual({ command: `run 39 ${big}`, note: 'beyond the summary \u202e' });
+    // What the summary cut off still warns in the list.
+    expect(page.entries[0]!.inputHidden).toEqual(['U+202E RIGHT-TO-LEFT OVERRIDE']);
+    expect(page.entries[1]!.inputHidden).toBeUndefined();
+    expect((await get(audit, 'nope')).status).toBe(404);
+    // The export still carries every input in full, oldest first.
+    const lines = String((await get(audit, '?format=jsonl')).body).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.requestId)).toEqual([...page.entries, ...rest.entries].map((e) => e.requestId).reverse());
+    expect(lines[0].input.command.length).toBeGreaterThan(LIMITS.maxInputBytes - 100);
+  });
+
+  it('CORE-1: many mid-sized entries stop at the byte budget and give a cursor', async () => {
+    // Context fields are bounded, not tiny: a page of 1000 of them would pass the budget.
+    const audit = new AuditLog(openAgentsDb(':memory:'));
+    const events: SequencedEvent[] = [];
+    for (let i = 0; i < 1000; i++) events.push({ ...request(i + 1, `m${String(i).padStart(4, '0')}`, 5_000 + i), input: { command: 'y'.repeat(3000) }, context: { cwd: 'd'.repeat(4000) } } as SequencedEvent);
+    audit.record(events);
+    const page = auditPage.parse((await get(audit, '?limit=1000')).body);
+    expect(page.entries.length).toBeLessThan(1000);
+    expect(page.next).toBe(`${page.entries.at(-1)!.requestedAt}:${page.entries.at(-1)!.requestId}`);
+    expect((await get(audit, '?before=garbage')).status).toBe(400);
+    expect((await get(audit, '?format=jsonl&before=1:x')).status).toBe(400);
   });
 });

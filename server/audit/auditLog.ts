@@ -2,7 +2,10 @@
  * The audit log: one row per request with its outcome (who decided: the client label and
  * address; how: human, rule, timeout, cancel; what: tool and input; when), kept in
  * SQLite from the committed event stream, so it records every outcome whatever path
- * produced it. `GET /api/audit` filters it; `?format=jsonl` exports it.
+ * produced it. `GET /api/audit` lists it newest first in pages (a cursor, and a byte
+ * budget: list entries carry a summary of the input, the whole entry is `GET
+ * /api/audit/ID`), so no size of the log or of its inputs makes an answer fail;
+ * `?format=jsonl` exports it, oldest first, streamed page by page (docs/integrations.md).
  *
  * Pruned with the history (`prune`, on the store's schedule and bound): a row goes only
  * when it is beyond the newest `--history-events` rows AND it ended (its decision, or the
@@ -10,35 +13,27 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { DECISIONS, ERROR_CODES, LIMITS, parseWith, type SequencedEvent } from '../../protocol/index.ts';
+import {
+  AUDIT_HOWS,
+  AUDIT_LIMITS,
+  DECISIONS,
+  ERROR_CODES,
+  LIMITS,
+  hiddenNamesDeep,
+  inputSummaryText,
+  parseWith,
+  type AuditEntry,
+  type AuditHow,
+  type AuditListEntry,
+  type AuditPage,
+  type SequencedEvent,
+} from '../../protocol/index.ts';
 import type { AgentsDb } from '../agents/db.ts';
 import { errorResponse } from '../http/errors.ts';
 
-export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
-export type AuditHow = (typeof AUDIT_HOWS)[number];
+export { AUDIT_HOWS, type AuditEntry, type AuditHow };
 
-export type AuditEntry = {
-  requestId: string;
-  toolName: string;
-  input: Record<string, unknown>;
-  sessionId?: string;
-  agent?: string;
-  cwd?: string;
-  requestedAt: number;
-  /** Absent while unresolved. */
-  status?: 'resolved' | 'timedOut' | 'cancelled';
-  decision?: 'allow' | 'deny';
-  how?: AuditHow;
-  decidedBy?: string;
-  via?: string;
-  address?: string;
-  message?: string;
-  ruleId?: string;
-  decidedAt?: number;
-  /** The device that decided (its cookie authenticated the decision). */
-  deviceId?: string;
-  deviceName?: string;
-};
+const encoder = new TextEncoder();
 
 type Row = {
   request_id: string;
@@ -82,6 +77,18 @@ function toEntry(row: Row): AuditEntry {
 
 const str = (value: unknown) => (typeof value === 'string' ? value : null);
 
+/** A page's position: the (requestedAt, requestId) of the last entry given, `"<ms>:<id>"`. */
+const cursor = z
+  .string()
+  .max(LIMITS.maxIdLength + 20)
+  .regex(/^\d{1,16}:.+$/, 'must be a cursor from a previous answer ("next")')
+  .transform((text) => {
+    const colon = text.indexOf(':');
+    return { at: Number(text.slice(0, colon)), id: text.slice(colon + 1) };
+  });
+type Cursor = z.infer<typeof cursor>;
+const cursorOf = (entry: { requestedAt: number; requestId: string }) => `${entry.requestedAt}:${entry.requestId}`;
+
 export const auditQuery = z.object({
   requestId: z.string().max(200).optional(),
   toolName: z.string().max(200).optional(),
@@ -94,10 +101,23 @@ export const auditQuery = z.object({
   deviceId: z.string().max(200).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** The list: entries older than this cursor. */
+  before: cursor.optional(),
+  /** The list: at most this many (default AUDIT_LIMITS.defaultPage); the export: at most this many in all (default every one). */
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
   format: z.enum(['json', 'jsonl']).default('json'),
 });
-export type AuditQuery = z.infer<typeof auditQuery>;
+export type AuditQuery = z.input<typeof auditQuery>;
+type AuditFilter = Omit<z.output<typeof auditQuery>, 'before' | 'limit' | 'format'>;
+
+/** A list entry: the summary always, the input only when small (protocol/http.ts `auditListEntry`). */
+function toListEntry(entry: AuditEntry, inputBytes: number): AuditListEntry {
+  const { input, ...rest } = entry;
+  const summary = inputSummaryText(input, AUDIT_LIMITS.summaryChars);
+  if (inputBytes <= AUDIT_LIMITS.listInputBytes) return { ...rest, input, summary, inputBytes };
+  const hidden = hiddenNamesDeep(input);
+  return { ...rest, summary, inputBytes, ...(hidden.length > 0 ? { inputHidden: hidden } : {}) };
+}
 
 export class AuditLog {
   // Prepared once: these run for every request and every decision, on the event loop.
@@ -168,7 +188,8 @@ export class AuditLog {
     this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, who.device?.id ?? null, who.device?.name ?? null, requestId);
   }
 
-  query(filter: Partial<AuditQuery>): AuditEntry[] {
+  /** Matching rows in (requestedAt, requestId) order, from a cursor; a lazy iterator. */
+  private *rows(filter: AuditFilter, order: 'newest' | 'oldest', from: Cursor | undefined, limit: number): Generator<Row> {
     const where: string[] = [];
     const args: unknown[] = [];
     const eq = (column: string, value: unknown) => {
@@ -194,8 +215,71 @@ export class AuditLog {
       where.push('requested_at <= ?');
       args.push(filter.until);
     }
-    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY requested_at, request_id LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 500) as Row[]).map(toEntry);
+    const past = order === 'newest' ? '<' : '>';
+    if (from) {
+      where.push(`(requested_at ${past} ? OR (requested_at = ? AND request_id ${past} ?))`);
+      args.push(from.at, from.at, from.id);
+    }
+    const dir = order === 'newest' ? 'DESC' : 'ASC';
+    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY requested_at ${dir}, request_id ${dir} LIMIT ?`;
+    yield* this.db.prepare(sql).iterate(...args, limit) as IterableIterator<Row>;
+  }
+
+  /** Full entries, oldest first (the export's order). */
+  query(filter: Partial<AuditFilter> & { limit?: number } = {}): AuditEntry[] {
+    return [...this.rows(filter, 'oldest', undefined, filter.limit ?? 10_000)].map(toEntry);
+  }
+
+  /** One request's whole entry. */
+  entry(requestId: string): AuditEntry | undefined {
+    const [row] = this.rows({ requestId }, 'oldest', undefined, 1);
+    return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * A page of the list, newest first: at most `limit` entries and, past the first, at most
+   * AUDIT_LIMITS.pageBytes of JSON and AUDIT_LIMITS.pageReadBytes of stored input read (so
+   * one answer never parses hundreds of megabytes on the event loop); `next` when older
+   * entries remain.
+   */
+  page(filter: AuditFilter, before: Cursor | undefined, limit: number): AuditPage {
+    const entries: AuditListEntry[] = [];
+    let bytes = 0;
+    let read = 0;
+    for (const row of this.rows(filter, 'newest', before, limit + 1)) {
+      const inputBytes = encoder.encode(row.input).length;
+      const last = entries.at(-1);
+      if (last && (entries.length === limit || read + inputBytes > AUDIT_LIMITS.pageReadBytes)) return { entries, next: cursorOf(last) };
+      const entry = toListEntry(toEntry(row), inputBytes);
+      const size = encoder.encode(JSON.stringify(entry)).length + 1;
+      if (last && bytes + size > AUDIT_LIMITS.pageBytes) return { entries, next: cursorOf(last) };
+      entries.push(entry);
+      bytes += size;
+      read += inputBytes;
+    }
+    return { entries };
+  }
+
+  /** The JSON Lines export, oldest first, read a bounded page at a time as the client reads. */
+  private exportStream(filter: AuditFilter, limit: number | undefined): ReadableStream<Uint8Array> {
+    let after: Cursor | undefined;
+    let left = limit ?? Number.POSITIVE_INFINITY;
+    return new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        const lines: string[] = [];
+        let bytes = 0;
+        for (const row of this.rows(filter, 'oldest', after, Math.min(left, 500))) {
+          const line = JSON.stringify(toEntry(row)) + '\n';
+          lines.push(line);
+          bytes += line.length;
+          after = { at: row.requested_at, id: row.request_id };
+          if (bytes >= AUDIT_LIMITS.pageBytes) break;
+        }
+        left -= lines.length;
+        if (lines.length > 0) controller.enqueue(encoder.encode(lines.join('')));
+        if (lines.length === 0 || left <= 0) controller.close();
+      },
+    });
   }
 
   routes(): Hono {
@@ -203,14 +287,29 @@ export class AuditLog {
     app.get('/', (c) => {
       const parsed = parseWith(auditQuery, c.req.query());
       if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
-      const entries = this.query(parsed.value);
-      if (parsed.value.format === 'jsonl') {
-        return c.body(entries.map((entry) => JSON.stringify(entry)).join('\n') + (entries.length ? '\n' : ''), 200, {
-          'content-type': 'application/x-ndjson; charset=utf-8',
-          'content-disposition': 'attachment; filename="gatehouse-audit.jsonl"',
-        });
+      const { before, limit, format, ...filter } = parsed.value;
+      switch (format) {
+        case 'jsonl':
+          if (before) return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'before: the export is oldest first and has no cursor; filter with since/until');
+          return c.body(this.exportStream(filter, limit), 200, {
+            'content-type': 'application/x-ndjson; charset=utf-8',
+            'content-disposition': 'attachment; filename="gatehouse-audit.jsonl"',
+          });
+        case 'json': {
+          const page: AuditPage = this.page(filter, before, Math.min(limit ?? AUDIT_LIMITS.defaultPage, AUDIT_LIMITS.maxPage));
+          return c.json(page);
+        }
+        default: {
+          const never: never = format;
+          return never;
+        }
       }
-      return c.json({ entries });
+    });
+    app.get('/:requestId', (c) => {
+      const requestId = c.req.param('requestId');
+      const entry = requestId.length <= LIMITS.maxIdLength ? this.entry(requestId) : undefined;
+      if (!entry) return errorResponse(c, 404, ERROR_CODES.notFound, `no audit entry for request ${JSON.stringify(requestId.slice(0, 100))}`);
+      return c.json({ entry });
     });
     return app;
   }

@@ -192,7 +192,7 @@ describe('decisions are audited with their device', () => {
     expect(entry.deviceId).toBeUndefined();
     // What did this device decide? (After a device is lost, the first question.)
     const byDevice = (await server.api(`/api/audit?deviceId=${me.id}`)).body.entries.map((e: { requestId: string }) => e.requestId);
-    expect(byDevice).toEqual([overWs, overHttp]);
+    expect(byDevice).toEqual([overHttp, overWs]); // newest first (CORE-1)
   });
 
   it('AUTH-9: an audit database from before devices gains the columns and keeps its rows', { timeout: 40_000 }, async () => {
@@ -207,7 +207,7 @@ describe('decisions are audited with their device', () => {
     const s = await startServerProcess({ dataDir });
     try {
       expect((await s.api('/api/audit?requestId=old-1')).body.entries).toEqual([
-        { requestId: 'old-1', toolName: 'Bash', input: { command: 'ls' }, requestedAt: 1, status: 'resolved', decision: 'allow', how: 'human', decidedBy: 'http' },
+        { requestId: 'old-1', toolName: 'Bash', input: { command: 'ls' }, summary: 'ls', inputBytes: 16, requestedAt: 1, status: 'resolved', decision: 'allow', how: 'human', decidedBy: 'http' },
       ]);
       const cookie = await openDevice(s);
       const id = (await s.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'ls' } } })).body.id;

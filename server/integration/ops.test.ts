@@ -73,12 +73,17 @@ describe('metrics', () => {
     client.send({ type: 'ack', seq: created.seq });
     client.send({ type: 'ping', id: 'x' });
     await client.waitFor((f) => f.type === 'pong');
+    // Its own decision: the log line must not depend on another test's traffic.
+    const decided = (await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: {} } })).body;
+    await client.waitFor((f) => f.id === decided.id);
+    client.send({ type: 'permission-response', requestId: decided.id, decision: 'allow', clientMsgId: randomUUID() });
+    await client.waitFor((f) => f.type === 'ack' && f.requestId === decided.id);
     client.terminate();
     await server.waitForStderr(`websocket connect client=${welcome.clientId}`);
     await server.waitForStderr(`websocket send type=permission-request seq=${created.seq}`);
     await server.waitForStderr(`permissions timeout requestId=${created.id}`);
     await server.waitForStderr(`websocket ack client=${welcome.clientId} seq=${created.seq}`);
-    await server.waitForStderr(/permissions decision requestId=\S+ decision=allow/);
+    await server.waitForStderr(`permissions decision requestId=${decided.id} decision=allow`);
     await server.waitForStderr(`websocket disconnect client=${welcome.clientId}`);
   });
 });

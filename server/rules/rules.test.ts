@@ -109,9 +109,10 @@ describe('audit log', () => {
     const cancelled = await ask('make clean', { sessionId: 's-audit', cwd: project });
     await server.api(`/api/permission-requests/${cancelled}`, { method: 'DELETE' });
     const entries = (await server.api('/api/audit?sessionId=s-audit')).body.entries;
+    // Newest first (CORE-1); the export below is oldest first.
     expect(entries).toEqual([
-      expect.objectContaining({ requestId: human, how: 'human', decision: 'deny', decidedBy: 'http', via: 'http', address: expect.stringMatching(/127\.0\.0\.1/), message: 'not now', status: 'resolved' }),
       expect.objectContaining({ requestId: cancelled, how: 'cancel', decision: 'deny', status: 'cancelled' }),
+      expect.objectContaining({ requestId: human, how: 'human', decision: 'deny', decidedBy: 'http', via: 'http', address: expect.stringMatching(/127\.0\.0\.1/), message: 'not now', status: 'resolved' }),
     ]);
     expect((await server.api('/api/audit?sessionId=s-audit&how=cancel')).body.entries).toHaveLength(1);
     const jsonl = await server.api('/api/audit?sessionId=s-audit&format=jsonl');

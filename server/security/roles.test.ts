@@ -57,6 +57,7 @@ describe('roles', () => {
       ['GET', '/api/rules'],
       ['POST', '/api/rules', { toolName: 'Bash', pattern: 'perl -e', scope: 'global' }],
       ['GET', '/api/audit'],
+      ['GET', `/api/audit/${id}`],
       ['GET', '/api/sessions'],
       ['GET', '/api/devices'],
       ['GET', '/metrics'],

@@ -8,6 +8,7 @@ import { pageVisible, requestArrived } from '../state/attention.ts';
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { KeepLastQueue } from '../pwa/offlineQueue.ts';
+import { fetchUnseenOutcome } from '../state/unseenOutcome.ts';
 import { AuditView } from './AuditView.tsx';
 import { ChatView } from './ChatView.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
@@ -51,6 +52,7 @@ function Wiring() {
       connection.on('chat.event', (e) => chat.send({ type: 'stream', event: e.event })),
       connection.on('chat.reload', () => chat.send({ type: 'reset' })),
       connection.on('request.arrived', (e) => requestArrived(e.request)),
+      connection.on('request.unseen', (e) => fetchUnseenOutcome(connection, e.requestId)),
     ];
     const onVisibility = () => {
       const visible = document.visibilityState !== 'hidden';

@@ -25,9 +25,10 @@ export function Visible({ text }: { text: string }) {
   );
 }
 
-/** The warning shown next to untrusted text (any value) that holds hidden characters, naming them. */
-export function HiddenWarning({ value }: { value: unknown }) {
-  const names = hiddenNamesDeep(value);
+/** The warning shown next to untrusted text (any value) that holds hidden characters, naming
+ *  them; `also`: names the server found in what it did not send (an audit entry's large input). */
+export function HiddenWarning({ value, also = [] }: { value: unknown; also?: readonly string[] }) {
+  const names = [...new Set([...hiddenNamesDeep(value), ...also])].slice(0, 5);
   if (names.length === 0) return null;
   return (
     <p className="phase error hidden-warning" role="note" data-testid="hidden-warning">
