@@ -333,6 +333,33 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     console.log(`[opencode] three at once in ${seconds(Date.now() - t)}`);
   }, TEST_TIMEOUT);
 
+  it('OPENCODE-7: "Always allow" in Gatehouse makes a Gatehouse rule: the same command later in the session is replied once with no human; opencode\'s own always is not sent', async () => {
+    const t = Date.now();
+    const marker = join(work, 'out', 'remembered');
+    const command = `touch ${marker}`;
+    const { sessionId, asked, request, idle, from } = await promptAndAsk(command);
+    const decided = await gate.human.decide(request.id, { decision: 'allow', remember: { scope: 'session' } });
+    expect(decided.status).toBe(200);
+    const first = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+    expect(first.properties.reply).toBe('once');
+    await idle;
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    // The same command again in the same session: the rule decides.
+    const again = observer.events.length;
+    await oc('POST', `/session/${sessionId}/prompt_async`, { parts: [{ type: 'text', text: `RUN: ${command}` }], model: { providerID: 'fake', modelID: 'fake-model' } });
+    const second = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, again);
+    const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === second.properties.id, 30_000, again);
+    expect(replied.properties.reply).toBe('once');
+    await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, again);
+    expect(existsSync(marker)).toBe(true);
+    const list = await gate.server.api('/api/permission-requests?status=resolved');
+    const byRule = (list.body.requests as RequestView[]).find((r) => r.context.opencodeRequestId === second.properties.id);
+    expect(byRule).toMatchObject({ status: 'resolved', decision: 'allow' });
+    expect(byRule?.decidedBy).toMatch(/rule/);
+    console.log(`[opencode] remembered rule in ${seconds(Date.now() - t)}`);
+  }, TEST_TIMEOUT);
+
   it('OPENCODE-5, OPENCODE-6: an ask pending before the bridge attaches is found by its list; a Gatehouse that cannot prove itself means reject, never allow', async () => {
     const t = Date.now();
     // The file's bridge goes away; an ask comes while no bridge listens.
