@@ -107,6 +107,7 @@ describe('OpencodeBridge', () => {
     h.bridge.onEvent(asked(bashAsk())); // the same ask twice (e.g. stream and list): one request
     expect(h.asks).toHaveLength(1);
     expect(h.asks[0].spec.toolName).toBe('Bash');
+    expect(h.asks[0].spec.idempotencyKey.length).toBeLessThanOrEqual(200);
     h.asks[0].resolve(finished('allow'));
     await h.nextReply(1);
     expect(h.replies).toEqual([{ id: 'per_1', body: { reply: 'once' } }]);
@@ -141,6 +142,7 @@ describe('OpencodeBridge', () => {
     const h = harness({ maxWaiting: 3 });
     for (let i = 0; i < 4; i += 1) h.bridge.onEvent(asked(bashAsk(`per_${i}`, `echo ${i}`)));
     expect(h.asks).toHaveLength(3);
+    expect(new Set(h.asks.map((a) => a.spec.idempotencyKey)).size).toBe(3);
     await h.nextReply(1);
     expect(h.replies[0]).toMatchObject({ id: 'per_3', body: { reply: 'reject', message: expect.stringContaining('Too many') } });
     h.asks[2].resolve(finished('allow'));

@@ -49,7 +49,9 @@ const ANSWERED_KEPT = 1000;
 export class OpencodeBridge {
   private readonly waiting = new Map<string, Entry>();
   private readonly answered = new Map<string, OpencodeReply>();
+  /** Idempotency keys: unique per process and ask, and short whatever opencode's ids are. */
   private readonly prefix = `opencode-${randomUUID()}`;
+  private asks = 0;
   private closed = false;
 
   constructor(private readonly deps: BridgeDeps) {}
@@ -125,7 +127,7 @@ export class OpencodeBridge {
       this.remember(ask.id, { reply: 'reject', message: 'Too many permission asks are waiting for Gatehouse at once, so this was not allowed.' });
       return;
     }
-    const spec = requestSpecOf(ask, { cwd: this.deps.cwd?.(), idempotencyKey: `${this.prefix}-${ask.id}` });
+    const spec = requestSpecOf(ask, { cwd: this.deps.cwd?.(), idempotencyKey: `${this.prefix}-${++this.asks}` });
     const entry: Entry = { ask, spec, done: false, controller: new AbortController(), asked: Promise.resolve() };
     this.waiting.set(ask.id, entry);
     this.deps.log(`ask ${ask.id} (${ask.permission}): asking Gatehouse`);
