@@ -9,11 +9,12 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   hook: { module: './hook.ts', summary: 'Claude Code command hook: hook JSON on stdin, decision JSON on stdout' },
   mcp: { module: './mcp.ts', summary: 'stdio MCP server with the tool "approve"' },
   acp: { module: './acp.ts', summary: 'ACP proxy for editors: gatehouse acp [--no-editor] -- CMD [ARGS…]' },
+  opencode: { module: './opencode.ts', summary: 'answer the permission asks of a running `opencode serve`: gatehouse opencode --url URL' },
   setup: { module: './setup.ts', summary: 'print (or --write) the Claude Code settings for this server' },
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(6)} ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
   return `Usage: gatehouse <command> [options]\n\nCommands:\n${lines.join('\n')}\n`;
 }
 

@@ -16,7 +16,10 @@ import { join } from 'node:path';
 export const PINNED_AGENTS = {
   gemini: { package: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' },
   claudeAcp: { package: '@zed-industries/claude-agent-acp', version: '0.23.1', bin: 'claude-agent-acp' },
-} as const;
+  // npm skips opencode-ai's postinstall (--ignore-scripts), which would put the platform
+  // binary in place of its `.bin` stub: run the platform package's binary directly.
+  opencode: { package: 'opencode-ai', version: '1.18.33', bin: 'opencode', binPath: `node_modules/opencode-${process.platform}-${process.arch}/bin/opencode` },
+} as const satisfies Record<string, { package: string; version: string; bin: string; binPath?: string }>;
 export type PinnedAgent = keyof typeof PINNED_AGENTS;
 
 export function agentCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -41,13 +44,14 @@ export async function installAgent(name: PinnedAgent, env: NodeJS.ProcessEnv = p
   const spec = PINNED_AGENTS[name];
   const cache = agentCacheDir(env);
   const dir = join(cache, `${spec.package.replace('/', '+')}@${spec.version}`);
-  const bin = join(dir, 'node_modules', '.bin', spec.bin);
+  const binPath = 'binPath' in spec ? spec.binPath : join('node_modules', '.bin', spec.bin);
+  const bin = join(dir, binPath);
   if (existsSync(join(dir, COMPLETE)) && existsSync(bin)) return { dir, bin };
   mkdirSync(cache, { recursive: true });
   const temp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   const started = Date.now();
   const result = await run('npm', ['install', '--prefix', temp, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel', 'error', `${spec.package}@${spec.version}`]);
-  if (result.code !== 0 || !existsSync(join(temp, 'node_modules', '.bin', spec.bin))) {
+  if (result.code !== 0 || !existsSync(join(temp, binPath))) {
     rmSync(temp, { recursive: true, force: true });
     throw new Error(`could not install ${spec.package}@${spec.version} into ${cache} (npm exit ${result.code}); the real-agent tests need it once, online:\n${result.output.slice(-2000)}`);
   }
