@@ -16,6 +16,7 @@ import { join } from 'node:path';
 export const PINNED_AGENTS = {
   gemini: { package: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' },
   claudeAcp: { package: '@zed-industries/claude-agent-acp', version: '0.23.1', bin: 'claude-agent-acp' },
+  codex: { package: '@openai/codex', version: '0.171.0', bin: 'codex' },
 } as const;
 export type PinnedAgent = keyof typeof PINNED_AGENTS;
 
