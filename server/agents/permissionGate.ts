@@ -64,7 +64,8 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
       const found = early.find((event) => 'requestId' in event && event.requestId === id);
       if (found) return resolve(found);
       settle = resolve;
-      const onAbort = () => void host.cancel({ requestId: id, reason: 'agent-cancelled', cancelledBy: 'agent' }).catch(() => {});
+      // A string reason names why (e.g. `answered-in-agent`: the agent cleared the ask itself).
+      const onAbort = () => void host.cancel({ requestId: id, reason: typeof ask.signal?.reason === 'string' ? ask.signal.reason : 'agent-cancelled', cancelledBy: 'agent' }).catch(() => {});
       if (ask.signal?.aborted) onAbort();
       else ask.signal?.addEventListener('abort', onAbort, { once: true });
     });

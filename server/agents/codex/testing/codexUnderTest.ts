@@ -5,6 +5,7 @@
  * The fake model runs whatever follows `RUN: ` in the prompt as one escalated
  * `exec_command` (so Codex asks under `on-request`), and ends the turn with a text once
  * the call's output is in its input; `PATCH: FILE` makes it add FILE with `apply_patch`.
+ * `/tmp` is not a writable root (so a patch outside the session folder asks).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,9 @@ export async function startCodexUnderTest(): Promise<CodexUnderTest> {
 model_provider = "fake"
 approval_policy = "on-request"
 sandbox_mode = "workspace-write"
+[sandbox_workspace_write]
+exclude_slash_tmp = true
+exclude_tmpdir_env_var = true
 [model_providers.fake]
 name = "fake"
 base_url = "${api.url}"
