@@ -33,6 +33,7 @@ import {
   type SetupOptions,
 } from '../agents/setup/claudeSettings.ts';
 import { codexHooksFile, mergeCodexHooks } from '../agents/setup/codexHooks.ts';
+import { trustOurCodexHooks } from '../agents/setup/codexTrust.ts';
 
 /** The launcher's absolute path: the nearest `bin/gatehouse` above this module, which runs
  *  from server/cli/ as TypeScript or from dist-cli/ as the built bundle. */
@@ -46,7 +47,7 @@ function findLauncher(): string {
 const BIN = findLauncher();
 
 const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]
-       gatehouse setup codex [--timeout SECONDS] [--url URL] [--write FILE]   (FILE: $CODEX_HOME/hooks.json)`;
+       gatehouse setup codex [--timeout SECONDS] [--url URL] [--write FILE] [--trust [--codex-bin PATH]]   (FILE: $CODEX_HOME/hooks.json)`;
 
 /** The data directory as the hook will use it, and its real path when a symlink leads
  *  elsewhere (Claude Code may see either). */
@@ -85,6 +86,8 @@ export default async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         url: { type: 'string' },
         write: { type: 'string' },
+        trust: { type: 'boolean' },
+        'codex-bin': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -99,6 +102,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (positionals.length !== 1 || (positionals[0] !== 'claude' && positionals[0] !== 'codex')) return fail('the target is "claude" or "codex"');
   const target = positionals[0];
   if (target === 'codex' && (values['pre-tool-use'] || values.mcp)) return fail('--pre-tool-use and --mcp are for "claude" only');
+  if (target === 'claude' && (values.trust || values['codex-bin'])) return fail('--trust and --codex-bin are for "codex" only');
   const timeout = values.timeout === undefined ? DEFAULT_SETUP_TIMEOUT_SECONDS : Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 15 || timeout > 86_400) return fail('--timeout must be a whole number of seconds from 15 to 86400');
   const url = values.url ?? process.env.GATEHOUSE_URL;
@@ -117,7 +121,12 @@ export default async function main(argv: string[]): Promise<number> {
     dataDirs: dataDirsOf(process.env),
   };
 
-  if (target === 'codex') return setupCodex(options, values.write);
+  if (target === 'codex') {
+    if (!values.write && !values.trust) return setupCodex(options, undefined);
+    const written = values.write ? setupCodex(options, values.write) : 0;
+    if (written !== 0 || !values.trust) return written;
+    return trustCodex(values['codex-bin'] ?? process.env.GATEHOUSE_CODEX_BIN ?? 'codex');
+  }
 
   if (values.write) {
     const file = resolve(values.write);
@@ -182,7 +191,20 @@ function setupCodex(options: SetupOptions, write: string | undefined): number {
   writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
   renameSync(temp, file);
   process.stderr.write(
-    `gatehouse setup: wired the PermissionRequest hook into ${file}. Codex runs a user hook only once it is trusted: \`codex exec --dangerously-bypass-hook-trust\`, or trust it once (docs/integrations.md, "Codex").\n`,
+    `gatehouse setup: wired the PermissionRequest hook into ${file}. Codex runs a user hook only once it is trusted: add --trust (Codex records its hash), or \`codex exec --dangerously-bypass-hook-trust\` (docs/integrations.md, "Codex").\n`,
   );
   return 0;
+}
+
+/** `--trust`: Codex trusts our hooks (and only ours) by the hash it computed. */
+async function trustCodex(bin: string): Promise<number> {
+  try {
+    const result = await trustOurCodexHooks(bin, process.cwd());
+    if (result.trusted.length === 0 && result.already.length === 0) return fail('Codex lists no gatehouse hook to trust (write one first: setup codex --write $CODEX_HOME/hooks.json)');
+    for (const key of result.trusted) process.stderr.write(`gatehouse setup: Codex now trusts the hook ${key}\n`);
+    for (const key of result.already) process.stderr.write(`gatehouse setup: Codex already trusted the hook ${key}\n`);
+    return 0;
+  } catch (error) {
+    return fail(`could not trust the hook through ${JSON.stringify(bin)} app-server (${(error as Error).message})`);
+  }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeCodexHooks, type CodexSetupOptions } from '../agents/setup/codexHooks.ts';
+import { isOurCodexHook } from '../agents/setup/codexTrust.ts';
 import { gatehouseCommand } from '../agents/testing/gatehouseCli.ts';
 import { runProcess } from '../agents/testing/runProcess.ts';
 
@@ -79,6 +80,16 @@ describe('gatehouse setup codex', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('not config.toml');
     expect(readFileSync(toml, 'utf8')).toBe('model = "x"\n');
+  });
+
+  it('CODEX-10: --trust trusts only our PermissionRequest command hook, never another hook Codex lists', () => {
+    const hook = (command: string, extra: Record<string, unknown> = {}) => ({ handlerType: 'command', eventName: 'permissionRequest', command, ...extra });
+    expect(isOurCodexHook(hook('/opt/gatehouse/bin/gatehouse hook --timeout 130 --agent codex'))).toBe(true);
+    expect(isOurCodexHook(hook("GATEHOUSE_URL=http://127.0.0.1:1 '/my dir/bin/gatehouse' hook --agent codex"))).toBe(true);
+    expect(isOurCodexHook(hook('python3 audit.py'))).toBe(false);
+    expect(isOurCodexHook(hook('/opt/gatehouse/bin/gatehouse hook --timeout 130'))).toBe(false);
+    expect(isOurCodexHook(hook('/opt/gatehouse/bin/gatehouse hook --agent codex', { eventName: 'preToolUse' }))).toBe(false);
+    expect(isOurCodexHook({ handlerType: 'prompt', eventName: 'permissionRequest', command: 'gatehouse hook --agent codex' })).toBe(false);
   });
 
   it('CODEX-1: Claude-only flags are refused for codex', async () => {
