@@ -61,9 +61,12 @@ describe('--agent codex chat sessions (real codex app-server)', () => {
   it("CODEX-5: a command approval becomes a request (agent codex, reason, command, cwd, Codex's decisions); allowed, it runs (accept); whole messages in order", async () => {
     const t = Date.now();
     const marker = join(work, 'accepted');
-    const { id, request, from } = await turn(runPrompt(`touch ${marker}`));
+    // A quote inside: Codex shows `/bin/bash -lc '…'`; the request holds the script itself.
+    const command = `touch ${marker} && echo "it's done"`;
+    const { id, request, from } = await turn(runPrompt(command));
     expect(request.toolName).toBe('Bash');
-    expect(request.input.command).toContain(`touch ${marker}`);
+    expect(request.input.command).toBe(command);
+    expect(request.context.codexCommand).toMatch(/^\/bin\/bash -lc ["']/);
     expect(request.input).toMatchObject({ cwd: work, description: JUSTIFICATION });
     expect(request.context).toMatchObject({ agent: 'codex', sessionId: id, cwd: work, reason: JUSTIFICATION, codexMethod: 'item/commandExecution/requestApproval' });
     expect(request.context.availableDecisions).toContain('accept');

@@ -10,7 +10,7 @@ import type { ChatMessage } from '../../../protocol/index.ts';
 import type { AskExtra, TurnContext } from '../chatAgent.ts';
 import type { GateAnswer } from '../permissionGate.ts';
 import { askPermission, type GateHost } from '../permissionGate.ts';
-import { ANSWERED_IN_AGENT, createCodexAgent, decisionOf } from './codexChatAgent.ts';
+import { ANSWERED_IN_AGENT, createCodexAgent, decisionOf, unwrapShell } from './codexChatAgent.ts';
 
 const FAKE = join(dirname(fileURLToPath(import.meta.url)), 'testing', 'fakeAppServer.mjs');
 const dirs: string[] = [];
@@ -105,5 +105,14 @@ describe('codex chat agent (scripted app-server)', () => {
     expect(decisionOf({ behavior: 'deny', message: 'x', outcome: 'failed' }, input, ['accept'])).toBe('decline');
     expect(decisionOf({ behavior: 'deny', message: 'stop', outcome: 'cancelled' }, input, ['accept'])).toBe('cancel');
   });
-});
 
+  it("CODEX-5: the Bash command is the script of Codex's /bin/bash -lc '…' (its quoting undone exactly); any other form is kept whole", () => {
+    expect(unwrapShell("/bin/bash -lc 'touch /tmp/x && echo ok'")).toBe('touch /tmp/x && echo ok');
+    expect(unwrapShell(`/bin/bash -lc 'echo it'\\''s'`)).toBe("echo it's");
+    expect(unwrapShell(`/bin/bash -lc 'echo it'"'"'s'`)).toBe("echo it's");
+    expect(unwrapShell("/bin/zsh -lc 'ls'")).toBe('ls');
+    expect(unwrapShell('/bin/bash -lc "echo \\"it\'s\\" \\\\ \\$HOME"')).toBe('echo "it\'s" \\ $HOME');
+    for (const expands of ['/bin/bash -lc "echo $HOME"', '/bin/bash -lc "echo `id`"', '/bin/bash -lc "a\\nb"', '/bin/bash -lc "x" ; rm -rf /']) expect(unwrapShell(expands), expands).toBeUndefined();
+    for (const other of ["/bin/bash -lc 'x' ; rm -rf /", "/bin/bash -lc 'x'y'", "bash -lc 'x'", "/bin/bash -c 'x'", "/bin/bash -lc x", "/bin/bash -lc 'x' 'y'", "ls"]) expect(unwrapShell(other), other).toBeUndefined();
+  });
+});

@@ -8,7 +8,8 @@
  * Items become whole chat messages: an `agentMessage` a text, a `commandExecution` a
  * Bash tool-use and its output, a `fileChange` an `apply_patch` tool-use with each file's
  * diff. Codex's approval requests go through the broker (`ctx.ask`):
- * - `item/commandExecution/requestApproval`: input `{command, cwd, description: reason}`;
+ * - `item/commandExecution/requestApproval`: input `{command, cwd, description: reason}`
+ *   (the script of Codex's `/bin/bash -lc '…'`, the whole form in `context.codexCommand`);
  * - `item/fileChange/requestApproval`: input `{changes: [{path, kind, diff}], reason}`
  *   (the diff from the item Codex announced; a change Codex did not show is declined).
  * Codex's own choices (`availableDecisions`, the proposed exec-policy amendment) are in
@@ -49,6 +50,23 @@ const bounded = (value: unknown): unknown => (value !== undefined && jsonByteLen
 
 export type CodexDecision = 'accept' | 'decline' | 'cancel';
 
+/**
+ * The script of Codex's display form of a shell call, `/bin/bash -lc <word>`, so the card
+ * and the Bash rules see the command itself, as the hook's input gives it. The word is
+ * single-quoted (a quote inside written `'\''` or `'"'"'`), or double-quoted when the
+ * script holds a single quote; a double-quoted word is undone only when bash would expand
+ * nothing in it (no bare `$` or backquote; backslash only before `"`, `\`, `$`,
+ * backquote). Any other form is kept whole: a form not recognised exactly is never
+ * guessed at.
+ */
+export function unwrapShell(command: string): string | undefined {
+  const single = /^\/bin\/(?:ba|z)?sh -lc '((?:[^']|'\\''|'"'"')*)'$/.exec(command);
+  if (single) return single[1].replace(/'\\''|'"'"'/g, "'");
+  const double = /^\/bin\/(?:ba|z)?sh -lc "((?:[^"\\$`]|\\["\\$`])*)"$/.exec(command);
+  if (double) return double[1].replace(/\\(["\\$`])/g, '$1');
+  return undefined;
+}
+
 /** Whether Codex offers `accept` for this ask (an absent list: every decision is open). */
 export function offersAccept(available: unknown): boolean {
   return !Array.isArray(available) || available.includes('accept');
@@ -78,7 +96,7 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     return turn.chain;
   };
   const toolOf = (item: Item): { toolName: string; input: Record<string, unknown> } | undefined => {
-    if (item.type === 'commandExecution' && typeof item.command === 'string') return { toolName: 'Bash', input: { command: item.command, ...(str(item.cwd) ? { cwd: item.cwd } : {}) } };
+    if (item.type === 'commandExecution' && typeof item.command === 'string') return { toolName: 'Bash', input: { command: unwrapShell(item.command) ?? item.command, ...(str(item.cwd) ? { cwd: item.cwd } : {}) } };
     if (item.type === 'fileChange') return { toolName: 'apply_patch', input: { changes: changesOf(item) ?? [] } };
     return undefined;
   };
@@ -147,7 +165,9 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       const command = str(params.command) ?? (item && str(item.command));
       if (!command) return { decision: 'decline' };
       toolName = 'Bash';
-      input = { command, ...(str(params.cwd) ? { cwd: params.cwd } : {}), ...(str(params.reason) ? { description: str(params.reason)!.slice(0, 10_000) } : {}) };
+      const script = unwrapShell(command);
+      if (script !== undefined) context.codexCommand = command;
+      input = { command: script ?? command, ...(str(params.cwd) ? { cwd: params.cwd } : {}), ...(str(params.reason) ? { description: str(params.reason)!.slice(0, 10_000) } : {}) };
       announce(turn, { ...item, id: itemId, type: 'commandExecution', command, ...(str(params.cwd) ? { cwd: params.cwd } : {}) });
     } else {
       const changes = changesOf(item);
