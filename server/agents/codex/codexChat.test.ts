@@ -95,6 +95,25 @@ describe('--agent codex chat sessions (real codex app-server)', () => {
     console.log(`[codex chat] decline turn in ${seconds(Date.now() - t)}`);
   }, TEST_TIMEOUT);
 
+  it('CODEX-6: "always allow" for the session is a Gatehouse rule: the same command again is allowed by it (accept), with no acceptForSession sent', async () => {
+    const t = Date.now();
+    const marker = join(work, 'remembered');
+    const command = `touch ${marker}`;
+    const first = await turn(runPrompt(command));
+    decide(first.request, 'allow', { remember: { scope: 'session' } });
+    await turnEnd(first.id, first.from);
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    const from = ws.frames.length;
+    expect((await server.api(`/api/sessions/${first.id}/messages`, { method: 'POST', json: { prompt: runPrompt(command) } })).status).toBe(202);
+    const again = await ws.waitFor((frame) => frame.type === 'permission-request' && frame.context?.sessionId === first.id, { timeoutMs: 30_000, fromIndex: from });
+    const resolved = await ws.waitFor((frame) => frame.type === 'permission-resolved' && frame.requestId === again.id, { timeoutMs: 30_000, fromIndex: from });
+    expect(resolved.decidedBy).toMatch(/^rule:/);
+    await turnEnd(first.id, from);
+    expect(existsSync(marker)).toBe(true);
+    console.log(`[codex chat] remembered for the session in ${seconds(Date.now() - t)}`);
+  }, TEST_TIMEOUT);
+
   it('CODEX-6: an allow with an edited input is declined: neither command runs', async () => {
     const t = Date.now();
     const marker = join(work, 'edited');
