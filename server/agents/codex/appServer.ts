@@ -44,7 +44,8 @@ export class AppServer {
       }
     });
     this.child.once('error', (error) => this.ended(`cannot start ${JSON.stringify(bin)}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
-    this.child.once('exit', (code, signal) => this.ended(`codex app-server exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().slice(-500)}` : ''}`));
+    // `close`, not `exit`: every line the process wrote is handled before it counts as gone.
+    this.child.once('close', (code, signal) => this.ended(`codex app-server exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().slice(-500)}` : ''}`));
   }
 
   get alive(): boolean {

@@ -10,7 +10,7 @@ import type { ChatMessage } from '../../../protocol/index.ts';
 import type { AskExtra, TurnContext } from '../chatAgent.ts';
 import type { GateAnswer } from '../permissionGate.ts';
 import { askPermission, type GateHost } from '../permissionGate.ts';
-import { ANSWERED_IN_AGENT, createCodexAgent, decisionOf, unwrapShell } from './codexChatAgent.ts';
+import { AGENT_ABORTED, ANSWERED_IN_AGENT, createCodexAgent, decisionOf, unwrapShell } from './codexChatAgent.ts';
 
 const FAKE = join(dirname(fileURLToPath(import.meta.url)), 'testing', 'fakeAppServer.mjs');
 const dirs: string[] = [];
@@ -64,6 +64,20 @@ describe('codex chat agent (scripted app-server)', () => {
     expect(asked).toHaveLength(1);
     expect(reason).toBe(ANSWERED_IN_AGENT);
     expect(decision).toEqual({ decision: 'cancel' });
+  });
+
+  it('CODEX-9: the app-server dying ends its open requests (agent-aborted) and the turn with an error', async () => {
+    let reason: unknown;
+    const { asked, said } = await runTurn('die', ({ extra }) => new Promise((resolve) => {
+      extra.signal!.addEventListener('abort', () => {
+        reason = extra.signal!.reason;
+        resolve({ behavior: 'deny', message: 'cancelled', outcome: 'cancelled', requestId: 'r' });
+      }, { once: true });
+    }));
+    expect(asked).toHaveLength(1);
+    expect(reason).toBe(AGENT_ABORTED);
+    expect(said.at(-1)).toMatchObject({ kind: 'turn-end', isError: true });
+    expect(said.some((m) => m.kind === 'error' && m.text?.includes('exited'))).toBe(true);
   });
 
   it("CODEX-9: the abort's reason is the cancel reason of the Gatehouse request", async () => {

@@ -26,6 +26,7 @@ import type { ChatAgent, TurnContext } from '../chatAgent.ts';
 import { AppServer, type RpcId } from './appServer.ts';
 
 export const ANSWERED_IN_AGENT = 'answered-in-agent';
+export const AGENT_ABORTED = 'agent-aborted';
 
 type Item = Record<string, unknown> & { id?: string; type?: string };
 type TurnState = {
@@ -155,7 +156,8 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     const itemId = str(params.itemId) ?? '';
     const item = turn.items.get(itemId);
     const context: Record<string, unknown> = { codexMethod: method, threadId: live.threadId };
-    for (const key of ['turnId', 'itemId', 'reason', 'availableDecisions', 'proposedExecpolicyAmendment', 'proposedNetworkPolicyAmendments', 'networkApprovalContext', 'grantRoot', 'commandActions']) {
+    if (str(params.reason)) context.reason = str(params.reason)!.slice(0, 10_000);
+    for (const key of ['turnId', 'itemId', 'availableDecisions', 'proposedExecpolicyAmendment', 'proposedNetworkPolicyAmendments', 'networkApprovalContext', 'grantRoot', 'commandActions']) {
       const value = bounded(params[key]);
       if (value !== undefined && value !== null) context[key] = value;
     }
@@ -212,7 +214,11 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         }
       },
       onNotification: (method, params) => onNotification(live, method, params),
-      onExit: (reason) => live.turn?.fail(new Error(reason)),
+      onExit: (reason) => {
+        // Nobody is left to take an answer: the turn's open requests end now, not at their timeout.
+        for (const controller of live.turn?.asks.values() ?? []) controller.abort(AGENT_ABORTED);
+        live.turn?.fail(new Error(reason));
+      },
     });
     await live.rpc.request('initialize', { clientInfo: { name: 'gatehouse', title: 'Gatehouse', version: '0.1.0' } });
     live.rpc.notify('initialized');
@@ -260,6 +266,7 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         await ctx.say({ role: 'system', kind: 'turn-end', text: 'The turn ended with an error.', isError: true });
       } finally {
         ctx.signal.removeEventListener('abort', onAbort);
+        for (const controller of turn.asks.values()) controller.abort('agent-cancelled');
         live.turn = undefined;
       }
     },

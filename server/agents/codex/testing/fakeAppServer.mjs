@@ -4,6 +4,7 @@
 //   resolved  - asks a command approval, then clears it itself (serverRequest/resolved)
 //   nodiff    - asks a file change approval for an item it never announced
 //   offered   - asks a command approval whose availableDecisions lack "accept"
+//   die       - asks a command approval, then exits
 // Our answer to the ask is echoed back as an agentMessage `decision:<json>`.
 import { createInterface } from 'node:readline';
 const script = process.env.FAKE_SCRIPT;
@@ -26,6 +27,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     const availableDecisions = script === 'offered' ? ['acceptForSession', 'cancel'] : ['accept', 'cancel'];
     send({ method: 'item/commandExecution/requestApproval', id: ask, params: { threadId, turnId, itemId: 'call_1', startedAtMs: 1, command: 'touch x', cwd: process.cwd(), reason: 'why', availableDecisions } });
     if (script === 'resolved') send({ method: 'serverRequest/resolved', params: { threadId, requestId: ask } });
+    if (script === 'die') process.stdout.write('', () => process.exit(3));
     return;
   }
   if (message.id === ask && message.method === undefined) {
