@@ -92,6 +92,14 @@ describe('codex chat agent (scripted app-server)', () => {
     await expect.poll(() => cancels.length).toBe(1);
     expect(cancels[0]).toMatchObject({ requestId: 'req-1', reason: ANSWERED_IN_AGENT });
     void pending;
+    // Any other reason (an SDK's own text or error) is agent-cancelled.
+    for (const other of ['Tool use aborted', new Error('x')]) {
+      const before = cancels.length;
+      const abort = new AbortController();
+      void askPermission(host, { toolName: 'Bash', input: { command: 'x' }, context: {}, timeoutMs: 1000, signal: abort.signal, onCreated: () => abort.abort(other) });
+      await expect.poll(() => cancels.length).toBe(before + 1);
+      expect(cancels.at(-1)).toMatchObject({ reason: 'agent-cancelled' });
+    }
   });
 
   it('CODEX-5: availableDecisions travel in the context; an allow where Codex offers no plain accept is a decline, never acceptForSession', async () => {
