@@ -18,7 +18,7 @@ export class ConfigError extends Error {
 }
 
 /** `acp:CMD`: any ACP agent, CMD split into words shell-style and run without a shell. */
-export type AgentKind = 'demo' | 'claude' | `acp:${string}`;
+export type AgentKind = 'demo' | 'claude' | 'codex' | `acp:${string}`;
 export const FAULT_POINTS = ['after-persist-before-send', 'after-send-before-ack', 'during-decision-store'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
@@ -35,6 +35,8 @@ export type Config = {
   requestTimeoutMs: number;
   /** undefined: let the agents module choose (claude when reachable, else demo). */
   agent?: AgentKind;
+  /** `--codex-bin` / GATEHOUSE_CODEX_BIN: the Codex CLI for `--agent codex` (default `codex` on PATH). */
+  codexBin?: string;
   /** Extra allowed Origins (full origins, e.g. https://example.test:8443). */
   allowedOrigins: string[];
   /** Extra allowed Host header values (host or host:port). */
@@ -111,7 +113,8 @@ export const USAGE = `Usage: gatehouse serve [options]
   --data-dir D             database and token (GATEHOUSE_DATA_DIR, default ~/.gatehouse)
   --no-auth                no token (GATEHOUSE_AUTH=off); refused unless loopback
   --request-timeout MS     default request timeout (GATEHOUSE_REQUEST_TIMEOUT_MS, 120000)
-  --agent demo|claude|acp:CMD  agent (GATEHOUSE_AGENT); e.g. 'acp:gemini --acp'
+  --agent demo|claude|codex|acp:CMD  agent (GATEHOUSE_AGENT); e.g. 'acp:gemini --acp'
+  --codex-bin PATH         the Codex CLI for --agent codex (GATEHOUSE_CODEX_BIN, default codex on PATH)
   --allowed-origins LIST   extra allowed Origins, comma separated (GATEHOUSE_ALLOWED_ORIGINS)
   --allowed-hosts LIST     extra allowed Host values, comma separated (GATEHOUSE_ALLOWED_HOSTS)
   --inspect URL            Stately inspector WebSocket relay (GATEHOUSE_INSPECT)
@@ -211,6 +214,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         'no-auth': { type: 'boolean' },
         'request-timeout': { type: 'string' },
         agent: { type: 'string' },
+        'codex-bin': { type: 'string' },
         'allowed-origins': { type: 'string' },
         'allowed-hosts': { type: 'string' },
         inspect: { type: 'string' },
@@ -289,9 +293,10 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       // It names the agent on every request (context.agent), whose limit is an id's length.
       if (agentRaw.length > LIMITS.maxIdLength) throw new ConfigError(`${agentName}: acp:CMD must be at most ${LIMITS.maxIdLength} characters (it names the agent on every card); use a shorter path or a wrapper script`);
       agent = agentRaw as `acp:${string}`;
-    } else if (agentRaw === 'demo' || agentRaw === 'claude') agent = agentRaw;
-    else throw new ConfigError(`${agentName}: expected demo, claude or acp:CMD, got "${agentRaw}"`);
+    } else if (agentRaw === 'demo' || agentRaw === 'claude' || agentRaw === 'codex') agent = agentRaw;
+    else throw new ConfigError(`${agentName}: expected demo, claude, codex or acp:CMD, got "${agentRaw}"`);
   }
+  const [, codexBin] = pick('codex-bin', 'GATEHOUSE_CODEX_BIN');
 
   const [aoName, aoRaw] = pick('allowed-origins', 'GATEHOUSE_ALLOWED_ORIGINS');
   const allowedOrigins = list(aoRaw).map((o) => checkOrigin(aoName, o));
@@ -368,6 +373,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       envAgentToken,
       requestTimeoutMs,
       agent,
+      ...(codexBin ? { codexBin } : {}),
       allowedOrigins,
       allowedHosts,
       inspect,

@@ -6,7 +6,9 @@
 import type { ChatMessage, ChatSession } from '../../protocol/index.ts';
 import type { GateAnswer } from './permissionGate.ts';
 
-export type AskExtra = { toolUseId: string; description?: string; suggestions?: unknown[]; blockedPath?: string; signal?: AbortSignal };
+/** `context`: more of what the agent told (e.g. Codex's `availableDecisions`), under the standard keys.
+ *  `signal` aborted with a known cancel reason (CANCEL_REASONS) cancels the request with it (else `agent-cancelled`). */
+export type AskExtra = { toolUseId: string; description?: string; suggestions?: unknown[]; blockedPath?: string; signal?: AbortSignal; context?: Record<string, unknown> };
 
 export type TurnContext = {
   session: ChatSession;
@@ -20,4 +22,4 @@ export type TurnContext = {
   setSdkSessionId(id: string): void;
 };
 
-export type ChatAgent = { name: 'demo' | 'claude' | `acp:${string}`; runTurn(ctx: TurnContext): Promise<void>; stop?(): void };
+export type ChatAgent = { name: 'demo' | 'claude' | 'codex' | `acp:${string}`; runTurn(ctx: TurnContext): Promise<void>; stop?(): void };

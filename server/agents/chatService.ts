@@ -18,7 +18,7 @@ import type { ChatAgent, TurnContext } from './chatAgent.ts';
 import { askPermission, type GateHost } from './permissionGate.ts';
 import type { SessionStore } from './sessions.ts';
 
-export type AgentKind = 'demo' | 'claude' | `acp:${string}`;
+export type AgentKind = 'demo' | 'claude' | 'codex' | `acp:${string}`;
 
 /** Claude when the environment can reach it (an API key, a base URL, or a Claude Code
  *  login), else the demo agent. */
@@ -106,6 +106,7 @@ export class ChatService {
           // Stopping the turn cancels its open requests, whatever the agent does.
           signal: extra.signal ? AbortSignal.any([extra.signal, controller.signal]) : controller.signal,
           context: {
+            ...extra.context,
             sessionId: session.id,
             agent: session.agent,
             cwd: session.cwd,

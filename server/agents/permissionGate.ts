@@ -5,7 +5,7 @@
  * request (`permission-cancelled`). A deny always carries a message: the human's
  * reason, else one naming who denied and how, or that it timed out.
  */
-import type { PermissionRequestEvent, SequencedEvent } from '../../protocol/index.ts';
+import { CANCEL_REASONS, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
 
 export type GateHost = {
   create(args: {
@@ -64,7 +64,10 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
       const found = early.find((event) => 'requestId' in event && event.requestId === id);
       if (found) return resolve(found);
       settle = resolve;
-      const onAbort = () => void host.cancel({ requestId: id, reason: 'agent-cancelled', cancelledBy: 'agent' }).catch(() => {});
+      // A known cancel reason names why (e.g. `answered-in-agent`: the agent cleared the ask
+      // itself); any other abort (an SDK's own error) is `agent-cancelled`.
+      const reason = () => (CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? (ask.signal!.reason as string) : 'agent-cancelled';
+      const onAbort = () => void host.cancel({ requestId: id, reason: reason(), cancelledBy: 'agent' }).catch(() => {});
       if (ask.signal?.aborted) onAbort();
       else ask.signal?.addEventListener('abort', onAbort, { once: true });
     });

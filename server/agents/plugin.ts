@@ -3,7 +3,7 @@
  * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
  * the audit log and the rule engine to the committed event stream, the rule engine as
  * the gate of "remember" decisions (checked before, rule made after), and the chat
- * sessions with the selected agent (`--agent demo|claude|acp:CMD`,
+ * sessions with the selected agent (`--agent demo|claude|codex|acp:CMD`,
  * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
  * /api/audit.
  */
@@ -17,6 +17,7 @@ import type { ChatAgent } from './chatAgent.ts';
 import { ChatService, defaultAgentKind, type AgentKind } from './chatService.ts';
 import { createAcpAgent, isAcpAgentKind } from './acp/acpChatAgent.ts';
 import { createClaudeAgent } from './claudeAgent.ts';
+import { createCodexAgent } from './codex/codexChatAgent.ts';
 import { openAgentsDb } from './db.ts';
 import { createDemoAgent } from './demoAgent.ts';
 import { SessionStore } from './sessions.ts';
@@ -48,6 +49,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const agents: Partial<Record<AgentKind, ChatAgent>> = { demo: createDemoAgent({ workspaceRoot }), claude: createClaudeAgent() };
   const defaultAgent: AgentKind = config.agent ?? defaultAgentKind();
   if (isAcpAgentKind(defaultAgent)) agents[defaultAgent] = createAcpAgent(defaultAgent);
+  if (defaultAgent === 'codex') agents.codex = createCodexAgent({ bin: config.codexBin ?? 'codex', logger });
   const sessions = new SessionStore({ db, host, logger });
   const chat = new ChatService({
     host,

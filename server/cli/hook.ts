@@ -14,6 +14,8 @@
  *   --timeout SECONDS   the hook timeout configured in Claude Code (GATEHOUSE_HOOK_TIMEOUT,
  *                       default 60, Claude Code's own default); the request asks for a
  *                       `timeoutMs` below it so the server's timeout deny arrives first.
+ *   --agent codex       read and answer Codex's PermissionRequest hook instead
+ *                       (server/agents/hook/codexHook.ts; `gatehouse setup codex` writes it).
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,31 @@ import { Breaker } from '../agents/client/breaker.ts';
 import { debugLog, loadClientConfig } from '../agents/client/config.ts';
 import { PinnedServer } from '../agents/client/pinned.ts';
 import { outputOf, parseHookInput, requestSpecOf, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
+import { CODEX_STEP_ASIDE, codexOutputOf, codexRequestSpecOf, parseCodexHookInput } from '../agents/hook/codexHook.ts';
+
+/** One agent's hook shape: how its stdin is read and its stdout written. */
+type HookShape = {
+  parse(text: string): { ok: true; spec: (timeoutMs: number) => ReturnType<typeof requestSpecOf>; output: (outcome: Parameters<typeof outputOf>[1]) => HookOutput; aside: (reason: string) => HookOutput } | { ok: false; error: string; aside: HookOutput };
+};
+
+const SHAPES: Record<'claude' | 'codex', HookShape> = {
+  claude: {
+    parse(text) {
+      const parsed = parseHookInput(text);
+      if (!parsed.ok) return { ok: false, error: parsed.error, aside: stepAside(parsed.event, 'could not read the hook input') };
+      const input = parsed.value;
+      return { ok: true, spec: (timeoutMs) => requestSpecOf(input, timeoutMs), output: (outcome) => outputOf(input.hook_event_name, outcome), aside: (reason) => stepAside(input.hook_event_name, reason) };
+    },
+  },
+  codex: {
+    parse(text) {
+      const parsed = parseCodexHookInput(text);
+      if (!parsed.ok) return { ok: false, error: parsed.error, aside: CODEX_STEP_ASIDE };
+      const input = parsed.value;
+      return { ok: true, spec: (timeoutMs) => codexRequestSpecOf(input, timeoutMs), output: (outcome) => codexOutputOf(input, outcome), aside: () => CODEX_STEP_ASIDE };
+    },
+  },
+};
 
 export const HOOK_DEFAULTS = {
   /** Claude Code's default command-hook timeout, in seconds. */
@@ -83,13 +110,19 @@ export default async function main(argv: string[]): Promise<number> {
   const env = process.env;
   const config = loadClientConfig(env);
   const log = debugLog(config.debug, 'hook');
-  let flags: { timeout?: string };
+  let flags: { timeout?: string; agent?: string };
   try {
-    flags = parseArgs({ args: argv, options: { timeout: { type: 'string' } }, allowPositionals: false, strict: true }).values;
+    flags = parseArgs({ args: argv, options: { timeout: { type: 'string' }, agent: { type: 'string' } }, allowPositionals: false, strict: true }).values;
   } catch (error) {
     process.stderr.write(`gatehouse hook: ${(error as Error).message}\n`);
     flags = {};
   }
+  if (flags.agent !== undefined && flags.agent !== 'claude' && flags.agent !== 'codex') {
+    process.stderr.write(`gatehouse hook: --agent must be claude or codex, got ${JSON.stringify(flags.agent)}; stepping aside\n`);
+    await print({});
+    return 0;
+  }
+  const shape = SHAPES[flags.agent ?? 'claude'];
   const hookTimeoutSeconds = positiveNumber(flags.timeout) ?? positiveNumber(env.GATEHOUSE_HOOK_TIMEOUT) ?? HOOK_DEFAULTS.hookTimeoutSeconds;
   const timeoutMs = Math.round(positiveNumber(env.GATEHOUSE_HOOK_REQUEST_TIMEOUT_MS) ?? requestTimeoutFor(hookTimeoutSeconds));
   const connectTimeoutMs = positiveNumber(env.GATEHOUSE_HOOK_CONNECT_TIMEOUT_MS) ?? HOOK_DEFAULTS.connectTimeoutMs;
@@ -97,18 +130,16 @@ export default async function main(argv: string[]): Promise<number> {
   const started = Date.now();
 
   const text = await readStdin(HOOK_DEFAULTS.maxStdinBytes, HOOK_DEFAULTS.stdinTimeoutMs);
-  const parsed = parseHookInput(text);
+  const parsed = shape.parse(text);
   if (!parsed.ok) {
     process.stderr.write(`gatehouse hook: cannot read the hook input (${parsed.error}); stepping aside\n`);
-    await print(stepAside(parsed.event, 'could not read the hook input'));
+    await print(parsed.aside);
     return 0;
   }
-  const input = parsed.value;
-  const event = input.hook_event_name;
   if (!config.agentToken) {
-    // Like a server that is down: Claude Code's own permission flow decides.
+    // Like a server that is down: the agent's own permission flow decides.
     process.stderr.write(`gatehouse hook: ${config.missingToken}; stepping aside\n`);
-    await print(stepAside(event, config.missingToken ?? 'no agent token'));
+    await print(parsed.aside(config.missingToken ?? 'no agent token'));
     return 0;
   }
 
@@ -116,7 +147,7 @@ export default async function main(argv: string[]): Promise<number> {
   const verdict = breaker?.check();
   if (verdict?.skip) {
     log(`breaker open until ${new Date(verdict.openUntil).toISOString()}: skipping the server`);
-    await print(stepAside(event, `the server is unavailable (${verdict.reason}); skipping it for now`));
+    await print(parsed.aside(`the server is unavailable (${verdict.reason}); skipping it for now`));
     return 0;
   }
 
@@ -130,7 +161,7 @@ export default async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
   try {
-    const outcome = await askGatehouse(requestSpecOf(input, timeoutMs), {
+    const outcome = await askGatehouse(parsed.spec(timeoutMs), {
       server,
       createTimeoutMs: connectTimeoutMs,
       // Past the server's deadline, keep listening a little for its timeout deny.
@@ -146,7 +177,7 @@ export default async function main(argv: string[]): Promise<number> {
     if (outcome.kind === 'unavailable' && outcome.unproven) process.stderr.write(`gatehouse hook: ${outcome.reason}; stepping aside\n`);
     else if (outcome.kind === 'unavailable') log(`${outcome.reason}; stepping aside`);
     log(`outcome ${JSON.stringify(outcome)}`);
-    await print(outputOf(event, outcome));
+    await print(parsed.output(outcome));
   } finally {
     server.close();
     process.off('SIGTERM', onSignal);

@@ -6,11 +6,11 @@
  */
 const COMMANDS: Record<string, { module: string; summary: string }> = {
   serve: { module: './serve.ts', summary: 'run the server (flags: gatehouse serve --help)' },
-  hook: { module: './hook.ts', summary: 'Claude Code command hook: hook JSON on stdin, decision JSON on stdout' },
+  hook: { module: './hook.ts', summary: 'Claude Code (or --agent codex: Codex) command hook: hook JSON on stdin, decision JSON on stdout' },
   mcp: { module: './mcp.ts', summary: 'stdio MCP server with the tool "approve"' },
   acp: { module: './acp.ts', summary: 'ACP proxy for editors: gatehouse acp [--no-editor] -- CMD [ARGS…]' },
   opencode: { module: './opencode.ts', summary: 'answer the permission asks of a running `opencode serve`: gatehouse opencode --url URL' },
-  setup: { module: './setup.ts', summary: 'print (or --write) the Claude Code settings for this server' },
+  setup: { module: './setup.ts', summary: 'print (or --write) the Claude Code or Codex settings for this server' },
 };
 
 function usage(): string {

@@ -13,6 +13,10 @@
  *   --url URL          the server URL baked into the command (default GATEHOUSE_URL)
  *   --write FILE       merge into FILE (e.g. ~/.claude/settings.json or
  *                      .claude/settings.json) instead of printing
+ *
+ * `gatehouse setup codex [--timeout S] [--url URL] [--write FILE]`: the Codex CLI hooks
+ * file (`$CODEX_HOME/hooks.json`) whose PermissionRequest hook runs `gatehouse hook
+ * --agent codex` (server/agents/setup/codexHooks.ts); docs/integrations.md, "Codex".
  */
 import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +32,8 @@ import {
   ruleSafePath,
   type SetupOptions,
 } from '../agents/setup/claudeSettings.ts';
+import { codexHooksFile, mergeCodexHooks } from '../agents/setup/codexHooks.ts';
+import { trustOurCodexHooks } from '../agents/setup/codexTrust.ts';
 
 /** The launcher's absolute path: the nearest `bin/gatehouse` above this module, which runs
  *  from server/cli/ as TypeScript or from dist-cli/ as the built bundle. */
@@ -40,7 +46,8 @@ function findLauncher(): string {
 }
 const BIN = findLauncher();
 
-const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]`;
+const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]
+       gatehouse setup codex [--timeout SECONDS] [--url URL] [--write FILE] [--trust [--codex-bin PATH]]   (FILE: $CODEX_HOME/hooks.json)`;
 
 /** The data directory as the hook will use it, and its real path when a symlink leads
  *  elsewhere (Claude Code may see either). */
@@ -79,6 +86,8 @@ export default async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         url: { type: 'string' },
         write: { type: 'string' },
+        trust: { type: 'boolean' },
+        'codex-bin': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -90,7 +99,10 @@ export default async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (positionals.length !== 1 || positionals[0] !== 'claude') return fail('the only target is "claude"');
+  if (positionals.length !== 1 || (positionals[0] !== 'claude' && positionals[0] !== 'codex')) return fail('the target is "claude" or "codex"');
+  const target = positionals[0];
+  if (target === 'codex' && (values['pre-tool-use'] || values.mcp)) return fail('--pre-tool-use and --mcp are for "claude" only');
+  if (target === 'claude' && (values.trust || values['codex-bin'])) return fail('--trust and --codex-bin are for "codex" only');
   const timeout = values.timeout === undefined ? DEFAULT_SETUP_TIMEOUT_SECONDS : Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 15 || timeout > 86_400) return fail('--timeout must be a whole number of seconds from 15 to 86400');
   const url = values.url ?? process.env.GATEHOUSE_URL;
@@ -108,6 +120,13 @@ export default async function main(argv: string[]): Promise<number> {
     env: { GATEHOUSE_URL: url, GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ? resolve(process.env.GATEHOUSE_DATA_DIR) : undefined },
     dataDirs: dataDirsOf(process.env),
   };
+
+  if (target === 'codex') {
+    if (!values.write && !values.trust) return setupCodex(options, undefined);
+    const written = values.write ? setupCodex(options, values.write) : 0;
+    if (written !== 0 || !values.trust) return written;
+    return trustCodex(values['codex-bin'] ?? process.env.GATEHOUSE_CODEX_BIN ?? 'codex');
+  }
 
   if (values.write) {
     const file = resolve(values.write);
@@ -140,4 +159,52 @@ export default async function main(argv: string[]): Promise<number> {
   const output = values.mcp ? { settings, mcpConfig: mcpConfig(options), permissionPromptTool: PERMISSION_PROMPT_TOOL } : settings;
   process.stdout.write(JSON.stringify(output, null, 2) + '\n');
   return 0;
+}
+
+/** `setup codex`: print the hooks file, or merge it into FILE (atomic; a file that is not
+ *  a JSON object of the hooks shape is left unchanged with an error). */
+function setupCodex(options: SetupOptions, write: string | undefined): number {
+  if (!write) {
+    process.stdout.write(JSON.stringify(codexHooksFile(options), null, 2) + '\n');
+    return 0;
+  }
+  const file = resolve(write);
+  if (/\.toml$/i.test(file)) return fail(`${file}: setup codex writes the hooks file (JSON, e.g. ~/.codex/hooks.json), not config.toml; it was left unchanged`);
+  let existing: unknown;
+  let mode = 0o644;
+  try {
+    const text = readFileSync(file, 'utf8');
+    mode = statSync(file).mode & 0o777;
+    existing = text.trim() ? JSON.parse(text) : undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return fail(`cannot read ${file} as JSON (${(error as Error).message}); it was left unchanged`);
+  }
+  let merged;
+  try {
+    merged = mergeCodexHooks(existing, options);
+  } catch (error) {
+    return fail(`${(error as Error).message}; ${file} was left unchanged`);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = join(dirname(file), `.${process.pid}.gatehouse-hooks.tmp`);
+  writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
+  renameSync(temp, file);
+  process.stderr.write(
+    `gatehouse setup: wired the PermissionRequest hook into ${file}. Codex runs a user hook only once it is trusted: add --trust (Codex records its hash), or \`codex exec --dangerously-bypass-hook-trust\` (docs/integrations.md, "Codex").\n`,
+  );
+  return 0;
+}
+
+/** `--trust`: Codex trusts our hooks (and only ours) by the hash it computed. */
+async function trustCodex(bin: string): Promise<number> {
+  try {
+    const result = await trustOurCodexHooks(bin, process.cwd());
+    if (result.trusted.length === 0 && result.already.length === 0) return fail('Codex lists no gatehouse hook to trust (write one first: setup codex --write $CODEX_HOME/hooks.json)');
+    for (const key of result.trusted) process.stderr.write(`gatehouse setup: Codex now trusts the hook ${key}\n`);
+    for (const key of result.already) process.stderr.write(`gatehouse setup: Codex already trusted the hook ${key}\n`);
+    return 0;
+  } catch (error) {
+    return fail(`could not trust the hook through ${JSON.stringify(bin)} app-server (${(error as Error).message})`);
+  }
 }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 export const PINNED_AGENTS = {
   gemini: { package: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' },
   claudeAcp: { package: '@zed-industries/claude-agent-acp', version: '0.23.1', bin: 'claude-agent-acp' },
+  codex: { package: '@openai/codex', version: '0.171.0', bin: 'codex' },
   // npm skips opencode-ai's postinstall (--ignore-scripts), which would put the platform
   // binary in place of its `.bin` stub: run the platform package's binary directly.
   opencode: { package: 'opencode-ai', version: '1.18.33', bin: 'opencode', binPath: `node_modules/opencode-${process.platform}-${process.arch}/bin/opencode` },
