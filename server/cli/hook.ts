@@ -21,7 +21,7 @@ import { askGatehouse } from '../agents/client/ask.ts';
 import { Breaker } from '../agents/client/breaker.ts';
 import { debugLog, loadClientConfig } from '../agents/client/config.ts';
 import { PinnedServer } from '../agents/client/pinned.ts';
-import { outputOf, parseHookInput, requestSpecOf, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
+import { outputOf, parseHookInput, requestSpecOf, requestTimeoutFor, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
 
 export const HOOK_DEFAULTS = {
   /** Claude Code's default command-hook timeout, in seconds. */
@@ -33,12 +33,7 @@ export const HOOK_DEFAULTS = {
   stdinTimeoutMs: 5000,
 } as const;
 
-/** The request's own timeout: below the hook's, leaving room to print the server's timeout deny. */
-export function requestTimeoutFor(hookTimeoutSeconds: number): number {
-  const hookMs = hookTimeoutSeconds * 1000;
-  const margin = Math.min(10_000, Math.floor(hookMs / 4));
-  return Math.max(100, hookMs - margin);
-}
+export { requestTimeoutFor };
 
 function positiveNumber(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
