@@ -10,6 +10,8 @@ import { canonicalJson, describeIssues } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 export const HOOK_AGENT = 'claude-code-hook';
+/** Where Claude Code's http hook (and `gatehouse hook` for after-events) posts. */
+export const CLAUDE_HOOK_PATH = '/api/hooks/claude';
 export const HOOK_EVENTS = ['PermissionRequest', 'PreToolUse'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 

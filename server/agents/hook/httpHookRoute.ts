@@ -30,6 +30,7 @@ import { outcomeOf, type AskOutcome } from '../client/ask.ts';
 import {
   afterEventMatches,
   ANSWERED_IN_TERMINAL,
+  CLAUDE_HOOK_PATH,
   outputOf,
   parseAnyHookValue,
   requestSpecOf,
@@ -38,7 +39,7 @@ import {
   type HookInput,
 } from './claudeHook.ts';
 
-export const CLAUDE_HOOK_PATH = '/api/hooks/claude';
+export { CLAUDE_HOOK_PATH };
 /** Claude Code's hook timeout when the URL does not say (`?timeout=`), in seconds. */
 export const DEFAULT_HTTP_HOOK_TIMEOUT_SECONDS = 60;
 const MAX_HOOK_TIMEOUT_SECONDS = 86_400;
