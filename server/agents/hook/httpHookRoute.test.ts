@@ -8,6 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAndJoin, startServerProcess, type ServerProcess, type TestClient } from '../../testing/index.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gatehouseCommand } from '../testing/gatehouseCli.ts';
+import { runProcess } from '../testing/runProcess.ts';
 import { allowOutput, denyOutput } from './claudeHook.ts';
 
 let server: ServerProcess;
@@ -194,4 +199,20 @@ describe('POST /api/hooks/claude: answered elsewhere', () => {
     await server.api(`/api/permission-requests/${rc!.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
     await Promise.all(calls);
   });
+
+  it('CCH-11: the command variant: `gatehouse hook` given a PostToolUse forwards it (pinned, agent token) and prints {}; the request is cancelled answered-in-terminal', async () => {
+    const input = permissionRequest();
+    const from = client.frames.length;
+    const waiting = hook(input);
+    const request = await requestFor(input.tool_input.command, from);
+    const { command, args } = gatehouseCommand();
+    const run = await runProcess(command, [...args, 'hook'], {
+      stdin: JSON.stringify({ session_id: input.session_id, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: input.tool_input, tool_use_id: 'toolu_cmd', tool_response: {} }),
+      env: { PATH: process.env.PATH, GATEHOUSE_URL: server.baseUrl, GATEHOUSE_AGENT_TOKEN: server.agentToken, GATEHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'gh-cch-fwd-')) },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe('{}');
+    expect((await cancelledEvent(request.id, from)).reason).toBe('answered-in-terminal');
+    expect((await waiting).body).toEqual({});
+  }, 20_000);
 });
