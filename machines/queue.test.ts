@@ -41,6 +41,12 @@ describe('queue reducer', () => {
     expect(describeOutcome(s.history[0])).toBe('Cancelled by the agent (agent gave up)');
   });
 
+  it("CCH-15: a request cancelled answered-in-terminal reads as answered in the agent's terminal, not as the agent giving up", () => {
+    let s = applyEvent(emptyQueue(), req(1, 'a'));
+    s = applyEvent(s, { type: 'permission-cancelled', seq: 2, requestId: 'a', reason: 'answered-in-terminal', timestamp: 2 });
+    expect(describeOutcome(s.history[0])).toBe("Answered in the agent's terminal (not here)");
+  });
+
   it('UI-9: the history is capped, newest first', () => {
     let s = emptyQueue();
     for (let i = 1; i <= HISTORY_LIMIT + 5; i++) {

@@ -428,8 +428,21 @@ export function setClientId(state: QueueState, clientId: string): QueueState {
   return { ...state, clientId, formerClientIds: [state.clientId, ...state.formerClientIds.filter((id) => id !== clientId)].slice(0, FORMER_IDS_LIMIT) };
 }
 
+/** How a cancel reason reads on every screen (the `permission-cancelled` event's
+ *  `reason`); undefined: shown as it is. */
+const CANCEL_REASON_TEXT: Record<string, string> = {
+  'answered-in-terminal': "Answered in the agent's terminal (not here)",
+  'answered-in-editor': 'Answered in the editor (not here)',
+};
+
+export function cancelReasonText(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : CANCEL_REASON_TEXT[reason];
+}
+
 /** How a history entry reads, e.g. "Allowed by this window", "Denied: decided elsewhere". */
 export function describeOutcome(entry: HistoryEntry): string {
+  const answeredElsewhere = entry.outcome === 'cancelled' ? cancelReasonText(entry.message) : undefined;
+  if (answeredElsewhere) return answeredElsewhere;
   const what =
     entry.outcome === 'allowed'
       ? 'Allowed'

@@ -8,6 +8,7 @@
  */
 import { Hono } from 'hono';
 import { ERROR_CODES } from '../protocol/index.ts';
+import { CLAUDE_HOOK_PATH, claudeHookRoutes } from './agents/hook/httpHookRoute.ts';
 import type { BrokerHost } from './brokerHost.ts';
 import type { Config } from './config.ts';
 import { limitBody } from './http/bodyLimit.ts';
@@ -85,6 +86,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       onDecisionAccepted: deps.onDecisionAccepted,
       rememberGate: deps.rememberGate,
     }),
+  );
+  // Claude Code's http hook (agent role): the same request path, no process per tool call.
+  app.route(
+    CLAUDE_HOOK_PATH,
+    claudeHookRoutes({ host: deps.host, store: deps.store, waiters: deps.waiters, logger: deps.logger, maxFrameBytes: deps.config.maxFrameBytes }),
   );
   for (const extra of options.extraRoutes ?? []) {
     if (typeof extra === 'function') extra(app, deps);

@@ -23,7 +23,7 @@ import { askGatehouse } from '../agents/client/ask.ts';
 import { Breaker } from '../agents/client/breaker.ts';
 import { debugLog, loadClientConfig } from '../agents/client/config.ts';
 import { PinnedServer } from '../agents/client/pinned.ts';
-import { outputOf, parseHookInput, requestSpecOf, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
+import { AFTER_EVENTS, CLAUDE_HOOK_PATH, outputOf, parseHookInput, requestSpecOf, requestTimeoutFor, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
 import { CODEX_STEP_ASIDE, codexOutputOf, codexRequestSpecOf, parseCodexHookInput } from '../agents/hook/codexHook.ts';
 
 /** One agent's hook shape: how its stdin is read and its stdout written. */
@@ -60,12 +60,7 @@ export const HOOK_DEFAULTS = {
   stdinTimeoutMs: 5000,
 } as const;
 
-/** The request's own timeout: below the hook's, leaving room to print the server's timeout deny. */
-export function requestTimeoutFor(hookTimeoutSeconds: number): number {
-  const hookMs = hookTimeoutSeconds * 1000;
-  const margin = Math.min(10_000, Math.floor(hookMs / 4));
-  return Math.max(100, hookMs - margin);
-}
+export { requestTimeoutFor };
 
 function positiveNumber(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -106,6 +101,38 @@ function print(output: HookOutput): Promise<void> {
   return new Promise((resolve) => process.stdout.write(JSON.stringify(output) + '\n', () => resolve()));
 }
 
+/** An "answered elsewhere" event (PostToolUse, PostToolUseFailure, PermissionDenied,
+ *  Stop) as parsed JSON; undefined for anything else. */
+function afterEventOf(text: string): Record<string, unknown> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const name = (raw as { hook_event_name?: unknown } | null)?.hook_event_name;
+  return typeof name === 'string' && (AFTER_EVENTS as readonly string[]).includes(name) ? (raw as Record<string, unknown>) : undefined;
+}
+
+/** Forwards an after-event to `POST /api/hooks/claude` (the server cancels the request
+ *  the human answered in the terminal) and prints `{}`. Runs as an async hook, so it
+ *  never holds Claude Code up; a server that is down or unproven gets nothing. */
+async function forwardAfterEvent(event: Record<string, unknown>, config: ReturnType<typeof loadClientConfig>, connectTimeoutMs: number, log: (message: string) => void): Promise<number> {
+  if (config.agentToken) {
+    const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
+    try {
+      const answer = await server.call('POST', CLAUDE_HOOK_PATH, { body: event, timeoutMs: connectTimeoutMs + 2000 });
+      log(`forwarded ${String(event.hook_event_name)}: ${answer.status}`);
+    } catch (error) {
+      log(`could not forward ${String(event.hook_event_name)}: ${(error as Error).message}`);
+    } finally {
+      server.close();
+    }
+  }
+  await print({});
+  return 0;
+}
+
 export default async function main(argv: string[]): Promise<number> {
   const env = process.env;
   const config = loadClientConfig(env);
@@ -130,6 +157,9 @@ export default async function main(argv: string[]): Promise<number> {
   const started = Date.now();
 
   const text = await readStdin(HOOK_DEFAULTS.maxStdinBytes, HOOK_DEFAULTS.stdinTimeoutMs);
+  // Claude Code's after-events (the human answered in the terminal) go to the server as they are.
+  const after = (flags.agent ?? 'claude') === 'claude' ? afterEventOf(text) : undefined;
+  if (after) return forwardAfterEvent(after, config, connectTimeoutMs, log);
   const parsed = shape.parse(text);
   if (!parsed.ok) {
     process.stderr.write(`gatehouse hook: cannot read the hook input (${parsed.error}); stepping aside\n`);

@@ -58,7 +58,8 @@ describe('gatehouse setup claude', () => {
     expect(merged.model).toBe('opus');
     expect(merged.permissions.allow).toEqual(existing.permissions.allow);
     expect(merged.permissions.deny).toEqual(ourDeny(join(dir, '.gatehouse')));
-    expect(merged.hooks.Stop).toEqual(existing.hooks.Stop);
+    expect(merged.hooks.Stop[0]).toEqual(existing.hooks.Stop[0]);
+    expect(merged.hooks.Stop.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command))).toHaveLength(1);
     expect(merged.hooks.PermissionRequest[0]).toEqual(existing.hooks.PermissionRequest[0]);
     const ours = merged.hooks.PermissionRequest.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command));
     expect(ours).toHaveLength(1);
@@ -78,6 +79,65 @@ describe('gatehouse setup claude', () => {
     const second = mergeSettings(first, { ...options, event: 'PreToolUse' }) as { hooks: Record<string, unknown[]> };
     expect(second.hooks.PermissionRequest).toBeUndefined();
     expect(second.hooks.PreToolUse).toHaveLength(1);
+  });
+
+  it('CCH-11: --http prints the http hook: url with the hook budget, the agent token from the environment only, allowedEnvVars, timeout, onFailure continue; --fail-closed blocks', async () => {
+    const run = await setup('claude', '--http', '--url', 'http://127.0.0.1:4567');
+    expect(run.code).toBe(0);
+    const settings = JSON.parse(run.stdout);
+    expect(settings.hooks.PermissionRequest).toEqual([
+      {
+        matcher: '*',
+        hooks: [
+          {
+            type: 'http',
+            url: 'http://127.0.0.1:4567/api/hooks/claude?timeout=130',
+            headers: { Authorization: 'Bearer $GATEHOUSE_AGENT_TOKEN' },
+            allowedEnvVars: ['GATEHOUSE_AGENT_TOKEN'],
+            timeout: 130,
+            onFailure: 'continue',
+          },
+        ],
+      },
+    ]);
+    expect(run.stdout).not.toMatch(/agent-token-|GATEHOUSE_TOKEN/);
+    expect(run.stderr).toMatch(/GATEHOUSE_AGENT_TOKEN.*never the owner token/);
+    for (const event of ['PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop']) {
+      const hook = settings.hooks[event][0].hooks[0];
+      expect(hook, event).toMatchObject({ type: 'http', url: 'http://127.0.0.1:4567/api/hooks/claude', headers: { Authorization: 'Bearer $GATEHOUSE_AGENT_TOKEN' }, timeout: 3 });
+      expect(hook.onFailure).toBeUndefined();
+    }
+    const closed = JSON.parse((await setup('claude', '--http', '--fail-closed')).stdout);
+    expect(closed.hooks.PermissionRequest[0].hooks[0]).toMatchObject({ url: 'http://127.0.0.1:3000/api/hooks/claude?timeout=130', onFailure: 'block' });
+    expect((await setup('claude', '--fail-closed')).code).toBe(2);
+  });
+
+  it('CCH-11: the command variant installs the after-event hooks as async command hooks of gatehouse hook', async () => {
+    const settings = JSON.parse((await setup('claude')).stdout);
+    for (const event of ['PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop']) {
+      const hook = settings.hooks[event][0].hooks[0];
+      expect(hook.type).toBe('command');
+      expect(hook.async).toBe(true);
+      expect(isOurHookCommand(hook.command)).toBe(true);
+    }
+    expect(settings.hooks.Stop[0].matcher).toBeUndefined();
+  });
+
+  it('CCH-11: switching between the command and http variants replaces our hooks in every event, keeping the others', () => {
+    const other = { type: 'http', url: 'https://example.com/hooks', timeout: 5 };
+    const start = { hooks: { PostToolUse: [{ matcher: '*', hooks: [other] }] } };
+    const command = mergeSettings(start, options) as { hooks: Record<string, Array<{ hooks: Array<Record<string, unknown>> }>> };
+    const http = mergeSettings(command, { ...options, http: { baseUrl: 'http://127.0.0.1:3000', onFailure: 'continue' } }) as typeof command;
+    const back = mergeSettings(http, options) as typeof command;
+    for (const settings of [command, http, back]) {
+      for (const event of ['PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop']) {
+        const ours = settings.hooks[event]!.flatMap((entry) => entry.hooks).filter((hook) => hook !== other && (isOurHookCommand(hook.command) || hook.type === 'http'));
+        expect(ours, event).toHaveLength(1);
+      }
+      expect(settings.hooks.PostToolUse![0]!.hooks[0]).toEqual(other);
+    }
+    expect(http.hooks.PermissionRequest![0]!.hooks[0]!.type).toBe('http');
+    expect(back.hooks.PermissionRequest![0]!.hooks[0]!.type).toBe('command');
   });
 
   it('SETUP-3: bad arguments are refused with a usage line', async () => {

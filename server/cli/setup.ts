@@ -6,6 +6,13 @@
  * keeping every other key. See docs/integrations.md, "What setup writes".
  *
  *   --pre-tool-use     wire the PreToolUse hook instead (fires for every tool call)
+ *   --http             Claude Code's http hook instead of the command: it POSTs to
+ *                      URL/api/hooks/claude with `Authorization: Bearer
+ *                      $GATEHOUSE_AGENT_TOKEN` (from Claude Code's environment), no
+ *                      process per tool call
+ *   --fail-closed      with --http: when Gatehouse cannot be asked, deny
+ *                      (`onFailure: "block"`) instead of letting Claude Code's own
+ *                      dialog ask (`"continue"`, the default)
  *   --mcp              print {"settings", "mcpConfig", "permissionPromptTool"} instead,
  *                      with the MCP config for `gatehouse mcp`
  *   --timeout S        the hook timeout in seconds (default 130; the request asks for
@@ -22,7 +29,7 @@ import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFile
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dataDirOf } from '../agents/client/config.ts';
+import { dataDirOf, DEFAULT_URL } from '../agents/client/config.ts';
 import {
   claudeSettings,
   DEFAULT_SETUP_TIMEOUT_SECONDS,
@@ -46,7 +53,7 @@ function findLauncher(): string {
 }
 const BIN = findLauncher();
 
-const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]
+const USAGE = `Usage: gatehouse setup claude [--pre-tool-use] [--http [--fail-closed]] [--mcp] [--timeout SECONDS] [--url URL] [--write FILE]
        gatehouse setup codex [--timeout SECONDS] [--url URL] [--write FILE] [--trust [--codex-bin PATH]]   (FILE: $CODEX_HOME/hooks.json)`;
 
 /** The data directory as the hook will use it, and its real path when a symlink leads
@@ -82,6 +89,8 @@ export default async function main(argv: string[]): Promise<number> {
       strict: true,
       options: {
         'pre-tool-use': { type: 'boolean' },
+        http: { type: 'boolean' },
+        'fail-closed': { type: 'boolean' },
         mcp: { type: 'boolean' },
         timeout: { type: 'string' },
         url: { type: 'string' },
@@ -113,13 +122,21 @@ export default async function main(argv: string[]): Promise<number> {
       return fail(`--url ${JSON.stringify(url)} is not a URL`);
     }
   }
+  if (values['fail-closed'] && !values.http) return fail('--fail-closed goes with --http (the command hook steps aside when the server is down)');
   const options: SetupOptions = {
     bin: BIN,
     event: values['pre-tool-use'] ? 'PreToolUse' : 'PermissionRequest',
     hookTimeoutSeconds: timeout,
     env: { GATEHOUSE_URL: url, GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ? resolve(process.env.GATEHOUSE_DATA_DIR) : undefined },
     dataDirs: dataDirsOf(process.env),
+    ...(values.http ? { http: { baseUrl: url ?? DEFAULT_URL, onFailure: values['fail-closed'] ? ('block' as const) : ('continue' as const) } } : {}),
   };
+  if (values.http) {
+    // The http hook reads the agent token from Claude Code's environment: say how it gets there.
+    process.stderr.write(
+      `gatehouse setup: the http hook sends $GATEHOUSE_AGENT_TOKEN from Claude Code's environment; start Claude Code with it set to the agent token (never the owner token), e.g. GATEHOUSE_AGENT_TOKEN="$(cat ${join(dataDirOf(process.env), 'agent-token')})" claude\n`,
+    );
+  }
 
   if (target === 'codex') {
     if (!values.write && !values.trust) return setupCodex(options, undefined);
@@ -150,7 +167,7 @@ export default async function main(argv: string[]): Promise<number> {
     const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
     writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
     renameSync(temp, file);
-    process.stderr.write(`gatehouse setup: wired the ${options.event} hook into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`);
+    process.stderr.write(`gatehouse setup: wired the ${options.http ? 'http ' : ''}${options.event} hook and the answered-in-terminal hooks into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`);
     if (values.mcp) process.stdout.write(JSON.stringify(mcpConfig(options), null, 2) + '\n');
     return 0;
   }

@@ -12,10 +12,8 @@ import {
   REQUEST_STATUSES,
   createRequestBody,
   decisionBody,
-  jsonByteLength,
   parseJsonText,
   parseWith,
-  requestByteLength,
   type DecisionRejectionCode,
   type RequestStatus,
 } from '../../protocol/index.ts';
@@ -24,8 +22,7 @@ import type { Logger } from '../log.ts';
 import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
-import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
-import { bodyHash } from './bodyHash.ts';
+import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
 import type { OutcomeWaiters } from './outcomeWaiters.ts';
@@ -81,49 +78,45 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'Idempotency-Key: expected 1 to 200 printable characters');
     }
+    const wait = parseCreateWait(c.req.query('wait'));
+    if (!wait.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, wait.error);
     const body = await readJson(c);
     if (!body.ok) return body.response;
     const parsed = parseWith(createRequestBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
-    const room = (deps.maxFrameBytes ?? LIMITS.maxFrameBytes) - FRAME_RESERVE_BYTES;
-    const weight = requestByteLength(parsed.value) + jsonByteLength(parsed.value.toolName);
-    if (weight > room) {
-      return errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame`);
-    }
-    const hash = bodyHash(parsed.value);
-    if (key !== undefined) {
-      // The store remembers keys longer than the broker's in-memory window.
-      const existing = store.findByIdempotencyKey(key);
-      if (existing) {
-        if (existing.bodyHash === hash) return c.json(publicView(existing), 200);
-        return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: existing.id });
+    const created = await createRequest(deps, {
+      toolName: parsed.value.toolName,
+      input: parsed.value.input,
+      context: parsed.value.context ?? {},
+      timeoutMs: parsed.value.timeoutMs ?? deps.requestTimeoutMs,
+      hashOf: parsed.value,
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+    });
+    switch (created.kind) {
+      case 'created': {
+        // Create-and-wait (contract-2 §2): a rule decides right after the create and a
+        // quick human within S seconds; both are answered in this call.
+        if (wait.ms > 0) {
+          logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
+          const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
+          if (view && view.status !== 'pending') return c.json(publicView(view), 200);
+        }
+        return c.json({ id: created.id, status: 'pending' as const, expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
-    }
-    let answer;
-    try {
-      answer = await host.create({
-        toolName: parsed.value.toolName,
-        input: parsed.value.input,
-        context: parsed.value.context ?? {},
-        timeoutMs: parsed.value.timeoutMs ?? deps.requestTimeoutMs,
-        origin: 'http',
-        ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
-      });
-    } catch (error) {
-      return stopping(c, error);
-    }
-    switch (answer.status) {
-      case 'created':
-        return c.json({ id: answer.id, status: 'pending' as const, expiresAt: answer.expiresAt, seq: answer.seq }, 201);
-      case 'existing': {
-        const view = store.getRequest(answer.id);
-        return c.json(view ? publicView(view) : { id: answer.id, status: 'pending', expiresAt: answer.expiresAt, seq: answer.seq }, 200);
-      }
+      case 'existing':
+        // Seen before: the request as it stands, at once (read its status).
+        return c.json(created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 200);
       case 'conflict':
-        return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: answer.id });
+        return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: created.id });
+      case 'too-large':
+        return errorResponse(c, 413, ERROR_CODES.payloadTooLarge, created.message);
+      case 'too-many':
+        return errorResponse(c, 429, ERROR_CODES.tooManyRequests, created.message);
+      case 'stopping':
+        return errorResponse(c, 503, ERROR_CODES.unavailable, 'the server is stopping: try again shortly');
       default: {
-        const never: never = answer;
-        throw new Error(`unknown create answer ${JSON.stringify(never)}`);
+        const never: never = created;
+        throw new Error(`unknown create result ${JSON.stringify(never)}`);
       }
     }
   });

@@ -24,7 +24,11 @@ afterEach(async () => {
 type Seen = { method: string; url: string; authorization?: string };
 
 /** A server that knows the agent token (it proves itself) and answers polls with `view`. */
-async function provingServer(view: (id: string) => unknown, deleteAnswer?: (id: string) => [number, unknown]): Promise<{ url: string; seen: Seen[] }> {
+async function provingServer(
+  view: (id: string) => unknown,
+  deleteAnswer?: (id: string) => [number, unknown],
+  createAnswer?: () => [number, unknown],
+): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -40,6 +44,7 @@ async function provingServer(view: (id: string) => unknown, deleteAnswer?: (id: 
         return send(200, { proof: helloProof(TOKEN, nonce, String(req.headers.host)) });
       }
       if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(401, {});
+      if (req.method === 'POST' && createAnswer) return send(...createAnswer());
       if (req.method === 'POST') return send(201, { id: 'req-ours', status: 'pending', expiresAt: Date.now() + 60_000, seq: 1 });
       if (req.method === 'DELETE' && deleteAnswer) return send(...deleteAnswer('req-ours'));
       return send(200, view('req-ours'));
@@ -61,6 +66,22 @@ function ask(url: string, extra: Partial<Parameters<typeof askGatehouse>[1]> = {
   closers.push(async () => server.close());
   return askGatehouse(spec, { server, createTimeoutMs: 1000, giveUpAt: Date.now() + 5000, ...extra });
 }
+
+describe('create-and-wait', () => {
+  it('CCH-4: the first call creates with ?wait=: a request finished within it (a rule, a quick human) is the answer, with no long-poll after', async () => {
+    const server = await provingServer(
+      () => ({ id: 'req-ours', status: 'pending' }),
+      undefined,
+      () => [200, { id: 'req-ours', status: 'resolved', decision: 'allow', decidedBy: 'rule:r1' }],
+    );
+    const outcome = await ask(server.url);
+    expect(outcome).toMatchObject({ kind: 'finished', requestId: 'req-ours', status: 'resolved', decision: 'allow', decidedBy: 'rule:r1' });
+    const calls = server.seen.map((s) => `${s.method} ${s.url}`);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toBe('POST /api/agent/hello');
+    expect(calls[1]).toMatch(/^POST \/api\/permission-requests\?wait=[1-5]$/);
+  });
+});
 
 describe('AGENT: answers only for the request we created', () => {
   it('AGENT-4: a poll answering an allow for another request id is a failure, not an allow', async () => {

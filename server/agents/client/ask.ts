@@ -2,7 +2,8 @@
  * Asks a Gatehouse server for a decision over HTTP (protocol-v1.md §4), the path shared
  * by the Claude Code hook and the MCP permission tool: prove the server (the hello of
  * `pinned.ts`: no token goes to a server that has not proved it knows it), create the
- * request with an Idempotency-Key, wait with bounded long-polls in a loop, and cancel it
+ * request with an Idempotency-Key and wait in the same call (`?wait=`, so a rule or a
+ * quick human costs one round trip), then wait with bounded long-polls in a loop, and cancel it
  * (DELETE) when the caller gives up or is killed. Every answer must be about the request
  * id the server gave us at creation: a view of another id (or none) is a failure, never
  * an allow. Never throws: every way it can end is a value, so the callers map each one
@@ -129,6 +130,20 @@ function unprovenOutcome(proof: Exclude<ProofOutcome, { ok: true }>): AskOutcome
   }
 }
 
+/** Finds a request by its Idempotency-Key (a create without wait answers the one that
+ *  exists) and cancels it while still pending; best effort, about a second at most. */
+async function cancelByKey(server: AgentServer, api: string, headers: Record<string, string>, body: unknown, log: (message: string) => void): Promise<void> {
+  try {
+    const found = await server.call('POST', `${api}?wait=0`, { headers, body, timeoutMs: 1000 });
+    const view = found.body as RequestViewLike | undefined;
+    if (typeof view?.id !== 'string' || !view.id || (found.status !== 200 && found.status !== 201) || (view.status !== undefined && view.status !== 'pending')) return;
+    const answer = await server.call('DELETE', `${api}/${encodeURIComponent(view.id)}`, { timeoutMs: 1000 });
+    log(`cancelled ${view.id}: ${answer.status}`);
+  } catch (error) {
+    log(`cancel after stopping failed: ${(error as Error).message}`);
+  }
+}
+
 export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<AskOutcome> {
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
@@ -140,19 +155,30 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   const proof = await server.prove(options.createTimeoutMs, options.signal);
   if (!proof.ok) return unprovenOutcome(proof);
 
-  // 1. Create (idempotent: a retried hook finds the same request).
+  // 1. Create and wait in one call (contract-2 §2): a remembered rule or a quick human is
+  // answered by this very call, so the hook needs one round trip. Idempotent: a retried
+  // hook finds the same request. The server waits at most `firstWait` seconds.
+  const pollSeconds = Math.max(1, Math.min(options.pollSeconds ?? 25, 60));
+  const firstWait = Math.max(0, Math.min(pollSeconds, Math.floor((options.giveUpAt - now()) / 1000)));
+  const body = { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs };
+  const headers = { 'idempotency-key': spec.idempotencyKey };
   let created: HttpResult;
   try {
-    created = await server.call('POST', api, {
-      headers: { 'idempotency-key': spec.idempotencyKey },
-      body: { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs },
-      timeoutMs: Math.max(250, options.createTimeoutMs - (now() - startedAt)),
+    created = await server.call('POST', `${api}?wait=${firstWait}`, {
+      headers,
+      body,
+      timeoutMs: Math.max(250, options.createTimeoutMs - (now() - startedAt)) + firstWait * 1000,
       signal: options.signal,
     });
   } catch (error) {
     if (error instanceof NotProven) return { kind: 'unavailable', down: true, unproven: true, reason: error.message };
     const failure = error as HttpFailure;
-    if (failure.kind === 'aborted') return { kind: 'gave-up', reason: 'stopped before the request was created' };
+    if (failure.kind === 'aborted') {
+      // Stopped while the create waited: the request may exist. The same key finds it
+      // (without waiting) so that it can be cancelled rather than left for a human.
+      await cancelByKey(server, api, headers, body, log);
+      return { kind: 'gave-up', reason: 'stopped before a decision arrived' };
+    }
     return { kind: 'unavailable', down: true, reason: failure.message };
   }
   if (created.status !== 200 && created.status !== 201) {
@@ -191,7 +217,6 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   };
 
   // 2. Wait with bounded long-polls.
-  const pollSeconds = Math.max(1, Math.min(options.pollSeconds ?? 25, 60));
   const lostAfterMs = options.lostAfterMs ?? 3000;
   let failingSince: number | undefined;
   for (;;) {

@@ -10,6 +10,8 @@ import { canonicalJson, describeIssues } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 export const HOOK_AGENT = 'claude-code-hook';
+/** Where Claude Code's http hook (and `gatehouse hook` for after-events) posts. */
+export const CLAUDE_HOOK_PATH = '/api/hooks/claude';
 export const HOOK_EVENTS = ['PermissionRequest', 'PreToolUse'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 
@@ -38,11 +40,93 @@ export function parseHookInput(text: string): ParsedHookInput {
   } catch {
     return { ok: false, error: 'stdin is not JSON' };
   }
+  return parseHookValue(raw);
+}
+
+/** The same for an already-parsed body (`POST /api/hooks/claude`). */
+export function parseHookValue(raw: unknown): ParsedHookInput {
   const result = hookInput.safeParse(raw);
   if (result.success) return { ok: true, value: result.data };
   const name = (raw as { hook_event_name?: unknown } | null)?.hook_event_name;
   const event = HOOK_EVENTS.find((candidate) => candidate === name);
   return { ok: false, error: describeIssues(result.error), event };
+}
+
+/**
+ * "Answered elsewhere" (contract-2 §2): events Claude Code sends after the human answered
+ * its own dialog (the tool ran, failed or was denied) or the turn ended. They carry no
+ * decision; Gatehouse cancels the matching unresolved request with reason
+ * `answered-in-terminal` and answers `{}`.
+ */
+export const AFTER_EVENTS = ['PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop'] as const;
+export type AfterEvent = (typeof AFTER_EVENTS)[number];
+export const ANSWERED_IN_TERMINAL = 'answered-in-terminal';
+
+const afterToolInput = z.looseObject({
+  hook_event_name: z.enum(['PostToolUse', 'PostToolUseFailure', 'PermissionDenied']),
+  session_id: z.string().min(1).max(200),
+  tool_name: z.string().min(1).max(200),
+  tool_input: z.record(z.string(), z.unknown()),
+  tool_use_id: z.string().min(1).max(200).optional(),
+});
+const stopInput = z.looseObject({ hook_event_name: z.literal('Stop'), session_id: z.string().min(1).max(200) });
+
+export type AfterInput =
+  | { event: Exclude<AfterEvent, 'Stop'>; sessionId: string; toolName: string; toolInput: Record<string, unknown>; toolUseId?: string }
+  | { event: 'Stop'; sessionId: string };
+
+/** Any hook input the endpoint takes: one that asks (PermissionRequest, PreToolUse) or
+ *  one that reports (AFTER_EVENTS). An error names the field. */
+export function parseAnyHookValue(raw: unknown): { ok: true; asks: HookInput } | { ok: true; after: AfterInput } | { ok: false; error: string } {
+  const name = (raw as { hook_event_name?: unknown } | null)?.hook_event_name;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: '(root): expected a JSON object (the hook input)' };
+  if (name === 'Stop') {
+    const stop = stopInput.safeParse(raw);
+    return stop.success ? { ok: true, after: { event: 'Stop', sessionId: stop.data.session_id } } : { ok: false, error: describeIssues(stop.error) };
+  }
+  if (typeof name === 'string' && (AFTER_EVENTS as readonly string[]).includes(name)) {
+    const after = afterToolInput.safeParse(raw);
+    if (!after.success) return { ok: false, error: describeIssues(after.error) };
+    const value = after.data;
+    return {
+      ok: true,
+      after: {
+        event: value.hook_event_name,
+        sessionId: value.session_id,
+        toolName: value.tool_name,
+        toolInput: value.tool_input,
+        ...(value.tool_use_id ? { toolUseId: value.tool_use_id } : {}),
+      },
+    };
+  }
+  if (typeof name !== 'string' || !(HOOK_EVENTS as readonly string[]).includes(name)) {
+    return { ok: false, error: `hook_event_name: expected one of ${[...HOOK_EVENTS, ...AFTER_EVENTS].join(', ')}` };
+  }
+  const asks = parseHookValue(raw);
+  return asks.ok ? { ok: true, asks: asks.value } : { ok: false, error: asks.error };
+}
+
+/** Whether an unresolved request is the one an after-event reports on: asked by a
+ *  Claude Code hook in the same session and, for a tool event, the same tool use (when
+ *  both know its id) or the same tool and canonical input. `Stop`: any of the session. */
+export function afterEventMatches(after: AfterInput, request: { toolName: string; input: Record<string, unknown>; context: Record<string, unknown> }): boolean {
+  if (request.context.agent !== HOOK_AGENT || request.context.sessionId !== after.sessionId) return false;
+  switch (after.event) {
+    case 'Stop':
+      return true;
+    case 'PostToolUse':
+    case 'PostToolUseFailure':
+    case 'PermissionDenied': {
+      if (request.toolName !== after.toolName) return false;
+      const asked = request.context.toolUseId;
+      if (typeof asked === 'string' && after.toolUseId) return asked === after.toolUseId;
+      return canonicalJson(request.input) === canonicalJson(after.toolInput);
+    }
+    default: {
+      const never: never = after;
+      return never;
+    }
+  }
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -54,6 +138,13 @@ export function idempotencyKeyOf(input: HookInput): string {
   if (input.tool_use_id) return input.tool_use_id;
   const toolHash = sha256(`${input.tool_name}\n${canonicalJson(input.tool_input)}`);
   return `claude-pr-${sha256(`${input.session_id}\n${input.prompt_id ?? ''}\n${toolHash}`)}`;
+}
+
+/** The request's own timeout: below the hook's, leaving room to print the server's timeout deny (shared by the command hook and `POST /api/hooks/claude`). */
+export function requestTimeoutFor(hookTimeoutSeconds: number): number {
+  const hookMs = hookTimeoutSeconds * 1000;
+  const margin = Math.min(10_000, Math.floor(hookMs / 4));
+  return Math.max(100, hookMs - margin);
 }
 
 export function requestSpecOf(input: HookInput, timeoutMs: number): AskSpec {
