@@ -92,7 +92,7 @@ class Builder {
   descriptor(): number | undefined {
     if (this.parts.length !== 1) return undefined;
     const only = this.parts[0];
-    return only.kind === 'text' && !only.quoted && /^\d{1,9}$/.test(only.text) ? Number(only.text) : undefined;
+    return only.kind === 'text' && !only.quoted && /^\d+$/.test(only.text) ? Number(only.text) : undefined;
   }
   take(): Word | undefined {
     if (!this.started) return undefined;
@@ -293,7 +293,7 @@ function readDoubleQuoted(src: string, start: number, word: Builder): number {
 
 const isSafeRedirect = (op: RedirectOp, target: Word): boolean => {
   if (!target.literal) return false;
-  if (op === '>&' || op === '<&') return /^(\d{1,9}-?|-)$/.test(target.text) || (op === '>&' && target.text === '/dev/null');
+  if (op === '>&' || op === '<&') return /^(\d+-?|-)$/.test(target.text) || (op === '>&' && target.text === '/dev/null');
   return target.text === '/dev/null';
 };
 

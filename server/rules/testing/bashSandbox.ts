@@ -9,7 +9,7 @@
  * (`setpriv`), so a generated command can reach no network and write no file of ours.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -50,6 +50,36 @@ const findProgram = (name: string) => ['/usr/bin', '/bin', '/usr/sbin', '/sbin']
 const TIMEOUT = findProgram('timeout');
 const NOBODY = 65534;
 
+/** The stub in C, built when a C compiler is at hand: about three times cheaper to start
+ *  than the shell one, which matters at 20,000 cases. Same record, same exit status. */
+const STUB_C = `#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  static char buf[1 << 16];
+  size_t n = 0;
+  const char *log = getenv("GH_LOG"), *id = getenv("GH_CASE");
+  const char *name = strrchr(argv[0], '/');
+  name = name ? name + 1 : argv[0];
+  char count[16];
+  snprintf(count, sizeof count, "%d", argc - 1);
+  const char *head[4] = { "R", id ? id : "", name, count };
+  for (int i = 0; i < 3 + argc; i++) {
+    const char *s = i < 4 ? head[i] : argv[i - 3];
+    size_t l = strlen(s);
+    if (n + l + 1 > sizeof buf) return 2;
+    memcpy(buf + n, s, l + 1);
+    n += l + 1;
+  }
+  int fd = log ? open(log, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
+  if (fd < 0 || write(fd, buf, n) != (ssize_t)n) return 2;
+  close(fd);
+  return strcmp(name, "false") == 0;
+}
+`;
+
 const STUB = `#!/bin/sh
 printf '%s\\0' R "$GH_CASE" "\${0##*/}" "$#" "$@" >>"$GH_LOG"
 [ "\${0##*/}" != false ]
@@ -82,12 +112,32 @@ function containmentPrefix(): { prefix: string[]; description: string } {
   return { prefix: [], description: 'none (unshare/setpriv refused): stubs only, a throwaway HOME and working folder' };
 }
 
+/** Compiles the C stub (static if the toolchain can), or says no. */
+function buildStub(root: string): string | undefined {
+  const cc = findProgram('cc') ?? findProgram('gcc');
+  if (!cc) return undefined;
+  const source = join(root, 'stub.c');
+  const binary = join(root, 'stub');
+  writeFileSync(source, STUB_C);
+  for (const flags of [['-O2', '-static'], ['-O2']]) {
+    if (spawnSync(cc, [...flags, '-o', binary, source], { stdio: 'ignore' }).status === 0) {
+      chmodSync(binary, 0o755);
+      return binary;
+    }
+  }
+  return undefined;
+}
+
 export function createSandbox(): Sandbox {
   const root = mkdtempSync(join(tmpdir(), 'gh-bash-diff-'));
   chmodSync(root, 0o755);
   const stubs = join(root, 'stubs');
   mkdirSync(stubs);
-  for (const name of STUBS) writeFileSync(join(stubs, name), STUB, { mode: 0o755 });
+  const compiled = buildStub(root);
+  for (const name of STUBS) {
+    if (compiled) linkSync(compiled, join(stubs, name));
+    else writeFileSync(join(stubs, name), STUB, { mode: 0o755 });
+  }
   writeFileSync(join(root, 'bashenv'), `enable -n ${DISABLED_BUILTINS.join(' ')}\ntrap wait EXIT\n`, { mode: 0o644 });
   writeFileSync(join(root, 'driver.sh'), DRIVER, { mode: 0o644 });
   const { prefix, description } = containmentPrefix();
@@ -95,6 +145,7 @@ export function createSandbox(): Sandbox {
   mkdirSync(home);
   if (prefix.length) chownSync(home, NOBODY, NOBODY);
   let batch = 0;
+  const running = new Set<ReturnType<typeof spawn>>();
 
   async function runWorker(commands: readonly string[], first: number): Promise<Map<number, { status: number; runs: string[][] }>> {
     batch += 1;
@@ -111,14 +162,15 @@ export function createSandbox(): Sandbox {
     // fd 9 is inherited by every process of every case: 'close' fires once the last one
     // (a straggler left in the background too) has exited, so no record is missed.
     const child = spawn(command, args, { cwd: workDir, env, stdio: ['pipe', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] });
+    running.add(child);
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
-    (child.stdio[9] as NodeJS.ReadableStream).resume();
+    (child.stdio as unknown as NodeJS.ReadableStream[])[9].resume();
     child.stdin!.end(commands.map((text) => `${text}\0`).join(''));
     const code = await new Promise<number | null>((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (status) => resolve(status));
-    });
+    }).finally(() => running.delete(child));
     if (code !== 0) throw new Error(`the bash driver exited with ${code}: ${stderr}`);
     const out = new Map<number, { status: number; runs: string[][] }>();
     const fields = readFileSync(results, 'utf8').split('\0');
@@ -154,6 +206,8 @@ export function createSandbox(): Sandbox {
       });
     },
     dispose() {
+      // A run cut short (a test timeout) must not leave its drivers behind.
+      for (const child of running) child.kill('SIGKILL');
       rmSync(root, { recursive: true, force: true });
     },
   };
