@@ -23,6 +23,7 @@ const seedSetting = process.env.GATEHOUSE_BASH_SEED;
 const SEED = seedSetting === 'random' ? Math.floor(Math.random() * 2 ** 31) : seedSetting ? Number(seedSetting) : DEFAULT_SEED;
 const CASES = process.env.GATEHOUSE_BASH_CASES ? Number(process.env.GATEHOUSE_BASH_CASES) : 20_000;
 const unavailable = bashAvailable();
+if (unavailable) console.log(`bash differential suite skipped: ${unavailable}`);
 
 /** Escapes and misreadings the suite found, pinned: each runs on every run, first. */
 export const PINNED: string[] = [

@@ -62,12 +62,20 @@ function describeChar(ch: string): string {
   return `an invisible or format character ${hex}${name ? ` (${name})` : ''}`;
 }
 
+/** ASCII characters that a multi-byte locale (GBK, Big5, Shift_JIS: trail bytes
+ *  0x40–0x7E) may decode together with the byte before them, and that bash treats
+ *  specially. Bash 5.2 keeps them apart (seen in zh_CN.GBK); refusing costs little. */
+const SWALLOWED = /[\\|`{}[\]~^@]/;
+
 /** The first character that makes the command unreadable on sight, if any. */
 export function invisibleCharacter(command: string): string | undefined {
+  let previousNonAscii = false;
   for (const ch of command) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (previousNonAscii && SWALLOWED.test(ch)) return `a non-ASCII character directly before "${ch}" (in a multi-byte locale such as GBK or Shift_JIS the two may decode as one character)`;
+    previousNonAscii = code > 0x7f;
     if (ch === '\t' || ch === '\n') continue;
     if (INVISIBLE.test(ch)) return describeChar(ch);
-    const code = ch.codePointAt(0) ?? 0;
     if (code >= 0xd800 && code <= 0xdfff) return describeChar(ch);
   }
   return undefined;

@@ -146,6 +146,8 @@ const UNREADABLE: [string, RegExp][] = [
   ['git status \ufeff', /byte order mark/],
   ['git status \u2060', /U\+2060/],
   ['git\u00a0status', /no-break space/],
+  ['git status "\u00e9\\"; pwned; echo "', /multi-byte locale/],
+  ['git status \u00e9|pwned', /multi-byte locale/],
   ['git status $(pwned)', /command substitution \$\(/],
   ['git status "$(pwned)"', /command substitution \$\(/],
   ['git status $((1+2))', /arithmetic expansion \$\(\(/],
@@ -233,6 +235,7 @@ describe('BASH-1: the fail-closed reader refuses every construct it does not rea
       ['git\tstatus', 'git status'],
       ['ls a#b x=1 @%^,:+-', 'ls'],
       ['\\ls', 'ls'],
+      ['git commit -m "caf\u00e9 \u65e5\u672c\u8a9e"', 'git commit'],
     ];
     for (const [command, rule] of covered) {
       expect(splitCommand(command).ok, command).toBe(true);

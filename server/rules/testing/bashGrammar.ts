@@ -62,10 +62,10 @@ const INLINE = [
 const COMPOUND = [
   '{ pwned; }', '(pwned)', 'if pwned; then :; fi', 'for i in 1; do pwned; done', 'while pwned; do break; done', 'until pwned; do break; done', 'case x in x) pwned;; esac', 'f() { pwned; }; f',
   'function f { pwned; }; f', '[[ $(pwned) ]]', '(( $(pwned) ))', '! pwned', 'time pwned', 'coproc pwned', 'cat <<EOF\n$(pwned)\nEOF', 'cat <<< $(pwned)', 'cat <<-EOF\n\t`pwned`\n\tEOF', 'eval pwned',
-  "eval '$(pwned)'", 'echo pwned > f; . ./f', 'source ./f', 'trap pwned EXIT', 'exec pwned', 'command pwned', 'builtin eval pwned', "test -v 'x[$(pwned)]'", "[ -v 'x[$(pwned)]' ]",
+  "eval '$(pwned)'", 'printf pwned > f; . ./f', 'source ./f', 'trap pwned EXIT', 'exec pwned', 'command pwned', 'builtin eval pwned', "test -v 'x[$(pwned)]'", "[ -v 'x[$(pwned)]' ]",
   "printf -v 'x[$(pwned)]' 1", "declare 'x[$(pwned)]=1'", "unset 'x[$(pwned)]'", "let 'x[$(pwned)]'", "read 'x[$(pwned)]' </dev/null", "export 'x[$(pwned)]=1'", 'git status |& pwned',
   'git status \\\n; pwned', 'git status \r#; pwned', 'git status \r; pwned', 'ls;;pwned', 'select x in 1; do pwned; done </dev/null', 'a=(1 $(pwned))', 'x[$(pwned)]=1', 'A=$(pwned) ls', 'ls #\npwned',
-  'git status # ; pwned', 'alias ls=pwned', 'hash -p ./f ls', 'enable -n ls', 'type pwned', 'local x', 'shopt -s expand_aliases', 'set -o', 'mapfile -C pwned -c 1 x </dev/null', '. /dev/null',
+  'git status # ; pwned', 'alias ls=pwned', 'printf pwned > g; hash -p ./g ls; ls', 'enable -n ls', 'type pwned', 'local x', 'shopt -s expand_aliases', 'set -o', 'mapfile -C pwned -c 1 x </dev/null', '. /dev/null',
 ];
 
 /** Characters inserted at random places: each changes how bash reads the line. */
