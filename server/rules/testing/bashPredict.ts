@@ -163,22 +163,31 @@ export function predictRuns(lists: readonly AndOrList[], variables: Record<strin
 export function compareRuns(predicted: readonly Predicted[], runs: readonly string[][], timedOut: boolean): string | undefined {
   if (predicted.some((p) => p.anything)) {
     // Only the certain runs are checked: a builtin may have run anything.
-    const missing = predicted.filter((p) => p.must && !runs.some((run) => sameWords(p.argv.slice(0, p.openFrom ?? p.argv.length), run.slice(0, p.openFrom ?? run.length)) && (p.openFrom !== undefined || run.length === p.argv.length)));
+    const missing = predicted.filter((p) => p.must && !runs.some((run) => fits(p, run)));
     return missing.length && !timedOut ? `bash did not run ${JSON.stringify(missing.map((p) => p.argv))}, which the reader said it would` : undefined;
   }
-  // Certain runs first, so that a run is not spent on a prediction it need not meet.
-  const left = [...predicted].sort((a, b) => Number(b.must) - Number(a.must));
-  const take = (run: string[], exact: boolean) => {
-    const index = left.findIndex((p) => (exact ? p.openFrom === undefined && sameWords(p.argv, run) : p.openFrom !== undefined && run.length >= p.openFrom && sameWords(p.argv.slice(0, p.openFrom), run.slice(0, p.openFrom))));
-    if (index < 0) return false;
-    left.splice(index, 1);
-    return true;
+  // Each run needs a prediction of its own (a maximum bipartite matching, since a run may
+  // fit an exact and an open prediction alike), and each certain prediction some run.
+  const owner = new Array<number>(predicted.length).fill(-1);
+  const assign = (run: number, seen: boolean[]): boolean => {
+    for (let p = 0; p < predicted.length; p += 1) {
+      if (seen[p] || !fits(predicted[p], runs[run])) continue;
+      seen[p] = true;
+      if (owner[p] < 0 || assign(owner[p], seen)) {
+        owner[p] = run;
+        return true;
+      }
+    }
+    return false;
   };
-  const unmatched = runs.filter((run) => !take(run, true)).filter((run) => !take(run, false));
+  const unmatched = runs.filter((_, run) => !assign(run, new Array<boolean>(predicted.length).fill(false)));
   if (unmatched.length) return `bash ran ${JSON.stringify(unmatched)}, which the reader did not predict (${JSON.stringify(predicted)})`;
-  const missing = left.filter((p) => p.must);
+  const missing = predicted.filter((p) => p.must && !runs.some((run) => fits(p, run)));
   if (missing.length && !timedOut) return `bash did not run ${JSON.stringify(missing.map((p) => p.argv))}, which the reader said it would`;
   return undefined;
 }
+
+const fits = (p: Predicted, run: readonly string[]) =>
+  p.openFrom === undefined ? sameWords(p.argv, run) : run.length >= p.openFrom && sameWords(p.argv.slice(0, p.openFrom), run.slice(0, p.openFrom));
 
 const sameWords = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((word, index) => word === b[index]);

@@ -106,7 +106,8 @@ function containmentPrefix(): { prefix: string[]; description: string } {
   const unshare = findProgram('unshare');
   const setpriv = findProgram('setpriv');
   if (!root || !unshare || !setpriv) return { prefix: [], description: 'none (not root, or no unshare/setpriv): stubs only, a throwaway HOME and working folder' };
-  const prefix = [unshare, '--net', '--', setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'];
+  // --pdeathsig: a driver dies with the test process, even one killed without cleanup.
+  const prefix = [unshare, '--net', '--', setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--pdeathsig', 'KILL', '--'];
   const probe = spawnSync(prefix[0], [...prefix.slice(1), '/bin/bash', '-c', ':'], { stdio: 'ignore' });
   if (probe.status === 0) return { prefix, description: 'unshare --net, as nobody (setpriv)' };
   return { prefix: [], description: 'none (unshare/setpriv refused): stubs only, a throwaway HOME and working folder' };
