@@ -33,6 +33,15 @@ export const PINNED: string[] = [
   'ls ${!IND}',
   'ls ${PR@P}',
   'ls $[AR]',
+  // Found by this suite against the old splitter (seed 77, 2,000 cases: 12 escapes).
+  "git 'status' @%^,:+ $[AR] ;",
+  "npm test 'x|y' \"$Y\" '$X' ${!IND}",
+  "\\ls $[AR]",
+  "git st\\atus $S \"${x[AR]}\"",
+  "ls \"$HOME\"/x ${PR@P}",
+  "echo hi 'new\nline' 2>&1 ${PR@P};echo h\\i $AR \"it's\"",
+  "git st\\atus \"a\\\"b\" &&\ng\"i\"t status ${X} `git status \\`pwned\\`` | git \"status\" 'x|y' \"${X}y\"",
+  "g\"i\"t status \"\\\\\" a#b ${\\\na:='x[$(pwned)]'} ${x[a]}",
 ];
 
 type Finding = { command: string; problem: string };
@@ -80,8 +89,8 @@ describe.skipIf(!!unavailable)('BASH-5: the fail-closed reader against real bash
     for (const finding of findings.slice(0, 20)) console.log(`${finding.problem}\n  command: ${JSON.stringify(finding.command)}`);
     expect(findings.map((finding) => `${finding.problem} :: ${JSON.stringify(finding.command)}`)).toEqual([]);
     // The suite must exercise both sides: many readable, covered cases, and many attacks that ran.
-    expect(covered).toBeGreaterThan(CASES / 20);
-    expect(pwned).toBeGreaterThan(CASES / 20);
+    expect(covered).toBeGreaterThanOrEqual(Math.floor(CASES / 20));
+    expect(pwned).toBeGreaterThanOrEqual(Math.floor(CASES / 20));
   }, 900_000);
 });
 
