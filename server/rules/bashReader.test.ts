@@ -58,3 +58,13 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
     expect(readCommand('A=1 B=2 while x').ok).toBe(false);
   });
 });
+
+describe('BASH-1: reading stays linear on large input', () => {
+  it('BASH-1: a megabyte of words, variables and quotes reads in well under a second', () => {
+    const started = Date.now();
+    expect(readCommand(`ls ${'$X "$Y" \'z\' ${W} a\\;b '.repeat(40_000)}`).ok).toBe(true);
+    expect(readCommand(`ls ${'$'.repeat(500_000)}`).ok).toBe(false);
+    expect(readCommand(`ls "${'$X'.repeat(300_000)}`).ok).toBe(false);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});

@@ -44,7 +44,6 @@ const refuse = (reason: string): never => {
 /** Reserved words (bash "RESERVED WORDS"), refused in command position. */
 export const RESERVED_WORDS: ReadonlySet<string> = new Set(['!', 'case', 'coproc', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in', 'select', 'then', 'until', 'while', '{', '}', 'time', '[[', ']]']);
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
 /** Characters a human may not see, or that a terminal or bash treats unlike they look.
@@ -127,27 +126,32 @@ function makeWord(parts: WordPart[]): Word {
 /** After a `$` at `i` (inside double quotes or not): the variable it names, or a refusal
  *  naming the expansion. Returns the index after it. */
 function readDollar(src: string, i: number, out: Builder, quoted: boolean): number {
-  const rest = src.slice(i + 1);
-  const next = rest[0];
-  if (next === undefined || next === '"' && quoted) refuse('a lone "$"');
+  const next = src[i + 1];
+  if (next === undefined || (next === '"' && quoted)) refuse('a lone "$"');
   if (next === "'") refuse("ANSI-C quoting ($'…')");
   if (next === '"') refuse('locale quoting ($"…")');
-  if (next === '(') refuse(rest[1] === '(' ? 'arithmetic expansion $((…))' : 'command substitution $(…)');
+  if (next === '(') refuse(src[i + 2] === '(' ? 'arithmetic expansion $((…))' : 'command substitution $(…)');
   if (next === '[') refuse('arithmetic expansion $[…]');
   if (next === '{') {
-    const plain = /^\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(rest);
+    // Sticky expressions read in place: no slicing, so many `$` stay linear.
+    BRACED.lastIndex = i + 1;
+    const plain = BRACED.exec(src);
     if (!plain) refuse('a parameter expansion ${…} other than a plain ${NAME} (an operator, a subscript, indirection or a transformation)');
     out.variable(plain![1], quoted);
     return i + 1 + plain![0].length;
   }
-  const name = NAME.exec(rest);
+  NAME_AT.lastIndex = i + 1;
+  const name = NAME_AT.exec(src);
   if (name) {
     out.variable(name[0], quoted);
     return i + 1 + name[0].length;
   }
-  if (/^[0-9@*#?$!\-]/.test(rest)) refuse(`the special parameter $${next}`);
+  if (/[0-9@*#?$!\-]/.test(next)) refuse(`the special parameter $${next}`);
   return refuse('a lone "$"');
 }
+
+const BRACED = /\{([A-Za-z_][A-Za-z0-9_]*)\}/y;
+const NAME_AT = /[A-Za-z_][A-Za-z0-9_]*/y;
 
 function tokenize(src: string): Token[] {
   const tokens: Token[] = [];
