@@ -40,11 +40,13 @@ const ARGS = [
   '-la', '--short', 'src', 'a.txt', '-5', 'x=1', '--oneline', 'hi', 'there', '"a b"', "'c d'", '"$X"', '$X', '${X}', '$Y', '"$Y"', '$E', '"$E"', '$S', '$D', '"$HOME"',
   '"$HOME"/x', 'a"b"c', '\\;', '\\&', '\\|', 'a#b', '@%^,:+', '"a;b"', "'x|y'", '"$U"', '$U', '$IND', '"$PR"', '$AR', '$G', '"$G"', '--', '-', '"${X}y"', '$X$Y', '"it\'s"',
   '"a\\"b"', '"\\$X"', "'$X'", '\\$X', '"\\\\"', 'x]', '=', '"!"', "'*'", '"~"', '"#"', '"\\`x\\`"', '"a\tb"', "'new\nline'",
+  // Near misses: readable words that look like something else.
+  '1A=x', '"if"', '\\#x', 'x\\ y', 'caf\u00e9', '\u65e5\u672c', '=x', "''", '""', '""#x', "'a'\"b\"\\c", '%1', '^x', 'a=b=c', '-', '\\-', '"$X"$Y\'z\'\\w', '$X"$E"', '"$E"$E',
 ];
 
 const REDIRECTS = [' 2>&1', ' >/dev/null', ' 2>/dev/null', ' >&2', ' &>/dev/null', ' >&/dev/null', ' </dev/null', ' 2>&-', ' 1>&2', ' > out.txt', ' >> out.txt', ' < in.txt', ' 3>&1', ' >&3', ' 2>&1-', ' >|out.txt', ' <>/dev/null', ' 2>"/dev/null"', ' >$X', ' 2>&$X', '>/dev/null', ' 2>/dev/null/x'];
 
-const ASSIGNMENTS = ['A=1 ', 'S=x ', 'GIT_DIR=x ', 'X= ', 'PATH=x ', 'A=$X '];
+const ASSIGNMENTS = ['A=1 ', 'S=x ', 'GIT_DIR=x ', 'X= ', 'PATH=x ', 'A=$X ', 'A+=1 ', '>/dev/null ', '2>&1 ', '"A=1" ', "'' ", '\\A=1 '];
 
 const OPERATORS = [' ; ', ';', ' && ', '&&', ' || ', ' | ', '|', ' & ', '\n', ';\n', ' &&\n', ' |\n', '\n\n', '\t&&\t', ' ||\n '];
 
