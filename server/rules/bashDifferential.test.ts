@@ -44,6 +44,13 @@ export const PINNED: string[] = [
   "g\"i\"t status \"\\\\\" a#b ${\\\na:='x[$(pwned)]'} ${x[a]}",
 ];
 
+/** Misreadings the suite found (harmless ones: bash ran less than the reader said), pinned:
+ *  each goes through both properties first on every run. */
+export const PINNED_READINGS: string[] = [
+  // `2>&/dev/null` is an ambiguous redirect: bash runs nothing (seed 20261201).
+  'git "log" ""#x 2>&/dev/null',
+];
+
 type Finding = { command: string; problem: string };
 
 function check(run: CaseRun, variables: Record<string, string>, stubs: ReadonlySet<string>): Finding[] {
@@ -72,7 +79,7 @@ describe.skipIf(!!unavailable)('BASH-5: the fail-closed reader against real bash
 
   it(`BASH-5: whenever a rule covers a command, bash ran only what the rule allows; readable commands run as read (${CASES} cases)`, async () => {
     const rng = prng(SEED);
-    const commands = [...PINNED, ...Array.from({ length: CASES }, () => generateCommand(rng))];
+    const commands = [...PINNED, ...PINNED_READINGS, ...Array.from({ length: CASES }, () => generateCommand(rng))];
     const started = Date.now();
     const runs = await sandbox.run(commands, 2);
     const variables = { ...CASE_VARIABLES, HOME: sandbox.home, PATH: sandbox.path };

@@ -51,6 +51,12 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
     ]);
   });
 
+  it('BASH-6: `n>&/dev/null` is `&>/dev/null` only without a descriptor or with 1 (bash: "ambiguous redirect")', () => {
+    const safety = (command: string) => simpleCommands(read(command))[0].redirects.map((redirect) => redirect.safe);
+    expect(safety('git "log" ""#x 2>&/dev/null')).toEqual([false]);
+    expect(safety('ls >&/dev/null 1>&/dev/null <&/dev/null 0>&/dev/null')).toEqual([true, true, false, false]);
+  });
+
   it('BASH-1: a reserved word is refused in command position only', () => {
     expect(readCommand('echo if then fi done').ok).toBe(true);
     expect(readCommand('ls | done').ok).toBe(false);

@@ -303,9 +303,14 @@ function readDoubleQuoted(src: string, start: number, word: Builder): number {
   }
 }
 
-const isSafeRedirect = (op: RedirectOp, target: Word): boolean => {
+const isSafeRedirect = (fd: number | undefined, op: RedirectOp, target: Word): boolean => {
   if (!target.literal) return false;
-  if (op === '>&' || op === '<&') return /^(\d+-?|-)$/.test(target.text) || (op === '>&' && target.text === '/dev/null');
+  if (op === '>&' || op === '<&') {
+    if (/^(\d+-?|-)$/.test(target.text)) return true;
+    // `>&word` is `&>word` only without a descriptor or with 1; `2>&/dev/null` is an
+    // "ambiguous redirect" to bash (found by the differential suite).
+    return op === '>&' && (fd === undefined || fd === 1) && target.text === '/dev/null';
+  }
   return target.text === '/dev/null';
 };
 
@@ -362,7 +367,7 @@ function parse(tokens: Token[]): AndOrList[] {
         const target = tokens[t + 1];
         if (!target || target.kind !== 'word') refuse(`a redirection "${token.op}" without a target`);
         const word = (target as { kind: 'word'; word: Word }).word;
-        command.redirects.push({ fd: token.fd, op: token.op, target: word, safe: isSafeRedirect(token.op, word) });
+        command.redirects.push({ fd: token.fd, op: token.op, target: word, safe: isSafeRedirect(token.fd, token.op, word) });
         needCommand = false;
         t += 1;
         break;
