@@ -54,6 +54,18 @@ export function splitCommand(command: string): SplitResult {
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
+/** The rule engine asks about one command once per rule: each reader keeps its last
+ *  answer, so a long command is read once per request, not once per rule. */
+function lastOf<T>(read: (command: string) => T): (command: string) => T {
+  let last: { command: string; value: T } | undefined;
+  return (command) => {
+    if (last?.command !== command) last = { command, value: read(command) };
+    return last.value;
+  };
+}
+const splitOnce = lastOf(splitCommand);
+const lenientOnce = lastOf(lenientSegments);
+
 /** Words of a rule's prefix: one simple command of literal words that names a command
  *  (not only assignments), read by the fail-closed reader; otherwise undefined. */
 export function prefixWords(prefix: string): string[] | undefined {
@@ -79,7 +91,7 @@ export function anySegmentStartsWith(command: string, prefix: string): boolean {
   const words = prefixWords(prefix);
   if (!words || words.length === 0) return false;
   const head = basename(words[0]);
-  return lenientSegments(command).some((segment) =>
+  return lenientOnce(command).some((segment) =>
     commandViews(segment.words).some((view) => view.length >= words.length && basename(view[0]) === head && words.every((word, index) => index === 0 || view[index] === word)),
   );
 }
@@ -88,7 +100,7 @@ export function anySegmentStartsWith(command: string, prefix: string): boolean {
 export function commandCoveredBy(command: string, prefix: string): boolean {
   const words = prefixWords(prefix);
   if (!words) return false;
-  const split = splitCommand(command);
+  const split = splitOnce(command);
   if (!split.ok || split.segments.length === 0) return false;
   return split.segments.every((segment) => segmentMatches(segment, words));
 }
