@@ -49,6 +49,8 @@ export const PINNED: string[] = [
 export const PINNED_READINGS: string[] = [
   // `2>&/dev/null` is an ambiguous redirect: bash runs nothing (seed 20261201).
   'git "log" ""#x 2>&/dev/null',
+  // The oracle's own miss: `PATH=x` alone changes where later commands are found (seed 1364443497).
+  "PATH=x \nl's' 'new\nline' $U a=b=c",
 ];
 
 type Finding = { command: string; problem: string };

@@ -88,8 +88,9 @@ export function predictRuns(lists: readonly AndOrList[], variables: Record<strin
     while (index < simple.words.length && isAssignment(simple.words[index])) index += 1;
     const redirectsSure = simple.redirects.every((redirect) => redirect.safe && !(redirect.op.endsWith('&') && /^([3-9]|\d\d+)-?$/.test(redirect.target.text)));
     if (index === simple.words.length) {
-      // Assignments only: they change the shell's variables.
+      // Assignments only: they change the shell's variables (PATH: where commands are found).
       if (index > 0) variablesKnown = false;
+      if (simple.words.some((word) => /^PATH\+?=/.test(word.text))) certain = false;
       return redirectsSure ? 0 : undefined;
     }
     const argv: string[] = [];
