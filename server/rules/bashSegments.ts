@@ -1,241 +1,106 @@
 /**
- * Splits a shell command into the simple commands ("segments") it would run, so that a
- * remembered Bash rule can require that EVERY segment matches. Splits on `&&`, `||`,
- * `;`, `|`, `&`, newlines, parentheses, and pulls out the commands inside `$(…)`,
- * `<(…)`, `>(…)` and backticks (also inside double quotes), respecting single quotes,
- * double quotes and backslash escapes. Each segment is a list of words with quotes
- * removed. Anything it cannot read with certainty (an unterminated quote or
- * substitution, a here-document) is `ok: false`: a rule never covers it.
+ * What a Bash rule sees of a command (SPEC "Bash reading", docs/rules.md). Two readers:
+ *
+ * - Allow side, fail closed (`splitCommand`, bashReader.ts): a command is split into its
+ *   simple commands ("segments") only if it reads, for sure, as literal words, plain
+ *   operators, quotes that expand nothing, plain `$NAME` and redirections; anything else
+ *   is `ok: false` with a reason, and no allow rule covers it. An allow rule covers a
+ *   command only if EVERY segment starts with the rule's words, each of them literal (a
+ *   variable never stands in a rule's word), and no segment redirects to a file.
+ * - Deny side, best effort (`anySegmentStartsWith`, bashLenient.ts + bashNormalise.ts):
+ *   every simple command it can see, also inside substitutions, with assignments and
+ *   wrappers (`env`, `sudo`, `exec`, `timeout 5`, …) stripped and the command's basename.
  */
+import { lenientSegments } from './bashLenient.ts';
+import { basename, commandViews } from './bashNormalise.ts';
+import { readCommand, simpleCommands, type ReadResult, type SimpleCommand } from './bashReader.ts';
+
+export { SUBSTITUTION } from './bashLenient.ts';
+export { normaliseWords } from './bashNormalise.ts';
+export { readCommand } from './bashReader.ts';
 
 export type Segment = {
   words: string[];
   /** A redirection to something other than /dev/null or a file descriptor. */
   unsafeRedirect: boolean;
+  /** Per word: bash passes it exactly as written (no variable in it). Absent: all literal. */
+  literal?: boolean[];
 };
 
 export type SplitResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
 
-/** Stands in for a substitution inside a word: its commands are segments of their own. */
-export const SUBSTITUTION = '$()';
+function toSegment(command: SimpleCommand): Segment {
+  return {
+    words: command.words.map((word) => word.text),
+    unsafeRedirect: command.redirects.some((redirect) => !redirect.safe),
+    literal: command.words.map((word) => word.literal),
+  };
+}
 
-class SplitError extends Error {}
+/** The segments of a command read by the fail-closed reader. A command made only of
+ *  safe redirections (`>/dev/null`) runs nothing and is no segment. */
+export function segmentsOf(read: Extract<ReadResult, { ok: true }>): Segment[] {
+  return simpleCommands(read.lists)
+    .filter((command) => command.words.length > 0 || command.redirects.some((redirect) => !redirect.safe))
+    .map(toSegment);
+}
 
-const BENIGN_TARGET = /^(\/dev\/null|&?\d+|&-|-)$/;
-
+/** The fail-closed reader (allow side). */
 export function splitCommand(command: string): SplitResult {
-  const segments: Segment[] = [];
-  try {
-    const end = scan(command, 0, undefined, segments, 0);
-    if (end !== command.length) throw new SplitError('unexpected end');
-  } catch (error) {
-    if (error instanceof SplitError) return { ok: false, reason: error.message };
-    throw error;
-  }
-  return { ok: true, segments };
+  const read = readCommand(command);
+  if (!read.ok) return read;
+  return { ok: true, segments: segmentsOf(read) };
 }
 
-/** Scans from `start` until `terminator` (`)` or a backtick) or the end; returns the index
- *  just past the terminator. Segments found (at any depth) go to `out`. */
-function scan(src: string, start: number, terminator: ')' | '`' | undefined, out: Segment[], depth: number): number {
-  if (depth > 50) throw new SplitError('nested too deeply');
-  let current: Segment = { words: [], unsafeRedirect: false };
-  let word: string | null = null;
-  let pendingRedirect = false;
-  let parens = 0;
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
-  const finishWord = () => {
-    if (word === null) return;
-    if (pendingRedirect) {
-      if (!BENIGN_TARGET.test(word)) current.unsafeRedirect = true;
-      pendingRedirect = false;
-    } else current.words.push(word);
-    word = null;
+/** The rule engine asks about one command once per rule: each reader keeps its last
+ *  answer, so a long command is read once per request, not once per rule. */
+function lastOf<T>(read: (command: string) => T): (command: string) => T {
+  let last: { command: string; value: T } | undefined;
+  return (command) => {
+    if (last?.command !== command) last = { command, value: read(command) };
+    return last.value;
   };
-  const finishSegment = () => {
-    finishWord();
-    if (pendingRedirect) {
-      current.unsafeRedirect = true;
-      pendingRedirect = false;
-    }
-    if (current.words.length || current.unsafeRedirect) out.push(current);
-    current = { words: [], unsafeRedirect: false };
-  };
-  const nested = (from: number, term: ')' | '`') => {
-    const after = scan(src, from, term, out, depth + 1);
-    word = (word ?? '') + SUBSTITUTION;
-    return after;
-  };
-
-  let i = start;
-  while (i < src.length) {
-    const c = src[i];
-    const next = src[i + 1];
-    if (terminator === '`' && c === '`') {
-      finishSegment();
-      return i + 1;
-    }
-    switch (c) {
-      case '\\':
-        if (next === undefined) throw new SplitError('a trailing backslash');
-        if (next !== '\n') word = (word ?? '') + next;
-        i += 2;
-        continue;
-      case "'": {
-        const close = src.indexOf("'", i + 1);
-        if (close < 0) throw new SplitError('an unterminated single quote');
-        word = (word ?? '') + src.slice(i + 1, close);
-        i = close + 1;
-        continue;
-      }
-      case '"': {
-        i += 1;
-        let text = '';
-        for (;;) {
-          if (i >= src.length) throw new SplitError('an unterminated double quote');
-          const d = src[i];
-          if (d === '"') {
-            i += 1;
-            break;
-          }
-          if (d === '\\') {
-            const e = src[i + 1];
-            if (e === undefined) throw new SplitError('an unterminated double quote');
-            if (e === '$' || e === '`' || e === '"' || e === '\\') text += e;
-            else if (e !== '\n') text += d + e;
-            i += 2;
-          } else if (d === '$' && src[i + 1] === '(') {
-            word = (word ?? '') + text;
-            text = '';
-            i = nested(i + 2, ')');
-          } else if (d === '`') {
-            word = (word ?? '') + text;
-            text = '';
-            i = nested(i + 1, '`');
-          } else {
-            text += d;
-            i += 1;
-          }
-        }
-        word = (word ?? '') + text;
-        continue;
-      }
-      case '$':
-        // ANSI-C quoting: inside $'…' a backslash escapes a quote, so the quote that ends
-        // it is not the next one. Rather than model it, refuse: no rule covers such a
-        // command, and a human sees it.
-        if (next === "'") throw new SplitError("ANSI-C quoting ($'…')");
-        if (next === '(') {
-          i = nested(i + 2, ')');
-          continue;
-        }
-        word = (word ?? '') + c;
-        i += 1;
-        continue;
-      case '`':
-        i = nested(i + 1, '`');
-        continue;
-      case '<':
-      case '>': {
-        if (next === '(') {
-          i = nested(i + 2, ')');
-          continue;
-        }
-        if (c === '<' && next === '<') throw new SplitError('a here-document or here-string');
-        // `2>`: the digits before are a file descriptor, not a word.
-        if (word !== null && /^\d+$/.test(word)) word = null;
-        finishWord();
-        pendingRedirect = true;
-        i += 1;
-        if (src[i] === '>' || src[i] === '&' || src[i] === '|') i += 1;
-        continue;
-      }
-      case '&':
-        if (next === '>') {
-          finishWord();
-          pendingRedirect = true;
-          i += src[i + 2] === '>' ? 3 : 2;
-          continue;
-        }
-        finishSegment();
-        i += next === '&' ? 2 : 1;
-        continue;
-      case '|':
-        finishSegment();
-        i += next === '|' || next === '&' ? 2 : 1;
-        continue;
-      case ';':
-      case '\n':
-        finishSegment();
-        i += 1;
-        continue;
-      case '(':
-        finishSegment();
-        parens += 1;
-        i += 1;
-        continue;
-      case ')':
-        finishSegment();
-        if (parens > 0) {
-          parens -= 1;
-          i += 1;
-          continue;
-        }
-        if (terminator === ')') return i + 1;
-        throw new SplitError('an unbalanced ")"');
-      case ' ':
-      case '\t':
-      case '\r':
-        finishWord();
-        i += 1;
-        continue;
-      case '#':
-        if (word === null) {
-          while (i < src.length && src[i] !== '\n') i += 1;
-          continue;
-        }
-        word += c;
-        i += 1;
-        continue;
-      default:
-        word = (word ?? '') + c;
-        i += 1;
-    }
-  }
-  if (terminator) throw new SplitError(terminator === ')' ? 'an unterminated $(' : 'an unterminated backtick');
-  if (parens > 0) throw new SplitError('an unbalanced "("');
-  finishSegment();
-  return i;
 }
+const splitOnce = lastOf(splitCommand);
+const lenientOnce = lastOf(lenientSegments);
 
-/** Words of a rule's prefix (split the same way; must be one simple segment). */
+/** Words of a rule's prefix: one simple command of literal words that names a command
+ *  (not only assignments), read by the fail-closed reader; otherwise undefined. */
 export function prefixWords(prefix: string): string[] | undefined {
   const split = splitCommand(prefix);
-  if (!split.ok || split.segments.length !== 1 || split.segments[0].unsafeRedirect) return undefined;
-  return split.segments[0].words;
+  if (!split.ok || split.segments.length !== 1) return undefined;
+  const [segment] = split.segments;
+  if (segment.unsafeRedirect || segment.words.length === 0) return undefined;
+  if (segment.literal && !segment.literal.every(Boolean)) return undefined;
+  if (segment.words.every((word) => ASSIGNMENT.test(word))) return undefined;
+  return segment.words;
 }
 
-/** Does `segment` start with `prefix` at a word boundary? */
+/** Does `segment` start with `prefix` at a word boundary, each matched word literal? */
 export function segmentMatches(segment: Segment, prefix: readonly string[]): boolean {
   if (segment.unsafeRedirect || prefix.length === 0 || segment.words.length < prefix.length) return false;
-  return prefix.every((word, index) => segment.words[index] === word);
+  return prefix.every((word, index) => segment.words[index] === word && (segment.literal?.[index] ?? true));
 }
 
-/** Does ANY segment start with the prefix's words (a redirect does not hide it)? For deny
- *  rules: the words are compared as split, never joined and split again. */
+/** Deny side: does ANY simple command bash might run, in any normalised view (assignments
+ *  and wrappers stripped, `sh -c` strings read), start with the prefix's words? The first
+ *  word is compared by basename on both sides (`/bin/rm` is `rm`). Best effort. */
 export function anySegmentStartsWith(command: string, prefix: string): boolean {
   const words = prefixWords(prefix);
   if (!words || words.length === 0) return false;
-  const split = splitCommand(command);
-  if (!split.ok) return false;
-  return split.segments.some((segment) => segment.words.length >= words.length && words.every((word, index) => segment.words[index] === word));
+  const head = basename(words[0]);
+  return lenientOnce(command).some((segment) =>
+    commandViews(segment.words).some((view) => view.length >= words.length && basename(view[0]) === head && words.every((word, index) => index === 0 || view[index] === word)),
+  );
 }
 
-/** An allow rule covers a command only if EVERY segment matches its prefix. */
+/** Allow side: a rule covers a command only if EVERY segment matches its prefix. */
 export function commandCoveredBy(command: string, prefix: string): boolean {
   const words = prefixWords(prefix);
   if (!words) return false;
-  const split = splitCommand(command);
+  const split = splitOnce(command);
   if (!split.ok || split.segments.length === 0) return false;
   return split.segments.every((segment) => segmentMatches(segment, words));
 }
