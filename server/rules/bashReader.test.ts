@@ -85,3 +85,12 @@ describe('BASH-1: a command too long to read is unreadable', () => {
     expect(readCommand(`ls ${'x'.repeat(MAX_COMMAND_LENGTH - 10)}`).ok).toBe(true);
   });
 });
+
+describe('tilde', () => {
+  it('BASH-1: a "~" inside a word (HEAD~1) is a plain character; at a word start or after = or : it is expansion, unreadable', async () => {
+    const { splitCommand } = await import('./bashSegments.ts');
+    const read = splitCommand('git diff --stat HEAD~1');
+    expect(read.ok && read.segments[0]?.words).toEqual(['git', 'diff', '--stat', 'HEAD~1']);
+    for (const command of ['ls ~', 'cat ~/x', 'make prefix=~/x', 'a=b:~/c ls', 'ls x:~']) expect(splitCommand(command).ok, command).toBe(false);
+  });
+});

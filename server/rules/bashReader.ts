@@ -263,8 +263,13 @@ function tokenize(src: string): Token[] {
         refuse(`an unquoted brace "${c}" (brace expansion or a group)`);
         break;
       case '~':
-        refuse('an unquoted "~" (tilde expansion)');
-        break;
+        // Bash expands a tilde at the start of a word, and after `=` or `:` in a word
+        // that looks like an assignment (also as an argument: `make prefix=~/x`);
+        // elsewhere (`HEAD~1`) it is a plain character.
+        if (!word.started || src[i - 1] === '=' || src[i - 1] === ':') refuse('an unquoted "~" (tilde expansion)');
+        word.text(c, false);
+        i += 1;
+        continue;
       case '!':
         refuse('an unquoted "!" (negation, history or extended glob)');
         break;
