@@ -60,7 +60,7 @@ export async function auditScene(page: Page, g: Gatehouse): Promise<void> {
   await card(page, denied).getByRole('button', { name: 'Deny', exact: true }).click();
   expect(await g.outcome(denied)).toMatchObject({ decision: 'deny' });
   await page.getByRole('link', { name: 'Audit' }).click();
-  await expect(page.locator('main')).toContainText(/deny/i);
+  await expect(page.locator('main')).toContainText(/denied/i);
 }
 
 export async function helpScene(page: Page, g: Gatehouse): Promise<void> {

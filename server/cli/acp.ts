@@ -77,6 +77,8 @@ export default async function main(argv: string[]): Promise<number> {
           graceAfterExpiresMs: ACP_DEFAULTS.graceAfterExpiresMs,
           signal,
           onCreated,
+          // The id at once: this bridge cancels with its own reason (answered in the editor or elsewhere).
+          createWaitSeconds: 0,
           log: (message) => {
             if (verbose) log(message);
           },

@@ -25,7 +25,7 @@ describe('acp:CMD', () => {
     expect(fromEnv.help ? undefined : fromEnv.config.agent).toBe('acp:claude-agent-acp');
     expect(() => parseServeArgs(['--agent', 'acp:'], {})).toThrow(/--agent: acp:CMD needs a command/);
     expect(() => parseServeArgs(['--agent', 'acp:"gemini'], {})).toThrow(/--agent/);
-    expect(() => parseServeArgs(['--agent', 'robot'], {})).toThrow(/expected demo, claude or acp:CMD/);
+    expect(() => parseServeArgs(['--agent', 'robot'], {})).toThrow(/expected demo, claude, codex or acp:CMD/);
     // It names the agent on every card: no longer than an id.
     expect(() => parseServeArgs(['--agent', `acp:/${'x'.repeat(200)}`], {})).toThrow(/at most 200 characters/);
   });

@@ -40,8 +40,12 @@ export type AskOptions = {
   /** How long the server may stay unreachable during the wait before we stop. */
   lostAfterMs?: number;
   log?: (message: string) => void;
-  /** Told the request's id as soon as it exists (e.g. to cancel it later with a reason). */
+  /** Told the request's id as soon as the create call answers (e.g. to cancel it later with a reason). */
   onCreated?: (requestId: string) => void;
+  /** How long the create call itself may wait for the outcome (create-and-wait), in
+   *  seconds; default the long-poll length. A caller that must know the id at once (to
+   *  cancel with its own reason: the ACP and opencode bridges) passes 0. */
+  createWaitSeconds?: number;
   now?: () => number;
 };
 
@@ -159,7 +163,7 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   // answered by this very call, so the hook needs one round trip. Idempotent: a retried
   // hook finds the same request. The server waits at most `firstWait` seconds.
   const pollSeconds = Math.max(1, Math.min(options.pollSeconds ?? 25, 60));
-  const firstWait = Math.max(0, Math.min(pollSeconds, Math.floor((options.giveUpAt - now()) / 1000)));
+  const firstWait = Math.max(0, Math.min(options.createWaitSeconds ?? pollSeconds, pollSeconds, Math.floor((options.giveUpAt - now()) / 1000)));
   const body = { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs };
   const headers = { 'idempotency-key': spec.idempotencyKey };
   let created: HttpResult;

@@ -8,7 +8,7 @@
  * Items become whole chat messages: an `agentMessage` a text, a `commandExecution` a
  * Bash tool-use and its output, a `fileChange` an `apply_patch` tool-use with each file's
  * diff. Codex's approval requests go through the broker (`ctx.ask`):
- * - `item/commandExecution/requestApproval`: input `{command, cwd, description: reason}`
+ * - `item/commandExecution/requestApproval`: input `{command, description: reason}`, the folder in `context.cwd`
  *   (the script of Codex's `/bin/bash -lc '…'`, the whole form in `context.codexCommand`);
  * - `item/fileChange/requestApproval`: input `{changes: [{path, kind, diff}], reason}`
  *   (the diff from the item Codex announced; a change Codex did not show is declined).
@@ -169,7 +169,10 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       toolName = 'Bash';
       const script = unwrapShell(command);
       if (script !== undefined) context.codexCommand = command;
-      input = { command: script ?? command, ...(str(params.cwd) ? { cwd: params.cwd } : {}), ...(str(params.reason) ? { description: str(params.reason)!.slice(0, 10_000) } : {}) };
+      // Claude Code's Bash shape (command, description), so Bash rules and cards apply
+      // (RT-10: a rule covers only the fields it knows); the folder goes in the context.
+      input = { command: script ?? command, ...(str(params.reason) ? { description: str(params.reason)!.slice(0, 10_000) } : {}) };
+      if (str(params.cwd)) context.cwd = params.cwd;
       announce(turn, { ...item, id: itemId, type: 'commandExecution', command, ...(str(params.cwd) ? { cwd: params.cwd } : {}) });
     } else {
       const changes = changesOf(item);
