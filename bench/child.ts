@@ -47,7 +47,7 @@ class Child {
       else w.reject(new Error(`${name}: ${msg.error}`));
     });
     this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
-    this.exited.then((code) => {
+    void this.exited.then((code) => {
       const err = new Error(`${name} exited (${code})\n${this.stderr}`);
       onFail(err);
       for (const w of this.waiting.values()) w.reject(err);

@@ -17,7 +17,13 @@ serveIpc({
     const baseUrl = String(args.baseUrl);
     // The bench server runs with --no-auth: no agent token, so no hello to prove it
     // (real clients always pin: server/agents/client/pinned.ts).
-    const server: AgentServer = { baseUrl, prove: async () => ({ ok: true }), call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, o), forget() {}, close() {} };
+    const server: AgentServer = {
+      baseUrl,
+      prove: async () => ({ ok: true }),
+      call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, o),
+      forget() {},
+      close() {},
+    };
     const count = num(args, 'count');
     const inflight = Math.min(num(args, 'inflight'), count);
     const maxMs = num(args, 'maxMs', 120_000);

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_SYSTEMS, SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
+import { DEFAULT_SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -77,7 +77,9 @@ const QUICK: BenchConfig = {
 const config: BenchConfig = { ...(quick ? QUICK : FULL) };
 if (option('--rounds')) config.rounds = Math.max(1, Math.min(20, Number(option('--rounds')) || 1));
 if (flag('--no-http')) config.http = null;
-const systems: SystemName[] = [...new Set([...(option('--systems')?.split(',') ?? DEFAULT_SYSTEMS), ...(flag('--core') ? ['gatehouse-core'] : [])])].filter(isSystemName);
+const systems: SystemName[] = [...new Set([...(option('--systems')?.split(',') ?? DEFAULT_SYSTEMS), ...(flag('--core') ? ['gatehouse-core'] : [])])].filter(
+  isSystemName,
+);
 const jsonOut = option('--json');
 const SCENARIOS = ['load', 'http', 'rate', 'fanout', 'storm', 'memory', 'restart'] as const;
 /** `--only load,memory`: run only these scenarios (for profiling; the table shows what ran). */
@@ -149,17 +151,23 @@ let activeCli: ChildProcess | undefined;
 
 /** raw-ws and Socket.IO keep nothing: there is no restart to measure. Gatehouse: the
  *  real command line (`bin/gatehouse serve`) on the data dir the memory step filled. */
-async function restartGatehouse(
-  dataDir: string,
-  client: Child,
-  expect: number,
-): Promise<{ readyMs: number; snapshotMs: number; size: number }> {
+async function restartGatehouse(dataDir: string, client: Child, expect: number): Promise<{ readyMs: number; snapshotMs: number; size: number }> {
   const t0 = now();
   const serveArgs = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-auth', '--agent', 'demo'];
   const prof = process.env.BENCH_CPU_PROF;
   // Profiling: what bin/gatehouse execs, plus --cpu-prof (not allowed in NODE_OPTIONS).
   const [command, args] = prof
-    ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${prof}`, '--import', `file://${join(root, 'node_modules/tsx/dist/loader.mjs')}`, join(root, 'server/cli/main.ts'), ...serveArgs]]
+    ? [
+        process.execPath,
+        [
+          '--cpu-prof',
+          `--cpu-prof-dir=${prof}`,
+          '--import',
+          `file://${join(root, 'node_modules/tsx/dist/loader.mjs')}`,
+          join(root, 'server/cli/main.ts'),
+          ...serveArgs,
+        ],
+      ]
     : [join(root, 'bin/gatehouse'), serveArgs];
   const proc = spawn(command, args, {
     cwd: root,
@@ -280,7 +288,11 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       metrics.cpuClientRate = rateCollected.cpu;
 
       await client.call('reset');
-      const light = await server.call<LoadResult & { createdMs: number }>('rate', { perSec: config.lightRate.perSec, count: config.lightRate.count, maxMs: 60_000 });
+      const light = await server.call<LoadResult & { createdMs: number }>('rate', {
+        perSec: config.lightRate.perSec,
+        count: config.lightRate.count,
+        maxMs: 60_000,
+      });
       await settleClients(client, config.lightRate.count);
       const lightCollected = await client.call<Collected>('collect');
       checkLoop(`${config.lightRate.perSec}/s to ${config.rate.clients} clients`, light, lightCollected, config.lightRate.count, checks);
@@ -349,7 +361,12 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       metrics.restartSnapshotMs = full.snapshotMs;
     }
   } catch (error) {
-    checks.push(`did not complete: ${String((error as Error)?.message ?? error).split('\n').slice(0, 6).join(' | ')}`);
+    checks.push(
+      `did not complete: ${String((error as Error)?.message ?? error)
+        .split('\n')
+        .slice(0, 6)
+        .join(' | ')}`,
+    );
   } finally {
     await agent?.stop();
     await client.stop();
@@ -536,7 +553,12 @@ async function main() {
       try {
         ({ metrics, checks } = await runSystem(system, round));
       } catch (error) {
-        checks = [`did not complete: ${String((error as Error)?.message ?? error).split('\n').slice(0, 6).join(' | ')}`];
+        checks = [
+          `did not complete: ${String((error as Error)?.message ?? error)
+            .split('\n')
+            .slice(0, 6)
+            .join(' | ')}`,
+        ];
       }
       results[system] = metrics;
       allChecks.push(...checks.map((c) => `round ${round}, ${system}: ${c}`));
@@ -566,7 +588,9 @@ async function main() {
   const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http', 'gatehouse-core'] as Column[]).filter((c) => medians[c]);
   const loadAfter = loadavg();
 
-  console.log(`\nMedians over ${config.rounds} round(s), ${((Date.now() - started) / 1000).toFixed(0)} s in all; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `\nMedians over ${config.rounds} round(s), ${((Date.now() - started) / 1000).toFixed(0)} s in all; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
   console.log(table(medians, columns));
   if (allChecks.length) {
     console.log(`\n${allChecks.length} check(s) failed:`);
@@ -575,7 +599,10 @@ async function main() {
     console.log('\nEvery check held: each outcome learned exactly once, each request delivered once to each client.');
   }
   if (jsonOut) {
-    writeFileSync(jsonOut, JSON.stringify({ config, quick, cpuModel, node: process.version, loadBefore, loadAfter, perRound, medians, checks: allChecks }, null, 2));
+    writeFileSync(
+      jsonOut,
+      JSON.stringify({ config, quick, cpuModel, node: process.version, loadBefore, loadAfter, perRound, medians, checks: allChecks }, null, 2),
+    );
     console.log(`\nper-round figures: ${jsonOut}`);
   }
   process.exitCode = allChecks.length ? 1 : 0;

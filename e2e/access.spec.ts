@@ -16,7 +16,10 @@ test('E2E-12: keyboard only: j/k move, a allows, e edits, d denies, ? opens help
   const two = await gatehouse.createRequest(bash('echo two'));
   const three = await gatehouse.createRequest(bash('echo three'));
   await expect(card(page, three)).toBeVisible();
-  await page.locator('body').click({ position: { x: 1, y: 1 } }).catch(() => undefined);
+  await page
+    .locator('body')
+    .click({ position: { x: 1, y: 1 } })
+    .catch(() => undefined);
 
   await page.keyboard.press('?');
   await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
@@ -44,7 +47,14 @@ test('E2E-12: keyboard only: j/k move, a allows, e edits, d denies, ? opens help
 
   await expect(card(page, three)).toHaveAttribute('aria-current', 'true');
   // Tab to the selected card's reason field, type, Enter denies with it.
-  for (let i = 0; i < 30 && !(await card(page, three).getByLabel(/^Reason/).evaluate((el) => el === document.activeElement)); i++) {
+  for (
+    let i = 0;
+    i < 30 &&
+    !(await card(page, three)
+      .getByLabel(/^Reason/)
+      .evaluate((el) => el === document.activeElement));
+    i++
+  ) {
     await page.keyboard.press('Tab');
   }
   await expect(card(page, three).getByLabel(/^Reason/)).toBeFocused();
@@ -76,7 +86,10 @@ test.describe('phone', () => {
   });
 });
 
-test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Client, its decisions are audited with it, and ending it disconnects the page', async ({ page, gatehouse }) => {
+test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Client, its decisions are audited with it, and ending it disconnects the page', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   const id = await gatehouse.createRequest(bash('echo device'));
   const outcome = gatehouse.outcome(id);

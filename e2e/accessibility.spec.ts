@@ -39,14 +39,21 @@ for (const colorScheme of ['light', 'dark'] as const) {
   });
 }
 
-test('APP-8: keyboard focus is visible: the first Tab shows the skip link, and Tab reaches Allow and Deny with an outline of at least 2 px', async ({ page, gatehouse }) => {
+test('APP-8: keyboard focus is visible: the first Tab shows the skip link, and Tab reaches Allow and Deny with an outline of at least 2 px', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   const focusRing = () =>
     page.evaluate(() => {
       const el = document.activeElement as HTMLElement;
       const style = getComputedStyle(el);
       const box = el.getBoundingClientRect();
-      return { text: el.textContent?.trim() ?? '', outline: style.outlineStyle !== 'none' ? parseFloat(style.outlineWidth) : 0, onScreen: box.left >= 0 && box.top >= 0 && box.width > 0 };
+      return {
+        text: el.textContent?.trim() ?? '',
+        outline: style.outlineStyle !== 'none' ? parseFloat(style.outlineWidth) : 0,
+        onScreen: box.left >= 0 && box.top >= 0 && box.width > 0,
+      };
     });
   await page.keyboard.press('Tab');
   expect(await focusRing()).toMatchObject({ text: 'Skip to content', onScreen: true });

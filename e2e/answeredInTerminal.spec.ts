@@ -24,7 +24,14 @@ test("CCH-15: a request answered in the agent's terminal leaves the queue and re
   const post = await server.api('/api/hooks/claude', {
     method: 'POST',
     token: server.agentToken,
-    json: { session_id: 'cch-15-session', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: hookInput.tool_input, tool_use_id: 'toolu_1', tool_response: {} },
+    json: {
+      session_id: 'cch-15-session',
+      hook_event_name: 'PostToolUse',
+      tool_name: 'Bash',
+      tool_input: hookInput.tool_input,
+      tool_use_id: 'toolu_1',
+      tool_response: {},
+    },
   });
   expect(post.body).toEqual({});
   await expect(card(page, id)).toHaveCount(0);

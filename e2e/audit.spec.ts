@@ -19,7 +19,16 @@ test('CORE-1: the audit view shows what, who and how, newest first past 501 entr
   const at = Date.now() - 3_600_000;
   new AuditLog(db).record(
     fillers.flatMap((id, i): SequencedEvent[] => [
-      { type: 'permission-request', seq: 2 * i + 1, id, toolName: 'Bash', input: { command: `echo ${id}` }, context: {}, timestamp: at + i, expiresAt: at + i + 60_000 },
+      {
+        type: 'permission-request',
+        seq: 2 * i + 1,
+        id,
+        toolName: 'Bash',
+        input: { command: `echo ${id}` },
+        context: {},
+        timestamp: at + i,
+        expiresAt: at + i + 60_000,
+      },
       { type: 'permission-cancelled', seq: 2 * i + 2, requestId: id, reason: 'agent-cancelled', timestamp: at + i + 1 },
     ]),
   );
@@ -32,7 +41,10 @@ test('CORE-1: the audit view shows what, who and how, newest first past 501 entr
   const device = (await gatehouse.server.api('/api/devices')).body.devices[0];
   expect(device?.name).toBeTruthy();
   const newest = await gatehouse.createRequest({ toolName: 'Write', input: { file_path: '/work/project/notes.md', content: 'hello' } });
-  const denied = await gatehouse.server.api(`/api/permission-requests/${newest}/decision`, { method: 'POST', json: { decision: 'deny', message: 'not that file' } });
+  const denied = await gatehouse.server.api(`/api/permission-requests/${newest}/decision`, {
+    method: 'POST',
+    json: { decision: 'deny', message: 'not that file' },
+  });
   expect(denied.status, denied.text).toBe(200);
 
   await page.getByRole('link', { name: 'Audit' }).click();

@@ -68,16 +68,21 @@ test('APP-1: the manifest is linked and parses: standalone, scope /, with 192 an
   }
   // iOS reads its own tags.
   const apple = await page.locator('link[rel="apple-touch-icon"]').getAttribute('href');
-  expect(await page.evaluate(async (src) => {
-    const img = new Image();
-    img.src = src;
-    await img.decode();
-    return img.naturalWidth;
-  }, apple!)).toBe(180);
+  expect(
+    await page.evaluate(async (src) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      return img.naturalWidth;
+    }, apple!),
+  ).toBe(180);
   await expect(page.locator('meta[name="theme-color"]').first()).toHaveAttribute('content', /^#[0-9a-f]{6}$/i);
 });
 
-test('APP-1, APP-3: Chromium itself finds the app installable: its manifest parses without error and nothing but the test browser\'s incognito profile stands in the way', async ({ page, gatehouse }) => {
+test("APP-1, APP-3: Chromium itself finds the app installable: its manifest parses without error and nothing but the test browser's incognito profile stands in the way", async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   await controlledAfterReload(page);
   // DevTools' own install check (manifest, icons, a worker with a fetch handler, a secure
@@ -105,7 +110,10 @@ test('APP-2: /sw.js and the manifest are served with their types, no-cache for t
   }
 });
 
-test('APP-3, APP-4: a service worker controls the page after a reload; its one cache holds the shell, never the API or a token', async ({ page, gatehouse }) => {
+test('APP-3, APP-4: a service worker controls the page after a reload; its one cache holds the shell, never the API or a token', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   await controlledAfterReload(page);
   // Use the API (rules, audit) and open the ?token= link again while controlled.
@@ -127,7 +135,11 @@ test('APP-3, APP-4: a service worker controls the page after a reload; its one c
   expect(cached.urls.filter((u) => u.startsWith('/api') || u.startsWith('/ws') || u.includes('token') || u.includes('?'))).toEqual([]);
 });
 
-test('APP-3: offline, a reload still opens the app and shows the last known queue read-only with its banner; back online, the live queue returns', async ({ page, context, gatehouse }) => {
+test('APP-3: offline, a reload still opens the app and shows the last known queue read-only with its banner; back online, the live queue returns', async ({
+  page,
+  context,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   await controlledAfterReload(page);
   const command = 'git push --force-with-lease origin main';

@@ -28,7 +28,8 @@ async function smallTargets(page: Page): Promise<string[]> {
       const box = el.getBoundingClientRect();
       const style = getComputedStyle(el);
       if (box.width === 0 || box.height === 0 || style.visibility === 'hidden' || el.closest('dialog:not([open])')) continue;
-      if (box.width < 44 || box.height < 44) small.push(`${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
+      if (box.width < 44 || box.height < 44)
+        small.push(`${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
     }
     return small;
   });
@@ -45,12 +46,18 @@ for (const phone of PHONES) {
   test.describe(`phone ${phone.name}`, () => {
     test.use({ viewport: { width: phone.width, height: phone.height }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 });
 
-    test(`APP-6, APP-7: at ${phone.name} the oldest card and its buttons are on the first screen, nothing scrolls sideways, targets are 44 px, a tap decides`, async ({ page, gatehouse }) => {
+    test(`APP-6, APP-7: at ${phone.name} the oldest card and its buttons are on the first screen, nothing scrolls sideways, targets are 44 px, a tap decides`, async ({
+      page,
+      gatehouse,
+    }) => {
       await openApp(page, gatehouse);
       const oldest = await gatehouse.createRequest(bash(LONG_COMMAND));
       const newer = await gatehouse.createRequest({
         toolName: 'Write',
-        input: { file_path: '/work/project/a/very/long/path/to/some/file/that/goes/on/and/on/without/any/break.generated.ts', content: 'export const x = 1;\n'.repeat(40) },
+        input: {
+          file_path: '/work/project/a/very/long/path/to/some/file/that/goes/on/and/on/without/any/break.generated.ts',
+          content: 'export const x = 1;\n'.repeat(40),
+        },
         context: { sessionId: 'phone-session-with-a-long-name-0123456789abcdef', cwd: '/work/project/packages/with/a/long/folder/name' },
       });
       const c = card(page, oldest);

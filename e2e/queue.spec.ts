@@ -5,7 +5,10 @@
  */
 import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
-test('E2E-1: a request created over HTTP shows live with its full input; Allow reaches the agent and the card moves to history', async ({ page, gatehouse }) => {
+test('E2E-1: a request created over HTTP shows live with its full input; Allow reaches the agent and the card moves to history', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   const command = 'git status && ls -la /work/project | grep -v node_modules';
   const id = await gatehouse.createRequest(bash(command));
@@ -68,7 +71,10 @@ test('E2E-4: Write and Edit requests show a diff of old and new', async ({ page,
   await expect(diff.locator('ins')).toHaveText(['const port = Number(process.env.PORT ?? 3000);']);
 });
 
-test('E2E-5: Always allow shows the rule before it is saved, creates it, and it answers the next matching request with no click', async ({ page, gatehouse }) => {
+test('E2E-5: Always allow shows the rule before it is saved, creates it, and it answers the next matching request with no click', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   const first = await gatehouse.createRequest(bash('npm test -- --watch=false'));
   const c = card(page, first);

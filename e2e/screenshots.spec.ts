@@ -9,7 +9,8 @@ import type { Page } from '@playwright/test';
 import { SCREENSHOTS, bash, card, expect, openApp, test, type Gatehouse } from './support/gatehouse.ts';
 import { auditScene, chatScene, helpScene, queueScene, rulesScene } from './support/scenes.ts';
 
-const shot = (page: Page, name: string, fullPage: boolean) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
+const shot = (page: Page, name: string, fullPage: boolean) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
 
 /** Reconnecting, with a decision clicked while the server was away. */
 async function reconnectingScene(page: Page, g: Gatehouse): Promise<void> {
@@ -30,7 +31,11 @@ async function lastKnownScene(page: Page, g: Gatehouse): Promise<void> {
   await page.reload();
   await expect(page.getByTestId('connection-status')).toHaveText(/Connected/);
   await g.createRequest(bash('git push --force-with-lease origin main'));
-  await g.createRequest({ toolName: 'Write', input: { file_path: '/work/project/.env.example', content: 'PORT=3000\nLOG_LEVEL=info\n' }, context: { sessionId: 'e2e-session', cwd: '/work/project' } });
+  await g.createRequest({
+    toolName: 'Write',
+    input: { file_path: '/work/project/.env.example', content: 'PORT=3000\nLOG_LEVEL=info\n' },
+    context: { sessionId: 'e2e-session', cwd: '/work/project' },
+  });
   await expect(page.getByTestId('request-card')).toHaveCount(2);
   await expect
     .poll(() =>

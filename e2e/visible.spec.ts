@@ -12,7 +12,7 @@ const WARNING = /hidden or control characters/;
 
 /** The element's rendered text holds none of the characters it must not show raw. */
 async function showsNoHiddenCharacter(locator: Locator) {
-  const text = await locator.evaluate((el) => (el as HTMLElement).innerText);
+  const text = await locator.evaluate((el) => (el as HTMLElement).textContent);
   expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200b-\u200f\r\x00-\x08\x1b]/);
 }
 
@@ -65,7 +65,10 @@ test('SEE-2: the RLO and carriage-return tricks show as escapes with the warning
   await expect(card(page, plain).getByTestId('hidden-warning')).toHaveCount(0);
 });
 
-test('SEE-3: the edit box starts with the hidden characters as JSON escapes and delivers them unchanged; typed ones are previewed with the warning', async ({ page, gatehouse }) => {
+test('SEE-3: the edit box starts with the hidden characters as JSON escapes and delivers them unchanged; typed ones are previewed with the warning', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   const id = await gatehouse.createRequest(bash(RLO));
   const c = card(page, id);
@@ -101,7 +104,10 @@ test('SEE-4: the Rules and Audit views show a rule pattern and an audited comman
   await showsNoHiddenCharacter(row);
 
   await page.getByRole('link', { name: 'Audit' }).click();
-  const entry = page.getByTestId('audit-entry').filter({ has: page.getByTestId('audit-input') }).first();
+  const entry = page
+    .getByTestId('audit-entry')
+    .filter({ has: page.getByTestId('audit-input') })
+    .first();
   await expect(entry.getByTestId('audit-input')).toHaveText('git status \\r#; touch /tmp/x');
   await expect(entry.getByTestId('hidden-warning')).toHaveText(WARNING);
   await showsNoHiddenCharacter(entry);

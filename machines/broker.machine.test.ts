@@ -35,8 +35,7 @@ function decide(b: TestBroker, requestId: string, options: { decision?: 'allow' 
 }
 
 const seqs = (events: SequencedEvent[]) => events.map((event) => event.seq);
-const outcomeEventsFor = (b: TestBroker, id: string) =>
-  b.streamEvents().filter((event) => 'requestId' in event && event.requestId === id);
+const outcomeEventsFor = (b: TestBroker, id: string) => b.streamEvents().filter((event) => 'requestId' in event && event.requestId === id);
 
 describe('broker', () => {
   it('BRK-1: a create gets the next seq, a persisted then emitted permission-request, and its own child actor', () => {
@@ -168,9 +167,7 @@ describe('broker', () => {
     b.client.cancel({ at: b.now(), requestId: 'r1', reason: 'x', cancelledBy: 'agent' });
     b.clock.increment(5_000);
     decide(b, 'r1', { at: b.now() });
-    expect(outcomeEventsFor(b, 'r1')).toEqual([
-      { type: 'permission-resolved', seq: 2, requestId: 'r1', decision: 'allow', decidedBy: 'alice', timestamp: T0 },
-    ]);
+    expect(outcomeEventsFor(b, 'r1')).toEqual([{ type: 'permission-resolved', seq: 2, requestId: 'r1', decision: 'allow', decidedBy: 'alice', timestamp: T0 }]);
   });
 
   it('BRK-6: nothing is decided at or after the deadline: the answer is expired and the outcome a timeout', () => {
@@ -304,9 +301,7 @@ describe('broker', () => {
     const log: TestBroker['log'] = [];
     const restored = startTestBroker({ store, clock, log });
     // 'short' timed out at once, at its own deadline, as seq 5.
-    expect(restored.streamEvents()).toEqual([
-      { type: 'permission-timeout', seq: 5, requestId: 'short', toolName: 'Bash', timestamp: T0 + 10_000 },
-    ]);
+    expect(restored.streamEvents()).toEqual([{ type: 'permission-timeout', seq: 5, requestId: 'short', toolName: 'Bash', timestamp: T0 + 10_000 }]);
     expect(streamHeadOf(restored.actor.getSnapshot())).toEqual({ epoch: 'epoch-7', headSeq: 5 });
     expect(unresolvedRequestEventsOf(restored.actor.getSnapshot())).toEqual([b.store.log[1]]);
     expect(create(restored, 'again', { key: 'k-long', hash: 'h' })).toMatchObject({ status: 'existing', id: 'long', seq: 2 });
@@ -315,9 +310,7 @@ describe('broker', () => {
     clock.increment(100_000 - 20_000 - 1);
     expect(outcomeEventsFor(restored, 'long')).toEqual([]);
     clock.increment(1);
-    expect(outcomeEventsFor(restored, 'long')).toEqual([
-      { type: 'permission-timeout', seq: 6, requestId: 'long', toolName: 'Bash', timestamp: T0 + 100_000 },
-    ]);
+    expect(outcomeEventsFor(restored, 'long')).toEqual([{ type: 'permission-timeout', seq: 6, requestId: 'long', toolName: 'Bash', timestamp: T0 + 100_000 }]);
     expect(seqs(store.log)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 

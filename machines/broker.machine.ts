@@ -55,11 +55,7 @@ import type {
   PersistRecord,
   RequestOrigin,
 } from './broker.types.ts';
-import {
-  permissionRequestMachine,
-  type PermissionRequestActorEvent,
-  type RequestFinishedEvent,
-} from './permissionRequest.machine.ts';
+import { permissionRequestMachine, type PermissionRequestActorEvent, type RequestFinishedEvent } from './permissionRequest.machine.ts';
 import { BoundedWindow, SeqIndex } from './seqIndex.ts';
 
 export const DEFAULT_RECENT_LIMIT = 10_000;
@@ -347,8 +343,7 @@ export const brokerMachine = setup({
   guards: {
     hasClientAnswer: ({ context, event }) =>
       event.type === 'permission.decide' && event.clientMsgId !== undefined && context.clientAnswers.has(event.clientMsgId),
-    isUnresolved: ({ context, event }) =>
-      (event.type === 'permission.decide' || event.type === 'request.cancel') && context.unresolved.has(event.requestId),
+    isUnresolved: ({ context, event }) => (event.type === 'permission.decide' || event.type === 'request.cancel') && context.unresolved.has(event.requestId),
   },
   actions: {
     /** The host's persistence effect: called with each record, in order, before the
@@ -598,10 +593,7 @@ export const brokerMachine = setup({
       { guard: 'isUnresolved', actions: ['forwardToRequest', 'flush'] },
       { actions: ['rejectDecision', 'flush'] },
     ],
-    'request.cancel': [
-      { guard: 'isUnresolved', actions: ['forwardToRequest', 'flush'] },
-      { actions: ['rejectCancel', 'flush'] },
-    ],
+    'request.cancel': [{ guard: 'isUnresolved', actions: ['forwardToRequest', 'flush'] }, { actions: ['rejectCancel', 'flush'] }],
     'request.finished': { actions: ['finishRequest', 'flush'] },
     'request.sent': { actions: ['markSent', 'flush'] },
     'client.ack': { actions: ['recordAck', 'flush'] },

@@ -66,7 +66,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('decide' as const),
       target: targetArb,
       decision: fc.constantFrom('allow' as const, 'deny' as const),
-      msg: fc.option(fc.oneof(fc.constant({ fresh: true as const }), fc.nat({ max: 20 }).map((reuse) => ({ reuse }))), { freq: 4 }),
+      msg: fc.option(
+        fc.oneof(
+          fc.constant({ fresh: true as const }),
+          fc.nat({ max: 20 }).map((reuse) => ({ reuse })),
+        ),
+        { freq: 4 },
+      ),
       late: lateArb,
     }),
   },
@@ -178,15 +184,17 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
   let seen = 0; // stream events already checked
   let next = 0;
 
-  const targetId = (target: Target): string =>
-    'ghost' in target || ref.ids.length === 0 ? `ghost-${next}` : ref.ids[target.known % ref.ids.length];
+  const targetId = (target: Target): string => ('ghost' in target || ref.ids.length === 0 ? `ghost-${next}` : ref.ids[target.known % ref.ids.length]);
 
   const checkStep = (op: Op, expected: Expected) => {
     const where = `after ${JSON.stringify(op)}`;
     const events = broker.streamEvents().slice(seen);
     seen += events.length;
     // New events continue the stream without a gap.
-    expect(events.map((e) => e.seq), where).toEqual(events.map((_, i) => ref.head + 1 + i));
+    expect(
+      events.map((e) => e.seq),
+      where,
+    ).toEqual(events.map((_, i) => ref.head + 1 + i));
     ref.head += events.length;
     const describe = (e: SequencedEvent) => ({ type: e.type, id: 'id' in e ? e.id : 'requestId' in e ? e.requestId : '-' });
     const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -196,7 +204,10 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
     expect(streamHeadOf(snapshot), where).toEqual({ epoch: 'epoch-prop', headSeq: ref.head });
     expect(queueStatusOf(snapshot), where).toEqual(ref.queue());
     const unresolved = ref.unresolved();
-    expect(unresolvedRequestEventsOf(snapshot).map((e) => e.id), where).toEqual(unresolved.map((r) => r.id));
+    expect(
+      unresolvedRequestEventsOf(snapshot).map((e) => e.id),
+      where,
+    ).toEqual(unresolved.map((r) => r.id));
     for (const r of unresolved) {
       const found = lookupRequest(snapshot, r.id);
       expect(found?.status === 'pending' && found.delivery, `${where}: delivery of ${r.id}`).toBe(r.delivery);
@@ -256,9 +267,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
       case 'ack': {
         const clientId = `c${op.client}`;
         const seq =
-          op.upToRequest !== null && ref.ids.length > 0
-            ? ref.requests.get(ref.ids[op.upToRequest % ref.ids.length])!.seq
-            : Math.max(0, ref.head - op.behind);
+          op.upToRequest !== null && ref.ids.length > 0 ? ref.requests.get(ref.ids[op.upToRequest % ref.ids.length])!.seq : Math.max(0, ref.head - op.behind);
         broker.client.ack({ at: ref.now, clientId, seq });
         const acked = ref.clients.get(clientId);
         if (acked !== undefined) {
@@ -460,8 +469,7 @@ describe('broker (property-based, fast-check)', () => {
     );
     if (details.failed) {
       const replay =
-        `\nReplay: FC_SEED=${details.seed} FC_PATH=${JSON.stringify(details.counterexamplePath ?? '')} ` +
-        'npx vitest run machines/broker.property.test.ts';
+        `\nReplay: FC_SEED=${details.seed} FC_PATH=${JSON.stringify(details.counterexamplePath ?? '')} ` + 'npx vitest run machines/broker.property.test.ts';
       throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}${replay}`);
     }
     expect(details.numRuns).toBeGreaterThanOrEqual(Math.min(1_000, fcParameters().numRuns ?? 1_000));

@@ -7,14 +7,7 @@
  * Every event that expects an answer carries `ref`, a host-chosen correlation id; the
  * answer is emitted synchronously, before `actor.send()` returns.
  */
-import type {
-  ChatMessageEvent,
-  Decision,
-  DecisionRejectionCode,
-  PermissionRequestEvent,
-  SequencedEvent,
-  SessionUpdatedEvent,
-} from '../protocol/index.ts';
+import type { ChatMessageEvent, Decision, DecisionRejectionCode, PermissionRequestEvent, SequencedEvent, SessionUpdatedEvent } from '../protocol/index.ts';
 
 /** `agent`: the asking agent lives inside the server process (SDK session, demo agent),
  *  so a restart orphans the request (it is then cancelled with reason `server-restart`).

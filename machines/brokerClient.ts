@@ -9,14 +9,7 @@
  * is only queued (XState's mailbox), no answer exists yet, and the method throws.
  */
 import type { BrokerActor } from './broker.machine.ts';
-import type {
-  AppendableEvent,
-  BrokerEmitted,
-  BrokerEvent,
-  CancelAnswer,
-  CreateAnswer,
-  DecisionAnswer,
-} from './broker.types.ts';
+import type { AppendableEvent, BrokerEmitted, BrokerEvent, CancelAnswer, CreateAnswer, DecisionAnswer } from './broker.types.ts';
 
 type Without<T, K extends string> = T extends unknown ? Omit<T, K> : never;
 type EventOf<T extends BrokerEvent['type']> = Without<Extract<BrokerEvent, { type: T }>, 'type' | 'ref'>;
@@ -53,11 +46,7 @@ export function createBrokerClient(actor: BrokerActor): BrokerClient {
   const capture = (emitted: BrokerEmitted) => {
     if ('ref' in emitted && waiting.has(emitted.ref)) waiting.set(emitted.ref, emitted);
   };
-  const subscriptions = [
-    actor.on('create.answer', capture),
-    actor.on('decision.answer', capture),
-    actor.on('cancel.answer', capture),
-  ];
+  const subscriptions = [actor.on('create.answer', capture), actor.on('decision.answer', capture), actor.on('cancel.answer', capture)];
 
   function ask<T extends 'create.answer' | 'decision.answer' | 'cancel.answer'>(
     event: BrokerEvent & { ref: string },

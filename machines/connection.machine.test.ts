@@ -111,7 +111,12 @@ describe('connection machine', () => {
     expect(h.value()).toEqual({ link: 'connecting' });
     expect(h.last().input).toEqual({});
     connected(h, 5, []);
-    h.last().serve(snapshot(5, [[2, 'r2'], [1, 'r1']]));
+    h.last().serve(
+      snapshot(5, [
+        [2, 'r2'],
+        [1, 'r1'],
+      ]),
+    );
     expect(h.actor.getSnapshot().matches({ link: { open: { sync: 'live' } } })).toBe(true);
     expect(h.ctx().queue.order).toEqual(['r1', 'r2']); // UI-1: oldest first
     expect(h.ctx().lastSeq).toBe(5);
@@ -185,7 +190,10 @@ describe('connection machine', () => {
 
   it('CONN-4: a reconnect resumes with since and epoch, and a resumed stream is applied in order', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.last().serve(request(3, 'r3'));
     h.last().drop();
     h.advance(h.ctx().retryDelayMs);
@@ -224,22 +232,26 @@ describe('connection machine', () => {
 
   it('CONN-7: resumed:false rebuilds from the snapshot and asks for the chat history again', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.last().drop();
     h.advance(h.ctx().retryDelayMs);
     const reloads = h.emitted.filter((e) => e.type === 'chat.reload').length;
     h.last().serve(welcome(9, false, 'epoch-2'));
-    h.last().serve(snapshot(9, [[2, 'r2'], [8, 'r8']]));
+    h.last().serve(
+      snapshot(9, [
+        [2, 'r2'],
+        [8, 'r8'],
+      ]),
+    );
     expect(h.emitted.filter((e) => e.type === 'chat.reload').length).toBe(reloads + 1);
     expect(h.ctx().epoch).toBe('epoch-2');
     expect(h.ctx().lastSeq).toBe(9);
     expect(h.ctx().queue.order).toEqual(['r2', 'r8']);
     expect(h.ctx().queue.history[0]).toMatchObject({ requestId: 'r1', outcome: 'unknown' });
-    expect(h.emitted.filter((e) => e.type === 'request.arrived').map((e) => (e.type === 'request.arrived' ? e.request.id : ''))).toEqual([
-      'r1',
-      'r2',
-      'r8',
-    ]);
+    expect(h.emitted.filter((e) => e.type === 'request.arrived').map((e) => (e.type === 'request.arrived' ? e.request.id : ''))).toEqual(['r1', 'r2', 'r8']);
   });
 
   it('CONN-8: app-level ping measures latency; a missing pong reconnects', () => {
@@ -296,9 +308,7 @@ describe('outbox and optimistic decisions', () => {
     connected(h, 1, [[1, 'r1']]);
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
     expect(h.ctx().queue.cards.r1.phase).toEqual({ kind: 'sending', decision: 'allow', clientMsgId: 'm1' });
-    expect(h.sentOfType('permission-response')).toEqual([
-      { type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' },
-    ]);
+    expect(h.sentOfType('permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
     h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
     expect(h.ctx().queue.cards.r1.phase.kind).toBe('accepted');
     h.last().serve(resolved(2, 'r1', 'some-label'));
@@ -329,7 +339,10 @@ describe('outbox and optimistic decisions', () => {
 
   it('UI-4: a decision made offline waits in the outbox and goes out after the reconnect catches up', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.last().drop();
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
     h.actor.send({ type: 'queue.decide', requestId: 'r2', decision: 'deny', clientMsgId: 'm2' });
@@ -371,7 +384,11 @@ describe('outbox and optimistic decisions', () => {
 
   it('UI-6: a decision by another window reads as decided elsewhere; rules and deadlines are named', () => {
     const h = harness();
-    connected(h, 3, [[1, 'r1'], [2, 'r2'], [3, 'r3']]);
+    connected(h, 3, [
+      [1, 'r1'],
+      [2, 'r2'],
+      [3, 'r3'],
+    ]);
     h.last().serve(resolved(4, 'r1', 'client-b'));
     h.last().serve(resolved(5, 'r2', 'rule:abc'));
     h.last().serve({ type: 'permission-timeout', seq: 6, requestId: 'r3', toolName: 'Bash', timestamp: 1 });
@@ -395,12 +412,29 @@ describe('snapshot in parts (contract-2 §3)', () => {
     const h = harness();
     h.actor.send({ type: 'connection.start' });
     h.last().serve(welcome(6, false));
-    h.last().serve(first(6, [[1, 'r1'], [2, 'r2']], 5));
+    h.last().serve(
+      first(
+        6,
+        [
+          [1, 'r1'],
+          [2, 'r2'],
+        ],
+        5,
+      ),
+    );
     // Nothing applied yet: the queue shows no half truth, and we are not live.
     expect(h.ctx().queue.order).toEqual([]);
     expect(h.ctx().needSnapshot).toBe(true);
     expect(h.actor.getSnapshot().matches({ link: { open: { sync: 'catchingUp' } } })).toBe(true);
-    h.last().serve(part([[3, 'r3'], [4, 'r4']], true));
+    h.last().serve(
+      part(
+        [
+          [3, 'r3'],
+          [4, 'r4'],
+        ],
+        true,
+      ),
+    );
     expect(h.ctx().queue.order).toEqual([]);
     h.last().serve(part([[6, 'r6']], false));
     expect(h.ctx().queue.order).toEqual(['r1', 'r2', 'r3', 'r4', 'r6']);
@@ -434,7 +468,10 @@ describe('snapshot in parts (contract-2 §3)', () => {
 
   it('LIM-3: a drop mid-snapshot discards the parts and reconnects afresh (no since), then applies only the new snapshot', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.last().drop();
     h.advance(h.ctx().retryDelayMs);
     h.last().serve(welcome(9, false, 'epoch-2'));
@@ -455,7 +492,10 @@ describe('snapshot in parts (contract-2 §3)', () => {
 
   it('LIM-3: a drop after welcome resumed:false and before any snapshot also starts afresh', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.last().drop();
     h.advance(h.ctx().retryDelayMs);
     h.last().serve(welcome(9, false, 'epoch-2'));
@@ -478,7 +518,10 @@ describe('snapshot in parts (contract-2 §3)', () => {
 
   it('LIM-3: a snapshot that fits one frame (no more) is applied at once, as in v1', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     expect(h.ctx().queue.order).toEqual(['r1', 'r2']);
     expect(h.ctx().snapshotParts).toBeNull();
   });
@@ -486,7 +529,10 @@ describe('snapshot in parts (contract-2 §3)', () => {
 
 describe('the outbox after a reconnect (CORE-2)', () => {
   // Each connection gets a new clientId, as the real server gives it.
-  const welcomeAs = (clientId: string, seq: number, resumed: boolean): ServerMessage => ({ ...(welcome(seq, resumed) as Extract<ServerMessage, { type: 'welcome' }>), clientId });
+  const welcomeAs = (clientId: string, seq: number, resumed: boolean): ServerMessage => ({
+    ...(welcome(seq, resumed) as Extract<ServerMessage, { type: 'welcome' }>),
+    clientId,
+  });
   const decidedThenDropped = () => {
     const h = harness();
     connected(h, 1, [[1, 'r1']]);
@@ -514,7 +560,9 @@ describe('the outbox after a reconnect (CORE-2)', () => {
     h.last().serve(resolved(2, 'r1', 'client-x', 'deny'));
     expect(historyOf(h, 'r1').decider).toBe('unconfirmed');
     // Caught up: the frame goes again, the same clientMsgId (the server answers it once, WS-6).
-    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([
+      { type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' },
+    ]);
     h.last().serve({ type: 'error', code: 'already-resolved', message: 'decided', ref: 'm1', requestId: 'r1', decision: 'deny' });
     expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'denied', decider: 'another-window' });
     expect(queue.describeOutcome(historyOf(h, 'r1'))).not.toContain('confirming');
@@ -524,7 +572,9 @@ describe('the outbox after a reconnect (CORE-2)', () => {
   it('CORE-2: dropped before the server got it, still pending: re-sent, and the ack and outcome read as this window', () => {
     const h = decidedThenDropped();
     h.last().serve(welcomeAs('client-b', 1, true));
-    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([
+      { type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' },
+    ]);
     h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
     h.last().serve(resolved(2, 'r1', 'client-b'));
     expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'this-window' });
@@ -548,7 +598,9 @@ describe('the outbox after a reconnect (CORE-2)', () => {
     h.last().serve(welcomeAs('client-b', 5, false));
     h.last().serve(snapshot(5, []));
     expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'unknown', decider: 'unknown', note: 'Finished while this window was disconnected.' });
-    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
+    expect(h.last().sent.filter((f) => f.type === 'permission-response')).toEqual([
+      { type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' },
+    ]);
     h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
     expect(historyOf(h, 'r1')).toMatchObject({ outcome: 'allowed', decider: 'this-window', note: 'Finished while this window was disconnected.' });
     expect(h.ctx().queue.outbox).toEqual([]);
@@ -568,7 +620,10 @@ describe('the outbox after a reconnect (CORE-2)', () => {
 describe('an outcome nothing on the socket will tell (CORE-2)', () => {
   it('CORE-2: a request that left the snapshot with no decision of ours in flight is asked for over HTTP, and the answer settles it', () => {
     const h = harness();
-    connected(h, 2, [[1, 'r1'], [2, 'r2']]);
+    connected(h, 2, [
+      [1, 'r1'],
+      [2, 'r2'],
+    ]);
     h.actor.send({ type: 'queue.decide', requestId: 'r2', decision: 'deny', clientMsgId: 'm2' });
     h.last().drop();
     h.advance(h.ctx().retryDelayMs);
@@ -576,7 +631,18 @@ describe('an outcome nothing on the socket will tell (CORE-2)', () => {
     h.last().serve(snapshot(9, []));
     // r2's re-sent decision will tell its outcome; only r1 needs the host.
     expect(h.emitted.filter((e) => e.type === 'request.unseen')).toEqual([{ type: 'request.unseen', requestId: 'r1' }]);
-    const view = { id: 'r1', status: 'resolved', toolName: 'Bash', input: {}, context: {}, decision: 'allow', decidedBy: 'client-x', expiresAt: 2_000_000, createdAt: 1_000_001, seq: 1 } as const;
+    const view = {
+      id: 'r1',
+      status: 'resolved',
+      toolName: 'Bash',
+      input: {},
+      context: {},
+      decision: 'allow',
+      decidedBy: 'client-x',
+      expiresAt: 2_000_000,
+      createdAt: 1_000_001,
+      seq: 1,
+    } as const;
     h.actor.send({ type: 'queue.outcome', view });
     const r1 = h.ctx().queue.history.find((e) => e.requestId === 'r1')!;
     expect(r1).toMatchObject({ outcome: 'allowed', decider: 'another-window', decidedBy: 'client-x', note: 'Finished while this window was disconnected.' });

@@ -11,7 +11,7 @@
  * clock and random source (input), so tests drive it with a fake socket and a
  * SimulatedClock. Chat traffic is not interpreted here: it is emitted for the host.
  */
-import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, setup } from 'xstate';
 import type { ErrorMessage, PermissionRequestEvent, RequestView, SequencedEvent, SnapshotMessage } from '../protocol/index.ts';
 import type { ChatStreamEvent, SocketCommand, SocketEvent, SocketInput } from './connection.frames.ts';
 import { encodeClientFrame } from './connection.frames.ts';
@@ -129,8 +129,7 @@ export const connectionMachine = setup({
   guards: {
     breakerOpen: ({ context }) => context.failingSince !== null && context.now() - context.failingSince >= BACKOFF.breakerMs,
     caughtUp: ({ context }) => !context.needSnapshot && context.lastSeq >= context.headSeq,
-    welcomeResumes: ({ context, event }) =>
-      event.type === 'server.welcome' && event.message.resumed && context.epoch !== null,
+    welcomeResumes: ({ context, event }) => event.type === 'server.welcome' && event.message.resumed && context.epoch !== null,
     awaitingSnapshot: ({ context }) => context.needSnapshot,
     isStale: ({ context, event }) => event.type === 'server.event' && event.event.seq <= context.lastSeq,
     isGap: ({ context, event }) => event.type === 'server.event' && event.event.seq > context.lastSeq + 1,
@@ -274,8 +273,7 @@ export const connectionMachine = setup({
       enqueue.assign({ errors: note(context, message.code, message.message) });
     }),
     noteInvalidFrame: assign({
-      errors: ({ context, event }) =>
-        event.type === 'server.invalid' ? note(context, 'invalid-server-frame', event.error) : context.errors,
+      errors: ({ context, event }) => (event.type === 'server.invalid' ? note(context, 'invalid-server-frame', event.error) : context.errors),
     }),
     dismissErrors: assign({ errors: [] }),
     decideOffline: enqueueActions(({ context, event, enqueue }) => {
@@ -351,8 +349,7 @@ export const connectionMachine = setup({
         id: 'socket',
         src: 'socket',
         // Still owing a whole snapshot (a drop mid-snapshot): what we hold is void, start afresh.
-        input: ({ context }): SocketInput =>
-          context.epoch === null || context.needSnapshot ? {} : { since: context.lastSeq, epoch: context.epoch },
+        input: ({ context }): SocketInput => (context.epoch === null || context.needSnapshot ? {} : { since: context.lastSeq, epoch: context.epoch }),
       },
       on: {
         'socket.closed': [
@@ -376,10 +373,7 @@ export const connectionMachine = setup({
           type: 'parallel',
           on: {
             'server.snapshot': { actions: 'applySnapshot' },
-            'server.snapshot-part': [
-              { guard: 'strayPart', target: '#connection.link', reenter: true, actions: 'noteStrayPart' },
-              { actions: 'applySnapshot' },
-            ],
+            'server.snapshot-part': [{ guard: 'strayPart', target: '#connection.link', reenter: true, actions: 'noteStrayPart' }, { actions: 'applySnapshot' }],
             'server.event': [
               { guard: 'awaitingSnapshot' },
               { guard: 'isStale', actions: 'countDropped' },

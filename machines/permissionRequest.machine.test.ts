@@ -294,7 +294,15 @@ const modelMachine = setup({
       },
     },
     sent: {
-      on: { acked: 'acked', allow: 'resolvedAllow', deny: 'resolvedDeny', cancel: 'cancelled', lateDecide: 'timedOut', lateCancel: 'timedOut', deadline: 'timedOut' },
+      on: {
+        acked: 'acked',
+        allow: 'resolvedAllow',
+        deny: 'resolvedDeny',
+        cancel: 'cancelled',
+        lateDecide: 'timedOut',
+        lateCancel: 'timedOut',
+        deadline: 'timedOut',
+      },
     },
     acked: {
       on: { allow: 'resolvedAllow', deny: 'resolvedDeny', cancel: 'cancelled', lateDecide: 'timedOut', lateCancel: 'timedOut', deadline: 'timedOut' },
@@ -394,7 +402,10 @@ describe('permissionRequest (model-based, xstate/graph)', () => {
   it('REQ-2/REQ-5/REQ-7: on every path the real actor is in the model state after every step, and reports once', () => {
     for (const path of paths) {
       const h = startHarness(requestInput());
-      const description = stepsOf(path).map((step) => step.event.type).join(' -> ') || '(start)';
+      const description =
+        stepsOf(path)
+          .map((step) => step.event.type)
+          .join(' -> ') || '(start)';
       check(h, 'pending', description);
       for (const step of stepsOf(path)) {
         exec(h, step.event.type);

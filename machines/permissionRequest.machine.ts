@@ -63,7 +63,7 @@ export function timeoutMessage(createdAt: number, expiresAt: number): string {
 export function deadlineDelay(expiresAt: number, startedAt: number): number {
   const ms = expiresAt - startedAt;
   if (!(ms > 0)) return 0; // also catches NaN
-  return ms > MAX_TIMER_DELAY_MS ? MAX_TIMER_DELAY_MS : ms;
+  return Math.min(ms, MAX_TIMER_DELAY_MS);
 }
 
 /** A timeout is a deny decided by `timeout` at the deadline itself (pure: no clock read). */
@@ -136,10 +136,7 @@ export const permissionRequestMachine = setup({
           // Late: the deadline has passed even if its timer has not fired yet.
           { target: 'timedOut' },
         ],
-        'request.cancel': [
-          { guard: 'beforeDeadline', target: 'cancelled', actions: 'recordCancel' },
-          { target: 'timedOut' },
-        ],
+        'request.cancel': [{ guard: 'beforeDeadline', target: 'cancelled', actions: 'recordCancel' }, { target: 'timedOut' }],
       },
       states: {
         /** Created; on no socket yet. */

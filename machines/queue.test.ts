@@ -23,7 +23,7 @@ describe('queue reducer', () => {
     expect(s.order).toEqual(['a', 'b', 'c']);
   });
 
-  it('UI-7: a snapshot keeps this window\'s pending decision on requests that still stand', () => {
+  it("UI-7: a snapshot keeps this window's pending decision on requests that still stand", () => {
     let s = applyEvent(emptyQueue(), req(1, 'a'));
     const d = decide(s, { requestId: 'a', decision: 'allow', clientMsgId: 'm' }, false);
     if (!d.ok) throw new Error(d.reason);

@@ -18,7 +18,6 @@ import type {
   PermissionRequestEvent,
   PermissionResponse,
   Remember,
-  RuleScope,
   SequencedEvent,
   SnapshotMessage,
   SnapshotPartMessage,
@@ -142,8 +141,7 @@ export function classifyDecider(state: QueueState, requestId: string, decidedBy:
 function noteForUnsent(entry: OutboxEntry | undefined, outcome: Outcome): string | undefined {
   if (!entry || entry.sent) return undefined;
   const verb = entry.frame.decision === 'allow' ? 'Allow' : 'Deny';
-  const why =
-    outcome === 'timedOut' ? 'the request expired while offline' : outcome === 'cancelled' ? 'the agent gave up' : 'it was decided elsewhere';
+  const why = outcome === 'timedOut' ? 'the request expired while offline' : outcome === 'cancelled' ? 'the agent gave up' : 'it was decided elsewhere';
   return `Your ${verb} was not sent: ${why}.`;
 }
 
@@ -240,7 +238,7 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
  *  `unknown` changes, so a late answer never overwrites what an ack or event settled. */
 export function applyFetchedOutcome(state: QueueState, view: RequestView): QueueState {
   const entry = state.history.find((h) => h.requestId === view.id);
-  if (!entry || entry.decider !== 'unknown') return state;
+  if (entry?.decider !== 'unknown') return state;
   let how: Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy'> & { message?: string; updatedInput?: Record<string, unknown> };
   switch (view.status) {
     case 'pending':
@@ -258,7 +256,12 @@ export function applyFetchedOutcome(state: QueueState, view: RequestView): Queue
       how = { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout' };
       break;
     case 'cancelled':
-      how = { outcome: 'cancelled', decider: 'agent', decidedBy: view.message ?? 'cancelled', ...(view.message !== undefined ? { message: view.message } : {}) };
+      how = {
+        outcome: 'cancelled',
+        decider: 'agent',
+        decidedBy: view.message ?? 'cancelled',
+        ...(view.message !== undefined ? { message: view.message } : {}),
+      };
       break;
     default: {
       const never: never = view.status;
@@ -362,7 +365,8 @@ function settleHistory(state: QueueState, requestId: string, settle: { decider: 
   return state.history.map((h) => {
     if (h.requestId !== requestId) return h;
     if (h.decider === 'unconfirmed') return { ...h, decider: settle.decider, ...(settle.note ? { note: settle.note } : {}) };
-    if (h.decider === 'unknown' && settle.outcome !== undefined) return { ...h, decider: settle.decider, outcome: settle.outcome, ...(settle.note ? { note: settle.note } : {}) };
+    if (h.decider === 'unknown' && settle.outcome !== undefined)
+      return { ...h, decider: settle.decider, outcome: settle.outcome, ...(settle.note ? { note: settle.note } : {}) };
     return h;
   });
 }
@@ -383,7 +387,10 @@ export function applyAck(state: QueueState, ack: AckMessage): QueueState {
   const card = state.cards[entry.requestId];
   const cards =
     card && (card.phase.kind === 'sending' || card.phase.kind === 'queued')
-      ? { ...state.cards, [entry.requestId]: { ...card, phase: { kind: 'accepted', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } as CardPhase } }
+      ? {
+          ...state.cards,
+          [entry.requestId]: { ...card, phase: { kind: 'accepted', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } as CardPhase },
+        }
       : state.cards;
   const outcome: Outcome = entry.frame.decision === 'allow' ? 'allowed' : 'denied';
   return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, { decider: 'this-window', outcome }) };
@@ -412,9 +419,7 @@ export function applyDecisionError(state: QueueState, error: ErrorMessage): Queu
   const verb = entry.frame.decision === 'allow' ? 'Allow' : 'Deny';
   const note = `Your ${verb} did not count: ${rejectionText(error.code)}.`;
   const unseen = outcomeOfRefusal(error);
-  const history = state.history.map((h) =>
-    h.requestId === entry.requestId && h.decider === 'unknown' && unseen ? { ...h, ...unseen, note } : h,
-  );
+  const history = state.history.map((h) => (h.requestId === entry.requestId && h.decider === 'unknown' && unseen ? { ...h, ...unseen, note } : h));
   return { ...state, cards, outbox, history: settleHistory({ ...state, history }, entry.requestId, { decider: 'another-window', note }) };
 }
 

@@ -71,7 +71,14 @@ export const LIMITS = {
 
 /** The cancel reasons Gatehouse itself gives or knows (`DELETE …?reason=` is free text up
  *  to 200 characters; metrics count these and put any other under `other`). */
-export const CANCEL_REASONS = ['agent-cancelled', 'agent-aborted', 'server-restart', 'answered-in-terminal', 'answered-in-editor', 'answered-in-agent'] as const;
+export const CANCEL_REASONS = [
+  'agent-cancelled',
+  'agent-aborted',
+  'server-restart',
+  'answered-in-terminal',
+  'answered-in-editor',
+  'answered-in-agent',
+] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
 /** Outside the machines, the three unresolved states all read `pending` (protocol-v1.md §0). */

@@ -86,7 +86,14 @@ export const remember = z.object({ scope: z.enum(RULE_SCOPES), prefix: z.string(
 export const rememberOutcome = z.union([
   z.object({
     created: z.literal(true),
-    rule: z.object({ id: z.string(), toolName: z.string(), kind: z.string(), pattern: z.string(), scope: z.enum(RULE_SCOPES), scopeValue: z.string().optional() }),
+    rule: z.object({
+      id: z.string(),
+      toolName: z.string(),
+      kind: z.string(),
+      pattern: z.string(),
+      scope: z.enum(RULE_SCOPES),
+      scopeValue: z.string().optional(),
+    }),
   }),
   z.object({ created: z.literal(false), reason: z.string() }),
 ]);

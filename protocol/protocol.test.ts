@@ -54,8 +54,14 @@ describe('protocol schemas', () => {
 
   it('PROTO-5: every server message of the contract parses with the shared schema', () => {
     const request = {
-      type: 'permission-request', seq: 1, id: 'r1', toolName: 'Bash', input: { command: 'ls' },
-      context: { sessionId: 's', cwd: '/tmp', extra: 1 }, timestamp: 1, expiresAt: 2,
+      type: 'permission-request',
+      seq: 1,
+      id: 'r1',
+      toolName: 'Bash',
+      input: { command: 'ls' },
+      context: { sessionId: 's', cwd: '/tmp', extra: 1 },
+      timestamp: 1,
+      expiresAt: 2,
     };
     for (const frame of [
       { type: 'welcome', protocol: 1, epoch: 'e', seq: 0, resumed: false, clientId: 'c' },

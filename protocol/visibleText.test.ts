@@ -28,17 +28,22 @@ function codePoints(s: string): number[] {
   return out;
 }
 
-const hiddenSamples = [0x00, 0x07, 0x0d, 0x1b, 0x7f, 0x85, 0x9b, 0x061c, 0x200b, 0x200e, 0x202e, 0x2066, 0x2069, 0x2060, 0x2064, 0xfeff, 0x00ad, 0x180e, 0x034f, 0xe0001, 0xe0041, 0xe007f, 0xfe0f, 0xe0100, 0x2028, 0x00a0];
+const hiddenSamples = [
+  0x00, 0x07, 0x0d, 0x1b, 0x7f, 0x85, 0x9b, 0x061c, 0x200b, 0x200e, 0x202e, 0x2066, 0x2069, 0x2060, 0x2064, 0xfeff, 0x00ad, 0x180e, 0x034f, 0xe0001, 0xe0041,
+  0xe007f, 0xfe0f, 0xe0100, 0x2028, 0x00a0,
+];
 /** Strings mixing plain text, the characters above, lone surrogates and any Unicode. */
-const anyText = fc.array(
-  fc.oneof(
-    fc.string({ unit: 'grapheme' }),
-    fc.constantFrom(...hiddenSamples).map((cp) => String.fromCodePoint(cp)),
-    fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'),
-    fc.string({ unit: 'binary' }),
-    fc.constantFrom('\t', '\n', 'ls -la ', '; curl x|sh #', '\\u202E'),
-  ),
-).map((parts) => parts.join(''));
+const anyText = fc
+  .array(
+    fc.oneof(
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom(...hiddenSamples).map((cp) => String.fromCodePoint(cp)),
+      fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('\t', '\n', 'ls -la ', '; curl x|sh #', '\\u202E'),
+    ),
+  )
+  .map((parts) => parts.join(''));
 
 describe('visible text', () => {
   it('SEE-1: the RLO trick and a carriage return are shown as escapes, flagged', () => {
@@ -69,7 +74,11 @@ describe('visible text', () => {
   });
 
   it('SEE-1: the warning names what was found, in keys and values, each once', () => {
-    expect(hiddenNamesDeep({ command: 'a\u202eb\u202e', ['k\r']: ['\u200b'] })).toEqual(['U+202E RIGHT-TO-LEFT OVERRIDE', 'U+000D CARRIAGE RETURN', 'U+200B ZERO WIDTH SPACE']);
+    expect(hiddenNamesDeep({ command: 'a\u202eb\u202e', ['k\r']: ['\u200b'] })).toEqual([
+      'U+202E RIGHT-TO-LEFT OVERRIDE',
+      'U+000D CARRIAGE RETURN',
+      'U+200B ZERO WIDTH SPACE',
+    ]);
     expect(hiddenNamesDeep({ command: 'ls -la', n: 1, nested: [{ x: 'שלום' }] })).toEqual([]);
     expect(hiddenNamesDeep('\x01\x02\x03\x04\x05\x06\x07', 3)).toHaveLength(3);
   });
@@ -104,7 +113,9 @@ describe('visible text', () => {
         const json = visibleJson(value);
         expect(hasHiddenCharacters(json)).toBe(false);
         expect(JSON.parse(json)).toEqual(value);
-        expect(hasHiddenDeep(value)).toBe(Object.entries(value).some(([k, v]) => hasHiddenCharacters(k) || [v].flat().some((x) => typeof x === 'string' && hasHiddenCharacters(x))));
+        expect(hasHiddenDeep(value)).toBe(
+          Object.entries(value).some(([k, v]) => hasHiddenCharacters(k) || [v].flat().some((x) => typeof x === 'string' && hasHiddenCharacters(x))),
+        );
       }),
       { numRuns: 500 },
     );

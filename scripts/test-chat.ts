@@ -81,7 +81,11 @@ async function toolUse(sessionId: string, index: number): Promise<{ use: Frame; 
 async function decide(request: Frame, decision: 'allow' | 'deny', extra: Record<string, unknown> = {}) {
   const clientMsgId = crypto.randomUUID();
   client.send({ type: 'permission-response', requestId: request.id, decision, clientMsgId, ...extra });
-  await client.until(() => frames.some((f) => (f.type === 'ack' || f.type === 'error') && f.ref === clientMsgId), WAIT_MS, `the answer to ${decision} ${request.toolName}`);
+  await client.until(
+    () => frames.some((f) => (f.type === 'ack' || f.type === 'error') && f.ref === clientMsgId),
+    WAIT_MS,
+    `the answer to ${decision} ${request.toolName}`,
+  );
   const answer = frames.find((f) => (f.type === 'ack' || f.type === 'error') && f.ref === clientMsgId)!;
   check(answer.type === 'ack', `${decision} of ${request.id} answered ${JSON.stringify(answer)}`);
 }
@@ -115,7 +119,11 @@ try {
   // after the drop (seen by a second client that stays connected).
   const allowed = await server.api(`/api/permission-requests/${third.request.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
   check(allowed.status === 200, `the HTTP allow of ${third.request.id} answered ${allowed.status} ${allowed.text}`);
-  await watcher.until(() => watched.filter((f) => f.type === 'permission-request' && f.context?.sessionId === sessionId).length >= 4, WAIT_MS, 'the 4th request while the client is away');
+  await watcher.until(
+    () => watched.filter((f) => f.type === 'permission-request' && f.context?.sessionId === sessionId).length >= 4,
+    WAIT_MS,
+    'the 4th request while the client is away',
+  );
   const welcome = await client.connect({ resume: true });
   check(welcome.resumed === true, `the resume with since=${heldBeforeDrop} was not resumed (${JSON.stringify(welcome)})`);
   // The replayed events follow the welcome: count them once the client holds the head.
@@ -126,7 +134,14 @@ try {
   const marker = `edited-by-chat-check-${process.pid}`;
   await decide(fourth.request, 'allow', { updatedInput: { ...fourth.request.input, command: `echo ${marker}` } });
   await client.until(() => chatOf(sessionId).some((f) => f.message.kind === 'turn-end'), WAIT_MS, 'turn-end');
-  await client.until(() => frames.some((f) => f.type === 'session-updated' && f.session.id === sessionId && f.session.status === 'idle' && f.seq > (chatOf(sessionId).at(-1)?.seq ?? 0)), WAIT_MS, 'the session to be idle');
+  await client.until(
+    () =>
+      frames.some(
+        (f) => f.type === 'session-updated' && f.session.id === sessionId && f.session.status === 'idle' && f.seq > (chatOf(sessionId).at(-1)?.seq ?? 0),
+      ),
+    WAIT_MS,
+    'the session to be idle',
+  );
 
   // 1. The messages of the turn, in order.
   const chat = chatOf(sessionId);
@@ -151,8 +166,14 @@ try {
     const result = chat.find((f) => f.message.kind === 'tool-result' && f.message.toolUseId === use.message.toolUseId);
     if (!check(result !== undefined, `no tool-result for ${use.message.toolUseId}`)) continue;
     check(request!.toolName === use.message.toolName, `request ${request!.id} is for ${request!.toolName}, the tool-use for ${use.message.toolName}`);
-    check(use.seq < request!.seq && request!.seq < result!.seq, `${use.message.toolName}: tool-use ${use.seq}, request ${request!.seq}, result ${result!.seq} are not in that order`);
-    check(result!.message.requestId === request!.id, `the tool-result of ${use.message.toolUseId} names request ${result!.message.requestId}, not ${request!.id}`);
+    check(
+      use.seq < request!.seq && request!.seq < result!.seq,
+      `${use.message.toolName}: tool-use ${use.seq}, request ${request!.seq}, result ${result!.seq} are not in that order`,
+    );
+    check(
+      result!.message.requestId === request!.id,
+      `the tool-result of ${use.message.toolUseId} names request ${result!.message.requestId}, not ${request!.id}`,
+    );
     const outcome = frames.find((f) => f.type === 'permission-resolved' && f.requestId === request!.id);
     check(outcome !== undefined && outcome.seq < result!.seq, `the decision of ${request!.id} did not come before its tool-result`);
   }
@@ -185,7 +206,9 @@ try {
   violations.push(...client.checker.violations, ...watcher.checker.violations);
   const seconds = (performance.now() - started) / 1000;
   console.log(`\nChat with the demo agent${fault ? ` (fault injected: ${fault})` : ''}`);
-  console.log(`  turn                ${chat.length} chat messages, 4 permission requests (allow, deny with reason, allow over HTTP while away, allow with edited input)`);
+  console.log(
+    `  turn                ${chat.length} chat messages, 4 permission requests (allow, deny with reason, allow over HTTP while away, allow with edited input)`,
+  );
   console.log(`  drop mid-turn       resumed with since=${heldBeforeDrop}: ${resumeEvents} event(s) received after the resume point`);
   console.log(`  history             ${historyCount} messages, unchanged across kill -9 and restart`);
   console.log(`  elapsed             ${seconds.toFixed(2)} s`);
@@ -207,4 +230,3 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(code);
-

@@ -88,7 +88,11 @@ if (trace !== undefined && !(Number.isInteger(trace) && trace > 0)) {
   console.error(`--trace: expected a positive integer\n${usage}`);
   process.exit(2);
 }
-for (const [name, v] of [['lifecycles', askedLifecycles], ['warmup', askedWarmup], ['in-flight', inFlight]] as const) {
+for (const [name, v] of [
+  ['lifecycles', askedLifecycles],
+  ['warmup', askedWarmup],
+  ['in-flight', inFlight],
+] as const) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(`--${name}: expected a positive integer\n${usage}`);
     process.exit(2);
@@ -337,16 +341,24 @@ try {
   const ok = growth < HEAP_BOUND && perLifecycle < PER_LIFECYCLE_BOUND && !decider.broken;
   const both = (h: { data: number; total: number }) => `${mib(h.data)} (with JIT code: ${mib(h.total)})`;
   console.log(`\nWebSocket memory${values.leak ? ' (fault injected: --leak, one reference kept per lifecycle)' : ''}`);
-  console.log(`  lifecycles          ${warmup} warm-up + ${lifecycles} measured, ${inFlight} in flight, ${churned} churn rounds (each: the decider resumes, 10 clients join and leave)`);
+  console.log(
+    `  lifecycles          ${warmup} warm-up + ${lifecycles} measured, ${inFlight} in flight, ${churned} churn rounds (each: the decider resumes, 10 clients join and leave)`,
+  );
   console.log(`  throughput          ${((warmup + lifecycles) / seconds).toFixed(0)} lifecycles/s (in-process, ${seconds.toFixed(1)} s)`);
-  console.log(`  phase               measured whole compaction periods apart (${COMPACTION_PERIOD} lifecycles): the broker's request index keeps finished entries until ${COMPACTION_PERIOD} pile up (a bounded sawtooth, see docs/testing.md)`);
+  console.log(
+    `  phase               measured whole compaction periods apart (${COMPACTION_PERIOD} lifecycles): the broker's request index keeps finished entries until ${COMPACTION_PERIOD} pile up (a bounded sawtooth, see docs/testing.md)`,
+  );
   console.log(`  heap cold           ${both(cold)} before any lifecycle`);
   console.log(`  heap baseline       ${both(baseline)} after the warm-up: the broker's window of ${recentLimit} recent finished requests is full`);
-  console.log(`                      (filling it and warming up cost ${mib(baseline.data - cold.data)}, ${((baseline.data - cold.data) / warmup).toFixed(0)} B per warm-up lifecycle: by design, not a leak)`);
+  console.log(
+    `                      (filling it and warming up cost ${mib(baseline.data - cold.data)}, ${((baseline.data - cold.data) / warmup).toFixed(0)} B per warm-up lifecycle: by design, not a leak)`,
+  );
   console.log(`  heap middle         ${both(middle)}  (first half: ${firstHalfPer.toFixed(1)} B per lifecycle)`);
   console.log(`  heap end            ${both(end)}`);
   console.log(`  end - baseline      ${mib(growth)} (bound ${mib(HEAP_BOUND)})  ${growth < HEAP_BOUND ? 'ok' : 'EXCEEDED'}`);
-  console.log(`  second half         ${perLifecycle.toFixed(1)} B per lifecycle (bound ${PER_LIFECYCLE_BOUND})  ${perLifecycle < PER_LIFECYCLE_BOUND ? 'ok' : 'EXCEEDED'}`);
+  console.log(
+    `  second half         ${perLifecycle.toFixed(1)} B per lifecycle (bound ${PER_LIFECYCLE_BOUND})  ${perLifecycle < PER_LIFECYCLE_BOUND ? 'ok' : 'EXCEEDED'}`,
+  );
   if (decider.broken) console.log(`  stream              BROKEN: ${decider.broken}`);
   console.log(`  rss                 ${mib(process.memoryUsage().rss)}`);
   console.log(`  result              ${ok ? 'PASS' : 'FAIL'}`);

@@ -35,11 +35,15 @@ try {
     },
   }));
 } catch (error) {
-  console.error(`${error.message}\nUsage: node scripts/test-permission-ordering.js [--requests N] [--clients N] [--agents N] [--inject-fault=${CLIENT_FAULTS.join('|')}]`);
+  console.error(
+    `${error.message}\nUsage: node scripts/test-permission-ordering.js [--requests N] [--clients N] [--agents N] [--inject-fault=${CLIENT_FAULTS.join('|')}]`,
+  );
   process.exit(2);
 }
 if (values.help) {
-  console.log(`Usage: node scripts/test-permission-ordering.js [--requests N] [--clients N] [--agents N] [--inject-fault=${CLIENT_FAULTS.join('|')}]\nQUICK=1 runs a small version.`);
+  console.log(
+    `Usage: node scripts/test-permission-ordering.js [--requests N] [--clients N] [--agents N] [--inject-fault=${CLIENT_FAULTS.join('|')}]\nQUICK=1 runs a small version.`,
+  );
   process.exit(0);
 }
 const int = (name) => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: every suite, in the order that fails fastest: types, unit and integration
-// (vitest), the web build, end-to-end journeys in Debian's Chromium (Playwright).
+// `npm test`: every suite, in the order that fails fastest: lint and format (Biome), types,
+// unit and integration (vitest), the web build, end-to-end journeys in Debian's Chromium
+// (Playwright). Each suite's time is printed, and a summary of them at the end.
 // Installs Chromium when it is missing and we are root (CI); otherwise says how.
 // Ends with one plain line, `Tests: N passed, N failed`, summed over the runners.
 import { spawnSync } from 'node:child_process';
@@ -12,10 +13,16 @@ const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
 const bin = (name) => join(process.cwd(), 'node_modules', '.bin', name);
 const reports = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
 
+const timings = [];
+
 function run(title, command, args, env = {}) {
   console.log(`\n== ${title}: ${command} ${args.join(' ')}`);
+  const started = Date.now();
   const result = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
   if (result.error) console.error(result.error.message);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  timings.push(`${title}: ${seconds} s${result.status === 0 ? '' : ' (failed)'}`);
+  console.log(`== ${title}: ${seconds} s`);
   return result.status === 0;
 }
 
@@ -63,6 +70,7 @@ const add = (c) => {
   totals.failed += c.failed;
 };
 
+if (ok) ok = run('lint and format', bin('biome'), ['ci', '.']) && ok;
 if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
 // The hook and MCP commands run from JavaScript built ahead; build it from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
@@ -87,5 +95,6 @@ if (buildOk && existsSync(CHROMIUM)) {
 }
 
 if (!ok && totals.failed === 0) totals.failed = 1; // a failed step that ran no test still fails
+console.log(`\nSuite times:\n  ${timings.join('\n  ')}`);
 console.log(`\nTests: ${totals.passed} passed, ${totals.failed} failed`);
 process.exit(ok ? 0 : 1);

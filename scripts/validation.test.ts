@@ -58,10 +58,7 @@ describe('validation commands', () => {
 
   it.concurrent('VAL-2: npm run test:memory-websocket passes within the heap bounds and prints them; a kept reference per lifecycle makes it fail', async () => {
     expect(scripts['test:memory-websocket']).toBe('node --expose-gc --import tsx scripts/test-memory-websocket.ts');
-    const [ok, leaking] = await Promise.all([
-      run(scripts['test:memory-websocket']),
-      run(`${scripts['test:memory-websocket']} --leak`),
-    ]);
+    const [ok, leaking] = await Promise.all([run(scripts['test:memory-websocket']), run(`${scripts['test:memory-websocket']} --leak`)]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toMatch(/end - baseline\s+-?[\d.]+ MiB \(bound 5\.00 MiB\)\s+ok/);
     expect(ok.stdout).toMatch(/second half\s+-?[\d.]+ B per lifecycle \(bound 200\)\s+ok/);

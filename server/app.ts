@@ -70,7 +70,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   app.use('/api/*', limitBody(deps.config.maxFrameBytes));
   app.use('/api/*', recheckDeviceAfterBody(devices));
 
-  app.route(HELLO_PATH, helloRoutes(() => security.agentToken));
+  app.route(
+    HELLO_PATH,
+    helloRoutes(() => security.agentToken),
+  );
   app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));
   app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
   app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));

@@ -28,7 +28,13 @@ describe('config', () => {
   });
 
   it('OPS-1: flags win over the environment, which wins over defaults', () => {
-    const env = { GATEHOUSE_PORT: '4000', GATEHOUSE_HOST: '127.0.0.2', GATEHOUSE_DATA_DIR: '/tmp/a', GATEHOUSE_REQUEST_TIMEOUT_MS: '5000', GATEHOUSE_AGENT: 'demo' };
+    const env = {
+      GATEHOUSE_PORT: '4000',
+      GATEHOUSE_HOST: '127.0.0.2',
+      GATEHOUSE_DATA_DIR: '/tmp/a',
+      GATEHOUSE_REQUEST_TIMEOUT_MS: '5000',
+      GATEHOUSE_AGENT: 'demo',
+    };
     expect(parse([], env)).toMatchObject({ port: 4000, host: '127.0.0.2', dataDir: '/tmp/a', requestTimeoutMs: 5000, agent: 'demo' });
     expect(parse(['--port', '0', '--data-dir', '/tmp/b', '--request-timeout', '100', '--agent', 'claude'], env)).toMatchObject({
       port: 0,
@@ -75,7 +81,14 @@ describe('config', () => {
   });
 
   it('OPS-1: lists and the inspector URL are parsed', () => {
-    const config = parse(['--allowed-origins', 'https://a.example, http://b.example:8080/', '--allowed-hosts', 'a.example,B.example:9', '--inspect', 'ws://127.0.0.1:8080']);
+    const config = parse([
+      '--allowed-origins',
+      'https://a.example, http://b.example:8080/',
+      '--allowed-hosts',
+      'a.example,B.example:9',
+      '--inspect',
+      'ws://127.0.0.1:8080',
+    ]);
     expect(config.allowedOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
     expect(config.allowedHosts).toEqual(['a.example', 'b.example:9']);
     expect(config.inspect).toBe('ws://127.0.0.1:8080/');

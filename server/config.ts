@@ -269,9 +269,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
     }
   }
   if (!auth && !isLoopbackHost(host)) {
-    throw new ConfigError(
-      `refusing to turn auth off on ${host}: --no-auth (GATEHOUSE_AUTH=off) is only allowed on a loopback address such as 127.0.0.1`,
-    );
+    throw new ConfigError(`refusing to turn auth off on ${host}: --no-auth (GATEHOUSE_AUTH=off) is only allowed on a loopback address such as 127.0.0.1`);
   }
 
   const envToken = env.GATEHOUSE_TOKEN ? checkToken('GATEHOUSE_TOKEN', env.GATEHOUSE_TOKEN) : undefined;
@@ -281,8 +279,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
   }
 
   const [rtName, rtRaw] = pick('request-timeout', 'GATEHOUSE_REQUEST_TIMEOUT_MS');
-  const requestTimeoutMs =
-    rtRaw === undefined ? DEFAULTS.requestTimeoutMs : integer(rtName, rtRaw, LIMITS.minTimeoutMs, LIMITS.maxTimeoutMs);
+  const requestTimeoutMs = rtRaw === undefined ? DEFAULTS.requestTimeoutMs : integer(rtName, rtRaw, LIMITS.minTimeoutMs, LIMITS.maxTimeoutMs);
 
   const [agentName, agentRaw] = pick('agent', 'GATEHOUSE_AGENT');
   let agent: AgentKind | undefined;
@@ -291,7 +288,10 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       const words = splitWords(agentRaw.slice('acp:'.length));
       if (!words.ok) throw new ConfigError(`${agentName}: acp:CMD needs a command (${words.error}), e.g. 'acp:gemini --acp'`);
       // It names the agent on every request (context.agent), whose limit is an id's length.
-      if (agentRaw.length > LIMITS.maxIdLength) throw new ConfigError(`${agentName}: acp:CMD must be at most ${LIMITS.maxIdLength} characters (it names the agent on every card); use a shorter path or a wrapper script`);
+      if (agentRaw.length > LIMITS.maxIdLength)
+        throw new ConfigError(
+          `${agentName}: acp:CMD must be at most ${LIMITS.maxIdLength} characters (it names the agent on every card); use a shorter path or a wrapper script`,
+        );
       agent = agentRaw as `acp:${string}`;
     } else if (agentRaw === 'demo' || agentRaw === 'claude' || agentRaw === 'codex') agent = agentRaw;
     else throw new ConfigError(`${agentName}: expected demo, claude, codex or acp:CMD, got "${agentRaw}"`);

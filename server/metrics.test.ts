@@ -8,7 +8,9 @@ describe('metric labels', () => {
   it('LIM-6: 1,000 distinct cancel reasons leave the series count bounded: known reasons keep their name, the rest are other', async () => {
     const metrics = createMetrics();
     const host = new BrokerHost({ store: new SqliteEventStore({ dataDir: ':memory:' }), logger: silentLogger, metrics });
-    const created = await Promise.all(Array.from({ length: 1_001 }, (_, i) => host.create({ toolName: 'Bash', input: { command: `echo ${i}` }, timeoutMs: 60_000, origin: 'http' })));
+    const created = await Promise.all(
+      Array.from({ length: 1_001 }, (_, i) => host.create({ toolName: 'Bash', input: { command: `echo ${i}` }, timeoutMs: 60_000, origin: 'http' })),
+    );
     const ids = created.map((c) => (c as { id: string }).id);
     await Promise.all(ids.slice(0, 1_000).map((id, i) => host.cancel({ requestId: id, reason: `reason-${i}-${'x'.repeat(i % 50)}`, cancelledBy: 'http' })));
     await host.cancel({ requestId: ids[1_000], reason: 'server-restart', cancelledBy: 'server' });

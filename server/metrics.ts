@@ -78,7 +78,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['limit'] as const,
       registers: [registry],
     }),
-    requestsCreated: new Counter({ name: 'gatehouse_requests_created_total', help: 'Permission requests created', labelNames: ['origin'] as const, registers: [registry] }),
+    requestsCreated: new Counter({
+      name: 'gatehouse_requests_created_total',
+      help: 'Permission requests created',
+      labelNames: ['origin'] as const,
+      registers: [registry],
+    }),
     decisions: new Counter({
       name: 'gatehouse_decisions_total',
       help: 'Accepted decisions by kind and channel',
@@ -105,7 +110,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     slowConsumers: new Counter({ name: 'gatehouse_ws_slow_consumer_closes_total', help: 'Sockets closed with 4000', registers: [registry] }),
     invalidMessages: new Counter({ name: 'gatehouse_ws_invalid_messages_total', help: 'Client frames refused as invalid', registers: [registry] }),
     rateLimited: new Counter({ name: 'gatehouse_ws_rate_limited_total', help: 'Client frames dropped by the rate limit', registers: [registry] }),
-    policyCloses: new Counter({ name: 'gatehouse_ws_policy_closes_total', help: 'Sockets closed with 1008 or 1009', labelNames: ['code'] as const, registers: [registry] }),
+    policyCloses: new Counter({
+      name: 'gatehouse_ws_policy_closes_total',
+      help: 'Sockets closed with 1008 or 1009',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
     framesIn: new Counter({ name: 'gatehouse_ws_frames_in_total', help: 'Client frames received', registers: [registry] }),
     framesOut: new Counter({ name: 'gatehouse_ws_frames_out_total', help: 'Frames written to sockets', registers: [registry] }),
     persistSeconds: new Histogram({
@@ -121,7 +131,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     longPolls: new Gauge({ name: 'gatehouse_http_long_polls', help: 'Open long-polls', registers: [registry] }),
-    httpRefusals: new Counter({ name: 'gatehouse_http_refusals_total', help: 'Refused HTTP requests and upgrades', labelNames: ['status'] as const, registers: [registry] }),
+    httpRefusals: new Counter({
+      name: 'gatehouse_http_refusals_total',
+      help: 'Refused HTTP requests and upgrades',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     bindSources(next: MetricSources) {
       sources = next;
     },

@@ -138,7 +138,12 @@ serveIpc({
   async waitReceived(args) {
     const count = num(args, 'count');
     const which = args.all === true ? slots : slots.slice(0, 1);
-    await waitFor(() => which.length > 0 && which.every((s) => s.seen.size >= count), num(args, 'timeoutMs', 60_000), `${count} requests at ${args.all ? 'every client' : 'client 0'}`, 5);
+    await waitFor(
+      () => which.length > 0 && which.every((s) => s.seen.size >= count),
+      num(args, 'timeoutMs', 60_000),
+      `${count} requests at ${args.all ? 'every client' : 'client 0'}`,
+      5,
+    );
     return { received: Math.min(...which.map((s) => s.seen.size)) };
   },
 

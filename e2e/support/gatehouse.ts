@@ -32,7 +32,10 @@ function descendants(pid: number | undefined): number[] {
   } catch {
     return []; // no children
   }
-  const children = out.split('\n').map((x) => Number(x.trim())).filter((x) => x > 0);
+  const children = out
+    .split('\n')
+    .map((x) => Number(x.trim()))
+    .filter((x) => x > 0);
   return children.flatMap((child) => [...descendants(child), child]);
 }
 

@@ -56,7 +56,9 @@ export async function auditScene(page: Page, g: Gatehouse): Promise<void> {
   const allowed = await g.createRequest(bash('ls -la'));
   await card(page, allowed).getByRole('button', { name: 'Allow', exact: true }).click();
   const denied = await g.createRequest(bash('rm -rf /tmp/cache'));
-  await card(page, denied).getByLabel(/^Reason/).fill('not now');
+  await card(page, denied)
+    .getByLabel(/^Reason/)
+    .fill('not now');
   await card(page, denied).getByRole('button', { name: 'Deny', exact: true }).click();
   expect(await g.outcome(denied)).toMatchObject({ decision: 'deny' });
   await page.getByRole('link', { name: 'Audit' }).click();

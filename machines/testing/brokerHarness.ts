@@ -45,7 +45,11 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
   });
   const actor = createActor(machine, { input: store.load(clock.now(), options.recentLimit), clock });
   actor.on('*', (emitted) => log.push({ kind: 'emit', emitted }));
-  actor.subscribe({ error: (error) => { throw error; } });
+  actor.subscribe({
+    error: (error) => {
+      throw error;
+    },
+  });
   actor.start();
   const client = createBrokerClient(actor);
   return {
@@ -54,8 +58,7 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
     clock,
     store,
     log,
-    streamEvents: () =>
-      log.flatMap((entry) => (entry.kind === 'emit' && entry.emitted.type === 'stream.event' ? [entry.emitted.event] : [])),
+    streamEvents: () => log.flatMap((entry) => (entry.kind === 'emit' && entry.emitted.type === 'stream.event' ? [entry.emitted.event] : [])),
     now: () => clock.now(),
     stop: () => {
       client.close();

@@ -7,14 +7,7 @@
  * outcome event must name an unresolved request; a broken record throws.
  */
 import type { SequencedEvent } from '../../protocol/index.ts';
-import type {
-  BrokerInput,
-  ClientAnswerRecord,
-  FinishedRequest,
-  Outcome,
-  PersistRecord,
-  StoredRequest,
-} from '../broker.types.ts';
+import type { BrokerInput, ClientAnswerRecord, FinishedRequest, Outcome, PersistRecord, StoredRequest } from '../broker.types.ts';
 import { timeoutOutcome } from '../permissionRequest.machine.ts';
 
 type Row = { request: StoredRequest; outcome?: Outcome; outcomeSeq?: number };
@@ -116,7 +109,14 @@ function rebuildOutcome(event: SequencedEvent, request: StoredRequest): Outcome 
     case 'permission-timeout':
       return { ...timeoutOutcome(request), decidedAt: event.timestamp };
     case 'permission-cancelled':
-      return { status: 'cancelled', decision: 'deny', decidedBy: 'agent', decidedAt: event.timestamp, reason: event.reason, message: `Cancelled: ${event.reason}` };
+      return {
+        status: 'cancelled',
+        decision: 'deny',
+        decidedBy: 'agent',
+        decidedAt: event.timestamp,
+        reason: event.reason,
+        message: `Cancelled: ${event.reason}`,
+      };
     default:
       throw new Error(`store: ${event.type} is not an outcome event`);
   }

@@ -65,7 +65,14 @@ export async function auditStream(server: ServerProcess, epoch: string): Promise
   w.client.checker.epoch = epoch; // as if it held seq 0 of this epoch
   const welcome = await w.client.connect({ resume: true });
   try {
-    if (!welcome.resumed) return { epoch: welcome.epoch, head: welcome.seq, requests: new Map(), outcomes: new Map(), violations: [`auditor: since=0 was not resumed (${JSON.stringify(welcome)})`] };
+    if (!welcome.resumed)
+      return {
+        epoch: welcome.epoch,
+        head: welcome.seq,
+        requests: new Map(),
+        outcomes: new Map(),
+        violations: [`auditor: since=0 was not resumed (${JSON.stringify(welcome)})`],
+      };
     await w.client.until(() => w.client.checker.lastSeq >= welcome.seq, WAIT_MS, `the head ${welcome.seq}`);
     const requests = new Map<string, number>();
     const outcomes = new Map<string, Frame[]>();

@@ -180,7 +180,14 @@ export async function runPermissions(o) {
     new Promise((resolve, reject) => {
       const payload = body !== undefined ? JSON.stringify(body) : undefined;
       const req = http.request(
-        { host: base.hostname, port: base.port, path, method, agent: agentPool, headers: { ...headers, ...extra, ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}) } },
+        {
+          host: base.hostname,
+          port: base.port,
+          path,
+          method,
+          agent: agentPool,
+          headers: { ...headers, ...extra, ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}) },
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -188,7 +195,7 @@ export async function runPermissions(o) {
           res.on('end', () => {
             try {
               resolve({ status: res.statusCode, body: text ? JSON.parse(text) : undefined });
-            } catch (error) {
+            } catch (_error) {
               reject(new Error(`${method} ${path}: not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
             }
           });
@@ -254,7 +261,7 @@ export async function runPermissions(o) {
   };
 
   const agentRuns = [];
-  let next = 0;
+  let _next = 0;
   for (let a = 0; a < opts.agents; a++) {
     // Each agent has its own share of n, `perAgent` in flight at a time.
     const mine = [];
@@ -263,7 +270,7 @@ export async function runPermissions(o) {
     const worker = async () => {
       while (cursor < mine.length) {
         const n = mine[cursor++];
-        next += 1;
+        _next += 1;
         await lifecycle(a, n);
       }
     };
@@ -340,7 +347,8 @@ export async function runPermissions(o) {
     for (const d of sent) {
       if (d.answer?.status !== 'rejected') continue;
       if (d.answer.code !== expectedCode) violation(`${id}: a refused decision got ${d.answer.code}, expected ${expectedCode} (${final.status})`);
-      if (final.status === 'resolved' && d.answer.decision !== final.decision) violation(`${id}: already-resolved said ${d.answer.decision}, the winner was ${final.decision}`);
+      if (final.status === 'resolved' && d.answer.decision !== final.decision)
+        violation(`${id}: already-resolved said ${d.answer.decision}, the winner was ${final.decision}`);
     }
   }
   if (finals.size !== created) violation(`${created - finals.size} request(s) never reached an outcome for their agent`);
@@ -375,7 +383,9 @@ export function report(title, result, log = console.log) {
   log(`\n${title}`);
   log(`  requests            ${f.requests} from ${f.agents} HTTP agents (${f.inFlight} in flight), ${f.clients} WebSocket clients`);
   log(`  outcomes            resolved ${f.outcomes.resolved}, timedOut ${f.outcomes.timedOut}, cancelled ${f.outcomes.cancelled}`);
-  log(`  decisions sent      ${f.decisionsSent} (${f.racedRequests} requests raced by two clients)${f.reconnects ? `, ${f.reconnects} client reconnects` : ''}`);
+  log(
+    `  decisions sent      ${f.decisionsSent} (${f.racedRequests} requests raced by two clients)${f.reconnects ? `, ${f.reconnects} client reconnects` : ''}`,
+  );
   log(`  elapsed             ${(f.elapsedMs / 1000).toFixed(2)} s`);
   log(`  throughput          ${f.requestsPerSecond.toFixed(0)} request lifecycles/s, ${f.eventsDeliveredPerSecond.toFixed(0)} events delivered/s`);
   log(`  create -> client    ${f.latency.createToClient}`);

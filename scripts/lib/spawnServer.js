@@ -26,7 +26,18 @@ export async function spawnServer(options = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GATEHOUSE_') && key !== 'DEBUG') env[key] = value;
   Object.assign(env, options.env ?? {});
-  const args = [...(options.nodeArgs ?? []), '--import', pathToFileURL(loader).href, join(REPO_ROOT, 'server/cli/main.ts'), 'serve', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    '--import',
+    pathToFileURL(loader).href,
+    join(REPO_ROOT, 'server/cli/main.ts'),
+    'serve',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    ...(options.args ?? []),
+  ];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   // A check that ends early (a failed assertion, process.exit, a signal) must not leave
   // its server running.
@@ -59,7 +70,7 @@ export async function spawnServer(options = {}) {
         res(match[1]);
       }
     });
-    exited.then((info) => {
+    void exited.then((info) => {
       clearTimeout(timer);
       rej(new Error(`the server exited before it was ready (${JSON.stringify(info)})\n${stderr}`));
     });

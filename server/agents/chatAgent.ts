@@ -8,7 +8,14 @@ import type { GateAnswer } from './permissionGate.ts';
 
 /** `context`: more of what the agent told (e.g. Codex's `availableDecisions`), under the standard keys.
  *  `signal` aborted with a known cancel reason (CANCEL_REASONS) cancels the request with it (else `agent-cancelled`). */
-export type AskExtra = { toolUseId: string; description?: string; suggestions?: unknown[]; blockedPath?: string; signal?: AbortSignal; context?: Record<string, unknown> };
+export type AskExtra = {
+  toolUseId: string;
+  description?: string;
+  suggestions?: unknown[];
+  blockedPath?: string;
+  signal?: AbortSignal;
+  context?: Record<string, unknown>;
+};
 
 export type TurnContext = {
   session: ChatSession;

@@ -13,7 +13,8 @@ type Block = { type: string; text?: string; id?: string; name?: string; input?: 
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (part && typeof part === 'object' && typeof (part as Block).text === 'string' ? (part as Block).text : '')).join('');
+  if (Array.isArray(content))
+    return content.map((part) => (part && typeof part === 'object' && typeof (part as Block).text === 'string' ? (part as Block).text : '')).join('');
   return '';
 }
 

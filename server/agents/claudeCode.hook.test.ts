@@ -63,7 +63,11 @@ function run(s: ReturnType<typeof scenario>, gatehouseEnv: Record<string, string
   return runClaude({ args: ['-p', 'please do it', '--settings', s.settings], cwd: s.cwd, env: claudeEnv(api.url, gatehouseEnv), timeoutMs: TIMEOUT });
 }
 
-const envFor = (g: { url: string; agentToken: string; dataDir: string }) => ({ GATEHOUSE_URL: g.url, GATEHOUSE_AGENT_TOKEN: g.agentToken, GATEHOUSE_DATA_DIR: g.dataDir });
+const envFor = (g: { url: string; agentToken: string; dataDir: string }) => ({
+  GATEHOUSE_URL: g.url,
+  GATEHOUSE_AGENT_TOKEN: g.agentToken,
+  GATEHOUSE_DATA_DIR: g.dataDir,
+});
 
 describe.each<Event>(['PermissionRequest', 'PreToolUse'])('Claude Code %s hook through Gatehouse', (event) => {
   it(
@@ -131,7 +135,11 @@ describe('Claude Code hook when Gatehouse is not there', () => {
       const dataDir = join(root, 'down-data');
       const command = `echo x > ${s.out}/down.txt`;
       api.setScript(oneToolUse('Bash', { command, description: 'write a file' }));
-      const result = await run(s, { GATEHOUSE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_AGENT_TOKEN: 'agent-token-0123456789abcdef', GATEHOUSE_DATA_DIR: dataDir });
+      const result = await run(s, {
+        GATEHOUSE_URL: `http://127.0.0.1:${port}`,
+        GATEHOUSE_AGENT_TOKEN: 'agent-token-0123456789abcdef',
+        GATEHOUSE_DATA_DIR: dataDir,
+      });
       expect(result.code).toBe(0);
       expect(s.hookDurations()).toHaveLength(1);
       expect(s.hookDurations()[0]).toBeLessThan(3000);

@@ -64,7 +64,8 @@ async function run(s: ReturnType<typeof scenario>, agentToken: string, extraArgs
   return result;
 }
 
-const pendingFor = (command: string, from: number) => screen.waitFor((f) => f.type === 'permission-request' && f.input.command === command, { fromIndex: from, timeoutMs: 20_000 });
+const pendingFor = (command: string, from: number) =>
+  screen.waitFor((f) => f.type === 'permission-request' && f.input.command === command, { fromIndex: from, timeoutMs: 20_000 });
 
 describe('Claude Code with the --http hook through a real Gatehouse', () => {
   it(
@@ -148,7 +149,14 @@ describe('Claude Code with the --http hook through a real Gatehouse', () => {
       const post = await gate.server.api('/api/hooks/claude', {
         method: 'POST',
         token: gate.agentToken,
-        json: { session_id: request.context.sessionId, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: request.input, tool_use_id: 'toolu_terminal', tool_response: {} },
+        json: {
+          session_id: request.context.sessionId,
+          hook_event_name: 'PostToolUse',
+          tool_name: 'Bash',
+          tool_input: request.input,
+          tool_use_id: 'toolu_terminal',
+          tool_response: {},
+        },
       });
       expect(post.body).toEqual({});
       const cancelled = await screen.waitFor((f) => f.type === 'permission-cancelled' && f.requestId === request.id, { fromIndex: from });

@@ -41,7 +41,14 @@ function scenario(url = gate.url) {
   writeFileSync(
     config,
     JSON.stringify({
-      mcpServers: { gatehouse: { type: 'stdio', command, args: [...args, 'mcp'], env: { GATEHOUSE_URL: url, GATEHOUSE_AGENT_TOKEN: gate.agentToken, GATEHOUSE_DATA_DIR: gate.dataDir } } },
+      mcpServers: {
+        gatehouse: {
+          type: 'stdio',
+          command,
+          args: [...args, 'mcp'],
+          env: { GATEHOUSE_URL: url, GATEHOUSE_AGENT_TOKEN: gate.agentToken, GATEHOUSE_DATA_DIR: gate.dataDir },
+        },
+      },
     }),
   );
   const run = () =>

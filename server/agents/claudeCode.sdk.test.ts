@@ -25,7 +25,14 @@ beforeAll(async () => {
   mkdirSync(home);
   server = await startServerProcess({
     args: ['--agent', 'claude', '--request-timeout', String(REQUEST_TIMEOUT_MS)],
-    env: { HOME: home, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'dummy', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', GATEHOUSE_CLAUDE_MODEL: 'fake-model', GATEHOUSE_SESSION_ROOTS: root },
+    env: {
+      HOME: home,
+      ANTHROPIC_BASE_URL: api.url,
+      ANTHROPIC_API_KEY: 'dummy',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      GATEHOUSE_CLAUDE_MODEL: 'fake-model',
+      GATEHOUSE_SESSION_ROOTS: root,
+    },
   });
   human = httpHuman(server.baseUrl, server.token);
   watcher = (await connectAndJoin(server.wsUrl())).client;
@@ -54,9 +61,15 @@ async function startSession(cwd: string) {
 
 /** The turn's messages, once the WebSocket says the turn ended and the session is idle. */
 async function turnEnded(sessionId: string, timeoutMs = 20_000) {
-  const end = await watcher.waitFor((f) => f.type === 'chat-message' && f.sessionId === sessionId && (f.message as { kind: string }).kind === 'turn-end', { timeoutMs });
+  const end = await watcher.waitFor((f) => f.type === 'chat-message' && f.sessionId === sessionId && (f.message as { kind: string }).kind === 'turn-end', {
+    timeoutMs,
+  });
   await watcher.waitFor(
-    (f) => f.type === 'session-updated' && (f.session as { id: string; status: string }).id === sessionId && (f.session as { status: string }).status === 'idle' && (f.seq as number) > (end.seq as number),
+    (f) =>
+      f.type === 'session-updated' &&
+      (f.session as { id: string; status: string }).id === sessionId &&
+      (f.session as { status: string }).status === 'idle' &&
+      (f.seq as number) > (end.seq as number),
     { timeoutMs },
   );
   const history = await server.api(`/api/sessions/${sessionId}/messages`);
@@ -64,7 +77,7 @@ async function turnEnded(sessionId: string, timeoutMs = 20_000) {
 }
 
 describe('Claude Agent SDK sessions through Gatehouse', () => {
-  it('AGT-7: a session may start only inside the allowed folders (the server\'s own, GATEHOUSE_SESSION_ROOTS); never /, and never a folder chosen for the demo agent', async () => {
+  it("AGT-7: a session may start only inside the allowed folders (the server's own, GATEHOUSE_SESSION_ROOTS); never /, and never a folder chosen for the demo agent", async () => {
     for (const cwd of ['/', tmpdir(), join(root, '..')]) {
       const refused = await server.api('/api/sessions', { method: 'POST', json: { prompt: 'x', cwd } });
       expect(refused.status, cwd).toBe(400);

@@ -25,7 +25,10 @@ describe('the demo agent', () => {
 
       const answered = new Set<string>();
       const decide = async (toolName: string, decision: 'allow' | 'deny', message?: string) => {
-        const request = await client.waitFor((f) => f.type === 'permission-request' && f.toolName === toolName && f.context?.sessionId === session.id && !answered.has(f.id), { timeoutMs: 15_000 });
+        const request = await client.waitFor(
+          (f) => f.type === 'permission-request' && f.toolName === toolName && f.context?.sessionId === session.id && !answered.has(f.id),
+          { timeoutMs: 15_000 },
+        );
         answered.add(request.id);
         expect(request.context).toMatchObject({ agent: 'demo', sessionId: session.id });
         expect(typeof request.context.toolUseId).toBe('string');

@@ -20,7 +20,11 @@ function proposals(workspace: string, turn: string): ToolCall[] {
     { toolName: 'Bash', input: { command: 'ls -la', description: 'List the scratch workspace' }, description: 'List the scratch workspace' },
     { toolName: 'Write', input: { file_path: file, content: 'Hello from the Gatehouse demo agent.\n' }, description: `Write ${file}` },
     { toolName: 'Edit', input: { file_path: file, old_string: 'Hello', new_string: 'Hello again' }, description: `Edit ${file}` },
-    { toolName: 'Bash', input: { command: 'echo "the demo agent ran a harmless command" && date -u +%Y-%m-%d', description: 'Run a harmless command' }, description: 'Run a harmless command' },
+    {
+      toolName: 'Bash',
+      input: { command: 'echo "the demo agent ran a harmless command" && date -u +%Y-%m-%d', description: 'Run a harmless command' },
+      description: 'Run a harmless command',
+    },
   ];
 }
 
@@ -28,7 +32,11 @@ function runShell(command: string, cwd: string, signal: AbortSignal): Promise<{ 
   return new Promise((done) => {
     execFile('/bin/sh', ['-c', command], { cwd, timeout: 10_000, maxBuffer: 256 << 10, signal }, (error, stdout, stderr) => {
       const text = `${stdout}${stderr}`.trim();
-      done(error ? { ok: false, text: `${text}\n(exit: ${(error as NodeJS.ErrnoException).code ?? error.message})`.trim() } : { ok: true, text: text || '(no output)' });
+      done(
+        error
+          ? { ok: false, text: `${text}\n(exit: ${(error as NodeJS.ErrnoException).code ?? error.message})`.trim() }
+          : { ok: true, text: text || '(no output)' },
+      );
     });
   });
 }
@@ -53,7 +61,8 @@ async function execute(call: ToolCall, input: Record<string, unknown>, workspace
     }
     case 'Edit': {
       const path = insideWorkspace(workspace, input.file_path);
-      if (!path || typeof input.old_string !== 'string' || typeof input.new_string !== 'string') return { ok: false, text: 'The demo agent only edits files inside its workspace.' };
+      if (!path || typeof input.old_string !== 'string' || typeof input.new_string !== 'string')
+        return { ok: false, text: 'The demo agent only edits files inside its workspace.' };
       let text: string;
       try {
         text = readFileSync(path, 'utf8');

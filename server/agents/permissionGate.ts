@@ -41,7 +41,8 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
   let settle: ((event: SequencedEvent) => void) | undefined;
   const off = host.onCommitted((events) => {
     for (const event of events) {
-      const id = event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled' ? event.requestId : undefined;
+      const id =
+        event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled' ? event.requestId : undefined;
       if (!id) continue;
       if (requestId === undefined) early.push(event);
       else if (id === requestId) settle?.(event);
@@ -66,17 +67,20 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
       settle = resolve;
       // A known cancel reason names why (e.g. `answered-in-agent`: the agent cleared the ask
       // itself); any other abort (an SDK's own error) is `agent-cancelled`.
-      const reason = () => (CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? (ask.signal!.reason as string) : 'agent-cancelled';
+      const reason = () => ((CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? (ask.signal!.reason as string) : 'agent-cancelled');
       const onAbort = () => void host.cancel({ requestId: id, reason: reason(), cancelledBy: 'agent' }).catch(() => {});
       if (ask.signal?.aborted) onAbort();
       else ask.signal?.addEventListener('abort', onAbort, { once: true });
     });
     switch (outcome.type) {
       case 'permission-resolved':
-        if (outcome.decision === 'allow') return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy };
+        if (outcome.decision === 'allow')
+          return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy };
         return {
           behavior: 'deny',
-          message: outcome.message || `Denied in Gatehouse by ${outcome.decidedBy.startsWith('rule:') ? `the remembered rule ${outcome.decidedBy.slice(5)}` : outcome.decidedBy}.`,
+          message:
+            outcome.message ||
+            `Denied in Gatehouse by ${outcome.decidedBy.startsWith('rule:') ? `the remembered rule ${outcome.decidedBy.slice(5)}` : outcome.decidedBy}.`,
           requestId: id,
           outcome: 'denied',
         };

@@ -33,7 +33,9 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       logger.error('audit write failed', { error: String(error) });
     }
   });
-  const rules = new RuleStore(db, (change) => logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change));
+  const rules = new RuleStore(db, (change) =>
+    logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change),
+  );
   const engine = new RuleEngine({
     host,
     rules,
@@ -75,7 +77,12 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       if (rows > 0) logger.debug('store', 'audit pruned', { rows });
     },
     onDecisionAccepted(info) {
-      audit.annotate(info.requestId, { decidedBy: info.decidedBy, via: info.via, ...(info.address ? { address: info.address } : {}), ...(info.device ? { device: info.device } : {}) });
+      audit.annotate(info.requestId, {
+        decidedBy: info.decidedBy,
+        via: info.via,
+        ...(info.address ? { address: info.address } : {}),
+        ...(info.device ? { device: info.device } : {}),
+      });
     },
     rememberGate: engine,
     async stop() {

@@ -14,7 +14,16 @@ export type AppendHost = { append(event: AppendableEvent): Promise<SequencedEven
 
 export type StoredChatMessage = { seq?: number; timestamp: number; message: ChatMessage };
 
-type SessionRow = { id: string; title: string; agent: string; cwd: string; status: ChatSession['status']; created_at: number; updated_at: number; sdk_session_id: string | null };
+type SessionRow = {
+  id: string;
+  title: string;
+  agent: string;
+  cwd: string;
+  status: ChatSession['status'];
+  created_at: number;
+  updated_at: number;
+  sdk_session_id: string | null;
+};
 
 const toSession = (row: SessionRow): ChatSession => ({
   id: row.id,
@@ -43,7 +52,15 @@ export class SessionStore {
 
   create(spec: { title: string; agent: string; cwd: string }): ChatSession {
     const now = this.now();
-    const session: ChatSession = { id: `sess-${randomUUID()}`, title: spec.title.slice(0, 200) || 'Chat', agent: spec.agent, cwd: spec.cwd, status: 'idle', createdAt: now, updatedAt: now };
+    const session: ChatSession = {
+      id: `sess-${randomUUID()}`,
+      title: spec.title.slice(0, 200) || 'Chat',
+      agent: spec.agent,
+      cwd: spec.cwd,
+      status: 'idle',
+      createdAt: now,
+      updatedAt: now,
+    };
     this.deps.db
       .prepare(`INSERT INTO sessions (id, title, agent, cwd, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(session.id, session.title, session.agent, session.cwd, session.status, now, now);
@@ -81,7 +98,9 @@ export class SessionStore {
     const full = { ...message, id: message.id ?? `msg-${randomUUID()}` } as ChatMessage;
     const timestamp = this.now();
     const position = this.nextPosition(sessionId);
-    this.deps.db.prepare(`INSERT INTO messages (session_id, position, body, timestamp) VALUES (?, ?, ?, ?)`).run(sessionId, position, JSON.stringify(full), timestamp);
+    this.deps.db
+      .prepare(`INSERT INTO messages (session_id, position, body, timestamp) VALUES (?, ?, ?, ?)`)
+      .run(sessionId, position, JSON.stringify(full), timestamp);
     const event = await this.emit({ type: 'chat-message', sessionId, message: full, timestamp });
     if (event) this.deps.db.prepare(`UPDATE messages SET seq = ? WHERE session_id = ? AND position = ?`).run(event.seq, sessionId, position);
     return full;
@@ -99,7 +118,11 @@ export class SessionStore {
   }
 
   messages(sessionId: string): StoredChatMessage[] {
-    const rows = this.deps.db.prepare(`SELECT seq, body, timestamp FROM messages WHERE session_id = ? ORDER BY position`).all(sessionId) as Array<{ seq: number | null; body: string; timestamp: number }>;
+    const rows = this.deps.db.prepare(`SELECT seq, body, timestamp FROM messages WHERE session_id = ? ORDER BY position`).all(sessionId) as Array<{
+      seq: number | null;
+      body: string;
+      timestamp: number;
+    }>;
     return rows.map((row) => ({ ...(row.seq !== null ? { seq: row.seq } : {}), timestamp: row.timestamp, message: JSON.parse(row.body) as ChatMessage }));
   }
 }

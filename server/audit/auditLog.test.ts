@@ -14,7 +14,14 @@ const request = (seq: number, id: string, at: number): SequencedEvent => ({
   timestamp: at,
   expiresAt: at + 60_000,
 });
-const resolvedAt = (seq: number, requestId: string, at: number): SequencedEvent => ({ type: 'permission-resolved', seq, requestId, decision: 'allow', decidedBy: 'http', timestamp: at });
+const resolvedAt = (seq: number, requestId: string, at: number): SequencedEvent => ({
+  type: 'permission-resolved',
+  seq,
+  requestId,
+  decision: 'allow',
+  decidedBy: 'http',
+  timestamp: at,
+});
 
 describe('audit log pruning', () => {
   it('LIM-7: rows go with the history: beyond the newest --history-events rows AND ended before --history-age-ms; younger or newer rows stay', () => {
@@ -24,7 +31,11 @@ describe('audit log pruning', () => {
     audit.record([request(1, 'r1', 50 * HOUR), request(2, 'r2', 50 * HOUR + 1), request(3, 'r3', 50 * HOUR + 2), request(4, 'r4', 50 * HOUR + 3)]);
     audit.record([1, 2, 3, 4].map((i) => resolvedAt(10 + i, `r${i}`, 50 * HOUR + 10)));
     audit.record([request(20, 'r5', 99 * HOUR), resolvedAt(21, 'r5', 99 * HOUR), request(22, 'r6', 70 * HOUR)]);
-    const ids = () => audit.query({ limit: 100 }).map((e) => e.requestId).sort();
+    const ids = () =>
+      audit
+        .query({ limit: 100 })
+        .map((e) => e.requestId)
+        .sort();
 
     // Every row is among the newest 10: nothing goes, however old.
     expect(audit.prune(now, { keepEvents: 10, keepMs: 24 * HOUR })).toBe(0);
@@ -56,7 +67,10 @@ describe('the audit list (CORE-1)', () => {
   };
   const get = async (audit: AuditLog, query: string) => {
     const res = await audit.routes().request(`/${query}`);
-    return { status: res.status, body: res.headers.get('content-type')?.includes('json') && !res.headers.get('content-type')?.includes('ndjson') ? await res.json() : await res.text() };
+    return {
+      status: res.status,
+      body: res.headers.get('content-type')?.includes('json') && !res.headers.get('content-type')?.includes('ndjson') ? await res.json() : await res.text(),
+    };
   };
 
   it('CORE-1: newest first; the cursor walks every older entry once, past 501 entries', async () => {
@@ -103,7 +117,10 @@ describe('the audit list (CORE-1)', () => {
     expect(page.entries[1]!.inputHidden).toBeUndefined();
     expect((await get(audit, 'nope')).status).toBe(404);
     // The export still carries every input in full, oldest first.
-    const lines = String((await get(audit, '?format=jsonl')).body).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = String((await get(audit, '?format=jsonl')).body)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.requestId)).toEqual([...page.entries, ...rest.entries].map((e) => e.requestId).reverse());
     expect(lines[0].input.command.length).toBeGreaterThan(LIMITS.maxInputBytes - 100);
   });
@@ -112,7 +129,12 @@ describe('the audit list (CORE-1)', () => {
     // Context fields are bounded, not tiny: a page of 1000 of them would pass the budget.
     const audit = new AuditLog(openAgentsDb(':memory:'));
     const events: SequencedEvent[] = [];
-    for (let i = 0; i < 1000; i++) events.push({ ...request(i + 1, `m${String(i).padStart(4, '0')}`, 5_000 + i), input: { command: 'y'.repeat(3000) }, context: { cwd: 'd'.repeat(4000) } } as SequencedEvent);
+    for (let i = 0; i < 1000; i++)
+      events.push({
+        ...request(i + 1, `m${String(i).padStart(4, '0')}`, 5_000 + i),
+        input: { command: 'y'.repeat(3000) },
+        context: { cwd: 'd'.repeat(4000) },
+      } as SequencedEvent);
     audit.record(events);
     const page = auditPage.parse((await get(audit, '?limit=1000')).body);
     expect(page.entries.length).toBeLessThan(1000);

@@ -57,7 +57,12 @@ type Row = {
 };
 
 function toEntry(row: Row): AuditEntry {
-  const entry: AuditEntry = { requestId: row.request_id, toolName: row.tool_name, input: JSON.parse(row.input) as Record<string, unknown>, requestedAt: row.requested_at };
+  const entry: AuditEntry = {
+    requestId: row.request_id,
+    toolName: row.tool_name,
+    input: JSON.parse(row.input) as Record<string, unknown>,
+    requestedAt: row.requested_at,
+  };
   if (row.session_id !== null) entry.sessionId = row.session_id;
   if (row.agent !== null) entry.agent = row.agent;
   if (row.cwd !== null) entry.cwd = row.cwd;
@@ -133,9 +138,7 @@ export class AuditLog {
       `DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit ORDER BY requested_at DESC, request_id DESC LIMIT -1 OFFSET ?)
          AND COALESCE(decided_at, requested_at + ?) < ?`,
     );
-    this.insert = db.prepare(
-      `INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.insert = db.prepare(`INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.outcome = db.prepare(
       `UPDATE audit SET status = ?, decision = ?, how = ?, decided_by = ?, message = ?, rule_id = ?, decided_at = ?, via = COALESCE(via, ?) WHERE request_id = ? AND status IS NULL`,
     );
@@ -152,11 +155,29 @@ export class AuditLog {
       for (const event of batch) {
         switch (event.type) {
           case 'permission-request':
-            insert.run(event.id, event.toolName, JSON.stringify(event.input), str(event.context.sessionId), str(event.context.agent), str(event.context.cwd), event.timestamp);
+            insert.run(
+              event.id,
+              event.toolName,
+              JSON.stringify(event.input),
+              str(event.context.sessionId),
+              str(event.context.agent),
+              str(event.context.cwd),
+              event.timestamp,
+            );
             break;
           case 'permission-resolved': {
             const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
-            outcome.run('resolved', event.decision, rule ? 'rule' : 'human', event.decidedBy, event.message ?? null, rule, event.timestamp, rule ? 'rule' : null, event.requestId);
+            outcome.run(
+              'resolved',
+              event.decision,
+              rule ? 'rule' : 'human',
+              event.decidedBy,
+              event.message ?? null,
+              rule,
+              event.timestamp,
+              rule ? 'rule' : null,
+              event.requestId,
+            );
             break;
           }
           case 'permission-timeout':

@@ -62,7 +62,9 @@ describe('duplicates and replays', () => {
     // A replay of the same decision under a new clientMsgId, with the other decision.
     observer.client.send({ ...frame, decision: 'deny', clientMsgId: 'replay-2' });
     expect(await answerOf(observer, 'replay-2')).toMatchObject({ type: 'error', code: 'already-resolved', decision: 'allow', requestId: r.id });
-    expect((await server.api(`/api/permission-requests/${r.id}/decision`, { method: 'POST', json: { decision: 'deny' } })).body).toMatchObject({ error: { code: 'already-resolved' } });
+    expect((await server.api(`/api/permission-requests/${r.id}/decision`, { method: 'POST', json: { decision: 'deny' } })).body).toMatchObject({
+      error: { code: 'already-resolved' },
+    });
     await barrier(decider, 'dup-done');
     await barrier(observer, 'dup-done');
     expect(outcomesOf(decider, r.id)).toHaveLength(1);

@@ -99,7 +99,8 @@ describe('drops and dead peers', () => {
       () => {},
     );
     const created = [];
-    for (let i = 0; i < 400 && !dropped; i++) created.push(await createRequest(server, { toolName: 'Write', input: { blob: randomBytes(96 << 10).toString('base64') } }));
+    for (let i = 0; i < 400 && !dropped; i++)
+      created.push(await createRequest(server, { toolName: 'Write', input: { blob: randomBytes(96 << 10).toString('base64') } }));
     await server.waitForStderr(closed, 1_000);
     created.push(await createRequest(server, { toolName: 'Read', input: { after: 'the drop' } }));
     const last = created[created.length - 1];

@@ -37,7 +37,12 @@ export default async function main(argv: string[]): Promise<number> {
   const command = separator < 0 ? [] : argv.slice(separator + 1);
   let flags: { 'no-editor'?: boolean; help?: boolean };
   try {
-    flags = parseArgs({ args: own, options: { 'no-editor': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values;
+    flags = parseArgs({
+      args: own,
+      options: { 'no-editor': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+      strict: true,
+    }).values;
   } catch (error) {
     process.stderr.write(`gatehouse acp: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -93,7 +98,9 @@ export default async function main(argv: string[]): Promise<number> {
       if (!config.agentToken) return;
       const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
       try {
-        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, { timeoutMs: 2000 });
+        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, {
+          timeoutMs: 2000,
+        });
         if (verbose) log(`cancelled ${requestId} (${reason}): ${answer.status}`);
       } finally {
         server.close();

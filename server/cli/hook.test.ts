@@ -54,10 +54,11 @@ async function silentServer(): Promise<{ url: string; connections: () => number;
   return {
     url: `http://127.0.0.1:${port}`,
     connections: () => sockets.length,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -89,7 +90,9 @@ describe('gatehouse hook (process, against an HTTP stand-in)', () => {
     expect(request.context).toMatchObject({ sessionId: 'sess-1', agent: 'claude-code-hook', cwd: '/tmp' });
     gate.decide(request.id, 'allow', { updatedInput: { command: 'echo edited' } });
     const run = await running;
-    expect(JSON.parse(run.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'echo edited' } } } });
+    expect(JSON.parse(run.stdout)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'echo edited' } } },
+    });
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
     // One hello per process, before the token went out.
     expect(gate.hellos()).toBe(hellosBefore + 1);
@@ -103,7 +106,9 @@ describe('gatehouse hook (process, against an HTTP stand-in)', () => {
     expect(request.context.toolUseId).toBe('toolu_abc');
     gate.decide(request.id, 'deny', { message: 'not on a Friday' });
     const run = await running;
-    expect(JSON.parse(run.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'not on a Friday' } });
+    expect(JSON.parse(run.stdout)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'not on a Friday' },
+    });
   });
 
   it('HOOK-2: the same hook input twice finds the same request (Idempotency-Key)', async () => {
@@ -195,7 +200,10 @@ describe('gatehouse hook steps aside', () => {
     const run = await runHook('{not json', { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
     expect(JSON.parse(run.stdout)).toEqual({});
     expect(run.stderr).toMatch(/cannot read the hook input/);
-    const partial = await runHook({ hook_event_name: 'PreToolUse', tool_name: 'Bash' }, { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN });
+    const partial = await runHook(
+      { hook_event_name: 'PreToolUse', tool_name: 'Bash' },
+      { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN },
+    );
     expect(JSON.parse(partial.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
     expect(run.code).toBe(0);
   });

@@ -23,12 +23,28 @@ import { askGatehouse } from '../agents/client/ask.ts';
 import { Breaker } from '../agents/client/breaker.ts';
 import { debugLog, loadClientConfig } from '../agents/client/config.ts';
 import { PinnedServer } from '../agents/client/pinned.ts';
-import { AFTER_EVENTS, CLAUDE_HOOK_PATH, outputOf, parseHookInput, requestSpecOf, requestTimeoutFor, stepAside, type HookOutput } from '../agents/hook/claudeHook.ts';
+import {
+  AFTER_EVENTS,
+  CLAUDE_HOOK_PATH,
+  outputOf,
+  parseHookInput,
+  requestSpecOf,
+  requestTimeoutFor,
+  stepAside,
+  type HookOutput,
+} from '../agents/hook/claudeHook.ts';
 import { CODEX_STEP_ASIDE, codexOutputOf, codexRequestSpecOf, parseCodexHookInput } from '../agents/hook/codexHook.ts';
 
 /** One agent's hook shape: how its stdin is read and its stdout written. */
 type HookShape = {
-  parse(text: string): { ok: true; spec: (timeoutMs: number) => ReturnType<typeof requestSpecOf>; output: (outcome: Parameters<typeof outputOf>[1]) => HookOutput; aside: (reason: string) => HookOutput } | { ok: false; error: string; aside: HookOutput };
+  parse(text: string):
+    | {
+        ok: true;
+        spec: (timeoutMs: number) => ReturnType<typeof requestSpecOf>;
+        output: (outcome: Parameters<typeof outputOf>[1]) => HookOutput;
+        aside: (reason: string) => HookOutput;
+      }
+    | { ok: false; error: string; aside: HookOutput };
 };
 
 const SHAPES: Record<'claude' | 'codex', HookShape> = {
@@ -37,7 +53,12 @@ const SHAPES: Record<'claude' | 'codex', HookShape> = {
       const parsed = parseHookInput(text);
       if (!parsed.ok) return { ok: false, error: parsed.error, aside: stepAside(parsed.event, 'could not read the hook input') };
       const input = parsed.value;
-      return { ok: true, spec: (timeoutMs) => requestSpecOf(input, timeoutMs), output: (outcome) => outputOf(input.hook_event_name, outcome), aside: (reason) => stepAside(input.hook_event_name, reason) };
+      return {
+        ok: true,
+        spec: (timeoutMs) => requestSpecOf(input, timeoutMs),
+        output: (outcome) => outputOf(input.hook_event_name, outcome),
+        aside: (reason) => stepAside(input.hook_event_name, reason),
+      };
     },
   },
   codex: {
@@ -45,7 +66,12 @@ const SHAPES: Record<'claude' | 'codex', HookShape> = {
       const parsed = parseCodexHookInput(text);
       if (!parsed.ok) return { ok: false, error: parsed.error, aside: CODEX_STEP_ASIDE };
       const input = parsed.value;
-      return { ok: true, spec: (timeoutMs) => codexRequestSpecOf(input, timeoutMs), output: (outcome) => codexOutputOf(input, outcome), aside: () => CODEX_STEP_ASIDE };
+      return {
+        ok: true,
+        spec: (timeoutMs) => codexRequestSpecOf(input, timeoutMs),
+        output: (outcome) => codexOutputOf(input, outcome),
+        aside: () => CODEX_STEP_ASIDE,
+      };
     },
   },
 };
@@ -117,7 +143,12 @@ function afterEventOf(text: string): Record<string, unknown> | undefined {
 /** Forwards an after-event to `POST /api/hooks/claude` (the server cancels the request
  *  the human answered in the terminal) and prints `{}`. Runs as an async hook, so it
  *  never holds Claude Code up; a server that is down or unproven gets nothing. */
-async function forwardAfterEvent(event: Record<string, unknown>, config: ReturnType<typeof loadClientConfig>, connectTimeoutMs: number, log: (message: string) => void): Promise<number> {
+async function forwardAfterEvent(
+  event: Record<string, unknown>,
+  config: ReturnType<typeof loadClientConfig>,
+  connectTimeoutMs: number,
+  log: (message: string) => void,
+): Promise<number> {
   if (config.agentToken) {
     const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log });
     try {
@@ -173,7 +204,8 @@ export default async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const breaker = env.GATEHOUSE_HOOK_BREAKER === 'off' ? undefined : new Breaker({ path: join(config.dataDir, 'hook-breaker.json'), url: config.baseUrl, cooldownMs });
+  const breaker =
+    env.GATEHOUSE_HOOK_BREAKER === 'off' ? undefined : new Breaker({ path: join(config.dataDir, 'hook-breaker.json'), url: config.baseUrl, cooldownMs });
   const verdict = breaker?.check();
   if (verdict?.skip) {
     log(`breaker open until ${new Date(verdict.openUntil).toISOString()}: skipping the server`);

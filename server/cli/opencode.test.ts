@@ -23,6 +23,9 @@ describe('gatehouse opencode arguments', () => {
     expect(await run([])).toMatchObject({ code: 2, stderr: expect.stringContaining('--url is required') });
     expect(await run(['--url', 'file:///etc/passwd'])).toMatchObject({ code: 2, stderr: expect.stringContaining('http:// or https://') });
     expect(await run(['--url', 'http://a:b@127.0.0.1:4096'])).toMatchObject({ code: 2, stderr: expect.stringContaining('user name or password') });
-    expect(await run(['--url', 'http://127.0.0.1:4096', '--password', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage: gatehouse opencode') });
+    expect(await run(['--url', 'http://127.0.0.1:4096', '--password', 'x'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('Usage: gatehouse opencode'),
+    });
   });
 });

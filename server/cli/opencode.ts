@@ -14,7 +14,8 @@ import { PinnedServer } from '../agents/client/pinned.ts';
 import { OpencodeBridge } from '../agents/opencode/bridge.ts';
 import { checkOpencodeUrl, OpencodeClient } from '../agents/opencode/opencodeClient.ts';
 
-const USAGE = 'Usage: gatehouse opencode --url URL [--directory DIR] [--username NAME]\n  (the password of `opencode serve`, if any, from OPENCODE_SERVER_PASSWORD)\n';
+const USAGE =
+  'Usage: gatehouse opencode --url URL [--directory DIR] [--username NAME]\n  (the password of `opencode serve`, if any, from OPENCODE_SERVER_PASSWORD)\n';
 
 export const OPENCODE_DEFAULTS = {
   createTimeoutMs: 3000,
@@ -53,7 +54,12 @@ export default async function main(argv: string[]): Promise<number> {
   const verbose = /(^|[\s,])(\*|opencode|gatehouse:opencode)($|[\s,])/.test(env.DEBUG ?? '');
   const log = (message: string) => process.stderr.write(`gatehouse opencode: ${message}\n`);
   if (!config.agentToken) log(`${config.missingToken}; every ask will be rejected`);
-  const opencode = new OpencodeClient({ url: checked.url, directory: flags.directory, username: flags.username ?? env.OPENCODE_SERVER_USERNAME, password: env.OPENCODE_SERVER_PASSWORD });
+  const opencode = new OpencodeClient({
+    url: checked.url,
+    directory: flags.directory,
+    username: flags.username ?? env.OPENCODE_SERVER_USERNAME,
+    password: env.OPENCODE_SERVER_PASSWORD,
+  });
   let cwd: string | undefined = flags.directory;
 
   const bridge = new OpencodeBridge({
@@ -84,7 +90,9 @@ export default async function main(argv: string[]): Promise<number> {
       if (!config.agentToken) return;
       const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
       try {
-        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, { timeoutMs: 2000 });
+        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, {
+          timeoutMs: 2000,
+        });
         log(`cancelled ${requestId} (${reason}): ${answer.status}`);
       } finally {
         server.close();

@@ -95,10 +95,15 @@ describe('AGENT: the agent token only', () => {
     const dir = dataDir({ 'agent-token': server.agentToken! });
     const running = runHook(inputOf('PermissionRequest', 'file'), { GATEHOUSE_URL: server.baseUrl, GATEHOUSE_DATA_DIR: dir });
     const id = await firstPendingId();
-    const decided = await server.api(`/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', updatedInput: { command: 'echo edited' } } });
+    const decided = await server.api(`/api/permission-requests/${id}/decision`, {
+      method: 'POST',
+      json: { decision: 'allow', updatedInput: { command: 'echo edited' } },
+    });
     expect(decided.status).toBe(200);
     const run = await running;
-    expect(JSON.parse(run.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'echo edited' } } } });
+    expect(JSON.parse(run.stdout)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'echo edited' } } },
+    });
   });
 });
 
@@ -156,7 +161,14 @@ describe('AGENT: a server that cannot prove it knows the agent token gets no cre
   it.each(hellos)('AGENT-2: mcp pointed at a lure whose hello is %s denies saying the server did not prove itself; the lure saw no token', async (hello) => {
     const lure = await startLureServer(hello);
     const dir = dataDir({ 'agent-token': AGENT_TOKEN, token: OWNER_TOKEN });
-    const mcp = await startMcp({ PATH: process.env.PATH, HOME: dir, GATEHOUSE_URL: lure.url, GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN, GATEHOUSE_TOKEN: OWNER_TOKEN, GATEHOUSE_DATA_DIR: dir });
+    const mcp = await startMcp({
+      PATH: process.env.PATH,
+      HOME: dir,
+      GATEHOUSE_URL: lure.url,
+      GATEHOUSE_AGENT_TOKEN: AGENT_TOKEN,
+      GATEHOUSE_TOKEN: OWNER_TOKEN,
+      GATEHOUSE_DATA_DIR: dir,
+    });
     try {
       const answer = await mcp.approve({ tool_name: 'Bash', input: { command: 'echo hi' }, tool_use_id: `toolu_mcp_${hello}` });
       expect(answer.behavior).toBe('deny');

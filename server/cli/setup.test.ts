@@ -18,7 +18,13 @@ function setupWith(env: Record<string, string>, ...args: string[]) {
   return runProcess(command, [...prefix, 'setup', ...args], { env: { PATH: process.env.PATH, HOME: dir, ...env } });
 }
 
-const options: SetupOptions = { bin: '/opt/gatehouse/bin/gatehouse', event: 'PermissionRequest', hookTimeoutSeconds: 130, env: {}, dataDirs: ['/home/u/.gatehouse'] };
+const options: SetupOptions = {
+  bin: '/opt/gatehouse/bin/gatehouse',
+  event: 'PermissionRequest',
+  hookTimeoutSeconds: 130,
+  env: {},
+  dataDirs: ['/home/u/.gatehouse'],
+};
 const ourDeny = (d: string) => [`Read(/${d}/**)`, `Edit(/${d}/**)`, `Bash(*${d}*)`];
 
 describe('gatehouse setup claude', () => {
@@ -59,9 +65,15 @@ describe('gatehouse setup claude', () => {
     expect(merged.permissions.allow).toEqual(existing.permissions.allow);
     expect(merged.permissions.deny).toEqual(ourDeny(join(dir, '.gatehouse')));
     expect(merged.hooks.Stop[0]).toEqual(existing.hooks.Stop[0]);
-    expect(merged.hooks.Stop.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command))).toHaveLength(1);
+    expect(
+      merged.hooks.Stop.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) =>
+        isOurHookCommand(hook.command),
+      ),
+    ).toHaveLength(1);
     expect(merged.hooks.PermissionRequest[0]).toEqual(existing.hooks.PermissionRequest[0]);
-    const ours = merged.hooks.PermissionRequest.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) => isOurHookCommand(hook.command));
+    const ours = merged.hooks.PermissionRequest.flatMap((entry: { hooks: Array<{ command: string }> }) => entry.hooks).filter((hook: { command: string }) =>
+      isOurHookCommand(hook.command),
+    );
     expect(ours).toHaveLength(1);
   });
 
@@ -104,7 +116,12 @@ describe('gatehouse setup claude', () => {
     expect(run.stderr).toMatch(/GATEHOUSE_AGENT_TOKEN.*never the owner token/);
     for (const event of ['PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop']) {
       const hook = settings.hooks[event][0].hooks[0];
-      expect(hook, event).toMatchObject({ type: 'http', url: 'http://127.0.0.1:4567/api/hooks/claude', headers: { Authorization: 'Bearer $GATEHOUSE_AGENT_TOKEN' }, timeout: 3 });
+      expect(hook, event).toMatchObject({
+        type: 'http',
+        url: 'http://127.0.0.1:4567/api/hooks/claude',
+        headers: { Authorization: 'Bearer $GATEHOUSE_AGENT_TOKEN' },
+        timeout: 3,
+      });
       expect(hook.onFailure).toBeUndefined();
     }
     const closed = JSON.parse((await setup('claude', '--http', '--fail-closed')).stdout);
@@ -131,7 +148,9 @@ describe('gatehouse setup claude', () => {
     const back = mergeSettings(http, options) as typeof command;
     for (const settings of [command, http, back]) {
       for (const event of ['PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'PermissionDenied', 'Stop']) {
-        const ours = settings.hooks[event]!.flatMap((entry) => entry.hooks).filter((hook) => hook !== other && (isOurHookCommand(hook.command) || hook.type === 'http'));
+        const ours = settings.hooks[event]!.flatMap((entry) => entry.hooks).filter(
+          (hook) => hook !== other && (isOurHookCommand(hook.command) || hook.type === 'http'),
+        );
         expect(ours, event).toHaveLength(1);
       }
       expect(settings.hooks.PostToolUse![0]!.hooks[0]).toEqual(other);

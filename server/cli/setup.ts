@@ -167,7 +167,9 @@ export default async function main(argv: string[]): Promise<number> {
     const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
     writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
     renameSync(temp, file);
-    process.stderr.write(`gatehouse setup: wired the ${options.http ? 'http ' : ''}${options.event} hook and the answered-in-terminal hooks into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`);
+    process.stderr.write(
+      `gatehouse setup: wired the ${options.http ? 'http ' : ''}${options.event} hook and the answered-in-terminal hooks into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`,
+    );
     if (values.mcp) process.stdout.write(JSON.stringify(mcpConfig(options), null, 2) + '\n');
     return 0;
   }
@@ -217,7 +219,8 @@ function setupCodex(options: SetupOptions, write: string | undefined): number {
 async function trustCodex(bin: string): Promise<number> {
   try {
     const result = await trustOurCodexHooks(bin, process.cwd());
-    if (result.trusted.length === 0 && result.already.length === 0) return fail('Codex lists no gatehouse hook to trust (write one first: setup codex --write $CODEX_HOME/hooks.json)');
+    if (result.trusted.length === 0 && result.already.length === 0)
+      return fail('Codex lists no gatehouse hook to trust (write one first: setup codex --write $CODEX_HOME/hooks.json)');
     for (const key of result.trusted) process.stderr.write(`gatehouse setup: Codex now trusts the hook ${key}\n`);
     for (const key of result.already) process.stderr.write(`gatehouse setup: Codex already trusted the hook ${key}\n`);
     return 0;

@@ -33,7 +33,14 @@ describe('gatehouse setup codex', () => {
     const existing = {
       version: 1,
       hooks: {
-        PermissionRequest: [{ hooks: [{ type: 'command', command: '/old/bin/gatehouse hook --agent codex', timeout: 30 }, { type: 'command', command: 'python3 audit.py' }] }],
+        PermissionRequest: [
+          {
+            hooks: [
+              { type: 'command', command: '/old/bin/gatehouse hook --agent codex', timeout: 30 },
+              { type: 'command', command: 'python3 audit.py' },
+            ],
+          },
+        ],
         PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'lint.sh' }] }],
       },
     };
@@ -66,7 +73,10 @@ describe('gatehouse setup codex', () => {
     expect(merged.hooks.PermissionRequest).toHaveLength(1);
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
-    for (const [name, text] of [['broken.json', 'model = "x"\n'], ['shape.json', '{"hooks": []}']] as const) {
+    for (const [name, text] of [
+      ['broken.json', 'model = "x"\n'],
+      ['shape.json', '{"hooks": []}'],
+    ] as const) {
       const bad = join(dir, name);
       writeFileSync(bad, text);
       const run = await setup('codex', '--write', bad);

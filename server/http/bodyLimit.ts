@@ -14,8 +14,7 @@ import { errorResponse } from './errors.ts';
 const MAX_DRAIN_BYTES = 16 << 20;
 
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  const tooLarge = (c: Parameters<MiddlewareHandler>[0]) =>
-    errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `body: at most ${maxBytes} bytes`);
+  const tooLarge = (c: Parameters<MiddlewareHandler>[0]) => errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `body: at most ${maxBytes} bytes`);
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async (c, next) => {
     const declared = Number(c.req.header('content-length'));

@@ -19,7 +19,12 @@ afterAll(async () => {
 });
 
 let counter = 0;
-const body = (command = `echo cch ${++counter}`, extra: Record<string, unknown> = {}) => ({ toolName: 'Bash', input: { command }, context: { agent: 'test' }, ...extra });
+const body = (command = `echo cch ${++counter}`, extra: Record<string, unknown> = {}) => ({
+  toolName: 'Bash',
+  input: { command },
+  context: { agent: 'test' },
+  ...extra,
+});
 const createAndWait = (wait: string, json: unknown, headers: Record<string, string> = {}) =>
   server.api(`/api/permission-requests?wait=${wait}`, { method: 'POST', json, headers, token: server.agentToken });
 
@@ -54,7 +59,10 @@ describe('create-and-wait', () => {
 
   it('CCH-2: a remembered rule decides at once: answered 200 in the same call, by the rule', async () => {
     const command = 'echo cch-2 rule';
-    const rule = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Bash', pattern: command, match: 'exact', decision: 'allow', scope: 'global' } });
+    const rule = await server.api('/api/rules', {
+      method: 'POST',
+      json: { toolName: 'Bash', pattern: command, match: 'exact', decision: 'allow', scope: 'global' },
+    });
     expect(rule.status).toBe(201);
     try {
       const res = await createAndWait('30', body(command));

@@ -94,7 +94,7 @@ export async function waitForOutcome(
   signal?: AbortSignal,
 ): Promise<{ view: StoredRequestView | undefined; reason: WakeReason | 'finished' }> {
   const view = deps.store.getRequest(id);
-  if (!view || view.status !== 'pending') return { view, reason: 'finished' };
+  if (view?.status !== 'pending') return { view, reason: 'finished' };
   if (waitMs <= 0) return { view, reason: 'timeout' };
   const { promise, done } = deps.waiters.wait(id, waitMs, signal);
   try {

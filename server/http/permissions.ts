@@ -138,7 +138,13 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     let afterSeq = 0;
     if (after !== undefined) {
       const from = after === '' ? undefined : store.getRequest(after);
-      if (!from) return errorResponse(c, 400, ERROR_CODES.invalidMessage, `after: no request with id ${JSON.stringify(after.slice(0, 200))} (pass the \`next\` of the previous page)`);
+      if (!from)
+        return errorResponse(
+          c,
+          400,
+          ERROR_CODES.invalidMessage,
+          `after: no request with id ${JSON.stringify(after.slice(0, 200))} (pass the \`next\` of the previous page)`,
+        );
       afterSeq = from.seq;
     }
     const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
@@ -180,7 +186,13 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const parsed = parseWith(decisionBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
     const rememberReq: RememberRequest | undefined = parsed.value.remember
-      ? { requestId: id, decision: parsed.value.decision, decidedBy: 'http', remember: parsed.value.remember, ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}) }
+      ? {
+          requestId: id,
+          decision: parsed.value.decision,
+          decidedBy: 'http',
+          remember: parsed.value.remember,
+          ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
+        }
       : undefined;
     // A `remember` that cannot be honoured is refused before anything is decided.
     const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
@@ -214,7 +226,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     });
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
-    return c.json({ ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }), ...(remembered ? { remember: remembered } : {}) });
+    return c.json({
+      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
+      ...(remembered ? { remember: remembered } : {}),
+    });
   });
 
   app.delete('/:id', async (c) => {

@@ -30,7 +30,9 @@ async function createMany(server: ServerProcess, n: number, input: (i: number) =
   const ids: string[] = [];
   for (let from = 0; from < n; from += 50) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(50, n - from) }, (_, k) => server.api('/api/permission-requests', { method: 'POST', json: { toolName, input: input(from + k) } })),
+      Array.from({ length: Math.min(50, n - from) }, (_, k) =>
+        server.api('/api/permission-requests', { method: 'POST', json: { toolName, input: input(from + k) } }),
+      ),
     );
     for (const res of batch) {
       expect(res.status).toBe(201);
@@ -43,7 +45,11 @@ async function createMany(server: ServerProcess, n: number, input: (i: number) =
 describe('unresolved requests are bounded', () => {
   it('LIM-1: a create beyond --max-unresolved answers 429 too-many-requests and stores nothing; an Idempotency-Key retry still answers 200; a decision frees a place', async () => {
     const server = await start(['--max-unresolved', '3']);
-    const keyed = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'ls' } }, headers: { 'idempotency-key': 'k-1' } });
+    const keyed = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Bash', input: { command: 'ls' } },
+      headers: { 'idempotency-key': 'k-1' },
+    });
     expect(keyed.status).toBe(201);
     await createMany(server, 2, (i) => ({ command: `echo ${i}` }));
     const before = (await server.api('/readyz')).body.seq;
@@ -53,7 +59,11 @@ describe('unresolved requests are bounded', () => {
     expect(refused.body.error.message).toMatch(/too many unresolved requests \(3, at most 3\)/);
     expect((await server.api('/readyz')).body.seq).toBe(before);
     expect((await server.api('/api/permission-requests?status=pending')).body.requests).toHaveLength(3);
-    const retried = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'ls' } }, headers: { 'idempotency-key': 'k-1' } });
+    const retried = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Bash', input: { command: 'ls' } },
+      headers: { 'idempotency-key': 'k-1' },
+    });
     expect(retried.status).toBe(200);
     expect(retried.body.id).toBe(keyed.body.id);
     await server.api(`/api/permission-requests/${keyed.body.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
@@ -66,7 +76,10 @@ describe('unresolved requests are bounded', () => {
     const server = await start(['--max-unresolved-bytes', '100000']);
     const input = { content: 'x'.repeat(60_000) };
     expect((await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input } })).status).toBe(201);
-    const refused = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input: { content: 'y' }, context: { description: 'x'.repeat(9_000), big: 'z'.repeat(40_000) } } });
+    const refused = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input: { content: 'y' }, context: { description: 'x'.repeat(9_000), big: 'z'.repeat(40_000) } },
+    });
     expect(refused.status).toBe(429);
     expect(refused.body.error.message).toMatch(/bytes of input and context/);
     expect((await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input: { content: 'small' } } })).status).toBe(201);
@@ -147,11 +160,17 @@ describe('snapshot in parts', () => {
   it('LIM-2: a request must fit one frame: input and context within the frame limit less a reserve, else 413; the largest that fits travels in frames within the limit', async () => {
     const server = await start();
     const input = { content: 'i'.repeat(200_000) };
-    const tooBig = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 300) } } });
+    const tooBig = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 300) } },
+    });
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.error).toMatchObject({ code: 'payload-too-large' });
     expect(tooBig.body.error.message).toMatch(/fits one frame/);
-    const fits = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 1_000) } } });
+    const fits = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input, context: { notes: 'c'.repeat(MIB - 200_000 - 1_000) } },
+    });
     expect(fits.status).toBe(201);
     await createMany(server, 3, () => ({ content: 'small'.repeat(400) }), 'Write'); // 2 KB each: no room left beside the big one
     const { client, snapshot, snapshotFrames } = await connectAndJoin(server.wsUrl(), { perMessageDeflate: false });
@@ -208,7 +227,11 @@ describe('metric labels', () => {
     const ids = await createMany(server, 102, (i) => ({ command: `echo ${i}` }));
     for (let from = 0; from < 100; from += 50) {
       const batch = ids.slice(from, from + 50);
-      await Promise.all(batch.map((id, k) => server.api(`/api/permission-requests/${id}?reason=${encodeURIComponent(`attacker-${from + k}-${randomUUID()}`)}`, { method: 'DELETE' })));
+      await Promise.all(
+        batch.map((id, k) =>
+          server.api(`/api/permission-requests/${id}?reason=${encodeURIComponent(`attacker-${from + k}-${randomUUID()}`)}`, { method: 'DELETE' }),
+        ),
+      );
     }
     await server.api(`/api/permission-requests/${ids[100]}?reason=answered-in-terminal`, { method: 'DELETE' });
     await server.api(`/api/permission-requests/${ids[101]}`, { method: 'DELETE' });

@@ -23,7 +23,11 @@ afterAll(async () => {
 });
 
 /** A raw GET (fetch normalises paths such as `//x`, a browser's address bar may not). */
-function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function rawGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
       res.resume();
@@ -166,7 +170,8 @@ describe('devices', () => {
 
 describe('decisions are audited with their device', () => {
   const create = async (command: string) =>
-    (await server.api('/api/permission-requests', { method: 'POST', token: server.agentToken, json: { toolName: 'Bash', input: { command } } })).body.id as string;
+    (await server.api('/api/permission-requests', { method: 'POST', token: server.agentToken, json: { toolName: 'Bash', input: { command } } })).body
+      .id as string;
   const auditOf = async (id: string) => (await server.api(`/api/audit?requestId=${id}`)).body.entries[0];
 
   it('AUTH-9: a decision over the WebSocket and over HTTP records the deciding device; one by the owner token records none', async () => {
@@ -181,7 +186,12 @@ describe('decisions are audited with their device', () => {
     expect(await auditOf(overWs)).toMatchObject({ decision: 'allow', via: 'ws', deviceId: me.id, deviceName: 'Firefox on Android' });
 
     const overHttp = await create('echo http');
-    const decided = await server.api(`/api/permission-requests/${overHttp}/decision`, { method: 'POST', token: null, headers: web(cookie), json: { decision: 'deny' } });
+    const decided = await server.api(`/api/permission-requests/${overHttp}/decision`, {
+      method: 'POST',
+      token: null,
+      headers: web(cookie),
+      json: { decision: 'deny' },
+    });
     expect(decided.status).toBe(200);
     expect(await auditOf(overHttp)).toMatchObject({ decision: 'deny', via: 'http', deviceId: me.id, deviceName: 'Firefox on Android' });
 
@@ -202,12 +212,27 @@ describe('decisions are audited with their device', () => {
     const old = new Database(join(dataDir, 'agents.db'));
     old.exec(`CREATE TABLE audit (request_id TEXT PRIMARY KEY, tool_name TEXT NOT NULL, input TEXT NOT NULL, session_id TEXT, agent TEXT, cwd TEXT,
       requested_at INTEGER NOT NULL, status TEXT, decision TEXT, how TEXT, decided_by TEXT, via TEXT, address TEXT, message TEXT, rule_id TEXT, decided_at INTEGER)`);
-    old.prepare(`INSERT INTO audit (request_id, tool_name, input, requested_at, status, decision, how, decided_by) VALUES ('old-1', 'Bash', '{"command":"ls"}', 1, 'resolved', 'allow', 'human', 'http')`).run();
+    old
+      .prepare(
+        `INSERT INTO audit (request_id, tool_name, input, requested_at, status, decision, how, decided_by) VALUES ('old-1', 'Bash', '{"command":"ls"}', 1, 'resolved', 'allow', 'human', 'http')`,
+      )
+      .run();
     old.close();
     const s = await startServerProcess({ dataDir });
     try {
       expect((await s.api('/api/audit?requestId=old-1')).body.entries).toEqual([
-        { requestId: 'old-1', toolName: 'Bash', input: { command: 'ls' }, summary: 'ls', inputBytes: 16, requestedAt: 1, status: 'resolved', decision: 'allow', how: 'human', decidedBy: 'http' },
+        {
+          requestId: 'old-1',
+          toolName: 'Bash',
+          input: { command: 'ls' },
+          summary: 'ls',
+          inputBytes: 16,
+          requestedAt: 1,
+          status: 'resolved',
+          decision: 'allow',
+          how: 'human',
+          decidedBy: 'http',
+        },
       ]);
       const cookie = await openDevice(s);
       const id = (await s.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'ls' } } })).body.id;
@@ -256,7 +281,9 @@ describe('the cookie rule', () => {
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'sec-fetch-site': 'same-site' } })).status).toBe(403);
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'x-gatehouse-client': 'other' } })).status).toBe(403);
-    expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, origin: `http://localhost:${server.port + 1}` } })).status).toBe(403);
+    expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, origin: `http://localhost:${server.port + 1}` } })).status).toBe(
+      403,
+    );
     // The three ways through.
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'x-gatehouse-client': 'web' } })).status).toBe(200);
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
@@ -265,8 +292,17 @@ describe('the cookie rule', () => {
     expect((await server.api('/api/permission-requests', { headers: { cookie } })).status).toBe(200);
     expect((await fetch(`${server.baseUrl}/`)).status).toBe(200);
     // A decision (the worst case: a forged allow) is refused the same way.
-    const created = await server.api('/api/permission-requests', { method: 'POST', token: server.agentToken, json: { toolName: 'Bash', input: { command: 'ls' } } });
-    const forged = await server.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', token: null, headers: { cookie }, json: { decision: 'allow' } });
+    const created = await server.api('/api/permission-requests', {
+      method: 'POST',
+      token: server.agentToken,
+      json: { toolName: 'Bash', input: { command: 'ls' } },
+    });
+    const forged = await server.api(`/api/permission-requests/${created.body.id}/decision`, {
+      method: 'POST',
+      token: null,
+      headers: { cookie },
+      json: { decision: 'allow' },
+    });
     expect(forged.status).toBe(403);
     expect((await server.api(`/api/permission-requests/${created.body.id}`)).body.status).toBe('pending');
   });

@@ -42,7 +42,13 @@ describe('request lifecycle', () => {
     const id = created.body.id;
 
     const event = await client.waitFor((f) => f.type === 'permission-request' && f.id === id);
-    expect(event).toMatchObject({ seq: created.body.seq, toolName: 'Bash', input: { command: 'ls -la' }, context: { cwd: '/tmp', sessionId: 's1' }, expiresAt: created.body.expiresAt });
+    expect(event).toMatchObject({
+      seq: created.body.seq,
+      toolName: 'Bash',
+      input: { command: 'ls -la' },
+      context: { cwd: '/tmp', sessionId: 's1' },
+      expiresAt: created.body.expiresAt,
+    });
     expect(typeof event.timestamp).toBe('number');
 
     const poll = server.api(`/api/permission-requests/${id}?wait=10`);
@@ -53,7 +59,14 @@ describe('request lifecycle', () => {
 
     const answered = await poll;
     expect(answered.status).toBe(200);
-    expect(answered.body).toMatchObject({ id, status: 'resolved', decision: 'allow', updatedInput: { command: 'ls' }, message: 'ok', decidedBy: expect.stringMatching(/^client-/) });
+    expect(answered.body).toMatchObject({
+      id,
+      status: 'resolved',
+      decision: 'allow',
+      updatedInput: { command: 'ls' },
+      message: 'ok',
+      decidedBy: expect.stringMatching(/^client-/),
+    });
     const resolved = await client.waitFor((f) => f.type === 'permission-resolved' && f.requestId === id);
     expect(resolved).toMatchObject({ decision: 'allow', seq: created.body.seq + 1 });
   });

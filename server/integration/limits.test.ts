@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAndJoin, connectClient, startServerProcess, type ServerProcess, type TestClient } from '../testing/index.ts';
+import { connectAndJoin, startServerProcess, type ServerProcess, type TestClient } from '../testing/index.ts';
 
 let server: ServerProcess;
 const clients: TestClient[] = [];

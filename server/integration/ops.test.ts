@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAndJoin, runServeExpectingExit, startServerProcess, type ServerProcess } from '../testing/index.ts';
 
 function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{') && l.slice(0, l.lastIndexOf(' ')) === name);
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || (l.startsWith(name + '{') && l.slice(0, l.lastIndexOf(' ')) === name));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 

@@ -35,7 +35,11 @@ describe('kill -9 and restart', () => {
     dirs.push(dataDir);
     const a = await start(dataDir);
     const create = (s: ServerProcess, key?: string) =>
-      s.api('/api/permission-requests', { method: 'POST', headers: key ? { 'Idempotency-Key': key } : {}, json: { toolName: 'Bash', input: { command: 'make' } } });
+      s.api('/api/permission-requests', {
+        method: 'POST',
+        headers: key ? { 'Idempotency-Key': key } : {},
+        json: { toolName: 'Bash', input: { command: 'make' } },
+      });
 
     const first = await join(a);
     const r1 = (await create(a, 'key-1')).body;
@@ -110,4 +114,3 @@ describe('SIGTERM', () => {
     await b.stop();
   });
 });
-

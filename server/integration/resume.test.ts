@@ -88,7 +88,12 @@ describe('resume', () => {
     for (const params of cases) {
       const joined = await join(params);
       expect(joined.welcome.resumed, JSON.stringify(params)).toBe(false);
-      expect(joined.snapshot, JSON.stringify(params)).toMatchObject({ type: 'snapshot', seq: joined.welcome.seq, requests: expect.any(Array), queue: expect.any(Object) });
+      expect(joined.snapshot, JSON.stringify(params)).toMatchObject({
+        type: 'snapshot',
+        seq: joined.welcome.seq,
+        requests: expect.any(Array),
+        queue: expect.any(Object),
+      });
       expect(joined.client.frames[1].type).toBe('snapshot');
     }
     const same = await join({ since: welcome.seq, epoch: welcome.epoch });

@@ -68,7 +68,7 @@ describe('token', () => {
     expect(await refusedUpgrade(server.wsUrl({}, { token: null, path: '/' }))).toBe(401);
   });
 
-  it('SEC-2: opening the page with ?token= sets an HttpOnly SameSite=Strict cookie named with the port and redirects without the token; the cookie then works for the app\'s calls and the upgrade', async () => {
+  it("SEC-2: opening the page with ?token= sets an HttpOnly SameSite=Strict cookie named with the port and redirects without the token; the cookie then works for the app's calls and the upgrade", async () => {
     const res = await fetch(`${server.baseUrl}/?token=${server.token}&view=queue`, { redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/?view=queue');

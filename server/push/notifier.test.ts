@@ -12,7 +12,16 @@ import { PushStore } from './pushStore.ts';
 import type { SendResult } from './sender.ts';
 
 function requestEvent(id: string, seq: number): PermissionRequestEvent {
-  return { type: 'permission-request', seq, id, toolName: 'Bash', input: { command: 'rm -rf /' }, context: {}, timestamp: 0, expiresAt: 600_000 } as PermissionRequestEvent;
+  return {
+    type: 'permission-request',
+    seq,
+    id,
+    toolName: 'Bash',
+    input: { command: 'rm -rf /' },
+    context: {},
+    timestamp: 0,
+    expiresAt: 600_000,
+  } as PermissionRequestEvent;
 }
 
 function setup(options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: number; maxQueued?: number; subscriptions?: number; sent?: string[] } = {}) {

@@ -17,12 +17,17 @@ afterAll(async () => {
 });
 
 it('PUSH-4 PUSH-10: the real server process, started with the push flags, pushes a request nobody holds (real clock, short delay)', async () => {
-  const proc = await startServerProcess({ args: ['--push-delay-ms', '50', '--push-allowed-origins', service.origin, '--push-subject', 'https://gatehouse.example.com/'] });
+  const proc = await startServerProcess({
+    args: ['--push-delay-ms', '50', '--push-allowed-origins', service.origin, '--push-subject', 'https://gatehouse.example.com/'],
+  });
   try {
     service.trustKey((await proc.api('/api/push/key')).body.publicKey);
     const sub = service.newSubscription();
     expect((await proc.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: sub.endpoint, keys: sub.keys } })).status).toBe(201);
-    const created = await proc.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input: { file_path: '/etc/hosts', content: SECRET } } });
+    const created = await proc.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input: { file_path: '/etc/hosts', content: SECRET } },
+    });
     expect(created.status).toBe(201);
     const [push] = await service.waitFor((p) => p.message?.id === created.body.id);
     expect(push.error).toBeUndefined();

@@ -42,7 +42,10 @@ type Started = {
   clock: SimulatedClock;
   activity: PushActivity[];
   dataDir: string;
-  api(path: string, init?: { method?: string; json?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  api(
+    path: string,
+    init?: { method?: string; json?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any }>;
 };
 
 async function start(options: { dataDir?: string; origins?: string[]; deviceOf?: (c: any) => string | undefined; logger?: Logger } = {}): Promise<Started> {
@@ -307,7 +310,9 @@ describe('Web Push (server side, real server, fake push service)', () => {
       expect(res.body.error.message).toContain(new URL(endpoint).origin);
     }
     const withCredentials = service.origin.replace('http://', 'http://user:pw@') + '/push/x';
-    expect((await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: withCredentials, keys: sub.keys } })).body.error.message).toContain('credentials');
+    expect((await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: withCredentials, keys: sub.keys } })).body.error.message).toContain(
+      'credentials',
+    );
     expect(s.server.push.store.count()).toBe(0);
   });
 
@@ -360,7 +365,12 @@ describe('Web Push (server side, real server, fake push service)', () => {
     expect(s.server.push.store.get(phone.endpoint)?.deviceId).toBe('device-phone');
     expect(s.server.push.store.get(owner.endpoint)?.deviceId).toBeNull();
     expect(s.server.push.removeForDevice('device-phone')).toBe(1);
-    expect(s.server.push.store.list().map((x) => x.endpoint).sort()).toEqual([laptop.endpoint, owner.endpoint].sort());
+    expect(
+      s.server.push.store
+        .list()
+        .map((x) => x.endpoint)
+        .sort(),
+    ).toEqual([laptop.endpoint, owner.endpoint].sort());
   });
 
   it('PUSH-9: as served, a real device subscribes with its cookie, and ending the device removes its subscription', async () => {

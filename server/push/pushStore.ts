@@ -46,7 +46,7 @@ const toSubscription = (row: Row): StoredSubscription => ({
 export class PushStore {
   private readonly stmts;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     db.exec(SCHEMA);
     this.stmts = {
       upsert: db.prepare(

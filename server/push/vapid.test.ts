@@ -34,7 +34,7 @@ describe('VAPID keys', () => {
     expect(statSync(join(dir, VAPID_FILE)).mode & 0o777).toBe(0o600);
   });
 
-  it('PUSH-1: a broken file, or a public key that is not the private key\'s, stops the start with a message saying what to do', () => {
+  it("PUSH-1: a broken file, or a public key that is not the private key's, stops the start with a message saying what to do", () => {
     const dir = tempDir();
     const file = join(dir, VAPID_FILE);
     writeFileSync(file, 'not json', { mode: 0o600 });

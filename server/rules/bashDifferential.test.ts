@@ -36,12 +36,12 @@ export const PINNED: string[] = [
   // Found by this suite against the old splitter (seed 77, 2,000 cases: 12 escapes).
   "git 'status' @%^,:+ $[AR] ;",
   "npm test 'x|y' \"$Y\" '$X' ${!IND}",
-  "\\ls $[AR]",
-  "git st\\atus $S \"${x[AR]}\"",
-  "ls \"$HOME\"/x ${PR@P}",
+  '\\ls $[AR]',
+  'git st\\atus $S "${x[AR]}"',
+  'ls "$HOME"/x ${PR@P}',
   "echo hi 'new\nline' 2>&1 ${PR@P};echo h\\i $AR \"it's\"",
-  "git st\\atus \"a\\\"b\" &&\ng\"i\"t status ${X} `git status \\`pwned\\`` | git \"status\" 'x|y' \"${X}y\"",
-  "g\"i\"t status \"\\\\\" a#b ${\\\na:='x[$(pwned)]'} ${x[a]}",
+  'git st\\atus "a\\"b" &&\ng"i"t status ${X} `git status \\`pwned\\`` | git "status" \'x|y\' "${X}y"',
+  'g"i"t status "\\\\" a#b ${\\\na:=\'x[$(pwned)]\'} ${x[a]}',
 ];
 
 /** Misreadings the suite found (harmless ones: bash ran less than the reader said), pinned:
@@ -61,7 +61,8 @@ function check(run: CaseRun, variables: Record<string, string>, stubs: ReadonlyS
     if (!commandCoveredBy(run.command, rule)) continue;
     const words = prefixWords(rule)!;
     for (const argv of run.runs) {
-      if (!words.every((word, index) => argv[index] === word)) findings.push({ command: run.command, problem: `ESCAPE: covered by "${rule}" but bash ran ${JSON.stringify(argv)}` });
+      if (!words.every((word, index) => argv[index] === word))
+        findings.push({ command: run.command, problem: `ESCAPE: covered by "${rule}" but bash ran ${JSON.stringify(argv)}` });
     }
   }
   const read = readCommand(run.command);
@@ -109,7 +110,10 @@ describe.skipIf(!!unavailable)('BASH-6: pinned regressions run in real bash', ()
     try {
       const runs = await sandbox.run(PINNED, 1);
       for (const run of runs) {
-        expect(run.runs.map((argv) => argv[0]), run.command).toContain('pwned');
+        expect(
+          run.runs.map((argv) => argv[0]),
+          run.command,
+        ).toContain('pwned');
         for (const rule of RULES) expect(commandCoveredBy(run.command, rule), run.command).toBe(false);
       }
     } finally {

@@ -255,7 +255,21 @@ function backtickBody(src: string, from: number, inDouble: boolean): { body: str
 function ansiC(src: string, from: number): { text: string; end: number } {
   let text = '';
   let j = from;
-  const simple: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+  const simple: Record<string, string> = {
+    a: '\x07',
+    b: '\b',
+    e: '\x1b',
+    E: '\x1b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    v: '\v',
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    '?': '?',
+  };
   while (j < src.length) {
     const d = src[j];
     if (d === "'") return { text, end: j + 1 };

@@ -7,23 +7,71 @@ import { generateCommand, prng } from './testing/bashGrammar.ts';
 describe('BASH-4: deny rules compare normalised words', () => {
   it('BASH-4: assignments, wrappers with their options, and the path of the command are stripped', () => {
     const cases: [string[], string[]][] = [
-      [['A=1', 'B=2', 'rm', '-rf', 'x'], ['rm', '-rf', 'x']],
-      [['/bin/rm', '-rf', 'x'], ['rm', '-rf', 'x']],
-      [['env', '-i', '-u', 'HOME', 'A=1', 'rm', 'x'], ['rm', 'x']],
-      [['env', '--', 'rm', 'x'], ['rm', 'x']],
-      [['sudo', '-u', 'root', '-E', 'A=1', '/usr/bin/rm', 'x'], ['rm', 'x']],
-      [['sudo', '--user', 'root', 'rm', 'x'], ['rm', 'x']],
-      [['doas', '-u', 'root', 'rm', 'x'], ['rm', 'x']],
-      [['command', '-p', 'rm', 'x'], ['rm', 'x']],
-      [['builtin', 'exec', '-a', 'name', 'rm', 'x'], ['rm', 'x']],
-      [['nohup', 'nice', '-n', '10', 'rm', 'x'], ['rm', 'x']],
-      [['timeout', '-s', 'KILL', '5', 'rm', 'x'], ['rm', 'x']],
-      [['timeout', '--kill-after=1', '5s', 'rm', 'x'], ['rm', 'x']],
-      [['stdbuf', '-oL', '-e', '0', 'rm', 'x'], ['rm', 'x']],
-      [['time', '-p', 'rm', 'x'], ['rm', 'x']],
+      [
+        ['A=1', 'B=2', 'rm', '-rf', 'x'],
+        ['rm', '-rf', 'x'],
+      ],
+      [
+        ['/bin/rm', '-rf', 'x'],
+        ['rm', '-rf', 'x'],
+      ],
+      [
+        ['env', '-i', '-u', 'HOME', 'A=1', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['env', '--', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['sudo', '-u', 'root', '-E', 'A=1', '/usr/bin/rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['sudo', '--user', 'root', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['doas', '-u', 'root', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['command', '-p', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['builtin', 'exec', '-a', 'name', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['nohup', 'nice', '-n', '10', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['timeout', '-s', 'KILL', '5', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['timeout', '--kill-after=1', '5s', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['stdbuf', '-oL', '-e', '0', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['time', '-p', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
       [['xargs', '-0', '-n', '1', 'rm'], ['rm']],
-      [['then', 'rm', 'x'], ['rm', 'x']],
-      [['git', 'push'], ['git', 'push']],
+      [
+        ['then', 'rm', 'x'],
+        ['rm', 'x'],
+      ],
+      [
+        ['git', 'push'],
+        ['git', 'push'],
+      ],
     ];
     for (const [words, expected] of cases) expect(normaliseWords(words), words.join(' ')).toEqual(expected);
   });
@@ -66,7 +114,8 @@ describe('BASH-4: deny rules compare normalised words', () => {
   });
 
   it('BASH-4: what does not run is not denied (comments after a blank, quoted text, other commands)', () => {
-    for (const command of ['ls # rm x', 'echo "rm x"', "echo 'rm x'", 'rmdir x', 'ls rm', 'git status --rm']) expect(anySegmentStartsWith(command, 'rm'), command).toBe(false);
+    for (const command of ['ls # rm x', 'echo "rm x"', "echo 'rm x'", 'rmdir x', 'ls rm', 'git status --rm'])
+      expect(anySegmentStartsWith(command, 'rm'), command).toBe(false);
   });
 
   it('BASH-4: views keep the wrapper itself, so a rule may deny the wrapper', () => {
@@ -92,7 +141,7 @@ describe('BASH-4: deny rules compare normalised words', () => {
 
   it('BASH-4: the deny reader never throws and stays fast on hostile input', () => {
     // Linear reading takes milliseconds here; the bound only catches a quadratic one.
-    const huge = '$('.repeat(20_000) + '`'.repeat(10_000) + '${'.repeat(10_000) + "'\"\\";
+    const huge = '$('.repeat(20_000) + '`'.repeat(10_000) + '${'.repeat(10_000) + '\'"\\';
     const started = Date.now();
     expect(Array.isArray(lenientSegments(huge))).toBe(true);
     expect(anySegmentStartsWith(`${'echo $('.repeat(40)}rm x${')'.repeat(40)}`, 'rm')).toBe(true);

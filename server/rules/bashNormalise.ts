@@ -30,7 +30,33 @@ const WRAPPERS: Record<string, Wrapper> = {
   nohup: {},
   time: { withArgument: ['-f', '-o', '--format', '--output'] },
   env: { withArgument: ['-u', '-C', '-S', '--unset', '--chdir', '--split-string'], assignments: true },
-  sudo: { withArgument: ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-T', '-U', '-R', '--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--command-timeout', '--other-user', '--chroot'], assignments: true },
+  sudo: {
+    withArgument: [
+      '-u',
+      '-g',
+      '-h',
+      '-p',
+      '-C',
+      '-D',
+      '-r',
+      '-t',
+      '-T',
+      '-U',
+      '-R',
+      '--user',
+      '--group',
+      '--host',
+      '--prompt',
+      '--close-from',
+      '--chdir',
+      '--role',
+      '--type',
+      '--command-timeout',
+      '--other-user',
+      '--chroot',
+    ],
+    assignments: true,
+  },
   doas: { withArgument: ['-u', '-C'] },
   nice: { withArgument: ['-n', '--adjustment'] },
   ionice: { withArgument: ['-c', '-n', '--class', '--classdata'] },
@@ -41,7 +67,29 @@ const WRAPPERS: Record<string, Wrapper> = {
   taskset: { positional: 1 },
   chroot: { withArgument: ['--userspec', '--groups'], positional: 1 },
   flock: { withArgument: ['-w', '-E', '--timeout', '--conflict-exit-code'], positional: 1 },
-  xargs: { withArgument: ['-a', '-d', '-E', '-e', '-I', '-L', '-l', '-n', '-P', '-s', '--arg-file', '--delimiter', '--eof', '--replace', '--max-lines', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
+  xargs: {
+    withArgument: [
+      '-a',
+      '-d',
+      '-E',
+      '-e',
+      '-I',
+      '-L',
+      '-l',
+      '-n',
+      '-P',
+      '-s',
+      '--arg-file',
+      '--delimiter',
+      '--eof',
+      '--replace',
+      '--max-lines',
+      '--max-args',
+      '--max-procs',
+      '--max-chars',
+      '--process-slot-var',
+    ],
+  },
   busybox: {},
   unbuffer: {},
   strace: { withArgument: ['-e', '-o', '-p', '-s', '-u', '-E'] },
@@ -88,7 +136,9 @@ function normalisedViews(words: readonly string[], depth: number): View[] {
     }
     const head = basename(current[0]);
     const nested = nestedCommands(head, current);
-    for (const line of nested) for (const segment of lenientSegments(line)) for (const view of normalisedViews(segment.words, depth + 1)) views.push({ words: view.words, derivedFrom: 1 });
+    for (const line of nested)
+      for (const segment of lenientSegments(line))
+        for (const view of normalisedViews(segment.words, depth + 1)) views.push({ words: view.words, derivedFrom: 1 });
     const wrapper = WRAPPERS[head];
     if (wrapper) {
       current = stripWrapper(current, wrapper);
@@ -152,7 +202,12 @@ function nestedCommands(head: string, words: string[]): string[] {
     for (let i = 1; i < words.length; i += 1) {
       if (!['-exec', '-execdir', '-ok', '-okdir'].includes(words[i])) continue;
       const end = words.findIndex((word, index) => index > i && (word === ';' || word === '+'));
-      lines.push(words.slice(i + 1, end < 0 ? words.length : end).map(quote).join(' '));
+      lines.push(
+        words
+          .slice(i + 1, end < 0 ? words.length : end)
+          .map(quote)
+          .join(' '),
+      );
     }
   }
   return lines;

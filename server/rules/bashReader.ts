@@ -42,21 +42,71 @@ const refuse = (reason: string): never => {
 };
 
 /** Reserved words (bash "RESERVED WORDS"), refused in command position. */
-export const RESERVED_WORDS: ReadonlySet<string> = new Set(['!', 'case', 'coproc', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in', 'select', 'then', 'until', 'while', '{', '}', 'time', '[[', ']]']);
+export const RESERVED_WORDS: ReadonlySet<string> = new Set([
+  '!',
+  'case',
+  'coproc',
+  'do',
+  'done',
+  'elif',
+  'else',
+  'esac',
+  'fi',
+  'for',
+  'function',
+  'if',
+  'in',
+  'select',
+  'then',
+  'until',
+  'while',
+  '{',
+  '}',
+  'time',
+  '[[',
+  ']]',
+]);
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
 /** Characters a human may not see, or that a terminal or bash treats unlike they look.
  *  Tab and newline are the only controls a readable command may hold. */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2800\u115f\u1160\u3164\uffa0]/u;
+const INVISIBLE =
+  /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2800\u115f\u1160\u3164\uffa0]/u;
 
 function describeChar(ch: string): string {
   const code = ch.codePointAt(0) ?? 0;
   const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  const names: Record<number, string> = { 0: 'NUL', 0x0d: 'carriage return', 0x1b: 'escape', 0x7f: 'delete', 0x0b: 'vertical tab', 0x0c: 'form feed', 0x08: 'backspace', 0x07: 'bell', 0xa0: 'no-break space', 0xfeff: 'byte order mark', 0x200b: 'zero-width space', 0x200c: 'zero-width non-joiner', 0x200d: 'zero-width joiner', 0x200e: 'left-to-right mark', 0x200f: 'right-to-left mark', 0x202e: 'right-to-left override', 0x202d: 'left-to-right override', 0x061c: 'Arabic letter mark', 0x2066: 'left-to-right isolate', 0x2067: 'right-to-left isolate', 0x2068: 'first strong isolate', 0x2069: 'pop directional isolate', 0x2028: 'line separator', 0x2029: 'paragraph separator' };
+  const names: Record<number, string> = {
+    0: 'NUL',
+    13: 'carriage return',
+    27: 'escape',
+    127: 'delete',
+    11: 'vertical tab',
+    12: 'form feed',
+    8: 'backspace',
+    7: 'bell',
+    160: 'no-break space',
+    65279: 'byte order mark',
+    8203: 'zero-width space',
+    8204: 'zero-width non-joiner',
+    8205: 'zero-width joiner',
+    8206: 'left-to-right mark',
+    8207: 'right-to-left mark',
+    8238: 'right-to-left override',
+    8237: 'left-to-right override',
+    1564: 'Arabic letter mark',
+    8294: 'left-to-right isolate',
+    8295: 'right-to-left isolate',
+    8296: 'first strong isolate',
+    8297: 'pop directional isolate',
+    8232: 'line separator',
+    8233: 'paragraph separator',
+  };
   const name = names[code];
   if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `a control character ${hex}${name ? ` (${name})` : ''}`;
-  if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x061c || code === 0x200e || code === 0x200f) return `a bidirectional control character ${hex}${name ? ` (${name})` : ''}`;
+  if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x061c || code === 0x200e || code === 0x200f)
+    return `a bidirectional control character ${hex}${name ? ` (${name})` : ''}`;
   if (code >= 0xd800 && code <= 0xdfff) return `an unpaired surrogate ${hex}`;
   return `an invisible or format character ${hex}${name ? ` (${name})` : ''}`;
 }
@@ -76,11 +126,15 @@ export function invisibleCharacter(command: string): string | undefined {
   const refused = REFUSED_CHARACTER.exec(command);
   const joined = JOINED.exec(command);
   if (refused && (!joined || refused.index <= joined.index)) return describeChar(String.fromCodePoint(refused[0].codePointAt(0) ?? 0));
-  if (joined) return `a non-ASCII character directly before "${joined[0].slice(-1)}" (in a multi-byte locale such as GBK or Shift_JIS the two may decode as one character)`;
+  if (joined)
+    return `a non-ASCII character directly before "${joined[0].slice(-1)}" (in a multi-byte locale such as GBK or Shift_JIS the two may decode as one character)`;
   return undefined;
 }
 
-type Token = { kind: 'word'; word: Word } | { kind: 'op'; op: ';' | '&' | '&&' | '||' | '|' | '\n' } | { kind: 'redirect'; fd: number | undefined; op: RedirectOp };
+type Token =
+  | { kind: 'word'; word: Word }
+  | { kind: 'op'; op: ';' | '&' | '&&' | '||' | '|' | '\n' }
+  | { kind: 'redirect'; fd: number | undefined; op: RedirectOp };
 
 class Builder {
   parts: WordPart[] = [];
@@ -146,7 +200,7 @@ function readDollar(src: string, i: number, out: Builder, quoted: boolean): numb
     out.variable(name[0], quoted);
     return i + 1 + name[0].length;
   }
-  if (/[0-9@*#?$!\-]/.test(next)) refuse(`the special parameter $${next}`);
+  if (/[0-9@*#?$!-]/.test(next)) refuse(`the special parameter $${next}`);
   return refuse('a lone "$"');
 }
 
@@ -371,7 +425,7 @@ function parse(tokens: Token[]): AndOrList[] {
         break;
       case 'redirect': {
         const target = tokens[t + 1];
-        if (!target || target.kind !== 'word') refuse(`a redirection "${token.op}" without a target`);
+        if (target?.kind !== 'word') refuse(`a redirection "${token.op}" without a target`);
         const word = (target as { kind: 'word'; word: Word }).word;
         command.redirects.push({ fd: token.fd, op: token.op, target: word, safe: isSafeRedirect(token.fd, token.op, word) });
         needCommand = false;

@@ -25,14 +25,14 @@ describe('BASH-1: what was seen is unreadable, so no allow rule covers it', () =
 
 /** Escapes of the old splitter that the differential suite found (BASH-6). */
 const FOUND: [string, string][] = [
-  ["git 'status' @%^,:+ $[AR] ;", "git status"],
-  ["npm test 'x|y' \"$Y\" '$X' ${!IND}", "npm test"],
-  ["\\ls $[AR]", "ls"],
-  ["git st\\atus $S \"${x[AR]}\"", "git status"],
-  ["ls \"$HOME\"/x ${PR@P}", "ls"],
-  ["echo hi 'new\nline' 2>&1 ${PR@P};echo h\\i $AR \"it's\"", "echo hi"],
-  ["git st\\atus \"a\\\"b\" &&\ng\"i\"t status ${X} `git status \\`pwned\\`` | git \"status\" 'x|y' \"${X}y\"", "git status"],
-  ["g\"i\"t status \"\\\\\" a#b ${\\\na:='x[$(pwned)]'} ${x[a]}", "git status"],
+  ["git 'status' @%^,:+ $[AR] ;", 'git status'],
+  ["npm test 'x|y' \"$Y\" '$X' ${!IND}", 'npm test'],
+  ['\\ls $[AR]', 'ls'],
+  ['git st\\atus $S "${x[AR]}"', 'git status'],
+  ['ls "$HOME"/x ${PR@P}', 'ls'],
+  ["echo hi 'new\nline' 2>&1 ${PR@P};echo h\\i $AR \"it's\"", 'echo hi'],
+  ['git st\\atus "a\\"b" &&\ng"i"t status ${X} `git status \\`pwned\\`` | git "status" \'x|y\' "${X}y"', 'git status'],
+  ['g"i"t status "\\\\" a#b ${\\\na:=\'x[$(pwned)]\'} ${x[a]}', 'git status'],
 ];
 
 describe('BASH-6: escapes the differential suite found are pinned', () => {

@@ -27,9 +27,12 @@ describe('RULE-2: the Bash segment splitter', () => {
 
   it('RULE-2: anything inside single quotes is one word and never splits', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 30 }).filter((text) => !text.includes("'")), (text) => {
-        expect(words(`echo '${text}'`)).toEqual([['echo', text]]);
-      }),
+      fc.property(
+        fc.string({ maxLength: 30 }).filter((text) => !text.includes("'")),
+        (text) => {
+          expect(words(`echo '${text}'`)).toEqual([['echo', text]]);
+        },
+      ),
       FC,
     );
   });
@@ -65,10 +68,13 @@ describe('RULE-2: the Bash segment splitter', () => {
 
   it('RULE-2: never throws, whatever the input', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 60, unit: fc.constantFrom('a', ' ', '$', '(', ')', '`', "'", '"', '\\', ';', '&', '|', '<', '>', '\n', '#') }), (text) => {
-        const split = splitCommand(text);
-        expect(typeof split.ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.string({ maxLength: 60, unit: fc.constantFrom('a', ' ', '$', '(', ')', '`', "'", '"', '\\', ';', '&', '|', '<', '>', '\n', '#') }),
+        (text) => {
+          const split = splitCommand(text);
+          expect(typeof split.ok).toBe('boolean');
+        },
+      ),
       { numRuns: 2000, seed: 7 },
     );
   });
@@ -78,7 +84,10 @@ describe('RULE-2: the Bash segment splitter', () => {
   });
 
   it('RULE-2: the substitution leaves a placeholder in the outer word (deny reader)', () => {
-    expect(lenientSegments('git log $(rm -rf x)').map((segment) => segment.words)).toEqual([['rm', '-rf', 'x'], ['git', 'log', SUBSTITUTION]]);
+    expect(lenientSegments('git log $(rm -rf x)').map((segment) => segment.words)).toEqual([
+      ['rm', '-rf', 'x'],
+      ['git', 'log', SUBSTITUTION],
+    ]);
   });
 });
 
@@ -124,7 +133,7 @@ describe('RULE-3: a Bash rule covers a command only when every segment matches i
 });
 
 describe('RULE-6: hostile quoting never hides a segment', () => {
-  it('RULE-6: ANSI-C quoting ($\'…\') is unreadable, so no rule covers it', () => {
+  it("RULE-6: ANSI-C quoting ($'…') is unreadable, so no rule covers it", () => {
     const hidden = "git status $'\\'' ; rm -rf / ; echo \\'";
     expect(splitCommand(hidden).ok).toBe(false);
     expect(commandCoveredBy(hidden, 'git status')).toBe(false);
@@ -242,12 +251,42 @@ describe('BASH-1: the fail-closed reader refuses every construct it does not rea
       expect(commandCoveredBy(command, rule), `${command} by ${rule}`).toBe(true);
     }
     // A pipeline reads as its stages; each is matched on its own.
-    expect(words('git log --oneline | head -5')).toEqual([['git', 'log', '--oneline'], ['head', '-5']]);
+    expect(words('git log --oneline | head -5')).toEqual([
+      ['git', 'log', '--oneline'],
+      ['head', '-5'],
+    ]);
     expect(commandCoveredBy('git log --oneline | head -5', 'git log')).toBe(false);
   });
 
   it('BASH-1: the reader never throws and never says ok to a command holding a refused character (property)', () => {
-    const unit = fc.constantFrom('a', ' ', '$', '(', ')', '`', "'", '"', '\\', ';', '&', '|', '<', '>', '\n', '#', '{', '}', '*', '~', '\r', '\u202e', 'x', '=', '!', '[');
+    const unit = fc.constantFrom(
+      'a',
+      ' ',
+      '$',
+      '(',
+      ')',
+      '`',
+      "'",
+      '"',
+      '\\',
+      ';',
+      '&',
+      '|',
+      '<',
+      '>',
+      '\n',
+      '#',
+      '{',
+      '}',
+      '*',
+      '~',
+      '\r',
+      '\u202e',
+      'x',
+      '=',
+      '!',
+      '[',
+    );
     fc.assert(
       fc.property(fc.string({ maxLength: 40, unit }), (text) => {
         const split = splitCommand(text);
@@ -278,7 +317,17 @@ describe('BASH-3: a variable never stands in a rule word; a rule names literal w
   });
 
   it('BASH-3: a redirection to a file (or from one) leaves the segment uncovered', () => {
-    for (const command of ['git status > out', 'git status >> out', 'git status 2>out', 'git status < in', 'git status &>out', 'git status >&out', 'git status >$X', 'git status > /dev/null/../x', 'git status >/dev/tcp/h/1'])
+    for (const command of [
+      'git status > out',
+      'git status >> out',
+      'git status 2>out',
+      'git status < in',
+      'git status &>out',
+      'git status >&out',
+      'git status >$X',
+      'git status > /dev/null/../x',
+      'git status >/dev/tcp/h/1',
+    ])
       expect(commandCoveredBy(command, 'git status'), command).toBe(false);
   });
 });

@@ -92,7 +92,9 @@ export function anySegmentStartsWith(command: string, prefix: string): boolean {
   if (!words || words.length === 0) return false;
   const head = basename(words[0]);
   return lenientOnce(command).some((segment) =>
-    commandViews(segment.words).some((view) => view.length >= words.length && basename(view[0]) === head && words.every((word, index) => index === 0 || view[index] === word)),
+    commandViews(segment.words).some(
+      (view) => view.length >= words.length && basename(view[0]) === head && words.every((word, index) => index === 0 || view[index] === word),
+    ),
   );
 }
 

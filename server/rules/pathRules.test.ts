@@ -30,7 +30,16 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const writeRule = (pattern: string): Rule => ({ id: 'r', toolName: 'Write', pattern, kind: 'path-glob', decision: 'allow', scope: 'global', createdAt: 0, createdBy: 'test' });
+const writeRule = (pattern: string): Rule => ({
+  id: 'r',
+  toolName: 'Write',
+  pattern,
+  kind: 'path-glob',
+  decision: 'allow',
+  scope: 'global',
+  createdAt: 0,
+  createdBy: 'test',
+});
 const write = (file_path: string, cwd?: string) => ({ toolName: 'Write', input: { file_path, content: 'x' }, context: cwd ? { cwd } : {} });
 
 describe('RULE-15: path rules match the real path', () => {
@@ -53,7 +62,7 @@ describe('RULE-15: path rules match the real path', () => {
     expect(realPathOf(join(proj, 'link', 'secret.txt'))).toEqual({ ok: true, path: join(outside, 'secret.txt') });
   });
 
-  it('RULE-15: relative and `~` paths are a human\'s, even with a cwd inside the project', () => {
+  it("RULE-15: relative and `~` paths are a human's, even with a cwd inside the project", () => {
     const rule = writeRule(`${proj}/**`);
     expect(ruleCovers(rule, write('src/a.ts', proj))).toBe(false);
     expect(ruleCovers(rule, write('./src/a.ts', proj))).toBe(false);
@@ -65,7 +74,25 @@ describe('RULE-15: path rules match the real path', () => {
 
   it('RULE-16: repository and agent configuration is never covered unless the rule names it', () => {
     const rule = writeRule(`${proj}/**`);
-    for (const path of ['.git/config', '.git/hooks/pre-commit', '.claude/settings.local.json', '.vscode/settings.json', '.idea/workspace.xml', '.envrc', '.npmrc', '.gitmodules', 'src/.bashrc', 'sub/.zshrc', '.profile', '.GIT/config', '.mcp.json', '.curlrc', '.github/workflows/ci.yml', '.cargo/config.toml', '.pre-commit-config.yaml']) {
+    for (const path of [
+      '.git/config',
+      '.git/hooks/pre-commit',
+      '.claude/settings.local.json',
+      '.vscode/settings.json',
+      '.idea/workspace.xml',
+      '.envrc',
+      '.npmrc',
+      '.gitmodules',
+      'src/.bashrc',
+      'sub/.zshrc',
+      '.profile',
+      '.GIT/config',
+      '.mcp.json',
+      '.curlrc',
+      '.github/workflows/ci.yml',
+      '.cargo/config.toml',
+      '.pre-commit-config.yaml',
+    ]) {
       expect(ruleCovers(rule, write(join(proj, path))), path).toBe(false);
     }
     expect(ruleCovers(writeRule(`${proj}/.git/hooks/*`), write(join(proj, '.git', 'hooks', 'pre-commit')))).toBe(true);

@@ -20,7 +20,16 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(proj, { recursive: true, force: true }));
 
-const writeRule = (pattern: string, decision: Rule['decision'] = 'allow'): Rule => ({ id: `r-${decision}`, toolName: 'Write', pattern, kind: 'path-glob', decision, scope: 'global', createdAt: 0, createdBy: 'test' });
+const writeRule = (pattern: string, decision: Rule['decision'] = 'allow'): Rule => ({
+  id: `r-${decision}`,
+  toolName: 'Write',
+  pattern,
+  kind: 'path-glob',
+  decision,
+  scope: 'global',
+  createdAt: 0,
+  createdBy: 'test',
+});
 const write = (file_path: string) => ({ toolName: 'Write', input: { file_path, content: 'x' }, context: {} });
 
 describe('RT-9: paths that mean another file in another process', () => {
@@ -47,7 +56,25 @@ describe('RT-9: paths that mean another file in another process', () => {
 describe('RT-15: more configuration that runs programs is protected', () => {
   it('RT-15: `~/.kube/config` (exec credential plugins), `~/.aws/config` (credential_process), `~/.docker/config.json` (credHelpers), `~/.gradle/init.d`, `mise.toml`, `bunfig.toml`, `.config/gh`, `.gdbinit` are not covered by a broad glob', () => {
     const rule = writeRule(`${proj}/**`);
-    for (const name of ['.kube/config', '.aws/config', '.docker/config.json', '.gradle/init.d/x.gradle', '.rustup/settings.toml', 'mise.toml', '.mise.toml', 'mise.local.toml', 'bunfig.toml', '.config/gh/config.yml', '.config/pip/pip.conf', '.config/mise/config.toml', '.gdbinit', '.lldbinit', '.tmux.conf', '.psqlrc', '.irbrc']) {
+    for (const name of [
+      '.kube/config',
+      '.aws/config',
+      '.docker/config.json',
+      '.gradle/init.d/x.gradle',
+      '.rustup/settings.toml',
+      'mise.toml',
+      '.mise.toml',
+      'mise.local.toml',
+      'bunfig.toml',
+      '.config/gh/config.yml',
+      '.config/pip/pip.conf',
+      '.config/mise/config.toml',
+      '.gdbinit',
+      '.lldbinit',
+      '.tmux.conf',
+      '.psqlrc',
+      '.irbrc',
+    ]) {
       expect(ruleCovers(rule, write(join(proj, name))), name).toBe(false);
       expect(ruleCovers(writeRule(`${proj}/${name}`), write(join(proj, name))), `${name} named`).toBe(true);
     }
@@ -78,8 +105,17 @@ describe('RT-18: a rule’s folder swapped for a symlink does not move the rule'
     try {
       mkdirSync(join(base, 'real'));
       symlinkSync(join(base, 'real'), join(base, 'alias'));
-      const engine = new RuleEngine({ host: { onCommitted: () => () => {}, decide: async () => ({ answer: { status: 'accepted' } }), unresolvedEvents: () => [] }, rules: new RuleStore(db), lookup: () => undefined, logger: silentLogger });
-      const res = await engine.routes().request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ toolName: 'Write', pattern: `${base}/alias/**`, scope: 'global' }) });
+      const engine = new RuleEngine({
+        host: { onCommitted: () => () => {}, decide: async () => ({ answer: { status: 'accepted' } }), unresolvedEvents: () => [] },
+        rules: new RuleStore(db),
+        lookup: () => undefined,
+        logger: silentLogger,
+      });
+      const res = await engine.routes().request('/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ toolName: 'Write', pattern: `${base}/alias/**`, scope: 'global' }),
+      });
       expect(res.status).toBe(201);
       const created = (await res.json()) as Rule;
       expect(created.pattern).toBe(`${base}/real/**`);

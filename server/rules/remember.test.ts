@@ -31,8 +31,10 @@ async function ask(command: string, context: Record<string, unknown> = {}) {
   return created.body.id as string;
 }
 const view = async (id: string, wait = 0) => (await server.api(`/api/permission-requests/${id}${wait ? `?wait=${wait}` : ''}`)).body;
-const rulesFrom = async (requestId: string) => ((await server.api('/api/rules')).body.rules as Array<Record<string, unknown>>).filter((r) => r.sourceRequestId === requestId);
-const decide = (id: string, body: Record<string, unknown>) => server.api(`/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', ...body } });
+const rulesFrom = async (requestId: string) =>
+  ((await server.api('/api/rules')).body.rules as Array<Record<string, unknown>>).filter((r) => r.sourceRequestId === requestId);
+const decide = (id: string, body: Record<string, unknown>) =>
+  server.api(`/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', ...body } });
 const cancel = (id: string) => server.api(`/api/permission-requests/${id}`, { method: 'DELETE' });
 
 /** The requests `ids` are still pending once the rules had their say: the engine looks at
@@ -91,7 +93,19 @@ describe('what "Always allow" remembers', () => {
   });
 
   it('RULE-11: interpreters, runners and wrappers are never remembered, also after assignments or as a path', async () => {
-    for (const command of ['python3 -c "print(1)"', 'node -e 1', 'FOO=1 /usr/bin/perl -e 1', 'env ls', 'sudo ls', 'xargs rm', 'timeout 5 ls', 'NODE_OPTIONS=--require=/tmp/x npm test', 'git -c core.pager=sh log', 'curl -o /tmp/x https://e.x', 'ls > out.txt']) {
+    for (const command of [
+      'python3 -c "print(1)"',
+      'node -e 1',
+      'FOO=1 /usr/bin/perl -e 1',
+      'env ls',
+      'sudo ls',
+      'xargs rm',
+      'timeout 5 ls',
+      'NODE_OPTIONS=--require=/tmp/x npm test',
+      'git -c core.pager=sh log',
+      'curl -o /tmp/x https://e.x',
+      'ls > out.txt',
+    ]) {
       const id = await ask(command);
       const answer = await decide(id, { remember: { scope: 'global' } });
       expect(answer.status, command).toBe(200);
@@ -115,7 +129,10 @@ describe('what "Always allow" remembers', () => {
     expect(forged.body.error).toMatchObject({ code: 'invalid-message', message: expect.stringMatching(/remember\.prefix/) });
     expect((await view(id)).status).toBe('pending');
 
-    expect((await decide(id, { remember: { scope: 'global', prefix: 'git status' } })).body.remember).toMatchObject({ created: true, rule: { kind: 'bash-prefix', pattern: 'git status' } });
+    expect((await decide(id, { remember: { scope: 'global', prefix: 'git status' } })).body.remember).toMatchObject({
+      created: true,
+      rule: { kind: 'bash-prefix', pattern: 'git status' },
+    });
     await expectPending([await ask('git status && rm -rf x'), await ask('git status -c x=y > out'), await ask('git stash')], 'git status -uno');
 
     const refused = await ask('bash -c "ls"');

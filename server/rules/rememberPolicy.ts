@@ -15,66 +15,413 @@ import { splitCommand, type Segment } from './bashSegments.ts';
 /** Commands that run other code given to them (scripts, strings, other commands). */
 export const RUNNERS: readonly string[] = [
   // shells
-  'sh', 'bash', 'rbash', 'zsh', 'dash', 'fish', 'ksh', 'mksh', 'csh', 'tcsh', 'ash', 'yash', 'elvish', 'nu', 'xonsh', 'osh', 'busybox', 'toybox', 'pwsh', 'powershell',
+  'sh',
+  'bash',
+  'rbash',
+  'zsh',
+  'dash',
+  'fish',
+  'ksh',
+  'mksh',
+  'csh',
+  'tcsh',
+  'ash',
+  'yash',
+  'elvish',
+  'nu',
+  'xonsh',
+  'osh',
+  'busybox',
+  'toybox',
+  'pwsh',
+  'powershell',
   // interpreters
-  'node', 'nodejs', 'deno', 'bun', 'bunx', 'ruby', 'irb', 'php', 'tclsh', 'wish', 'expect', 'osascript', 'R', 'Rscript', 'julia', 'luajit', 'ipython', 'jupyter',
-  'java', 'jshell', 'groovy', 'scala', 'kotlin', 'clojure', 'erl', 'escript', 'elixir', 'iex', 'ghci', 'runghc', 'runhaskell', 'swift',
-  'awk', 'gawk', 'mawk', 'nawk',
+  'node',
+  'nodejs',
+  'deno',
+  'bun',
+  'bunx',
+  'ruby',
+  'irb',
+  'php',
+  'tclsh',
+  'wish',
+  'expect',
+  'osascript',
+  'R',
+  'Rscript',
+  'julia',
+  'luajit',
+  'ipython',
+  'jupyter',
+  'java',
+  'jshell',
+  'groovy',
+  'scala',
+  'kotlin',
+  'clojure',
+  'erl',
+  'escript',
+  'elixir',
+  'iex',
+  'ghci',
+  'runghc',
+  'runhaskell',
+  'swift',
+  'awk',
+  'gawk',
+  'mawk',
+  'nawk',
   // programs with a shell escape (`.shell`, `\!`, `system`)
-  'sqlite3', 'psql', 'mysql', 'mariadb', 'tmux', 'screen', 'open', 'xdg-open',
+  'sqlite3',
+  'psql',
+  'mysql',
+  'mariadb',
+  'tmux',
+  'screen',
+  'open',
+  'xdg-open',
   // runners and wrappers: they run the command given as their arguments
-  'xargs', 'env', 'eval', 'exec', 'command', 'builtin', 'source', '.', 'sudo', 'su', 'doas', 'pkexec', 'runuser', 'chroot', 'ssh', 'scp', 'sftp',
-  'watch', 'timeout', 'nohup', 'nice', 'ionice', 'taskset', 'chrt', 'stdbuf', 'setsid', 'unbuffer', 'script', 'time', 'strace', 'ltrace',
-  'gdb', 'lldb', 'valgrind', 'parallel', 'flock', 'crontab', 'at', 'batch', 'systemd-run', 'trap',
+  'xargs',
+  'env',
+  'eval',
+  'exec',
+  'command',
+  'builtin',
+  'source',
+  '.',
+  'sudo',
+  'su',
+  'doas',
+  'pkexec',
+  'runuser',
+  'chroot',
+  'ssh',
+  'scp',
+  'sftp',
+  'watch',
+  'timeout',
+  'nohup',
+  'nice',
+  'ionice',
+  'taskset',
+  'chrt',
+  'stdbuf',
+  'setsid',
+  'unbuffer',
+  'script',
+  'time',
+  'strace',
+  'ltrace',
+  'gdb',
+  'lldb',
+  'valgrind',
+  'parallel',
+  'flock',
+  'crontab',
+  'at',
+  'batch',
+  'systemd-run',
+  'trap',
   // more runners: environment managers' `run`/`exec` (RUNNING_SUBCOMMANDS), and these whatever their words
-  'uvx', 'tcc', 'nix-shell', 'ansible', 'ansible-playbook', 'ansible-console', 'ansible-pull', 'duckdb', 'jruby', 'guile', 'racket', 'sbcl', 'sudoedit', 'launchctl',
+  'uvx',
+  'tcc',
+  'nix-shell',
+  'ansible',
+  'ansible-playbook',
+  'ansible-console',
+  'ansible-pull',
+  'duckdb',
+  'jruby',
+  'guile',
+  'racket',
+  'sbcl',
+  'sudoedit',
+  'launchctl',
   // editors, pagers, text browsers and file managers: each can start a shell
-  'vimdiff', 'view', 'rvim', 'rview', 'gvim', 'gview', 'evim', 'vimx', 'pager', 'most', 'pg', 'w3m', 'lynx', 'links', 'elinks', 'mc', 'ranger', 'nnn', 'lf', 'vifm', 'joe', 'micro', 'kak', 'hx', 'helix',
+  'vimdiff',
+  'view',
+  'rvim',
+  'rview',
+  'gvim',
+  'gview',
+  'evim',
+  'vimx',
+  'pager',
+  'most',
+  'pg',
+  'w3m',
+  'lynx',
+  'links',
+  'elinks',
+  'mc',
+  'ranger',
+  'nnn',
+  'lf',
+  'vifm',
+  'joe',
+  'micro',
+  'kak',
+  'hx',
+  'helix',
   // more wrappers and launchers of the command given as their arguments
-  'run0', 'machinectl', 'toolbox', 'distrobox', 'distrobox-enter', 'flatpak', 'snap', 'setpriv', 'prlimit', 'numactl', 'cgexec', 'capsh', 'daemonize', 'start-stop-daemon',
-  'dbus-launch', 'byobu', 'entr', 'watchexec', 'nodemon', 'concurrently', 'npm-run-all', 'run-p', 'run-s', 'rlwrap', 'winpty', 'hyperfine', 'perf', 'catchsegv', 'nocache',
-  'eatmydata', 'torsocks', 'proxychains', 'proxychains4', 'tsocks', 'fakechroot', 'sandbox-exec', 'chpst', 'sem', 'ld.so', 'wsl', 'wsl.exe', 'cmd', 'cmd.exe', 'powershell.exe', 'pwsh.exe', 'bash.exe',
+  'run0',
+  'machinectl',
+  'toolbox',
+  'distrobox',
+  'distrobox-enter',
+  'flatpak',
+  'snap',
+  'setpriv',
+  'prlimit',
+  'numactl',
+  'cgexec',
+  'capsh',
+  'daemonize',
+  'start-stop-daemon',
+  'dbus-launch',
+  'byobu',
+  'entr',
+  'watchexec',
+  'nodemon',
+  'concurrently',
+  'npm-run-all',
+  'run-p',
+  'run-s',
+  'rlwrap',
+  'winpty',
+  'hyperfine',
+  'perf',
+  'catchsegv',
+  'nocache',
+  'eatmydata',
+  'torsocks',
+  'proxychains',
+  'proxychains4',
+  'tsocks',
+  'fakechroot',
+  'sandbox-exec',
+  'chpst',
+  'sem',
+  'ld.so',
+  'wsl',
+  'wsl.exe',
+  'cmd',
+  'cmd.exe',
+  'powershell.exe',
+  'pwsh.exe',
+  'bash.exe',
   // compose runs the services a file names, with their mounts (as `docker compose` is refused)
-  'docker-compose', 'podman-compose',
-  'unshare', 'nsenter', 'firejail', 'bwrap', 'proot', 'fakeroot', 'faketime', 'sg', 'newgrp', 'ssh-agent', 'dbus-run-session', 'xvfb-run', 'arch', 'caffeinate',
+  'docker-compose',
+  'podman-compose',
+  'unshare',
+  'nsenter',
+  'firejail',
+  'bwrap',
+  'proot',
+  'fakeroot',
+  'faketime',
+  'sg',
+  'newgrp',
+  'ssh-agent',
+  'dbus-run-session',
+  'xvfb-run',
+  'arch',
+  'caffeinate',
   // editors and pagers: each can start a shell
-  'vi', 'vim', 'nvim', 'emacs', 'nano', 'ed', 'ex', 'less', 'more', 'man',
+  'vi',
+  'vim',
+  'nvim',
+  'emacs',
+  'nano',
+  'ed',
+  'ex',
+  'less',
+  'more',
+  'man',
   // shell keywords (what follows them runs) and builtins that change how later commands run
-  '!', 'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'coproc', '{', '}', '[[', ']]',
+  '!',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'case',
+  'esac',
+  'for',
+  'select',
+  'while',
+  'until',
+  'do',
+  'done',
+  'in',
+  'function',
+  'coproc',
+  '{',
+  '}',
+  '[[',
+  ']]',
   // `fc -e` and `complete -C`/`bind -x` name a command to run; a fuzzy finder runs `--preview`/`--bind` commands
-  'fc', 'history', 'complete', 'bind', 'fzf', 'sk',
-  'alias', 'unalias', 'shopt', 'set', 'declare', 'typeset', 'export', 'readonly', 'local', 'enable', 'hash', 'let', 'mapfile', 'readarray', 'read', 'printf',
+  'fc',
+  'history',
+  'complete',
+  'bind',
+  'fzf',
+  'sk',
+  'alias',
+  'unalias',
+  'shopt',
+  'set',
+  'declare',
+  'typeset',
+  'export',
+  'readonly',
+  'local',
+  'enable',
+  'hash',
+  'let',
+  'mapfile',
+  'readarray',
+  'read',
+  'printf',
 ];
 const RUNNER_NAMES = new Set(RUNNERS.map((r) => r.toLowerCase()));
 /** Name families: `python3.12`, `perl5.36`, `lua5.4`, `pypy3`. */
-const RUNNER_FAMILIES = /^(python|pypy|perl|lua|luajit|ruby|jruby|php|node|nodejs|tclsh|wish|awk|gawk|mawk|nawk|bash|zsh|ksh|sh|dash|fish|java|guile|racket)[\d.]*$/;
+const RUNNER_FAMILIES =
+  /^(python|pypy|perl|lua|luajit|ruby|jruby|php|node|nodejs|tclsh|wish|awk|gawk|mawk|nawk|bash|zsh|ksh|sh|dash|fish|java|guile|racket)[\d.]*$/;
 
 /** Tools whose subcommand runs what follows it (`uv run sh`, `bundle exec sh`): refused
  *  wherever that subcommand stands among the words. */
 const RUNNING_SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
-  uv: ['run', 'tool', 'x'], poetry: ['run', 'shell'], pipx: ['run'], conda: ['run'], mamba: ['run'], micromamba: ['run'], pixi: ['run', 'exec', 'shell'], hatch: ['run', 'shell'], pdm: ['run'],
-  bundle: ['exec', 'console', 'open'], mise: ['exec', 'x', 'run', 'r', 'shell', 'activate'], direnv: ['exec', 'allow'], asdf: ['exec', 'shell'], nix: ['run', 'shell', 'develop', 'repl', 'eval'],
+  uv: ['run', 'tool', 'x'],
+  poetry: ['run', 'shell'],
+  pipx: ['run'],
+  conda: ['run'],
+  mamba: ['run'],
+  micromamba: ['run'],
+  pixi: ['run', 'exec', 'shell'],
+  hatch: ['run', 'shell'],
+  pdm: ['run'],
+  bundle: ['exec', 'console', 'open'],
+  mise: ['exec', 'x', 'run', 'r', 'shell', 'activate'],
+  direnv: ['exec', 'allow'],
+  asdf: ['exec', 'shell'],
+  nix: ['run', 'shell', 'develop', 'repl', 'eval'],
 };
 
 /** Commands whose nature is to change files: an exact rule is fine (the human saw the
  *  arguments), a prefix never (`rm` would cover `rm -rf ~`). */
-export const WRITERS: readonly string[] = ['rm', 'rmdir', 'mv', 'cp', 'ln', 'chmod', 'chown', 'chgrp', 'dd', 'truncate', 'install', 'mkdir', 'touch', 'unlink', 'shred', 'patch', 'tee',
+export const WRITERS: readonly string[] = [
+  'rm',
+  'rmdir',
+  'mv',
+  'cp',
+  'ln',
+  'chmod',
+  'chown',
+  'chgrp',
+  'dd',
+  'truncate',
+  'install',
+  'mkdir',
+  'touch',
+  'unlink',
+  'shred',
+  'patch',
+  'tee',
   // copy, compress (replacing the file), split, convert in place, create
-  'rsync', 'gzip', 'gunzip', 'bzip2', 'bunzip2', 'xz', 'unxz', 'lzma', 'unlzma', 'zstd', 'unzstd', 'lz4', 'brotli', 'compress', 'uncompress', '7z', '7za', '7zr', 'rar', 'unrar', 'cpio', 'ar', 'pax',
+  'rsync',
+  'gzip',
+  'gunzip',
+  'bzip2',
+  'bunzip2',
+  'xz',
+  'unxz',
+  'lzma',
+  'unlzma',
+  'zstd',
+  'unzstd',
+  'lz4',
+  'brotli',
+  'compress',
+  'uncompress',
+  '7z',
+  '7za',
+  '7zr',
+  'rar',
+  'unrar',
+  'cpio',
+  'ar',
+  'pax',
   // compilers write where `-o` says
-  'cc', 'gcc', 'g++', 'c++', 'clang', 'clang++', 'rustc', 'javac', 'ld', 'tsc', 'esbuild',
-  'split', 'csplit', 'mkfifo', 'mknod', 'mktemp', 'rename', 'prename', 'dos2unix', 'unix2dos', 'strip', 'objcopy', 'sponge', 'chattr', 'setfacl'];
+  'cc',
+  'gcc',
+  'g++',
+  'c++',
+  'clang',
+  'clang++',
+  'rustc',
+  'javac',
+  'ld',
+  'tsc',
+  'esbuild',
+  'split',
+  'csplit',
+  'mkfifo',
+  'mknod',
+  'mktemp',
+  'rename',
+  'prename',
+  'dos2unix',
+  'unix2dos',
+  'strip',
+  'objcopy',
+  'sponge',
+  'chattr',
+  'setfacl',
+];
 
 /** Tools with subcommands: a prefix must name the subcommand (`git status`, never `git`). */
 export const SUBCOMMAND_TOOLS: readonly string[] = [
-  'git', 'npm', 'npx', 'pnpm', 'pnpx', 'yarn', 'cargo', 'go', 'docker', 'podman', 'kubectl', 'gh', 'pip', 'pip3', 'uv', 'uvx', 'poetry', 'brew',
-  'apt', 'apt-get', 'systemctl', 'make', 'gradle', 'mvn', 'dotnet', 'terraform', 'helm', 'aws', 'gcloud', 'az', 'rustup', 'deno',
+  'git',
+  'npm',
+  'npx',
+  'pnpm',
+  'pnpx',
+  'yarn',
+  'cargo',
+  'go',
+  'docker',
+  'podman',
+  'kubectl',
+  'gh',
+  'pip',
+  'pip3',
+  'uv',
+  'uvx',
+  'poetry',
+  'brew',
+  'apt',
+  'apt-get',
+  'systemctl',
+  'make',
+  'gradle',
+  'mvn',
+  'dotnet',
+  'terraform',
+  'helm',
+  'aws',
+  'gcloud',
+  'az',
+  'rustup',
+  'deno',
 ];
 
 /** The only variables a remembered command may set before its command word (a leading
  *  `NAME=value`): so many others load or choose code (PATH, LD_PRELOAD, NODE_OPTIONS,
  *  GIT_*, CC, GOFLAGS, GCONV_PATH, …) that only a list of harmless ones is safe. */
-export const HARMLESS_VARIABLES = /^(CI|NODE_ENV|FORCE_COLOR|NO_COLOR|CLICOLOR|TERM|COLUMNS|LINES|LANG|LANGUAGE|LC_[A-Z]+|TZ|DEBUG|RUST_BACKTRACE|RUST_LOG|NODE_NO_WARNINGS|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE)$/;
+export const HARMLESS_VARIABLES =
+  /^(CI|NODE_ENV|FORCE_COLOR|NO_COLOR|CLICOLOR|TERM|COLUMNS|LINES|LANG|LANGUAGE|LC_[A-Z]+|TZ|DEBUG|RUST_BACKTRACE|RUST_LOG|NODE_NO_WARNINGS|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE)$/;
 
 type FlagCheck = (args: readonly string[]) => string | undefined;
 
@@ -88,7 +435,8 @@ const hasFlag = (args: readonly string[], names: readonly string[]) =>
     return names.some((n) => a === n || (long !== undefined && n.startsWith('--') && n.startsWith(long)));
   });
 /** A short option cluster (`-sSLo`) holding one of `letters`, or a long flag in `longs`. */
-const hasShort = (args: readonly string[], letters: string) => args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => a.slice(1).split(/[=]/)[0].includes(l)));
+const hasShort = (args: readonly string[], letters: string) =>
+  args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => a.slice(1).split(/[=]/)[0].includes(l)));
 
 function sedScripts(args: readonly string[]): string[] {
   const scripts: string[] = [];
@@ -122,13 +470,65 @@ function sedScripts(args: readonly string[]): string[] {
 }
 
 const GIT_GLOBAL_OK = new Set(['--no-pager', '--no-optional-locks', '-P', '--no-replace-objects', '--literal-pathspecs', '--paginate', '-p']);
-const GIT_SUBCOMMANDS_REFUSED = new Set(['config', 'submodule', 'bisect', 'filter-branch', 'filter-repo', 'difftool', 'mergetool', 'daemon', 'instaweb', 'hook', 'credential', 'credential-store', 'credential-cache', 'send-email', 'archimport', 'cvsimport', 'svn', 'p4', 'web--browse', 'shell', 'upload-pack', 'receive-pack', 'remote-ext',
+const GIT_SUBCOMMANDS_REFUSED = new Set([
+  'config',
+  'submodule',
+  'bisect',
+  'filter-branch',
+  'filter-repo',
+  'difftool',
+  'mergetool',
+  'daemon',
+  'instaweb',
+  'hook',
+  'credential',
+  'credential-store',
+  'credential-cache',
+  'send-email',
+  'archimport',
+  'cvsimport',
+  'svn',
+  'p4',
+  'web--browse',
+  'shell',
+  'upload-pack',
+  'receive-pack',
+  'remote-ext',
   // write outside the repository or install programs: a bundle anywhere, timers and ~/.gitconfig, LFS hooks and filters
-  'bundle', 'maintenance', 'lfs']);
+  'bundle',
+  'maintenance',
+  'lfs',
+]);
 const NPM_SUBCOMMANDS_REFUSED = new Set(['exec', 'x', 'explore', 'init', 'create', 'innit', 'config', 'set', 'edit', 'dlx']);
-const NPM_FLAGS = ['--node-options', '--script-shell', '--shell', '--userconfig', '--globalconfig', '--call', '--registry', '--prefix', '--cache', '--init-module', '--editor', '--browser', '--git', '--viewer', '--ignore-scripts', '--foreground-scripts', '--package', '--node-arg', '--require', '--import', '--loader', '--config',
+const NPM_FLAGS = [
+  '--node-options',
+  '--script-shell',
+  '--shell',
+  '--userconfig',
+  '--globalconfig',
+  '--call',
+  '--registry',
+  '--prefix',
+  '--cache',
+  '--init-module',
+  '--editor',
+  '--browser',
+  '--git',
+  '--viewer',
+  '--ignore-scripts',
+  '--foreground-scripts',
+  '--package',
+  '--node-arg',
+  '--require',
+  '--import',
+  '--loader',
+  '--config',
   // another folder's package.json and scripts (npm's `-C` is its --prefix), another config file, another node-gyp
-  '--dir', '--cwd', '--use-yarnrc', '--node-gyp'];
+  '--dir',
+  '--cwd',
+  '--use-yarnrc',
+  '--node-gyp',
+];
 /** npm/pnpm/yarn: a refused flag, `-C` (another folder) in a cluster, or pnpm's `--config.KEY=value`. */
 const npmFlags = (args: readonly string[], letters: string) => hasFlag(args, NPM_FLAGS) ?? hasShort(args, letters) ?? args.find((a) => /^--config\./i.test(a));
 
@@ -147,8 +547,27 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
     const rest = args.slice(i + 1);
     if (sub === 'worktree' && rest.includes('add')) return 'git worktree add (checks files out into any folder)';
     return (
-      hasFlag(rest, ['--output', '-o', '--ext-diff', '--upload-pack', '--receive-pack', '--exec', '-x', '--open-files-in-pager', '--config', '--template', '--extcmd', '--tool', '-t', '--gpg-program', '--run', '--exec-path', '-c', '--unsafe-paths', '--directory']) ??
-      rest.find((a) => /^-O/.test(a) || /^--(upload-pack|receive-pack|exec|output|open-files-in-pager|extcmd|tool)/.test(a))
+      hasFlag(rest, [
+        '--output',
+        '-o',
+        '--ext-diff',
+        '--upload-pack',
+        '--receive-pack',
+        '--exec',
+        '-x',
+        '--open-files-in-pager',
+        '--config',
+        '--template',
+        '--extcmd',
+        '--tool',
+        '-t',
+        '--gpg-program',
+        '--run',
+        '--exec-path',
+        '-c',
+        '--unsafe-paths',
+        '--directory',
+      ]) ?? rest.find((a) => /^-O/.test(a) || /^--(upload-pack|receive-pack|exec|output|open-files-in-pager|extcmd|tool)/.test(a))
     );
   },
   npm: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `npm ${args[0]}` : npmFlags(args, 'cC')),
@@ -157,11 +576,37 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   pnpx: (args) => npmFlags(args, 'C'),
   yarn: (args) => (NPM_SUBCOMMANDS_REFUSED.has(args[0] ?? '') ? `yarn ${args[0]}` : npmFlags(args, '')),
   make: (args) =>
-    hasFlag(args, ['--eval', '-E', '-f', '--file', '--makefile', '-C', '--directory', '-I', '--include-dir', '-o', '--old-file', '-W', '--what-if', '--new-file', '--assume-new']) ??
+    hasFlag(args, [
+      '--eval',
+      '-E',
+      '-f',
+      '--file',
+      '--makefile',
+      '-C',
+      '--directory',
+      '-I',
+      '--include-dir',
+      '-o',
+      '--old-file',
+      '-W',
+      '--what-if',
+      '--new-file',
+      '--assume-new',
+    ]) ??
     args.find((a) => a.includes('=')) ??
     hasShort(args, 'EfCIoW'),
   tar: (args) => {
-    const exec = hasFlag(args, ['--to-command', '--checkpoint-action', '--use-compress-program', '-I', '--info-script', '-F', '--new-volume-script', '--rsh-command', '--rmt-command']);
+    const exec = hasFlag(args, [
+      '--to-command',
+      '--checkpoint-action',
+      '--use-compress-program',
+      '-I',
+      '--info-script',
+      '-F',
+      '--new-volume-script',
+      '--rsh-command',
+      '--rmt-command',
+    ]);
     if (exec) return exec;
     // Short options take their value attached (`-I/tmp/prog` runs prog, seen): a cluster, or
     // old-style keys (`tfI`), may hold only listing letters.
@@ -178,7 +623,32 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   },
   rsync: (args) => hasFlag(args, ['-e', '--rsh', '--rsync-path', '--daemon', '--config', '--write-batch', '--only-write-batch']) ?? hasShort(args, 'e'),
   curl: (args) =>
-    hasFlag(args, ['-o', '-O', '--output', '--remote-name', '--remote-name-all', '-K', '--config', '-D', '--dump-header', '--trace', '--trace-ascii', '-c', '--cookie-jar', '--etag-save', '--libcurl', '--stderr', '-T', '--upload-file', '--output-dir', '--create-dirs', '-J', '--remote-header-name', '--hsts', '--alt-svc']) ??
+    hasFlag(args, [
+      '-o',
+      '-O',
+      '--output',
+      '--remote-name',
+      '--remote-name-all',
+      '-K',
+      '--config',
+      '-D',
+      '--dump-header',
+      '--trace',
+      '--trace-ascii',
+      '-c',
+      '--cookie-jar',
+      '--etag-save',
+      '--libcurl',
+      '--stderr',
+      '-T',
+      '--upload-file',
+      '--output-dir',
+      '--create-dirs',
+      '-J',
+      '--remote-header-name',
+      '--hsts',
+      '--alt-svc',
+    ]) ??
     // uploads of a local file: a form (`-F k=@file`, `k=<file`), JSON or url-encoded data from a file
     hasFlag(args, ['-F', '--form', '--json', '--data-urlencode', '--url-query']) ??
     hasShort(args, 'oOKDcTJF') ??
@@ -198,15 +668,21 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   batcat: (args) => hasFlag(args, ['--pager']),
   tree: (args) => hasFlag(args, ['-o']) ?? hasShort(args, 'o'),
   // `xxd IN OUT` writes OUT, `-r` turns a dump back into a file
-  xxd: (args) => (args.includes('-r') || hasShort(args, 'r') || args.filter((a) => !a.startsWith('-')).length > 1 ? 'xxd -r or with an output file' : undefined),
+  xxd: (args) =>
+    args.includes('-r') || hasShort(args, 'r') || args.filter((a) => !a.startsWith('-')).length > 1 ? 'xxd -r or with an output file' : undefined,
   yq: (args) => hasFlag(args, ['-i', '--inplace', '--in-place']) ?? hasShort(args, 'i'),
   // a script (`-P`), command mode (`-E env …`), an initial-cache script (`-C`), a compiler (`-DCMAKE_C_COMPILER=`)
   cmake: (args) => args.find((a) => /^-[PECD]/.test(a)),
   ctest: (args) => args.find((a) => /^-S|^--script/.test(a)),
-  gh: (args) => (['extension', 'extensions', 'ext', 'alias', 'config', 'codespace', 'cs'].includes(args[0] ?? '') ? `gh ${args[0]} (installs or configures programs, or opens a remote shell)` : undefined),
+  gh: (args) =>
+    ['extension', 'extensions', 'ext', 'alias', 'config', 'codespace', 'cs'].includes(args[0] ?? '')
+      ? `gh ${args[0]} (installs or configures programs, or opens a remote shell)`
+      : undefined,
   // writes (`-out`, `-keyout`), loads a shared library (`-engine`, `-provider`)
   openssl: (args) => args.find((a) => /^-(out|keyout|engine|provider|provider-path|writerand|config)$/.test(a)),
-  gpg: (args) => hasFlag(args, ['-o', '--output', '--photo-viewer', '--exec-path', '--homedir', '--options', '--load-extension', '--keyserver-options']) ?? hasShort(args, 'o'),
+  gpg: (args) =>
+    hasFlag(args, ['-o', '--output', '--photo-viewer', '--exec-path', '--homedir', '--options', '--load-extension', '--keyserver-options']) ??
+    hasShort(args, 'o'),
   cc: compilerCheck,
   gcc: compilerCheck,
   'g++': compilerCheck,
@@ -237,12 +713,76 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
   kubectl: (args) => {
     // Any word, not the first one without a dash: `kubectl -n prod exec` has `prod` first.
     const sub = args.find((a) => KUBECTL_REFUSED.has(a));
-    return sub ? `kubectl ${sub}` : hasFlag(args, ['--kubeconfig', '--server', '-s', '--context', '--cluster', '--user', '--token', '--as', '--as-group', '--as-uid', '--certificate-authority', '--client-certificate', '--client-key', '--insecure-skip-tls-verify']);
+    return sub
+      ? `kubectl ${sub}`
+      : hasFlag(args, [
+          '--kubeconfig',
+          '--server',
+          '-s',
+          '--context',
+          '--cluster',
+          '--user',
+          '--token',
+          '--as',
+          '--as-group',
+          '--as-uid',
+          '--certificate-authority',
+          '--client-certificate',
+          '--client-key',
+          '--insecure-skip-tls-verify',
+        ]);
   },
 };
 
-const KUBECTL_REFUSED = new Set(['exec', 'run', 'cp', 'debug', 'attach', 'apply', 'create', 'replace', 'patch', 'edit', 'delete', 'port-forward', 'proxy', 'plugin', 'set', 'scale', 'label', 'annotate', 'taint', 'drain', 'cordon', 'uncordon', 'autoscale', 'expose', 'certificate', 'kustomize']);
-const CONTAINER_REFUSED = new Set(['run', 'exec', 'create', 'cp', 'container', 'plugin', 'compose', 'buildx', 'builder', 'build', 'start', 'restart', 'commit', 'load', 'import', 'swarm', 'service', 'stack', 'context']);
+const KUBECTL_REFUSED = new Set([
+  'exec',
+  'run',
+  'cp',
+  'debug',
+  'attach',
+  'apply',
+  'create',
+  'replace',
+  'patch',
+  'edit',
+  'delete',
+  'port-forward',
+  'proxy',
+  'plugin',
+  'set',
+  'scale',
+  'label',
+  'annotate',
+  'taint',
+  'drain',
+  'cordon',
+  'uncordon',
+  'autoscale',
+  'expose',
+  'certificate',
+  'kustomize',
+]);
+const CONTAINER_REFUSED = new Set([
+  'run',
+  'exec',
+  'create',
+  'cp',
+  'container',
+  'plugin',
+  'compose',
+  'buildx',
+  'builder',
+  'build',
+  'start',
+  'restart',
+  'commit',
+  'load',
+  'import',
+  'swarm',
+  'service',
+  'stack',
+  'context',
+]);
 
 /** Go's flag package: one or two dashes, the value after `=` or as the next word. */
 const GO_FLAGS_REFUSED = new Set(['exec', 'toolexec', 'vettool', 'overlay', 'modfile', 'C', 'o', 'pkgdir', 'w', 'u']);
@@ -264,13 +804,37 @@ function goCheck(args: readonly string[]): string | undefined {
  *  plugin, another tool folder (`-B`), a specs file, an options file (`@file`), clang's
  *  `-Xclang -load`. (`-o` writes anywhere: compilers are WRITERS, exact rules only.) */
 function compilerCheck(args: readonly string[]): string | undefined {
-  return args.find((a) => /^-(wrapper|fplugin|fpass-plugin|B|specs|-specs|load|Xclang|Xlinker|Wl,|fuse-ld|no-integrated-as|integrated-as)|^--(gcc-toolchain|sysroot|ld-path)|^@/.test(a)) ?? args.find((a) => /^-(Xassembler|Xpreprocessor)$/.test(a));
+  return (
+    args.find((a) =>
+      /^-(wrapper|fplugin|fpass-plugin|B|specs|-specs|load|Xclang|Xlinker|Wl,|fuse-ld|no-integrated-as|integrated-as)|^--(gcc-toolchain|sysroot|ld-path)|^@/.test(
+        a,
+      ),
+    ) ?? args.find((a) => /^-(Xassembler|Xpreprocessor)$/.test(a))
+  );
 }
 
 /** pip's global options run it under another interpreter (`--python`) or append its log to
  *  any file (`--log`); install options write anywhere or build from any folder (`-e PATH`). */
 function pipCheck(args: readonly string[]): string | undefined {
-  return hasFlag(args, ['--python', '--log', '--log-file', '--target', '-t', '--prefix', '--root', '--src', '-d', '--dest', '--cache-dir', '-e', '--editable', '--config-settings', '-C']) ?? hasShort(args, 'tdeC');
+  return (
+    hasFlag(args, [
+      '--python',
+      '--log',
+      '--log-file',
+      '--target',
+      '-t',
+      '--prefix',
+      '--root',
+      '--src',
+      '-d',
+      '--dest',
+      '--cache-dir',
+      '-e',
+      '--editable',
+      '--config-settings',
+      '-C',
+    ]) ?? hasShort(args, 'tdeC')
+  );
 }
 
 /** pytest empties `--basetemp` (`pytest --basetemp=$HOME`), writes reports anywhere, imports
@@ -278,7 +842,30 @@ function pipCheck(args: readonly string[]): string | undefined {
  *  abbreviations, which hasFlag refuses too; `-p`/`-c`/`-o` also attached (`-pevil`). */
 function pytestCheck(args: readonly string[]): string | undefined {
   return (
-    hasFlag(args, ['--basetemp', '-p', '-c', '--config-file', '--inifile', '-o', '--override-ini', '--rootdir', '--confcutdir', '--junitxml', '--junit-xml', '--junit-prefix', '--log-file', '--debug', '--pastebin', '--pdbcls', '--pyargs', '--resultlog', '--result-log', '--html', '--report-log', '--json-report-file']) ??
+    hasFlag(args, [
+      '--basetemp',
+      '-p',
+      '-c',
+      '--config-file',
+      '--inifile',
+      '-o',
+      '--override-ini',
+      '--rootdir',
+      '--confcutdir',
+      '--junitxml',
+      '--junit-xml',
+      '--junit-prefix',
+      '--log-file',
+      '--debug',
+      '--pastebin',
+      '--pdbcls',
+      '--pyargs',
+      '--resultlog',
+      '--result-log',
+      '--html',
+      '--report-log',
+      '--json-report-file',
+    ]) ??
     args.find((a) => /^--cov-report/.test(a)) ??
     hasShort(args, 'pco')
   );
@@ -325,7 +912,8 @@ export function segmentRefusal(segment: Segment): string | undefined {
   if (variable) return `it sets ${variable}, and a variable may choose or load code (only CI, NODE_ENV, LANG, … are remembered)`;
   // in any case: on a case-insensitive file system (macOS) `BASH` runs bash
   const name = n.command.toLowerCase();
-  if (RUNNER_NAMES.has(name) || RUNNER_FAMILIES.test(name) || /^ld-linux|^ld64\.so|^ld-musl/.test(name)) return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
+  if (RUNNER_NAMES.has(name) || RUNNER_FAMILIES.test(name) || /^ld-linux|^ld64\.so|^ld-musl/.test(name))
+    return `"${n.command}" is a shell, an interpreter or a runner: it runs whatever it is given`;
   const running = RUNNING_SUBCOMMANDS[name]?.find((sub) => n.args.includes(sub));
   if (running) return `"${n.command} ${running}" runs whatever command it is given`;
   const check = FLAG_CHECKS[name];
@@ -422,7 +1010,8 @@ export function commandPolicy(command: string): PolicyResult {
 
 function judge(command: string): PolicyResult {
   const hidden = HIDDEN.exec(command);
-  if (hidden) return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
+  if (hidden)
+    return { ok: false, reason: `it holds the invisible or control character U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` };
   // Everything else the card shows as an escape (look-alike spaces, tag characters,
   // variation selectors, lone surrogates): one table, protocol/visibleText.ts.
   const escaped = visibleSegments(command).find((segment): segment is Extract<VisibleSegment, { kind: 'escape' }> => segment.kind === 'escape');

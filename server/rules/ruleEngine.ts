@@ -61,9 +61,7 @@ const SCOPE_NEEDS: Record<Exclude<RuleScope, 'global'>, string> = {
 
 export class RuleEngine implements RememberGate {
   private off?: () => void;
-  constructor(
-    private readonly deps: { host: RuleHost; rules: RuleStore; lookup: RequestLookup; logger: Logger; now?: () => number },
-  ) {}
+  constructor(private readonly deps: { host: RuleHost; rules: RuleStore; lookup: RequestLookup; logger: Logger; now?: () => number }) {}
 
   start(): void {
     this.off = this.deps.host.onCommitted((events) => {
@@ -82,7 +80,9 @@ export class RuleEngine implements RememberGate {
   /** The first active rule covering the request, deny rules first. */
   match(facts: RequestFacts): Rule | undefined {
     const rules = this.deps.rules.list();
-    return rules.find((rule) => rule.decision === 'deny' && ruleCovers(rule, facts)) ?? rules.find((rule) => rule.decision === 'allow' && ruleCovers(rule, facts));
+    return (
+      rules.find((rule) => rule.decision === 'deny' && ruleCovers(rule, facts)) ?? rules.find((rule) => rule.decision === 'allow' && ruleCovers(rule, facts))
+    );
   }
 
   async tryDecide(event: Pick<PermissionRequestEvent, 'id' | 'toolName' | 'input' | 'context'>): Promise<boolean> {
@@ -151,12 +151,13 @@ export class RuleEngine implements RememberGate {
     const facts = this.factsFor(req);
     if (!facts || (facts.status !== undefined && facts.status !== 'pending')) return undefined;
     const { scope, prefix } = req.remember;
-    if (scopeValueOf(scope, facts) === null) return `remember.scope: "${scope}" needs ${SCOPE_NEEDS[scope as Exclude<RuleScope, 'global'>]}; this request has none`;
+    if (scopeValueOf(scope, facts) === null)
+      return `remember.scope: "${scope}" needs ${SCOPE_NEEDS[scope as Exclude<RuleScope, 'global'>]}; this request has none`;
     if (prefix !== undefined) {
       const proposal = proposeRule(facts, req.decision);
       if (!proposal.prefixes.some((p) => p.pattern === prefix)) {
         const offered = proposal.prefixes.map((p) => JSON.stringify(p.pattern)).join(', ');
-        return `remember.prefix: ${JSON.stringify(prefix.slice(0, 200))} is not a rule the server proposes for this request (${offered ? `it proposes ${offered}` : proposal.refused ?? 'it proposes no prefix'})`;
+        return `remember.prefix: ${JSON.stringify(prefix.slice(0, 200))} is not a rule the server proposes for this request (${offered ? `it proposes ${offered}` : (proposal.refused ?? 'it proposes no prefix')})`;
       }
     }
     return undefined;
@@ -176,7 +177,8 @@ export class RuleEngine implements RememberGate {
     const facts = this.factsFor(req);
     if (!facts) return { created: false, reason: 'the request is no longer known' };
     const scopeValue = scopeValueOf(req.remember.scope, facts);
-    if (scopeValue === null) return { created: false, reason: `"${req.remember.scope}" needs ${SCOPE_NEEDS[req.remember.scope as Exclude<RuleScope, 'global'>]}` };
+    if (scopeValue === null)
+      return { created: false, reason: `"${req.remember.scope}" needs ${SCOPE_NEEDS[req.remember.scope as Exclude<RuleScope, 'global'>]}` };
     const proposal = proposeRule(facts, req.decision);
     const choice = req.remember.prefix === undefined ? proposal.exact : proposal.prefixes.find((p) => p.pattern === req.remember.prefix);
     if (!choice) {
@@ -198,7 +200,14 @@ export class RuleEngine implements RememberGate {
     this.resolveCovered();
     return {
       created: true,
-      rule: { id: rule.id, toolName: rule.toolName, kind: rule.kind, pattern: rule.pattern, scope: rule.scope, ...(rule.scopeValue !== undefined ? { scopeValue: rule.scopeValue } : {}) },
+      rule: {
+        id: rule.id,
+        toolName: rule.toolName,
+        kind: rule.kind,
+        pattern: rule.pattern,
+        scope: rule.scope,
+        ...(rule.scopeValue !== undefined ? { scopeValue: rule.scopeValue } : {}),
+      },
     };
   }
 
@@ -209,7 +218,12 @@ export class RuleEngine implements RememberGate {
 
   /** A rule made over the API: Bash `prefix` (default) or `exact`; an allow rule the
    *  policy refuses, or a path glob that is not absolute, is refused with the reason. */
-  private kindForCreate(body: { toolName: string; pattern: string; decision: Decision; match?: 'prefix' | 'exact' }): { ok: true; kind: RuleKind } | { ok: false; error: string } {
+  private kindForCreate(body: {
+    toolName: string;
+    pattern: string;
+    decision: Decision;
+    match?: 'prefix' | 'exact';
+  }): { ok: true; kind: RuleKind } | { ok: false; error: string } {
     const kind = kindOf(body.toolName);
     switch (kind) {
       case 'bash-exact':
@@ -273,7 +287,11 @@ export class RuleEngine implements RememberGate {
       }
       const parsed = parseWith(ruleProposalBody, body);
       if (!parsed.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, parsed.error);
-      const proposal = this.proposal({ requestId: parsed.value.requestId, decision: parsed.value.decision, ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}) });
+      const proposal = this.proposal({
+        requestId: parsed.value.requestId,
+        decision: parsed.value.decision,
+        ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
+      });
       if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
       return c.json(proposal);
     });

@@ -233,7 +233,13 @@ export function proposeRule(facts: RequestFacts, decision: Decision = 'allow'): 
         .map((words) => ({ words, pattern: words.map(quoteWord).join(' ') }))
         // a prefix the rule matcher would read back differently is not offered
         .filter(({ words, pattern }) => JSON.stringify(prefixWords(pattern)) === JSON.stringify(words))
-        .map(({ pattern }): RuleChoice => ({ kind: 'bash-prefix', pattern, description: `commands starting with \`${pattern}\` (any further arguments, within the policy)` }));
+        .map(
+          ({ pattern }): RuleChoice => ({
+            kind: 'bash-prefix',
+            pattern,
+            description: `commands starting with \`${pattern}\` (any further arguments, within the policy)`,
+          }),
+        );
       return { exact, prefixes };
     }
     case 'path-glob': {
@@ -242,7 +248,8 @@ export function proposeRule(facts: RequestFacts, decision: Decision = 'allow'): 
       const real = realPathOf(raw);
       if (!real.ok) return refused(`the path cannot be remembered: ${real.reason}`);
       const guarded = protectedComponents(real.path);
-      if (guarded.length && decision === 'allow') return refused(`${guarded[0]} is repository, shell or agent configuration: a rule must name it, and "Always allow" never does`);
+      if (guarded.length && decision === 'allow')
+        return refused(`${guarded[0]} is repository, shell or agent configuration: a rule must name it, and "Always allow" never does`);
       const exact: RuleChoice = { kind: 'path-glob', pattern: escapeGlob(real.path), description: `exactly the file ${real.path}` };
       const folder = dirname(real.path);
       const prefixes: RuleChoice[] =

@@ -84,7 +84,18 @@ export class RuleStore {
       .prepare(
         `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, rule.toolName, rule.pattern, rule.kind, rule.decision, rule.scope, rule.scopeValue ?? null, rule.createdAt, rule.createdBy, rule.sourceRequestId ?? null);
+      .run(
+        id,
+        rule.toolName,
+        rule.pattern,
+        rule.kind,
+        rule.decision,
+        rule.scope,
+        rule.scopeValue ?? null,
+        rule.createdAt,
+        rule.createdBy,
+        rule.sourceRequestId ?? null,
+      );
     return { ...rule, id };
   }
 

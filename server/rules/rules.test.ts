@@ -20,10 +20,13 @@ afterAll(async () => {
   rmSync(project, { recursive: true, force: true });
 });
 
-let counter = 0;
+let _counter = 0;
 async function ask(command: string, context: Record<string, unknown>) {
-  counter += 1;
-  const created = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command }, context: { agent: 'test', ...context } } });
+  _counter += 1;
+  const created = await server.api('/api/permission-requests', {
+    method: 'POST',
+    json: { toolName: 'Bash', input: { command }, context: { agent: 'test', ...context } },
+  });
   expect(created.status).toBe(201);
   return created.body.id as string;
 }
@@ -34,7 +37,10 @@ describe('remembered rules', () => {
     const { client } = await connectAndJoin(server.wsUrl());
     try {
       const first = await ask('git status', { sessionId: 's-A', cwd: project });
-      const decided = await server.api(`/api/permission-requests/${first}/decision`, { method: 'POST', json: { decision: 'allow', remember: { scope: 'session' } } });
+      const decided = await server.api(`/api/permission-requests/${first}/decision`, {
+        method: 'POST',
+        json: { decision: 'allow', remember: { scope: 'session' } },
+      });
       expect(decided.status).toBe(200);
       const rules = (await server.api('/api/rules')).body.rules;
       const rule = rules.find((r: { sourceRequestId?: string }) => r.sourceRequestId === first);
@@ -92,8 +98,14 @@ describe('remembered rules', () => {
   it('RULE-5: file tools match by path glob (rules created over the API)', async () => {
     const created = await server.api('/api/rules', { method: 'POST', json: { toolName: 'Write', pattern: `${project}/src/**`, scope: 'global' } });
     expect(created.status).toBe(201);
-    const inside = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input: { file_path: `${project}/src/a/b.ts`, content: '' }, context: { cwd: project } } });
-    const outside = await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Write', input: { file_path: `${project}/src/../.env`, content: '' }, context: { cwd: project } } });
+    const inside = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input: { file_path: `${project}/src/a/b.ts`, content: '' }, context: { cwd: project } },
+    });
+    const outside = await server.api('/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Write', input: { file_path: `${project}/src/../.env`, content: '' }, context: { cwd: project } },
+    });
     expect((await view(inside.body.id, 5)).status).toBe('resolved');
     expect((await view(outside.body.id, 1)).status).toBe('pending');
     await server.api(`/api/permission-requests/${outside.body.id}`, { method: 'DELETE' });
@@ -112,12 +124,24 @@ describe('audit log', () => {
     // Newest first (CORE-1); the export below is oldest first.
     expect(entries).toEqual([
       expect.objectContaining({ requestId: cancelled, how: 'cancel', decision: 'deny', status: 'cancelled' }),
-      expect.objectContaining({ requestId: human, how: 'human', decision: 'deny', decidedBy: 'http', via: 'http', address: expect.stringMatching(/127\.0\.0\.1/), message: 'not now', status: 'resolved' }),
+      expect.objectContaining({
+        requestId: human,
+        how: 'human',
+        decision: 'deny',
+        decidedBy: 'http',
+        via: 'http',
+        address: expect.stringMatching(/127\.0\.0\.1/),
+        message: 'not now',
+        status: 'resolved',
+      }),
     ]);
     expect((await server.api('/api/audit?sessionId=s-audit&how=cancel')).body.entries).toHaveLength(1);
     const jsonl = await server.api('/api/audit?sessionId=s-audit&format=jsonl');
     expect(jsonl.headers.get('content-type')).toMatch(/ndjson/);
-    const lines = jsonl.text.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = jsonl.text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines.map((line) => line.requestId)).toEqual([human, cancelled]);
     expect((await server.api('/api/audit?how=bogus')).status).toBe(400);
   });

@@ -75,7 +75,10 @@ function slowBody(first: string) {
 describe('devices in-process', () => {
   it('AUTH-5: a device ended while its decision body is still arriving gets 401, and the request stays pending', async () => {
     const { request, devices, device, asDevice, asOwner } = build();
-    const created = await request('POST', '/api/permission-requests', { headers: asOwner, body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }) });
+    const created = await request('POST', '/api/permission-requests', {
+      headers: asOwner,
+      body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }),
+    });
     const { id } = (await created.json()) as { id: string };
     const body = slowBody('{"decision":');
     const pending = request('POST', `/api/permission-requests/${id}/decision`, { headers: asDevice, body: body.stream });
@@ -91,7 +94,10 @@ describe('devices in-process', () => {
 
   it('AUTH-5: a device that stays gets its slow decision through; the body limit holds for devices', async () => {
     const { request, asDevice, asOwner } = build();
-    const created = await request('POST', '/api/permission-requests', { headers: asOwner, body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }) });
+    const created = await request('POST', '/api/permission-requests', {
+      headers: asOwner,
+      body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }),
+    });
     const { id } = (await created.json()) as { id: string };
     const body = slowBody('{"decision":');
     const pending = request('POST', `/api/permission-requests/${id}/decision`, { headers: asDevice, body: body.stream });

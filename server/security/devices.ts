@@ -70,7 +70,8 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
 
   app.delete('/:id', (c) => {
     const id = c.req.param('id');
-    if (!deps.devices.revoke(id)) return errorResponse(c, 404, ERROR_CODES.notFound, `no device ${JSON.stringify(id.slice(0, 100))}: GET /api/devices lists them`);
+    if (!deps.devices.revoke(id))
+      return errorResponse(c, 404, ERROR_CODES.notFound, `no device ${JSON.stringify(id.slice(0, 100))}: GET /api/devices lists them`);
     const closed = deps.sockets?.closeDevice(id) ?? 0;
     deps.logger.info('device ended', { id, sockets: closed });
     // The caller ended itself: its browser drops the cookie that opens nothing any more.

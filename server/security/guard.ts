@@ -101,7 +101,9 @@ export function cookieCallAllowed(c: Context): boolean {
 
 /** A CORS preflight: the browser asks before a cross-origin call with custom headers or methods. */
 export function isPreflight(c: Context): boolean {
-  return c.req.method === 'OPTIONS' && (c.req.header('access-control-request-method') !== undefined || c.req.header('access-control-request-headers') !== undefined);
+  return (
+    c.req.method === 'OPTIONS' && (c.req.header('access-control-request-method') !== undefined || c.req.header('access-control-request-headers') !== undefined)
+  );
 }
 
 /** What the agent token may do (contract-2 §1): create a request (also with `?wait=`),
@@ -143,7 +145,11 @@ export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metr
     }
     if (caller.by === 'device') {
       if (!cookieCallAllowed(c)) {
-        return refuse(403, 'forbidden', 'a call with only the session cookie must carry the header X-Gatehouse-Client: web (or an allowed Origin): other pages cannot');
+        return refuse(
+          403,
+          'forbidden',
+          'a call with only the session cookie must carry the header X-Gatehouse-Client: web (or an allowed Origin): other pages cannot',
+        );
       }
       // Only a call that passed counts as the device being seen (another page on this
       // host sends the cookie too).

@@ -124,7 +124,14 @@ describe('pairing', () => {
   it('AUTH-10: the link names the address the caller used, or the LAN address when that was loopback on a server that answers on the LAN', () => {
     const local = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
     expect(pairingHost('localhost:3000', local, 3000)).toBe('localhost:3000');
-    const lan = buildAllowList({ bindHost: '0.0.0.0', port: 3000, extraOrigins: [], extraHosts: [], interfaceAddresses: ['127.0.0.1', '192.168.1.20'], hostName: 'devbox' });
+    const lan = buildAllowList({
+      bindHost: '0.0.0.0',
+      port: 3000,
+      extraOrigins: [],
+      extraHosts: [],
+      interfaceAddresses: ['127.0.0.1', '192.168.1.20'],
+      hostName: 'devbox',
+    });
     expect(pairingHost('127.0.0.1:3000', lan, 3000)).toBe('192.168.1.20:3000');
     expect(pairingHost('[::1]:3000', lan, 3000)).toBe('192.168.1.20:3000');
     expect(pairingHost('devbox.local:3000', lan, 3000)).toBe('devbox.local:3000');

@@ -64,9 +64,17 @@ describe('allow lists', () => {
   });
 
   it('SEC-9: a wildcard bind allows the machine addresses and names a LAN address for the ready line', () => {
-    const list = buildAllowList({ bindHost: '0.0.0.0', port: 8080, extraOrigins: ['https://proxy.example'], extraHosts: ['proxy.example'], interfaceAddresses: ['127.0.0.1', '192.168.1.20', 'fd00::2'], hostName: 'devbox' });
+    const list = buildAllowList({
+      bindHost: '0.0.0.0',
+      port: 8080,
+      extraOrigins: ['https://proxy.example'],
+      extraHosts: ['proxy.example'],
+      interfaceAddresses: ['127.0.0.1', '192.168.1.20', 'fd00::2'],
+      hostName: 'devbox',
+    });
     expect(list.publicHost).toBe('192.168.1.20');
-    for (const host of ['192.168.1.20:8080', '[fd00::2]:8080', 'devbox:8080', 'devbox.local:8080', 'proxy.example', 'proxy.example:8080']) expect(isHostAllowed(list, host)).toBe(true);
+    for (const host of ['192.168.1.20:8080', '[fd00::2]:8080', 'devbox:8080', 'devbox.local:8080', 'proxy.example', 'proxy.example:8080'])
+      expect(isHostAllowed(list, host)).toBe(true);
     expect(isHostAllowed(list, '0.0.0.0:8080')).toBe(false);
     expect(isOriginAllowed(list, 'http://192.168.1.20:8080')).toBe(true);
     expect(isOriginAllowed(list, 'https://proxy.example')).toBe(true);

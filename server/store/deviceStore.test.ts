@@ -29,7 +29,14 @@ describe('device store', () => {
     expect(Buffer.from(a.secret, 'base64url').length).toBe(32);
     expect(store.lookup(a.secret)?.id).toBe(a.device.id);
     expect(store.lookup(b.secret)?.id).toBe(b.device.id);
-    for (const bad of ['', a.secret.slice(0, -1), `${a.secret}x`, a.secret.toUpperCase(), 'x'.repeat(100_000), createHash('sha256').update(a.secret).digest('hex')]) {
+    for (const bad of [
+      '',
+      a.secret.slice(0, -1),
+      `${a.secret}x`,
+      a.secret.toUpperCase(),
+      'x'.repeat(100_000),
+      createHash('sha256').update(a.secret).digest('hex'),
+    ]) {
       expect(store.lookup(bad), bad.slice(0, 50)).toBeUndefined();
     }
   });
@@ -115,7 +122,10 @@ describe('device names', () => {
       ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],
       ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chromium/120.0 Chrome/120.0 Safari/537.36', 'Chromium on Linux'],
       ['Mozilla/5.0 (Android 14; Mobile; rv:140.0) Gecko/140.0 Firefox/140.0', 'Firefox on Android'],
-      ['Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1', 'Safari on iOS'],
+      [
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+        'Safari on iOS',
+      ],
       ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15', 'Safari on macOS'],
       ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36 Edg/130.0', 'Edge on Windows'],
       ['curl/8.5.0', 'curl'],

@@ -89,7 +89,9 @@ export class DeviceStore {
       seen: this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
       list: this.db.prepare<[], Row>('SELECT id, name, created_at, last_seen_at FROM devices ORDER BY created_at, id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices'),
-      evict: this.db.prepare<[number], { id: string }>('DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?) RETURNING id'),
+      evict: this.db.prepare<[number], { id: string }>(
+        'DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?) RETURNING id',
+      ),
       remove: this.db.prepare('DELETE FROM devices WHERE id = ?'),
       insertPairing: this.db.prepare('INSERT INTO pairings (code_hash, created_at, expires_at) VALUES (?, ?, ?)'),
       expirePairings: this.db.prepare('DELETE FROM pairings WHERE expires_at <= ?'),

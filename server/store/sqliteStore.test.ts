@@ -113,7 +113,18 @@ describe('SqliteEventStore', () => {
     expect(input.headSeq).toBe(3);
     expect(input.epoch).toBe(reopened.epoch);
     expect(input.unresolved).toEqual([
-      { id: 'a', toolName: 'Bash', input: { command: 'ls' }, context: { cwd: '/tmp' }, timestamp: 1_001, expiresAt: 61_001, seq: 1, origin: 'agent', idempotencyKey: 'k1', bodyHash: 'h1' },
+      {
+        id: 'a',
+        toolName: 'Bash',
+        input: { command: 'ls' },
+        context: { cwd: '/tmp' },
+        timestamp: 1_001,
+        expiresAt: 61_001,
+        seq: 1,
+        origin: 'agent',
+        idempotencyKey: 'k1',
+        bodyHash: 'h1',
+      },
     ]);
     expect(input.finished).toHaveLength(1);
     expect(input.finished[0]).toMatchObject({ id: 'b', seq: 2, outcome: { status: 'resolved', decision: 'allow', decidedBy: 'browser-1' } });

@@ -12,7 +12,17 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrokerInput, ClientAnswerRecord, DecisionAnswer, FinishedRequest, Outcome, OutcomeStatus, PersistRecord, RequestOrigin, StoredRequest } from '../../machines/broker.types.ts';
+import type {
+  BrokerInput,
+  ClientAnswerRecord,
+  DecisionAnswer,
+  FinishedRequest,
+  Outcome,
+  OutcomeStatus,
+  PersistRecord,
+  RequestOrigin,
+  StoredRequest,
+} from '../../machines/broker.types.ts';
 import { jsonByteLength, requestByteLength, type RequestStatus, type SequencedEvent } from '../../protocol/index.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
 import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, RequestPage, StoredRequestView } from './types.ts';
@@ -190,20 +200,14 @@ export class SqliteEventStore implements EventStore {
       pageAll: this.db.prepare<[number], RequestRow>('SELECT * FROM requests WHERE seq > ? ORDER BY seq'),
       pageStatus: this.db.prepare<[string, number], RequestRow>('SELECT * FROM requests WHERE status = ? AND seq > ? ORDER BY seq'),
       counts: this.db.prepare<[], { status: RequestStatus; n: number }>('SELECT status, COUNT(*) AS n FROM requests GROUP BY status'),
-      recentFinished: this.db.prepare<[number], RequestRow>(
-        "SELECT * FROM requests WHERE status <> 'pending' ORDER BY seq DESC LIMIT ?",
-      ),
+      recentFinished: this.db.prepare<[number], RequestRow>("SELECT * FROM requests WHERE status <> 'pending' ORDER BY seq DESC LIMIT ?"),
       answersFrom: this.db.prepare<[number], { clientMsgId: string; requestId: string; answer: string }>(
         `SELECT ca.clientMsgId, ca.requestId, ca.answer FROM client_answers ca JOIN requests r ON r.id = ca.requestId
          WHERE r.status = 'pending' OR r.seq >= ? ORDER BY ca.rowid`,
       ),
-      cutBySeq: this.db.prepare<[number, number], { cut: number | null }>(
-        'SELECT MAX(seq) AS cut FROM events WHERE seq <= ? AND time < ?',
-      ),
+      cutBySeq: this.db.prepare<[number, number], { cut: number | null }>('SELECT MAX(seq) AS cut FROM events WHERE seq <= ? AND time < ?'),
       deleteEvents: this.db.prepare('DELETE FROM events WHERE seq <= ?'),
-      deleteAnswers: this.db.prepare(
-        "DELETE FROM client_answers WHERE requestId IN (SELECT id FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?)",
-      ),
+      deleteAnswers: this.db.prepare("DELETE FROM client_answers WHERE requestId IN (SELECT id FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?)"),
       deleteRequests: this.db.prepare("DELETE FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?"),
     };
   }
@@ -313,7 +317,15 @@ export class SqliteEventStore implements EventStore {
   private finish(
     id: string,
     outcomeSeq: number,
-    fields: { status: OutcomeStatus; decision: string; updatedInput: string | null; message: string | null; decidedBy: string; decidedAt: number; reason: string | null },
+    fields: {
+      status: OutcomeStatus;
+      decision: string;
+      updatedInput: string | null;
+      message: string | null;
+      decidedBy: string;
+      decidedAt: number;
+      reason: string | null;
+    },
   ): void {
     this.stmts.finish.run({ id, outcomeSeq, ...fields });
   }

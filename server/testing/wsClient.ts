@@ -91,7 +91,9 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
       return new Promise<Frame>((resolve, reject) => {
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`no matching frame within ${opts.timeoutMs ?? timeoutMs} ms; got:\n${frames.map((f) => JSON.stringify(f).slice(0, 300)).join('\n')}`));
+          reject(
+            new Error(`no matching frame within ${opts.timeoutMs ?? timeoutMs} ms; got:\n${frames.map((f) => JSON.stringify(f).slice(0, 300)).join('\n')}`),
+          );
         }, opts.timeoutMs ?? timeoutMs);
         const check = () => {
           const frame = find();

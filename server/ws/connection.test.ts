@@ -8,7 +8,22 @@ const refused = (raw: string) => {
 
 describe('client labels', () => {
   it('SEE-5: a label the server uses for its own decisions is refused, in any case or spelling', () => {
-    for (const raw of ['http', 'HTTP', 'Http ', 'h.t.t.p', 'h t t p', 'timeout', 'TimeOut', 'time-out', 'agent', 'server', 'server-restart', 'unknown', 'api', 'owner']) {
+    for (const raw of [
+      'http',
+      'HTTP',
+      'Http ',
+      'h.t.t.p',
+      'h t t p',
+      'timeout',
+      'TimeOut',
+      'time-out',
+      'agent',
+      'server',
+      'server-restart',
+      'unknown',
+      'api',
+      'owner',
+    ]) {
       expect(refused(raw), raw).toMatch(/reserved/);
     }
   });

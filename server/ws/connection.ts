@@ -38,7 +38,21 @@ export const MAX_LABEL_LENGTH = 40;
  * or `timeout` would make its own decisions read as someone else's in the history, the
  * audit log and the hook's message to the agent.
  */
-const RESERVED_NAMES = ['http', 'https', 'api', 'timeout', 'deadline', 'agent', 'server', 'server-restart', 'unknown', 'owner', 'system', 'gatehouse', 'cancelled'];
+const RESERVED_NAMES = [
+  'http',
+  'https',
+  'api',
+  'timeout',
+  'deadline',
+  'agent',
+  'server',
+  'server-restart',
+  'unknown',
+  'owner',
+  'system',
+  'gatehouse',
+  'cancelled',
+];
 /** Prefixes the server uses for identities with a suffix: `rule:<id>`, devices (contract-2). */
 const RESERVED_PREFIXES = ['rule', 'device'];
 /** Client ids are `browser-<8 hex>` and `client-<8 hex>`: a label of that shape is refused. */
@@ -74,7 +88,10 @@ export function checkLabel(raw: string | undefined): LabelCheck {
   const bad = /[^A-Za-z0-9 ._@-]/u.exec(raw);
   if (bad) {
     const shown = visibleText(bad[0]);
-    return { ok: false, problem: `label: the character ${shown.hidden ? shown.text : JSON.stringify(bad[0])} is not allowed (letters, digits, space and . _ @ - only)` };
+    return {
+      ok: false,
+      problem: `label: the character ${shown.hidden ? shown.text : JSON.stringify(bad[0])} is not allowed (letters, digits, space and . _ @ - only)`,
+    };
   }
   const label = raw.replace(/ +/g, ' ').trim();
   if (label === '') return { ok: true, label: undefined };
@@ -84,7 +101,8 @@ export function checkLabel(raw: string | undefined): LabelCheck {
   if (RESERVED_SKELETONS.has(skeleton) || RESERVED_PREFIXES.some((p) => skeleton.startsWith(labelSkeleton(p)))) {
     return { ok: false, problem: `label: "${label}" is reserved: the server uses it for decisions that are not a client's` };
   }
-  if (ID_SHAPE.test(skeleton)) return { ok: false, problem: `label: "${label}" looks like a client id (browser-… / client-…): connect without a label to use your own` };
+  if (ID_SHAPE.test(skeleton))
+    return { ok: false, problem: `label: "${label}" looks like a client id (browser-… / client-…): connect without a label to use your own` };
   return { ok: true, label };
 }
 

@@ -41,7 +41,15 @@ function fakeSocket() {
 function setup(options: { maxFrameBytes: number; maxBufferedBytes?: number }) {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
   const host = new BrokerHost({ store, logger: silentLogger });
-  const hub = new Hub({ host, store, logger: silentLogger, maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20, pingIntervalMs: 60_000, rateLimit: 2_000, maxFrameBytes: options.maxFrameBytes });
+  const hub = new Hub({
+    host,
+    store,
+    logger: silentLogger,
+    maxBufferedBytes: options.maxBufferedBytes ?? 8 << 20,
+    pingIntervalMs: 60_000,
+    rateLimit: 2_000,
+    maxFrameBytes: options.maxFrameBytes,
+  });
   const create = (i: number, bytes = 3_000) => host.create({ toolName: 'Write', input: { i, content: 'x'.repeat(bytes) }, timeoutMs: 60_000, origin: 'http' });
   return { store, host, hub, create };
 }

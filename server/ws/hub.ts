@@ -251,7 +251,8 @@ export class Hub {
       return;
     }
     this.streams.delete(conn);
-    if (stream.parts.oversize > 0) this.logger.warn('snapshot requests larger than a frame were sent alone', { client: conn.id, requests: stream.parts.oversize });
+    if (stream.parts.oversize > 0)
+      this.logger.warn('snapshot requests larger than a frame were sent alone', { client: conn.id, requests: stream.parts.oversize });
     this.logger.debug('websocket', 'snapshot sent', { client: conn.id, frames: stream.parts.frames, backlog: stream.backlog.length });
     conn.cork();
     for (const text of stream.backlog) conn.sendText(text);
@@ -390,7 +391,8 @@ export class Hub {
       return;
     }
     const value = json.value;
-    const ref = typeof (value as { clientMsgId?: unknown })?.clientMsgId === 'string' ? (value as { clientMsgId: string }).clientMsgId.slice(0, 128) : undefined;
+    const ref =
+      typeof (value as { clientMsgId?: unknown })?.clientMsgId === 'string' ? (value as { clientMsgId: string }).clientMsgId.slice(0, 128) : undefined;
     const parsed = parseWith(clientMessage, value);
     if (!parsed.ok) {
       this.invalid(conn, parsed.error, ref);
@@ -424,7 +426,13 @@ export class Hub {
   private decide(conn: ClientConnection, message: PermissionResponse): void {
     const ref = message.clientMsgId;
     const rememberReq: RememberRequest | undefined = message.remember
-      ? { requestId: message.requestId, decision: message.decision, decidedBy: conn.label, remember: message.remember, ...(message.updatedInput ? { updatedInput: message.updatedInput } : {}) }
+      ? {
+          requestId: message.requestId,
+          decision: message.decision,
+          decidedBy: conn.label,
+          remember: message.remember,
+          ...(message.updatedInput ? { updatedInput: message.updatedInput } : {}),
+        }
       : undefined;
     // A `remember` that cannot be honoured is refused before anything is decided.
     const refusal = rememberReq ? this.options.rememberGate?.checkRemember(rememberReq) : undefined;
@@ -445,7 +453,13 @@ export class Hub {
       });
     } catch (error) {
       const stopping = error instanceof HostStoppedError;
-      this.sendError(conn, ERROR_CODES.internal, stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error', ref, message.requestId);
+      this.sendError(
+        conn,
+        ERROR_CODES.internal,
+        stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error',
+        ref,
+        message.requestId,
+      );
       if (!stopping) this.logger.error('decision failed', { error: String(error) });
       return;
     }
@@ -461,7 +475,13 @@ export class Hub {
               this.logger.error('remember failed', { error: String(error) });
             }
           }
-          conn.send({ type: 'ack', ...(ref !== undefined ? { ref } : {}), requestId: answer.requestId, status: 'accepted', ...(remembered ? { remember: remembered } : {}) });
+          conn.send({
+            type: 'ack',
+            ...(ref !== undefined ? { ref } : {}),
+            requestId: answer.requestId,
+            status: 'accepted',
+            ...(remembered ? { remember: remembered } : {}),
+          });
           if (!replayed) {
             this.options.onDecisionAccepted?.({
               requestId: answer.requestId,

@@ -26,7 +26,12 @@ function upgrade(url: string): Promise<{ status: number; body: any }> {
       host: u.hostname,
       port: u.port,
       path: u.pathname + u.search,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': Buffer.from(randomUUID().slice(0, 16)).toString('base64') },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.from(randomUUID().slice(0, 16)).toString('base64'),
+      },
     });
     req.on('upgrade', (res, socket) => {
       socket.destroy();
@@ -56,7 +61,9 @@ async function pending(command: string): Promise<string> {
 
 async function decideOverWs(client: TestClient, requestId: string, extra: Record<string, unknown> = {}) {
   const clientMsgId = randomUUID();
-  await client.waitFor((f) => (f.type === 'permission-request' && f.id === requestId) || (f.type === 'snapshot' && f.requests.some((r: { id: string }) => r.id === requestId)));
+  await client.waitFor(
+    (f) => (f.type === 'permission-request' && f.id === requestId) || (f.type === 'snapshot' && f.requests.some((r: { id: string }) => r.id === requestId)),
+  );
   client.send({ type: 'permission-response', requestId, decision: 'deny', clientMsgId, ...extra });
   return client.waitFor((f) => f.ref === clientMsgId);
 }
@@ -78,7 +85,10 @@ describe('client labels', () => {
       }
     }
     const colon = await upgrade(server.wsUrl({ label: 'rule:r1' }));
-    expect(colon).toEqual({ status: 400, body: { error: { code: 'invalid-message', message: 'label: the character ":" is not allowed (letters, digits, space and . _ @ - only)' } } });
+    expect(colon).toEqual({
+      status: 400,
+      body: { error: { code: 'invalid-message', message: 'label: the character ":" is not allowed (letters, digits, space and . _ @ - only)' } },
+    });
     const hidden = await upgrade(server.wsUrl({ label: 'h\u200Bttp' }));
     expect(hidden.body.error.message).toMatch(/\\u200B is not allowed/);
   });
@@ -119,7 +129,10 @@ describe('client labels', () => {
 
     // An HTTP decision that claims to be the timeout.
     const viaHttp = await pending('date');
-    const decided = await server.api(`/api/permission-requests/${viaHttp}/decision`, { method: 'POST', json: { decision: 'deny', decidedBy: 'timeout', via: 'rule' } });
+    const decided = await server.api(`/api/permission-requests/${viaHttp}/decision`, {
+      method: 'POST',
+      json: { decision: 'deny', decidedBy: 'timeout', via: 'rule' },
+    });
     expect(decided.status, decided.text).toBe(200);
     expect(decided.body.decidedBy).toBe('http');
     expect(await auditOf(viaHttp)).toMatchObject({ decidedBy: 'http', via: 'http' });

@@ -37,13 +37,25 @@ async function run(label: string, frame: string, count: number, deflate: boolean
 }
 
 function requestFrame(input: Record<string, unknown>): string {
-  return JSON.stringify({ type: 'permission-request', seq: 1, id: '0b7c1f3e-2f1a-4f7e-9a8b-1c2d3e4f5a6b', toolName: 'Write', input, context: { cwd: '/home/dev/project', sessionId: 's-1' }, timestamp: Date.now(), expiresAt: Date.now() + 120_000 });
+  return JSON.stringify({
+    type: 'permission-request',
+    seq: 1,
+    id: '0b7c1f3e-2f1a-4f7e-9a8b-1c2d3e4f5a6b',
+    toolName: 'Write',
+    input,
+    context: { cwd: '/home/dev/project', sessionId: 's-1' },
+    timestamp: Date.now(),
+    expiresAt: Date.now() + 120_000,
+  });
 }
 
 const source = readFileSync(new URL('./hub.ts', import.meta.url), 'utf8');
 const cases: Array<[string, string]> = [
   ['small Bash (200 B)', requestFrame({ command: 'npm test -- --run server/ws' })],
-  ['Write of a source file (~' + Math.round(source.length / 1024) + ' KiB)', requestFrame({ file_path: '/home/dev/project/server/ws/hub.ts', content: source })],
+  [
+    'Write of a source file (~' + Math.round(source.length / 1024) + ' KiB)',
+    requestFrame({ file_path: '/home/dev/project/server/ws/hub.ts', content: source }),
+  ],
   ['Write of 200 KiB of source', requestFrame({ file_path: '/x.ts', content: source.repeat(Math.ceil((200 << 10) / source.length)).slice(0, 200 << 10) })],
 ];
 const results: Result[] = [];

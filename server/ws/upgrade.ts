@@ -40,7 +40,9 @@ function explainRefusal(socket: Duplex, status: number, contentType: string | nu
   const type = (contentType ?? 'text/plain; charset=utf-8').replace(/[^\x20-\x7e]/g, '');
   socket.end = ((..._ignored: unknown[]) => {
     socket.end = end;
-    return end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    return end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }) as Duplex['end'];
 }
 

@@ -79,7 +79,12 @@ function QueueTabLabel() {
   const count = ConnectionContext.useSelector((s) => s.context.queue.order.length);
   return (
     <>
-      Queue{count > 0 && <span className="pill" aria-label={`${count} waiting`}>{count}</span>}
+      Queue
+      {count > 0 && (
+        <span className="pill" aria-label={`${count} waiting`}>
+          {count}
+        </span>
+      )}
     </>
   );
 }

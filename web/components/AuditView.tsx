@@ -126,7 +126,14 @@ export function AuditView() {
         }}
       >
         <label>
-          Tool <input type="search" value={tool} placeholder="e.g. Bash" onChange={(e) => setTool(e.target.value)} onBlur={() => setFilters((f) => ({ ...f, toolName: tool.trim() }))} />
+          Tool{' '}
+          <input
+            type="search"
+            value={tool}
+            placeholder="e.g. Bash"
+            onChange={(e) => setTool(e.target.value)}
+            onBlur={() => setFilters((f) => ({ ...f, toolName: tool.trim() }))}
+          />
         </label>
         <label>
           How{' '}

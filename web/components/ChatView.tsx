@@ -19,7 +19,7 @@ const messageSentAnswer = z.unknown();
 
 function useSessions() {
   const chat = ChatContext.useActorRef();
-  const generation = ChatContext.useSelector((s) => s.context.generation);
+  const _generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     let live = true;
     api('/api/sessions', sessionsAnswer)
@@ -28,12 +28,12 @@ function useSessions() {
     return () => {
       live = false;
     };
-  }, [chat, generation]);
+  }, [chat]);
 }
 
 function useMessages(sessionId: string | null) {
   const chat = ChatContext.useActorRef();
-  const generation = ChatContext.useSelector((s) => s.context.generation);
+  const _generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     if (!sessionId) return;
     let live = true;
@@ -43,7 +43,7 @@ function useMessages(sessionId: string | null) {
     return () => {
       live = false;
     };
-  }, [chat, sessionId, generation]);
+  }, [chat, sessionId]);
 }
 
 function NewSession({ onCreated }: { onCreated: (id: string) => void }) {

@@ -10,7 +10,7 @@ import { HiddenWarning, Visible } from './Visible.tsx';
 function Json({ value, label }: { value: unknown; label: string }) {
   // JSON.stringify already writes C0 controls as `\r`, `\u001b`; Visible marks the rest.
   return (
-    <pre className="mono json code" aria-label={label} tabIndex={0}>
+    <pre className="mono json code" aria-label={label}>
       <Visible text={JSON.stringify(value, null, 2)} />
     </pre>
   );
@@ -26,7 +26,7 @@ function Fields({ toolName, input }: { toolName: string; input: Record<string, u
             <Visible text={description} />
           </p>
         )}
-        <pre className="mono command code" aria-label="Command" tabIndex={0}>
+        <pre className="mono command code" aria-label="Command">
           <Visible text={command} />
         </pre>
         {Object.keys(rest).length > 0 && <Json value={rest} label="Other input fields" />}
@@ -48,7 +48,7 @@ function Fields({ toolName, input }: { toolName: string; input: Record<string, u
                 </span>
               ) : null}
             </figcaption>
-            <pre className="mono code" aria-label={`Changes to ${visibleText(change.path).text}`} tabIndex={0}>
+            <pre className="mono code" aria-label={`Changes to ${visibleText(change.path).text}`}>
               {diffLines(change.before, change.after).map((line, i) => (
                 <span key={i} className={`line line-${line.kind}`}>
                   <span aria-hidden="true">{line.kind === 'add' ? '+ ' : line.kind === 'del' ? '- ' : '  '}</span>

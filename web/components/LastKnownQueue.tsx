@@ -44,8 +44,8 @@ export function LastKnownQueue() {
       <p className="offline-banner" role="status" data-testid="offline-banner">
         {saved.state === 'saved' ? (
           <>
-            <strong>Offline: last known queue</strong> (saved {new Date(saved.value.savedAt).toLocaleTimeString()}), decisions wait until Gatehouse is
-            reachable again.
+            <strong>Offline: last known queue</strong> (saved {new Date(saved.value.savedAt).toLocaleTimeString()}), decisions wait until Gatehouse is reachable
+            again.
           </>
         ) : (
           <>

@@ -175,7 +175,14 @@ function AlwaysAllow({ requestId, busy }: { requestId: string; busy: boolean }) 
   const scope = proposal ? chosenScope(requestId) : undefined;
   const chosen = draft.prefix !== null ? proposal?.prefixes.find((p) => p.pattern === draft.prefix) : undefined;
   const rule = chosen ?? proposal?.exact ?? undefined;
-  const noRule = state.status === 'error' ? `the rule cannot be shown (${state.message})` : proposal && !proposal.exact ? proposal.refused ?? 'no rule can be made' : proposal && !scope ? 'no scope fits this request' : undefined;
+  const noRule =
+    state.status === 'error'
+      ? `the rule cannot be shown (${state.message})`
+      : proposal && !proposal.exact
+        ? (proposal.refused ?? 'no rule can be made')
+        : proposal && !scope
+          ? 'no scope fits this request'
+          : undefined;
   return (
     <div className="always-allow" data-testid="always-allow">
       <p className="rule-preview" data-testid="rule-preview" aria-live="polite">
@@ -183,7 +190,11 @@ function AlwaysAllow({ requestId, busy }: { requestId: string; busy: boolean }) 
         {noRule && <>Always allow makes no rule: {noRule}. Allow still allows this once.</>}
         {rule && !noRule && (
           <>
-            Always allow remembers <code className="mono" data-testid="rule-pattern">{rule.pattern}</code> <span className="muted">({rule.description})</span>
+            Always allow remembers{' '}
+            <code className="mono" data-testid="rule-pattern">
+              {rule.pattern}
+            </code>{' '}
+            <span className="muted">({rule.description})</span>
           </>
         )}
       </p>
@@ -231,7 +242,12 @@ function AlwaysAllow({ requestId, busy }: { requestId: string; busy: boolean }) 
 function FinishedCard({ entry }: { entry: HistoryEntry }) {
   const elsewhere = entry.decider === 'another-window' || entry.decider === 'http';
   return (
-    <article className={`card finished outcome-${entry.outcome}`} data-testid="finished-card" data-request-id={entry.requestId} aria-label={`${visibleText(entry.toolName).text} request, finished`}>
+    <article
+      className={`card finished outcome-${entry.outcome}`}
+      data-testid="finished-card"
+      data-request-id={entry.requestId}
+      aria-label={`${visibleText(entry.toolName).text} request, finished`}
+    >
       <header>
         <h3>
           <Visible text={entry.toolName} />
@@ -262,7 +278,9 @@ function FinishedCard({ entry }: { entry: HistoryEntry }) {
 export function RequestCard({ requestId, selected = false, onSelect }: { requestId: string; selected?: boolean; onSelect?: () => void }) {
   const actor = ConnectionContext.useActorRef();
   const card = ConnectionContext.useSelector((s) => s.context.queue.cards[requestId]);
-  const finished = ConnectionContext.useSelector((s) => (s.context.queue.cards[requestId] ? undefined : s.context.queue.history.find((h) => h.requestId === requestId)));
+  const finished = ConnectionContext.useSelector((s) =>
+    s.context.queue.cards[requestId] ? undefined : s.context.queue.history.find((h) => h.requestId === requestId),
+  );
   const draft = useDraft(requestId);
   const now = useNow(1000);
   const ref = useRef<HTMLElement>(null);

@@ -100,7 +100,11 @@ export function RulesView() {
                 </td>
                 <td className="small">{r.createdAt ? new Date(r.createdAt).toLocaleString() : ''}</td>
                 <td>
-                  <button type="button" aria-label={visibleText(`Revoke rule for ${r.toolName ?? 'any tool'} (${r.scope ?? 'no scope'})`).text} onClick={() => revoke(r)}>
+                  <button
+                    type="button"
+                    aria-label={visibleText(`Revoke rule for ${r.toolName ?? 'any tool'} (${r.scope ?? 'no scope'})`).text}
+                    onClick={() => revoke(r)}
+                  >
                     Revoke
                   </button>
                 </td>

@@ -24,13 +24,26 @@ function harness() {
   });
   const actor = createActor(connectionMachine.provide({ actors: { socket } }), { clock, input: { now: () => clock.now(), random: () => 0.5 } });
   const saved: LastQueue[] = [];
-  keepLastQueue(actor as unknown as QueueSource, async (v) => void saved.push(v), () => clock.now());
+  keepLastQueue(
+    actor as unknown as QueueSource,
+    async (v) => void saved.push(v),
+    () => clock.now(),
+  );
   actor.start();
   return { actor, clock, saved, serve: (m: ServerMessage) => serve(m), drop: () => drop(), ids: () => saved.map((s) => s.requests.map((r) => r.id)) };
 }
 
 const request = (seq: number, id: string) =>
-  ({ type: 'permission-request', seq, id, toolName: 'Bash', input: { command: `echo ${id}` }, context: {}, timestamp: 1_000_000, expiresAt: 2_000_000 }) as const;
+  ({
+    type: 'permission-request',
+    seq,
+    id,
+    toolName: 'Bash',
+    input: { command: `echo ${id}` },
+    context: {},
+    timestamp: 1_000_000,
+    expiresAt: 2_000_000,
+  }) as const;
 
 describe('the last known queue', () => {
   it('APP-3: saved on every change of the waiting requests while connected, in queue order, once per change', () => {
@@ -44,7 +57,11 @@ describe('the last known queue', () => {
     expect(h.ids()).toEqual([['r1', 'r2']]); // same queue: no second write
     h.serve(request(3, 'r3'));
     h.serve({ type: 'permission-resolved', seq: 4, requestId: 'r1', decision: 'allow', decidedBy: 'http', timestamp: 1_000_100 });
-    expect(h.ids()).toEqual([['r1', 'r2'], ['r1', 'r2', 'r3'], ['r2', 'r3']]);
+    expect(h.ids()).toEqual([
+      ['r1', 'r2'],
+      ['r1', 'r2', 'r3'],
+      ['r2', 'r3'],
+    ]);
     expect(h.saved[0].requests[0]).toMatchObject({ id: 'r1', input: { command: 'echo r1' } });
   });
 

@@ -6,7 +6,7 @@
  * call that only the session cookie authenticates without it (docs/operations.md, "The
  * cookie rule"), and no other page can add that header.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { errorBody, parseWith } from '../../protocol/index.ts';
 import { authHeaders } from './token.ts';
 
@@ -38,7 +38,7 @@ export async function api<S extends z.ZodType>(path: string, schema: S, init: { 
     throw new ApiError(`network error: ${String(error)}`, 0);
   }
   const text = await response.text();
-  let json: unknown = undefined;
+  let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {

@@ -78,21 +78,10 @@ export const chatLogic = fromTransition(chatReducer, emptyChat);
 /** `GET /api/sessions`: `{sessions:[…]}` or a bare array. */
 export const sessionsAnswer = z.union([z.object({ sessions: z.array(chatSession) }), z.array(chatSession).transform((sessions) => ({ sessions }))]);
 
-const messageItem = z.union([
-  chatMessageEvent.transform((e) => e.message),
-  z.object({ message: chatMessage }).transform((e) => e.message),
-  chatMessage,
-]);
+const messageItem = z.union([chatMessageEvent.transform((e) => e.message), z.object({ message: chatMessage }).transform((e) => e.message), chatMessage]);
 /** `GET /api/sessions/ID/messages`: `{messages: [{seq?, timestamp, message}]}`; bare
  *  messages and `chat-message` events are accepted too. */
-export const messagesAnswer = z.union([
-  z.object({ messages: z.array(messageItem) }),
-  z.array(messageItem).transform((messages) => ({ messages })),
-]);
+export const messagesAnswer = z.union([z.object({ messages: z.array(messageItem) }), z.array(messageItem).transform((messages) => ({ messages }))]);
 
 /** `POST /api/sessions`: the new session, bare or wrapped. */
-export const createdSessionAnswer = z.union([
-  z.object({ session: chatSession }).transform((x) => x.session),
-  chatSession,
-  z.looseObject({ id: z.string() }),
-]);
+export const createdSessionAnswer = z.union([z.object({ session: chatSession }).transform((x) => x.session), chatSession, z.looseObject({ id: z.string() })]);

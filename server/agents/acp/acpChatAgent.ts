@@ -118,7 +118,14 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
           turn.resulted.add(id);
           announce(turn, parsed.value);
           const requestId = turn.requestIds.get(id);
-          void say(turn, { role: 'user', kind: 'tool-result', toolUseId: id, text: resultText(update), isError: status === 'failed', ...(requestId ? { requestId } : {}) });
+          void say(turn, {
+            role: 'user',
+            kind: 'tool-result',
+            toolUseId: id,
+            text: resultText(update),
+            isError: status === 'failed',
+            ...(requestId ? { requestId } : {}),
+          });
         }
         return;
       }
@@ -148,7 +155,14 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     // Not every agent reports a refused call (Gemini CLI does not): the chat shows it now.
     if (!turn.resulted.has(id)) {
       turn.resulted.add(id);
-      void say(turn, { role: 'user', kind: 'tool-result', toolUseId: id, text: message, isError: true, ...(answer.requestId ? { requestId: answer.requestId } : {}) });
+      void say(turn, {
+        role: 'user',
+        kind: 'tool-result',
+        toolUseId: id,
+        text: message,
+        isError: true,
+        ...(answer.requestId ? { requestId: answer.requestId } : {}),
+      });
     }
     return answer.behavior === 'deny' && answer.outcome === 'cancelled' ? CANCELLED : rejectAnswer(ask.options);
   };
@@ -160,13 +174,17 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     child.stdin!.on('error', () => {});
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (error) => reject(new Error(`cannot start ${JSON.stringify(command)}: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
-      child.once('exit', (code, signal) => reject(new Error(`the agent exited (${signal ?? code})${live.stderr ? `: ${live.stderr.trim().slice(-500)}` : ''}`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`the agent exited (${signal ?? code})${live.stderr ? `: ${live.stderr.trim().slice(-500)}` : ''}`)),
+      );
     });
     failed.catch(() => {});
     const app = client({ name: 'gatehouse' })
       .onRequest(methods.client.session.requestPermission, (c) => onAsk(live, c.params, c.signal))
       .onNotification(methods.client.session.update, (c) => onUpdate(live, c.params));
-    live.connection = app.connect(ndJsonStream(Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>));
+    live.connection = app.connect(
+      ndJsonStream(Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>, Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>),
+    );
     const agent = live.connection.agent;
     await Promise.race([
       agent.request(methods.agent.initialize, {
@@ -205,11 +223,19 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
       const onAbort = () => void live.connection.agent.notify(methods.agent.session.cancel, { sessionId: live.acpSessionId }).catch(() => {});
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const result = await live.connection.agent.request(methods.agent.session.prompt, { sessionId: live.acpSessionId, prompt: [{ type: 'text', text: ctx.prompt }] });
+        const result = await live.connection.agent.request(methods.agent.session.prompt, {
+          sessionId: live.acpSessionId,
+          prompt: [{ type: 'text', text: ctx.prompt }],
+        });
         flushText(turn);
         await turn.chain;
         const stop = result.stopReason;
-        await ctx.say({ role: 'system', kind: 'turn-end', text: stop === 'end_turn' ? 'The turn ended.' : `The turn ended (${stop}).`, isError: stop === 'refusal' });
+        await ctx.say({
+          role: 'system',
+          kind: 'turn-end',
+          text: stop === 'end_turn' ? 'The turn ended.' : `The turn ended (${stop}).`,
+          isError: stop === 'refusal',
+        });
       } catch (error) {
         flushText(turn);
         await turn.chain;

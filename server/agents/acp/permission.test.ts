@@ -28,7 +28,7 @@ const resolved = (decision: 'allow' | 'deny', extra: Partial<Extract<AskOutcome,
 });
 
 describe('ACP permission asks', () => {
-  it('ACP-6: Gemini\'s shell ask becomes Bash with the command; claude-agent-acp keeps its Claude tool and input', () => {
+  it("ACP-6: Gemini's shell ask becomes Bash with the command; claude-agent-acp keeps its Claude tool and input", () => {
     expect(toolOf(ask())).toEqual({ toolName: 'Bash', input: { command: 'touch /tmp/x' } });
     const claude = ask({
       options: [
@@ -36,10 +36,17 @@ describe('ACP permission asks', () => {
         { optionId: 'allow', name: 'Allow', kind: 'allow_once' },
         { optionId: 'reject', name: 'Reject', kind: 'reject_once' },
       ],
-      toolCall: { toolCallId: 'toolu_1', title: 'touch /tmp/y', rawInput: { command: 'touch /tmp/y', description: 'd' }, _meta: { claudeCode: { toolName: 'Bash' } } },
+      toolCall: {
+        toolCallId: 'toolu_1',
+        title: 'touch /tmp/y',
+        rawInput: { command: 'touch /tmp/y', description: 'd' },
+        _meta: { claudeCode: { toolName: 'Bash' } },
+      },
     });
     expect(toolOf(claude)).toEqual({ toolName: 'Bash', input: { command: 'touch /tmp/y', description: 'd' } });
-    const write = ask({ toolCall: { toolCallId: 't', kind: 'edit', title: 'Write /a', rawInput: { file_path: '/a', content: 'x' }, _meta: { claudeCode: { toolName: 'Write' } } } });
+    const write = ask({
+      toolCall: { toolCallId: 't', kind: 'edit', title: 'Write /a', rawInput: { file_path: '/a', content: 'x' }, _meta: { claudeCode: { toolName: 'Write' } } },
+    });
     expect(toolOf(write)).toEqual({ toolName: 'Write', input: { file_path: '/a', content: 'x' } });
   });
 
@@ -59,11 +66,14 @@ describe('ACP permission asks', () => {
   });
 
   it('ACP-6: the request context names the agent, session, tool call, options and description', () => {
-    const spec = requestSpecOf(ask({ toolCall: { toolCallId: 'call-9', content: [{ type: 'content', content: { type: 'text', text: '(make the marker)' } }] } }), {
-      agent: agentNameOf('/usr/local/bin/gemini'),
-      cwd: '/w',
-      idempotencyKey: 'k',
-    });
+    const spec = requestSpecOf(
+      ask({ toolCall: { toolCallId: 'call-9', content: [{ type: 'content', content: { type: 'text', text: '(make the marker)' } }] } }),
+      {
+        agent: agentNameOf('/usr/local/bin/gemini'),
+        cwd: '/w',
+        idempotencyKey: 'k',
+      },
+    );
     expect(spec.context).toMatchObject({
       agent: 'acp:gemini',
       sessionId: 's-1',
@@ -77,10 +87,15 @@ describe('ACP permission asks', () => {
     expect(spec.idempotencyKey).toBe('k');
   });
 
-  it('ACP-7: allow selects allow_once, never the agent\'s allow_always; deny selects reject_once', () => {
+  it("ACP-7: allow selects allow_once, never the agent's allow_always; deny selects reject_once", () => {
     const a = ask();
-    expect(verdictOf(resolved('allow'), a, { command: 'touch /tmp/x' })).toMatchObject({ kind: 'answer', answer: { outcome: { outcome: 'selected', optionId: 'proceed_once' } } });
-    expect(verdictOf(resolved('allow', { decidedBy: 'rule:r1' }), a, { command: 'touch /tmp/x' })).toMatchObject({ answer: { outcome: { optionId: 'proceed_once' } } });
+    expect(verdictOf(resolved('allow'), a, { command: 'touch /tmp/x' })).toMatchObject({
+      kind: 'answer',
+      answer: { outcome: { outcome: 'selected', optionId: 'proceed_once' } },
+    });
+    expect(verdictOf(resolved('allow', { decidedBy: 'rule:r1' }), a, { command: 'touch /tmp/x' })).toMatchObject({
+      answer: { outcome: { optionId: 'proceed_once' } },
+    });
     expect(verdictOf(resolved('deny'), a, {})).toMatchObject({ kind: 'answer', answer: { outcome: { outcome: 'selected', optionId: 'cancel' } } });
   });
 
@@ -93,7 +108,12 @@ describe('ACP permission asks', () => {
     expect(allowAnswer([{ optionId: 'always', kind: 'allow_always' }])).toEqual(CANCELLED);
     expect(rejectAnswer([{ optionId: 'never', kind: 'reject_always' }])).toEqual(CANCELLED);
     // A kind this version does not know is read, kept, and never chosen.
-    const future = ask({ options: [{ optionId: 'x', kind: 'allow_forever' }, { optionId: 'y', kind: 'allow_once' }] });
+    const future = ask({
+      options: [
+        { optionId: 'x', kind: 'allow_forever' },
+        { optionId: 'y', kind: 'allow_once' },
+      ],
+    });
     expect(verdictOf(resolved('allow'), future, { command: 'touch /tmp/x' })).toMatchObject({ answer: { outcome: { optionId: 'y' } } });
   });
 
@@ -101,7 +121,9 @@ describe('ACP permission asks', () => {
     const verdict = verdictOf(resolved('allow', { updatedInput: { command: 'touch /tmp/safer' } }), ask(), { command: 'touch /tmp/x' });
     expect(verdict).toMatchObject({ kind: 'answer', answer: { outcome: { optionId: 'cancel' } } });
     // The same input echoed back is a plain allow.
-    expect(verdictOf(resolved('allow', { updatedInput: { command: 'touch /tmp/x' } }), ask(), { command: 'touch /tmp/x' })).toMatchObject({ answer: { outcome: { optionId: 'proceed_once' } } });
+    expect(verdictOf(resolved('allow', { updatedInput: { command: 'touch /tmp/x' } }), ask(), { command: 'touch /tmp/x' })).toMatchObject({
+      answer: { outcome: { optionId: 'proceed_once' } },
+    });
   });
 
   it('ACP-7: no decision (down, gave up, timed out, cancelled) is never an answer by itself', () => {

@@ -82,7 +82,8 @@ export function toolOf(ask: AcpAsk): { toolName: string; input: Record<string, u
   const call = ask.toolCall;
   const raw = call.rawInput;
   const claude = isRecord(call._meta) && isRecord(call._meta.claudeCode) ? call._meta.claudeCode : undefined;
-  const claudeTool = typeof claude?.toolName === 'string' && claude.toolName.length > 0 && claude.toolName.length <= LIMITS.maxToolNameLength ? claude.toolName : undefined;
+  const claudeTool =
+    typeof claude?.toolName === 'string' && claude.toolName.length > 0 && claude.toolName.length <= LIMITS.maxToolNameLength ? claude.toolName : undefined;
   if (claudeTool && isRecord(raw) && jsonByteLength(raw) <= LIMITS.maxInputBytes) return { toolName: claudeTool, input: raw };
   if (call.kind === 'execute') {
     const command = isRecord(raw) && typeof raw.command === 'string' ? raw.command : raw === undefined ? (call.title ?? undefined) : undefined;
@@ -174,7 +175,8 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
           return never;
         }
       }
-      if (outcome.decision !== 'allow') return { kind: 'answer', answer: rejectAnswer(ask.options), why: `denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}` };
+      if (outcome.decision !== 'allow')
+        return { kind: 'answer', answer: rejectAnswer(ask.options), why: `denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}` };
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return { kind: 'answer', answer: rejectAnswer(ask.options), why: 'allowed with an edited input, which ACP cannot carry: rejected' };
       }

@@ -9,7 +9,12 @@ const OPTIONS = [
   { optionId: 'no', name: 'Reject', kind: 'reject_once' },
 ];
 const askLine = (id: number, sessionId = 's-1', command = 'touch /tmp/m') =>
-  line({ jsonrpc: '2.0', id, method: 'session/request_permission', params: { sessionId, options: OPTIONS, toolCall: { toolCallId: `call-${id}`, title: command, kind: 'execute' } } });
+  line({
+    jsonrpc: '2.0',
+    id,
+    method: 'session/request_permission',
+    params: { sessionId, options: OPTIONS, toolCall: { toolCallId: `call-${id}`, title: command, kind: 'execute' } },
+  });
 function line(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value) + '\n', 'utf8');
 }
@@ -146,7 +151,7 @@ describe('AcpProxy', () => {
     expect(h.toAgent).toEqual([reply]);
   });
 
-  it('ACP-4: session/cancel reaches the agent, answers that session\'s asks cancelled, cancels their requests; other sessions wait', async () => {
+  it("ACP-4: session/cancel reaches the agent, answers that session's asks cancelled, cancels their requests; other sessions wait", async () => {
     const h = harness();
     h.proxy.fromAgent(askLine(0, 's-1'));
     h.proxy.fromAgent(askLine(1, 's-2'));

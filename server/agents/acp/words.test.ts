@@ -5,7 +5,10 @@ import { splitWords } from './words.ts';
 describe('acp:CMD', () => {
   it('ACP-14: CMD is split into words shell-style, with no expansion', () => {
     expect(splitWords('gemini --acp -m gemini-2.5-flash')).toEqual({ ok: true, words: ['gemini', '--acp', '-m', 'gemini-2.5-flash'] });
-    expect(splitWords(`'/opt/my agents/gemini' "--x=a b" c\\ d "q\\"q" 'it''s'`)).toEqual({ ok: true, words: ['/opt/my agents/gemini', '--x=a b', 'c d', 'q"q', 'its'] });
+    expect(splitWords(`'/opt/my agents/gemini' "--x=a b" c\\ d "q\\"q" 'it''s'`)).toEqual({
+      ok: true,
+      words: ['/opt/my agents/gemini', '--x=a b', 'c d', 'q"q', 'its'],
+    });
     // Nothing a shell would expand is expanded: the words are run as written.
     expect(splitWords('run $HOME ~ * `id` $(id) ; rm')).toEqual({ ok: true, words: ['run', '$HOME', '~', '*', '`id`', '$(id)', ';', 'rm'] });
     expect(splitWords("''")).toEqual({ ok: true, words: [''] });

@@ -140,7 +140,8 @@ async function cancelByKey(server: AgentServer, api: string, headers: Record<str
   try {
     const found = await server.call('POST', `${api}?wait=0`, { headers, body, timeoutMs: 1000 });
     const view = found.body as RequestViewLike | undefined;
-    if (typeof view?.id !== 'string' || !view.id || (found.status !== 200 && found.status !== 201) || (view.status !== undefined && view.status !== 'pending')) return;
+    if (typeof view?.id !== 'string' || !view.id || (found.status !== 200 && found.status !== 201) || (view.status !== undefined && view.status !== 'pending'))
+      return;
     const answer = await server.call('DELETE', `${api}/${encodeURIComponent(view.id)}`, { timeoutMs: 1000 });
     log(`cancelled ${view.id}: ${answer.status}`);
   } catch (error) {
@@ -200,7 +201,9 @@ export async function askGatehouse(spec: AskSpec, options: AskOptions): Promise<
   if (early) return early;
   const expiresAt = (createdBody as { expiresAt?: unknown } | undefined)?.expiresAt;
   const giveUpAt =
-    options.graceAfterExpiresMs !== undefined && typeof expiresAt === 'number' ? Math.min(options.giveUpAt, expiresAt + options.graceAfterExpiresMs) : options.giveUpAt;
+    options.graceAfterExpiresMs !== undefined && typeof expiresAt === 'number'
+      ? Math.min(options.giveUpAt, expiresAt + options.graceAfterExpiresMs)
+      : options.giveUpAt;
   const one = `${api}/${encodeURIComponent(requestId)}`;
 
   const cancel = async (reason: string): Promise<AskOutcome> => {

@@ -41,7 +41,9 @@ function loadAgentToken(env: NodeJS.ProcessEnv, dataDir: string): { token: strin
   const file = agentTokenFileOf(dataDir);
   const fromEnv = env.GATEHOUSE_AGENT_TOKEN?.trim();
   if (fromEnv) {
-    return TOKEN_SHAPE.test(fromEnv) ? { token: fromEnv } : { missing: 'no agent token: GATEHOUSE_AGENT_TOKEN is not a valid token (16 to 512 printable characters)' };
+    return TOKEN_SHAPE.test(fromEnv)
+      ? { token: fromEnv }
+      : { missing: 'no agent token: GATEHOUSE_AGENT_TOKEN is not a valid token (16 to 512 printable characters)' };
   }
   let text: string;
   try {
@@ -49,7 +51,9 @@ function loadAgentToken(env: NodeJS.ProcessEnv, dataDir: string): { token: strin
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? `${file} does not exist` : `${file} cannot be read (${code ?? (error as Error).message})`;
-    return { missing: `no agent token: set GATEHOUSE_AGENT_TOKEN, or start the server once with this data directory so it writes ${file} (${why}); the owner token is never used here` };
+    return {
+      missing: `no agent token: set GATEHOUSE_AGENT_TOKEN, or start the server once with this data directory so it writes ${file} (${why}); the owner token is never used here`,
+    };
   }
   return TOKEN_SHAPE.test(text) ? { token: text } : { missing: `no agent token: ${file} does not hold a valid token (16 to 512 printable characters)` };
 }

@@ -90,7 +90,7 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
       res.on('error', (error) => finish(new HttpFailure(`response failed: ${error.message}`, 'unreachable')));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = undefined;
+        let body: unknown;
         try {
           body = text ? JSON.parse(text) : undefined;
         } catch {

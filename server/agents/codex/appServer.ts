@@ -31,7 +31,11 @@ export class AppServer {
   private stderr = '';
   private exitReason: string | undefined;
 
-  constructor(bin: string, cwd: string, private readonly handlers: RpcHandlers) {
+  constructor(
+    bin: string,
+    cwd: string,
+    private readonly handlers: RpcHandlers,
+  ) {
     this.child = spawn(bin, ['app-server'], { cwd, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin!.on('error', () => {});
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4000)));
@@ -45,7 +49,9 @@ export class AppServer {
     });
     this.child.once('error', (error) => this.ended(`cannot start ${JSON.stringify(bin)}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
     // `close`, not `exit`: every line the process wrote is handled before it counts as gone.
-    this.child.once('close', (code, signal) => this.ended(`codex app-server exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().slice(-500)}` : ''}`));
+    this.child.once('close', (code, signal) =>
+      this.ended(`codex app-server exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().slice(-500)}` : ''}`),
+    );
   }
 
   get alive(): boolean {

@@ -55,12 +55,20 @@ async function runTurn(script: string, answer: (asked: Asked) => Promise<GateAns
 describe('codex chat agent (scripted app-server)', () => {
   it('CODEX-9: Codex clearing an ask itself (serverRequest/resolved) aborts its request with reason answered-in-agent', async () => {
     let reason: unknown;
-    const { asked, decision } = await runTurn('resolved', ({ extra }) => new Promise((resolve) => {
-      extra.signal!.addEventListener('abort', () => {
-        reason = extra.signal!.reason;
-        resolve({ behavior: 'deny', message: 'cancelled', outcome: 'cancelled', requestId: 'r' });
-      }, { once: true });
-    }));
+    const { asked, decision } = await runTurn(
+      'resolved',
+      ({ extra }) =>
+        new Promise((resolve) => {
+          extra.signal!.addEventListener(
+            'abort',
+            () => {
+              reason = extra.signal!.reason;
+              resolve({ behavior: 'deny', message: 'cancelled', outcome: 'cancelled', requestId: 'r' });
+            },
+            { once: true },
+          );
+        }),
+    );
     expect(asked).toHaveLength(1);
     expect(reason).toBe(ANSWERED_IN_AGENT);
     expect(decision).toEqual({ decision: 'cancel' });
@@ -68,12 +76,20 @@ describe('codex chat agent (scripted app-server)', () => {
 
   it('CODEX-9: the app-server dying ends its open requests (agent-aborted) and the turn with an error', async () => {
     let reason: unknown;
-    const { asked, said } = await runTurn('die', ({ extra }) => new Promise((resolve) => {
-      extra.signal!.addEventListener('abort', () => {
-        reason = extra.signal!.reason;
-        resolve({ behavior: 'deny', message: 'cancelled', outcome: 'cancelled', requestId: 'r' });
-      }, { once: true });
-    }));
+    const { asked, said } = await runTurn(
+      'die',
+      ({ extra }) =>
+        new Promise((resolve) => {
+          extra.signal!.addEventListener(
+            'abort',
+            () => {
+              reason = extra.signal!.reason;
+              resolve({ behavior: 'deny', message: 'cancelled', outcome: 'cancelled', requestId: 'r' });
+            },
+            { once: true },
+          );
+        }),
+    );
     expect(asked).toHaveLength(1);
     expect(reason).toBe(AGENT_ABORTED);
     expect(said.at(-1)).toMatchObject({ kind: 'turn-end', isError: true });
@@ -88,7 +104,14 @@ describe('codex chat agent (scripted app-server)', () => {
       onCommitted: () => () => {},
     };
     const controller = new AbortController();
-    const pending = askPermission(host, { toolName: 'Bash', input: { command: 'x' }, context: {}, timeoutMs: 1000, signal: controller.signal, onCreated: () => controller.abort(ANSWERED_IN_AGENT) });
+    const pending = askPermission(host, {
+      toolName: 'Bash',
+      input: { command: 'x' },
+      context: {},
+      timeoutMs: 1000,
+      signal: controller.signal,
+      onCreated: () => controller.abort(ANSWERED_IN_AGENT),
+    });
     await expect.poll(() => cancels.length).toBe(1);
     expect(cancels[0]).toMatchObject({ requestId: 'req-1', reason: ANSWERED_IN_AGENT });
     void pending;
@@ -96,7 +119,14 @@ describe('codex chat agent (scripted app-server)', () => {
     for (const other of ['Tool use aborted', new Error('x')]) {
       const before = cancels.length;
       const abort = new AbortController();
-      void askPermission(host, { toolName: 'Bash', input: { command: 'x' }, context: {}, timeoutMs: 1000, signal: abort.signal, onCreated: () => abort.abort(other) });
+      void askPermission(host, {
+        toolName: 'Bash',
+        input: { command: 'x' },
+        context: {},
+        timeoutMs: 1000,
+        signal: abort.signal,
+        onCreated: () => abort.abort(other),
+      });
       await expect.poll(() => cancels.length).toBe(before + 1);
       expect(cancels.at(-1)).toMatchObject({ reason: 'agent-cancelled' });
     }
@@ -134,7 +164,17 @@ describe('codex chat agent (scripted app-server)', () => {
     expect(unwrapShell(`/bin/bash -lc 'echo it'"'"'s'`)).toBe("echo it's");
     expect(unwrapShell("/bin/zsh -lc 'ls'")).toBe('ls');
     expect(unwrapShell('/bin/bash -lc "echo \\"it\'s\\" \\\\ \\$HOME"')).toBe('echo "it\'s" \\ $HOME');
-    for (const expands of ['/bin/bash -lc "echo $HOME"', '/bin/bash -lc "echo `id`"', '/bin/bash -lc "a\\nb"', '/bin/bash -lc "x" ; rm -rf /']) expect(unwrapShell(expands), expands).toBeUndefined();
-    for (const other of ["/bin/bash -lc 'x' ; rm -rf /", "/bin/bash -lc 'x'y'", "bash -lc 'x'", "/bin/bash -c 'x'", "/bin/bash -lc x", "/bin/bash -lc 'x' 'y'", "ls"]) expect(unwrapShell(other), other).toBeUndefined();
+    for (const expands of ['/bin/bash -lc "echo $HOME"', '/bin/bash -lc "echo `id`"', '/bin/bash -lc "a\\nb"', '/bin/bash -lc "x" ; rm -rf /'])
+      expect(unwrapShell(expands), expands).toBeUndefined();
+    for (const other of [
+      "/bin/bash -lc 'x' ; rm -rf /",
+      "/bin/bash -lc 'x'y'",
+      "bash -lc 'x'",
+      "/bin/bash -c 'x'",
+      '/bin/bash -lc x',
+      "/bin/bash -lc 'x' 'y'",
+      'ls',
+    ])
+      expect(unwrapShell(other), other).toBeUndefined();
   });
 });

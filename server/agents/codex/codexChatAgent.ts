@@ -97,7 +97,8 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     return turn.chain;
   };
   const toolOf = (item: Item): { toolName: string; input: Record<string, unknown> } | undefined => {
-    if (item.type === 'commandExecution' && typeof item.command === 'string') return { toolName: 'Bash', input: { command: unwrapShell(item.command) ?? item.command, ...(str(item.cwd) ? { cwd: item.cwd } : {}) } };
+    if (item.type === 'commandExecution' && typeof item.command === 'string')
+      return { toolName: 'Bash', input: { command: unwrapShell(item.command) ?? item.command, ...(str(item.cwd) ? { cwd: item.cwd } : {}) } };
     if (item.type === 'fileChange') return { toolName: 'apply_patch', input: { changes: changesOf(item) ?? [] } };
     return undefined;
   };
@@ -115,9 +116,21 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     turn.resulted.add(id);
     const status = str(item.status);
     const ok = status === 'completed' && (item.exitCode === undefined || item.exitCode === null || item.exitCode === 0);
-    const text = item.type === 'commandExecution' ? (str(item.aggregatedOutput) ?? '') : (changesOf(item)?.map((change) => `${change.kind} ${change.path}`).join('\n') ?? '');
+    const text =
+      item.type === 'commandExecution'
+        ? (str(item.aggregatedOutput) ?? '')
+        : (changesOf(item)
+            ?.map((change) => `${change.kind} ${change.path}`)
+            .join('\n') ?? '');
     const requestId = turn.requestIds.get(id);
-    void say(turn, { role: 'user', kind: 'tool-result', toolUseId: id, text: (text || `(${status ?? 'done'})`).slice(0, 100_000), isError: !ok, ...(requestId ? { requestId } : {}) });
+    void say(turn, {
+      role: 'user',
+      kind: 'tool-result',
+      toolUseId: id,
+      text: (text || `(${status ?? 'done'})`).slice(0, 100_000),
+      isError: !ok,
+      ...(requestId ? { requestId } : {}),
+    });
   };
 
   const onNotification = (live: Live, method: string, params: unknown) => {
@@ -130,7 +143,8 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         const item = params.item as Item;
         const id = str(item.id);
         if (id) turn.items.set(id, { ...turn.items.get(id), ...item });
-        if (item.type === 'agentMessage' && method === 'item/completed' && typeof item.text === 'string' && item.text) void say(turn, { role: 'assistant', kind: 'text', text: item.text.slice(0, 100_000) });
+        if (item.type === 'agentMessage' && method === 'item/completed' && typeof item.text === 'string' && item.text)
+          void say(turn, { role: 'assistant', kind: 'text', text: item.text.slice(0, 100_000) });
         else if (method === 'item/started') announce(turn, item);
         else result(turn, item);
         return;
@@ -157,7 +171,16 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     const item = turn.items.get(itemId);
     const context: Record<string, unknown> = { codexMethod: method, threadId: live.threadId };
     if (str(params.reason)) context.reason = str(params.reason)!.slice(0, 10_000);
-    for (const key of ['turnId', 'itemId', 'availableDecisions', 'proposedExecpolicyAmendment', 'proposedNetworkPolicyAmendments', 'networkApprovalContext', 'grantRoot', 'commandActions']) {
+    for (const key of [
+      'turnId',
+      'itemId',
+      'availableDecisions',
+      'proposedExecpolicyAmendment',
+      'proposedNetworkPolicyAmendments',
+      'networkApprovalContext',
+      'grantRoot',
+      'commandActions',
+    ]) {
       const value = bounded(params[key]);
       if (value !== undefined && value !== null) context[key] = value;
     }
@@ -182,7 +205,11 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         return { decision: 'decline' };
       }
       toolName = 'apply_patch';
-      input = { changes, ...(str(params.reason) ? { reason: str(params.reason)!.slice(0, 10_000) } : {}), ...(str(params.grantRoot) ? { grantRoot: params.grantRoot } : {}) };
+      input = {
+        changes,
+        ...(str(params.reason) ? { reason: str(params.reason)!.slice(0, 10_000) } : {}),
+        ...(str(params.grantRoot) ? { grantRoot: params.grantRoot } : {}),
+      };
       if (item) announce(turn, item);
     }
     const controller = new AbortController();
@@ -196,7 +223,8 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       });
       if (answer.requestId) turn.requestIds.set(itemId, answer.requestId);
       const decision = decisionOf(answer, input, params.availableDecisions);
-      if (decision !== 'accept' && answer.behavior === 'allow') void say(turn, { role: 'system', kind: 'error', text: 'Allowed with an edited input, which Codex cannot take: declined.', isError: true });
+      if (decision !== 'accept' && answer.behavior === 'allow')
+        void say(turn, { role: 'system', kind: 'error', text: 'Allowed with an edited input, which Codex cannot take: declined.', isError: true });
       return { decision };
     } finally {
       turn.asks.delete(id);
@@ -225,7 +253,13 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     });
     await live.rpc.request('initialize', { clientInfo: { name: 'gatehouse', title: 'Gatehouse', version: '0.1.0' } });
     live.rpc.notify('initialized');
-    const started = await live.rpc.request('thread/start', { cwd, approvalPolicy: 'on-request', approvalsReviewer: 'user', sandbox: 'workspace-write', ephemeral: true });
+    const started = await live.rpc.request('thread/start', {
+      cwd,
+      approvalPolicy: 'on-request',
+      approvalsReviewer: 'user',
+      sandbox: 'workspace-write',
+      ephemeral: true,
+    });
     const threadId = isRecord(started) && isRecord(started.thread) ? str(started.thread.id) : undefined;
     if (!threadId) throw new Error('codex app-server started no thread');
     live.threadId = threadId;
@@ -238,7 +272,7 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       let pending = sessions.get(ctx.session.id);
       if (pending) {
         const live = await pending.catch(() => undefined);
-        if (!live || !live.rpc.alive) pending = undefined;
+        if (!live?.rpc.alive) pending = undefined;
       }
       if (!pending) {
         pending = start(ctx.session.cwd);
@@ -249,14 +283,29 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       let end!: (status: string) => void;
       let fail!: (error: Error) => void;
       const finished = new Promise<string>((resolve, reject) => ((end = resolve), (fail = reject)));
-      const turn: TurnState = { ctx, items: new Map(), announced: new Set(), resulted: new Set(), requestIds: new Map(), asks: new Map(), chain: Promise.resolve(), end, fail };
+      const turn: TurnState = {
+        ctx,
+        items: new Map(),
+        announced: new Set(),
+        resulted: new Set(),
+        requestIds: new Map(),
+        asks: new Map(),
+        chain: Promise.resolve(),
+        end,
+        fail,
+      };
       live.turn = turn;
       const onAbort = () => {
         if (turn.turnId) live.rpc.request('turn/interrupt', { threadId: live.threadId, turnId: turn.turnId }).catch(() => {});
       };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const started = await live.rpc.request('turn/start', { threadId: live.threadId, input: [{ type: 'text', text: ctx.prompt }], approvalPolicy: 'on-request', approvalsReviewer: 'user' });
+        const started = await live.rpc.request('turn/start', {
+          threadId: live.threadId,
+          input: [{ type: 'text', text: ctx.prompt }],
+          approvalPolicy: 'on-request',
+          approvalsReviewer: 'user',
+        });
         turn.turnId = isRecord(started) && isRecord(started.turn) ? str(started.turn.id) : undefined;
         if (ctx.signal.aborted) onAbort();
         const status = await finished;
@@ -274,7 +323,11 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       }
     },
     stop() {
-      for (const pending of sessions.values()) void pending.then((live) => live.rpc.close(), () => {});
+      for (const pending of sessions.values())
+        void pending.then(
+          (live) => live.rpc.close(),
+          () => {},
+        );
       sessions.clear();
     },
   };

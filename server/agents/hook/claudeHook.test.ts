@@ -44,17 +44,31 @@ describe('claude hook mapping', () => {
     expect(spec).toMatchObject({
       toolName: 'Bash',
       timeoutMs: 50_000,
-      context: { sessionId: 's1', cwd: '/work/p', agent: 'claude-code-hook', description: 'write a file', suggestions: permissionRequest.permission_suggestions },
+      context: {
+        sessionId: 's1',
+        cwd: '/work/p',
+        agent: 'claude-code-hook',
+        description: 'write a file',
+        suggestions: permissionRequest.permission_suggestions,
+      },
     });
   });
 
   it('HOOK-4: each event gets its own output shape', () => {
     const allow = { kind: 'finished', requestId: 'r', status: 'resolved', decision: 'allow', updatedInput: { command: 'ls' }, decidedBy: 'alice' } as const;
-    expect(outputOf('PermissionRequest', allow)).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'ls' } } } });
-    expect(outputOf('PreToolUse', allow)).toMatchObject({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', updatedInput: { command: 'ls' } } });
+    expect(outputOf('PermissionRequest', allow)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow', updatedInput: { command: 'ls' } } },
+    });
+    expect(outputOf('PreToolUse', allow)).toMatchObject({
+      hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', updatedInput: { command: 'ls' } },
+    });
     const deny = { kind: 'finished', requestId: 'r', status: 'resolved', decision: 'deny', message: 'no way' } as const;
-    expect(outputOf('PermissionRequest', deny)).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message: 'no way' } } });
-    expect(outputOf('PreToolUse', deny)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'no way' } });
+    expect(outputOf('PermissionRequest', deny)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message: 'no way' } },
+    });
+    expect(outputOf('PreToolUse', deny)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'no way' },
+    });
   });
 
   it('HOOK-4: a deny without a reason names who denied; a timeout says it timed out', () => {

@@ -14,7 +14,13 @@ const INPUT: CodexHookInput = {
   tool_name: 'Bash',
   tool_input: { command: 'touch m', description: 'why' },
 };
-const finished = (extra: Partial<Extract<AskOutcome, { kind: 'finished' }>>): AskOutcome => ({ kind: 'finished', requestId: 'r', status: 'resolved', decision: 'allow', ...extra });
+const finished = (extra: Partial<Extract<AskOutcome, { kind: 'finished' }>>): AskOutcome => ({
+  kind: 'finished',
+  requestId: 'r',
+  status: 'resolved',
+  decision: 'allow',
+  ...extra,
+});
 
 describe('Codex hook shape', () => {
   it('CODEX-2: parses Codex PermissionRequest input; refuses other events and non-JSON', () => {
@@ -27,7 +33,14 @@ describe('Codex hook shape', () => {
   it('CODEX-2: the request: agent codex-hook, session, turn, cwd, description; key codex-pr- from session, turn, tool and canonical input', () => {
     const spec = codexRequestSpecOf(INPUT, 5000);
     expect(spec).toMatchObject({ toolName: 'Bash', input: INPUT.tool_input, timeoutMs: 5000 });
-    expect(spec.context).toMatchObject({ agent: 'codex-hook', sessionId: 'sess-1', turnId: 'turn-1', cwd: '/work', description: 'why', hookEvent: 'PermissionRequest' });
+    expect(spec.context).toMatchObject({
+      agent: 'codex-hook',
+      sessionId: 'sess-1',
+      turnId: 'turn-1',
+      cwd: '/work',
+      description: 'why',
+      hookEvent: 'PermissionRequest',
+    });
     expect(spec.idempotencyKey).toMatch(/^codex-pr-[0-9a-f]{64}$/);
     // A retry finds the same request; key order does not matter; another turn or command does not.
     expect(codexIdempotencyKeyOf({ ...INPUT, tool_input: { description: 'why', command: 'touch m' } })).toBe(spec.idempotencyKey);
@@ -35,9 +48,11 @@ describe('Codex hook shape', () => {
     expect(codexIdempotencyKeyOf({ ...INPUT, tool_input: { command: 'touch n' } })).not.toBe(spec.idempotencyKey);
   });
 
-  it("CODEX-3: stdout never carries updatedInput or interrupt; an edited allow is a deny saying Codex cannot take edits", () => {
+  it('CODEX-3: stdout never carries updatedInput or interrupt; an edited allow is a deny saying Codex cannot take edits', () => {
     expect(codexOutputOf(INPUT, finished({}))).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow' } } });
-    expect(codexOutputOf(INPUT, finished({ updatedInput: { description: 'why', command: 'touch m' } }))).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow' } } });
+    expect(codexOutputOf(INPUT, finished({ updatedInput: { description: 'why', command: 'touch m' } }))).toEqual({
+      hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'allow' } },
+    });
     const edited = codexOutputOf(INPUT, finished({ updatedInput: { command: 'rm -rf /' } }));
     expect(edited).toEqual({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message: CODEX_EDIT_REFUSED } } });
     expect(JSON.stringify(edited)).not.toMatch(/updatedInput|interrupt/);
@@ -47,7 +62,9 @@ describe('Codex hook shape', () => {
   });
 
   it('CODEX-4: timed out is a deny saying so; cancelled, unavailable and gave-up step aside ({})', () => {
-    expect(codexOutputOf(INPUT, finished({ status: 'timedOut', decision: 'deny' }))).toMatchObject({ hookSpecificOutput: { decision: { behavior: 'deny', message: expect.stringContaining('timed out') } } });
+    expect(codexOutputOf(INPUT, finished({ status: 'timedOut', decision: 'deny' }))).toMatchObject({
+      hookSpecificOutput: { decision: { behavior: 'deny', message: expect.stringContaining('timed out') } },
+    });
     expect(codexOutputOf(INPUT, finished({ status: 'cancelled', decision: 'deny' }))).toEqual({});
     expect(codexOutputOf(INPUT, { kind: 'unavailable', down: true, reason: 'down' })).toEqual({});
   });

@@ -63,7 +63,8 @@ export function codexRequestSpecOf(input: CodexHookInput, timeoutMs: number): As
 /** No decision: Codex's own flow decides (its prompt, or `--approve-for-me`'s reviewer). */
 export const CODEX_STEP_ASIDE: HookOutput = {};
 
-export const CODEX_EDIT_REFUSED = 'Gatehouse: the command was allowed with an edited input, and Codex cannot take an edited input from a hook, so it is denied. Ask again with the edited command.';
+export const CODEX_EDIT_REFUSED =
+  'Gatehouse: the command was allowed with an edited input, and Codex cannot take an edited input from a hook, so it is denied. Ask again with the edited command.';
 
 const deny = (message: string): HookOutput => ({ hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message } } });
 

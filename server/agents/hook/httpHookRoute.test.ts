@@ -51,7 +51,8 @@ const hook = (body: unknown, init: { query?: string; token?: string | null; sign
     ...(init.signal ? { signal: init.signal } : {}),
   });
 
-const requestFor = (command: string, from: number) => client.waitFor((f) => f.type === 'permission-request' && f.input.command === command, { fromIndex: from });
+const requestFor = (command: string, from: number) =>
+  client.waitFor((f) => f.type === 'permission-request' && f.input.command === command, { fromIndex: from });
 const cancelledEvent = (id: string, from: number) => client.waitFor((f) => f.type === 'permission-cancelled' && f.requestId === id, { fromIndex: from });
 
 describe('POST /api/hooks/claude: asking', () => {
@@ -170,10 +171,26 @@ describe('POST /api/hooks/claude: answered elsewhere', () => {
       const waiting = hook(input);
       const request = await requestFor(input.tool_input.command, from);
       // Same input, another tool use: not ours.
-      const miss = await hook({ session_id: input.session_id, hook_event_name: event, tool_name: 'Bash', tool_input: input.tool_input, tool_use_id: 'toolu_other', error: 'x', reason: 'x' });
+      const miss = await hook({
+        session_id: input.session_id,
+        hook_event_name: event,
+        tool_name: 'Bash',
+        tool_input: input.tool_input,
+        tool_use_id: 'toolu_other',
+        error: 'x',
+        reason: 'x',
+      });
       expect(miss.body).toEqual({});
       expect((await server.api(`/api/permission-requests/${request.id}`)).body.status).toBe('pending');
-      const hit = await hook({ session_id: input.session_id, hook_event_name: event, tool_name: 'Bash', tool_input: input.tool_input, tool_use_id: input.tool_use_id, error: 'x', reason: 'x' });
+      const hit = await hook({
+        session_id: input.session_id,
+        hook_event_name: event,
+        tool_name: 'Bash',
+        tool_input: input.tool_input,
+        tool_use_id: input.tool_use_id,
+        error: 'x',
+        reason: 'x',
+      });
       expect(hit.body).toEqual({});
       expect((await cancelledEvent(request.id, from)).reason).toBe('answered-in-terminal');
       expect((await waiting).body.hookSpecificOutput).toMatchObject({ hookEventName: 'PreToolUse', permissionDecision: 'ask' });
@@ -207,8 +224,20 @@ describe('POST /api/hooks/claude: answered elsewhere', () => {
     const request = await requestFor(input.tool_input.command, from);
     const { command, args } = gatehouseCommand();
     const run = await runProcess(command, [...args, 'hook'], {
-      stdin: JSON.stringify({ session_id: input.session_id, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: input.tool_input, tool_use_id: 'toolu_cmd', tool_response: {} }),
-      env: { PATH: process.env.PATH, GATEHOUSE_URL: server.baseUrl, GATEHOUSE_AGENT_TOKEN: server.agentToken, GATEHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'gh-cch-fwd-')) },
+      stdin: JSON.stringify({
+        session_id: input.session_id,
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Bash',
+        tool_input: input.tool_input,
+        tool_use_id: 'toolu_cmd',
+        tool_response: {},
+      }),
+      env: {
+        PATH: process.env.PATH,
+        GATEHOUSE_URL: server.baseUrl,
+        GATEHOUSE_AGENT_TOKEN: server.agentToken,
+        GATEHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), 'gh-cch-fwd-')),
+      },
     });
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe('{}');

@@ -113,7 +113,11 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
         // or our budget ran out: nobody waits for this request any more.
         const cancelled = await cancelQuietly(id, 'agent-aborted');
         if (cancelled) return c.json(outputOf(event, cancelled));
-        const gaveUp: AskOutcome = { kind: 'gave-up', requestId: id, reason: reason === 'aborted' ? 'Claude Code stopped waiting' : 'gave up waiting for a decision' };
+        const gaveUp: AskOutcome = {
+          kind: 'gave-up',
+          requestId: id,
+          reason: reason === 'aborted' ? 'Claude Code stopped waiting' : 'gave up waiting for a decision',
+        };
         return c.json(outputOf(event, gaveUp));
       }
       case 'shutdown':

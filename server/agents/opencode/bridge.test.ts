@@ -20,7 +20,8 @@ const asked = (ask: OpencodeAsk) => ({ type: 'permission.asked', properties: ask
 const replied = (id: string, reply = 'once') => ({ type: 'permission.replied', properties: { sessionID: 'ses_1', requestID: id, reply } });
 
 /** Resolves once the signal is aborted (at once if it already is). */
-const aborted = (signal: AbortSignal) => (signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })));
+const aborted = (signal: AbortSignal) =>
+  signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
 
 type Waiter = { spec: AskSpec; onCreated: (id: string) => void; signal: AbortSignal; resolve: (outcome: AskOutcome) => void };
 
@@ -58,22 +59,52 @@ function harness(options: { maxWaiting?: number; replyFails?: boolean } = {}) {
   return { bridge, asks, cancels, replies, logs, nextReply };
 }
 
-const finished = (decision: 'allow' | 'deny', extra: Partial<Extract<AskOutcome, { kind: 'finished' }>> = {}): AskOutcome => ({ kind: 'finished', requestId: 'req_1', status: 'resolved', decision, ...extra });
+const finished = (decision: 'allow' | 'deny', extra: Partial<Extract<AskOutcome, { kind: 'finished' }>> = {}): AskOutcome => ({
+  kind: 'finished',
+  requestId: 'req_1',
+  status: 'resolved',
+  decision,
+  ...extra,
+});
 
 describe('opencode permission mapping', () => {
   it('OPENCODE-1: bash → Bash with the command; edit → Edit with file_path and diff; others → opencode:<permission> with patterns and metadata', () => {
     expect(toolOf(bashAsk())).toEqual({ toolName: 'Bash', input: { command: 'touch x' } });
-    const edit: OpencodeAsk = { ...bashAsk(), permission: 'edit', patterns: ['a.txt'], metadata: { filepath: '/p/a.txt', diff: '--- a\n+++ b\n' }, always: ['*'] };
+    const edit: OpencodeAsk = {
+      ...bashAsk(),
+      permission: 'edit',
+      patterns: ['a.txt'],
+      metadata: { filepath: '/p/a.txt', diff: '--- a\n+++ b\n' },
+      always: ['*'],
+    };
     expect(toolOf(edit)).toEqual({ toolName: 'Edit', input: { file_path: '/p/a.txt', diff: '--- a\n+++ b\n' } });
-    const external: OpencodeAsk = { ...bashAsk(), permission: 'external_directory', patterns: ['/tmp/*'], metadata: { command: 'touch /tmp/x', directories: ['/tmp'] }, always: ['/tmp/*'] };
-    expect(toolOf(external)).toEqual({ toolName: 'opencode:external_directory', input: { patterns: ['/tmp/*'], metadata: { command: 'touch /tmp/x', directories: ['/tmp'] } } });
+    const external: OpencodeAsk = {
+      ...bashAsk(),
+      permission: 'external_directory',
+      patterns: ['/tmp/*'],
+      metadata: { command: 'touch /tmp/x', directories: ['/tmp'] },
+      always: ['/tmp/*'],
+    };
+    expect(toolOf(external)).toEqual({
+      toolName: 'opencode:external_directory',
+      input: { patterns: ['/tmp/*'], metadata: { command: 'touch /tmp/x', directories: ['/tmp'] } },
+    });
     // A bash ask without a command string is not a Bash request (no rule for Bash can match it).
     expect(toolOf({ ...bashAsk(), metadata: { command: ['rm', '-rf'] } }).toolName).toBe('opencode:bash');
   });
 
   it('OPENCODE-1: the context names the agent, session, tool call, patterns, metadata and always patterns', () => {
     const spec = requestSpecOf(bashAsk(), { cwd: '/project', idempotencyKey: 'k' });
-    expect(spec.context).toMatchObject({ agent: 'opencode', sessionId: 'ses_1', toolUseId: 'call_1', opencodeRequestId: 'per_1', permission: 'bash', patterns: ['touch x'], always: ['touch *'], cwd: '/project' });
+    expect(spec.context).toMatchObject({
+      agent: 'opencode',
+      sessionId: 'ses_1',
+      toolUseId: 'call_1',
+      opencodeRequestId: 'per_1',
+      permission: 'bash',
+      patterns: ['touch x'],
+      always: ['touch *'],
+      cwd: '/project',
+    });
     expect(spec.idempotencyKey).toBe('k');
   });
 
@@ -81,13 +112,28 @@ describe('opencode permission mapping', () => {
     const input = { command: 'touch x' };
     expect(replyOf(finished('allow'), input)).toEqual({ reply: 'once' });
     expect(replyOf(finished('allow', { updatedInput: { command: 'touch x' } }), input)).toEqual({ reply: 'once' });
-    expect(replyOf(finished('allow', { updatedInput: { command: 'touch y' } }), input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('edited input') });
+    expect(replyOf(finished('allow', { updatedInput: { command: 'touch y' } }), input)).toMatchObject({
+      reply: 'reject',
+      message: expect.stringContaining('edited input'),
+    });
     expect(replyOf(finished('deny', { message: 'not today' }), input)).toEqual({ reply: 'reject', message: 'not today' });
-    expect(replyOf(finished('deny', { decidedBy: 'rule:1' }), input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('Denied in Gatehouse by rule:1') });
-    expect(replyOf({ kind: 'finished', requestId: 'r', status: 'timedOut', decision: 'deny' }, input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('timed out') });
+    expect(replyOf(finished('deny', { decidedBy: 'rule:1' }), input)).toMatchObject({
+      reply: 'reject',
+      message: expect.stringContaining('Denied in Gatehouse by rule:1'),
+    });
+    expect(replyOf({ kind: 'finished', requestId: 'r', status: 'timedOut', decision: 'deny' }, input)).toMatchObject({
+      reply: 'reject',
+      message: expect.stringContaining('timed out'),
+    });
     // A cancelled view that claims allow is still no allow.
-    expect(replyOf({ kind: 'finished', requestId: 'r', status: 'cancelled', decision: 'allow' }, input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('cancelled') });
-    expect(replyOf({ kind: 'unavailable', down: true, reason: 'connect ECONNREFUSED' }, input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('ECONNREFUSED') });
+    expect(replyOf({ kind: 'finished', requestId: 'r', status: 'cancelled', decision: 'allow' }, input)).toMatchObject({
+      reply: 'reject',
+      message: expect.stringContaining('cancelled'),
+    });
+    expect(replyOf({ kind: 'unavailable', down: true, reason: 'connect ECONNREFUSED' }, input)).toMatchObject({
+      reply: 'reject',
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
     expect(replyOf({ kind: 'gave-up', reason: 'deadline' }, input)).toMatchObject({ reply: 'reject', message: expect.stringContaining('deadline') });
   });
 
@@ -175,7 +221,7 @@ describe('OpencodeBridge', () => {
     expect(h.replies[0]).toMatchObject({ id: 'per_bad', body: { reply: 'reject', message: expect.stringContaining('could not read') } });
   });
 
-  it('OPENCODE-9: close gives up every waiting request and replies nothing (the ask stays for opencode\'s own UI)', async () => {
+  it("OPENCODE-9: close gives up every waiting request and replies nothing (the ask stays for opencode's own UI)", async () => {
     const h = harness();
     h.bridge.onEvent(asked(bashAsk()));
     await h.bridge.close();

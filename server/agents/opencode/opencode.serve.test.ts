@@ -87,7 +87,11 @@ function observeEvents(url: string) {
       while ((cut = text.indexOf('\n\n')) >= 0) {
         const block = text.slice(0, cut);
         text = text.slice(cut + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .join('\n');
         if (data) events.push(JSON.parse(data) as OcEvent);
         for (const waiter of [...waiters]) waiter();
       }
@@ -152,12 +156,20 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     root = mkdtempSync(join(tmpdir(), 'gh-opencode-'));
     work = join(root, 'work');
     const home = join(root, 'home');
-    for (const dir of [work, join(work, 'out'), home, join(home, 'config'), join(home, 'data'), join(home, 'cache'), join(home, 'state')]) mkdirSync(dir, { recursive: true });
+    for (const dir of [work, join(work, 'out'), home, join(home, 'config'), join(home, 'data'), join(home, 'cache'), join(home, 'state')])
+      mkdirSync(dir, { recursive: true });
     const config = join(root, 'opencode.json');
     writeFileSync(
       config,
       JSON.stringify({
-        provider: { fake: { npm: '@ai-sdk/openai-compatible', name: 'Fake', options: { baseURL: fake.baseUrl, apiKey: 'fake' }, models: { 'fake-model': { name: 'Fake Model', tool_call: true } } } },
+        provider: {
+          fake: {
+            npm: '@ai-sdk/openai-compatible',
+            name: 'Fake',
+            options: { baseURL: fake.baseUrl, apiKey: 'fake' },
+            models: { 'fake-model': { name: 'Fake Model', tool_call: true } },
+          },
+        },
         model: 'fake/fake-model',
         small_model: 'fake/fake-model',
         permission: { bash: 'ask', edit: 'ask' },
@@ -166,7 +178,8 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
       }),
     );
     const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') env[key] = value;
+    for (const [key, value] of Object.entries(process.env))
+      if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') env[key] = value;
     Object.assign(env, {
       HOME: home,
       XDG_CONFIG_HOME: join(home, 'config'),
@@ -194,7 +207,8 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
 
     t = Date.now();
     const bridgeEnv: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') bridgeEnv[key] = value;
+    for (const [key, value] of Object.entries(process.env))
+      if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') bridgeEnv[key] = value;
     // The agent role is all the bridge needs (contract-2 §1); it never reads the owner token.
     Object.assign(bridgeEnv, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: gate.agentToken, GATEHOUSE_DATA_DIR: join(root, 'no-data-dir') });
     bridge = spawn(GATEHOUSE_BIN, ['opencode', '--url', ocUrl], { env: bridgeEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -222,7 +236,11 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
   });
 
   async function oc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${ocUrl}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${ocUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
@@ -233,11 +251,18 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     expect(session.status).toBe(200);
     const sessionId = session.body.id as string;
     const from = observer.events.length;
-    const prompted = await oc('POST', `/session/${sessionId}/prompt_async`, { parts: [{ type: 'text', text: `RUN: ${command}` }], model: { providerID: 'fake', modelID: 'fake-model' } });
+    const prompted = await oc('POST', `/session/${sessionId}/prompt_async`, {
+      parts: [{ type: 'text', text: `RUN: ${command}` }],
+      model: { providerID: 'fake', modelID: 'fake-model' },
+    });
     expect(prompted.status).toBe(204);
     const asked = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, from);
     const request = await gate.human.nextPending(60_000);
-    const idle = observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, from);
+    const idle = observer.next(
+      (e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle',
+      60_000,
+      from,
+    );
     return { sessionId, asked, request, idle, from };
   }
 
@@ -251,139 +276,186 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     return (await gate.server.api(`/api/permission-requests/${encodeURIComponent(id)}?wait=10`)).body;
   }
 
-  it('OPENCODE-1, OPENCODE-2: allowed in Gatehouse: the bash ask is a Bash request, replied once, the command runs', async () => {
-    const t = Date.now();
-    const marker = join(work, 'out', 'allowed');
-    const command = `touch ${marker}`;
-    const { sessionId, asked, request, idle, from } = await promptAndAsk(command);
-    expect(asked.properties.permission).toBe('bash');
-    expect(request.toolName).toBe('Bash');
-    // opencode's bash ask carries the command alone (no description) in its metadata.
-    expect(request.input).toEqual({ command });
-    expect(request.context).toMatchObject({
-      agent: 'opencode',
-      sessionId,
-      toolUseId: asked.properties.tool.callID,
-      opencodeRequestId: asked.properties.id,
-      permission: 'bash',
-      patterns: asked.properties.patterns,
-      always: asked.properties.always,
-      cwd: work,
-    });
-    expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
-    const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
-    expect(replied.properties.reply).toBe('once');
-    await idle;
-    expect(existsSync(marker)).toBe(true);
-    expect((await toolPart(sessionId)).state.status).toBe('completed');
-    expect(fake.requests.some((r) => r.body.messages?.some((m) => m.role === 'tool'))).toBe(true);
-    console.log(`[opencode] once in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-1, OPENCODE-2: allowed in Gatehouse: the bash ask is a Bash request, replied once, the command runs',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'allowed');
+      const command = `touch ${marker}`;
+      const { sessionId, asked, request, idle, from } = await promptAndAsk(command);
+      expect(asked.properties.permission).toBe('bash');
+      expect(request.toolName).toBe('Bash');
+      // opencode's bash ask carries the command alone (no description) in its metadata.
+      expect(request.input).toEqual({ command });
+      expect(request.context).toMatchObject({
+        agent: 'opencode',
+        sessionId,
+        toolUseId: asked.properties.tool.callID,
+        opencodeRequestId: asked.properties.id,
+        permission: 'bash',
+        patterns: asked.properties.patterns,
+        always: asked.properties.always,
+        cwd: work,
+      });
+      expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(replied.properties.reply).toBe('once');
+      await idle;
+      expect(existsSync(marker)).toBe(true);
+      expect((await toolPart(sessionId)).state.status).toBe('completed');
+      expect(fake.requests.some((r) => r.body.messages?.some((m) => m.role === 'tool'))).toBe(true);
+      console.log(`[opencode] once in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('OPENCODE-2: denied in Gatehouse: replied reject with the reason, the command does not run, the tool part carries the reason', async () => {
-    const t = Date.now();
-    const marker = join(work, 'out', 'denied');
-    const { sessionId, asked, request, idle, from } = await promptAndAsk(`touch ${marker}`);
-    expect((await gate.human.decide(request.id, { decision: 'deny', message: 'not on a Tuesday' })).status).toBe(200);
-    const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
-    expect(replied.properties.reply).toBe('reject');
-    await idle;
-    expect(existsSync(marker)).toBe(false);
-    const part = await toolPart(sessionId);
-    expect(part.state.status).toBe('error');
-    expect(String(part.state.error)).toContain('not on a Tuesday');
-    console.log(`[opencode] reject in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-2: denied in Gatehouse: replied reject with the reason, the command does not run, the tool part carries the reason',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'denied');
+      const { sessionId, asked, request, idle, from } = await promptAndAsk(`touch ${marker}`);
+      expect((await gate.human.decide(request.id, { decision: 'deny', message: 'not on a Tuesday' })).status).toBe(200);
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(replied.properties.reply).toBe('reject');
+      await idle;
+      expect(existsSync(marker)).toBe(false);
+      const part = await toolPart(sessionId);
+      expect(part.state.status).toBe('error');
+      expect(String(part.state.error)).toContain('not on a Tuesday');
+      console.log(`[opencode] reject in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('OPENCODE-3: answered by another opencode client first: the Gatehouse request ends cancelled answered-in-agent, seen on the WebSocket', async () => {
-    const t = Date.now();
-    const marker = join(work, 'out', 'elsewhere');
-    const { asked, request, idle } = await promptAndAsk(`touch ${marker}`);
-    // Another opencode UI answers the ask directly.
-    const answer = await oc('POST', `/permission/${asked.properties.id}/reply`, { reply: 'once' });
-    expect(answer).toEqual({ status: 200, body: true });
-    const cancelled = await ws.waitFor((f) => f.type === 'permission-cancelled' && f.requestId === request.id, { timeoutMs: 30_000 });
-    expect(cancelled.reason).toBe('answered-in-agent');
-    expect(await finished(request.id)).toMatchObject({ status: 'cancelled', reason: 'answered-in-agent' });
-    await idle;
-    expect(existsSync(marker)).toBe(true);
-    // The bridge sent no reply of its own: the one replied event is the other client's.
-    expect(observer.events.filter((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id)).toHaveLength(1);
-    console.log(`[opencode] answered elsewhere in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-3: answered by another opencode client first: the Gatehouse request ends cancelled answered-in-agent, seen on the WebSocket',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'elsewhere');
+      const { asked, request, idle } = await promptAndAsk(`touch ${marker}`);
+      // Another opencode UI answers the ask directly.
+      const answer = await oc('POST', `/permission/${asked.properties.id}/reply`, { reply: 'once' });
+      expect(answer).toEqual({ status: 200, body: true });
+      const cancelled = await ws.waitFor((f) => f.type === 'permission-cancelled' && f.requestId === request.id, { timeoutMs: 30_000 });
+      expect(cancelled.reason).toBe('answered-in-agent');
+      expect(await finished(request.id)).toMatchObject({ status: 'cancelled', reason: 'answered-in-agent' });
+      await idle;
+      expect(existsSync(marker)).toBe(true);
+      // The bridge sent no reply of its own: the one replied event is the other client's.
+      expect(observer.events.filter((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id)).toHaveLength(1);
+      console.log(`[opencode] answered elsewhere in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('OPENCODE-4: many asks at once are each handled; a slow human does not hold back the others', async () => {
-    const t = Date.now();
-    const markers = [0, 1, 2].map((i) => join(work, 'out', `many-${i}`));
-    const sessions = await Promise.all(markers.map(async () => (await oc('POST', '/session', { title: 'many' })).body.id as string));
-    const from = observer.events.length;
-    await Promise.all(sessions.map((id, i) => oc('POST', `/session/${id}/prompt_async`, { parts: [{ type: 'text', text: `RUN: touch ${markers[i]}` }], model: { providerID: 'fake', modelID: 'fake-model' } })));
-    const requests = await Promise.all(markers.map(() => gate.human.nextPending(60_000)));
-    const byMarker = (i: number) => requests.find((r) => r.input.command === `touch ${markers[i]}`)!;
-    // The last one is answered first; the others still wait.
-    expect((await gate.human.decide(byMarker(2).id, { decision: 'allow' })).status).toBe(200);
-    await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === byMarker(2).context.sessionId && e.properties.status?.type === 'idle', 60_000, from);
-    expect(existsSync(markers[2])).toBe(true);
-    expect(existsSync(markers[0])).toBe(false);
-    expect((await gate.human.decide(byMarker(0).id, { decision: 'allow' })).status).toBe(200);
-    expect((await gate.human.decide(byMarker(1).id, { decision: 'deny', message: 'no' })).status).toBe(200);
-    for (const i of [0, 1]) await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === byMarker(i).context.sessionId && e.properties.status?.type === 'idle', 60_000, from);
-    expect(existsSync(markers[0])).toBe(true);
-    expect(existsSync(markers[1])).toBe(false);
-    console.log(`[opencode] three at once in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-4: many asks at once are each handled; a slow human does not hold back the others',
+    async () => {
+      const t = Date.now();
+      const markers = [0, 1, 2].map((i) => join(work, 'out', `many-${i}`));
+      const sessions = await Promise.all(markers.map(async () => (await oc('POST', '/session', { title: 'many' })).body.id as string));
+      const from = observer.events.length;
+      await Promise.all(
+        sessions.map((id, i) =>
+          oc('POST', `/session/${id}/prompt_async`, {
+            parts: [{ type: 'text', text: `RUN: touch ${markers[i]}` }],
+            model: { providerID: 'fake', modelID: 'fake-model' },
+          }),
+        ),
+      );
+      const requests = await Promise.all(markers.map(() => gate.human.nextPending(60_000)));
+      const byMarker = (i: number) => requests.find((r) => r.input.command === `touch ${markers[i]}`)!;
+      // The last one is answered first; the others still wait.
+      expect((await gate.human.decide(byMarker(2).id, { decision: 'allow' })).status).toBe(200);
+      await observer.next(
+        (e) => e.type === 'session.status' && e.properties.sessionID === byMarker(2).context.sessionId && e.properties.status?.type === 'idle',
+        60_000,
+        from,
+      );
+      expect(existsSync(markers[2])).toBe(true);
+      expect(existsSync(markers[0])).toBe(false);
+      expect((await gate.human.decide(byMarker(0).id, { decision: 'allow' })).status).toBe(200);
+      expect((await gate.human.decide(byMarker(1).id, { decision: 'deny', message: 'no' })).status).toBe(200);
+      for (const i of [0, 1])
+        await observer.next(
+          (e) => e.type === 'session.status' && e.properties.sessionID === byMarker(i).context.sessionId && e.properties.status?.type === 'idle',
+          60_000,
+          from,
+        );
+      expect(existsSync(markers[0])).toBe(true);
+      expect(existsSync(markers[1])).toBe(false);
+      console.log(`[opencode] three at once in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('OPENCODE-7: "Always allow" in Gatehouse makes a Gatehouse rule: the same command later in the session is replied once with no human; opencode\'s own always is not sent', async () => {
-    const t = Date.now();
-    const marker = join(work, 'out', 'remembered');
-    const command = `touch ${marker}`;
-    const { sessionId, asked, request, idle, from } = await promptAndAsk(command);
-    const decided = await gate.human.decide(request.id, { decision: 'allow', remember: { scope: 'session' } });
-    expect(decided.status).toBe(200);
-    const first = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
-    expect(first.properties.reply).toBe('once');
-    await idle;
-    expect(existsSync(marker)).toBe(true);
-    rmSync(marker);
-    // The same command again in the same session: the rule decides.
-    const again = observer.events.length;
-    await oc('POST', `/session/${sessionId}/prompt_async`, { parts: [{ type: 'text', text: `RUN: ${command}` }], model: { providerID: 'fake', modelID: 'fake-model' } });
-    const second = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, again);
-    const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === second.properties.id, 30_000, again);
-    expect(replied.properties.reply).toBe('once');
-    await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, again);
-    expect(existsSync(marker)).toBe(true);
-    const list = await gate.server.api('/api/permission-requests?status=resolved');
-    const byRule = (list.body.requests as RequestView[]).find((r) => r.context.opencodeRequestId === second.properties.id);
-    expect(byRule).toMatchObject({ status: 'resolved', decision: 'allow' });
-    expect(byRule?.decidedBy).toMatch(/rule/);
-    console.log(`[opencode] remembered rule in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-7: "Always allow" in Gatehouse makes a Gatehouse rule: the same command later in the session is replied once with no human; opencode\'s own always is not sent',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'remembered');
+      const command = `touch ${marker}`;
+      const { sessionId, asked, request, idle, from } = await promptAndAsk(command);
+      const decided = await gate.human.decide(request.id, { decision: 'allow', remember: { scope: 'session' } });
+      expect(decided.status).toBe(200);
+      const first = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(first.properties.reply).toBe('once');
+      await idle;
+      expect(existsSync(marker)).toBe(true);
+      rmSync(marker);
+      // The same command again in the same session: the rule decides.
+      const again = observer.events.length;
+      await oc('POST', `/session/${sessionId}/prompt_async`, {
+        parts: [{ type: 'text', text: `RUN: ${command}` }],
+        model: { providerID: 'fake', modelID: 'fake-model' },
+      });
+      const second = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, again);
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === second.properties.id, 30_000, again);
+      expect(replied.properties.reply).toBe('once');
+      await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, again);
+      expect(existsSync(marker)).toBe(true);
+      const list = await gate.server.api('/api/permission-requests?status=resolved');
+      const byRule = (list.body.requests as RequestView[]).find((r) => r.context.opencodeRequestId === second.properties.id);
+      expect(byRule).toMatchObject({ status: 'resolved', decision: 'allow' });
+      expect(byRule?.decidedBy).toMatch(/rule/);
+      console.log(`[opencode] remembered rule in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('OPENCODE-5, OPENCODE-6: an ask pending before the bridge attaches is found by its list; a Gatehouse that cannot prove itself means reject, never allow', async () => {
-    const t = Date.now();
-    // The file's bridge goes away; an ask comes while no bridge listens.
-    const gone = new Promise((resolve) => bridge.once('exit', resolve));
-    bridge.kill('SIGTERM');
-    await gone;
-    const marker = join(work, 'out', 'unproven');
-    const session = await oc('POST', '/session', { title: 'unproven' });
-    const sessionId = session.body.id as string;
-    const from = observer.events.length;
-    await oc('POST', `/session/${sessionId}/prompt_async`, { parts: [{ type: 'text', text: `RUN: touch ${marker}` }], model: { providerID: 'fake', modelID: 'fake-model' } });
-    const asked = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, from);
-    // A bridge with the wrong agent token: the server's hello proof fails, nothing is sent to it.
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') env[key] = value;
-    Object.assign(env, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: 'x'.repeat(43), GATEHOUSE_DATA_DIR: join(root, 'no-data-dir') });
-    bridge = spawn(GATEHOUSE_BIN, ['opencode', '--url', ocUrl], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
-    expect(replied.properties.reply).toBe('reject');
-    await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, from);
-    expect(existsSync(marker)).toBe(false);
-    expect(String((await toolPart(sessionId)).state.error)).toContain('did not prove it knows the agent token');
-    const pending = await gate.server.api('/api/permission-requests?status=pending');
-    expect(pending.body.requests).toEqual([]);
-    console.log(`[opencode] unproven Gatehouse in ${seconds(Date.now() - t)}`);
-  }, TEST_TIMEOUT);
+  it(
+    'OPENCODE-5, OPENCODE-6: an ask pending before the bridge attaches is found by its list; a Gatehouse that cannot prove itself means reject, never allow',
+    async () => {
+      const t = Date.now();
+      // The file's bridge goes away; an ask comes while no bridge listens.
+      const gone = new Promise((resolve) => bridge.once('exit', resolve));
+      bridge.kill('SIGTERM');
+      await gone;
+      const marker = join(work, 'out', 'unproven');
+      const session = await oc('POST', '/session', { title: 'unproven' });
+      const sessionId = session.body.id as string;
+      const from = observer.events.length;
+      await oc('POST', `/session/${sessionId}/prompt_async`, {
+        parts: [{ type: 'text', text: `RUN: touch ${marker}` }],
+        model: { providerID: 'fake', modelID: 'fake-model' },
+      });
+      const asked = await observer.next((e) => e.type === 'permission.asked' && e.properties.sessionID === sessionId, 60_000, from);
+      // A bridge with the wrong agent token: the server's hello proof fails, nothing is sent to it.
+      const env: NodeJS.ProcessEnv = {};
+      for (const [key, value] of Object.entries(process.env))
+        if (!key.startsWith('GATEHOUSE_') && !key.startsWith('OPENCODE_') && key !== 'DEBUG') env[key] = value;
+      Object.assign(env, { GATEHOUSE_URL: gate.url, GATEHOUSE_AGENT_TOKEN: 'x'.repeat(43), GATEHOUSE_DATA_DIR: join(root, 'no-data-dir') });
+      bridge = spawn(GATEHOUSE_BIN, ['opencode', '--url', ocUrl], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(replied.properties.reply).toBe('reject');
+      await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, from);
+      expect(existsSync(marker)).toBe(false);
+      expect(String((await toolPart(sessionId)).state.error)).toContain('did not prove it knows the agent token');
+      const pending = await gate.server.api('/api/permission-requests?status=pending');
+      expect(pending.body.requests).toEqual([]);
+      console.log(`[opencode] unproven Gatehouse in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
 });

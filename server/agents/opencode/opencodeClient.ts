@@ -91,7 +91,8 @@ export class OpencodeClient {
     while (!signal.aborted) {
       try {
         const response = await fetch(`${this.base}/event${this.query}`, { headers: { ...this.headers, accept: 'text/event-stream' }, signal });
-        if (response.status !== 200 || !response.body) throw new Error(`GET /event answered ${response.status}${response.status === 401 ? ' (wrong or missing OPENCODE_SERVER_PASSWORD)' : ''}`);
+        if (response.status !== 200 || !response.body)
+          throw new Error(`GET /event answered ${response.status}${response.status === 401 ? ' (wrong or missing OPENCODE_SERVER_PASSWORD)' : ''}`);
         const buffered: unknown[] = [];
         let opened = false;
         const deliver = (data: unknown) => (opened ? handlers.onEvent(data) : buffered.push(data));

@@ -85,7 +85,8 @@ export function toolOf(ask: OpencodeAsk): { toolName: string; input: Record<stri
   }
   if (ask.permission === 'edit' && typeof meta.filepath === 'string' && meta.filepath.length > 0) {
     const input: Record<string, unknown> = { file_path: meta.filepath };
-    if (typeof meta.diff === 'string') input.diff = jsonByteLength(meta.diff) <= MAX_PIECE_BYTES ? meta.diff : `(a diff of more than ${MAX_PIECE_BYTES} bytes, not shown)`;
+    if (typeof meta.diff === 'string')
+      input.diff = jsonByteLength(meta.diff) <= MAX_PIECE_BYTES ? meta.diff : `(a diff of more than ${MAX_PIECE_BYTES} bytes, not shown)`;
     return { toolName: 'Edit', input };
   }
   return { toolName: `opencode:${ask.permission}`.slice(0, LIMITS.maxToolNameLength), input: { patterns: bounded(ask.patterns), metadata: bounded(meta) } };

@@ -46,7 +46,9 @@ export function startScriptedEditor(options: { args: string[]; env: NodeJS.Proce
   });
   proc.stdout!.on('data', (chunk: Buffer) => splitter.push(chunk));
   proc.stdout!.on('end', () => splitter.end());
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('close', (code, signal) => resolve({ code, signal })),
+  );
   const write = (message: unknown) => {
     const line = Buffer.from(JSON.stringify(message) + '\n', 'utf8');
     sent.push(line);

@@ -51,10 +51,23 @@ export async function installAgent(name: PinnedAgent, env: NodeJS.ProcessEnv = p
   mkdirSync(cache, { recursive: true });
   const temp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   const started = Date.now();
-  const result = await run('npm', ['install', '--prefix', temp, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel', 'error', `${spec.package}@${spec.version}`]);
+  const result = await run('npm', [
+    'install',
+    '--prefix',
+    temp,
+    '--no-save',
+    '--ignore-scripts',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel',
+    'error',
+    `${spec.package}@${spec.version}`,
+  ]);
   if (result.code !== 0 || !existsSync(join(temp, binPath))) {
     rmSync(temp, { recursive: true, force: true });
-    throw new Error(`could not install ${spec.package}@${spec.version} into ${cache} (npm exit ${result.code}); the real-agent tests need it once, online:\n${result.output.slice(-2000)}`);
+    throw new Error(
+      `could not install ${spec.package}@${spec.version} into ${cache} (npm exit ${result.code}); the real-agent tests need it once, online:\n${result.output.slice(-2000)}`,
+    );
   }
   writeFileSync(join(temp, COMPLETE), `${spec.package}@${spec.version}\n`);
   try {

@@ -26,7 +26,10 @@ export type FakeChatCompletions = {
 /** The text of a message's content (a string or a list of text parts). */
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : '')).join('');
+  if (Array.isArray(content))
+    return content
+      .map((part) => (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+      .join('');
   return '';
 }
 
@@ -70,10 +73,16 @@ export async function startFakeChatCompletions(script: ChatScript = () => ({ tex
         const model = body.model ?? 'fake-model';
         const base = { id, object: 'chat.completion.chunk', created, model };
         const callId = `call_${++callCounter}`;
-        const toolCalls = reply.toolCall ? [{ index: 0, id: callId, type: 'function', function: { name: reply.toolCall.name, arguments: JSON.stringify(reply.toolCall.arguments) } }] : undefined;
+        const toolCalls = reply.toolCall
+          ? [{ index: 0, id: callId, type: 'function', function: { name: reply.toolCall.name, arguments: JSON.stringify(reply.toolCall.arguments) } }]
+          : undefined;
         const finish = toolCalls ? 'tool_calls' : 'stop';
         if (body.stream !== true) {
-          const message = { role: 'assistant', content: reply.text ?? null, ...(toolCalls ? { tool_calls: toolCalls.map(({ index: _index, ...call }) => call) } : {}) };
+          const message = {
+            role: 'assistant',
+            content: reply.text ?? null,
+            ...(toolCalls ? { tool_calls: toolCalls.map(({ index: _index, ...call }) => call) } : {}),
+          };
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ id, object: 'chat.completion', created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: USAGE }));
           return;

@@ -91,7 +91,8 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
         const body = JSON.parse(text) as { toolName: string; input: Record<string, unknown>; context?: Record<string, unknown>; timeoutMs?: number };
         const key = req.headers['idempotency-key'] as string | undefined;
         const existing = key ? requests.find((request) => request.key === key) : undefined;
-        if (existing) return existing.bodyText === text ? send(200, view(existing)) : send(409, { error: { code: 'idempotency-conflict', message: 'other body' } });
+        if (existing)
+          return existing.bodyText === text ? send(200, view(existing)) : send(409, { error: { code: 'idempotency-conflict', message: 'other body' } });
         counter += 1;
         const now = Date.now();
         const request: FakeRequest = {
@@ -107,9 +108,13 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
           bodyText: text,
         };
         requests.push(request);
-        const timer = setTimeout(() => {
-          if (request.status === 'pending') finish(request, { status: 'timedOut', decision: 'deny', message: 'The request timed out.', decidedBy: 'timeout' });
-        }, Math.min(body.timeoutMs ?? 120_000, 2_000_000_000));
+        const timer = setTimeout(
+          () => {
+            if (request.status === 'pending')
+              finish(request, { status: 'timedOut', decision: 'deny', message: 'The request timed out.', decidedBy: 'timeout' });
+          },
+          Math.min(body.timeoutMs ?? 120_000, 2_000_000_000),
+        );
         timer.unref();
         const notify = createdWaiters;
         createdWaiters = [];
@@ -123,7 +128,10 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
       if (!found) return send(404, { error: { code: 'unknown-request', message: 'unknown' } });
       if (req.method === 'POST' && parts[3] === 'decision') {
         const body = JSON.parse(await readBody(req)) as { decision: 'allow' | 'deny'; updatedInput?: Record<string, unknown>; message?: string };
-        if (found.status !== 'pending') return send(409, { error: { code: found.status === 'resolved' ? 'already-resolved' : found.status === 'timedOut' ? 'expired' : 'cancelled', message: 'finished' } });
+        if (found.status !== 'pending')
+          return send(409, {
+            error: { code: found.status === 'resolved' ? 'already-resolved' : found.status === 'timedOut' ? 'expired' : 'cancelled', message: 'finished' },
+          });
         finish(found, { status: 'resolved', decision: body.decision, updatedInput: body.updatedInput, message: body.message, decidedBy: 'http' });
         return send(200, view(found));
       }
@@ -139,7 +147,8 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
       }
       if (req.method === 'DELETE') {
         deletes.push(found.id);
-        if (found.status !== 'pending') return send(409, { error: { code: found.status === 'resolved' ? 'already-resolved' : found.status, message: 'finished' } });
+        if (found.status !== 'pending')
+          return send(409, { error: { code: found.status === 'resolved' ? 'already-resolved' : found.status, message: 'finished' } });
         finish(found, { status: 'cancelled', decision: 'deny', message: 'cancelled', decidedBy: 'agent' });
         return send(200, view(found));
       }
@@ -161,7 +170,7 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
     },
     decide(id, decision, extra = {}) {
       const request = requests.find((candidate) => candidate.id === id);
-      if (!request || request.status !== 'pending') throw new Error(`cannot decide ${id}`);
+      if (request?.status !== 'pending') throw new Error(`cannot decide ${id}`);
       finish(request, { status: 'resolved', decision, ...extra, decidedBy: 'test' });
     },
     close: () =>

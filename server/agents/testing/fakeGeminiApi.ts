@@ -9,7 +9,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type GeminiPart = { text?: string; functionCall?: { name: string; args: Record<string, unknown> }; functionResponse?: { name: string; response: unknown } };
+export type GeminiPart = {
+  text?: string;
+  functionCall?: { name: string; args: Record<string, unknown> };
+  functionResponse?: { name: string; response: unknown };
+};
 export type GeminiContent = { role?: string; parts?: GeminiPart[] };
 export type GeminiRequest = { path: string; body: { contents?: GeminiContent[]; tools?: unknown[] } & Record<string, unknown> };
 export type GeminiScript = (request: GeminiRequest) => GeminiPart[];

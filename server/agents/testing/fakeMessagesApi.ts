@@ -114,7 +114,14 @@ export function toolRounds(
   return (request) => {
     const done = countToolResults(request);
     const next = rounds[done];
-    if (next) return { content: [{ type: 'text', text: `I will use ${next.name}.` }, { type: 'tool_use', name: next.name, input: next.input }], stopReason: 'tool_use' };
+    if (next)
+      return {
+        content: [
+          { type: 'text', text: `I will use ${next.name}.` },
+          { type: 'tool_use', name: next.name, input: next.input },
+        ],
+        stopReason: 'tool_use',
+      };
     const text = typeof final === 'string' ? final : final(pendingToolResults(request));
     return { content: [{ type: 'text', text }], stopReason: 'end_turn' };
   };
@@ -169,7 +176,16 @@ function writeJson(res: ServerResponse, model: string, reply: FakeReply): void {
   const blocks = withIds(reply);
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(
-    JSON.stringify({ id: newId('msg'), type: 'message', role: 'assistant', model, content: blocks, stop_reason: stopReasonOf(reply, blocks), stop_sequence: null, usage: USAGE }),
+    JSON.stringify({
+      id: newId('msg'),
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: blocks,
+      stop_reason: stopReasonOf(reply, blocks),
+      stop_sequence: null,
+      usage: USAGE,
+    }),
   );
 }
 

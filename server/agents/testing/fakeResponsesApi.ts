@@ -10,8 +10,19 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type ResponsesInputItem = { type?: string; role?: string; content?: unknown; call_id?: string; output?: unknown; name?: string; arguments?: string } & Record<string, unknown>;
-export type ResponsesRequest = { path: string; body: { model?: string; input?: ResponsesInputItem[]; tools?: Array<{ name?: string; type?: string }> } & Record<string, unknown> };
+export type ResponsesInputItem = {
+  type?: string;
+  role?: string;
+  content?: unknown;
+  call_id?: string;
+  output?: unknown;
+  name?: string;
+  arguments?: string;
+} & Record<string, unknown>;
+export type ResponsesRequest = {
+  path: string;
+  body: { model?: string; input?: ResponsesInputItem[]; tools?: Array<{ name?: string; type?: string }> } & Record<string, unknown>;
+};
 export type ResponsesOutputItem = Record<string, unknown>;
 export type ResponsesScript = (request: ResponsesRequest) => ResponsesOutputItem[];
 
@@ -24,20 +35,33 @@ export type FakeResponsesApi = {
 };
 
 /** An assistant message item. */
-export const assistantMessage = (text: string): ResponsesOutputItem => ({ type: 'message', role: 'assistant', id: `msg_${Math.random().toString(36).slice(2)}`, content: [{ type: 'output_text', text, annotations: [] }] });
+export const assistantMessage = (text: string): ResponsesOutputItem => ({
+  type: 'message',
+  role: 'assistant',
+  id: `msg_${Math.random().toString(36).slice(2)}`,
+  content: [{ type: 'output_text', text, annotations: [] }],
+});
 
 /** A `function_call` item calling `name` with `args` (JSON-encoded, as the API does). */
-export const functionCall = (callId: string, name: string, args: Record<string, unknown>): ResponsesOutputItem => ({ type: 'function_call', id: `fc_${callId}`, call_id: callId, name, arguments: JSON.stringify(args) });
+export const functionCall = (callId: string, name: string, args: Record<string, unknown>): ResponsesOutputItem => ({
+  type: 'function_call',
+  id: `fc_${callId}`,
+  call_id: callId,
+  name,
+  arguments: JSON.stringify(args),
+});
 
 /** The function call outputs in the request's input (what the tools gave back). */
-export const functionOutputs = (request: ResponsesRequest): ResponsesInputItem[] => (request.body.input ?? []).filter((item) => item.type === 'function_call_output' || item.type === 'custom_tool_call_output');
+export const functionOutputs = (request: ResponsesRequest): ResponsesInputItem[] =>
+  (request.body.input ?? []).filter((item) => item.type === 'function_call_output' || item.type === 'custom_tool_call_output');
 
 /** The text of the user's messages in the input, joined. */
 export function userText(request: ResponsesRequest): string {
   const parts: string[] = [];
   for (const item of request.body.input ?? []) {
     if (item.role !== 'user' || !Array.isArray(item.content)) continue;
-    for (const block of item.content as Array<{ type?: string; text?: string }>) if (block.type === 'input_text' && typeof block.text === 'string') parts.push(block.text);
+    for (const block of item.content as Array<{ type?: string; text?: string }>)
+      if (block.type === 'input_text' && typeof block.text === 'string') parts.push(block.text);
   }
   return parts.join('\n');
 }

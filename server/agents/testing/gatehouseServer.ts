@@ -18,7 +18,9 @@ export type TestGatehouse = {
   stop(): Promise<void>;
 };
 
-export async function startTestGatehouse(options: { port?: number; dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<TestGatehouse> {
+export async function startTestGatehouse(
+  options: { port?: number; dataDir?: string; args?: string[]; env?: Record<string, string> } = {},
+): Promise<TestGatehouse> {
   const args = [...(options.args ?? [])];
   if (options.port !== undefined) args.push('--port', String(options.port));
   const server = await startServerProcess({ args, ...(options.dataDir ? { dataDir: options.dataDir } : {}), env: options.env });

@@ -9,7 +9,10 @@ import { httpJson } from '../client/http.ts';
 export type Human = {
   /** Resolves with the first pending request not returned before (rejects after `timeoutMs`). */
   nextPending(timeoutMs?: number): Promise<RequestView>;
-  decide(id: string, body: { decision: 'allow' | 'deny'; updatedInput?: Record<string, unknown>; message?: string; remember?: { scope: string } }): Promise<{ status: number; body: unknown }>;
+  decide(
+    id: string,
+    body: { decision: 'allow' | 'deny'; updatedInput?: Record<string, unknown>; message?: string; remember?: { scope: string } },
+  ): Promise<{ status: number; body: unknown }>;
   get(id: string): Promise<RequestView>;
 };
 

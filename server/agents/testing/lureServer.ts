@@ -105,10 +105,13 @@ export async function startRelay(target: string, host: 'keep' | 'rewrite'): Prom
       recorded.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body });
       const headers = { ...req.headers };
       if (host === 'rewrite') headers.host = targetUrl.host;
-      const upstream = httpRequest({ hostname: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers, agent: false }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const upstream = httpRequest(
+        { hostname: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers, agent: false },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       upstream.on('error', () => {
         res.writeHead(502);
         res.end();

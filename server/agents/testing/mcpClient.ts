@@ -8,7 +8,11 @@ import { gatehouseCommand } from './gatehouseCli.ts';
 
 export type McpRun = {
   /** Calls `approve` and returns the parsed answer of its one text block. */
-  approve(args: { tool_name: string; input: Record<string, unknown>; tool_use_id?: string }): Promise<{ behavior: string; message?: string; updatedInput?: Record<string, unknown> }>;
+  approve(args: {
+    tool_name: string;
+    input: Record<string, unknown>;
+    tool_use_id?: string;
+  }): Promise<{ behavior: string; message?: string; updatedInput?: Record<string, unknown> }>;
   stderr(): string;
   close(): Promise<void>;
 };

@@ -142,7 +142,8 @@ export async function startFakePushService(): Promise<FakePushService> {
         } catch (error) {
           throw Object.assign(error as Error, { status: 403 });
         }
-        if (req.headers['content-encoding'] !== 'aes128gcm') throw Object.assign(new Error(`Content-Encoding: ${req.headers['content-encoding']}`), { status: 400 });
+        if (req.headers['content-encoding'] !== 'aes128gcm')
+          throw Object.assign(new Error(`Content-Encoding: ${req.headers['content-encoding']}`), { status: 400 });
         if (req.headers.ttl === undefined || !/^\d+$/.test(String(req.headers.ttl))) throw Object.assign(new Error('TTL header missing'), { status: 400 });
         try {
           record.plaintext = decryptAes128gcm(Buffer.concat(chunks), subscription.ecdh, subscription.authSecret);
@@ -205,7 +206,11 @@ export async function startFakePushService(): Promise<FakePushService> {
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`fake push service: ${received.filter(predicate).length} of ${count} expected pushes within ${timeoutMs} ms; received ${JSON.stringify(received.map((r) => ({ status: r.status, error: r.error, message: r.message })))}`));
+          reject(
+            new Error(
+              `fake push service: ${received.filter(predicate).length} of ${count} expected pushes within ${timeoutMs} ms; received ${JSON.stringify(received.map((r) => ({ status: r.status, error: r.error, message: r.message })))}`,
+            ),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();

@@ -19,7 +19,9 @@ export type Predicted = {
 
 /** Bash 5.2's builtins (`compgen -b`), less the ones the sandbox disables. */
 const BUILTINS = new Set(
-  '. : [ alias bg bind break builtin caller cd command compgen complete compopt continue declare dirs disown enable eval exec exit export fc fg getopts hash help history jobs kill let local logout mapfile popd printf pushd pwd read readarray readonly return set shift shopt source suspend test times trap type typeset ulimit umask unalias unset wait'.split(' '),
+  '. : [ alias bg bind break builtin caller cd command compgen complete compopt continue declare dirs disown enable eval exec exit export fc fg getopts hash help history jobs kill let local logout mapfile popd printf pushd pwd read readarray readonly return set shift shopt source suspend test times trap type typeset ulimit umask unalias unset wait'.split(
+    ' ',
+  ),
 );
 
 type Expanded = { words: string[]; open: boolean };

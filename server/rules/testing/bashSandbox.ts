@@ -14,7 +14,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Programs the generator may call; bash finds them in PATH (no absolute paths anywhere). */
-export const STUBS = ['git', 'ls', 'echo', 'npm', 'head', 'cat', 'grep', 'touch', 'rm', 'curl', 'pwned', 'true', 'false', 'sh', 'bash', 'env', 'sudo', 'xargs', 'find', 'sed', 'make', 'node', 'perl', 'cmd', 'nohup', 'timeout'] as const;
+export const STUBS = [
+  'git',
+  'ls',
+  'echo',
+  'npm',
+  'head',
+  'cat',
+  'grep',
+  'touch',
+  'rm',
+  'curl',
+  'pwned',
+  'true',
+  'false',
+  'sh',
+  'bash',
+  'env',
+  'sudo',
+  'xargs',
+  'find',
+  'sed',
+  'make',
+  'node',
+  'perl',
+  'cmd',
+  'nohup',
+  'timeout',
+] as const;
 
 /** Builtins the stubs stand in for (disabled through BASH_ENV, so their calls are recorded).
  *  None of them can run code, so disabling them hides nothing. */
@@ -105,7 +132,8 @@ function containmentPrefix(): { prefix: string[]; description: string } {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const unshare = findProgram('unshare');
   const setpriv = findProgram('setpriv');
-  if (!root || !unshare || !setpriv) return { prefix: [], description: 'none (not root, or no unshare/setpriv): stubs only, a throwaway HOME and working folder' };
+  if (!root || !unshare || !setpriv)
+    return { prefix: [], description: 'none (not root, or no unshare/setpriv): stubs only, a throwaway HOME and working folder' };
   // --pdeathsig: a driver dies with the test process, even one killed without cleanup.
   const prefix = [unshare, '--net', '--', setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--pdeathsig', 'KILL', '--'];
   const probe = spawnSync(prefix[0], [...prefix.slice(1), '/bin/bash', '-c', ':'], { stdio: 'ignore' });
@@ -158,11 +186,25 @@ export function createSandbox(): Sandbox {
     writeFileSync(log, '');
     writeFileSync(results, '');
     if (prefix.length) for (const path of [dir, workDir, log, results]) chownSync(path, NOBODY, NOBODY);
-    const env = { ...CASE_VARIABLES, PATH: stubs, HOME: home, BASH_ENV: join(root, 'bashenv'), GH_LOG: log, GH_RESULTS: results, GH_FIRST: String(first), GH_SECONDS: '2', LC_ALL: 'C.UTF-8' };
+    const env = {
+      ...CASE_VARIABLES,
+      PATH: stubs,
+      HOME: home,
+      BASH_ENV: join(root, 'bashenv'),
+      GH_LOG: log,
+      GH_RESULTS: results,
+      GH_FIRST: String(first),
+      GH_SECONDS: '2',
+      LC_ALL: 'C.UTF-8',
+    };
     const [command, ...args] = [...prefix, '/bin/bash', '--norc', '--noprofile', join(root, 'driver.sh')];
     // fd 9 is inherited by every process of every case: 'close' fires once the last one
     // (a straggler left in the background too) has exited, so no record is missed.
-    const child = spawn(command, args, { cwd: workDir, env, stdio: ['pipe', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: workDir,
+      env,
+      stdio: ['pipe', 'ignore', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'],
+    });
     running.add(child);
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
@@ -198,7 +240,9 @@ export function createSandbox(): Sandbox {
     containment: description,
     async run(commands, workers = 2) {
       const size = Math.ceil(commands.length / workers);
-      const chunks = Array.from({ length: workers }, (_, index) => ({ first: index * size, list: commands.slice(index * size, (index + 1) * size) })).filter((chunk) => chunk.list.length);
+      const chunks = Array.from({ length: workers }, (_, index) => ({ first: index * size, list: commands.slice(index * size, (index + 1) * size) })).filter(
+        (chunk) => chunk.list.length,
+      );
       const maps = await Promise.all(chunks.map((chunk) => runWorker(chunk.list, chunk.first)));
       return commands.map((command, index) => {
         const entry = maps.find((map) => map.has(index))?.get(index);

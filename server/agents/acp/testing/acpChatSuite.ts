@@ -53,60 +53,81 @@ export function acpChatSuite(agent: AgentUnderTest): void {
     async function turn(existing: string | undefined, command: string) {
       const body = { prompt: runPrompt(command) };
       const from = ws.frames.length;
-      const answer = existing ? await server.api(`/api/sessions/${existing}/messages`, { method: 'POST', json: body }) : await server.api('/api/sessions', { method: 'POST', json: body });
+      const answer = existing
+        ? await server.api(`/api/sessions/${existing}/messages`, { method: 'POST', json: body })
+        : await server.api('/api/sessions', { method: 'POST', json: body });
       expect(answer.status).toBe(existing ? 202 : 201);
       const id: string = answer.body.session.id;
-      const request = await ws.waitFor((frame) => frame.type === 'permission-request' && frame.context?.sessionId === id, { timeoutMs: 60_000, fromIndex: from });
+      const request = await ws.waitFor((frame) => frame.type === 'permission-request' && frame.context?.sessionId === id, {
+        timeoutMs: 60_000,
+        fromIndex: from,
+      });
       return { id, request, from };
     }
-    const turnEnd = (id: string, from: number) => ws.waitFor((frame) => chatOf(id)(frame) && frame.message.kind === 'turn-end', { timeoutMs: 60_000, fromIndex: from });
+    const turnEnd = (id: string, from: number) =>
+      ws.waitFor((frame) => chatOf(id)(frame) && frame.message.kind === 'turn-end', { timeoutMs: 60_000, fromIndex: from });
 
-    it('ACP-12: a turn asks through the broker (agent acp:…); allowed on the socket, the command runs; whole messages in order', async () => {
-      const t = Date.now();
-      const marker = join(root, 'allowed');
-      const { id, request, from } = await turn(undefined, `touch ${marker}`);
-      sessionId = id;
-      expect(request.toolName).toBe('Bash');
-      expect(request.input.command).toBe(`touch ${marker}`);
-      expect(request.context.agent).toBe(agentKind);
-      ws.send({ type: 'permission-response', requestId: request.id, decision: 'allow', clientMsgId: crypto.randomUUID() });
-      await turnEnd(id, from);
-      expect(existsSync(marker)).toBe(true);
-      const messages = ws.frames.filter(chatOf(id)).map((frame) => frame.message);
-      expect(messages.map((m) => m.kind)).toEqual(['text', 'text', 'tool-use', 'tool-result', 'text', 'turn-end']);
-      expect(messages[0]).toMatchObject({ role: 'user', text: runPrompt(`touch ${marker}`) });
-      expect(messages[1]).toMatchObject({ role: 'assistant', text: FIRST_TEXT });
-      expect(messages[2]).toMatchObject({ toolName: 'Bash', input: { command: `touch ${marker}` } });
-      expect(messages[3]).toMatchObject({ kind: 'tool-result', isError: false, requestId: request.id, toolUseId: messages[2].toolUseId });
-      // Streamed chunks arrive as one whole message.
-      expect(messages[4]).toMatchObject({ role: 'assistant', text: FINAL_TEXT.join('') });
-      console.log(`[acp chat ${agent.name}] allow turn in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
+    it(
+      'ACP-12: a turn asks through the broker (agent acp:…); allowed on the socket, the command runs; whole messages in order',
+      async () => {
+        const t = Date.now();
+        const marker = join(root, 'allowed');
+        const { id, request, from } = await turn(undefined, `touch ${marker}`);
+        sessionId = id;
+        expect(request.toolName).toBe('Bash');
+        expect(request.input.command).toBe(`touch ${marker}`);
+        expect(request.context.agent).toBe(agentKind);
+        ws.send({ type: 'permission-response', requestId: request.id, decision: 'allow', clientMsgId: crypto.randomUUID() });
+        await turnEnd(id, from);
+        expect(existsSync(marker)).toBe(true);
+        const messages = ws.frames.filter(chatOf(id)).map((frame) => frame.message);
+        expect(messages.map((m) => m.kind)).toEqual(['text', 'text', 'tool-use', 'tool-result', 'text', 'turn-end']);
+        expect(messages[0]).toMatchObject({ role: 'user', text: runPrompt(`touch ${marker}`) });
+        expect(messages[1]).toMatchObject({ role: 'assistant', text: FIRST_TEXT });
+        expect(messages[2]).toMatchObject({ toolName: 'Bash', input: { command: `touch ${marker}` } });
+        expect(messages[3]).toMatchObject({ kind: 'tool-result', isError: false, requestId: request.id, toolUseId: messages[2].toolUseId });
+        // Streamed chunks arrive as one whole message.
+        expect(messages[4]).toMatchObject({ role: 'assistant', text: FINAL_TEXT.join('') });
+        console.log(`[acp chat ${agent.name}] allow turn in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
 
-    it('ACP-12: the next turn of the session reuses the agent; denied, the command does not run', async () => {
-      const t = Date.now();
-      const marker = join(root, 'denied');
-      const { id, request, from } = await turn(sessionId, `touch ${marker}`);
-      expect(id).toBe(sessionId);
-      ws.send({ type: 'permission-response', requestId: request.id, decision: 'deny', message: 'no', clientMsgId: crypto.randomUUID() });
-      await turnEnd(id, from);
-      expect(existsSync(marker)).toBe(false);
-      const result = ws.frames.slice(from).filter(chatOf(id)).find((frame) => frame.message.kind === 'tool-result');
-      expect(result?.message).toMatchObject({ isError: true, requestId: request.id });
-      console.log(`[acp chat ${agent.name}] deny turn in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
+    it(
+      'ACP-12: the next turn of the session reuses the agent; denied, the command does not run',
+      async () => {
+        const t = Date.now();
+        const marker = join(root, 'denied');
+        const { id, request, from } = await turn(sessionId, `touch ${marker}`);
+        expect(id).toBe(sessionId);
+        ws.send({ type: 'permission-response', requestId: request.id, decision: 'deny', message: 'no', clientMsgId: crypto.randomUUID() });
+        await turnEnd(id, from);
+        expect(existsSync(marker)).toBe(false);
+        const result = ws.frames
+          .slice(from)
+          .filter(chatOf(id))
+          .find((frame) => frame.message.kind === 'tool-result');
+        expect(result?.message).toMatchObject({ isError: true, requestId: request.id });
+        console.log(`[acp chat ${agent.name}] deny turn in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
 
-    it("ACP-12: stopping the turn cancels its request and the agent's prompt; nothing runs", async () => {
-      const t = Date.now();
-      const marker = join(root, 'stopped');
-      const { id, request, from } = await turn(sessionId, `touch ${marker}`);
-      expect((await server.api(`/api/sessions/${id}/stop`, { method: 'POST' })).body).toMatchObject({ stopped: true });
-      await ws.waitFor((frame) => frame.type === 'permission-cancelled' && frame.requestId === request.id, { timeoutMs: 10_000, fromIndex: from });
-      const end = await turnEnd(id, from);
-      expect(end.message.text).toContain('cancelled');
-      expect(existsSync(marker)).toBe(false);
-      console.log(`[acp chat ${agent.name}] stopped turn in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
+    it(
+      "ACP-12: stopping the turn cancels its request and the agent's prompt; nothing runs",
+      async () => {
+        const t = Date.now();
+        const marker = join(root, 'stopped');
+        const { id, request, from } = await turn(sessionId, `touch ${marker}`);
+        expect((await server.api(`/api/sessions/${id}/stop`, { method: 'POST' })).body).toMatchObject({ stopped: true });
+        await ws.waitFor((frame) => frame.type === 'permission-cancelled' && frame.requestId === request.id, { timeoutMs: 10_000, fromIndex: from });
+        const end = await turnEnd(id, from);
+        expect(end.message.text).toContain('cancelled');
+        expect(existsSync(marker)).toBe(false);
+        console.log(`[acp chat ${agent.name}] stopped turn in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
 
     it('ACP-13: a browser cannot pick another command or an inherited name as the agent', async () => {
       for (const name of ['acp:sh -c "touch /tmp/pwned"', 'constructor', 'toString', '__proto__', 'acp:']) {

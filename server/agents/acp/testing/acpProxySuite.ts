@@ -81,7 +81,11 @@ export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boole
       editor = startScriptedEditor({ args: ['--', tapLink], env, cwd: work });
       const init = await editor.request(
         'initialize',
-        { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false }, clientInfo: { name: 'scripted-editor', version: '0.0.1' } },
+        {
+          protocolVersion: 1,
+          clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
+          clientInfo: { name: 'scripted-editor', version: '0.0.1' },
+        },
         60_000,
       );
       expect(init.error).toBeUndefined();
@@ -107,104 +111,142 @@ export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boole
       return { prompt, ask, request };
     }
 
-    const optionOf = (ask: EditorMessage, kind: string) => (ask.params as { options: Array<{ optionId: string; kind: string }> }).options.find((o) => o.kind === kind)!.optionId;
+    const optionOf = (ask: EditorMessage, kind: string) =>
+      (ask.params as { options: Array<{ optionId: string; kind: string }> }).options.find((o) => o.kind === kind)!.optionId;
 
     async function finished(id: string): Promise<RequestView & { reason?: string }> {
       const answer = await gate.server.api(`/api/permission-requests/${encodeURIComponent(id)}?wait=10`);
       return answer.body;
     }
 
-    it('ACP-1, ACP-2: allowed in Gatehouse: the command runs, the editor\'s copy is withdrawn with $/cancel_request', async () => {
-      const t = Date.now();
-      const marker = join(out, 'allowed');
-      const command = `touch ${marker}`;
-      const { prompt, ask, request } = await promptAndAsk(command);
-      const toolCall = (ask.params as { toolCall: { toolCallId: string } }).toolCall;
-      expect(request.toolName).toBe('Bash');
-      expect(request.input.command).toBe(command);
-      expect(request.context).toMatchObject({ agent: `acp:${agent.name}`, sessionId, toolUseId: toolCall.toolCallId, cwd: work });
-      expect((request.context as { acpOptions?: unknown[] }).acpOptions?.length).toBeGreaterThan(0);
-      expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
-      const withdrawn = await editor.next((m) => m.method === '$/cancel_request');
-      expect(withdrawn.params).toEqual({ requestId: ask.id });
-      answeredByProxy.add(JSON.stringify(ask.id));
-      // A real editor answers a withdrawn request late (cancelled, or what the human clicked): never passed on.
-      editor.respond(ask.id, { outcome: { outcome: 'selected', optionId: optionOf(ask, 'reject_once') } });
-      const result = await prompt;
-      expect(result.result).toMatchObject({ stopReason: 'end_turn' });
-      expect(existsSync(marker)).toBe(true);
-      console.log(`[acp ${agent.name}] allow in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
-
-    it('ACP-1, ACP-2: denied in Gatehouse: the command does not run, the agent gets its reject_once option', async () => {
-      const t = Date.now();
-      const marker = join(out, 'denied');
-      const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
-      expect((await gate.human.decide(request.id, { decision: 'deny', message: 'not now' })).status).toBe(200);
-      const withdrawn = await editor.next((m) => m.method === '$/cancel_request');
-      expect(withdrawn.params).toEqual({ requestId: ask.id });
-      answeredByProxy.add(JSON.stringify(ask.id));
-      const result = await prompt;
-      expect(result.result).toMatchObject({ stopReason: 'end_turn' });
-      expect(existsSync(marker)).toBe(false);
-      console.log(`[acp ${agent.name}] deny in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
-
-    it('ACP-3: answered in the editor first: its answer reaches the agent, the Gatehouse request ends cancelled answered-in-editor', async () => {
-      const t = Date.now();
-      const marker = join(out, 'editor');
-      const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
-      editor.respond(ask.id, { outcome: { outcome: 'selected', optionId: optionOf(ask, 'allow_once') } });
-      const result = await prompt;
-      expect(result.result).toMatchObject({ stopReason: 'end_turn' });
-      expect(existsSync(marker)).toBe(true);
-      const view = await finished(request.id);
-      expect(view).toMatchObject({ status: 'cancelled', reason: 'answered-in-editor' });
-      // Nothing was withdrawn from the editor for this ask.
-      expect(editor.received.some((line) => messageOf(line)?.method === '$/cancel_request' && JSON.stringify((messageOf(line)?.params as { requestId?: unknown })?.requestId) === JSON.stringify(ask.id))).toBe(false);
-      console.log(`[acp ${agent.name}] editor first in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
-
-    it('ACP-4: session/cancel: the agent\'s ask is answered cancelled, the Gatehouse request is cancelled, nothing runs', async () => {
-      const t = Date.now();
-      const marker = join(out, 'cancelled');
-      const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
-      editor.notify('session/cancel', { sessionId });
-      answeredByProxy.add(JSON.stringify(ask.id));
-      // What a real editor does on its own cancel: answer its copy `cancelled` (dropped: already answered).
-      // (`_meta` tells it apart from the proxy's own, otherwise identical, answer.)
-      editor.respond(ask.id, { outcome: { outcome: 'cancelled' }, _meta: { from: 'editor' } });
-      const result = await prompt;
-      expect(result.result).toMatchObject({ stopReason: 'cancelled' });
-      const view = await finished(request.id);
-      expect(view).toMatchObject({ status: 'cancelled', reason: 'session-cancelled' });
-      expect(existsSync(marker)).toBe(false);
-      console.log(`[acp ${agent.name}] session/cancel in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
-
-    if (options.noEditor) it('ACP-9: --no-editor: Gatehouse alone answers; the editor never sees the ask', async () => {
-      const t = Date.now();
-      const tapDir2 = join(root, 'tap-no-editor');
-      mkdirSync(tapDir2);
-      const alone = startScriptedEditor({ args: ['--no-editor', '--', tapLink], env: { ...env, ACP_TAP_DIR: tapDir2 }, cwd: work });
-      try {
-        await alone.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false } }, 60_000);
-        const created = await alone.request('session/new', { cwd: work, mcpServers: [] }, 60_000);
-        console.log(`[acp ${agent.name}] --no-editor: proxy + agent started in ${seconds(Date.now() - t)}`);
-        const marker = join(out, 'no-editor');
-        const prompt = alone.request('session/prompt', { sessionId: (created.result as { sessionId: string }).sessionId, prompt: [{ type: 'text', text: runPrompt(`touch ${marker}`) }] }, 60_000);
-        const request = await gate.human.nextPending(60_000);
-        expect(request.context).toMatchObject({ agent: `acp:${agent.name}` });
+    it(
+      "ACP-1, ACP-2: allowed in Gatehouse: the command runs, the editor's copy is withdrawn with $/cancel_request",
+      async () => {
+        const t = Date.now();
+        const marker = join(out, 'allowed');
+        const command = `touch ${marker}`;
+        const { prompt, ask, request } = await promptAndAsk(command);
+        const toolCall = (ask.params as { toolCall: { toolCallId: string } }).toolCall;
+        expect(request.toolName).toBe('Bash');
+        expect(request.input.command).toBe(command);
+        expect(request.context).toMatchObject({ agent: `acp:${agent.name}`, sessionId, toolUseId: toolCall.toolCallId, cwd: work });
+        expect((request.context as { acpOptions?: unknown[] }).acpOptions?.length).toBeGreaterThan(0);
         expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
-        expect((await prompt).result).toMatchObject({ stopReason: 'end_turn' });
+        const withdrawn = await editor.next((m) => m.method === '$/cancel_request');
+        expect(withdrawn.params).toEqual({ requestId: ask.id });
+        answeredByProxy.add(JSON.stringify(ask.id));
+        // A real editor answers a withdrawn request late (cancelled, or what the human clicked): never passed on.
+        editor.respond(ask.id, { outcome: { outcome: 'selected', optionId: optionOf(ask, 'reject_once') } });
+        const result = await prompt;
+        expect(result.result).toMatchObject({ stopReason: 'end_turn' });
         expect(existsSync(marker)).toBe(true);
-        expect(alone.received.some((line) => messageOf(line)?.method === 'session/request_permission' || messageOf(line)?.method === '$/cancel_request')).toBe(false);
-        console.log(`[acp ${agent.name}] --no-editor: turn done at ${seconds(Date.now() - t)}`);
-      } finally {
-        await alone.close();
-      }
-      console.log(`[acp ${agent.name}] --no-editor (own agent process) in ${seconds(Date.now() - t)}`);
-    }, TEST_TIMEOUT);
+        console.log(`[acp ${agent.name}] allow in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
+      'ACP-1, ACP-2: denied in Gatehouse: the command does not run, the agent gets its reject_once option',
+      async () => {
+        const t = Date.now();
+        const marker = join(out, 'denied');
+        const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
+        expect((await gate.human.decide(request.id, { decision: 'deny', message: 'not now' })).status).toBe(200);
+        const withdrawn = await editor.next((m) => m.method === '$/cancel_request');
+        expect(withdrawn.params).toEqual({ requestId: ask.id });
+        answeredByProxy.add(JSON.stringify(ask.id));
+        const result = await prompt;
+        expect(result.result).toMatchObject({ stopReason: 'end_turn' });
+        expect(existsSync(marker)).toBe(false);
+        console.log(`[acp ${agent.name}] deny in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
+      'ACP-3: answered in the editor first: its answer reaches the agent, the Gatehouse request ends cancelled answered-in-editor',
+      async () => {
+        const t = Date.now();
+        const marker = join(out, 'editor');
+        const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
+        editor.respond(ask.id, { outcome: { outcome: 'selected', optionId: optionOf(ask, 'allow_once') } });
+        const result = await prompt;
+        expect(result.result).toMatchObject({ stopReason: 'end_turn' });
+        expect(existsSync(marker)).toBe(true);
+        const view = await finished(request.id);
+        expect(view).toMatchObject({ status: 'cancelled', reason: 'answered-in-editor' });
+        // Nothing was withdrawn from the editor for this ask.
+        expect(
+          editor.received.some(
+            (line) =>
+              messageOf(line)?.method === '$/cancel_request' &&
+              JSON.stringify((messageOf(line)?.params as { requestId?: unknown })?.requestId) === JSON.stringify(ask.id),
+          ),
+        ).toBe(false);
+        console.log(`[acp ${agent.name}] editor first in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
+      "ACP-4: session/cancel: the agent's ask is answered cancelled, the Gatehouse request is cancelled, nothing runs",
+      async () => {
+        const t = Date.now();
+        const marker = join(out, 'cancelled');
+        const { prompt, ask, request } = await promptAndAsk(`touch ${marker}`);
+        editor.notify('session/cancel', { sessionId });
+        answeredByProxy.add(JSON.stringify(ask.id));
+        // What a real editor does on its own cancel: answer its copy `cancelled` (dropped: already answered).
+        // (`_meta` tells it apart from the proxy's own, otherwise identical, answer.)
+        editor.respond(ask.id, { outcome: { outcome: 'cancelled' }, _meta: { from: 'editor' } });
+        const result = await prompt;
+        expect(result.result).toMatchObject({ stopReason: 'cancelled' });
+        const view = await finished(request.id);
+        expect(view).toMatchObject({ status: 'cancelled', reason: 'session-cancelled' });
+        expect(existsSync(marker)).toBe(false);
+        console.log(`[acp ${agent.name}] session/cancel in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    if (options.noEditor)
+      it(
+        'ACP-9: --no-editor: Gatehouse alone answers; the editor never sees the ask',
+        async () => {
+          const t = Date.now();
+          const tapDir2 = join(root, 'tap-no-editor');
+          mkdirSync(tapDir2);
+          const alone = startScriptedEditor({ args: ['--no-editor', '--', tapLink], env: { ...env, ACP_TAP_DIR: tapDir2 }, cwd: work });
+          try {
+            await alone.request(
+              'initialize',
+              { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false } },
+              60_000,
+            );
+            const created = await alone.request('session/new', { cwd: work, mcpServers: [] }, 60_000);
+            console.log(`[acp ${agent.name}] --no-editor: proxy + agent started in ${seconds(Date.now() - t)}`);
+            const marker = join(out, 'no-editor');
+            const prompt = alone.request(
+              'session/prompt',
+              { sessionId: (created.result as { sessionId: string }).sessionId, prompt: [{ type: 'text', text: runPrompt(`touch ${marker}`) }] },
+              60_000,
+            );
+            const request = await gate.human.nextPending(60_000);
+            expect(request.context).toMatchObject({ agent: `acp:${agent.name}` });
+            expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
+            expect((await prompt).result).toMatchObject({ stopReason: 'end_turn' });
+            expect(existsSync(marker)).toBe(true);
+            expect(
+              alone.received.some((line) => messageOf(line)?.method === 'session/request_permission' || messageOf(line)?.method === '$/cancel_request'),
+            ).toBe(false);
+            console.log(`[acp ${agent.name}] --no-editor: turn done at ${seconds(Date.now() - t)}`);
+          } finally {
+            await alone.close();
+          }
+          console.log(`[acp ${agent.name}] --no-editor (own agent process) in ${seconds(Date.now() - t)}`);
+        },
+        TEST_TIMEOUT,
+      );
 
     it('ACP-5: every message passes byte for byte; only the permission flow differs', async () => {
       const exit = await editor.close();

@@ -60,12 +60,22 @@ export const claudeAgentAcp: AgentUnderTest = {
     const api = await startFakeMessagesApi((request) => {
       const messages = request.body.messages ?? [];
       const last = messages[messages.length - 1];
-      if (!Array.isArray(request.body.tools) || request.body.tools.length === 0 || !last || last.role !== 'user') return { content: [{ type: 'text', text: 'Hello.' }] };
+      if (!Array.isArray(request.body.tools) || request.body.tools.length === 0 || !last || last.role !== 'user')
+        return { content: [{ type: 'text', text: 'Hello.' }] };
       if (pendingToolResults(request).length > 0) return { content: [{ type: 'text', text: FINAL_TEXT.join('') }], stopReason: 'end_turn' };
-      const text = typeof last.content === 'string' ? last.content : last.content.map((block) => (block.type === 'text' ? (block.text ?? '') : blockText(block.content))).join('\n');
+      const text =
+        typeof last.content === 'string'
+          ? last.content
+          : last.content.map((block) => (block.type === 'text' ? (block.text ?? '') : blockText(block.content))).join('\n');
       const command = commandOfPrompt(text);
       if (!command) return { content: [{ type: 'text', text: 'Hello.' }] };
-      return { content: [{ type: 'text', text: FIRST_TEXT }, { type: 'tool_use', name: 'Bash', input: { command, description: 'acp test' } }], stopReason: 'tool_use' };
+      return {
+        content: [
+          { type: 'text', text: FIRST_TEXT },
+          { type: 'tool_use', name: 'Bash', input: { command, description: 'acp test' } },
+        ],
+        stopReason: 'tool_use',
+      };
     });
     const home = mkdtempSync(join(tmpdir(), 'gh-claude-acp-home-'));
     return {

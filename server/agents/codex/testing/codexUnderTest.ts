@@ -11,7 +11,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installAgent } from '../../testing/agentInstall.ts';
-import { assistantMessage, functionCall, functionOutputs, startFakeResponsesApi, userText, type FakeResponsesApi, type ResponsesRequest } from '../../testing/fakeResponsesApi.ts';
+import {
+  assistantMessage,
+  functionCall,
+  functionOutputs,
+  startFakeResponsesApi,
+  userText,
+  type FakeResponsesApi,
+  type ResponsesRequest,
+} from '../../testing/fakeResponsesApi.ts';
 
 export const runPrompt = (command: string) => `RUN: ${command}`;
 export const patchPrompt = (file: string) => `PATCH: ${file}`;
@@ -43,8 +51,23 @@ export function codexScript(request: ResponsesRequest) {
   if (run) return [functionCall(callId, 'exec_command', { cmd: run, sandbox_permissions: 'require_escalated', justification: JUSTIFICATION })];
   if (patch) {
     const hasApplyPatch = (request.body.tools ?? []).some((tool) => tool.name === 'apply_patch');
-    if (hasApplyPatch) return [{ type: 'custom_tool_call', id: `ctc_${callId}`, call_id: callId, name: 'apply_patch', input: `*** Begin Patch\n*** Add File: ${patch}\n+hello from codex\n*** End Patch\n` }];
-    return [functionCall(callId, 'exec_command', { cmd: `apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: ${patch}\n+hello from codex\n*** End Patch\nEOF`, sandbox_permissions: 'require_escalated', justification: JUSTIFICATION })];
+    if (hasApplyPatch)
+      return [
+        {
+          type: 'custom_tool_call',
+          id: `ctc_${callId}`,
+          call_id: callId,
+          name: 'apply_patch',
+          input: `*** Begin Patch\n*** Add File: ${patch}\n+hello from codex\n*** End Patch\n`,
+        },
+      ];
+    return [
+      functionCall(callId, 'exec_command', {
+        cmd: `apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: ${patch}\n+hello from codex\n*** End Patch\nEOF`,
+        sandbox_permissions: 'require_escalated',
+        justification: JUSTIFICATION,
+      }),
+    ];
   }
   return [assistantMessage('Hello.')];
 }

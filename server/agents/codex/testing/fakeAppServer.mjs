@@ -22,16 +22,26 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       ask = 'ask-1';
       return send({ method: 'item/fileChange/requestApproval', id: ask, params: { threadId, turnId, itemId: 'never-seen', startedAtMs: 1 } });
     }
-    send({ method: 'item/started', params: { threadId, turnId, item: { type: 'commandExecution', id: 'call_1', command: 'touch x', cwd: process.cwd(), status: 'inProgress' } } });
+    send({
+      method: 'item/started',
+      params: { threadId, turnId, item: { type: 'commandExecution', id: 'call_1', command: 'touch x', cwd: process.cwd(), status: 'inProgress' } },
+    });
     ask = 'ask-1';
     const availableDecisions = script === 'offered' ? ['acceptForSession', 'cancel'] : ['accept', 'cancel'];
-    send({ method: 'item/commandExecution/requestApproval', id: ask, params: { threadId, turnId, itemId: 'call_1', startedAtMs: 1, command: 'touch x', cwd: process.cwd(), reason: 'why', availableDecisions } });
+    send({
+      method: 'item/commandExecution/requestApproval',
+      id: ask,
+      params: { threadId, turnId, itemId: 'call_1', startedAtMs: 1, command: 'touch x', cwd: process.cwd(), reason: 'why', availableDecisions },
+    });
     if (script === 'resolved') send({ method: 'serverRequest/resolved', params: { threadId, requestId: ask } });
     if (script === 'die') process.stdout.write('', () => process.exit(3));
     return;
   }
   if (message.id === ask && message.method === undefined) {
-    send({ method: 'item/completed', params: { threadId, turnId, item: { type: 'agentMessage', id: 'm1', text: `decision:${JSON.stringify(message.result ?? message.error)}` } } });
+    send({
+      method: 'item/completed',
+      params: { threadId, turnId, item: { type: 'agentMessage', id: 'm1', text: `decision:${JSON.stringify(message.result ?? message.error)}` } },
+    });
     send({ method: 'turn/completed', params: { threadId, turn: { id: turnId, status: 'completed' } } });
   }
 });
