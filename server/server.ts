@@ -54,6 +54,8 @@ export type RunningServer = {
   hub: Hub;
   logger: Logger;
   push: PushService;
+  /** Every route of the composed app (method and path), for tests that walk them all. */
+  routes(): { method: string; path: string }[];
   stop(): Promise<void>;
 };
 
@@ -252,5 +254,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.debug('server', 'stopped');
     })());
 
-  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, push, stop };
+  const routes = () => app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }));
+  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, push, routes, stop };
 }

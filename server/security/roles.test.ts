@@ -75,3 +75,36 @@ describe('roles', () => {
     expect((await call('GET', '/api/permission-requests?status=pending', OWNER)).status).toBe(200);
   });
 });
+
+describe('roles, over every route of the server as served', () => {
+  it('AUTH-2: every route of the composed server (agents, rules, audit, sessions, devices, pairings, push) that contract-2 does not grant the agent token answers it 403', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { startServer } = await import('../server.ts');
+    const { default: createAgentsPlugin } = await import('../agents/plugin.ts');
+    const { agentMayCall } = await import('./guard.ts');
+    const dataDir = mkdtempSync(join(tmpdir(), 'gh-roles-'));
+    const server = await startServer(testConfig({ dataDir, agent: 'demo' }), { logger: silentLogger, plugins: [createAgentsPlugin] });
+    try {
+      const routes = server.routes().filter((r) => r.path.startsWith('/api/') || r.path === '/metrics' || r.path === '/readyz');
+      expect(routes.length).toBeGreaterThan(20);
+      let refused = 0;
+      for (const { method, path } of routes) {
+        const concrete = path.replace(/:[A-Za-z]+/g, 'x').replace(/\/\*$/, '/x');
+        if (agentMayCall(method, concrete, false)) continue;
+        const res = await fetch(`${server.baseUrl}${concrete}`, {
+          method,
+          headers: { authorization: `Bearer ${server.agentToken}`, 'content-type': 'application/json' },
+          ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{}' }),
+        });
+        expect(res.status, `${method} ${path}`).toBe(403);
+        refused += 1;
+      }
+      expect(refused).toBeGreaterThan(15);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
