@@ -11,21 +11,15 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { LIMITS } from '../../protocol/index.ts';
 import { agentNameOf } from '../agents/acp/permission.ts';
 import { AcpProxy } from '../agents/acp/proxy.ts';
 import { LineSplitter } from '../agents/acp/lines.ts';
-import { askGatehouse } from '../agents/client/ask.ts';
 import { loadClientConfig } from '../agents/client/config.ts';
-import { PinnedServer } from '../agents/client/pinned.ts';
+import { gatehouseBridge } from '../agents/client/bridgeAsk.ts';
 
 const USAGE = 'Usage: gatehouse acp [--no-editor] -- CMD [ARGS…]\n';
 
 export const ACP_DEFAULTS = {
-  /** Creating a request: a silent server costs at most this before the editor alone decides. */
-  createTimeoutMs: 3000,
-  /** After a request's own deadline, how long to keep listening for the server's timeout deny. */
-  graceAfterExpiresMs: 5000,
   /** After the editor closed our stdin: how long the agent may linger before SIGTERM, then SIGKILL. */
   lingerMs: 1000,
   killAfterMs: 5000,
@@ -60,6 +54,7 @@ export default async function main(argv: string[]): Promise<number> {
   const config = loadClientConfig(env);
   const verbose = /(^|[\s,])(\*|acp|gatehouse:acp)($|[\s,])/.test(env.DEBUG ?? '');
   const log = (message: string) => process.stderr.write(`gatehouse acp: ${message}\n`);
+  const gatehouse = gatehouseBridge(config, log, verbose);
   const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env });
   const proxy = new AcpProxy({
     agent: agentNameOf(command[0]),
@@ -69,43 +64,8 @@ export default async function main(argv: string[]): Promise<number> {
     toAgent: (data) => {
       if (child.stdin.writable) child.stdin.write(data);
     },
-    // Each ask proves the server afresh on a connection of its own, as `mcp` does per
-    // approve (this process lives as long as the editor's session).
-    ask: async (spec, onCreated, signal) => {
-      if (!config.agentToken) return { kind: 'unavailable', down: false, reason: config.missingToken ?? 'no agent token' };
-      const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
-      try {
-        return await askGatehouse(spec, {
-          server,
-          createTimeoutMs: ACP_DEFAULTS.createTimeoutMs,
-          giveUpAt: Date.now() + LIMITS.maxTimeoutMs,
-          graceAfterExpiresMs: ACP_DEFAULTS.graceAfterExpiresMs,
-          signal,
-          onCreated,
-          // The id at once: this bridge cancels with its own reason (answered in the editor or elsewhere).
-          createWaitSeconds: 0,
-          log: (message) => {
-            if (verbose) log(message);
-          },
-        });
-      } finally {
-        server.close();
-      }
-    },
-    // Only ever after ask.ts created the request on this server: it is the one we asked.
-    // A connection of its own (the ask's is busy with its long-poll), proven first.
-    cancel: async (requestId, reason) => {
-      if (!config.agentToken) return;
-      const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
-      try {
-        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, {
-          timeoutMs: 2000,
-        });
-        if (verbose) log(`cancelled ${requestId} (${reason}): ${answer.status}`);
-      } finally {
-        server.close();
-      }
-    },
+    ask: gatehouse.ask,
+    cancel: gatehouse.cancel,
     log,
   });
 

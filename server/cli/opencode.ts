@@ -7,20 +7,13 @@
  * one line per ask on stderr (more with DEBUG=opencode).
  */
 import { parseArgs } from 'node:util';
-import { LIMITS } from '../../protocol/index.ts';
-import { askGatehouse } from '../agents/client/ask.ts';
 import { loadClientConfig } from '../agents/client/config.ts';
-import { PinnedServer } from '../agents/client/pinned.ts';
+import { gatehouseBridge } from '../agents/client/bridgeAsk.ts';
 import { OpencodeBridge } from '../agents/opencode/bridge.ts';
 import { checkOpencodeUrl, OpencodeClient } from '../agents/opencode/opencodeClient.ts';
 
 const USAGE =
   'Usage: gatehouse opencode --url URL [--directory DIR] [--username NAME]\n  (the password of `opencode serve`, if any, from OPENCODE_SERVER_PASSWORD)\n';
-
-export const OPENCODE_DEFAULTS = {
-  createTimeoutMs: 3000,
-  graceAfterExpiresMs: 5000,
-} as const;
 
 export default async function main(argv: string[]): Promise<number> {
   let flags: { url?: string; directory?: string; username?: string; help?: boolean };
@@ -53,6 +46,7 @@ export default async function main(argv: string[]): Promise<number> {
   const config = loadClientConfig(env);
   const verbose = /(^|[\s,])(\*|opencode|gatehouse:opencode)($|[\s,])/.test(env.DEBUG ?? '');
   const log = (message: string) => process.stderr.write(`gatehouse opencode: ${message}\n`);
+  const gatehouse = gatehouseBridge(config, log, verbose);
   if (!config.agentToken) log(`${config.missingToken}; every ask will be rejected`);
   const opencode = new OpencodeClient({
     url: checked.url,
@@ -64,40 +58,8 @@ export default async function main(argv: string[]): Promise<number> {
 
   const bridge = new OpencodeBridge({
     cwd: () => cwd,
-    ask: async (spec, onCreated, signal) => {
-      if (!config.agentToken) return { kind: 'unavailable', down: false, reason: config.missingToken ?? 'no agent token' };
-      const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
-      try {
-        return await askGatehouse(spec, {
-          server,
-          createTimeoutMs: OPENCODE_DEFAULTS.createTimeoutMs,
-          giveUpAt: Date.now() + LIMITS.maxTimeoutMs,
-          graceAfterExpiresMs: OPENCODE_DEFAULTS.graceAfterExpiresMs,
-          signal,
-          onCreated,
-          // The id at once: this bridge cancels with its own reason (answered in the editor or elsewhere).
-          createWaitSeconds: 0,
-          log: (message) => {
-            if (verbose) log(message);
-          },
-        });
-      } finally {
-        server.close();
-      }
-    },
-    // Only after ask.ts created the request on this server; a proven connection of its own.
-    cancel: async (requestId, reason) => {
-      if (!config.agentToken) return;
-      const server = new PinnedServer({ baseUrl: config.baseUrl, agentToken: config.agentToken, log: verbose ? log : () => {} });
-      try {
-        const answer = await server.call('DELETE', `/api/permission-requests/${encodeURIComponent(requestId)}?reason=${encodeURIComponent(reason)}`, {
-          timeoutMs: 2000,
-        });
-        log(`cancelled ${requestId} (${reason}): ${answer.status}`);
-      } finally {
-        server.close();
-      }
-    },
+    ask: gatehouse.ask,
+    cancel: gatehouse.cancel,
     reply: (permissionId, body) => opencode.reply(permissionId, body),
     log,
   });
