@@ -70,7 +70,7 @@ const add = (c) => {
   totals.failed += c.failed;
 };
 
-if (ok) ok = run('lint and format', bin('biome'), ['ci', '.']) && ok;
+if (ok) ok = run('lint and format', bin('biome'), ['ci', '--error-on-warnings', '.']) && ok;
 if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
 // The hook and MCP commands run from JavaScript built ahead; build it from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
