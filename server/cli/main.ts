@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   mcp: { module: './mcp.ts', summary: 'stdio MCP server with the tool "approve"' },
   acp: { module: './acp.ts', summary: 'ACP proxy for editors: gatehouse acp [--no-editor] -- CMD [ARGS…]' },
   opencode: { module: './opencode.ts', summary: 'answer the permission asks of a running `opencode serve`: gatehouse opencode --url URL' },
+  pair: { module: './pair.ts', summary: 'print a one-time link and QR code that pairs a phone (owner token, sent only to a proven server)' },
   setup: { module: './setup.ts', summary: 'print (or --write) the Claude Code or Codex settings for this server' },
 };
 

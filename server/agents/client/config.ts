@@ -26,7 +26,7 @@ export type ClientConfig = {
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 /** What the server accepts as a token file's content (server/security/token.ts). */
-const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
+export const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
 export function dataDirOf(env: NodeJS.ProcessEnv): string {
   const dir = env.GATEHOUSE_DATA_DIR?.trim();

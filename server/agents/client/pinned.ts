@@ -12,6 +12,10 @@
  * server closed ours, restarted, or something else now holds its port) is not sent; the
  * new connection is proven first. So the token, and every answer we act on, travel only
  * on a connection whose far end proved it knows the token.
+ *
+ * `pair` (server/cli/pair.ts) uses the same client with another `bearer`: the owner token
+ * of the same data directory, sent only once the server proved it knows that directory's
+ * agent token.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
@@ -40,7 +44,7 @@ export type CallOptions = { headers?: Record<string, string>; body?: unknown; ti
 export type AgentServer = {
   readonly baseUrl: string;
   prove(timeoutMs: number, signal?: AbortSignal): Promise<ProofOutcome>;
-  /** A call with the agent token, made only over a proven connection. Throws
+  /** A call with the bearer (the agent token unless given), made only over a proven connection. Throws
    *  `HttpFailure` (`NotProven` when the server could not prove itself). */
   call(method: string, path: string, options: CallOptions): Promise<HttpResult>;
   /** Drop the proof: the next call proves again. */
@@ -52,6 +56,10 @@ export type AgentServer = {
 export type PinnedServerOptions = {
   baseUrl: string;
   agentToken: string;
+  /** The credential the calls carry; default the agent token. The proof is always
+   *  under the agent token: `pair` sends the owner token only to a server that knows
+   *  the agent token of the same data directory. */
+  bearer?: string;
   log?: (message: string) => void;
 };
 
@@ -72,6 +80,7 @@ export function checkServerUrl(baseUrl: string): { ok: true; url: URL } | { ok: 
 export class PinnedServer implements AgentServer {
   readonly baseUrl: string;
   private readonly agentToken: string;
+  private readonly bearer: string;
   private readonly log: (message: string) => void;
   /** One connection at a time, kept alive between calls (its idle socket is unref'd by
    *  node, so a hook process still exits when done). */
@@ -82,6 +91,7 @@ export class PinnedServer implements AgentServer {
   constructor(options: PinnedServerOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.agentToken = options.agentToken;
+    this.bearer = options.bearer ?? options.agentToken;
     this.log = options.log ?? (() => {});
     const agentOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
     this.agent = this.baseUrl.startsWith('https:') ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
@@ -160,7 +170,7 @@ export class PinnedServer implements AgentServer {
       const proven = this.provenSocket;
       try {
         return await httpJson(method, `${this.baseUrl}${path}`, {
-          headers: { ...options.headers, authorization: `Bearer ${this.agentToken}` },
+          headers: { ...options.headers, authorization: `Bearer ${this.bearer}` },
           body: options.body,
           timeoutMs: Math.max(1, deadline - Date.now()),
           signal: options.signal,
