@@ -203,7 +203,7 @@ describe('request lifecycle', () => {
     expect(error.code).toBe('unknown-request');
   });
 
-  it('WS-4: queue status follows the unresolved requests', async () => {
+  it('WS-4, CORE-3: queue status follows the unresolved requests', async () => {
     const { client, snapshot } = await join();
     const before = snapshot!.queue.pending;
     const id = (await create()).body.id;

@@ -66,7 +66,7 @@ describe('metrics', () => {
     expect(await metrics.text()).toMatch(/^# HELP gatehouse_/m);
   });
 
-  it('OPS-4: DEBUG=websocket,permissions logs one line per connect, send, ack, decision and timeout', async () => {
+  it('OPS-4, CORE-3: DEBUG=websocket,permissions logs one line per connect, send, ack, decision and timeout', async () => {
     const { client, welcome } = await connectAndJoin(server.wsUrl());
     const created = (await server.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: {}, timeoutMs: 100 } })).body;
     await client.waitFor((f) => f.type === 'permission-timeout' && f.requestId === created.id);

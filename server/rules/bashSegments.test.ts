@@ -258,7 +258,7 @@ describe('BASH-1: the fail-closed reader refuses every construct it does not rea
     expect(commandCoveredBy('git log --oneline | head -5', 'git log')).toBe(false);
   });
 
-  it('BASH-1: the reader never throws and never says ok to a command holding a refused character (property)', () => {
+  it('BASH-1, BASH-2: the reader never throws and never says ok to a command holding a refused character (property)', () => {
     const unit = fc.constantFrom(
       'a',
       ' ',
