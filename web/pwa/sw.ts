@@ -9,9 +9,11 @@
  *   API, the socket, a pairing link, or anything with a query string such as `?token=`);
  * - activate: delete the caches of older builds and take control of open pages.
  *
- * It is also the one place where Web Push will live (contract-2 §4): see the seam at the end.
+ * It also shows Web Push notifications and sends their Allow and Deny (contract-2 §4): see the end.
  */
+import { z } from 'zod';
 import { cacheName, fitForShell, planFetch, staleCaches } from './cachePolicy.ts';
+import { decidableFromNotification, type Fetched, noticeText } from './pushNotice.ts';
 
 declare const __GATEHOUSE_VERSION__: string;
 declare const __GATEHOUSE_SHELL__: string[];
@@ -25,6 +27,7 @@ type NotificationEvent = ExtendableEvent & { notification: Notification; action:
 type WindowClient = { url: string; focus(): Promise<unknown>; navigate(url: string): Promise<unknown> };
 type WorkerScope = {
   location: Location;
+  registration: ServiceWorkerRegistration;
   skipWaiting(): Promise<void>;
   clients: {
     claim(): Promise<void>;
@@ -99,21 +102,127 @@ worker.addEventListener('fetch', (event) => {
   }
 });
 
-// --- Web Push seam (contract-2 §4; not built yet) -------------------------------------
-// `push` will read the content-free payload ({type, id, toolName}), fetch the card from
-// the server and show a notification with Allow and Deny actions (or only "Open" for a
-// request that needs a careful look); `notificationclick` will send the decision, or
-// open the card. Until then a push shows nothing, and a click only opens the queue.
+// --- Web Push (contract-2 §4; docs/ui.md, "Notifications") ----------------------------
+// The push payload holds no input: the worker fetches the request with the device's cookie
+// (and the header the cookie rule of server/security/guard.ts requires), shows one
+// notification per request (tag = its id), and offers Allow and Deny only where
+// pushNotice.ts says a glance can judge it. A failed fetch (e.g. 401: the device was ended)
+// shows a generic notice with no tool and no input, which only opens the app.
+
+const API_HEADERS = { 'X-Gatehouse-Client': 'web' };
+const QUEUE_URL = '/#/queue';
+const pushPayload = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('permission-request'), id: z.string().min(1), toolName: z.string().optional() }),
+  z.object({ type: z.literal('permission-finished'), id: z.string().min(1) }),
+]);
+
+/** The request, or `gone` (no longer pending: nothing to ask), or `unreadable` (refused, offline, malformed). */
+type Fetch = { kind: 'pending'; request: Fetched } | { kind: 'gone' } | { kind: 'unreadable' };
+
+async function fetchRequest(id: string): Promise<Fetch> {
+  try {
+    const res = await fetch(`/api/permission-requests/${encodeURIComponent(id)}`, { credentials: 'same-origin', headers: API_HEADERS });
+    if (!res.ok) return { kind: 'unreadable' };
+    const body = (await res.json()) as { status?: unknown; toolName?: unknown; input?: unknown };
+    if (body.status !== 'pending') return { kind: 'gone' };
+    if (typeof body.toolName !== 'string' || typeof body.input !== 'object' || body.input === null) return { kind: 'unreadable' };
+    return { kind: 'pending', request: { toolName: body.toolName, input: body.input as Record<string, unknown> } };
+  } catch {
+    return { kind: 'unreadable' };
+  }
+}
+
+// The DOM lib's NotificationOptions lacks `actions` (a service worker only member).
+type WorkerNotificationOptions = NotificationOptions & { actions: Array<{ action: string; title: string }> };
+
+async function showRequest(id: string): Promise<void> {
+  const fetched = await fetchRequest(id);
+  switch (fetched.kind) {
+    case 'gone':
+      return;
+    case 'unreadable':
+      await worker.registration.showNotification('Gatehouse', { body: 'A request is waiting', tag: id, data: { id, decidable: false } });
+      return;
+    case 'pending': {
+      const decidable = decidableFromNotification(fetched.request);
+      const { title, body } = noticeText(fetched.request);
+      const options: WorkerNotificationOptions = {
+        body,
+        tag: id,
+        requireInteraction: true,
+        data: { id, decidable },
+        actions: decidable
+          ? [
+              { action: 'allow', title: 'Allow' },
+              { action: 'deny', title: 'Deny' },
+            ]
+          : [],
+      };
+      await worker.registration.showNotification(title, options);
+      return;
+    }
+    default: {
+      const never: never = fetched;
+      return never;
+    }
+  }
+}
+
+async function closeTagged(id: string): Promise<void> {
+  for (const notification of await worker.registration.getNotifications({ tag: id })) notification.close();
+}
+
 worker.addEventListener('push', (event) => {
-  void event; // not implemented: no subscription is made yet, so no push arrives
+  let parsed: z.infer<typeof pushPayload> | undefined;
+  try {
+    const result = pushPayload.safeParse(JSON.parse(event.data?.text() ?? ''));
+    parsed = result.success ? result.data : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) return; // not ours: show nothing
+  switch (parsed.type) {
+    case 'permission-request':
+      event.waitUntil(showRequest(parsed.id));
+      return;
+    case 'permission-finished':
+      event.waitUntil(closeTagged(parsed.id));
+      return;
+    default: {
+      const never: never = parsed;
+      return never;
+    }
+  }
 });
 
+function openApp(): Promise<unknown> {
+  return worker.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
+    const open = windows[0];
+    // The browser may refuse focus (no user activation): the notification is closed either way.
+    return (open ? open.focus() : worker.clients.openWindow(QUEUE_URL)).catch(() => undefined);
+  });
+}
+
+async function decide(id: string, decision: 'allow' | 'deny'): Promise<void> {
+  const res = await fetch(`/api/permission-requests/${encodeURIComponent(id)}/decision`, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { ...API_HEADERS, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ decision }),
+  });
+  // Refused (an ended device, decided elsewhere, expired): let the human look in the app.
+  if (!res.ok) await openApp();
+}
+
 worker.addEventListener('notificationclick', (event) => {
-  event.notification.close();
-  event.waitUntil(
-    worker.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
-      const open = windows[0];
-      return open ? open.focus() : worker.clients.openWindow('/#/queue');
-    }),
-  );
+  const notification = event.notification;
+  notification.close();
+  const data = (notification.data ?? {}) as { id?: unknown; decidable?: unknown };
+  const action = event.action;
+  // An action decides only on a notification that offered it (a crafted click cannot).
+  if ((action === 'allow' || action === 'deny') && typeof data.id === 'string' && data.decidable === true) {
+    event.waitUntil(decide(data.id, action));
+    return;
+  }
+  event.waitUntil(openApp());
 });
