@@ -97,7 +97,7 @@ test('APP-13: a destructive command gets no actions (the body escapes hidden cha
   expect(res.body.status).toBe('pending');
 });
 
-test('APP-14: permission-finished closes the notification with that tag, and only that one', async ({ page, context, gatehouse }) => {
+test('APP-14: permission-finished closes the notification with that tag, and only that one; Deny denies the other', async ({ page, context, gatehouse }) => {
   await openApp(page, gatehouse);
   const worker = await registeredWorker(page, context);
   const first = await gatehouse.createRequest(bash('ls'));
@@ -107,6 +107,10 @@ test('APP-14: permission-finished closes the notification with that tag, and onl
   expect((await shown(worker)).map((n) => n.tag).sort()).toEqual([first, second].sort());
   await push(worker, { type: 'permission-finished', id: first });
   expect((await shown(worker)).map((n) => n.tag)).toEqual([second]);
+  // Deny decides the other one the same way.
+  await click(worker, second, 'deny');
+  expect(await gatehouse.outcome(second)).toMatchObject({ status: 'resolved', decision: 'deny' });
+  expect(await shown(worker)).toEqual([]);
 });
 
 test('APP-15: when the request cannot be fetched (the device was ended: 401), the notification says only "A request is waiting", with no tool, input or actions', async ({
