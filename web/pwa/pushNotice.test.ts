@@ -5,7 +5,7 @@ const bash = (command: string) => ({ toolName: 'Bash', input: { command } });
 
 describe('push notification content', () => {
   it('APP-13: a plain Bash command or a Read gets Allow and Deny', () => {
-    for (const c of ['ls -la', 'git status', 'npm-run-all lint', 'cat README.md', 'git log --oneline -5'])
+    for (const c of ['ls -la', 'git status', 'cat README.md', 'git log --oneline -5', 'grep -rn foo src'])
       expect(decidableFromNotification(bash(c)), c).toBe(true);
     expect(decidableFromNotification({ toolName: 'Read', input: { file_path: '/work/project/a.ts' } })).toBe(true);
   });
@@ -29,6 +29,14 @@ describe('push notification content', () => {
       'ls\u00a0-la',
       '',
       'find . -delete',
+      // Not on the allow-list: a program nobody thought of opens the card.
+      'python3 x.py',
+      'make',
+      'node -e 1',
+      'npm-run-all lint',
+      'git diff --output=/tmp/x',
+      'git -c core.pager=sh log',
+      'git branch -D main',
     ];
     for (const c of careful) expect(decidableFromNotification(bash(c)), JSON.stringify(c)).toBe(false);
     expect(decidableFromNotification({ toolName: 'Write', input: { file_path: 'a', content: 'x' } })).toBe(false);

@@ -5,7 +5,7 @@
  *
  * Actions are offered only for a request a glance can judge: a Read, or a Bash command made
  * of plain words (no shell metacharacter, no hidden character, not one line in several)
- * whose words name no destructive program. Everything else (every other tool, any edited
+ * whose program is on a short allow-list of read-only ones (a bare name: `/bin/ls` is not). Everything else (every other tool, any edited
  * or unusual input) opens the card instead. This errs towards "open the card": a missing
  * action costs a tap, a wrong one could run a command nobody read.
  */
@@ -17,61 +17,29 @@ export const SUMMARY_MAX = 120;
 /** Anything a shell reads as more than words: pipes, redirections, substitutions, globs, quotes, lists. */
 const SHELL_SYNTAX = /[^A-Za-z0-9 _./:=@%+,-]/;
 
-/** Programs whose plain use can destroy, escalate, or publish. Matched as whole words. */
-const DESTRUCTIVE_WORDS = new Set([
-  'rm',
-  'rmdir',
-  'unlink',
-  'shred',
-  'truncate',
-  'dd',
-  'mkfs',
-  'fdisk',
-  'mv',
-  'cp',
-  'ln',
-  'chmod',
-  'chown',
-  'chgrp',
-  'sudo',
-  'su',
-  'doas',
-  'kill',
-  'killall',
-  'pkill',
-  'shutdown',
-  'reboot',
-  'halt',
-  'poweroff',
-  'systemctl',
-  'curl',
-  'wget',
-  'ssh',
-  'scp',
-  'rsync',
-  'nc',
-  'eval',
-  'exec',
-  'sh',
-  'bash',
-  'zsh',
-  'env',
-  'xargs',
-  'find',
-  'docker',
-  'kubectl',
-  'terraform',
-  'npm',
-  'npx',
-  'pip',
-  'crontab',
-]);
+/** Programs a glance can judge: they read and print, and none of their flags runs a
+ *  program or writes a file. An allow-list, so a program nobody thought of opens the card. */
+const GLANCEABLE = new Set(['ls', 'pwd', 'cat', 'head', 'tail', 'wc', 'grep', 'rg', 'echo', 'date', 'whoami', 'which', 'file', 'stat', 'du', 'df', 'tree']);
 
-/** git sub-commands and flags that rewrite or publish history. */
-function destructiveGit(words: string[]): boolean {
-  if (words[0] !== 'git') return false;
-  if (words.includes('push') || words.includes('reset') || words.includes('clean') || words.includes('filter-branch')) return true;
-  return words.some((w) => w === '-f' || w.startsWith('--force') || w === '--hard' || w === '-D');
+/** git sub-commands that only read, without the flags that write (`--output`) or run (`-c`, `--ext-diff`). */
+const GIT_READS = new Set(['status', 'diff', 'log', 'show', 'branch', 'blame', 'rev-parse', 'ls-files']);
+
+function glanceable(words: string[]): boolean {
+  const [program, sub, ...rest] = words;
+  if (program && GLANCEABLE.has(program)) return !words.some((w) => w.startsWith('--output') || w === '-o' || w === '--pre' || w.startsWith('--pre='));
+  if (program !== 'git' || !sub || !GIT_READS.has(sub)) return false;
+  return !rest.some(
+    (w) =>
+      w === '-c' ||
+      w.startsWith('--output') ||
+      w === '--ext-diff' ||
+      w === '-D' ||
+      w === '-d' ||
+      w === '-m' ||
+      w === '-M' ||
+      w === '--delete' ||
+      w.startsWith('--force'),
+  );
 }
 
 export type Fetched = { toolName: string; input: Record<string, unknown> };
@@ -85,9 +53,7 @@ export function decidableFromNotification(request: Fetched): boolean {
     case 'Bash': {
       const command = request.input.command;
       if (typeof command !== 'string' || command.trim() === '' || SHELL_SYNTAX.test(command)) return false;
-      const words = command.trim().split(/ +/);
-      if (words.some((w) => DESTRUCTIVE_WORDS.has(w.split('/').pop() ?? w))) return false;
-      return !destructiveGit(words);
+      return glanceable(command.trim().split(/ +/));
     }
     default:
       return false;
