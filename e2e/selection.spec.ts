@@ -43,6 +43,18 @@ test('UI-31: a card that arrives never takes the selection; the next `a` decides
   await expect(card(page, arrived)).toHaveAttribute('aria-current', 'true');
   const state = await gatehouse.server.api(`/api/permission-requests/${arrived}`);
   expect(state.body.status).toBe('pending');
+  // A held-down `a` repeats: the repeat must not decide the card the selection moved to.
+  const last = await gatehouse.createRequest(bash('echo last'));
+  await expect(card(page, last)).toBeVisible();
+  const arrivedOutcome = gatehouse.outcome(arrived);
+  await page.keyboard.down('a');
+  await expect(card(page, last)).toHaveAttribute('aria-current', 'true');
+  await page.keyboard.down('a'); // a repeat: the key was never released
+  await page.keyboard.up('a');
+  expect(await arrivedOutcome).toMatchObject({ decision: 'allow' });
+  await expect(historyEntry(page, arrived)).toBeVisible();
+  expect((await gatehouse.server.api(`/api/permission-requests/${last}`)).body.status).toBe('pending');
+  await expect(card(page, last)).toBeVisible();
 });
 
 test('UI-32: the agent filter lists the agents of the waiting requests and shows only the chosen one', async ({ page, gatehouse }) => {

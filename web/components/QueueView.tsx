@@ -112,7 +112,7 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
         <h2 id="queue-title">
           Queue <span className="muted">({order.length})</span>
         </h2>
-        {agents.length > 0 && !offlineCopy && (
+        {(agents.length > 0 || agent !== ALL) && !offlineCopy && (
           <label className="agent-filter small">
             Agent{' '}
             <select data-testid="agent-filter" value={agent} onChange={(e) => setAgent(e.target.value)}>
