@@ -1,7 +1,8 @@
 /**
  * The two screens that replace the views when the link is down for a reason the human
  * must act on (docs/ui.md, "Not authorised and Server unreachable"): a refused cookie
- * (no cookie, or this device was ended) and a server that does not answer at all. While
+ * (no cookie, or this device was ended) replaces them; a server that does not answer at
+ * all is announced above them (the offline copy of the queue stays readable). While
  * not authorised the saved last queue is forgotten, so a revoked phone stops showing it.
  */
 import { type ReactNode, useEffect, useState } from 'react';
@@ -44,14 +45,19 @@ export function AccessGate({ children }: { children: ReactNode }) {
         </section>
       );
     case 'unreachable':
+      // Above the views, not instead of them: the read-only last known queue (offline copy)
+      // stays readable below it.
       return (
-        <section role="alert" className="access-screen" data-testid="server-unreachable">
-          <h2>Server unreachable</h2>
-          <p>The Gatehouse server does not answer. It may have stopped, or this device lost its network.</p>
-          <button type="button" onClick={() => actor.send({ type: 'connection.retry' })}>
-            Retry
-          </button>
-        </section>
+        <>
+          <section role="alert" className="access-screen" data-testid="server-unreachable">
+            <h2>Server unreachable</h2>
+            <p>The Gatehouse server does not answer. It may have stopped, or this device lost its network.</p>
+            <button type="button" onClick={() => actor.send({ type: 'connection.retry' })}>
+              Retry
+            </button>
+          </section>
+          {children}
+        </>
       );
     default: {
       const never: never = access;

@@ -10,6 +10,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { describeOutcome } from '../../machines/queue.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
+import { neighbour } from '../state/selection.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
 import { LastKnownQueue } from './LastKnownQueue.tsx';
@@ -22,19 +23,6 @@ function isTyping(target: EventTarget | null): boolean {
 }
 
 const ALL = '';
-
-/** The card next to `id` in `before` that is still in `now` (after it, else before it). */
-export function neighbour(before: readonly string[], now: readonly string[], id: string): string | null {
-  const index = before.indexOf(id);
-  if (index < 0) return now[0] ?? null;
-  const after = before.slice(index + 1).find((x) => x !== id && now.includes(x));
-  if (after !== undefined) return after;
-  const earlier = before
-    .slice(0, index)
-    .reverse()
-    .find((x) => now.includes(x));
-  return earlier ?? null;
-}
 
 function useAgents(order: readonly string[]): Record<string, string> {
   return ConnectionContext.useSelector(
