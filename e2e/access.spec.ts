@@ -113,5 +113,5 @@ test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Cl
   await expect(page.getByTestId('connection-status')).not.toHaveText(/^Connected/);
   // It stays out: the cookie opens nothing any more.
   await page.goto(`${gatehouse.server.baseUrl}/#/audit`);
-  await expect(page.getByRole('alert')).toContainText(/unauthorized/);
+  await expect(page.getByTestId('not-authorised')).toContainText('Not authorised'); // UI-33
 });

@@ -9,6 +9,7 @@ import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { KeepLastQueue } from '../pwa/offlineQueue.ts';
 import { fetchUnseenOutcome } from '../state/unseenOutcome.ts';
+import { AccessGate } from './AccessScreen.tsx';
 import { AuditView } from './AuditView.tsx';
 import { ChatView } from './ChatView.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
@@ -118,14 +119,16 @@ export function App() {
         </button>
       </nav>
       <main id="main" tabIndex={-1}>
-        <ErrorBoundary label={route.view} key={route.view}>
-          {route.view === 'queue' && <QueueView onHelp={openHelp} />}
-          {route.view === 'chat' && (
-            <ChatView sessionId={route.sessionId} onOpen={(id) => (window.location.hash = id ? `#/chat/${encodeURIComponent(id)}` : '#/chat')} />
-          )}
-          {route.view === 'rules' && <RulesView />}
-          {route.view === 'audit' && <AuditView />}
-        </ErrorBoundary>
+        <AccessGate>
+          <ErrorBoundary label={route.view} key={route.view}>
+            {route.view === 'queue' && <QueueView onHelp={openHelp} />}
+            {route.view === 'chat' && (
+              <ChatView sessionId={route.sessionId} onOpen={(id) => (window.location.hash = id ? `#/chat/${encodeURIComponent(id)}` : '#/chat')} />
+            )}
+            {route.view === 'rules' && <RulesView />}
+            {route.view === 'audit' && <AuditView />}
+          </ErrorBoundary>
+        </AccessGate>
       </main>
       <HelpDialog open={help} onClose={() => setHelp(false)} />
     </>

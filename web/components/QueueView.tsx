@@ -1,11 +1,16 @@
 /**
  * The queue (oldest first) with keyboard control, and the history of finished requests.
  * Keys: a allow, d deny (with the card's reason), e edit, j/k move, ? help. Keys are
- * ignored while typing in a field.
+ * ignored while typing in a field. The selection rules (docs/ui.md, "Keyboard selection"):
+ * a key acts only on the card shown as selected in the last render; after a decision the
+ * selection moves to the next card (else the previous), never back to the top; a card
+ * that arrives never takes the selection from another; held-down keys (repeats) never
+ * decide. An agent filter narrows the cards and the keys alike.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { describeOutcome } from '../../machines/queue.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
+import { neighbour } from '../state/selection.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
 import { LastKnownQueue } from './LastKnownQueue.tsx';
@@ -17,12 +22,39 @@ function isTyping(target: EventTarget | null): boolean {
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
 }
 
+const ALL = '';
+
+function useAgents(order: readonly string[]): Record<string, string> {
+  return ConnectionContext.useSelector(
+    (s) => {
+      const out: Record<string, string> = {};
+      for (const id of order) out[id] = s.context.queue.cards[id]?.request.context?.agent ?? '';
+      return out;
+    },
+    (a, b) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]),
+  );
+}
+
 export function QueueView({ onHelp }: { onHelp: () => void }) {
   const actor = ConnectionContext.useActorRef();
   const order = ConnectionContext.useSelector((s) => s.context.queue.order);
+  const agentOf = useAgents(order);
+  const [agent, setAgent] = useState(ALL);
   const [selected, setSelected] = useState<string | null>(null);
   const offlineCopy = useShowLastKnownQueue();
-  const current = selected !== null && order.includes(selected) ? selected : (order[0] ?? null);
+  const agents = [...new Set(order.map((id) => agentOf[id]).filter((a) => a))].sort();
+  const visible = agent === ALL ? order : order.filter((id) => agentOf[id] === agent);
+  // The list as last rendered: where a selected card that left was, so its neighbour
+  // (not the top card) takes over.
+  const shown = useRef<string[]>([]);
+  let current: string | null;
+  if (selected !== null && visible.includes(selected)) current = selected;
+  else if (selected !== null) current = neighbour(shown.current, visible, selected);
+  else current = shown.current.length === 0 ? (visible[0] ?? null) : null;
+  useEffect(() => {
+    shown.current = visible;
+    if (current !== selected) setSelected(current);
+  });
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -32,19 +64,21 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
         onHelp();
         return;
       }
-      const index = current === null ? -1 : order.indexOf(current);
+      const index = current === null ? -1 : visible.indexOf(current);
       switch (e.key) {
         case 'j':
-          if (order.length) setSelected(order[Math.min(order.length - 1, index + 1)]);
+          if (visible.length) setSelected(visible[Math.min(visible.length - 1, index + 1)]);
           break;
         case 'k':
-          if (order.length) setSelected(order[Math.max(0, index - 1)]);
+          if (visible.length) setSelected(visible[Math.max(0, index - 1)]);
           break;
         case 'a':
-          if (current) allowRequest(actor, current);
-          break;
         case 'd':
-          if (current) denyRequest(actor, current);
+          // A held-down key repeats: it must never decide the card that moved under it.
+          if (!current || e.repeat) break;
+          if (e.key === 'a') allowRequest(actor, current);
+          else denyRequest(actor, current);
+          setSelected(neighbour(visible, visible, current));
           break;
         case 'e':
           if (current) {
@@ -58,7 +92,7 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [actor, order, current, onHelp]);
+  }, [actor, visible, current, onHelp]);
 
   return (
     <div className="queue-layout">
@@ -66,13 +100,29 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
         <h2 id="queue-title">
           Queue <span className="muted">({order.length})</span>
         </h2>
+        {(agents.length > 0 || agent !== ALL) && !offlineCopy && (
+          <label className="agent-filter small">
+            Agent{' '}
+            <select data-testid="agent-filter" value={agent} onChange={(e) => setAgent(e.target.value)}>
+              <option value={ALL}>all agents</option>
+              {agents.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+              {agent !== ALL && !agents.includes(agent) && <option value={agent}>{agent}</option>}
+            </select>
+          </label>
+        )}
         {offlineCopy ? (
           <LastKnownQueue />
         ) : order.length === 0 ? (
           <p className="empty">No requests waiting. New ones appear here live.</p>
+        ) : visible.length === 0 ? (
+          <p className="empty">No requests from this agent waiting ({order.length} from others).</p>
         ) : (
           <ol className="cards" aria-label="Pending requests, oldest first">
-            {order.map((id) => (
+            {visible.map((id) => (
               <li key={id}>
                 <RequestCard requestId={id} selected={id === current} onSelect={() => setSelected(id)} />
               </li>
