@@ -147,26 +147,8 @@ export default async function main(argv: string[]): Promise<number> {
 
   if (values.write) {
     const file = resolve(values.write);
-    let existing: unknown;
-    let mode = 0o644;
-    try {
-      const text = readFileSync(file, 'utf8');
-      mode = statSync(file).mode & 0o777;
-      existing = text.trim() ? JSON.parse(text) : undefined;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') return fail(`cannot read ${file} as JSON (${(error as Error).message}); it was left unchanged`);
-    }
-    let merged;
-    try {
-      merged = mergeSettings(existing, options);
-    } catch (error) {
-      return fail(`${(error as Error).message}; ${file} was left unchanged`);
-    }
-    mkdirSync(dirname(file), { recursive: true });
-    const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
-    writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
-    renameSync(temp, file);
+    const written = mergeJsonFile(file, (existing) => mergeSettings(existing, options));
+    if (written !== 0) return written;
     process.stderr.write(
       `gatehouse setup: wired the ${options.http ? 'http ' : ''}${options.event} hook and the answered-in-terminal hooks into ${file}, with deny rules keeping Claude Code's tools out of ${options.dataDirs.join(' and ')}\n`,
     );
@@ -189,26 +171,8 @@ function setupCodex(options: SetupOptions, write: string | undefined): number {
   }
   const file = resolve(write);
   if (/\.toml$/i.test(file)) return fail(`${file}: setup codex writes the hooks file (JSON, e.g. ~/.codex/hooks.json), not config.toml; it was left unchanged`);
-  let existing: unknown;
-  let mode = 0o644;
-  try {
-    const text = readFileSync(file, 'utf8');
-    mode = statSync(file).mode & 0o777;
-    existing = text.trim() ? JSON.parse(text) : undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') return fail(`cannot read ${file} as JSON (${(error as Error).message}); it was left unchanged`);
-  }
-  let merged;
-  try {
-    merged = mergeCodexHooks(existing, options);
-  } catch (error) {
-    return fail(`${(error as Error).message}; ${file} was left unchanged`);
-  }
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = join(dirname(file), `.${process.pid}.gatehouse-hooks.tmp`);
-  writeFileSync(temp, JSON.stringify(merged, null, 2) + '\n', { mode });
-  renameSync(temp, file);
+  const written = mergeJsonFile(file, (existing) => mergeCodexHooks(existing, options));
+  if (written !== 0) return written;
   process.stderr.write(
     `gatehouse setup: wired the PermissionRequest hook into ${file}. Codex runs a user hook only once it is trusted: add --trust (Codex records its hash), or \`codex exec --dangerously-bypass-hook-trust\` (docs/integrations.md, "Codex").\n`,
   );
@@ -227,4 +191,30 @@ async function trustCodex(bin: string): Promise<number> {
   } catch (error) {
     return fail(`could not trust the hook through ${JSON.stringify(bin)} app-server (${(error as Error).message})`);
   }
+}
+
+/** Reads FILE as JSON (absent: undefined), merges, and writes it back atomically with its
+ *  mode kept; anything unreadable or refused by `merge` leaves it unchanged, with an error. */
+function mergeJsonFile(file: string, merge: (existing: unknown) => unknown): number {
+  let existing: unknown;
+  let mode = 0o644;
+  try {
+    const text = readFileSync(file, 'utf8');
+    mode = statSync(file).mode & 0o777;
+    existing = text.trim() ? JSON.parse(text) : undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') return fail(`cannot read ${file} as JSON (${(error as Error).message}); it was left unchanged`);
+  }
+  let merged: unknown;
+  try {
+    merged = merge(existing);
+  } catch (error) {
+    return fail(`${(error as Error).message}; ${file} was left unchanged`);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = join(dirname(file), `.${process.pid}.gatehouse-settings.tmp`);
+  writeFileSync(temp, `${JSON.stringify(merged, null, 2)}\n`, { mode });
+  renameSync(temp, file);
+  return 0;
 }
