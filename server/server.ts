@@ -6,7 +6,9 @@
  * benchmarks may call it in-process.
  */
 import { createAdaptorServer } from '@hono/node-server';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
@@ -58,6 +60,18 @@ export type RunningServer = {
   routes(): { method: string; path: string }[];
   stop(): Promise<void>;
 };
+
+/** The PEM certificate (chain) and key of --tls-cert/--tls-key. */
+function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', files.certFile), key: read('--tls-key', files.keyFile) };
+}
 
 function bracket(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -118,10 +132,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // beyond the device limit).
   devices.onEnded((deviceId) => push.removeForDevice(deviceId));
 
+  // Read before anything listens: a missing or unreadable file stops the start, naming it.
+  const tls = config.tls ? readTlsFiles(config.tls) : undefined;
+  const scheme = tls ? 'https' : 'http';
   let port = 0;
-  let allowList: AllowList = buildAllowList({ bindHost: config.host, port: config.port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+  let allowList: AllowList = buildAllowList({
+    bindHost: config.host,
+    port: config.port,
+    extraOrigins: config.allowedOrigins,
+    extraHosts: config.allowedHosts,
+    scheme,
+  });
   let stopping = false;
-  const baseUrl = () => `http://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
+  const baseUrl = () => `${scheme}://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
 
   const plugins: Plugin[] = [];
   for (const factory of options.plugins ?? []) {
@@ -161,7 +184,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     { extraRoutes: [push.route, ...plugins.flatMap((p) => p.routes ?? [])] },
   );
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // With --tls-cert/--tls-key the same app is served over HTTPS, and the WebSocket upgrade
+  // over it is WSS (docs/operations.md, "TLS").
+  const server = (
+    tls ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: tls }) : createAdaptorServer({ fetch: app.fetch })
+  ) as Server;
   upgrader.inject(server);
   // Long-polls last up to 60 s: keep Node's own timeouts above that.
   server.requestTimeout = 0;
@@ -185,7 +212,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   server.on('error', (error) => logger.error('server error', { error: String(error) }));
   port = (server.address() as AddressInfo).port;
-  allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+  allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts, scheme });
 
   metrics.bindSources({
     connections: () => hub.size,
@@ -214,7 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const pruneTimer = setInterval(prune, config.history.pruneIntervalMs);
   pruneTimer.unref();
 
-  const url = `http://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const url = `${scheme}://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
   const readyLine = `Gatehouse listening on ${url}`;
   for (const plugin of plugins) await plugin.start?.();
   push.start();

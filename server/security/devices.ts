@@ -22,7 +22,15 @@ export const SESSION_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
 /** Hands a new device's secret to its browser: HttpOnly (no script reads it), SameSite=Strict,
  *  named with the port (cookies ignore ports: two servers on one host do not collide). */
 export function setSessionCookie(c: Context, port: number, secret: string): void {
-  setCookie(c, sessionCookieName(port), secret, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_COOKIE_MAX_AGE_S });
+  // Over TLS (--tls-cert) the cookie is also Secure: it never crosses plain HTTP.
+  const secure = new URL(c.req.url).protocol === 'https:';
+  setCookie(c, sessionCookieName(port), secret, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    maxAge: SESSION_COOKIE_MAX_AGE_S,
+    ...(secure ? { secure } : {}),
+  });
 }
 
 /** What the WebSocket hub offers for devices (server/ws/hub.ts). */
