@@ -125,3 +125,14 @@ export type ErrorBody = z.infer<typeof errorBody>;
 export type AuditEntry = z.infer<typeof auditEntry>;
 export type AuditListEntry = z.infer<typeof auditListEntry>;
 export type AuditPage = z.infer<typeof auditPage>;
+
+/**
+ * `GET /api/history` (docs/ui.md, "History"): finished requests (resolved, timed out,
+ * cancelled) with their outcomes, newest first (by arrival, the seq of their
+ * `permission-request`), at most `limit` (1..100, default 50) a page; `next`: pass it as
+ * `before` for older ones (absent on the last page). What a reloaded page shows as its
+ * History before anything happens live.
+ */
+export const historyPage = z.object({ requests: z.array(requestView), next: f.id.optional() });
+export type HistoryPage = z.infer<typeof historyPage>;
+export const HISTORY_PAGE = { defaultLimit: 50, maxLimit: 100 } as const;

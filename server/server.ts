@@ -14,6 +14,7 @@ import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
 import { isWildcardHost, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
+import { historyRoutes } from './http/history.ts';
 import { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
@@ -181,7 +182,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
     { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
-    { extraRoutes: [push.route, ...plugins.flatMap((p) => p.routes ?? [])] },
+    {
+      extraRoutes: [push.route, { path: '/api/history', routes: historyRoutes({ db: store.database(), store }) }, ...plugins.flatMap((p) => p.routes ?? [])],
+    },
   );
 
   // With --tls-cert/--tls-key the same app is served over HTTPS, and the WebSocket upgrade

@@ -77,10 +77,33 @@ export class ChatService {
     return session;
   }
 
+  /** The human's Stop: aborts the running turn (its waiting requests are cancelled and the
+   *  agent's own abort path runs) and says so in the conversation. */
   stopTurn(sessionId: string): boolean {
     const controller = this.running.get(sessionId);
-    controller?.abort();
-    return !!controller;
+    if (!controller || controller.signal.aborted) return false;
+    controller.abort();
+    void this.deps.sessions.add(sessionId, { role: 'system', kind: 'text', text: 'Stopped: you interrupted this turn; its waiting requests were cancelled.' });
+    return true;
+  }
+
+  /** At start: a session still marked running was running in a server that is gone (a
+   *  crash, kill -9, a restart). Its agent went with it, so it must not look alive: it
+   *  says so and is idle again (a new message starts a new turn). Returns their ids. */
+  async recoverInterrupted(): Promise<string[]> {
+    const stale = this.deps.sessions.list().filter((s) => s.status === 'running' && !this.running.has(s.id));
+    for (const session of stale) {
+      await this.deps.sessions.add(session.id, {
+        role: 'system',
+        kind: 'error',
+        text: 'The agent stopped when the Gatehouse server stopped: this turn did not finish. Send a message to start a new one.',
+        isError: true,
+      });
+      await this.deps.sessions.add(session.id, { role: 'system', kind: 'turn-end', text: 'Interrupted by a server restart.', isError: true });
+      await this.deps.sessions.setStatus(session.id, 'idle');
+      this.deps.logger.warn('chat session interrupted by a restart', { session: session.id });
+    }
+    return stale.map((s) => s.id);
   }
 
   /** An own key of the agents table: never `constructor` or another inherited name. */

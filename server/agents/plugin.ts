@@ -85,6 +85,9 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       });
     },
     rememberGate: engine,
+    async start() {
+      await chat.recoverInterrupted();
+    },
     async stop() {
       await chat.stop();
       for (const agent of Object.values(agents)) agent?.stop?.();
