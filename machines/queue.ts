@@ -353,6 +353,10 @@ export function flushOutbox(state: QueueState): { state: QueueState; frames: Per
     outbox.push({ ...entry, sent: true });
     if (card.phase.kind === 'queued') {
       cards[entry.requestId] = { ...card, phase: { ...card.phase, kind: 'sending' } };
+    } else if (card.phase.kind === 'waiting') {
+      // A decision restored from before a reload (restoreOutbox): its card came back with
+      // the snapshot as waiting; now it shows the decision on its way.
+      cards[entry.requestId] = { ...card, phase: { kind: 'sending', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } };
     }
   }
   return { state: { ...state, cards, outbox }, frames };
@@ -480,4 +484,24 @@ export function describeOutcome(entry: HistoryEntry): string {
       return never;
     }
   }
+}
+
+/** After a reload (docs/ui.md, "Offline decisions"): the outbox the page kept in
+ *  IndexedDB comes back before the first connection, each entry with its clientMsgId, so
+ *  the flush once live sends it (again) and the server, which remembers clientMsgIds,
+ *  never counts one twice. Entries for a request this window already decides are dropped
+ *  (the live decision stands), so one request never has two. */
+export function restoreOutbox(state: QueueState, entries: readonly OutboxEntry[]): QueueState {
+  const ids = new Set(state.outbox.map((e) => e.clientMsgId));
+  const requests = new Set(state.outbox.map((e) => e.requestId));
+  const restored: OutboxEntry[] = [];
+  for (const entry of entries) {
+    if (ids.has(entry.clientMsgId) || requests.has(entry.requestId) || entry.frame.requestId !== entry.requestId) continue;
+    const phase = state.cards[entry.requestId]?.phase.kind;
+    if (phase !== undefined && phase !== 'waiting') continue;
+    ids.add(entry.clientMsgId);
+    requests.add(entry.requestId);
+    restored.push(entry);
+  }
+  return restored.length ? { ...state, outbox: [...state.outbox, ...restored] } : state;
 }

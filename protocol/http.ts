@@ -133,6 +133,30 @@ export type AuditPage = z.infer<typeof auditPage>;
  * `before` for older ones (absent on the last page). What a reloaded page shows as its
  * History before anything happens live.
  */
-export const historyPage = z.object({ requests: z.array(requestView), next: f.id.optional() });
+export const historyPage = z.object({
+  requests: z.array(requestView.extend({ decidedAt: f.timestamp.optional(), reason: z.string().optional() })),
+  next: f.id.optional(),
+});
 export type HistoryPage = z.infer<typeof historyPage>;
 export const HISTORY_PAGE = { defaultLimit: 50, maxLimit: 100 } as const;
+
+/** `GET /api/devices` (contract-2 §1): every device; `current` is the caller's own. */
+export const deviceList = z.object({
+  devices: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      createdAt: f.timestamp,
+      lastSeenAt: f.timestamp,
+      current: z.boolean(),
+      /** The clientIds of its open sockets. */
+      clients: z.array(z.string()),
+    }),
+  ),
+});
+export type DeviceList = z.infer<typeof deviceList>;
+/** `DELETE /api/devices/ID`. */
+export const deviceEnded = z.object({ id: z.string(), revoked: z.literal(true) });
+/** `POST /api/pairings` (contract-2 §4): a one-time link, valid until `expiresAt`. */
+export const pairingLink = z.object({ url: z.string().regex(/^https?:\/\/[\x21-\x7e]+$/), code: z.string(), expiresAt: f.timestamp });
+export type PairingLink = z.infer<typeof pairingLink>;

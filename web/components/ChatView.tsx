@@ -139,6 +139,38 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
   }
 }
 
+const stopAnswer = z.object({ id: z.string(), stopped: z.boolean() });
+
+/** Stop (docs/chat.md): interrupts the running turn; its waiting requests are cancelled.
+ *  The session's `session-updated` (idle) then hides the button. */
+function StopTurn({ sessionId }: { sessionId: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <>
+      <button
+        type="button"
+        className="danger"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          setError(null);
+          api(`/api/sessions/${encodeURIComponent(sessionId)}/stop`, stopAnswer, { method: 'POST' })
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        {busy ? 'Stopping…' : 'Stop'}
+      </button>
+      {error && (
+        <p className="phase error" role="alert">
+          Not stopped: {error}
+        </p>
+      )}
+    </>
+  );
+}
+
 function Conversation({ sessionId }: { sessionId: string }) {
   useMessages(sessionId);
   const messages = ChatContext.useSelector((s) => s.context.messages[sessionId]);
@@ -217,6 +249,7 @@ function Conversation({ sessionId }: { sessionId: string }) {
         <button type="submit" disabled={busy || !text.trim()}>
           Send
         </button>
+        {session?.status === 'running' && <StopTurn sessionId={sessionId} />}
         {error && (
           <p className="phase error" role="alert">
             Not sent: {error}
