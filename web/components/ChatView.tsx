@@ -19,31 +19,35 @@ const messageSentAnswer = z.unknown();
 
 function useSessions() {
   const chat = ChatContext.useActorRef();
-  const _generation = ChatContext.useSelector((s) => s.context.generation);
+  // A reset (the stream was lost, or the first welcome came after this load) bumps the
+  // generation: the effect runs again, so the voided state is reloaded (UI-21).
+  const generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     let live = true;
+    void generation;
     api('/api/sessions', sessionsAnswer)
       .then((r) => live && chat.send({ type: 'sessions.loaded', sessions: r.sessions }))
       .catch((e: unknown) => live && chat.send({ type: 'sessions.failed', error: errorText(e) }));
     return () => {
       live = false;
     };
-  }, [chat]);
+  }, [chat, generation]);
 }
 
 function useMessages(sessionId: string | null) {
   const chat = ChatContext.useActorRef();
-  const _generation = ChatContext.useSelector((s) => s.context.generation);
+  const generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     if (!sessionId) return;
     let live = true;
+    void generation;
     api(`/api/sessions/${encodeURIComponent(sessionId)}/messages`, messagesAnswer)
       .then((r) => live && chat.send({ type: 'messages.loaded', sessionId, messages: r.messages }))
       .catch((e: unknown) => live && chat.send({ type: 'messages.failed', sessionId, error: errorText(e) }));
     return () => {
       live = false;
     };
-  }, [chat, sessionId]);
+  }, [chat, sessionId, generation]);
 }
 
 function NewSession({ onCreated }: { onCreated: (id: string) => void }) {
