@@ -17,7 +17,7 @@ async function startSession(page: Page, prompt: string) {
   return conversation;
 }
 
-test('HUM-9: Stop interrupts the running turn: its waiting request is cancelled and the conversation says so', async ({ page, gatehouse }) => {
+test('HUM-7: Stop interrupts the running turn: its waiting request is cancelled and the conversation says so', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse, '#/chat');
   const conversation = await startSession(page, 'stop me');
   const requestId = (await conversation.getByTestId('request-card').first().getAttribute('data-request-id'))!;
@@ -31,7 +31,7 @@ test('HUM-9: Stop interrupts the running turn: its waiting request is cancelled 
   await expect(page.locator('.conversation .muted.small').first()).toContainText('idle');
 });
 
-test('HUM-10: after kill -9 mid-turn and a restart, the session says its agent stopped instead of looking alive', async ({ page, gatehouse }) => {
+test('HUM-8: after kill -9 mid-turn and a restart, the session says its agent stopped instead of looking alive', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse, '#/chat');
   await startSession(page, 'die with the server');
   await expect(page.getByRole('button', { name: 'Stop', exact: true })).toBeVisible();

@@ -78,6 +78,21 @@ test('HUM-1 HUM-2: Devices lists this device; Pair a device shows a QR code of a
   await phone.close();
 });
 
+test.describe('phone', () => {
+  test.use({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' });
+
+  test('HUM-2: at 360 px in dark mode the Devices view with its QR code fits without sideways scroll, and axe finds nothing serious', async ({
+    page,
+    gatehouse,
+  }) => {
+    await openApp(page, gatehouse, '#/devices');
+    await page.getByRole('button', { name: 'Pair a device' }).tap();
+    await expect(page.getByTestId('pairing-qr')).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    expect((await seriousViolations(page)).map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+  });
+});
+
 test('HUM-1: ending this very device from the view signs this page out', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse, '#/devices');
   const me = page.getByTestId('device').filter({ has: page.locator('.badge', { hasText: 'this device' }) });

@@ -6,7 +6,7 @@
 import type { Page } from '@playwright/test';
 import { bash, card, expect, historyEntry, openApp, test } from './support/gatehouse.ts';
 
-test('HUM-8: after a reload the History still lists the finished requests with their outcomes, newest first', async ({ page, gatehouse }) => {
+test('HUM-6: after a reload the History still lists the finished requests with their outcomes, newest first', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse);
   const allowed = await gatehouse.createRequest(bash('echo allowed here'));
   const denied = await gatehouse.createRequest(bash('echo denied over http'));
@@ -39,10 +39,7 @@ async function controlled(page: Page): Promise<void> {
   expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
 }
 
-test('HUM-11: a decision taken while the server is down survives a reload and reaches the agent, once, when the server is back', async ({
-  page,
-  gatehouse,
-}) => {
+test('HUM-9: a decision taken while the server is down survives a reload and reaches the agent, once, when the server is back', async ({ page, gatehouse }) => {
   await openApp(page, gatehouse);
   await controlled(page);
   const id = await gatehouse.createRequest(bash('echo decided offline', { timeoutMs: 120_000 }));

@@ -36,7 +36,7 @@ async function sessionWaiting(s: ServerProcess): Promise<{ sessionId: string; re
 type Message = { message: { kind: string; role: string; text?: string } };
 
 describe('chat Stop and a dead turn', () => {
-  it('HUM-9: Stop interrupts the running turn: its waiting request is cancelled, the conversation says it was stopped, the session is idle', async () => {
+  it('HUM-7: Stop interrupts the running turn: its waiting request is cancelled, the conversation says it was stopped, the session is idle', async () => {
     const s = await start();
     const { sessionId, requestId } = await sessionWaiting(s);
     const before = await s.api(`/api/sessions/${sessionId}/messages`);
@@ -58,7 +58,7 @@ describe('chat Stop and a dead turn', () => {
     expect((await s.api('/api/sessions/nope/stop', { method: 'POST' })).status).toBe(404);
   });
 
-  it('HUM-10: after kill -9 mid-turn and a restart, the session says its agent stopped with the server and is idle, not running', async () => {
+  it('HUM-8: after kill -9 mid-turn and a restart, the session says its agent stopped with the server and is idle, not running', async () => {
     const first = await start();
     const dataDir = first.dataDir;
     const { sessionId } = await sessionWaiting(first);

@@ -26,7 +26,7 @@ async function create(command: string): Promise<string> {
 }
 
 describe('history', () => {
-  it('HUM-8: finished requests with their outcomes, newest first, paged; a pending one is not listed', async () => {
+  it('HUM-6: finished requests with their outcomes, newest first, paged; a pending one is not listed', async () => {
     const allowed = await create('echo allowed');
     const denied = await create('echo denied');
     const cancelled = await create('echo cancelled');
@@ -54,7 +54,7 @@ describe('history', () => {
     expect(second.body.next).toBeUndefined();
   });
 
-  it('HUM-8: a bad limit or an unknown cursor is a 400 naming the parameter; the agent token gets 403, no credential 401', async () => {
+  it('HUM-6: a bad limit or an unknown cursor is a 400 naming the parameter; the agent token gets 403, no credential 401', async () => {
     for (const limit of ['0', '101', 'x', '-1']) {
       const res = await server.api(`/api/history?limit=${limit}`);
       expect(res.status).toBe(400);

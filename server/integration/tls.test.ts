@@ -82,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('TLS', () => {
-  it('HUM-7: with --tls-cert and --tls-key the server answers HTTPS, its ready line says https, and the page flow sets a Secure cookie', async () => {
+  it('HUM-5: with --tls-cert and --tls-key the server answers HTTPS, its ready line says https, and the page flow sets a Secure cookie', async () => {
     expect(server.readyLine).toMatch(/^Gatehouse listening on https:\/\/127\.0\.0\.1:\d+\/\?token=/);
     expect(server.baseUrl).toBe(`https://127.0.0.1:${server.port}`);
     const health = await get('/healthz');
@@ -94,7 +94,7 @@ describe('TLS', () => {
     expect(cookie).toMatch(/Secure/i);
   });
 
-  it('HUM-7: the pairing link is https, and the WebSocket is WSS (an https Origin of ours is allowed)', async () => {
+  it('HUM-5: the pairing link is https, and the WebSocket is WSS (an https Origin of ours is allowed)', async () => {
     const made = await get('/api/pairings', { authorization: `Bearer ${server.token}` });
     expect(made.status, made.body).toBe(201);
     expect((JSON.parse(made.body) as { url: string }).url).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${server.port}/pair/`));
@@ -111,7 +111,7 @@ describe('TLS', () => {
     ).rejects.toMatchObject({ status: 403 });
   });
 
-  it('HUM-7: --tls-cert needs --tls-key (and the reverse); a missing file stops the start naming the flag', async () => {
+  it('HUM-5: --tls-cert needs --tls-key (and the reverse); a missing file stops the start naming the flag', async () => {
     expect(() => parseServeArgs(['--tls-cert', 'a.pem'], {})).toThrow(ConfigError);
     expect(() => parseServeArgs(['--tls-cert', 'a.pem'], {})).toThrow(/needs --tls-key/);
     expect(() => parseServeArgs([], { GATEHOUSE_TLS_KEY: 'k.pem' })).toThrow(/GATEHOUSE_TLS_KEY needs --tls-cert/);

@@ -7,7 +7,7 @@ import { buildAllowList, lanAddress } from './allowList.ts';
 import { pairingHost } from './pairing.ts';
 
 describe('LAN address', () => {
-  it('HUM-6: a home or office LAN address wins over a container bridge, a public address, link-local and loopback', () => {
+  it('HUM-4: a home or office LAN address wins over a container bridge, a public address, link-local and loopback', () => {
     expect(lanAddress(['127.0.0.1', '::1', '172.17.0.1', '192.168.1.20', '10.0.0.5'])).toBe('192.168.1.20');
     expect(lanAddress(['127.0.0.1', '172.17.0.1', '10.8.0.3'])).toBe('10.8.0.3');
     expect(lanAddress(['169.254.10.1', '172.17.0.1'])).toBe('172.17.0.1');
@@ -17,7 +17,7 @@ describe('LAN address', () => {
     expect(lanAddress(['192.168.1.20', '192.168.50.2'])).toBe('192.168.1.20');
   });
 
-  it('HUM-6: bound to 0.0.0.0 the pairing link asked for on localhost names the LAN address and port; bound to loopback it stays', () => {
+  it('HUM-4: bound to 0.0.0.0 the pairing link asked for on localhost names the LAN address and port; bound to loopback it stays', () => {
     const lan = buildAllowList({
       bindHost: '0.0.0.0',
       port: 3000,
@@ -33,7 +33,7 @@ describe('LAN address', () => {
     expect(pairingHost('127.0.0.1:3000', local, 3000)).toBe('127.0.0.1:3000');
   });
 
-  it('HUM-7: a TLS server allows its own https origins, not the http ones', () => {
+  it('HUM-5: a TLS server allows its own https origins, not the http ones', () => {
     const list = buildAllowList({ bindHost: '127.0.0.1', port: 8443, extraOrigins: [], extraHosts: [], scheme: 'https' });
     expect(list.origins.has('https://127.0.0.1:8443')).toBe(true);
     expect(list.origins.has('http://127.0.0.1:8443')).toBe(false);

@@ -60,7 +60,7 @@ function lanRank(address: string): number | undefined {
   return 3;
 }
 
-/** The machine's LAN address (HUM-6): the best ranked IPv4 address, the first of equals. */
+/** The machine's LAN address (HUM-4): the best ranked IPv4 address, the first of equals. */
 export function lanAddress(addresses: string[] = machineAddresses()): string | undefined {
   let best: { address: string; rank: number } | undefined;
   for (const address of addresses) {

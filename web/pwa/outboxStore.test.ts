@@ -59,7 +59,7 @@ function harness(restored: OutboxEntry[]) {
 }
 
 describe('the outbox across a reload', () => {
-  it('HUM-11: restored before connecting, a decision goes out once caught up with its clientMsgId, its card shows it on its way, and the kept copy empties once acknowledged', () => {
+  it('HUM-9: restored before connecting, a decision goes out once caught up with its clientMsgId, its card shows it on its way, and the kept copy empties once acknowledged', () => {
     const h = harness([entry('r1', 'm-before-reload'), entry('gone', 'm-gone')]);
     expect(h.kept.at(-1)?.entries.map((e) => e.clientMsgId)).toEqual(['m-before-reload', 'm-gone']);
     h.serve({ type: 'welcome', protocol: 1, epoch: 'e1', seq: 1, resumed: false, clientId: 'c1' });
@@ -75,7 +75,7 @@ describe('the outbox across a reload', () => {
     expect(h.kept.at(-1)?.entries).toEqual([]);
   });
 
-  it('HUM-11: an entry for a request this window already decides, or a malformed one, is not restored', () => {
+  it('HUM-9: an entry for a request this window already decides, or a malformed one, is not restored', () => {
     let s = applyEvent(emptyQueue(), request(1, 'r1'));
     const d = decide(s, { requestId: 'r1', decision: 'deny', clientMsgId: 'live' }, false);
     if (!d.ok) throw new Error(d.reason);
