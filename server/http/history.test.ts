@@ -18,7 +18,7 @@ afterAll(async () => {
 async function create(command: string): Promise<string> {
   const res = await server.api('/api/permission-requests', {
     method: 'POST',
-    token: server.agentToken,
+    token: server.agentToken!,
     json: { toolName: 'Bash', input: { command }, context: { sessionId: 's' } },
   });
   expect(res.status, res.text).toBe(201);
@@ -33,7 +33,7 @@ describe('history', () => {
     const pending = await create('echo pending');
     expect((await server.api(`/api/permission-requests/${allowed}/decision`, { method: 'POST', json: { decision: 'allow' } })).status).toBe(200);
     expect((await server.api(`/api/permission-requests/${denied}/decision`, { method: 'POST', json: { decision: 'deny', message: 'no' } })).status).toBe(200);
-    expect((await server.api(`/api/permission-requests/${cancelled}`, { method: 'DELETE', token: server.agentToken })).status).toBe(200);
+    expect((await server.api(`/api/permission-requests/${cancelled}`, { method: 'DELETE', token: server.agentToken! })).status).toBe(200);
 
     const all = await server.api('/api/history');
     expect(all.status).toBe(200);
@@ -63,7 +63,7 @@ describe('history', () => {
     const unknown = await server.api('/api/history?before=nope');
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toMatch(/^before:/);
-    expect((await server.api('/api/history', { token: server.agentToken })).status).toBe(403);
+    expect((await server.api('/api/history', { token: server.agentToken! })).status).toBe(403);
     expect((await server.api('/api/history', { token: null })).status).toBe(401);
   });
 });
