@@ -39,22 +39,35 @@ async function controlled(page: Page): Promise<void> {
   expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
 }
 
-test('HUM-9: a decision taken while the server is down survives a reload and reaches the agent, once, when the server is back', async ({ page, gatehouse }) => {
+test('HUM-9: a decision taken while the server is down survives a reload (whatever another tab does) and reaches the agent, once, when the server is back', async ({
+  page,
+  gatehouse,
+}) => {
   await openApp(page, gatehouse);
   await controlled(page);
+  // A second tab of the app shares IndexedDB; its own (empty) outbox must not erase this one's.
+  const otherTab = await page.context().newPage();
+  await openApp(otherTab, gatehouse);
   const id = await gatehouse.createRequest(bash('echo decided offline', { timeoutMs: 120_000 }));
   await expect(card(page, id)).toBeVisible();
+  await expect(card(otherTab, id)).toBeVisible();
   await gatehouse.kill();
+  await expect(otherTab.getByTestId('connection-status')).not.toHaveText(/^Connected/);
   await expect(page.getByTestId('connection-status')).not.toHaveText(/^Connected/);
   await card(page, id).getByRole('button', { name: 'Allow', exact: true }).click();
   await expect(card(page, id).getByRole('status')).toContainText('will be sent on reconnect');
   // The frame the page will send, read back from IndexedDB as the reload will.
   await expect.poll(() => keptOutbox(page)).toEqual([{ requestId: id, decision: 'allow', sent: false }]);
 
+  await otherTab.reload(); // the other tab changes its outbox state too (empty)
   await page.reload(); // the server is still down: the worker serves the app
   await expect(page.getByTestId('offline-banner')).toBeVisible();
   const frames: string[] = [];
   page.on('websocket', (ws) => ws.on('framesent', (f) => typeof f.payload === 'string' && f.payload.includes('permission-response') && frames.push(f.payload)));
+  const otherFrames: string[] = [];
+  otherTab.on('websocket', (ws) =>
+    ws.on('framesent', (f) => typeof f.payload === 'string' && f.payload.includes('permission-response') && otherFrames.push(f.payload)),
+  );
   await gatehouse.restart();
   expect(await gatehouse.outcome(id)).toMatchObject({ status: 'resolved', decision: 'allow' });
   await expect(historyEntry(page, id)).toContainText('Allowed by you');
@@ -64,6 +77,9 @@ test('HUM-9: a decision taken while the server is down survives a reload and rea
   const sent = JSON.parse(frames[0] ?? '{}') as { clientMsgId?: string; requestId?: string };
   expect(sent.requestId).toBe(id);
   expect(sent.clientMsgId).toBe(madeWith);
+  // The other tab neither lost it nor took it over: the decision is this tab's alone.
+  await expect(otherTab.getByTestId('connection-status')).toHaveText(/Connected/, { timeout: 20_000 });
+  expect(otherFrames).toEqual([]);
 });
 
 let madeWith: string | undefined;
@@ -77,7 +93,7 @@ async function keptOutbox(page: Page): Promise<Array<{ requestId: string; decisi
         open.onupgradeneeded = () => open.result.createObjectStore('offline');
         open.onsuccess = () => {
           const tx = open.result.transaction('offline', 'readonly');
-          const get = tx.objectStore('offline').get('outbox');
+          const get = tx.objectStore('offline').get(`outbox:${sessionStorage.getItem('gatehouse-tab')}`);
           get.onsuccess = () => {
             open.result.close();
             resolve((get.result as { entries?: [] } | undefined)?.entries ?? []);

@@ -5,7 +5,9 @@
  * changes; a reloaded page reads it back before it connects (`queue.restore`), and the
  * connection sends each again with its own clientMsgId once it has caught up, so the
  * server counts it at most once. Read back through the protocol's schema (the store is an
- * edge); entries older than a request can live are dropped. Every failure reads as
+ * edge); entries older than a request can live are dropped. Kept per tab (`tabKey`);
+ * an emptied outbox deletes its record, so only tabs closed with undelivered decisions
+ * leave one behind (never sent by another tab). Every failure reads as
  * "nothing kept", never as an error on the page.
  */
 import { z } from 'zod';
@@ -14,7 +16,24 @@ import type { OutboxEntry } from '../../machines/queue.ts';
 import type { QueueSource } from './offlineQueue.ts';
 import { withStore } from './lastQueue.ts';
 
-const KEY = 'outbox';
+/** Each tab keeps its own outbox: two tabs of the app share IndexedDB, and one tab's
+ *  (empty) outbox must not overwrite another's. The tab's id lives in sessionStorage,
+ *  which a reload of the same tab keeps and a new tab does not share. */
+const KEY_PREFIX = 'outbox:';
+const TAB_KEY = 'gatehouse-tab';
+
+function tabKey(): string {
+  try {
+    let id = sessionStorage.getItem(TAB_KEY);
+    if (!id) {
+      id = crypto.randomUUID();
+      sessionStorage.setItem(TAB_KEY, id);
+    }
+    return KEY_PREFIX + id;
+  } catch {
+    return `${KEY_PREFIX}shared`;
+  }
+}
 
 export const keptOutbox = z.object({
   savedAt: z.number(),
@@ -24,7 +43,9 @@ export type KeptOutbox = z.infer<typeof keptOutbox>;
 
 export async function saveOutbox(value: KeptOutbox): Promise<void> {
   try {
-    await withStore('readwrite', (store) => store.put(value, KEY));
+    const key = tabKey();
+    if (value.entries.length > 0) await withStore('readwrite', (store) => store.put(value, key));
+    else await withStore('readwrite', (store) => store.delete(key));
   } catch {
     // The app works without it; only a reload would lose the undelivered decision.
   }
@@ -33,7 +54,7 @@ export async function saveOutbox(value: KeptOutbox): Promise<void> {
 /** What was kept, unless it is older than any request can wait (then nothing it names can still count). */
 export async function loadOutbox(now: number = Date.now()): Promise<OutboxEntry[]> {
   try {
-    const raw = await withStore('readonly', (store) => store.get(KEY) as IDBRequest<unknown>);
+    const raw = await withStore('readonly', (store) => store.get(tabKey()) as IDBRequest<unknown>);
     if (raw === undefined) return [];
     const parsed = parseWith(keptOutbox, raw);
     if (!parsed.ok || now - parsed.value.savedAt > LIMITS.maxTimeoutMs) return [];
