@@ -17,11 +17,14 @@ import {
   AUDIT_HOWS,
   AUDIT_LIMITS,
   DECISIONS,
+  decidedByWire,
   ERROR_CODES,
   LIMITS,
   hiddenNamesDeep,
   inputSummaryText,
   parseWith,
+  ruleIdOf,
+  timedOutMessage,
   type AuditEntry,
   type AuditHow,
   type AuditListEntry,
@@ -166,7 +169,7 @@ export class AuditLog {
             );
             break;
           case 'permission-resolved': {
-            const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
+            const rule = ruleIdOf(event.decidedBy) ?? null;
             outcome.run(
               'resolved',
               event.decision,
@@ -181,10 +184,11 @@ export class AuditLog {
             break;
           }
           case 'permission-timeout':
-            outcome.run('timedOut', 'deny', 'timeout', 'timeout', 'The request timed out.', null, event.timestamp, null, event.requestId);
+            outcome.run('timedOut', 'deny', 'timeout', decidedByWire.timeout, timedOutMessage(), null, event.timestamp, null, event.requestId);
             break;
           case 'permission-cancelled':
-            outcome.run('cancelled', 'deny', 'cancel', 'agent', event.reason, null, event.timestamp, null, event.requestId);
+            // The audit keeps the cancel's reason as its message (the Audit view words it, protocol/outcome.ts).
+            outcome.run('cancelled', 'deny', 'cancel', decidedByWire.agent, event.reason, null, event.timestamp, null, event.requestId);
             break;
           case 'chat-message':
           case 'session-updated':

@@ -8,6 +8,7 @@
 import { Hono, type Context } from 'hono';
 import {
   ERROR_CODES,
+  decidedByWire,
   LIMITS,
   REQUEST_STATUSES,
   createRequestBody,
@@ -189,7 +190,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       ? {
           requestId: id,
           decision: parsed.value.decision,
-          decidedBy: 'http',
+          decidedBy: decidedByWire.http,
           remember: parsed.value.remember,
           ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
         }
@@ -202,7 +203,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
-        decidedBy: 'http',
+        decidedBy: decidedByWire.http,
         via: 'http',
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
@@ -218,7 +219,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     deps.onDecisionAccepted?.({
       requestId: id,
       decision: parsed.value.decision,
-      decidedBy: 'http',
+      decidedBy: decidedByWire.http,
       via: 'http',
       ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
       ...(device ? { device: { id: device.id, name: device.name } } : {}),
@@ -227,7 +228,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
     return c.json({
-      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
+      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: decidedByWire.http }),
       ...(remembered ? { remember: remembered } : {}),
     });
   });
@@ -236,11 +237,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const id = c.req.param('id');
     const reasonRaw = c.req.query('reason');
     const reason = reasonRaw ? reasonRaw.replace(/[^\x20-\x7e]/g, '').slice(0, 200) || 'agent-cancelled' : 'agent-cancelled';
-    // `server-restart` is the server's own reason (it reads as decidedBy "server-restart"): an agent may not claim it.
+    // `server-restart` is the server's own reason (it reads as the server's cancel, protocol/outcome.ts): an agent may not claim it.
     if (reason === 'server-restart') return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'reason: "server-restart" is reserved for the server');
     let answer;
     try {
-      answer = await host.cancel({ requestId: id, reason, cancelledBy: 'http' });
+      answer = await host.cancel({ requestId: id, reason, cancelledBy: decidedByWire.http });
     } catch (error) {
       return stopping(c, error);
     }

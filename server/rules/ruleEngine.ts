@@ -12,6 +12,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
+  decidedByWire,
   DECISIONS,
   ERROR_CODES,
   parseWith,
@@ -98,7 +99,7 @@ export class RuleEngine implements RememberGate {
       const result = await this.deps.host.decide({
         requestId: event.id,
         decision: rule.decision,
-        decidedBy: `rule:${rule.id}`,
+        decidedBy: decidedByWire.rule(rule.id),
         via: 'rule',
         ...(rule.decision === 'deny' ? { message: `Denied by the remembered rule ${rule.id} (${rule.toolName}: ${rule.pattern}).` } : {}),
       });
@@ -273,7 +274,7 @@ export class RuleEngine implements RememberGate {
         scope,
         ...(scope !== 'global' ? { scopeValue } : {}),
         createdAt: this.now(),
-        createdBy: 'http',
+        createdBy: decidedByWire.http,
       });
       this.resolveCovered();
       return c.json(rule, 201);
