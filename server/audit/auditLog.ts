@@ -26,6 +26,7 @@ import {
   ruleIdOf,
   timedOutMessage,
   type AuditEntry,
+  type AuditEntryAnswer,
   type AuditHow,
   type AuditListEntry,
   type AuditPage,
@@ -322,7 +323,7 @@ export class AuditLog {
           });
         case 'json': {
           const page: AuditPage = this.page(filter, before, Math.min(limit ?? AUDIT_LIMITS.defaultPage, AUDIT_LIMITS.maxPage));
-          return c.json(page);
+          return c.json<AuditPage>(page);
         }
         default: {
           const never: never = format;
@@ -334,7 +335,7 @@ export class AuditLog {
       const requestId = c.req.param('requestId');
       const entry = requestId.length <= LIMITS.maxIdLength ? this.entry(requestId) : undefined;
       if (!entry) return errorResponse(c, 404, ERROR_CODES.notFound, `no audit entry for request ${JSON.stringify(requestId.slice(0, 100))}`);
-      return c.json({ entry });
+      return c.json<AuditEntryAnswer>({ entry });
     });
     return app;
   }

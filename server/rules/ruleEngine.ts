@@ -13,6 +13,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import {
   decidedByWire,
+  type RevokedAnswer,
+  type RuleList,
+  type RuleView,
   DECISIONS,
   ERROR_CODES,
   parseWith,
@@ -251,7 +254,7 @@ export class RuleEngine implements RememberGate {
 
   routes(): Hono {
     const app = new Hono();
-    app.get('/', (c) => c.json({ rules: this.deps.rules.list() }));
+    app.get('/', (c) => c.json<RuleList>({ rules: this.deps.rules.list() }));
     app.post('/', async (c) => {
       let body: unknown;
       try {
@@ -277,7 +280,7 @@ export class RuleEngine implements RememberGate {
         createdBy: decidedByWire.http,
       });
       this.resolveCovered();
-      return c.json(rule, 201);
+      return c.json<RuleView>(rule, 201);
     });
     app.post('/proposal', async (c) => {
       let body: unknown;
@@ -294,12 +297,12 @@ export class RuleEngine implements RememberGate {
         ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
       });
       if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
-      return c.json(proposal);
+      return c.json<RuleProposal>(proposal);
     });
     app.delete('/:id', (c) => {
       const id = c.req.param('id');
       if (!this.deps.rules.revoke(id, this.now())) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
-      return c.json({ id, revoked: true });
+      return c.json<RevokedAnswer>({ id, revoked: true });
     });
     return app;
   }

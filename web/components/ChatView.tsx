@@ -5,8 +5,7 @@
  * and requests of this session not yet tied to a message are shown at the end.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { z } from 'zod';
-import type { ChatMessage } from '../../protocol/index.ts';
+import { type ChatMessage, sessionAnswer } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/chat.ts';
 import { ChatContext } from '../state/chatContext.ts';
@@ -14,8 +13,8 @@ import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
-/** The answer to a sent message is not used: the message arrives over the stream. */
-const messageSentAnswer = z.unknown();
+/** The answer to a sent message is checked, not used: the message arrives over the stream. */
+const messageSentAnswer = sessionAnswer;
 
 function useSessions() {
   const chat = ChatContext.useActorRef();

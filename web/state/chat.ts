@@ -5,8 +5,7 @@
  * everything and bumps `generation`, which makes the views fetch again.
  */
 import { fromTransition } from 'xstate';
-import { z } from 'zod';
-import { chatMessage, chatMessageEvent, chatSession } from '../../protocol/index.ts';
+import { sessionAnswer, sessionList, sessionMessages } from '../../protocol/index.ts';
 import type { ChatMessage, ChatSession } from '../../protocol/index.ts';
 import type { ChatStreamEvent } from '../../machines/connection.frames.ts';
 
@@ -75,13 +74,11 @@ export function chatReducer(state: ChatState, event: ChatEvent): ChatState {
 
 export const chatLogic = fromTransition(chatReducer, emptyChat);
 
-/** `GET /api/sessions`: `{sessions:[…]}` or a bare array. */
-export const sessionsAnswer = z.union([z.object({ sessions: z.array(chatSession) }), z.array(chatSession).transform((sessions) => ({ sessions }))]);
+/** `GET /api/sessions` (protocol/http.ts). */
+export const sessionsAnswer = sessionList;
 
-const messageItem = z.union([chatMessageEvent.transform((e) => e.message), z.object({ message: chatMessage }).transform((e) => e.message), chatMessage]);
-/** `GET /api/sessions/ID/messages`: `{messages: [{seq?, timestamp, message}]}`; bare
- *  messages and `chat-message` events are accepted too. */
-export const messagesAnswer = z.union([z.object({ messages: z.array(messageItem) }), z.array(messageItem).transform((messages) => ({ messages }))]);
+/** `GET /api/sessions/ID/messages`: the messages, in order (protocol/http.ts `sessionMessages`). */
+export const messagesAnswer = sessionMessages.transform((answer) => ({ messages: answer.messages.map((item) => item.message) }));
 
-/** `POST /api/sessions`: the new session, bare or wrapped. */
-export const createdSessionAnswer = z.union([z.object({ session: chatSession }).transform((x) => x.session), chatSession, z.looseObject({ id: z.string() })]);
+/** `POST /api/sessions`: the new session (protocol/http.ts `sessionAnswer`). */
+export const createdSessionAnswer = sessionAnswer.transform((answer) => answer.session);
