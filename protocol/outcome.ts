@@ -154,6 +154,31 @@ export function deciderText(by: DecidedBy): string {
   }
 }
 
+/** Who decided, for a table cell: the kind in a word or two, and its detail (a label, a
+ *  name, a rule id) to show through the visible-text helpers. */
+export function deciderParts(by: DecidedBy): { kind: string; detail?: string } {
+  switch (by.kind) {
+    case 'client':
+      return { kind: 'client', detail: by.label };
+    case 'device':
+      return { kind: 'device', detail: by.name };
+    case 'http':
+      return { kind: 'HTTP API' };
+    case 'rule':
+      return { kind: 'rule', detail: by.ruleId };
+    case 'timeout':
+      return { kind: 'deadline' };
+    case 'agent':
+      return { kind: by.name === 'claude-code' ? 'Claude Code' : 'agent' };
+    case 'server':
+      return by.restart ? { kind: 'server', detail: 'restart' } : { kind: 'server' };
+    default: {
+      const never: never = by;
+      return { kind: String(never) };
+    }
+  }
+}
+
 // ---- outcome messages ----------------------------------------------------------------
 
 /** How a finished request ended, in one word each (cards, history, audit columns). */

@@ -44,7 +44,11 @@ afterAll(async () => {
 });
 
 /** The answer's status, and its body parsed with the schema (a failure names the field). */
-async function answer<S extends z.ZodType>(schema: S, path: string, init: Parameters<ServerProcess['api']>[1] = {}): Promise<{ status: number; body: z.infer<S> }> {
+async function answer<S extends z.ZodType>(
+  schema: S,
+  path: string,
+  init: Parameters<ServerProcess['api']>[1] = {},
+): Promise<{ status: number; body: z.infer<S> }> {
   const res = await server.api(path, init);
   const parsed = schema.safeParse(res.body);
   if (!parsed.success) throw new Error(`${init.method ?? 'GET'} ${path} (${res.status}): ${parsed.error.message}\n${res.text.slice(0, 500)}`);
