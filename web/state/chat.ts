@@ -5,7 +5,8 @@
  * everything and bumps `generation`, which makes the views fetch again.
  */
 import { fromTransition } from 'xstate';
-import { sessionAnswer, sessionList, sessionMessages } from '../../protocol/index.ts';
+import { z } from 'zod';
+import { chatMessage, chatMessageEvent, chatSession } from '../../protocol/index.ts';
 import type { ChatMessage, ChatSession } from '../../protocol/index.ts';
 import type { ChatStreamEvent } from '../../machines/connection.frames.ts';
 
@@ -74,11 +75,13 @@ export function chatReducer(state: ChatState, event: ChatEvent): ChatState {
 
 export const chatLogic = fromTransition(chatReducer, emptyChat);
 
-/** `GET /api/sessions` (protocol/http.ts). */
-export const sessionsAnswer = sessionList;
+/** `GET /api/sessions`: `{sessions:[…]}` or a bare array. */
+export const sessionsAnswer = z.union([z.object({ sessions: z.array(chatSession) }), z.array(chatSession).transform((sessions) => ({ sessions }))]);
 
-/** `GET /api/sessions/ID/messages`: the messages, in order (protocol/http.ts `sessionMessages`). */
-export const messagesAnswer = sessionMessages.transform((answer) => ({ messages: answer.messages.map((item) => item.message) }));
+const messageItem = z.union([chatMessageEvent.transform((e) => e.message), z.object({ message: chatMessage }).transform((e) => e.message), chatMessage]);
+/** `GET /api/sessions/ID/messages`: `{messages: [{seq?, timestamp, message}]}`; bare
+ *  messages and `chat-message` events are accepted too. */
+export const messagesAnswer = z.union([z.object({ messages: z.array(messageItem) }), z.array(messageItem).transform((messages) => ({ messages }))]);
 
-/** `POST /api/sessions`: the new session (protocol/http.ts `sessionAnswer`). */
-export const createdSessionAnswer = sessionAnswer.transform((answer) => answer.session);
+/** `POST /api/sessions`: the new session, bare or wrapped. */
+export const createdSessionAnswer = z.union([z.object({ session: chatSession }).transform((x) => x.session), chatSession, z.looseObject({ id: z.string() })]);
