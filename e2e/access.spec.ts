@@ -104,8 +104,8 @@ test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Cl
   const entry = page.getByTestId('audit-entry').filter({ hasText: 'Bash' }).first();
   await expect(entry).toBeVisible();
   await entry.getByText('Details').click();
-  await expect(entry.getByTestId('audit-whole')).toContainText(devices[0].id);
-  await expect(entry.getByTestId('audit-whole')).toContainText(devices[0].name);
+  await expect(entry.getByTestId('audit-whole')).toContainText(devices[0]!.id);
+  await expect(entry.getByTestId('audit-whole')).toContainText(devices[0]!.name);
 
   await page.goto(`${gatehouse.server.baseUrl}/`);
   await expect(page.getByTestId('connection-status')).toHaveText(/Connected/);
