@@ -65,7 +65,9 @@ test('CORE-1: the audit view shows what, who and how, newest first past 501 entr
   await expect(mine.getByTestId('audit-how')).toHaveText('Allowed by a human');
   await expect(mine.getByTestId('audit-who')).toContainText(device.name);
   await mine.getByText('Details').click();
-  await expect(mine.getByTestId('audit-whole')).toContainText('"description": "e2e journey"');
+  // As fields and the input as the card shows it (CORE-O8: no raw JSON).
+  await expect(mine.getByTestId('audit-whole')).toContainText('e2e journey');
+  await expect(mine.getByTestId('audit-whole')).toContainText(device.name);
 
   // Older pages down to the oldest.
   const older = page.getByRole('button', { name: 'Load older' });

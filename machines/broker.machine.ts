@@ -42,6 +42,7 @@ import type {
   PermissionTimeoutEvent,
   SequencedEvent,
 } from '../protocol/index.ts';
+import { refusalMessage } from '../protocol/outcome.ts';
 import type {
   BrokerEmitted,
   BrokerEvent,
@@ -122,7 +123,7 @@ function rejection(requestId: string, outcome: Outcome): Extract<DecisionAnswer,
         status: 'rejected',
         requestId,
         code: 'already-resolved',
-        message: `Request ${requestId} was already decided: ${outcome.decision} by ${outcome.decidedBy}.`,
+        message: refusalMessage(requestId, { status: 'resolved', decision: outcome.decision, decidedBy: outcome.decidedBy }),
         decision: outcome.decision,
       };
     case 'timedOut':
@@ -130,14 +131,14 @@ function rejection(requestId: string, outcome: Outcome): Extract<DecisionAnswer,
         status: 'rejected',
         requestId,
         code: 'expired',
-        message: `Request ${requestId} timed out and was denied; nothing is decided after its deadline.`,
+        message: refusalMessage(requestId, { status: 'timedOut' }),
       };
     case 'cancelled':
       return {
         status: 'rejected',
         requestId,
         code: 'cancelled',
-        message: `Request ${requestId} was cancelled${outcome.reason ? ` (${outcome.reason})` : ''}.`,
+        message: refusalMessage(requestId, { status: 'cancelled', reason: outcome.reason }),
       };
     default: {
       const never: never = outcome.status;

@@ -38,7 +38,7 @@ describe('queue reducer', () => {
     s = applyEvent(s, { type: 'permission-cancelled', seq: 2, requestId: 'a', reason: 'agent gave up', timestamp: 2 });
     s = applyEvent(s, req(1, 'a'));
     expect(s.order).toEqual([]);
-    expect(describeOutcome(s.history[0])).toBe('Cancelled by the agent (agent gave up)');
+    expect(describeOutcome(s.history[0])).toBe('Cancelled ("agent gave up")');
   });
 
   it("CCH-15: a request cancelled answered-in-terminal reads as answered in the agent's terminal, not as the agent giving up", () => {

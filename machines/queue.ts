@@ -22,6 +22,7 @@ import type {
   SnapshotMessage,
   SnapshotPartMessage,
 } from '../protocol/index.ts';
+import { cancelledText, decidedByWire, deciderText, OUTCOME_LABELS, parseDecidedBy, REFUSAL_TEXT } from '../protocol/outcome.ts';
 
 /** What this window has done with a request that is still unresolved. */
 export type CardPhase =
@@ -66,9 +67,12 @@ export type HistoryEntry = {
   context: PermissionRequestEvent['context'];
   outcome: Outcome;
   decider: DeciderKind;
-  /** The server's `decidedBy` (a client label, `http`, `rule:<id>`), or a reason. */
+  /** The server's `decidedBy` as sent (protocol/outcome.ts `parseDecidedBy` reads it);
+   *  `unknown` when this window did not see the outcome. */
   decidedBy: string;
   message?: string;
+  /** A cancel's reason, as the `permission-cancelled` event gave it. */
+  reason?: string;
   updatedInput?: Record<string, unknown>;
   at: number;
   /** What happened to this window's own decision, when it did not count. */
@@ -127,9 +131,11 @@ function inFlight(state: QueueState, requestId: string): OutboxEntry | undefined
 
 /** Who decided, from the server's `decidedBy` and what this window knows it sent. */
 export function classifyDecider(state: QueueState, requestId: string, decidedBy: string): DeciderKind {
-  if (decidedBy.startsWith('rule:')) return 'rule';
-  if (decidedBy === 'http') return 'http';
-  if (decidedBy === 'timeout') return 'deadline';
+  const by = parseDecidedBy(decidedBy);
+  if (by.kind === 'rule') return 'rule';
+  if (by.kind === 'http') return 'http';
+  if (by.kind === 'timeout') return 'deadline';
+  if (by.kind === 'agent' || by.kind === 'server') return 'agent';
   if (state.clientId !== null && decidedBy === state.clientId) return 'this-window';
   if (state.formerClientIds.includes(decidedBy)) return 'this-window';
   const card = state.cards[requestId];
@@ -163,13 +169,13 @@ export function applyEvent(state: QueueState, event: SequencedEvent): QueueState
         at: event.timestamp,
       });
     case 'permission-timeout':
-      return finish(state, event.requestId, { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout', at: event.timestamp });
+      return finish(state, event.requestId, { outcome: 'timedOut', decider: 'deadline', decidedBy: decidedByWire.timeout, at: event.timestamp });
     case 'permission-cancelled':
       return finish(state, event.requestId, {
         outcome: 'cancelled',
         decider: 'agent',
-        decidedBy: event.reason,
-        message: event.reason,
+        decidedBy: decidedByWire.agent,
+        reason: event.reason,
         at: event.timestamp,
       });
     case 'chat-message':
@@ -182,7 +188,7 @@ export function applyEvent(state: QueueState, event: SequencedEvent): QueueState
   }
 }
 
-type Finish = Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy' | 'message' | 'updatedInput' | 'at'>;
+type Finish = Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy' | 'message' | 'updatedInput' | 'reason' | 'at'>;
 
 function finish(state: QueueState, requestId: string, how: Finish): QueueState {
   const card = state.cards[requestId];
@@ -253,13 +259,14 @@ export function applyFetchedOutcome(state: QueueState, view: RequestView): Queue
       };
       break;
     case 'timedOut':
-      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout' };
+      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: decidedByWire.timeout };
       break;
     case 'cancelled':
+      // The view carries no reason: its `message` (protocol/outcome.ts `cancelledMessage`) says it.
       how = {
         outcome: 'cancelled',
         decider: 'agent',
-        decidedBy: view.message ?? 'cancelled',
+        decidedBy: view.decidedBy ?? decidedByWire.agent,
         ...(view.message !== undefined ? { message: view.message } : {}),
       };
       break;
@@ -400,15 +407,8 @@ export function applyAck(state: QueueState, ack: AckMessage): QueueState {
   return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, { decider: 'this-window', outcome }) };
 }
 
-const REJECTION_TEXT: Record<string, string> = {
-  'already-resolved': 'decided elsewhere',
-  expired: 'timed out, denied',
-  cancelled: 'cancelled by the agent',
-  'unknown-request': 'unknown to the server',
-};
-
 export function rejectionText(code: string): string {
-  return REJECTION_TEXT[code] ?? code;
+  return REFUSAL_TEXT[code] ?? code;
 }
 
 /** The server refused a frame of ours: roll the card back to the truth it told us.
@@ -438,45 +438,31 @@ export function setClientId(state: QueueState, clientId: string): QueueState {
 }
 
 /** How a cancel reason reads on every screen (the `permission-cancelled` event's
- *  `reason`); undefined: shown as it is. */
-const CANCEL_REASON_TEXT: Record<string, string> = {
-  'answered-in-terminal': "Answered in the agent's terminal (not here)",
-  'answered-in-editor': 'Answered in the editor (not here)',
-};
-
-export function cancelReasonText(reason: string | undefined): string | undefined {
-  return reason === undefined ? undefined : CANCEL_REASON_TEXT[reason];
+ *  `reason`): protocol/outcome.ts `cancelledText`. */
+export function cancelReasonText(reason: string | undefined): string {
+  return cancelledText(reason);
 }
 
-/** How a history entry reads, e.g. "Allowed by this window", "Denied: decided elsewhere". */
+/** How a history entry reads, e.g. "Allowed by you (this window)", "Denied: decided
+ *  elsewhere (the client "bob")", in the words of protocol/outcome.ts. */
 export function describeOutcome(entry: HistoryEntry): string {
-  const answeredElsewhere = entry.outcome === 'cancelled' ? cancelReasonText(entry.message) : undefined;
-  if (answeredElsewhere) return answeredElsewhere;
-  const what =
-    entry.outcome === 'allowed'
-      ? 'Allowed'
-      : entry.outcome === 'denied'
-        ? 'Denied'
-        : entry.outcome === 'timedOut'
-          ? 'Timed out, denied'
-          : entry.outcome === 'cancelled'
-            ? 'Cancelled by the agent'
-            : 'Finished';
+  if (entry.outcome === 'cancelled') return entry.reason !== undefined ? cancelledText(entry.reason) : (entry.message ?? OUTCOME_LABELS.cancelled);
+  const what = entry.outcome === 'unknown' ? 'Finished' : OUTCOME_LABELS[entry.outcome];
   switch (entry.decider) {
     case 'this-window':
       return `${what} by you (this window)`;
     case 'another-window':
-      return `${what}: decided elsewhere (${entry.decidedBy})`;
+    case 'http':
+      // `unknown`: refused as already decided, by whom this window did not see.
+      return entry.decidedBy === 'unknown' ? `${what}: decided elsewhere` : `${what}: decided elsewhere (${deciderText(parseDecidedBy(entry.decidedBy))})`;
     case 'unconfirmed':
       return `${what} (confirming…)`;
     case 'rule':
-      return `${what} by a remembered rule (${entry.decidedBy.slice('rule:'.length)})`;
-    case 'http':
-      return `${what}: decided elsewhere (HTTP API)`;
+      return `${what} by ${deciderText(parseDecidedBy(entry.decidedBy))}`;
     case 'deadline':
       return `${what}: the deadline passed`;
     case 'agent':
-      return entry.message ? `${what} (${entry.message})` : what;
+      return `${what} by ${deciderText(parseDecidedBy(entry.decidedBy))}`;
     case 'unknown':
       return `${what}: outcome not seen (disconnected)`;
     default: {

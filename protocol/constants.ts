@@ -103,4 +103,8 @@ export const AUDIT_LIMITS = {
 export type Decision = (typeof DECISIONS)[number];
 
 export const RULE_SCOPES = ['session', 'project', 'global'] as const;
+/** How a rule's pattern is matched (docs/rules.md): the whole command, a command prefix,
+ *  an absolute path glob, or the exact canonical input. */
+export const RULE_KINDS = ['bash-exact', 'bash-prefix', 'path-glob', 'exact-input'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
 export type RuleScope = (typeof RULE_SCOPES)[number];

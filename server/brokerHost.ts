@@ -35,7 +35,7 @@ import type {
   PersistRecord,
   RequestOrigin,
 } from '../machines/broker.types.ts';
-import { requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
+import { decidedByWire, requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
@@ -164,7 +164,7 @@ export class BrokerHost {
       for (const request of input.unresolved) {
         if (request.origin !== 'agent') continue;
         // The agent that asked lived inside the dead process: nobody waits for this answer.
-        void this.cancel({ requestId: request.id, reason: 'server-restart', cancelledBy: 'server' });
+        void this.cancel({ requestId: request.id, reason: 'server-restart', cancelledBy: decidedByWire.server });
       }
     }
     this.logger.debug('permissions', 'broker started', {

@@ -11,7 +11,16 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES, parseWith, type ChatSession, type ErrorCode } from '../../protocol/index.ts';
+import {
+  type ChatSession,
+  ERROR_CODES,
+  type ErrorCode,
+  parseWith,
+  type SessionAnswer,
+  type SessionList,
+  type SessionMessages,
+  type SessionStopped,
+} from '../../protocol/index.ts';
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
@@ -180,7 +189,7 @@ export class ChatService {
         return { ok: false as const };
       }
     };
-    app.get('/', (c) => c.json({ sessions: this.deps.sessions.list() }));
+    app.get('/', (c) => c.json<SessionList>({ sessions: this.deps.sessions.list() }));
     app.post('/', async (c) => {
       const body = await json(c.req);
       if (!body.ok) return bad('body: not valid JSON');
@@ -198,12 +207,12 @@ export class ChatService {
         }
         parsed.value.cwd = real;
       }
-      return c.json({ session: this.start({ ...parsed.value, agent: parsed.value.agent as AgentKind | undefined }) }, 201);
+      return c.json<SessionAnswer>({ session: this.start({ ...parsed.value, agent: parsed.value.agent as AgentKind | undefined }) }, 201);
     });
     app.get('/:id/messages', (c) => {
       const session = this.deps.sessions.get(c.req.param('id'));
       if (!session) return bad(`no session ${c.req.param('id')}`, 404, ERROR_CODES.notFound);
-      return c.json({ session, running: this.isRunning(session.id), messages: this.deps.sessions.messages(session.id) });
+      return c.json<SessionMessages>({ session, running: this.isRunning(session.id), messages: this.deps.sessions.messages(session.id) });
     });
     app.post('/:id/messages', async (c) => {
       const body = await json(c.req);
@@ -213,12 +222,12 @@ export class ChatService {
       const result = this.send(c.req.param('id'), parsed.value.prompt);
       if (result === undefined) return bad(`no session ${c.req.param('id')}`, 404, ERROR_CODES.notFound);
       if (result === 'busy') return bad('a turn is already running in this session', 409, ERROR_CODES.sessionBusy);
-      return c.json({ session: result }, 202);
+      return c.json<SessionAnswer>({ session: result }, 202);
     });
     app.post('/:id/stop', (c) => {
       const id = c.req.param('id');
       if (!this.deps.sessions.get(id)) return bad(`no session ${id}`, 404, ERROR_CODES.notFound);
-      return c.json({ id, stopped: this.stopTurn(id) });
+      return c.json<SessionStopped>({ id, stopped: this.stopTurn(id) });
     });
     return app;
   }

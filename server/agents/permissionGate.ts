@@ -5,7 +5,16 @@
  * request (`permission-cancelled`). A deny always carries a message: the human's
  * reason, else one naming who denied and how, or that it timed out.
  */
-import { CANCEL_REASONS, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
+import {
+  CANCEL_REASONS,
+  cancelledMessage,
+  decidedByWire,
+  outcomeMessageForAgent,
+  type PermissionRequestEvent,
+  type SequencedEvent,
+  timedOutMessage,
+  waitedSeconds,
+} from '../../protocol/index.ts';
 
 export type GateHost = {
   create(args: {
@@ -34,7 +43,7 @@ export type GateAsk = {
 };
 
 export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateAnswer> {
-  if (ask.signal?.aborted) return { behavior: 'deny', message: 'The agent cancelled the request before it was asked.', outcome: 'cancelled' };
+  if (ask.signal?.aborted) return { behavior: 'deny', message: cancelledMessage('agent-cancelled'), outcome: 'cancelled' };
   // Subscribe before creating: the outcome may be committed in the very next tick.
   let requestId: string | undefined;
   const early: SequencedEvent[] = [];
@@ -68,7 +77,7 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
       // A known cancel reason names why (e.g. `answered-in-agent`: the agent cleared the ask
       // itself); any other abort (an SDK's own error) is `agent-cancelled`.
       const reason = () => ((CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? (ask.signal!.reason as string) : 'agent-cancelled');
-      const onAbort = () => void host.cancel({ requestId: id, reason: reason(), cancelledBy: 'agent' }).catch(() => {});
+      const onAbort = () => void host.cancel({ requestId: id, reason: reason(), cancelledBy: decidedByWire.agent }).catch(() => {});
       if (ask.signal?.aborted) onAbort();
       else ask.signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -78,21 +87,19 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
           return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy };
         return {
           behavior: 'deny',
-          message:
-            outcome.message ||
-            `Denied in Gatehouse by ${outcome.decidedBy.startsWith('rule:') ? `the remembered rule ${outcome.decidedBy.slice(5)}` : outcome.decidedBy}.`,
+          message: outcomeMessageForAgent({ status: 'resolved', decision: 'deny', message: outcome.message, decidedBy: outcome.decidedBy }),
           requestId: id,
           outcome: 'denied',
         };
       case 'permission-timeout':
         return {
           behavior: 'deny',
-          message: `Nobody answered in Gatehouse within ${Math.round(ask.timeoutMs / 1000)} s, so the request timed out and is denied.`,
+          message: timedOutMessage(waitedSeconds(0, ask.timeoutMs)),
           requestId: id,
           outcome: 'timedOut',
         };
       case 'permission-cancelled':
-        return { behavior: 'deny', message: `The permission request was cancelled (${outcome.reason}).`, requestId: id, outcome: 'cancelled' };
+        return { behavior: 'deny', message: cancelledMessage(outcome.reason), requestId: id, outcome: 'cancelled' };
       default:
         return { behavior: 'deny', message: 'Gatehouse gave an unexpected outcome, so this is denied.', requestId: id, outcome: 'failed' };
     }

@@ -17,12 +17,16 @@ import {
   AUDIT_HOWS,
   AUDIT_LIMITS,
   DECISIONS,
+  decidedByWire,
   ERROR_CODES,
   LIMITS,
   hiddenNamesDeep,
   inputSummaryText,
   parseWith,
+  ruleIdOf,
+  timedOutMessage,
   type AuditEntry,
+  type AuditEntryAnswer,
   type AuditHow,
   type AuditListEntry,
   type AuditPage,
@@ -166,7 +170,7 @@ export class AuditLog {
             );
             break;
           case 'permission-resolved': {
-            const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
+            const rule = ruleIdOf(event.decidedBy) ?? null;
             outcome.run(
               'resolved',
               event.decision,
@@ -181,10 +185,11 @@ export class AuditLog {
             break;
           }
           case 'permission-timeout':
-            outcome.run('timedOut', 'deny', 'timeout', 'timeout', 'The request timed out.', null, event.timestamp, null, event.requestId);
+            outcome.run('timedOut', 'deny', 'timeout', decidedByWire.timeout, timedOutMessage(), null, event.timestamp, null, event.requestId);
             break;
           case 'permission-cancelled':
-            outcome.run('cancelled', 'deny', 'cancel', 'agent', event.reason, null, event.timestamp, null, event.requestId);
+            // The audit keeps the cancel's reason as its message (the Audit view words it, protocol/outcome.ts).
+            outcome.run('cancelled', 'deny', 'cancel', decidedByWire.agent, event.reason, null, event.timestamp, null, event.requestId);
             break;
           case 'chat-message':
           case 'session-updated':
@@ -318,7 +323,7 @@ export class AuditLog {
           });
         case 'json': {
           const page: AuditPage = this.page(filter, before, Math.min(limit ?? AUDIT_LIMITS.defaultPage, AUDIT_LIMITS.maxPage));
-          return c.json(page);
+          return c.json<AuditPage>(page);
         }
         default: {
           const never: never = format;
@@ -330,7 +335,7 @@ export class AuditLog {
       const requestId = c.req.param('requestId');
       const entry = requestId.length <= LIMITS.maxIdLength ? this.entry(requestId) : undefined;
       if (!entry) return errorResponse(c, 404, ERROR_CODES.notFound, `no audit entry for request ${JSON.stringify(requestId.slice(0, 100))}`);
-      return c.json({ entry });
+      return c.json<AuditEntryAnswer>({ entry });
     });
     return app;
   }

@@ -8,14 +8,20 @@
 import { Hono, type Context } from 'hono';
 import {
   ERROR_CODES,
+  decidedByWire,
   LIMITS,
   REQUEST_STATUSES,
   createRequestBody,
   decisionBody,
   parseJsonText,
   parseWith,
+  type CancelAnswer,
+  type CreateRequestResult,
+  type DecisionAnswer,
   type DecisionRejectionCode,
+  type RequestList,
   type RequestStatus,
+  type RequestView,
 } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
@@ -41,7 +47,8 @@ export type PermissionRoutesDeps = {
 };
 
 /** The public view: what §4 lists, plus a few helpful read-only fields. */
-export function publicView(view: StoredRequestView) {
+/** The request view of protocol/http.ts `requestView`: what the server alone needs is left out. */
+export function publicView(view: StoredRequestView): RequestView {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
   return rest;
 }
@@ -99,13 +106,16 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
           const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
-          if (view && view.status !== 'pending') return c.json(publicView(view), 200);
+          if (view && view.status !== 'pending') return c.json<RequestView>(publicView(view), 200);
         }
-        return c.json({ id: created.id, status: 'pending' as const, expiresAt: created.expiresAt, seq: created.seq }, 201);
+        return c.json<CreateRequestResult>({ id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
       case 'existing':
         // Seen before: the request as it stands, at once (read its status).
-        return c.json(created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 200);
+        return c.json<RequestView | CreateRequestResult>(
+          created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
+          200,
+        );
       case 'conflict':
         return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: created.id });
       case 'too-large':
@@ -150,7 +160,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
     const requests = page.requests.map(publicView);
     const last = requests[requests.length - 1];
-    return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
+    return c.json<RequestList>({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
 
   app.get('/:id', async (c) => {
@@ -166,14 +176,14 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
     const view = store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view));
+    if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(publicView(view));
     const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
     logger.debug('http', 'long-poll waiting', { id, waitMs });
     try {
       const reason = await promise;
       logger.debug('http', 'long-poll answered', { id, reason });
       const latest = store.isOpen() ? store.getRequest(id) : undefined;
-      return c.json(publicView(latest ?? view));
+      return c.json<RequestView>(publicView(latest ?? view));
     } finally {
       done();
     }
@@ -189,7 +199,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       ? {
           requestId: id,
           decision: parsed.value.decision,
-          decidedBy: 'http',
+          decidedBy: decidedByWire.http,
           remember: parsed.value.remember,
           ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
         }
@@ -202,7 +212,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
-        decidedBy: 'http',
+        decidedBy: decidedByWire.http,
         via: 'http',
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
@@ -218,7 +228,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     deps.onDecisionAccepted?.({
       requestId: id,
       decision: parsed.value.decision,
-      decidedBy: 'http',
+      decidedBy: decidedByWire.http,
       via: 'http',
       ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
       ...(device ? { device: { id: device.id, name: device.name } } : {}),
@@ -226,8 +236,8 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     });
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
-    return c.json({
-      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
+    return c.json<DecisionAnswer>({
+      ...(view ? publicView(view) : { id, status: 'resolved' as const, decision: parsed.value.decision, decidedBy: decidedByWire.http }),
       ...(remembered ? { remember: remembered } : {}),
     });
   });
@@ -236,11 +246,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const id = c.req.param('id');
     const reasonRaw = c.req.query('reason');
     const reason = reasonRaw ? reasonRaw.replace(/[^\x20-\x7e]/g, '').slice(0, 200) || 'agent-cancelled' : 'agent-cancelled';
-    // `server-restart` is the server's own reason (it reads as decidedBy "server-restart"): an agent may not claim it.
+    // `server-restart` is the server's own reason (it reads as the server's cancel, protocol/outcome.ts): an agent may not claim it.
     if (reason === 'server-restart') return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'reason: "server-restart" is reserved for the server');
     let answer;
     try {
-      answer = await host.cancel({ requestId: id, reason, cancelledBy: 'http' });
+      answer = await host.cancel({ requestId: id, reason, cancelledBy: decidedByWire.http });
     } catch (error) {
       return stopping(c, error);
     }
@@ -251,7 +261,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         ...(view ? { request: publicView(view) } : {}),
       });
     }
-    return c.json(view ? publicView(view) : { id, status: 'cancelled' });
+    return c.json<CancelAnswer>(view ? publicView(view) : { id, status: 'cancelled' });
   });
 
   return app;

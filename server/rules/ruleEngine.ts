@@ -12,6 +12,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
+  decidedByWire,
+  type RevokedAnswer,
+  type RuleList,
+  type RuleView,
   DECISIONS,
   ERROR_CODES,
   parseWith,
@@ -98,7 +102,7 @@ export class RuleEngine implements RememberGate {
       const result = await this.deps.host.decide({
         requestId: event.id,
         decision: rule.decision,
-        decidedBy: `rule:${rule.id}`,
+        decidedBy: decidedByWire.rule(rule.id),
         via: 'rule',
         ...(rule.decision === 'deny' ? { message: `Denied by the remembered rule ${rule.id} (${rule.toolName}: ${rule.pattern}).` } : {}),
       });
@@ -250,7 +254,7 @@ export class RuleEngine implements RememberGate {
 
   routes(): Hono {
     const app = new Hono();
-    app.get('/', (c) => c.json({ rules: this.deps.rules.list() }));
+    app.get('/', (c) => c.json<RuleList>({ rules: this.deps.rules.list() }));
     app.post('/', async (c) => {
       let body: unknown;
       try {
@@ -273,10 +277,10 @@ export class RuleEngine implements RememberGate {
         scope,
         ...(scope !== 'global' ? { scopeValue } : {}),
         createdAt: this.now(),
-        createdBy: 'http',
+        createdBy: decidedByWire.http,
       });
       this.resolveCovered();
-      return c.json(rule, 201);
+      return c.json<RuleView>(rule, 201);
     });
     app.post('/proposal', async (c) => {
       let body: unknown;
@@ -293,12 +297,12 @@ export class RuleEngine implements RememberGate {
         ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
       });
       if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
-      return c.json(proposal);
+      return c.json<RuleProposal>(proposal);
     });
     app.delete('/:id', (c) => {
       const id = c.req.param('id');
       if (!this.deps.rules.revoke(id, this.now())) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
-      return c.json({ id, revoked: true });
+      return c.json<RevokedAnswer>({ id, revoked: true });
     });
     return app;
   }

@@ -10,13 +10,12 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { canonicalJson, type Decision, type RuleScope } from '../../protocol/index.ts';
+import { canonicalJson, type Decision, RULE_KINDS, type RuleKind, type RuleScope } from '../../protocol/index.ts';
 import { anySegmentStartsWith, commandCoveredBy, prefixWords, splitCommand } from './bashSegments.ts';
 import { escapeGlob, globMatch, MAX_PATH_BYTES, pathCoveredBy, protectedComponents, realPathOf } from './pathRules.ts';
 import { commandPolicy, prefixChoices } from './rememberPolicy.ts';
 
-export const RULE_KINDS = ['bash-exact', 'bash-prefix', 'path-glob', 'exact-input'] as const;
-export type RuleKind = (typeof RULE_KINDS)[number];
+export { RULE_KINDS, type RuleKind };
 /** Longest pattern a rule keeps (a longer command or input is a human's each time). */
 export const MAX_PATTERN_LENGTH = 4096;
 

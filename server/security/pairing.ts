@@ -8,6 +8,7 @@
  * follows is `no-store` like the `?token=` one.
  */
 import { Hono, type Context } from 'hono';
+import type { PairingCreated } from '../../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import { deviceName, type DeviceStore } from '../store/deviceStore.ts';
 import { PAGE_HEADERS } from '../http/static.ts';
@@ -36,7 +37,7 @@ export function pairingApiRoutes(deps: { devices: DeviceStore; security: Securit
     const host = pairingHost(c.req.header('host') ?? '', deps.security.allowList(), deps.security.port());
     deps.logger.info('pairing link made', { expiresAt: new Date(expiresAt).toISOString() });
     c.header('cache-control', 'no-store');
-    return c.json({ url: `${scheme}://${host}${PAIR_PATH}/${code}`, code, expiresAt }, 201);
+    return c.json<PairingCreated>({ url: `${scheme}://${host}${PAIR_PATH}/${code}`, code, expiresAt }, 201);
   });
   return app;
 }

@@ -23,7 +23,18 @@ import type {
   RequestOrigin,
   StoredRequest,
 } from '../../machines/broker.types.ts';
-import { jsonByteLength, requestByteLength, type RequestStatus, type SequencedEvent } from '../../protocol/index.ts';
+import {
+  cancelledMessage,
+  DECIDERS,
+  decidedByWire,
+  formatDecidedBy,
+  jsonByteLength,
+  type RequestStatus,
+  requestByteLength,
+  type SequencedEvent,
+  timedOutMessage,
+  waitedSeconds,
+} from '../../protocol/index.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
 import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, RequestPage, StoredRequestView } from './types.ts';
 
@@ -96,14 +107,13 @@ CREATE TABLE IF NOT EXISTS client_answers (
 CREATE INDEX IF NOT EXISTS client_answers_request ON client_answers (requestId);
 `;
 
-/** The message a timed-out request reads with (protocol-v1.md §4). */
+/** The message a timed-out request reads with (protocol-v1.md §4; the words: protocol/outcome.ts). */
 export function timeoutMessage(created: number, expiresAt: number): string {
-  const seconds = Math.max(0, Math.round((expiresAt - created) / 100) / 10);
-  return `Timed out: no decision within ${seconds} s, so the request was denied`;
+  return timedOutMessage(waitedSeconds(created, expiresAt));
 }
 
 export function cancelMessage(reason: string): string {
-  return `Cancelled (${reason}): the request was withdrawn before a decision, so it is denied`;
+  return cancelledMessage(reason);
 }
 
 function parseJson<T>(text: string | null): T | undefined {
@@ -268,7 +278,7 @@ export class SqliteEventStore implements EventStore {
           decision: 'deny',
           updatedInput: null,
           message: times ? timeoutMessage(times.created, times.expiresAt) : timeoutMessage(0, 0),
-          decidedBy: 'timeout',
+          decidedBy: decidedByWire.timeout,
           decidedAt: event.timestamp,
           reason: null,
         });
@@ -280,7 +290,7 @@ export class SqliteEventStore implements EventStore {
           decision: 'deny',
           updatedInput: null,
           message: cancelMessage(event.reason),
-          decidedBy: event.reason === 'server-restart' ? 'server-restart' : 'agent',
+          decidedBy: formatDecidedBy(event.reason === 'server-restart' ? { kind: 'server', restart: true } : DECIDERS.agent),
           decidedAt: event.timestamp,
           reason: event.reason,
         });

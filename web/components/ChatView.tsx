@@ -5,8 +5,7 @@
  * and requests of this session not yet tied to a message are shown at the end.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { z } from 'zod';
-import type { ChatMessage } from '../../protocol/index.ts';
+import { type ChatMessage, sessionAnswer, sessionStopped } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/chat.ts';
 import { ChatContext } from '../state/chatContext.ts';
@@ -14,8 +13,8 @@ import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
-/** The answer to a sent message is not used: the message arrives over the stream. */
-const messageSentAnswer = z.unknown();
+/** The answer to a sent message is checked, not used: the message arrives over the stream. */
+const messageSentAnswer = sessionAnswer;
 
 function useSessions() {
   const chat = ChatContext.useActorRef();
@@ -143,8 +142,6 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
   }
 }
 
-const stopAnswer = z.object({ id: z.string(), stopped: z.boolean() });
-
 /** Stop (docs/chat.md): interrupts the running turn; its waiting requests are cancelled.
  *  The session's `session-updated` (idle) then hides the button. */
 function StopTurn({ sessionId }: { sessionId: string }) {
@@ -159,7 +156,7 @@ function StopTurn({ sessionId }: { sessionId: string }) {
         onClick={() => {
           setBusy(true);
           setError(null);
-          api(`/api/sessions/${encodeURIComponent(sessionId)}/stop`, stopAnswer, { method: 'POST' })
+          api(`/api/sessions/${encodeURIComponent(sessionId)}/stop`, sessionStopped, { method: 'POST' })
             .catch((err: unknown) => setError(errorText(err)))
             .finally(() => setBusy(false));
         }}

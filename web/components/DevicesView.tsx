@@ -7,7 +7,7 @@
  */
 import QRCode from 'qrcode';
 import { useCallback, useEffect, useState } from 'react';
-import { deviceEnded, deviceList, pairingLink, type DeviceList, type PairingLink } from '../../protocol/index.ts';
+import { deviceList, pairingCreated, revokedAnswer, type DeviceList, type PairingCreated } from '../../protocol/index.ts';
 import { pushStatus, turnOffPush, turnOnPush, type PushStatus } from '../pwa/pushSubscription.ts';
 import { api, errorText } from '../state/api.ts';
 import { useNow } from '../state/useNow.ts';
@@ -31,7 +31,7 @@ function DeviceRow({ device, onEnded }: { device: Device; onEnded: (id: string) 
   const end = () => {
     setBusy(true);
     setError(null);
-    api(`/api/devices/${encodeURIComponent(device.id)}`, deviceEnded, { method: 'DELETE' })
+    api(`/api/devices/${encodeURIComponent(device.id)}`, revokedAnswer, { method: 'DELETE' })
       .then(() => onEnded(device.id))
       .catch((e: unknown) => setError(errorText(e)))
       .finally(() => setBusy(false));
@@ -72,7 +72,7 @@ function DeviceRow({ device, onEnded }: { device: Device; onEnded: (id: string) 
 }
 
 function PairDevice() {
-  const [link, setLink] = useState<(PairingLink & { qr: string }) | null>(null);
+  const [link, setLink] = useState<(PairingCreated & { qr: string }) | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const now = useNow(1000);
@@ -80,7 +80,7 @@ function PairDevice() {
   const make = () => {
     setBusy(true);
     setError(null);
-    api('/api/pairings', pairingLink, { method: 'POST' })
+    api('/api/pairings', pairingCreated, { method: 'POST' })
       .then(async (made) => {
         // Drawn here, in the page: the link never goes to a third party to be drawn.
         const svg = await QRCode.toString(made.url, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });

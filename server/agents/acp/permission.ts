@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import { z } from 'zod';
 import type { PermissionOption, PermissionOptionKind, RequestPermissionResponse } from '@agentclientprotocol/sdk';
-import { canonicalJson, describeIssues, jsonByteLength, LIMITS } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 /** Larger pieces of the ask (diffs, raw input) are cut from the request beyond this. */
@@ -165,9 +165,8 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
     case 'finished': {
       switch (outcome.status) {
         case 'timedOut':
-          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId} timed out` };
         case 'cancelled':
-          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId} was cancelled` };
+          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId}: ${outcomeMessageForAgent(outcome)}` };
         case 'resolved':
           break;
         default: {
@@ -175,12 +174,11 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
           return never;
         }
       }
-      if (outcome.decision !== 'allow')
-        return { kind: 'answer', answer: rejectAnswer(ask.options), why: `denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}` };
+      if (outcome.decision !== 'allow') return { kind: 'answer', answer: rejectAnswer(ask.options), why: outcomeMessageForAgent(outcome) };
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return { kind: 'answer', answer: rejectAnswer(ask.options), why: 'allowed with an edited input, which ACP cannot carry: rejected' };
       }
-      return { kind: 'answer', answer: allowAnswer(ask.options), why: `allowed in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}` };
+      return { kind: 'answer', answer: allowAnswer(ask.options), why: outcomeMessageForAgent(outcome) };
     }
     default: {
       const never: never = outcome;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, describeIssues } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, outcomeMessageForAgent } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 export const HOOK_AGENT = 'claude-code-hook';
@@ -214,21 +214,10 @@ export function denyOutput(event: HookEvent, message: string): HookOutput {
   }
 }
 
-/** A deny always carries a message: the human's reason, else who denied and how. */
+/** A deny always carries a message: the human's reason, else who denied and how
+ *  (protocol/outcome.ts, the words every agent is told). */
 export function denyMessageOf(outcome: Extract<AskOutcome, { kind: 'finished' }>): string {
-  if (outcome.message) return outcome.message;
-  switch (outcome.status) {
-    case 'timedOut':
-      return 'Gatehouse: no decision arrived in time, so the request timed out (denied).';
-    case 'cancelled':
-      return 'Gatehouse: the request was cancelled.';
-    case 'resolved':
-      return `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`;
-    default: {
-      const never: never = outcome.status;
-      return never;
-    }
-  }
+  return outcomeMessageForAgent({ ...outcome, decision: 'deny' });
 }
 
 /** The hook's stdout for an outcome. A request cancelled by someone else steps aside. */
@@ -240,7 +229,7 @@ export function outputOf(event: HookEvent, outcome: AskOutcome): HookOutput {
       return stepAside(event, outcome.reason);
     case 'finished':
       if (outcome.status === 'resolved' && outcome.decision === 'allow') {
-        return allowOutput(event, outcome.updatedInput, `Allowed in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`);
+        return allowOutput(event, outcome.updatedInput, outcomeMessageForAgent(outcome));
       }
       if (outcome.status === 'cancelled') return stepAside(event, denyMessageOf(outcome));
       return denyOutput(event, denyMessageOf(outcome));

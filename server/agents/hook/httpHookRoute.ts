@@ -19,7 +19,7 @@
  * steps aside; `block`: denied).
  */
 import { Hono, type Context } from 'hono';
-import { ERROR_CODES, parseJsonText } from '../../../protocol/index.ts';
+import { decidedByWire, ERROR_CODES, parseJsonText } from '../../../protocol/index.ts';
 import type { BrokerHost } from '../../brokerHost.ts';
 import { createRequest, waitForOutcome } from '../../http/createRequest.ts';
 import { errorResponse } from '../../http/errors.ts';
@@ -136,7 +136,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
   /** Cancels a pending request; when it finished first, that outcome (it wins). */
   async function cancelQuietly(id: string, reason: string) {
     try {
-      await deps.host.cancel({ requestId: id, reason, cancelledBy: 'claude-code' });
+      await deps.host.cancel({ requestId: id, reason, cancelledBy: decidedByWire.claudeCode });
     } catch (error) {
       deps.logger.debug('permissions', 'cancel failed', { id, error: String(error) });
     }
@@ -149,7 +149,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     const matching = deps.host.unresolvedEvents().filter((request) => afterEventMatches(after, request));
     for (const request of matching) {
       try {
-        await deps.host.cancel({ requestId: request.id, reason: ANSWERED_IN_TERMINAL, cancelledBy: 'claude-code' });
+        await deps.host.cancel({ requestId: request.id, reason: ANSWERED_IN_TERMINAL, cancelledBy: decidedByWire.claudeCode });
       } catch (error) {
         deps.logger.debug('permissions', 'answered-in-terminal cancel failed', { id: request.id, error: String(error) });
       }

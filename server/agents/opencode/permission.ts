@@ -9,7 +9,7 @@
  * I/O lives in bridge.ts and server/cli/opencode.ts.
  */
 import { z } from 'zod';
-import { canonicalJson, describeIssues, jsonByteLength, LIMITS } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 /** Larger pieces of an ask (metadata with a diff, long pattern lists) are cut beyond this. */
@@ -128,9 +128,8 @@ export function replyOf(outcome: AskOutcome, input: Record<string, unknown>): Op
     case 'finished':
       switch (outcome.status) {
         case 'timedOut':
-          return rejected('No decision in Gatehouse in time (the request timed out), so this was not allowed.');
         case 'cancelled':
-          return rejected('The Gatehouse request was cancelled, so this was not allowed.');
+          return rejected(outcomeMessageForAgent(outcome));
         case 'resolved':
           break;
         default: {
@@ -138,7 +137,7 @@ export function replyOf(outcome: AskOutcome, input: Record<string, unknown>): Op
           return never;
         }
       }
-      if (outcome.decision !== 'allow') return rejected(outcome.message ?? `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`);
+      if (outcome.decision !== 'allow') return rejected(outcomeMessageForAgent(outcome));
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return rejected('Allowed in Gatehouse with an edited input, which opencode cannot carry: not allowed. Ask again with the edited command.');
       }
