@@ -517,10 +517,10 @@ function table(medians: Record<Column, Record<string, number>>, columns: Column[
     const met = row.target?.met(medians);
     lines.push([row.label, ...cells, row.target?.text ?? '', met === undefined ? '' : met ? 'yes' : 'NO']);
   }
-  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-  const fmt = (l: string[]) => `| ${l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]?.length ?? 0)));
+  const fmt = (l: string[]) => `| ${l.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`;
-  return [fmt(lines[0]), rule, ...lines.slice(1).map(fmt)].join('\n');
+  return [fmt(lines[0] ?? header), rule, ...lines.slice(1).map(fmt)].join('\n');
 }
 
 // ---- main ---------------------------------------------------------------------------
@@ -543,7 +543,7 @@ async function main() {
   const allChecks: string[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     // Rotate the order each round, so that no system always runs first (or last).
-    const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]);
+    const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]!); // an index modulo the length
     const results: Partial<Record<SystemName, Record<string, number>>> = {};
     for (const system of order) {
       const t0 = Date.now();
@@ -563,16 +563,17 @@ async function main() {
       results[system] = metrics;
       allChecks.push(...checks.map((c) => `round ${round}, ${system}: ${c}`));
       process.stderr.write(
-        `${((Date.now() - t0) / 1000).toFixed(1)} s; ${perSec(metrics.rt200)} at 200 in flight, ${perSec(metrics.rt1)} at 1` +
+        `${((Date.now() - t0) / 1000).toFixed(1)} s; ${perSec(metrics.rt200 ?? Number.NaN)} at 200 in flight, ${perSec(metrics.rt1 ?? Number.NaN)} at 1` +
           (checks.length ? `; ${checks.length} check(s) failed` : '') +
           '\n',
       );
     }
     // Ratios within the round: the same machine state for the pair.
     const raw = results['raw-ws']?.rt200;
-    if (results['gatehouse-core'] && raw) results['gatehouse-core'].ratio = results['gatehouse-core'].rt200 / raw;
+    const core = results['gatehouse-core'];
+    if (core && raw) core.ratio = (core.rt200 ?? Number.NaN) / raw;
     if (results.gatehouse && raw) {
-      results.gatehouse.ratio = results.gatehouse.rt200 / raw;
+      results.gatehouse.ratio = (results.gatehouse.rt200 ?? Number.NaN) / raw;
       if (results.gatehouse.http200rt !== undefined) results.gatehouse.httpRatio = results.gatehouse.http200rt / raw;
     }
     for (const s of systems) if (results[s]) perRound[s].push(results[s]!);
@@ -583,7 +584,7 @@ async function main() {
   for (const [col, rounds] of Object.entries(perRound) as [Column, Record<string, number>[]][]) {
     if (!rounds.length) continue;
     const keys = new Set(rounds.flatMap((r) => Object.keys(r)));
-    medians[col] = Object.fromEntries([...keys].map((k) => [k, median(rounds.map((r) => r[k]))]));
+    medians[col] = Object.fromEntries([...keys].map((k) => [k, median(rounds.map((r) => r[k] ?? Number.NaN))]));
   }
   const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http', 'gatehouse-core'] as Column[]).filter((c) => medians[c]);
   const loadAfter = loadavg();

@@ -109,7 +109,7 @@ test('AUTH-5 AUTH-6 AUTH-9: the page is a device: its calls carry X-Gatehouse-Cl
 
   await page.goto(`${gatehouse.server.baseUrl}/`);
   await expect(page.getByTestId('connection-status')).toHaveText(/Connected/);
-  expect((await gatehouse.server.api(`/api/devices/${devices[0].id}`, { method: 'DELETE' })).status).toBe(200);
+  expect((await gatehouse.server.api(`/api/devices/${devices[0]?.id}`, { method: 'DELETE' })).status).toBe(200);
   await expect(page.getByTestId('connection-status')).not.toHaveText(/^Connected/);
   // It stays out: the cookie opens nothing any more.
   await page.goto(`${gatehouse.server.baseUrl}/#/audit`);

@@ -127,7 +127,7 @@ describe('broker', () => {
     // ... and the outcome event was emitted before the answer.
     const outcomeIndex = seen.findIndex((e) => e.type === 'stream.event' && e.event.type === 'permission-resolved');
     expect(outcomeIndex).toBeGreaterThan(-1);
-    expect(outcomeIndex).toBeLessThan(seen.indexOf(answersFor('b')[0]));
+    expect(outcomeIndex).toBeLessThan(seen.indexOf(answersFor('b')[0]!));
 
     actor.send({ type: 'request.create', at: T0, ref: 'c', request: spec('r2'), origin: 'agent' });
     actor.send({ type: 'request.cancel', at: T0 + 2, ref: 'd', requestId: 'r2', reason: 'agent-aborted', cancelledBy: 'agent' });

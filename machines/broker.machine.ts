@@ -234,7 +234,7 @@ function remember(context: BrokerContext, request: UnresolvedRequest): void {
   context.unresolved.set(request.event.id, request);
   context.order.push(request);
   if (request.idempotencyKey !== undefined) {
-    context.idempotency.set(request.idempotencyKey, { id: request.event.id, bodyHash: request.bodyHash });
+    context.idempotency.set(request.idempotencyKey, { id: request.event.id, ...(request.bodyHash !== undefined ? { bodyHash: request.bodyHash } : {}) });
   }
 }
 
@@ -284,7 +284,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     if (context.recent.has(finished.id)) continue;
     context.recent.set(finished.id, finished);
     if (finished.idempotencyKey !== undefined) {
-      idempotency.set(finished.idempotencyKey, { id: finished.id, bodyHash: finished.bodyHash });
+      idempotency.set(finished.idempotencyKey, { id: finished.id, ...(finished.bodyHash !== undefined ? { bodyHash: finished.bodyHash } : {}) });
     }
   }
   for (const record of input.clientAnswers ?? []) context.clientAnswers.set(record.clientMsgId, record);
@@ -354,8 +354,7 @@ export const brokerMachine = setup({
     /** Hand the gathered effects to XState, in order. */
     flush: enqueueActions(({ context, enqueue }) => {
       const effects = context.outbox;
-      for (let i = 0; i < effects.length; i++) {
-        const effect = effects[i];
+      for (const effect of effects) {
         switch (effect.kind) {
           case 'persist':
             // XState's types do not see the sibling named actions from inside `setup`;
@@ -509,8 +508,7 @@ export const brokerMachine = setup({
       const verdicts = context.awaiting.get(event.id);
       if (verdicts) {
         context.awaiting.delete(event.id);
-        for (let i = 0; i < verdicts.length; i++) {
-          const verdict = verdicts[i];
+        for (const [i, verdict] of verdicts.entries()) {
           const won = i === 0 && verdictWon(verdict, outcome);
           if (verdict.kind === 'decide') {
             answerDecision(context, verdict.event, won ? { status: 'accepted', requestId: event.id } : rejection(event.id, outcome));

@@ -295,8 +295,8 @@ export const connectionMachine = setup({
         return;
       }
       enqueue.assign({ queue: result.state });
-      const entry = result.state.outbox[result.state.outbox.length - 1];
-      enqueue.sendTo('socket', encodeClientFrame(entry.frame));
+      const entry = result.state.outbox[result.state.outbox.length - 1]; // the decision just queued
+      if (entry) enqueue.sendTo('socket', encodeClientFrame(entry.frame));
     }),
     flushOutbox: enqueueActions(({ context, enqueue }) => {
       const { state, frames } = queue.flushOutbox(context.queue);

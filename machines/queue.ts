@@ -113,7 +113,7 @@ export type DecideCommand = {
 };
 
 function sortOrder(cards: Record<string, PendingCard>): string[] {
-  return Object.keys(cards).sort((a, b) => cards[a].request.seq - cards[b].request.seq);
+  return Object.keys(cards).sort((a, b) => cards[a]!.request.seq - cards[b]!.request.seq); // keys of cards: present
 }
 
 function pushHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
@@ -164,8 +164,8 @@ export function applyEvent(state: QueueState, event: SequencedEvent): QueueState
         outcome: event.decision === 'allow' ? 'allowed' : 'denied',
         decider: classifyDecider(state, event.requestId, event.decidedBy),
         decidedBy: event.decidedBy,
-        message: event.message,
-        updatedInput: event.updatedInput,
+        ...(event.message !== undefined ? { message: event.message } : {}),
+        ...(event.updatedInput !== undefined ? { updatedInput: event.updatedInput } : {}),
         at: event.timestamp,
       });
     case 'permission-timeout':
@@ -222,6 +222,7 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
   for (const id of state.order) {
     if (cards[id]) continue;
     const old = state.cards[id];
+    if (!old) continue; // order lists held cards only
     const entry = inFlight(state, id);
     if (entry && !entry.sent) outbox = outbox.filter((e) => e !== entry);
     history = pushHistory(history, {

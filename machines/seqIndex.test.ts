@@ -39,7 +39,7 @@ describe('SeqIndex and BoundedWindow', () => {
                 let x = op.seed;
                 for (let i = 0; i < op.n && live.length > 0; i++) {
                   x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
-                  index.finish(live.splice(x % live.length, 1)[0]);
+                  index.finish(live.splice(x % live.length, 1)[0]!);
                 }
                 break;
               }

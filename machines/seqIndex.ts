@@ -53,8 +53,7 @@ export class SeqIndex<E extends SeqEntry> {
   markSent(upTo: number, visit: (entry: E) => void): void {
     const entries = this.entries;
     let i = this.sentCursor;
-    while (i < entries.length && entries[i].seq <= upTo) {
-      const entry = entries[i++];
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= upTo; entry = entries[++i]) {
       if (entry.live) visit(entry);
     }
     this.sentCursor = i;
@@ -64,8 +63,7 @@ export class SeqIndex<E extends SeqEntry> {
   markAcked(upTo: number, visit: (entry: E) => void): void {
     const entries = this.entries;
     let i = this.ackedCursor;
-    while (i < entries.length && entries[i].seq <= upTo) {
-      const entry = entries[i++];
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= upTo; entry = entries[++i]) {
       if (entry.live) visit(entry);
     }
     this.ackedCursor = i;
@@ -78,13 +76,12 @@ export class SeqIndex<E extends SeqEntry> {
     if (holdSeq === this.holdSeq) return;
     const entries = this.entries;
     let i = this.heldCursor;
-    while (i < entries.length && entries[i].seq <= holdSeq) {
-      if (entries[i].live) this.processing++;
-      i++;
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= holdSeq; entry = entries[++i]) {
+      if (entry.live) this.processing++;
     }
-    while (i > 0 && entries[i - 1].seq > holdSeq) {
+    for (let before = entries[i - 1]; before !== undefined && before.seq > holdSeq; before = entries[i - 1]) {
       i--;
-      if (entries[i].live) this.processing--;
+      if (before.live) this.processing--;
     }
     this.heldCursor = i;
     this.holdSeq = holdSeq;
@@ -99,11 +96,12 @@ export class SeqIndex<E extends SeqEntry> {
     let acked = 0;
     let held = 0;
     for (let i = 0; i < old.length; i++) {
-      if (!old[i].live) continue;
+      const entry = old[i]!; // i < old.length
+      if (!entry.live) continue;
       if (i < this.sentCursor) sent++;
       if (i < this.ackedCursor) acked++;
       if (i < this.heldCursor) held++;
-      next.push(old[i]);
+      next.push(entry);
     }
     this.entries = next;
     this.sentCursor = sent;
@@ -142,6 +140,7 @@ export class BoundedWindow<V> {
     this.map.set(key, value);
     while (this.map.size > this.limit) {
       const oldest = this.order[this.head++];
+      if (oldest === undefined) break; // not reached: every key in the map is in order
       const evicted = this.map.get(oldest);
       this.map.delete(oldest);
       if (evicted !== undefined) this.onEvict?.(oldest, evicted);

@@ -71,7 +71,10 @@ const add = (c) => {
 };
 
 if (ok) ok = run('lint and format', bin('biome'), ['ci', '--error-on-warnings', '.']) && ok;
-if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
+// One program per place the code runs (docs/testing.md): node, the browser, Playwright's journeys.
+for (const project of ['tsconfig.node.json', 'tsconfig.web.json', 'tsconfig.e2e.json']) {
+  if (ok) ok = run(`types (${project})`, bin('tsc'), ['--noEmit', '-p', project]) && ok;
+}
 // The hook and MCP commands run from JavaScript built ahead; build it from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 

@@ -44,8 +44,8 @@ export type AppDeps = {
   upgrader?: Upgrader;
   /** True once shutdown began: new calls get 503. */
   isStopping?: () => boolean;
-  onDecisionAccepted?: DecisionObserver;
-  rememberGate?: RememberGate;
+  onDecisionAccepted?: DecisionObserver | undefined;
+  rememberGate?: RememberGate | undefined;
 };
 
 /** A route module: `app.route(path, routes)`, or a function given the app and deps. */

@@ -34,9 +34,9 @@ describe('BrokerHost', () => {
     const answers = await Promise.all([host.create(spec('A')), host.create(spec('B')), host.create(spec('C'))]);
     expect(answers.map((a) => a.status)).toEqual(['created', 'created', 'created']);
     expect(write).toHaveBeenCalledTimes(1);
-    expect(write.mock.calls[0][0]).toHaveLength(3);
+    expect(write.mock.calls[0]?.[0]).toHaveLength(3);
     expect(batches).toHaveLength(1);
-    expect(batches[0].map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(batches[0]?.map((e) => e.seq)).toEqual([1, 2, 3]);
     host.stop();
   });
 

@@ -73,7 +73,7 @@ export type CommittedListener = (events: readonly SequencedEvent[]) => void;
 export type BrokerHostOptions = {
   store: EventStore;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: Metrics | undefined;
   /** XState clock (SimulatedClock in tests); `now` follows it when it has one. */
   clock?: Clock & { now?: () => number };
   now?: () => number;
@@ -97,7 +97,7 @@ export class BrokerHost {
   private readonly actor: AnyActorRef;
   private readonly store: EventStore;
   private readonly logger: Logger;
-  private readonly metrics?: Metrics;
+  private readonly metrics?: Metrics | undefined;
   private readonly now: () => number;
   private readonly fault: FaultSwitch;
   private readonly onFatal: (error: unknown) => void;
@@ -136,7 +136,7 @@ export class BrokerHost {
     const clock = options.clock;
     this.now = options.now ?? (clock?.now ? () => clock.now!() : Date.now);
 
-    const input: BrokerInput = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
+    const input: BrokerInput = this.store.load({ now: this.now(), ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}) });
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
     this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
@@ -281,7 +281,7 @@ export class BrokerHost {
       this.fault('after-persist-before-send');
     }
     if (events.length > 0) {
-      this.committedHead = events[events.length - 1].seq;
+      this.committedHead = events[events.length - 1]!.seq; // events.length > 0
       for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
       this.fault('after-send-before-ack');
     }

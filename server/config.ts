@@ -29,20 +29,20 @@ export type Config = {
   /** false only with --no-auth / GATEHOUSE_AUTH=off, which is refused off loopback. */
   auth: boolean;
   /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
-  envToken?: string;
+  envToken?: string | undefined;
   /** GATEHOUSE_AGENT_TOKEN when set; otherwise the agent-token file. */
-  envAgentToken?: string;
+  envAgentToken?: string | undefined;
   requestTimeoutMs: number;
   /** undefined: let the agents module choose (claude when reachable, else demo). */
-  agent?: AgentKind;
+  agent?: AgentKind | undefined;
   /** `--codex-bin` / GATEHOUSE_CODEX_BIN: the Codex CLI for `--agent codex` (default `codex` on PATH). */
-  codexBin?: string;
+  codexBin?: string | undefined;
   /** Extra allowed Origins (full origins, e.g. https://example.test:8443). */
   allowedOrigins: string[];
   /** Extra allowed Host header values (host or host:port). */
   allowedHosts: string[];
   /** @statelyai/inspect WebSocket relay URL; off when undefined. */
-  inspect?: string;
+  inspect?: string | undefined;
   history: {
     /** Keep at least this many of the newest events... */
     keepEvents: number;
@@ -60,9 +60,9 @@ export type Config = {
   /** The built web UI. */
   staticDir: string;
   /** The DEBUG value (namespaces). */
-  debug?: string;
+  debug?: string | undefined;
   /** Test-only crash point (GATEHOUSE_FAULT). */
-  fault?: FaultPoint;
+  fault?: FaultPoint | undefined;
   /** Web Push (docs/operations.md, "Web Push"). */
   push: {
     /** A new request not held by a screen after this long is pushed. */

@@ -13,7 +13,7 @@ describe('metric labels', () => {
     );
     const ids = created.map((c) => (c as { id: string }).id);
     await Promise.all(ids.slice(0, 1_000).map((id, i) => host.cancel({ requestId: id, reason: `reason-${i}-${'x'.repeat(i % 50)}`, cancelledBy: 'http' })));
-    await host.cancel({ requestId: ids[1_000], reason: 'server-restart', cancelledBy: 'server' });
+    await host.cancel({ requestId: ids[1_000]!, reason: 'server-restart', cancelledBy: 'server' });
     const text = await metrics.registry.metrics();
     const series = text.split('\n').filter((line) => line.startsWith('gatehouse_cancellations_total{'));
     expect(series.sort()).toEqual(['gatehouse_cancellations_total{reason="other"} 1000', 'gatehouse_cancellations_total{reason="server-restart"} 1']);

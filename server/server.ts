@@ -35,7 +35,7 @@ export type StartOptions = {
   /** A commit failed (the process should exit and restart from the store). */
   onFatal?: (error: unknown) => void;
   /** The broker's window of recent finished requests (default 10,000); tests shrink it. */
-  recentLimit?: number;
+  recentLimit?: number | undefined;
   /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
   push?: PushOptions;
 };

@@ -163,9 +163,10 @@ serveIpc({
     closeAll();
     options = { port: num(args, 'port'), token: typeof args.token === 'string' ? args.token : undefined };
     deciders = 0;
-    slots = [open(0)];
-    await waitFor(() => slots[0].ready, num(args, 'timeoutMs', 30_000), 'snapshot', 1);
-    return { at: slots[0].readyAt, size: slots[0].snapshotSize, problems };
+    const slot = open(0);
+    slots = [slot];
+    await waitFor(() => slot.ready, num(args, 'timeoutMs', 30_000), 'snapshot', 1);
+    return { at: slot.readyAt, size: slot.snapshotSize, problems };
   },
 
   closeAll() {

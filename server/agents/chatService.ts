@@ -66,11 +66,11 @@ export class ChatService {
     },
   ) {}
 
-  start(spec: { prompt: string; agent?: AgentKind; cwd?: string; title?: string }): ChatSession {
+  start(spec: { prompt: string; agent?: AgentKind | undefined; cwd?: string | undefined; title?: string | undefined }): ChatSession {
     const kind = spec.agent ?? this.deps.defaultAgent;
     if (!this.hasAgent(kind)) throw new Error(`the ${kind} agent is not available`);
     const session = this.deps.sessions.create({
-      title: spec.title ?? spec.prompt.split('\n')[0].slice(0, 80),
+      title: spec.title ?? (spec.prompt.split('\n')[0] ?? '').slice(0, 80),
       agent: kind,
       cwd: spec.cwd ?? this.deps.defaultCwd(kind),
     });

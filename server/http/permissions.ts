@@ -42,8 +42,8 @@ export type PermissionRoutesDeps = {
   /** A request's input, context and tool name must fit one frame of this size (with
    *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
   maxFrameBytes?: number;
-  onDecisionAccepted?: DecisionObserver;
-  rememberGate?: RememberGate;
+  onDecisionAccepted?: DecisionObserver | undefined;
+  rememberGate?: RememberGate | undefined;
 };
 
 /** The public view: what §4 lists, plus a few helpful read-only fields. */

@@ -226,7 +226,7 @@ export class RuleEngine implements RememberGate {
     toolName: string;
     pattern: string;
     decision: Decision;
-    match?: 'prefix' | 'exact';
+    match?: 'prefix' | 'exact' | undefined;
   }): { ok: true; kind: RuleKind } | { ok: false; error: string } {
     const kind = kindOf(body.toolName);
     switch (kind) {
@@ -275,7 +275,7 @@ export class RuleEngine implements RememberGate {
         kind: kind.kind,
         decision: parsed.value.decision,
         scope,
-        ...(scope !== 'global' ? { scopeValue } : {}),
+        ...(scope !== 'global' && scopeValue ? { scopeValue } : {}),
         createdAt: this.now(),
         createdBy: decidedByWire.http,
       });

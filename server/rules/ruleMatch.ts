@@ -36,7 +36,11 @@ export type Rule = {
   sourceRequestId?: string;
 };
 
-export type RequestFacts = { toolName: string; input: Record<string, unknown>; context: { sessionId?: string; cwd?: string } & Record<string, unknown> };
+export type RequestFacts = {
+  toolName: string;
+  input: Record<string, unknown>;
+  context: { sessionId?: string | undefined; cwd?: string | undefined } & Record<string, unknown>;
+};
 
 export const FILE_TOOLS: Record<string, string> = {
   Read: 'file_path',
@@ -147,8 +151,9 @@ function denyPrefixMatches(command: string, pattern: string): boolean {
   if (anySegmentStartsWith(command, pattern)) return true;
   const deny = prefixWords(pattern);
   const split = splitCommand(command);
-  if (!deny?.length || !split.ok) return false;
-  const name = basename(deny[0]).toLowerCase();
+  const first = deny?.[0];
+  if (!deny || first === undefined || !split.ok) return false;
+  const name = basename(first).toLowerCase();
   const rest = deny.slice(1);
   return split.segments.some(({ words }) =>
     words.some((word, j) => {

@@ -38,7 +38,7 @@ function build() {
     metrics: createMetrics(),
     waiters: new OutcomeWaiters(),
   });
-  const request = (method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit } = {}) =>
+  const request = (method: string, path: string, init: { headers?: Record<string, string>; body?: NonNullable<RequestInit['body']> } = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, {
       method,
       headers: { host: '127.0.0.1:3000', 'content-type': 'application/json', ...init.headers },

@@ -60,7 +60,7 @@ export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): Middl
   };
 }
 
-export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets; port(): number; logger: Logger }): Hono {
+export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets | undefined; port(): number; logger: Logger }): Hono {
   const app = new Hono();
 
   app.get('/', (c) => {

@@ -68,7 +68,7 @@ describe('pairing', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(devices.list().map((d) => d.name)).toEqual(['Safari on iOS']);
     // The new device works like any other (under the cookie rule).
-    const session = cookie.split(';')[0];
+    const session = cookie.split(';')[0]!;
     expect((await call('GET', '/api/permission-requests', { cookie: session, 'x-gatehouse-client': 'web' })).status).toBe(200);
     const again = await call('GET', `/pair/${body.code}`, { 'user-agent': PHONE });
     expect(again.status).toBe(410);
@@ -94,7 +94,7 @@ describe('pairing', () => {
   it('AUTH-10: a device may make a link; the agent token, no credential and a cookie-only call without the app header may not', async () => {
     const { call, pair } = build();
     const first = (await pair()).body;
-    const cookie = (await call('GET', `/pair/${first.code}`)).headers.get('set-cookie')!.split(';')[0];
+    const cookie = (await call('GET', `/pair/${first.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     expect((await pair({ cookie, 'x-gatehouse-client': 'web' })).res.status).toBe(201);
     expect((await pair({ cookie })).res.status).toBe(403);
     expect((await pair({ authorization: `Bearer ${AGENT}` })).res.status).toBe(403);
@@ -104,9 +104,9 @@ describe('pairing', () => {
   it('AUTH-10: a browser that was a device and opens a link gets the new device; the old one is ended', async () => {
     const { call, pair, devices } = build();
     const a = (await pair()).body;
-    const old = (await call('GET', `/pair/${a.code}`)).headers.get('set-cookie')!.split(';')[0];
+    const old = (await call('GET', `/pair/${a.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     const b = (await pair()).body;
-    const fresh = (await call('GET', `/pair/${b.code}`, { cookie: old })).headers.get('set-cookie')!.split(';')[0];
+    const fresh = (await call('GET', `/pair/${b.code}`, { cookie: old })).headers.get('set-cookie')!.split(';')[0]!;
     expect(fresh).not.toBe(old);
     expect(devices.list()).toHaveLength(1);
     expect((await call('GET', '/api/devices', { cookie: old, 'x-gatehouse-client': 'web' })).status).toBe(401);

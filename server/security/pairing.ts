@@ -43,7 +43,7 @@ export function pairingApiRoutes(deps: { devices: DeviceStore; security: Securit
 }
 
 /** `GET /pair/CODE` (a page: no credential; the code is the credential, once). */
-export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; sockets?: DeviceSockets; logger: Logger }): Hono {
+export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; sockets?: DeviceSockets | undefined; logger: Logger }): Hono {
   const app = new Hono();
   const gone = (c: Context) =>
     c.text('This pairing link was already used or has expired: make a new one (gatehouse pair, or Devices in the app).\n', 410, {

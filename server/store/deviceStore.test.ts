@@ -111,7 +111,7 @@ describe('device store', () => {
     const ids = store.list().map((d) => d.id);
     expect(ids).toHaveLength(MAX_DEVICES);
     expect(ids).toContain(first.device.id);
-    expect(ids).not.toContain(second.id);
+    expect(ids).not.toContain(second?.id);
   });
 });
 

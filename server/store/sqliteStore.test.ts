@@ -22,7 +22,11 @@ function requestRecord(seq: number, id: string, extra: { key?: string; hash?: st
   return {
     kind: 'event',
     event: { type: 'permission-request', seq, id, toolName: 'Bash', input: { command: 'ls' }, context: { cwd: '/tmp' }, timestamp: at, expiresAt: at + 60_000 },
-    request: { origin: extra.origin ?? 'http', idempotencyKey: extra.key, bodyHash: extra.hash },
+    request: {
+      origin: extra.origin ?? 'http',
+      ...(extra.key !== undefined ? { idempotencyKey: extra.key } : {}),
+      ...(extra.hash !== undefined ? { bodyHash: extra.hash } : {}),
+    },
   };
 }
 const resolved = (seq: number, requestId: string, at = 2_000 + seq): PersistRecord => ({

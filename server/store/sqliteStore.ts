@@ -442,7 +442,7 @@ export class SqliteEventStore implements EventStore {
       if (row.bodyHash !== null) item.bodyHash = row.bodyHash;
       return item;
     });
-    const minFinishedSeq = finishedRows.length ? finishedRows[0].seq : Number.MAX_SAFE_INTEGER;
+    const minFinishedSeq = finishedRows[0]?.seq ?? Number.MAX_SAFE_INTEGER;
     const clientAnswers: ClientAnswerRecord[] = this.stmts.answersFrom.all(minFinishedSeq).map((row) => ({
       clientMsgId: row.clientMsgId,
       requestId: row.requestId,

@@ -18,15 +18,15 @@ export const MAX_SEND_FAILURES = 3;
 
 export type ConnectionParams = {
   /** `since` and `epoch` from the URL, raw. */
-  since?: string;
-  epoch?: string;
-  label?: string;
+  since?: string | undefined;
+  epoch?: string | undefined;
+  label?: string | undefined;
   /** The upgrade carried an Origin: a browser. */
   browser: boolean;
   /** The peer's address, for the audit log's "who". */
-  address?: string;
+  address?: string | undefined;
   /** The device whose cookie opened this socket (ending the device closes it). */
-  device?: { id: string; name: string };
+  device?: { id: string; name: string } | undefined;
 };
 
 /** At most this many characters in a `?label=`. */

@@ -40,9 +40,9 @@ export type DecisionObserver = (info: {
   decidedBy: string;
   via: 'ws' | 'http';
   /** The deciding peer's address, when known. */
-  address?: string;
+  address?: string | undefined;
   /** The device that decided, when its cookie authenticated the call or socket. */
-  device?: { id: string; name: string };
+  device?: { id: string; name: string } | undefined;
   remember?: PermissionResponse['remember'];
 }) => void;
 
@@ -67,16 +67,16 @@ export type HubOptions = {
   host: BrokerHost;
   store: EventStore;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: Metrics | undefined;
   maxBufferedBytes: number;
   pingIntervalMs: number;
   rateLimit: number;
   /** Queue status goes out at most this often (coalesced). */
   queueStatusIntervalMs?: number;
   /** After an accepted decision is committed (rules, audit). */
-  onDecisionAccepted?: DecisionObserver;
+  onDecisionAccepted?: DecisionObserver | undefined;
   /** Checks and applies a decision's `remember` (the rule engine). */
-  rememberGate?: RememberGate;
+  rememberGate?: RememberGate | undefined;
 
   /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
   maxFrameBytes?: number;
@@ -98,7 +98,7 @@ export class Hub {
   private readonly host: BrokerHost;
   private readonly store: EventStore;
   private readonly logger: Logger;
-  private readonly metrics?: Metrics;
+  private readonly metrics?: Metrics | undefined;
   private readonly options: HubOptions;
   private pingTimer: NodeJS.Timeout;
   private queueTimer: NodeJS.Timeout | null = null;
@@ -299,7 +299,7 @@ export class Hub {
       // A hard cap, so one huge burst cannot hold unbounded memory for a stalled peer.
       if (conn.bufferedAmount > bound * HARD_CAP_FACTOR) this.dropSlow(conn);
     }
-    const last = events[events.length - 1].seq;
+    const last = events[events.length - 1]!.seq; // not empty: checked on entry
     if (this.logger.enabled('websocket')) {
       for (const event of events) this.logger.debug('websocket', 'send', { type: event.type, seq: event.seq, clients: wrote });
     }

@@ -68,10 +68,10 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
       const index = current === null ? -1 : visible.indexOf(current);
       switch (e.key) {
         case 'j':
-          if (visible.length) setSelected(visible[Math.min(visible.length - 1, index + 1)]);
+          if (visible.length) setSelected(visible[Math.min(visible.length - 1, index + 1)] ?? null);
           break;
         case 'k':
-          if (visible.length) setSelected(visible[Math.max(0, index - 1)]);
+          if (visible.length) setSelected(visible[Math.max(0, index - 1)] ?? null);
           break;
         case 'a':
         case 'd':

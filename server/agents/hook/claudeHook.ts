@@ -29,7 +29,7 @@ const hookInput = z.looseObject({
 });
 export type HookInput = z.infer<typeof hookInput>;
 
-export type ParsedHookInput = { ok: true; value: HookInput } | { ok: false; error: string; event?: HookEvent };
+export type ParsedHookInput = { ok: true; value: HookInput } | { ok: false; error: string; event?: HookEvent | undefined };
 
 /** Parses stdin; on failure still reports which event it was, when that much is readable,
  *  so the hook can step aside in the right shape. */

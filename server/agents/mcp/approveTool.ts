@@ -20,7 +20,7 @@ export const approveInputShape = {
   input: z.record(z.string(), z.unknown()).describe("The tool's input"),
   tool_use_id: z.string().max(200).optional().describe('The tool use id'),
 };
-export type ApproveArgs = { tool_name: string; input: Record<string, unknown>; tool_use_id?: string };
+export type ApproveArgs = { tool_name: string; input: Record<string, unknown>; tool_use_id?: string | undefined };
 
 export type ApproveAnswer = { behavior: 'allow'; updatedInput: Record<string, unknown> } | { behavior: 'deny'; message: string };
 
@@ -41,7 +41,7 @@ export function answerOf(args: ApproveArgs, outcome: AskOutcome): ApproveAnswer 
   }
 }
 
-export type ApproveDeps = Omit<AskOptions, 'signal'> & { timeoutMs?: number; cwd: string };
+export type ApproveDeps = Omit<AskOptions, 'signal'> & { timeoutMs?: number | undefined; cwd: string };
 
 export async function approve(args: ApproveArgs, deps: ApproveDeps, signal?: AbortSignal): Promise<ApproveAnswer> {
   try {

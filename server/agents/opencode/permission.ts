@@ -30,9 +30,9 @@ const repliedShape = z.looseObject({ sessionID: z.string().optional(), requestID
 
 export type OpencodeEvent =
   | { kind: 'asked'; ask: OpencodeAsk }
-  | { kind: 'replied'; requestId: string; reply?: string }
+  | { kind: 'replied'; requestId: string; reply?: string | undefined }
   /** A `permission.asked` that does not fit the schema: never sent to Gatehouse. */
-  | { kind: 'unreadable-ask'; id?: string; error: string }
+  | { kind: 'unreadable-ask'; id?: string | undefined; error: string }
   | { kind: 'other'; type: string };
 
 export function parseAsk(value: unknown): { ok: true; value: OpencodeAsk } | { ok: false; error: string } {
@@ -93,7 +93,7 @@ export function toolOf(ask: OpencodeAsk): { toolName: string; input: Record<stri
 }
 
 /** The Gatehouse request of an ask. */
-export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string; idempotencyKey: string }): AskSpec {
+export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string | undefined; idempotencyKey: string }): AskSpec {
   const { toolName, input } = toolOf(ask);
   const context: Record<string, unknown> = {
     agent: 'opencode',

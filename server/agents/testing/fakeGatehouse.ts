@@ -16,14 +16,14 @@ type FakeRequest = {
   toolName: string;
   input: Record<string, unknown>;
   context: Record<string, unknown>;
-  decision?: 'allow' | 'deny';
-  updatedInput?: Record<string, unknown>;
-  message?: string;
+  decision?: 'allow' | 'deny' | undefined;
+  updatedInput?: Record<string, unknown> | undefined;
+  message?: string | undefined;
   decidedBy?: string;
   expiresAt: number;
   createdAt: number;
   seq: number;
-  key?: string;
+  key?: string | undefined;
   bodyText: string;
 };
 
