@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor, SimulatedClock, type InspectionEvent } from 'xstate';
 import type { SequencedEvent } from '../protocol/index.ts';
 import { brokerMachine } from './broker.machine.ts';
 import type { BrokerEmitted, CreateRequestSpec, RequestOrigin } from './broker.types.ts';
@@ -61,8 +61,8 @@ describe('broker', () => {
     expect(found?.status).toBe('pending');
     if (found?.status !== 'pending') throw new Error('unreachable');
     expect(found.delivery).toBe('pending');
-    expect(found.request.ref.id).toBe('r1');
-    expect(found.request.ref.getSnapshot().status).toBe('active');
+    expect(found.request.ref?.id).toBe('r1');
+    expect(found.request.ref?.getSnapshot().status).toBe('active');
   });
 
   it('BRK-2: every sequenced event is persisted before it is emitted, in the same order, with gapless seq from 1', () => {
@@ -105,33 +105,33 @@ describe('broker', () => {
     expect(b.store.log).toEqual(emitted);
   });
 
-  it('BRK-3: answers are emitted before actor.send() returns, also when the child decides', () => {
+  it('BRK-3: answers are given to the command\'s reply before actor.send() returns, also when the child decides', () => {
     const clock = new SimulatedClock();
     clock.set(T0);
     const actor = createActor(brokerMachine, {
-      input: { epoch: 'e', headSeq: 0, now: T0, unresolved: [], finished: [], clientAnswers: [] },
+      input: { epoch: 'e', headSeq: 0, now: T0, unresolved: [], finished: [], clientAnswers: [], requestActors: { clock } },
       clock,
     });
-    const seen: BrokerEmitted[] = [];
+    const seen: Array<BrokerEmitted | { type: 'reply'; answer: unknown }> = [];
     actor.on('*', (emitted) => seen.push(emitted));
     actor.start();
-    const answersFor = (ref: string) => seen.filter((e) => 'ref' in e && e.ref === ref);
+    const reply = (answer: unknown) => seen.push({ type: 'reply', answer });
+    const replies = () => seen.flatMap((e) => (e.type === 'reply' ? [e.answer] : []));
 
-    actor.send({ type: 'request.create', at: T0, ref: 'a', request: spec('r1'), origin: 'http' });
-    expect(answersFor('a')).toEqual([{ type: 'create.answer', ref: 'a', answer: { status: 'created', id: 'r1', seq: 1, expiresAt: T0 + TIMEOUT } }]);
+    actor.send({ type: 'request.create', at: T0, reply, request: spec('r1'), origin: 'http' });
+    expect(replies()).toEqual([{ status: 'created', id: 'r1', seq: 1, expiresAt: T0 + TIMEOUT }]);
 
-    actor.send({ type: 'permission.decide', at: T0 + 1, ref: 'b', requestId: 'r1', decision: 'deny', decidedBy: 'bob', clientMsgId: 'x' });
-    expect(answersFor('b')).toEqual([
-      { type: 'decision.answer', ref: 'b', clientMsgId: 'x', answer: { status: 'accepted', requestId: 'r1' }, replayed: false },
-    ]);
-    // ... and the outcome event was emitted before the answer.
-    const outcomeIndex = seen.findIndex((e) => e.type === 'stream.event' && e.event.type === 'permission-resolved');
-    expect(outcomeIndex).toBeGreaterThan(-1);
-    expect(outcomeIndex).toBeLessThan(seen.indexOf(answersFor('b')[0]));
+    actor.send({ type: 'permission.decide', at: T0 + 1, reply, requestId: 'r1', decision: 'deny', decidedBy: 'bob', clientMsgId: 'x' });
+    expect(replies()[1]).toEqual({ answer: { status: 'accepted', requestId: 'r1' }, replayed: false });
+    // ... and its outcome event was emitted within the same send (the host answers only
+    // after the tick that holds both is committed).
+    expect(seen.some((e) => e.type === 'stream.event' && e.event.type === 'permission-resolved')).toBe(true);
 
-    actor.send({ type: 'request.create', at: T0, ref: 'c', request: spec('r2'), origin: 'agent' });
-    actor.send({ type: 'request.cancel', at: T0 + 2, ref: 'd', requestId: 'r2', reason: 'agent-aborted', cancelledBy: 'agent' });
-    expect(answersFor('d')).toEqual([{ type: 'cancel.answer', ref: 'd', answer: { status: 'cancelled', requestId: 'r2' } }]);
+    actor.send({ type: 'request.create', at: T0, request: spec('r2'), origin: 'agent' });
+    actor.send({ type: 'request.cancel', at: T0 + 2, reply, requestId: 'r2', reason: 'agent-aborted', cancelledBy: 'agent' });
+    expect(replies()[2]).toEqual({ status: 'cancelled', requestId: 'r2' });
+    // Nothing but stream events and queue changes is ever emitted.
+    expect(new Set(seen.map((e) => e.type))).toEqual(new Set(['stream.event', 'queue.changed', 'reply']));
     actor.stop();
   });
 
@@ -218,13 +218,24 @@ describe('broker', () => {
     const logLength = b.log.length;
     // Same clientMsgId, even aimed at another request: the same answer, nothing else.
     expect(decide(b, 'r2', { decision: 'deny', msg: 'm1' })).toEqual({ answer: { status: 'accepted', requestId: 'r1' }, replayed: true });
-    expect(b.log.slice(logLength).map((e) => e.kind === 'emit' && e.emitted.type)).toEqual(['decision.answer']);
+    expect(b.log.slice(logLength)).toEqual([]);
     expect(queueStatusOf(b.actor.getSnapshot()).pending).toBe(1);
-    // The answer was persisted before it was emitted.
-    const persistIndex = b.log.findIndex((e) => e.kind === 'persist' && e.record.kind === 'client-answer');
-    const answerIndex = b.log.findIndex((e) => e.kind === 'emit' && e.emitted.type === 'decision.answer');
-    expect(persistIndex).toBeGreaterThan(-1);
-    expect(persistIndex).toBeLessThan(answerIndex);
+    // The answer is persisted before it is given.
+    let persistedWhenAnswered = false;
+    b.actor.send({
+      type: 'permission.decide',
+      at: b.now(),
+      requestId: 'r2',
+      decision: 'deny',
+      decidedBy: 'bob',
+      clientMsgId: 'm-persisted',
+      reply: () => {
+        persistedWhenAnswered = b.log.some(
+          (e) => e.kind === 'persist' && e.record.kind === 'client-answer' && e.record.record.clientMsgId === 'm-persisted',
+        );
+      },
+    });
+    expect(persistedWhenAnswered).toBe(true);
     b.stop();
 
     const restarted = startTestBroker({ store, clock: b.clock });
@@ -358,11 +369,10 @@ describe('broker', () => {
     b.client.ack({ at: b.now(), clientId: 'c1', seq: 50 });
     for (let i = 0; i < 25; i++) decide(b, `r${i}`, { msg: `m${i}` });
     const after = b.actor.getSnapshot().context;
-    for (const key of ['unresolved', 'order', 'idempotency', 'recent', 'clientAnswers', 'clients', 'awaiting', 'outbox'] as const) {
+    for (const key of ['unresolved', 'order', 'idempotency', 'recent', 'clientAnswers', 'clients', 'awaiting'] as const) {
       expect(after[key], key).toBe(before[key]);
     }
     expect(Object.keys(b.actor.getSnapshot().children)).toEqual([]);
-    expect(after.outbox).toEqual([]);
     expect(after.awaiting.size).toBe(0);
   });
 
@@ -414,17 +424,19 @@ describe('broker', () => {
 describe('inspection', () => {
   it('BRK-17: an inspector attached to the broker sees every request actor live, with its state changes', () => {
     const seen: { actorId: string; state?: unknown }[] = [];
+    const inspect = (event: InspectionEvent) => {
+      const actorId = (event.actorRef as { id?: string }).id;
+      if (event.type === '@xstate.snapshot' && actorId === 'r1') {
+        seen.push({ actorId, state: (event.snapshot as { value?: unknown }).value });
+      }
+    };
+    // The host hands the broker's inspector to its request actors too (broker.types.ts).
     const broker = createActor(brokerMachine, {
-      input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [] },
-      inspect: (event) => {
-        const actorId = (event.actorRef as { id?: string }).id;
-        if (event.type === '@xstate.snapshot' && actorId === 'r1') {
-          seen.push({ actorId, state: (event.snapshot as { value?: unknown }).value });
-        }
-      },
+      input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [], requestActors: { inspect } },
+      inspect,
     }).start();
-    broker.send({ type: 'request.create', at: 0, ref: 'c1', origin: 'http', request: spec('r1') });
-    broker.send({ type: 'permission.decide', at: 1, ref: 'd1', requestId: 'r1', decision: 'allow', decidedBy: 'alice' });
+    broker.send({ type: 'request.create', at: 0, origin: 'http', request: spec('r1') });
+    broker.send({ type: 'permission.decide', at: 1, requestId: 'r1', decision: 'allow', decidedBy: 'alice' });
     expect(seen.map((entry) => entry.state)).toEqual([{ unresolved: 'pending' }, 'resolved']);
     broker.stop();
   });

@@ -30,6 +30,9 @@ export class SeqIndex<E extends SeqEntry> {
   processing = 0;
   /** The highest seq a connected client holds. */
   holdSeq = 0;
+  /** The highest seq ever marked sent / acked: an entry at or below it was told so. */
+  private sentUpTo = 0;
+  private ackedUpTo = 0;
 
   /** @param compactAfter how many dead entries may pile up (tests make it small). */
   constructor(private readonly compactAfter = 1024) {}
@@ -51,6 +54,7 @@ export class SeqIndex<E extends SeqEntry> {
 
   /** Walk the live entries with seq <= upTo not yet marked sent. */
   markSent(upTo: number, visit: (entry: E) => void): void {
+    if (upTo > this.sentUpTo) this.sentUpTo = upTo;
     const entries = this.entries;
     let i = this.sentCursor;
     while (i < entries.length && entries[i].seq <= upTo) {
@@ -62,6 +66,7 @@ export class SeqIndex<E extends SeqEntry> {
 
   /** Walk the live entries with seq <= upTo not yet marked acked. */
   markAcked(upTo: number, visit: (entry: E) => void): void {
+    if (upTo > this.ackedUpTo) this.ackedUpTo = upTo;
     const entries = this.entries;
     let i = this.ackedCursor;
     while (i < entries.length && entries[i].seq <= upTo) {
@@ -71,6 +76,14 @@ export class SeqIndex<E extends SeqEntry> {
     this.ackedCursor = i;
     // An acked request needs no `request.sent` any more.
     if (this.sentCursor < i) this.sentCursor = i;
+  }
+
+  /** Where an entry is on its way to a client, from the watermarks alone (O(1)): what its
+   *  actor would say had it been told every `request.sent`/`request.acked` so far. */
+  deliveryOf(entry: E): 'pending' | 'sent' | 'acked' {
+    if (entry.seq <= this.ackedUpTo) return 'acked';
+    if (entry.seq <= this.sentUpTo) return 'sent';
+    return 'pending';
   }
 
   /** Move the "held by a connected client" watermark, up or down. */
@@ -157,3 +170,4 @@ export class BoundedWindow<V> {
     return this.map.values();
   }
 }
+

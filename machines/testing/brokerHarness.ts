@@ -43,7 +43,7 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
       },
     },
   });
-  const actor = createActor(machine, { input: store.load(clock.now(), options.recentLimit), clock });
+  const actor = createActor(machine, { input: { ...store.load(clock.now(), options.recentLimit), requestActors: { clock } }, clock });
   actor.on('*', (emitted) => log.push({ kind: 'emit', emitted }));
   actor.subscribe({
     error: (error) => {
@@ -60,9 +60,6 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
     log,
     streamEvents: () => log.flatMap((entry) => (entry.kind === 'emit' && entry.emitted.type === 'stream.event' ? [entry.emitted.event] : [])),
     now: () => clock.now(),
-    stop: () => {
-      client.close();
-      actor.stop();
-    },
+    stop: () => actor.stop(),
   };
 }
