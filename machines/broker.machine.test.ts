@@ -105,7 +105,7 @@ describe('broker', () => {
     expect(b.store.log).toEqual(emitted);
   });
 
-  it('BRK-3: answers are given to the command\'s reply before actor.send() returns, also when the child decides', () => {
+  it("BRK-3: answers are given to the command's reply before actor.send() returns, also when the child decides", () => {
     const clock = new SimulatedClock();
     clock.set(T0);
     const actor = createActor(brokerMachine, {
@@ -230,9 +230,7 @@ describe('broker', () => {
       decidedBy: 'bob',
       clientMsgId: 'm-persisted',
       reply: () => {
-        persistedWhenAnswered = b.log.some(
-          (e) => e.kind === 'persist' && e.record.kind === 'client-answer' && e.record.record.clientMsgId === 'm-persisted',
-        );
+        persistedWhenAnswered = b.log.some((e) => e.kind === 'persist' && e.record.kind === 'client-answer' && e.record.record.clientMsgId === 'm-persisted');
       },
     });
     expect(persistedWhenAnswered).toBe(true);

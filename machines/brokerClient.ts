@@ -46,9 +46,7 @@ export function createBrokerClient(actor: BrokerActor): BrokerClient {
       answered = { answer };
     });
     if (answered === undefined) {
-      throw new NoAnswerError(
-        `the broker gave no answer to ${type}: it is stopped, or this call was made from inside a broker listener or persist`,
-      );
+      throw new NoAnswerError(`the broker gave no answer to ${type}: it is stopped, or this call was made from inside a broker listener or persist`);
     }
     return answered.answer;
   }

@@ -3,7 +3,7 @@
  * requests, one request's status. Each takes a snapshot (or its context) and reads it at
  * once (the broker mutates its Maps in place; see broker.machine.ts).
  */
-import type { PermissionRequestEvent } from '../protocol/index.ts';
+import type { DeliveryState, PermissionRequestEvent } from '../protocol/index.ts';
 import type { BrokerContext, UnresolvedRequest } from './broker.machine.ts';
 import type { FinishedRequest } from './broker.types.ts';
 
@@ -42,7 +42,7 @@ export function streamHeadOf(source: ContextSource): { epoch: string; headSeq: n
 }
 
 /** The child's delivery state: where an unresolved request is on its way to a client. */
-export type DeliveryState = 'pending' | 'sent' | 'acked';
+export type { DeliveryState };
 
 export type RequestLookup =
   | { status: 'pending'; delivery: DeliveryState; request: UnresolvedRequest }

@@ -170,4 +170,3 @@ export class BoundedWindow<V> {
     return this.map.values();
   }
 }
-

@@ -17,33 +17,33 @@ import {
   type DecisionRejectionCode,
   type RequestStatus,
 } from '../../protocol/index.ts';
-import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, TooManyRequestsError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
+import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
-import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
 import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
-import type { OutcomeWaiters } from './outcomeWaiters.ts';
 
 export type PermissionRoutesDeps = {
   host: BrokerHost;
   store: EventStore;
-  waiters: OutcomeWaiters;
+  metrics?: Metrics;
   logger: Logger;
   requestTimeoutMs: number;
   /** A request's input, context and tool name must fit one frame of this size (with
    *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
   maxFrameBytes?: number;
-  onDecisionAccepted?: DecisionObserver;
-  rememberGate?: RememberGate;
 };
 
-/** The public view: what §4 lists, plus a few helpful read-only fields. */
-export function publicView(view: StoredRequestView) {
+/** The public view: what §4 lists, plus a few helpful read-only fields; a pending one
+ *  also says where it is on its way to a human (`delivery`, the request actor's state). */
+export function publicView(view: StoredRequestView, host?: Pick<BrokerHost, 'delivery'>) {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
-  return rest;
+  const delivery = view.status === 'pending' ? host?.delivery(view.id) : undefined;
+  return delivery === undefined ? rest : { ...rest, delivery };
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -70,8 +70,9 @@ function stopping(c: Context, error: unknown) {
 }
 
 export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
-  const { host, store, waiters, logger } = deps;
+  const { host, store, logger } = deps;
   const app = new Hono();
+  const viewOf = (view: StoredRequestView) => publicView(view, host);
 
   app.post('/', async (c) => {
     const key = c.req.header('idempotency-key');
@@ -99,13 +100,13 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
           const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
-          if (view && view.status !== 'pending') return c.json(publicView(view), 200);
+          if (view && view.status !== 'pending') return c.json(viewOf(view), 200);
         }
         return c.json({ id: created.id, status: 'pending' as const, expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
       case 'existing':
         // Seen before: the request as it stands, at once (read its status).
-        return c.json(created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 200);
+        return c.json(created.view ? viewOf(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 200);
       case 'conflict':
         return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: created.id });
       case 'too-large':
@@ -148,7 +149,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       afterSeq = from.seq;
     }
     const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
-    const requests = page.requests.map(publicView);
+    const requests = page.requests.map(viewOf);
     const last = requests[requests.length - 1];
     return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
@@ -166,17 +167,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
     const view = store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view));
-    const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
+    if (view.status !== 'pending' || waitMs === 0) return c.json(viewOf(view));
     logger.debug('http', 'long-poll waiting', { id, waitMs });
-    try {
-      const reason = await promise;
-      logger.debug('http', 'long-poll answered', { id, reason });
-      const latest = store.isOpen() ? store.getRequest(id) : undefined;
-      return c.json(publicView(latest ?? view));
-    } finally {
-      done();
-    }
+    const waited = await waitForOutcome(deps, id, waitMs, c.req.raw.signal);
+    logger.debug('http', 'long-poll answered', { id, reason: waited.reason });
+    return c.json(viewOf(waited.view ?? view));
   });
 
   app.post('/:id/decision', async (c) => {
@@ -185,20 +180,12 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(decisionBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
-    const rememberReq: RememberRequest | undefined = parsed.value.remember
-      ? {
-          requestId: id,
-          decision: parsed.value.decision,
-          decidedBy: 'http',
-          remember: parsed.value.remember,
-          ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
-        }
-      : undefined;
-    // A `remember` that cannot be honoured is refused before anything is decided.
-    const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
-    if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
-    let result;
+    const device = deviceOf(c);
+    const address = remoteAddressOf(c.env);
+    let result: DecideResult;
     try {
+      // One decision path: the host checks `remember`, and after the commit makes its rule
+      // and tells the observers (audit), as for every transport (server/decisions.ts).
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
@@ -206,29 +193,22 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         via: 'http',
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
+        ...(parsed.value.remember !== undefined ? { remember: parsed.value.remember } : {}),
+        ...(address ? { address } : {}),
+        ...(device ? { device: { id: device.id, name: device.name } } : {}),
       });
     } catch (error) {
+      if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
       return stopping(c, error);
     }
-    const { answer } = result;
+    const { answer, remember } = result;
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
-    const device = deviceOf(c);
-    deps.onDecisionAccepted?.({
-      requestId: id,
-      decision: parsed.value.decision,
-      decidedBy: 'http',
-      via: 'http',
-      ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
-      ...(device ? { device: { id: device.id, name: device.name } } : {}),
-      ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
-    });
-    const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
     return c.json({
-      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
-      ...(remembered ? { remember: remembered } : {}),
+      ...(view ? viewOf(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
+      ...(remember ? { remember } : {}),
     });
   });
 
@@ -248,10 +228,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),
-        ...(view ? { request: publicView(view) } : {}),
+        ...(view ? { request: viewOf(view) } : {}),
       });
     }
-    return c.json(view ? publicView(view) : { id, status: 'cancelled' });
+    return c.json(view ? viewOf(view) : { id, status: 'cancelled' });
   });
 
   return app;
