@@ -11,7 +11,8 @@
  * - `draining` (shutdown began, `broker.drain`): a create is refused with
  *   `{status: 'refused', reason: 'draining'}`; decisions, cancels, deadlines, acks and
  *   chat still run, so what is in flight finishes within the host's shutdown bound.
- *   It ends in `stopped` when the last unresolved request finishes, or on `broker.stop`.
+ *   It ends on `broker.stop` (the host's `stop()`, after that bound); the requests still
+ *   unresolved stay so in the store and are restored at the next start.
  * - `stopped`: final; the live request actors are stopped with it.
  *
  * It owns:
@@ -282,6 +283,7 @@ function touch(context: BrokerContext, request: UnresolvedRequest, at: number, o
   request.ref = ref;
   out.push({ kind: 'disarm', id: request.event.id });
   out.push({ kind: 'start', child: ref });
+  if (at >= request.event.expiresAt) return ref; // it times out as it starts
   const delivery = context.order.deliveryOf(request);
   if (delivery === 'acked') out.push({ kind: 'send', to: ref, event: { type: 'request.acked', at } });
   else if (delivery === 'sent') out.push({ kind: 'send', to: ref, event: { type: 'request.sent', at } });
@@ -650,9 +652,6 @@ const brokerSetup = setup({
       params.child.start();
     },
   },
-  guards: {
-    nothingUnresolved: ({ context }) => context.unresolved.size === 0,
-  },
 });
 
 /** The one action of every transition: compute the Step, hand it to XState in order. */
@@ -724,7 +723,6 @@ export const brokerMachine = brokerSetup.createMachine({
     },
     /** Shutdown: no new requests; what is unresolved can still finish. */
     draining: {
-      always: { guard: 'nothingUnresolved', target: 'stopped' },
       on: {
         ...inFlight,
         'request.create': { actions: run(refuseCreate) },

@@ -753,7 +753,7 @@ export class BrokerHost {
     if (this.stopped) return;
     this.flush();
     this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
-    this.tell({ type: 'broker.stop', at: this.now() });
+    if (this.actor.getSnapshot().status === 'active') this.tell({ type: 'broker.stop', at: this.now() });
     this.stopped = true;
     this.actor.stop();
     // Anything the actor did while stopping is not committed; callers still waiting are told.
