@@ -54,13 +54,18 @@
  * Why restore is cheap: an actor system per request costs tens of microseconds, so a
  * restart with 10,000 unresolved requests would spend most of its start creating them.
  * A restored request therefore gets its actor lazily, on first touch (a decision, a
- * cancel, or its deadline), and until then its deadline is a delayed event in the
- * broker's own scheduler (`broker.deadline`, id `deadline:<request id>`): one system,
- * one timer table keyed by id, and since no other actor lives in the broker's system,
- * XState's per-stop scan of that table never runs while serving. Its delivery state is
- * kept by the index's watermarks meanwhile (`SeqIndex.deliveryOf`), and told to the actor
- * when it is created. A request created while serving gets its actor at once (that path
- * is the hot one and is measured in machines/testing/measureLifecycle.ts).
+ * cancel, or its deadline). Until then its deadline sits in one min-heap
+ * (`context.deadlines`), and `context.nextDeadline` names the earliest: whoever runs the
+ * broker sets ONE timer for that instant and then sends `broker.deadline` with its clock
+ * reading (`driveRestoredDeadlines` in brokerClient.ts; the host and the test harness use
+ * it), and every restored request due by then gets its actor, which times out as it
+ * starts. Not one XState delayed event per request: each costs about 40 us to schedule
+ * in XState 5.33 (measured here), 0.4 s for 10,000; and not one delayed event of the
+ * broker re-armed after each fire, because the broker cannot read the clock when it
+ * fires, so a late timer would make every later deadline later still. Its delivery state
+ * is kept by the index's watermarks meanwhile (`SeqIndex.deliveryOf`), and told to the
+ * actor when it is created. A request created while serving gets its actor at once (the
+ * hot path, measured in machines/testing/measureLifecycle.ts).
  */
 import { createActor, sendTo, setup, type Actor, type AnyActorRef } from 'xstate';
 import type {
@@ -85,26 +90,18 @@ import type {
   RequestActorOptions,
   RequestOrigin,
 } from './broker.types.ts';
-import {
-  MAX_TIMER_DELAY_MS,
-  permissionRequestMachine,
-  timeoutOutcome,
-  type PermissionRequestActorEvent,
-  type RequestFinishedEvent,
-} from './permissionRequest.machine.ts';
-import { BoundedWindow, SeqIndex } from './seqIndex.ts';
+import { permissionRequestMachine, timeoutOutcome, type PermissionRequestActorEvent, type RequestFinishedEvent } from './permissionRequest.machine.ts';
+import { BoundedWindow, DeadlineHeap, SeqIndex } from './seqIndex.ts';
 
 export const DEFAULT_RECENT_LIMIT = 10_000;
 
 export type PermissionRequestLogic = typeof permissionRequestMachine;
 export type PermissionRequestActor = Actor<PermissionRequestLogic>;
 
-/** A restored request's deadline timer (in the broker's own scheduler) fired; `at` is
- *  the instant it was set for (a deadline beyond setTimeout's range takes several). */
-export type DeadlineDueEvent = { type: 'broker.deadline'; id: string; at: number };
+/** Every event the broker handles: the host's and its children's reports. */
+export type BrokerMachineEvent = BrokerEvent | RequestFinishedEvent;
 
-/** Every event the broker handles: the host's, its children's reports, its own timer. */
-export type BrokerMachineEvent = BrokerEvent | RequestFinishedEvent | DeadlineDueEvent;
+type DeadlineDueEvent = Extract<BrokerEvent, { type: 'broker.deadline' }>;
 
 type DecideEvent = Extract<BrokerEvent, { type: 'permission.decide' }>;
 type CancelEvent = Extract<BrokerEvent, { type: 'request.cancel' }>;
@@ -131,10 +128,6 @@ type Effect =
   | { kind: 'emit'; event: BrokerEmitted }
   | { kind: 'send'; to: PermissionRequestActor; event: PermissionRequestActorEvent }
   | { kind: 'start'; child: PermissionRequestActor }
-  /** Arm a restored request's deadline timer to fire at `at`, `delay` ms from now. */
-  | { kind: 'arm'; id: string; at: number; delay: number }
-  /** Its actor took over its deadline. */
-  | { kind: 'disarm'; id: string }
   | { kind: 'reply'; deliver: () => void };
 
 type Step = Effect[];
@@ -148,6 +141,10 @@ export type BrokerContext = {
   unresolved: Map<string, UnresolvedRequest>;
   /** The same requests in seq order, with the sent/acked/held watermarks. */
   order: SeqIndex<UnresolvedRequest>;
+  /** Deadlines of restored requests that have no actor yet (see "Why restore is cheap"). */
+  deadlines: DeadlineHeap;
+  /** The earliest of them still waiting (null: none): when to send `broker.deadline`. */
+  nextDeadline: number | null;
   /** Idempotency key -> the request it created. */
   idempotency: Map<string, { id: string; bodyHash?: string }>;
   recent: BoundedWindow<FinishedRequest>;
@@ -281,7 +278,6 @@ function touch(context: BrokerContext, request: UnresolvedRequest, at: number, o
   if (request.ref) return request.ref;
   const ref = createChild(context, request.event, at);
   request.ref = ref;
-  out.push({ kind: 'disarm', id: request.event.id });
   out.push({ kind: 'start', child: ref });
   if (at >= request.event.expiresAt) return ref; // it times out as it starts
   const delivery = context.order.deliveryOf(request);
@@ -304,10 +300,26 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Arm a restored request's deadline in the broker's scheduler, from `now`. */
-function armDeadline(request: UnresolvedRequest, now: number, out: Step): void {
-  const delay = Math.min(Math.max(0, request.event.expiresAt - now), MAX_TIMER_DELAY_MS);
-  out.push({ kind: 'arm', id: request.event.id, at: now + delay, delay });
+/** Drop finished or touched entries from the top of the heap; name the next deadline. */
+function settleDeadlines(context: BrokerContext): void {
+  const heap = context.deadlines;
+  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
+    const request = context.unresolved.get(top.id);
+    if (request && !request.ref) break;
+    heap.pop();
+  }
+  context.nextDeadline = heap.peek()?.expiresAt ?? null;
+}
+
+/** Every restored request due by `at` gets its actor, which times out as it starts. */
+function expireRestored(context: BrokerContext, at: number, out: Step): void {
+  const heap = context.deadlines;
+  for (let top = heap.peek(); top !== undefined && top.expiresAt <= at; top = heap.peek()) {
+    heap.pop();
+    const request = context.unresolved.get(top.id);
+    if (request && !request.ref) touch(context, request, at, out);
+  }
+  settleDeadlines(context);
 }
 
 /** Build the context from the input: a new stream, or what the store kept. */
@@ -331,6 +343,8 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     headSeq: isNonNegativeInteger(input.headSeq) ? input.headSeq : 0,
     unresolved: new Map(),
     order: new SeqIndex(),
+    deadlines: new DeadlineHeap(),
+    nextDeadline: null,
     idempotency,
     recent: new BoundedWindow<FinishedRequest>(recentLimit, (id, finished) => {
       const key = finished.idempotencyKey;
@@ -356,6 +370,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
 
   // Restore the unresolved ones in seq order, without actors (see "Why restore is cheap").
   const stored = [...(input.unresolved ?? [])].sort((a, b) => a.seq - b.seq);
+  const deadlines: Array<{ expiresAt: number; id: string }> = [];
   for (const request of stored) {
     if (context.unresolved.has(request.id) || context.recent.has(request.id)) continue;
     if (request.seq > context.headSeq) context.headSeq = request.seq;
@@ -378,7 +393,9 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       ...(request.bodyHash !== undefined ? { bodyHash: request.bodyHash } : {}),
       ref: undefined,
     });
+    deadlines.push({ expiresAt: request.expiresAt, id: request.id });
   }
+  context.deadlines.fill(deadlines);
 
   // The children live outside this actor's system: stop them with it.
   self.subscribe({
@@ -393,12 +410,8 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
 
 function restore(context: BrokerContext): Step {
   const out: Step = [];
-  const now = context.restoredAt;
-  for (const request of context.unresolved.values()) {
-    // A deadline already behind us: its actor times out as it starts, now.
-    if (request.event.expiresAt <= now) touch(context, request, now, out);
-    else armDeadline(request, now, out);
-  }
+  // Deadlines already behind us: their actors time out as they start, now.
+  expireRestored(context, context.restoredAt, out);
   out.push({ kind: 'emit', event: { type: 'queue.changed' } });
   return out;
 }
@@ -502,6 +515,7 @@ function decideOrCancel(context: BrokerContext, event: DecideEvent | CancelEvent
   else context.awaiting.set(event.requestId, [verdict]);
   const fresh = request.ref === undefined;
   const ref = touch(context, request, event.at, out);
+  if (fresh) settleDeadlines(context);
   // A restored request first touched at or after its deadline times out as it starts:
   // the verdict is then answered `expired` from its report, and nothing is sent to it.
   if (!(fresh && event.at >= request.event.expiresAt)) out.push({ kind: 'send', to: ref, event: forChild(event) });
@@ -563,15 +577,10 @@ function finish(context: BrokerContext, event: RequestFinishedEvent): Step {
   return out;
 }
 
-/** A restored request's deadline timer fired: it gets its actor, which times out as it
- *  starts (its report follows in the mailbox), unless the deadline is further off than
- *  one timer reaches. */
+/** The time named by `nextDeadline` came (the runner's timer): expire what is due. */
 function deadlineDue(context: BrokerContext, event: DeadlineDueEvent): Step {
   const out: Step = [];
-  const request = context.unresolved.get(event.id);
-  if (!request || request.ref) return out;
-  if (event.at < request.event.expiresAt) armDeadline(request, event.at, out);
-  else touch(context, request, request.event.expiresAt, out);
+  expireRestored(context, event.at, out);
   return out;
 }
 
@@ -671,12 +680,6 @@ function run<E extends BrokerMachineEvent>(handler: (context: BrokerContext, eve
           break;
         case 'start':
           enqueue({ type: 'startRequest', params: { child: effect.child } });
-          break;
-        case 'arm':
-          enqueue.raise({ type: 'broker.deadline', id: effect.id, at: effect.at }, { id: `deadline:${effect.id}`, delay: effect.delay });
-          break;
-        case 'disarm':
-          enqueue.cancel(`deadline:${effect.id}`);
           break;
         case 'reply':
           enqueue(effect.deliver);

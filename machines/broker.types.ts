@@ -149,6 +149,9 @@ export type BrokerEvent =
   /** The client holds every event up to `seq`. */
   | { type: 'client.ack'; at: number; clientId: string; seq: number }
   | { type: 'stream.append'; at: number; event: AppendableEvent; reply?: Reply<SequencedEvent> }
+  /** The instant named by the broker's `nextDeadline` came: `at` is the runner's clock
+   *  reading then; restored requests due by `at` time out (broker.machine.ts). */
+  | { type: 'broker.deadline'; at: number }
   /** Shutdown begins: refuse new creates, keep deciding the unresolved ones. */
   | { type: 'broker.drain'; at: number }
   /** Shutdown ends: the broker reaches its final state and stops its request actors. */

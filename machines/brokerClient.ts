@@ -9,7 +9,9 @@
  * yet, and the method throws. The server's host does not use this facade: it awaits the
  * replies (server/brokerHost.ts), which is right in both cases.
  */
+import type { ActorOptions } from 'xstate';
 import type { BrokerActor } from './broker.machine.ts';
+import { MAX_TIMER_DELAY_MS } from './permissionRequest.machine.ts';
 import type { AppendableEvent, BrokerEvent, CancelAnswer, CreateAnswer, DecisionResult, Reply } from './broker.types.ts';
 
 type Without<T, K extends string> = T extends unknown ? Omit<T, K> : never;
@@ -62,4 +64,50 @@ export function createBrokerClient(actor: BrokerActor): BrokerClient {
     append: (args) => ask<{ seq: number }>('stream.append', (reply) => actor.send({ type: 'stream.append', at: args.at, event: args.event, reply })).seq,
     close: () => {},
   };
+}
+
+type Timers = NonNullable<ActorOptions<never>['clock']>;
+
+/**
+ * Runs the restored requests' deadlines of a broker (broker.machine.ts, "Why restore is
+ * cheap"): one timer on `timers` (the host's clock, a SimulatedClock in tests) for the
+ * instant the broker's `nextDeadline` names; when it fires, `broker.deadline` with the
+ * clock's reading then, and the next one; moved when `nextDeadline` moves. Stops with the
+ * actor; returns a stop function.
+ */
+export function driveRestoredDeadlines(actor: BrokerActor, timers: Timers, now: () => number): () => void {
+  let timer: unknown;
+  let armedFor: number | null = null;
+  let stopped = false;
+  const clear = () => {
+    if (timer !== undefined) timers.clearTimeout(timer);
+    timer = undefined;
+    armedFor = null;
+  };
+  const arm = () => {
+    if (stopped || actor.getSnapshot().status !== 'active') return;
+    const next = actor.getSnapshot().context.nextDeadline;
+    if (next === armedFor && timer !== undefined) return;
+    clear();
+    if (next === null) return;
+    armedFor = next;
+    timer = timers.setTimeout(
+      () => {
+        timer = undefined;
+        armedFor = null;
+        if (stopped || actor.getSnapshot().status !== 'active') return;
+        actor.send({ type: 'broker.deadline', at: now() });
+        arm();
+      },
+      Math.min(Math.max(0, next - now()), MAX_TIMER_DELAY_MS),
+    );
+  };
+  const stop = () => {
+    stopped = true;
+    clear();
+  };
+  // Re-armed when the next deadline moves (its request was decided first), O(1) a step.
+  actor.subscribe({ next: () => arm(), complete: stop, error: stop });
+  arm();
+  return stop;
 }

@@ -170,3 +170,75 @@ export class BoundedWindow<V> {
     return this.map.values();
   }
 }
+
+/** A min-heap of restored requests' deadlines (see broker.machine.ts, "Why restore is
+ *  cheap"): push and pop in O(log n), built from n entries in O(n). Entries whose request
+ *  has finished or got its own actor stay in until popped; the broker skips them then. */
+export class DeadlineHeap {
+  private readonly items: Array<{ expiresAt: number; id: string }> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Add many at once (restore): heapify once instead of n pushes. */
+  fill(entries: Iterable<{ expiresAt: number; id: string }>): void {
+    for (const entry of entries) this.items.push({ expiresAt: entry.expiresAt, id: entry.id });
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  push(expiresAt: number, id: string): void {
+    this.items.push({ expiresAt, id });
+    this.up(this.items.length - 1);
+  }
+
+  peek(): { expiresAt: number; id: string } | undefined {
+    return this.items[0];
+  }
+
+  pop(): { expiresAt: number; id: string } | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined) return undefined;
+    if (items.length > 0) {
+      items[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private up(index: number): void {
+    const items = this.items;
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const a = items[i];
+      const b = items[parent];
+      if (a === undefined || b === undefined || b.expiresAt <= a.expiresAt) return;
+      items[i] = b;
+      items[parent] = a;
+      i = parent;
+    }
+  }
+
+  private down(index: number): void {
+    const items = this.items;
+    let i = index;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      const s = () => items[smallest]?.expiresAt ?? Number.POSITIVE_INFINITY;
+      if (left < items.length && (items[left]?.expiresAt ?? 0) < s()) smallest = left;
+      if (right < items.length && (items[right]?.expiresAt ?? 0) < s()) smallest = right;
+      if (smallest === i) return;
+      const a = items[i];
+      const b = items[smallest];
+      if (a === undefined || b === undefined) return;
+      items[i] = b;
+      items[smallest] = a;
+      i = smallest;
+    }
+  }
+}

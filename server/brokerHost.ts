@@ -32,6 +32,7 @@
 import { randomUUID } from 'node:crypto';
 import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import { brokerMachine, type BrokerActor } from '../machines/broker.machine.ts';
+import { driveRestoredDeadlines } from '../machines/brokerClient.ts';
 import { deliveryOf, isHeldByConnectedClient, queueStatusOf, unresolvedRequestEventsOf, type DeliveryState } from '../machines/selectors.ts';
 import type {
   AppendableEvent,
@@ -215,6 +216,8 @@ export class BrokerHost {
       error: (error: unknown) => this.die(error, 'broker actor failed'),
     });
     this.actor.start();
+    // Restored requests have no actor (and no timer) each: one timer for the earliest.
+    driveRestoredDeadlines(this.actor, this.timers, this.now);
 
     if (options.cancelOrphans !== false) {
       for (const request of input.unresolved) {
