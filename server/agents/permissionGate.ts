@@ -1,9 +1,10 @@
 /**
  * The one path from an in-process agent (a Claude Agent SDK session's `canUseTool`, or
  * the demo agent) to a human: create a broker request with origin `agent`, await its one
- * outcome, and answer in the SDK's PermissionResult shape. The AbortSignal cancels the
- * request (`permission-cancelled`). A deny always carries a message: the human's
- * reason, else one naming who denied and how, or that it timed out.
+ * outcome (`host.awaitOutcome`, the host's one way to wait), and answer in the SDK's
+ * PermissionResult shape. The AbortSignal cancels the request (`permission-cancelled`).
+ * A deny always carries a message: the human's reason, else one naming who denied and
+ * how, or that it timed out; a server that stops first is a deny too (fail closed).
  */
 import type { Outcome } from '../../machines/broker.types.ts';
 import { CANCEL_REASONS, type PermissionRequestEvent } from '../../protocol/index.ts';
