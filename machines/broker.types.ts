@@ -79,8 +79,8 @@ export type ClientAnswerRecord = { clientMsgId: string; requestId: string; answe
  *  broker.machine.ts): the host passes the clock and the inspector it gives the broker, so
  *  the children run on the same clock and show up in the same inspector. */
 export type RequestActorOptions = {
-  clock?: ActorOptions<never>['clock'];
-  inspect?: ActorOptions<never>['inspect'];
+  clock?: NonNullable<ActorOptions<never>['clock']>;
+  inspect?: NonNullable<ActorOptions<never>['inspect']>;
 };
 
 /** Where the broker starts: a new, empty stream, or what the store kept. */

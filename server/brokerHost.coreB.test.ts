@@ -100,7 +100,7 @@ describe('one decision path (CORE-B5)', () => {
     const { host, store } = makeHost();
     const { gate, calls } = recordingGate();
     host.setRememberGate(gate);
-    const seen: Array<{ via: string; address?: string; status?: string }> = [];
+    const seen: Array<{ via: string; address?: string; status: string | undefined }> = [];
     host.onDecided((info) =>
       seen.push({ via: info.via, ...(info.address ? { address: info.address } : {}), status: store.getRequest(info.requestId)?.status }),
     );

@@ -198,7 +198,7 @@ export class BrokerHost {
     const requestActors: RequestActorOptions = {};
     if (clock) requestActors.clock = clock;
     if (options.inspect) requestActors.inspect = options.inspect;
-    const loaded = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
+    const loaded = this.store.load({ now: this.now(), ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}) });
     const input: BrokerInput = { ...loaded, requestActors };
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
