@@ -85,6 +85,11 @@ export type CancelReason = (typeof CANCEL_REASONS)[number];
 export const REQUEST_STATUSES = ['pending', 'resolved', 'timedOut', 'cancelled'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
+/** Where a pending request is on its way to a human (docs/protocol.md, "delivery"): on no
+ *  screen yet, written to at least one socket, or acknowledged by a screen. */
+export const DELIVERY_STATES = ['pending', 'sent', 'acked'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
 export const DECISIONS = ['allow', 'deny'] as const;
 /** How an audited request ended: a human's decision, a rule's, its deadline, its cancel. */
 export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;

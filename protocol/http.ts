@@ -3,7 +3,7 @@
  * responses are typed with them so server and clients agree.
  */
 import { z } from 'zod';
-import { AUDIT_HOWS, ERROR_CODES, REQUEST_STATUSES, RULE_KINDS, RULE_SCOPES } from './constants.ts';
+import { AUDIT_HOWS, DELIVERY_STATES, ERROR_CODES, REQUEST_STATUSES, RULE_KINDS, RULE_SCOPES } from './constants.ts';
 import * as f from './fields.ts';
 import { chatMessage, chatSession } from './messages.ts';
 
@@ -57,6 +57,9 @@ export const requestView = z.object({
   expiresAt: f.timestamp,
   createdAt: f.timestamp,
   seq: f.seq,
+  /** Pending requests only: `pending` (on no screen), `sent` (written to at least one
+   *  socket), `acked` (a screen holds it). Optional, so older servers' views still parse. */
+  delivery: z.enum(DELIVERY_STATES).optional(),
 });
 
 /** A page of requests; `next`: pass it as `after` for the following page (absent on the last). */

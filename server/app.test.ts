@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
 import { testConfig } from './config.ts';
-import { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { silentLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { buildAllowList } from './security/allowList.ts';
@@ -31,7 +30,6 @@ function build(staticDir: string, extra: Parameters<typeof createApp>[1] = {}) {
       security: { auth: true, token: TOKEN, port: () => 3000, allowList: () => allow },
       logger: silentLogger,
       metrics: createMetrics(),
-      waiters: new OutcomeWaiters(),
     },
     extra,
   );

@@ -15,7 +15,6 @@ import { limitBody } from './http/bodyLimit.ts';
 import { bodyTimeout } from './http/bodyTimeout.ts';
 import { errorResponse } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
-import type { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
@@ -27,7 +26,7 @@ import { helloRoutes } from './security/hello.ts';
 import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
 import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
-import type { DecisionObserver, Hub, RememberGate } from './ws/hub.ts';
+import type { Hub } from './ws/hub.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
 import type { Upgrader } from './ws/upgrade.ts';
 
@@ -38,14 +37,11 @@ export type AppDeps = {
   security: SecurityContext;
   logger: Logger;
   metrics: Metrics;
-  waiters: OutcomeWaiters;
   /** With an upgrader: the WebSocket hub and routes. */
   hub?: Hub;
   upgrader?: Upgrader;
   /** True once shutdown began: new calls get 503. */
   isStopping?: () => boolean;
-  onDecisionAccepted?: DecisionObserver | undefined;
-  rememberGate?: RememberGate | undefined;
 };
 
 /** A route module: `app.route(path, routes)`, or a function given the app and deps. */
@@ -82,18 +78,16 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     permissionRoutes({
       host: deps.host,
       store: deps.store,
-      waiters: deps.waiters,
+      metrics: deps.metrics,
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
       maxFrameBytes: deps.config.maxFrameBytes,
-      onDecisionAccepted: deps.onDecisionAccepted,
-      rememberGate: deps.rememberGate,
     }),
   );
   // Claude Code's http hook (agent role): the same request path, no process per tool call.
   app.route(
     CLAUDE_HOOK_PATH,
-    claudeHookRoutes({ host: deps.host, store: deps.store, waiters: deps.waiters, logger: deps.logger, maxFrameBytes: deps.config.maxFrameBytes }),
+    claudeHookRoutes({ host: deps.host, store: deps.store, metrics: deps.metrics, logger: deps.logger, maxFrameBytes: deps.config.maxFrameBytes }),
   );
   for (const extra of options.extraRoutes ?? []) {
     if (typeof extra === 'function') extra(app, deps);

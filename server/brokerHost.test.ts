@@ -97,11 +97,11 @@ describe('BrokerHost', () => {
     const store = new SqliteEventStore({ dataDir: ':memory:' });
     const first = makeHost(store).host;
     const created = (await first.create(spec())) as { id: string };
-    const answer = await first.decide({ requestId: created.id, decision: 'allow', decidedBy: 'browser-1', clientMsgId: 'm-1' });
+    const answer = await first.decide({ requestId: created.id, decision: 'allow', decidedBy: 'browser-1', clientMsgId: 'm-1', via: 'ws' });
     expect(answer).toEqual({ answer: { status: 'accepted', requestId: created.id }, replayed: false });
     first.stop();
     const { host } = makeHost(store);
-    const again = await host.decide({ requestId: created.id, decision: 'deny', decidedBy: 'browser-2', clientMsgId: 'm-1' });
+    const again = await host.decide({ requestId: created.id, decision: 'deny', decidedBy: 'browser-2', clientMsgId: 'm-1', via: 'ws' });
     expect(again.answer).toEqual({ status: 'accepted', requestId: created.id });
     expect(again.replayed).toBe(true);
     expect(store.getRequest(created.id)).toMatchObject({ decision: 'allow', decidedBy: 'browser-1' });
@@ -140,7 +140,7 @@ describe('BrokerHost limits (contract-2 §3)', () => {
     await host.settle();
     expect(store.head()).toBe(head);
     expect(store.countByStatus().pending).toBe(2);
-    await host.decide({ requestId: (a as { id: string }).id, decision: 'deny', decidedBy: 'test' });
+    await host.decide({ requestId: (a as { id: string }).id, decision: 'deny', decidedBy: 'test', via: 'http' });
     expect((await host.create(spec('C'))).status).toBe('created');
     expect(host.unresolvedLoad().count).toBe(2);
     host.stop();

@@ -15,7 +15,6 @@ import { BrokerHost } from './brokerHost.ts';
 import { isWildcardHost, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
 import { historyRoutes } from './http/history.ts';
-import { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { Plugin, PluginFactory } from './plugin.ts';
@@ -123,8 +122,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
-  const waiters = new OutcomeWaiters(metrics);
-  host.onCommitted(waiters.onCommitted);
   const push = createPushService(
     { config, host, database: store.database(), logger },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
@@ -151,20 +148,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   for (const factory of options.plugins ?? []) {
     plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token }));
   }
-  const observers = plugins.map((p) => p.onDecisionAccepted).filter((fn) => fn !== undefined);
-  const onDecisionAccepted = observers.length
-    ? (info: Parameters<NonNullable<Plugin['onDecisionAccepted']>>[0]) => {
-        for (const observer of observers) {
-          try {
-            observer(info);
-          } catch (error) {
-            logger.error('decision observer threw', { error: String(error) });
-          }
-        }
-      }
-    : undefined;
-
-  const rememberGate = plugins.find((p) => p.rememberGate)?.rememberGate;
+  // The follow-ups of every decision run in the host, whatever its transport (server/decisions.ts).
+  for (const plugin of plugins) if (plugin.onDecisionAccepted) host.onDecided(plugin.onDecisionAccepted);
+  host.setRememberGate(plugins.find((p) => p.rememberGate)?.rememberGate);
 
   const hub = new Hub({
     host,
@@ -175,13 +161,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
     maxFrameBytes: config.maxFrameBytes,
-    onDecisionAccepted,
-    rememberGate,
   });
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
+    { config, store, host, security, logger, metrics, hub, upgrader, isStopping: () => stopping },
     {
       extraRoutes: [push.route, { path: '/api/history', routes: historyRoutes({ db: store.database(), store }) }, ...plugins.flatMap((p) => p.routes ?? [])],
     },
@@ -264,7 +248,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       push.stop();
       host.flush();
-      await Promise.race([waiters.closeAll(), new Promise((r) => setTimeout(r, 1_000))]);
+      // The broker drains (no new requests; decisions still count) and open long-polls are
+      // answered with the request as it stands.
+      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
       host.stop();
       clearInterval(pruneTimer);

@@ -2,15 +2,20 @@
  * Creating a request over HTTP and waiting for its outcome, shared by
  * `POST /api/permission-requests[?wait=S]` and `POST /api/hooks/claude` (contract-2 §2):
  * the frame-size check, the idempotency lookup in the store, the broker's create, and
- * the one way to wait for an outcome (the long-poll waiters of `outcomeWaiters.ts`).
- * Each route maps the results to its own answer.
+ * the long-poll around the host's one way to wait for an outcome (`host.awaitOutcome`),
+ * shared by these two routes and `GET /api/permission-requests/:id?wait=S`. Each route
+ * maps the results to its own answer.
  */
 import { LIMITS, jsonByteLength, requestByteLength } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import type { Metrics } from '../metrics.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
 import { bodyHash } from './bodyHash.ts';
-import type { OutcomeWaiters, WakeReason } from './outcomeWaiters.ts';
+
+/** Why a long-poll ended: its request finished (`outcome`), its wait ran out, the caller
+ *  went away (`aborted`), or the server is stopping (`shutdown`). */
+export type WakeReason = 'outcome' | 'timeout' | 'shutdown' | 'aborted';
 
 export type CreateSpec = {
   toolName: string;
@@ -79,13 +84,13 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
   }
 }
 
-export type WaitDeps = { store: EventStore; waiters: OutcomeWaiters };
+export type WaitDeps = { store: EventStore; host: Pick<BrokerHost, 'awaitOutcome'>; metrics?: Metrics };
 
 /**
  * The request as it stands once it has finished, or after `waitMs`, or when `signal`
- * aborts (the caller went away) or the server stops. Reads the store and registers the
- * waiter in one synchronous step, so an outcome cannot slip in between (an outcome of a
- * rule, decided right after the create, wakes it like a human's).
+ * aborts (the caller went away) or the server stops. Reads the store and starts the
+ * host's wait in one synchronous step, so an outcome cannot slip in between (an outcome
+ * of a rule, decided right after the create, wakes it like a human's).
  */
 export async function waitForOutcome(
   deps: WaitDeps,
@@ -96,13 +101,14 @@ export async function waitForOutcome(
   const view = deps.store.getRequest(id);
   if (view?.status !== 'pending') return { view, reason: 'finished' };
   if (waitMs <= 0) return { view, reason: 'timeout' };
-  const { promise, done } = deps.waiters.wait(id, waitMs, signal);
+  deps.metrics?.longPolls.inc();
   try {
-    const reason = await promise;
+    const waited = await deps.host.awaitOutcome(id, { timeoutMs: waitMs, ...(signal ? { signal } : {}) });
+    const reason: WakeReason = waited.status === 'waiting' ? waited.reason : 'outcome';
     const latest = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
     return { view: latest ?? view, reason };
   } finally {
-    done();
+    deps.metrics?.longPolls.dec();
   }
 }
 

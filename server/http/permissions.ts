@@ -23,34 +23,33 @@ import {
   type RequestStatus,
   type RequestView,
 } from '../../protocol/index.ts';
-import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, TooManyRequestsError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
+import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
-import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
 import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
-import type { OutcomeWaiters } from './outcomeWaiters.ts';
 
 export type PermissionRoutesDeps = {
   host: BrokerHost;
   store: EventStore;
-  waiters: OutcomeWaiters;
+  metrics?: Metrics;
   logger: Logger;
   requestTimeoutMs: number;
   /** A request's input, context and tool name must fit one frame of this size (with
    *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
   maxFrameBytes?: number;
-  onDecisionAccepted?: DecisionObserver | undefined;
-  rememberGate?: RememberGate | undefined;
 };
 
-/** The public view: what §4 lists, plus a few helpful read-only fields. */
-/** The request view of protocol/http.ts `requestView`: what the server alone needs is left out. */
-export function publicView(view: StoredRequestView): RequestView {
+/** The public view: what §4 lists, plus a few helpful read-only fields; a pending one
+ *  also says where it is on its way to a human (`delivery`, the request actor's state). */
+export function publicView(view: StoredRequestView, host?: Pick<BrokerHost, 'delivery'>): RequestView {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
-  return rest;
+  const delivery = view.status === 'pending' ? host?.delivery(view.id) : undefined;
+  return delivery === undefined ? rest : { ...rest, delivery };
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -77,8 +76,9 @@ function stopping(c: Context, error: unknown) {
 }
 
 export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
-  const { host, store, waiters, logger } = deps;
+  const { host, store, logger } = deps;
   const app = new Hono();
+  const viewOf = (view: StoredRequestView) => publicView(view, host);
 
   app.post('/', async (c) => {
     const key = c.req.header('idempotency-key');
@@ -106,14 +106,14 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
           const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
-          if (view && view.status !== 'pending') return c.json<RequestView>(publicView(view), 200);
+          if (view && view.status !== 'pending') return c.json<RequestView>(viewOf(view), 200);
         }
         return c.json<CreateRequestResult>({ id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
       case 'existing':
         // Seen before: the request as it stands, at once (read its status).
         return c.json<RequestView | CreateRequestResult>(
-          created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
+          created.view ? viewOf(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
           200,
         );
       case 'conflict':
@@ -158,7 +158,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       afterSeq = from.seq;
     }
     const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
-    const requests = page.requests.map(publicView);
+    const requests = page.requests.map(viewOf);
     const last = requests[requests.length - 1];
     return c.json<RequestList>({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
@@ -176,17 +176,11 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
     const view = store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(publicView(view));
-    const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
+    if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(viewOf(view));
     logger.debug('http', 'long-poll waiting', { id, waitMs });
-    try {
-      const reason = await promise;
-      logger.debug('http', 'long-poll answered', { id, reason });
-      const latest = store.isOpen() ? store.getRequest(id) : undefined;
-      return c.json<RequestView>(publicView(latest ?? view));
-    } finally {
-      done();
-    }
+    const waited = await waitForOutcome(deps, id, waitMs, c.req.raw.signal);
+    logger.debug('http', 'long-poll answered', { id, reason: waited.reason });
+    return c.json<RequestView>(viewOf(waited.view ?? view));
   });
 
   app.post('/:id/decision', async (c) => {
@@ -195,20 +189,12 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(decisionBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
-    const rememberReq: RememberRequest | undefined = parsed.value.remember
-      ? {
-          requestId: id,
-          decision: parsed.value.decision,
-          decidedBy: decidedByWire.http,
-          remember: parsed.value.remember,
-          ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
-        }
-      : undefined;
-    // A `remember` that cannot be honoured is refused before anything is decided.
-    const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
-    if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
-    let result;
+    const device = deviceOf(c);
+    const address = remoteAddressOf(c.env);
+    let result: DecideResult;
     try {
+      // One decision path: the host checks `remember`, and after the commit makes its rule
+      // and tells the observers (audit), as for every transport (server/decisions.ts).
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
@@ -216,29 +202,22 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         via: 'http',
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
+        ...(parsed.value.remember !== undefined ? { remember: parsed.value.remember } : {}),
+        ...(address ? { address } : {}),
+        ...(device ? { device: { id: device.id, name: device.name } } : {}),
       });
     } catch (error) {
+      if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
       return stopping(c, error);
     }
-    const { answer } = result;
+    const { answer, remember } = result;
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
-    const device = deviceOf(c);
-    deps.onDecisionAccepted?.({
-      requestId: id,
-      decision: parsed.value.decision,
-      decidedBy: decidedByWire.http,
-      via: 'http',
-      ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
-      ...(device ? { device: { id: device.id, name: device.name } } : {}),
-      ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
-    });
-    const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
     return c.json<DecisionAnswer>({
-      ...(view ? publicView(view) : { id, status: 'resolved' as const, decision: parsed.value.decision, decidedBy: decidedByWire.http }),
-      ...(remembered ? { remember: remembered } : {}),
+      ...(view ? viewOf(view) : { id, status: 'resolved' as const, decision: parsed.value.decision, decidedBy: decidedByWire.http }),
+      ...(remember ? { remember } : {}),
     });
   });
 
@@ -258,10 +237,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),
-        ...(view ? { request: publicView(view) } : {}),
+        ...(view ? { request: viewOf(view) } : {}),
       });
     }
-    return c.json<CancelAnswer>(view ? publicView(view) : { id, status: 'cancelled' });
+    return c.json<CancelAnswer>(view ? viewOf(view) : { id, status: 'cancelled' });
   });
 
   return app;

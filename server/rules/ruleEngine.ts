@@ -30,17 +30,19 @@ import {
 } from '../../protocol/index.ts';
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
-import type { RememberGate, RememberRequest } from '../ws/hub.ts';
+import type { DecisionVia, RememberGate, RememberRequest } from '../decisions.ts';
 import { commandPolicy } from './rememberPolicy.ts';
 import { prefixWords } from './bashSegments.ts';
 import { kindOf, MAX_PATTERN_LENGTH, proposeRule, ruleCovers, scopeValueOf, type RequestFacts, type Rule, type RuleKind } from './ruleMatch.ts';
 import type { RuleStore } from './ruleStore.ts';
 import { realGlob } from './pathRules.ts';
 
-/** What the engine needs from the broker host (BrokerHost satisfies it). */
+/** What the engine needs from the broker host (BrokerHost satisfies it). Its decisions
+ *  go through the host's one decision path, so their follow-ups (the audit's who and
+ *  how) run as for a human's (server/decisions.ts). */
 export type RuleHost = {
   onCommitted(listener: (events: readonly SequencedEvent[]) => void): () => void;
-  decide(args: { requestId: string; decision: Decision; decidedBy: string; message?: string; via?: string }): Promise<{ answer: { status: string } }>;
+  decide(args: { requestId: string; decision: Decision; decidedBy: string; message?: string; via: DecisionVia }): Promise<{ answer: { status: string } }>;
   unresolvedEvents(): PermissionRequestEvent[];
 };
 

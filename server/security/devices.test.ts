@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
-import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { DeviceStore } from '../store/deviceStore.ts';
@@ -36,7 +35,6 @@ function build() {
     security: { auth: true, token: OWNER, devices, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),
-    waiters: new OutcomeWaiters(),
   });
   const request = (method: string, path: string, init: { headers?: Record<string, string>; body?: NonNullable<RequestInit['body']> } = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, {

@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
-import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { redact, silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { DeviceStore, MAX_PAIRINGS, PAIRING_TTL_MS } from '../store/deviceStore.ts';
@@ -39,7 +38,6 @@ function build() {
     security: { auth: true, token: OWNER, agentToken: AGENT, devices, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),
-    waiters: new OutcomeWaiters(),
   });
   const call = (method: string, path: string, headers: Record<string, string> = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, { method, headers: { host: '127.0.0.1:3000', ...headers } });

@@ -22,46 +22,20 @@ import {
   parseWith,
   type ErrorCode,
   type PermissionResponse,
-  type RememberOutcome,
   type SequencedEvent,
   type ServerMessage,
 } from '../../protocol/index.ts';
 import type { WebSocket } from 'ws';
-import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
+import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventStore } from '../store/types.ts';
 import { checkLabel, ClientConnection, newClientId, type ConnectionParams } from './connection.ts';
 import { SnapshotParts } from './snapshotParts.ts';
 
-export type DecisionObserver = (info: {
-  requestId: string;
-  decision: 'allow' | 'deny';
-  decidedBy: string;
-  via: 'ws' | 'http';
-  /** The deciding peer's address, when known. */
-  address?: string | undefined;
-  /** The device that decided, when its cookie authenticated the call or socket. */
-  device?: { id: string; name: string } | undefined;
-  remember?: PermissionResponse['remember'];
-}) => void;
-
-/** A decision's `remember`, as the rule engine sees it (the edited input when there is one). */
-export type RememberRequest = {
-  requestId: string;
-  decision: 'allow' | 'deny';
-  decidedBy: string;
-  remember: NonNullable<PermissionResponse['remember']>;
-  updatedInput?: Record<string, unknown>;
-};
-
-/** The rule engine's two steps around a decision that carries `remember`. */
-export type RememberGate = {
-  /** Before deciding: an `invalid-message` text when it cannot be honoured (nothing is decided). */
-  checkRemember(req: RememberRequest): string | undefined;
-  /** After the decision is committed: the rule made, or why none. */
-  applyRemember(req: RememberRequest): RememberOutcome;
-};
+// The decision follow-up types moved to server/decisions.ts (the host runs them).
+export type { DecisionObserver, RememberGate, RememberRequest } from '../decisions.ts';
 
 export type HubOptions = {
   host: BrokerHost;
@@ -73,10 +47,6 @@ export type HubOptions = {
   rateLimit: number;
   /** Queue status goes out at most this often (coalesced). */
   queueStatusIntervalMs?: number;
-  /** After an accepted decision is committed (rules, audit). */
-  onDecisionAccepted?: DecisionObserver | undefined;
-  /** Checks and applies a decision's `remember` (the rule engine). */
-  rememberGate?: RememberGate | undefined;
 
   /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
   maxFrameBytes?: number;
@@ -423,24 +393,12 @@ export class Hub {
     }
   }
 
+  /** A `permission-response`: decided through the host's one decision path (which checks
+   *  `remember`, and after the commit makes the rule and tells the audit), then answered
+   *  with an `ack` or an `error` naming the request. */
   private decide(conn: ClientConnection, message: PermissionResponse): void {
     const ref = message.clientMsgId;
-    const rememberReq: RememberRequest | undefined = message.remember
-      ? {
-          requestId: message.requestId,
-          decision: message.decision,
-          decidedBy: conn.label,
-          remember: message.remember,
-          ...(message.updatedInput ? { updatedInput: message.updatedInput } : {}),
-        }
-      : undefined;
-    // A `remember` that cannot be honoured is refused before anything is decided.
-    const refusal = rememberReq ? this.options.rememberGate?.checkRemember(rememberReq) : undefined;
-    if (refusal) {
-      this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
-      return;
-    }
-    let pending;
+    let pending: Promise<DecideResult>;
     try {
       pending = this.host.decide({
         requestId: message.requestId,
@@ -450,49 +408,24 @@ export class Hub {
         ...(message.updatedInput !== undefined ? { updatedInput: message.updatedInput } : {}),
         ...(message.message !== undefined ? { message: message.message } : {}),
         ...(ref !== undefined ? { clientMsgId: ref } : {}),
+        ...(message.remember !== undefined ? { remember: message.remember } : {}),
+        ...(conn.params.address ? { address: conn.params.address } : {}),
+        ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
       });
     } catch (error) {
-      const stopping = error instanceof HostStoppedError;
-      this.sendError(
-        conn,
-        ERROR_CODES.internal,
-        stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error',
-        ref,
-        message.requestId,
-      );
-      if (!stopping) this.logger.error('decision failed', { error: String(error) });
+      this.decisionFailed(conn, error, ref, message.requestId);
       return;
     }
     pending.then(
-      ({ answer, replayed }) => {
+      ({ answer, remember }) => {
         if (answer.status === 'accepted') {
-          let remembered: RememberOutcome | undefined;
-          if (rememberReq && !replayed && this.options.rememberGate) {
-            try {
-              remembered = this.options.rememberGate.applyRemember(rememberReq);
-            } catch (error) {
-              remembered = { created: false, reason: 'internal error while making the rule' };
-              this.logger.error('remember failed', { error: String(error) });
-            }
-          }
           conn.send({
             type: 'ack',
             ...(ref !== undefined ? { ref } : {}),
             requestId: answer.requestId,
             status: 'accepted',
-            ...(remembered ? { remember: remembered } : {}),
+            ...(remember ? { remember } : {}),
           });
-          if (!replayed) {
-            this.options.onDecisionAccepted?.({
-              requestId: answer.requestId,
-              decision: message.decision,
-              decidedBy: conn.label,
-              via: 'ws',
-              ...(conn.params.address ? { address: conn.params.address } : {}),
-              ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
-              ...(message.remember ? { remember: message.remember } : {}),
-            });
-          }
         } else {
           conn.send({
             type: 'error',
@@ -504,11 +437,19 @@ export class Hub {
           });
         }
       },
-      (error: unknown) => {
-        this.sendError(conn, ERROR_CODES.internal, 'internal error', ref, message.requestId);
-        this.logger.error('decision failed', { error: String(error) });
-      },
+      (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
     );
+  }
+
+  private decisionFailed(conn: ClientConnection, error: unknown, ref: string | undefined, requestId: string): void {
+    if (error instanceof RememberRefusedError) {
+      // A `remember` that cannot be honoured: nothing was decided.
+      this.sendError(conn, ERROR_CODES.invalidMessage, error.message, ref, requestId);
+      return;
+    }
+    const stopping = error instanceof HostStoppedError;
+    this.sendError(conn, ERROR_CODES.internal, stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error', ref, requestId);
+    if (!stopping) this.logger.error('decision failed', { error: String(error) });
   }
 
   private invalid(conn: ClientConnection, why: string, ref?: string): void {

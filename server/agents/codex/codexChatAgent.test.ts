@@ -101,7 +101,7 @@ describe('codex chat agent (scripted app-server)', () => {
     const host: GateHost = {
       create: async () => ({ status: 'created', id: 'req-1' }),
       cancel: async (args) => cancels.push(args),
-      onCommitted: () => () => {},
+      awaitOutcome: () => new Promise(() => {}), // never answered: the test reads the cancels
     };
     const controller = new AbortController();
     const pending = askPermission(host, {

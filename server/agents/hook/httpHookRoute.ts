@@ -23,7 +23,7 @@ import { decidedByWire, ERROR_CODES, parseJsonText } from '../../../protocol/ind
 import type { BrokerHost } from '../../brokerHost.ts';
 import { createRequest, waitForOutcome } from '../../http/createRequest.ts';
 import { errorResponse } from '../../http/errors.ts';
-import type { OutcomeWaiters } from '../../http/outcomeWaiters.ts';
+import type { Metrics } from '../../metrics.ts';
 import type { Logger } from '../../log.ts';
 import type { EventStore } from '../../store/types.ts';
 import { outcomeOf, type AskOutcome } from '../client/ask.ts';
@@ -47,7 +47,7 @@ const MAX_HOOK_TIMEOUT_SECONDS = 86_400;
 export type ClaudeHookRouteDeps = {
   host: BrokerHost;
   store: EventStore;
-  waiters: OutcomeWaiters;
+  metrics?: Metrics;
   logger: Logger;
   maxFrameBytes?: number;
 };
