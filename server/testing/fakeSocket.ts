@@ -200,6 +200,15 @@ export class FakeLink {
     this.serverEnd(code, reason);
   }
 
+  /** The server process died (kill -9): what it wrote is in the kernel's buffers and
+   *  still arrives, then the connection ends (1006); what the client sends is lost. */
+  serverDied(): void {
+    if (this.serverClosed) return;
+    this.toServer.length = 0;
+    this.serverEnd(1006, 'server died');
+    if (!this.clientClosed && this.side) this.push('toClient', { kind: 'close', code: 1006, reason: 'server died' });
+  }
+
   private serverEnd(code: number, reason: string): void {
     this.raw.readyState = CLOSED;
     if (this.serverClosed) return;

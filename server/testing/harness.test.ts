@@ -57,6 +57,9 @@ describe('the in-process harness', () => {
     const lost = h.create(bash('two'));
     await Promise.resolve();
     await h.stopServer('crash');
+    // What the dead process wrote still arrives, then 1006: the browsers retry later.
+    await h.flushUntilQuiet();
+    for (const b of h.browsers) expect(b.snapshot.matches('reconnecting')).toBe(true);
     await h.startServer();
     for (const b of h.browsers) b.actor.send({ type: 'connection.retry' });
     await h.flushUntilQuiet();

@@ -27,6 +27,7 @@ import { decodeServerFrame, type SocketCommand, type SocketInput } from '../../m
 import { connectionMachine } from '../../machines/connection.machine.ts';
 import type { DecideCommand } from '../../machines/queue.ts';
 import { parseWith, requestView, type PermissionRequestEvent, type PermissionResponse, type SequencedEvent } from '../../protocol/index.ts';
+import type { FaultPoint } from '../config.ts';
 import type { Upgrader } from '../ws/upgrade.ts';
 import { type Direction, FakeLink, type WireItem } from './fakeSocket.ts';
 import { HARNESS_ORIGIN, HARNESS_PORT, type ServerUnderTest, startServerUnderTest } from './harnessServer.ts';
@@ -240,11 +241,28 @@ export class Harness {
     this.note(`server stop (${mode})`);
     if (mode === 'crash') {
       this.crashed.add(server);
-      for (const link of this.links) if (!link.serverClosed) link.sever(1006, 'server crashed');
+      for (const link of this.links) link.serverDied();
     }
     this.server = undefined;
     await server.stop(mode);
     this.activity += 1;
+  }
+
+  /** Arm the chaos suite's fault points in-process: the server dies (kill -9) at that
+   *  point of the next tick that reaches it, and stays down until `startServer`. */
+  armCrash(point: FaultPoint): void {
+    const server = this.server;
+    if (!server) return;
+    this.note(`crash armed at ${point}`);
+    server.armCrash(point, () => {
+      this.note(`server CRASHED at ${point}`);
+      this.crashed.add(server);
+      this.server = undefined;
+      for (const link of this.links) link.serverDied();
+      this.activity += 1;
+      // The rest of the death (the actor's timers stop) off the host's stack.
+      queueMicrotask(() => void server.stop('crash'));
+    });
   }
 
   async restart(mode: 'graceful' | 'crash'): Promise<void> {

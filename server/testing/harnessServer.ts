@@ -12,7 +12,7 @@ import type { SimulatedClock } from 'xstate';
 import type { SequencedEvent } from '../../protocol/index.ts';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
-import { testConfig } from '../config.ts';
+import { type FaultPoint, testConfig } from '../config.ts';
 import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
@@ -48,6 +48,9 @@ export type ServerUnderTest = {
   /** The whole stored stream, oldest first. */
   log(): Promise<SequencedEvent[]>;
   queueStatus(): { pending: number; processing: number };
+  /** Die (kill -9) at that exact point of the next tick that reaches it; `onCrash` runs
+   *  right there, inside the host's flush. Call `stop('crash')` afterwards. */
+  armCrash(point: FaultPoint, onCrash: (point: FaultPoint) => void): void;
   /** `graceful`: what SIGTERM does (commit, close sockets with 1001, stop). `crash`:
    *  kill -9 (the tick still buffered is lost, sockets die without a close). */
   stop(mode: 'graceful' | 'crash'): Promise<void>;
@@ -57,11 +60,23 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
   const store = new SqliteEventStore({ dataDir: options.dataDir });
   const metrics = createMetrics();
   let crashed = false;
+  let armed: { point: FaultPoint; onCrash: (point: FaultPoint) => void } | undefined;
   const host = new BrokerHost({
     store,
     logger: silentLogger,
     metrics,
     clock: options.clock,
+    // The fault switch of the chaos suite (docs/testing.md), in-process: at the armed
+    // point the process "dies": the store takes nothing more, and the harness cuts every
+    // socket and drops every answer still to come (the host's stop follows, off its stack).
+    fault: (point) => {
+      if (!armed || armed.point !== point) return;
+      const { onCrash } = armed;
+      armed = undefined;
+      crashed = true;
+      store.close();
+      onCrash(point);
+    },
     onFatal: (error) => {
       if (!crashed) options.onFatal(error);
     },
@@ -119,6 +134,9 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
       return result.events;
     },
     queueStatus: () => host.queueStatus(),
+    armCrash: (point, onCrash) => {
+      armed = { point, onCrash };
+    },
     stop: async (mode) => {
       stopping = true;
       if (mode === 'graceful') {

@@ -16,6 +16,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TIMING } from '../../machines/connection.machine.ts';
+import { FAULT_POINTS, type FaultPoint } from '../config.ts';
 import type { Direction } from './fakeSocket.ts';
 import { Harness, T0 } from './harness.ts';
 import { type Random, seededRandom } from './random.ts';
@@ -38,7 +39,11 @@ type Op =
   | { k: 'advance'; ms: number }
   | { k: 'settle' }
   | { k: 'flush' }
-  | { k: 'restart'; mode: 'graceful' | 'crash' };
+  | { k: 'restart'; mode: 'graceful' | 'crash' }
+  /** Die at an exact point of the next tick that reaches it (the chaos suite's points). */
+  | { k: 'crashAt'; point: FaultPoint }
+  /** Start the server if it is down (after a crashAt). */
+  | { k: 'start' };
 
 const BROWSERS = 3;
 const OPS_PER_RUN = 28;
@@ -79,6 +84,8 @@ function generate(seed: number): Op[] {
         [3, () => ({ k: 'settle' })],
         [3, () => ({ k: 'flush' })],
         [1, () => ({ k: 'restart', mode: random.chance(0.5) ? 'graceful' : 'crash' })],
+        [1, () => ({ k: 'crashAt', point: random.pick(FAULT_POINTS) })],
+        [2, () => ({ k: 'start' })],
       ]),
     );
   }
@@ -167,7 +174,16 @@ async function apply(h: Harness, op: Op, random: Random): Promise<void> {
       await h.flushUntilQuiet();
       return;
     case 'restart':
-      await h.restart(op.mode);
+      if (h.server) await h.restart(op.mode);
+      return;
+    case 'crashAt':
+      h.armCrash(op.point);
+      return;
+    case 'start':
+      if (!h.server) {
+        await h.startServer();
+        await h.settle();
+      }
       return;
     default: {
       const never: never = op;
@@ -182,9 +198,13 @@ async function apply(h: Harness, op: Op, random: Random): Promise<void> {
 async function heal(h: Harness): Promise<void> {
   h.note('--- heal ---');
   h.releaseAll();
-  if (!h.server) await h.startServer();
   for (const browser of h.browsers) if (browser.link?.lost) h.sever(browser);
   for (let round = 0; round < 40; round++) {
+    // An armed fault point may still fire while healing: the server comes back.
+    if (!h.server) {
+      await h.startServer();
+      await h.settle();
+    }
     for (const browser of h.browsers) {
       if (browser.snapshot.matches('reconnecting') || browser.snapshot.matches('offline')) browser.actor.send({ type: 'connection.retry' });
     }
@@ -192,15 +212,17 @@ async function heal(h: Harness): Promise<void> {
     // Acks are coalesced on the browsers' clock.
     h.advance(TIMING.ackDelayMs);
     await h.flushUntilQuiet();
-    const head = (await h.server!.log()).length;
+    if (!h.server) continue;
+    const head = (await h.server.log()).length;
     if (h.browsers.every((b) => b.isLive && b.snapshot.context.lastSeq === head && (b.link?.inFlight ?? 0) === 0)) return;
   }
 }
 
 async function check(h: Harness, phase: string): Promise<string[]> {
-  const log = await h.server!.log();
+  if (!h.server) return [`[${phase}] the server is down after healing`];
+  const log = await h.server.log();
   const { index, problems } = indexLog(log);
-  problems.push(...checkStreams(h, index), ...checkAnswers(h, index), ...checkQueues(h, index, h.server!.queueStatus()));
+  problems.push(...checkStreams(h, index), ...checkAnswers(h, index), ...checkQueues(h, index, h.server.queueStatus()));
   if (h.fatals.length > 0) problems.push(`a host failed: ${h.fatals.map(String).join('; ')}`);
   return problems.map((p) => `[${phase}] ${p}`);
 }
@@ -218,6 +240,8 @@ async function coverage(h: Harness): Promise<Map<string, number>> {
     for (const [needle, key] of [
       ['server stop (crash)', 'restart crash'],
       ['server stop (graceful)', 'restart graceful'],
+      ['CRASHED at', 'crash at a fault point'],
+      ['refused: server down', 'connect while down'],
       ['resumed=true', 'welcome resumed'],
       ['resumed=false', 'welcome fresh'],
       ['SEVERED', 'link severed'],
@@ -247,7 +271,7 @@ async function runOps(seed: number, ops: readonly Op[]): Promise<RunResult> {
       h.advance(Math.max(1, last - h.clock.now() + 1));
       await heal(h);
       problems.push(...(await check(h, 'all expired')));
-      const final = indexLog(await h.server!.log()).index;
+      const final = indexLog(h.server ? await h.server.log() : []).index;
       for (const id of final.requests.keys())
         if (!final.outcomes.has(id)) problems.push(`[all expired] CORE-H2: ${h.nameOf(id)} has no outcome after its deadline`);
     }
