@@ -45,6 +45,8 @@ export type HarnessOptions = {
   /** Start the browsers' connections at once (default true). */
   start?: boolean;
   maxBufferedBytes?: number;
+  /** Each browser's `?label=` (none: it decides as its clientId). */
+  labels?: ReadonlyArray<string | undefined>;
 };
 
 export type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
@@ -91,6 +93,8 @@ export class SimBrowser {
     readonly name: string,
     harness: Harness,
     random: Random,
+    /** `?label=`: its decisions' `decidedBy` (else its clientId of the moment). */
+    readonly label?: string,
   ) {
     const socket = fromCallback<SocketCommand, SocketInput>(({ sendBack, receive, input }) => {
       const link = harness.openLink(this, input, (event) => sendBack(event));
@@ -110,6 +114,11 @@ export class SimBrowser {
     // What the web UI does on `request.unseen` (web/state/unseenOutcome.ts): ask once over HTTP.
     this.actor.on('request.unseen', (event) => harness.fetchUnseen(this, event.requestId));
     this.actor.start();
+  }
+
+  /** Whether a `decidedBy` names this window. */
+  decidesAs(decidedBy: string): boolean {
+    return this.label !== undefined ? decidedBy === this.label : this.clientIds.includes(decidedBy);
   }
 
   get snapshot(): ConnectionSnapshot {
@@ -180,7 +189,7 @@ export class Harness {
     const harness = new Harness(options);
     await harness.startServer();
     const random = seededRandom(options.seed ?? 1);
-    for (let i = 0; i < options.browsers; i++) harness.browsers.push(new SimBrowser(`b${i}`, harness, random));
+    for (let i = 0; i < options.browsers; i++) harness.browsers.push(new SimBrowser(`b${i}`, harness, random, options.labels?.[i]));
     if (options.start !== false) for (const browser of harness.browsers) browser.start();
     await harness.settle();
     return harness;
@@ -288,6 +297,7 @@ export class Harness {
       query.set('since', String(input.since));
       query.set('epoch', input.epoch);
     }
+    if (browser.label !== undefined) query.set('label', browser.label);
     query.set('token', TOKENS.owner);
     this.note(`${browser.name} connects (link ${link.id}${input.since !== undefined ? `, since ${input.since}` : ', fresh'})`);
     const refuse = (why: string) => {

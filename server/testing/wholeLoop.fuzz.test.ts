@@ -214,7 +214,10 @@ async function heal(h: Harness): Promise<void> {
     await h.flushUntilQuiet();
     if (!h.server) continue;
     const head = (await h.server.log()).length;
-    if (h.browsers.every((b) => b.isLive && b.snapshot.context.lastSeq === head && (b.link?.inFlight ?? 0) === 0)) return;
+    // Live, caught up, every ack due written, nothing on the wire.
+    const settled = (b: (typeof h.browsers)[number]) =>
+      b.isLive && b.snapshot.context.lastSeq === head && b.snapshot.context.ackedSeq >= head && (b.link?.inFlight ?? 0) === 0;
+    if (h.browsers.every(settled)) return;
   }
 }
 
@@ -258,7 +261,8 @@ async function coverage(h: Harness): Promise<Map<string, number>> {
 }
 
 async function runOps(seed: number, ops: readonly Op[]): Promise<RunResult> {
-  const h = await Harness.create({ browsers: BROWSERS, seed });
+  // One browser decides under a label (decidedBy is then its label, not its clientId).
+  const h = await Harness.create({ browsers: BROWSERS, seed, labels: [undefined, undefined, 'Desk'] });
   const random = seededRandom(seed ^ 0x5eed);
   try {
     for (const op of ops) await apply(h, op, random);

@@ -141,7 +141,7 @@ export function checkAnswers(h: Harness, index: LogIndex): string[] {
       }
       if (outcome.decision !== sent.frame.decision) problems.push(`CORE-H3 ${label}: acknowledged, but the log says ${outcome.decision}`);
       if (!same(outcome.updatedInput, sent.frame.updatedInput)) problems.push(`CORE-H3 ${label}: acknowledged, but the stored updatedInput differs`);
-      if (!sent.browser.clientIds.includes(outcome.decidedBy)) problems.push(`CORE-H3 ${label}: acknowledged, but decidedBy is ${outcome.decidedBy}`);
+      if (!sent.browser.decidesAs(outcome.decidedBy)) problems.push(`CORE-H3 ${label}: acknowledged, but decidedBy is ${outcome.decidedBy}`);
       const set = acceptedBy.get(answer.requestId) ?? new Set<string>();
       set.add(`ws:${answer.clientMsgId}`);
       acceptedBy.set(answer.requestId, set);
@@ -258,7 +258,7 @@ export function checkQueues(h: Harness, index: LogIndex, queue: { pending: numbe
       }
       const word = outcome.type === 'permission-resolved' ? (outcome.decision === 'allow' ? 'allowed' : 'denied') : OUTCOME_WORD[outcome.type];
       if (entry.decider !== 'unknown' && entry.outcome !== word) problems.push(`CORE-H5 ${where}: ${name} reads ${entry.outcome}, the log says ${word}`);
-      const ours = outcome.type === 'permission-resolved' && browser.clientIds.includes(outcome.decidedBy);
+      const ours = outcome.type === 'permission-resolved' && browser.decidesAs(outcome.decidedBy);
       if (entry.decider === 'this-window' && !ours)
         problems.push(`CORE-H5 ${where}: ${name} reads "by you", but ${outcome.type === 'permission-resolved' ? outcome.decidedBy : 'nobody'} decided it`);
       if (ours && entry.decider !== 'this-window') problems.push(`CORE-H5 ${where}: ${name} was decided by this window but reads ${entry.decider}`);
