@@ -42,9 +42,11 @@ export type HarnessOptions = {
   browsers: number;
   /** Seeds the browsers' jitter and their clientMsgIds. */
   seed?: number;
-  /** Start the browsers' connections at once (default true). */
-  start?: boolean;
+  /** Start the browsers' connections at once (default true; `n`: the first n). */
+  start?: boolean | number;
   maxBufferedBytes?: number;
+  /** The hub's snapshot frame limit (small: snapshots in parts, paced by delivery). */
+  snapshotFrameBytes?: number;
   /** Each browser's `?label=` (none: it decides as its clientId). */
   labels?: ReadonlyArray<string | undefined>;
 };
@@ -190,7 +192,8 @@ export class Harness {
     await harness.startServer();
     const random = seededRandom(options.seed ?? 1);
     for (let i = 0; i < options.browsers; i++) harness.browsers.push(new SimBrowser(`b${i}`, harness, random, options.labels?.[i]));
-    if (options.start !== false) for (const browser of harness.browsers) browser.start();
+    const starting = options.start === false ? 0 : options.start === true || options.start === undefined ? options.browsers : options.start;
+    for (const browser of harness.browsers.slice(0, starting)) browser.start();
     await harness.settle();
     return harness;
   }
@@ -237,6 +240,7 @@ export class Harness {
       tokens: TOKENS,
       upgrader: this.upgrader,
       ...(this.options.maxBufferedBytes !== undefined ? { maxBufferedBytes: this.options.maxBufferedBytes } : {}),
+      ...(this.options.snapshotFrameBytes !== undefined ? { snapshotFrameBytes: this.options.snapshotFrameBytes } : {}),
       onFatal: (error) => this.fatals.push(error),
     });
     this.note('server started');

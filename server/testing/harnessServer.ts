@@ -34,6 +34,8 @@ export type ServerUnderTestOptions = {
   upgrader: Upgrader;
   /** Hub bound for a client's unread bytes (the slow-consumer rule). */
   maxBufferedBytes?: number;
+  /** No snapshot frame larger than this (smaller: snapshots go out in paced parts). */
+  snapshotFrameBytes?: number;
   /** A commit failed: the harness records it (a crash makes the old host's last tick fail). */
   onFatal(error: unknown): void;
 };
@@ -93,6 +95,7 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
     rateLimit: 1_000_000,
     // Queue status at once (a 0 ms fake timer, run by the harness's settle).
     queueStatusIntervalMs: 0,
+    ...(options.snapshotFrameBytes !== undefined ? { maxFrameBytes: options.snapshotFrameBytes } : {}),
   });
   const waiters = new OutcomeWaiters(metrics);
   host.onCommitted(waiters.onCommitted);

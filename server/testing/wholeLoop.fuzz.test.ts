@@ -159,7 +159,10 @@ async function apply(h: Harness, op: Op, random: Random): Promise<void> {
       if (browser) h.sever(browser);
       return;
     case 'retry':
-      if (browser) {
+      if (browser?.snapshot.matches('idle')) {
+        h.note(`${browser.name} opens`);
+        browser.start();
+      } else if (browser) {
         h.note(`${browser.name} retries (${browser.state})`);
         browser.actor.send({ type: 'connection.retry' });
       }
@@ -206,6 +209,7 @@ async function heal(h: Harness): Promise<void> {
       await h.settle();
     }
     for (const browser of h.browsers) {
+      if (browser.snapshot.matches('idle')) browser.start();
       if (browser.snapshot.matches('reconnecting') || browser.snapshot.matches('offline')) browser.actor.send({ type: 'connection.retry' });
     }
     await h.flushUntilQuiet();
@@ -252,6 +256,9 @@ async function coverage(h: Harness): Promise<Map<string, number>> {
       ['DUPLICATED', 'frame duplicated'],
       ['(reordered', 'frame reordered'],
       ['injects', 'decision re-sent'],
+      ['<- snapshot-part', 'snapshot part'],
+      ['closed 4000', 'slow consumer closed'],
+      [' opens', 'tab opened late'],
     ] as const) {
       if (line.includes(needle)) count(key);
     }
@@ -261,8 +268,18 @@ async function coverage(h: Harness): Promise<Map<string, number>> {
 }
 
 async function runOps(seed: number, ops: readonly Op[]): Promise<RunResult> {
-  // One browser decides under a label (decidedBy is then its label, not its clientId).
-  const h = await Harness.create({ browsers: BROWSERS, seed, labels: [undefined, undefined, 'Desk'] });
+  // One browser decides under a label (decidedBy is then its label, not its clientId)
+  // and opens later (a tab opened while requests wait). A quarter of the runs send
+  // snapshots in paced parts, a quarter drop slow consumers early (4000), a quarter both.
+  const variant = seed % 4;
+  const h = await Harness.create({
+    browsers: BROWSERS,
+    seed,
+    labels: [undefined, undefined, 'Desk'],
+    start: BROWSERS - 1,
+    ...(variant === 1 || variant === 3 ? { snapshotFrameBytes: 400 } : {}),
+    ...(variant === 2 || variant === 3 ? { maxBufferedBytes: 700 } : {}),
+  });
   const random = seededRandom(seed ^ 0x5eed);
   try {
     for (const op of ops) await apply(h, op, random);
