@@ -370,7 +370,7 @@ describe('whole loop (CORE-H)', () => {
     expect(normalised(second.trace)).toEqual(normalised(first.trace));
   });
 
-  it('CORE-H1..H6: seeded whole-loop fuzz: streams, one outcome each, durable answers that tell the truth, queues that converge', async () => {
+  it('CORE-H1, CORE-H2, CORE-H3, CORE-H4, CORE-H5, CORE-H6, CORE-H8: seeded whole-loop fuzz: streams, one outcome each, durable answers that tell the truth, queues that converge', async () => {
     const { seeds, replay } = seedsToRun();
     const started = performance.now();
     const total = new Map<string, number>();
