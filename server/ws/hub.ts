@@ -196,6 +196,10 @@ export class Hub {
     conn.uncork();
     conn.joined = true;
     this.live.add(conn);
+    // A resume says what the client holds (every event up to `since`), as an ack does: a
+    // client that resumes with nothing new sends no ack of its own, and without this the
+    // server would count none of its requests as held (`processing`, Web Push's isHeld).
+    if (events && 'since' in resume && resume.since > 0) this.host.ack(conn.id, resume.since);
     if (sentRequests && head > 0) this.host.markSent(head);
     const stream = this.streams.get(conn);
     if (stream) this.pump(conn, stream);
