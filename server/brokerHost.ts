@@ -4,18 +4,21 @@
  *
  * The broker calls the provided `persist` action synchronously with each PersistRecord and
  * emits `stream.event` right after; the host buffers both. Once per tick (one
- * `setImmediate`) it writes the buffered records in ONE transaction, and only after the
- * commit relays the tick's events to its listeners (the WebSocket hub, long-polls) and
- * resolves the callers waiting on that tick, so a 201 or an ack is never given for
- * something that is not on disk. A failed commit is fatal (`onFatal`): the process
- * restarts from the store, which is the truth, instead of serving a diverged memory.
+ * `setImmediate`) it writes the buffered records in ONE transaction (the store's
+ * `writeBatch`, awaited), and only after the commit relays the tick's events to its
+ * listeners (the WebSocket hub, long-polls) and resolves the callers waiting on that tick,
+ * so a 201 or an ack is never given for something that is not on disk. One commit at a
+ * time: what the broker does while a commit is in flight waits for the next one, so
+ * batches commit in order and a later batch never commits before an earlier one
+ * (SPEC.md CORE-L1). A failed commit is fatal (`onFatal`): the process restarts from the
+ * store, which is the truth, instead of serving a diverged memory.
  *
  * `whenQuiet(fn)` runs `fn` at a point where the actor's state equals what is committed
- * and relayed (nothing buffered), which is where a joining WebSocket client reads its
- * history or snapshot and subscribes in the same synchronous step, so no event is lost or
- * sent twice between the two.
+ * and relayed (nothing buffered, no commit in flight), which is where a joining WebSocket
+ * client reads its history or snapshot and subscribes, so no event is lost or sent twice
+ * between the two. When `fn` returns a promise (the store's read of the history is
+ * asynchronous), no commit starts until it settles: the point stays quiet.
  */
-import { randomUUID } from 'node:crypto';
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 
 /** XState's clock interface (not exported by name from 'xstate'). */
@@ -35,11 +38,11 @@ import type {
   PersistRecord,
   RequestOrigin,
 } from '../machines/broker.types.ts';
-import { requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
+import { requestByteLength, uuidv7, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
-import type { EventStore } from './store/types.ts';
+import type { AuditFacts, CommitRecord, EventStore } from './store/types.ts';
 
 export type DecideArgs = {
   requestId: string;
@@ -48,8 +51,12 @@ export type DecideArgs = {
   message?: string;
   decidedBy: string;
   clientMsgId?: string;
-  /** For metrics and logs: ws, http, rule, agent. */
+  /** For metrics, logs and the audit row: ws, http, rule, agent. */
   via?: string;
+  /** For the audit row: the deciding peer's address, when known. */
+  address?: string;
+  /** For the audit row: the device that decided (its cookie authenticated the call). */
+  device?: { id: string; name: string };
 };
 
 export type DecideResult = { answer: DecisionAnswer; replayed: boolean };
@@ -102,7 +109,7 @@ export class BrokerHost {
   private readonly fault: FaultSwitch;
   private readonly onFatal: (error: unknown) => void;
 
-  private records: PersistRecord[] = [];
+  private records: CommitRecord[] = [];
   private outbox: SequencedEvent[] = [];
   private waiters: Waiter[] = [];
   private quiet: Array<() => void> = [];
@@ -114,6 +121,12 @@ export class BrokerHost {
   private committedHead: number;
   private stopped = false;
   private fatal = false;
+  /** A writeBatch is in flight: the next one waits for it. */
+  private committing = false;
+  /** Quiet callbacks still running (their promises): no commit starts meanwhile. */
+  private holds = 0;
+  /** Called once nothing is buffered and no commit is in flight (stop). */
+  private drained: Array<() => void> = [];
   /** Synchronous create/decide/cancel with their answers (the machines' own facade). */
   private readonly client: BrokerClient;
   private readonly committedListeners = new Set<CommittedListener>();
@@ -123,7 +136,15 @@ export class BrokerHost {
   private readonly weights = new Map<string, number>();
   private weightTotal = 0;
 
-  constructor(options: BrokerHostOptions) {
+  /** Loads the store (asynchronously), then starts the broker from it. */
+  static async open(options: BrokerHostOptions): Promise<BrokerHost> {
+    const now = options.now ?? (options.clock?.now ? () => options.clock!.now!() : Date.now);
+    const input = await options.store.load({ now: now(), recentLimit: options.recentLimit });
+    return new BrokerHost(options, input);
+  }
+
+  /** `input`: what the store loaded (`BrokerHost.open` reads it). */
+  constructor(options: BrokerHostOptions, input: BrokerInput) {
     this.store = options.store;
     this.logger = options.logger;
     this.metrics = options.metrics;
@@ -136,7 +157,6 @@ export class BrokerHost {
     const clock = options.clock;
     this.now = options.now ?? (clock?.now ? () => clock.now!() : Date.now);
 
-    const input: BrokerInput = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
     this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
@@ -246,16 +266,19 @@ export class BrokerHost {
 
   private schedule(): void {
     if (this.scheduled || this.fatal) return;
+    if (this.committing || this.holds > 0) return; // the commit's end (or the hold's) schedules
     this.scheduled = setImmediate(() => this.flush());
   }
 
-  /** Commit the tick's records, then relay, then answer. Public for shutdown. */
+  /** Commit the tick's records, then relay, then answer. Public for shutdown. Starts the
+   *  commit; with one in flight (or a quiet callback holding), the next flush takes the
+   *  buffered records once it is done. */
   flush(): void {
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = null;
     }
-    if (this.fatal) return;
+    if (this.fatal || this.committing || this.holds > 0) return;
     this.applyAcks();
     const records = this.records;
     const events = this.outbox;
@@ -266,20 +289,38 @@ export class BrokerHost {
     this.waiters = [];
     this.hasDecision = false;
 
-    if (records.length > 0) {
-      if (hadDecision) this.fault('during-decision-store');
-      const started = process.hrtime.bigint();
-      try {
-        this.store.writeBatch(records);
-      } catch (error) {
-        this.die(error, 'commit failed');
-        return;
-      }
-      this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.metrics?.persistBatchSize.observe(records.length);
-      for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
-      this.fault('after-persist-before-send');
+    if (records.length === 0) {
+      this.deliver(events, waiters);
+      return;
     }
+    if (hadDecision) this.fault('during-decision-store');
+    const started = process.hrtime.bigint();
+    this.committing = true;
+    let commit: Promise<void>;
+    try {
+      commit = this.store.writeBatch(records);
+    } catch (error) {
+      commit = Promise.reject(error);
+    }
+    commit.then(
+      () => {
+        this.committing = false;
+        this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.metrics?.persistBatchSize.observe(records.length);
+        for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
+        this.fault('after-persist-before-send');
+        this.deliver(events, waiters);
+      },
+      (error: unknown) => {
+        this.committing = false;
+        this.die(error, 'commit failed');
+        this.settleDrained();
+      },
+    );
+  }
+
+  /** After the commit: relay the tick's events, answer its callers, then quiet callbacks. */
+  private deliver(events: readonly SequencedEvent[], waiters: readonly Waiter[]): void {
     if (events.length > 0) {
       this.committedHead = events[events.length - 1].seq;
       for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
@@ -294,10 +335,35 @@ export class BrokerHost {
     if (this.records.length === 0 && this.outbox.length === 0) {
       const quiet = this.quiet;
       this.quiet = [];
-      for (const fn of quiet) this.safely(fn, 'quiet callback');
+      for (const fn of quiet) this.runQuiet(fn);
+      if (this.waiters.length > 0 || this.pendingAcks.size > 0) this.schedule();
+      else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
       this.schedule();
     }
+  }
+
+  private runQuiet(fn: () => void | Promise<void>): void {
+    let result: void | Promise<void>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.logger.error('quiet callback threw', { error: String((error as Error)?.stack ?? error) });
+      return;
+    }
+    if (!result) return;
+    this.holds += 1;
+    result
+      .catch((error: unknown) => this.logger.error('quiet callback failed', { error: String((error as Error)?.stack ?? error) }))
+      .finally(() => {
+        this.holds -= 1;
+        if (this.holds === 0) this.schedule();
+      });
+  }
+
+  private settleDrained(): void {
+    if (this.committing || this.holds > 0) return;
+    for (const fn of this.drained.splice(0)) fn();
   }
 
   private countEvent(event: SequencedEvent): void {
@@ -367,7 +433,7 @@ export class BrokerHost {
    *  when stopping; callers turn both into an answer (HTTP 429/503, an agent's deny). */
   create(args: CreateArgs): Promise<CreateAnswer> {
     const request: CreateRequestSpec = {
-      id: args.id ?? randomUUID(),
+      id: args.id ?? uuidv7(this.now()),
       toolName: args.toolName,
       input: args.input,
       context: args.context ?? {},
@@ -390,7 +456,9 @@ export class BrokerHost {
   }
 
   decide(args: DecideArgs): Promise<DecideResult> {
-    const { answer, replayed } = this.ready().decide({
+    const client = this.ready();
+    const buffered = this.records.length;
+    const { answer, replayed } = client.decide({
       at: this.now(),
       requestId: args.requestId,
       decision: args.decision,
@@ -399,6 +467,7 @@ export class BrokerHost {
       ...(args.message !== undefined ? { message: args.message } : {}),
       ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
     });
+    if (!replayed && answer.status === 'accepted') this.attachAuditFacts(buffered, args);
     if (!replayed) {
       if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
       else this.metrics?.decisionRejections.inc({ code: answer.code });
@@ -411,6 +480,25 @@ export class BrokerHost {
       replayed: replayed || undefined,
     });
     return this.afterCommit({ answer, replayed });
+  }
+
+  /** The audit's "who" rides on the decision's outcome record, so the store writes the
+   *  audit row in the commit that holds the decision (SPEC.md CORE-L2): the broker
+   *  persisted it synchronously inside `decide`, after index `from`. */
+  private attachAuditFacts(from: number, args: DecideArgs): void {
+    const facts: AuditFacts = {
+      ...(args.via !== undefined ? { via: args.via } : {}),
+      ...(args.address !== undefined ? { address: args.address } : {}),
+      ...(args.device !== undefined ? { device: { id: args.device.id, name: args.device.name } } : {}),
+    };
+    if (Object.keys(facts).length === 0) return;
+    for (let i = from; i < this.records.length; i++) {
+      const record = this.records[i];
+      if (record?.kind === 'event' && record.event.type === 'permission-resolved' && record.event.requestId === args.requestId) {
+        this.records[i] = { ...record, audit: facts };
+        return;
+      }
+    }
   }
 
   cancel(args: CancelArgs): Promise<CancelAnswer> {
@@ -509,10 +597,11 @@ export class BrokerHost {
     return () => this.queueListeners.delete(listener);
   }
 
-  /** Run `fn` when the actor's state equals the committed, relayed stream. */
-  whenQuiet(fn: () => void): void {
-    if (!this.scheduled && this.records.length === 0 && this.outbox.length === 0) {
-      fn();
+  /** Run `fn` when the actor's state equals the committed, relayed stream; when it returns
+   *  a promise, no commit starts until that settles. */
+  whenQuiet(fn: () => void | Promise<void>): void {
+    if (!this.scheduled && !this.committing && this.holds === 0 && this.records.length === 0 && this.outbox.length === 0) {
+      this.runQuiet(fn);
       return;
     }
     this.quiet.push(fn);
@@ -528,15 +617,25 @@ export class BrokerHost {
     return this.stopped;
   }
 
-  /** Commit what is buffered, then stop the actor (its timers with it). */
-  stop(): void {
-    if (this.stopped) return;
+  /** Commit what is buffered, and stop the actor (its timers with it) at once; resolves
+   *  once the last commit is done (or failed). */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopping ?? Promise.resolve();
     this.flush();
     this.stopped = true;
     this.actor.stop();
-    // Anything the actor did while stopping is not committed; callers still waiting are told.
-    for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+    this.stopping = new Promise<void>((resolve) => {
+      this.drained.push(() => {
+        // Anything the actor did while stopping is not committed; callers still waiting are told.
+        for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+        resolve();
+      });
+      if (!this.committing && this.holds === 0 && this.records.length === 0) this.settleDrained();
+    });
+    return this.stopping;
   }
+
+  private stopping: Promise<void> | undefined;
 }
 
 /** A create beyond `--max-unresolved` / `--max-unresolved-bytes`: nothing was stored. */

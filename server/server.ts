@@ -98,7 +98,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.error('exiting after a fatal error', { error: String(error) });
       process.exit(1);
     });
-  const host = new BrokerHost({
+  const host = await BrokerHost.open({
     store,
     logger,
     metrics,
@@ -194,11 +194,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     head: () => host.head(),
   });
 
-  const prune = () => {
+  const prune = async () => {
     const now = Date.now();
     try {
-      const result = store.prune(now, config.history);
-      if (result.events > 0) logger.debug('store', 'pruned', result);
+      const result = await store.prune(now, config.history);
+      if (result.events > 0 || result.auditRows > 0) logger.debug('store', 'pruned', result);
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
     }
@@ -210,8 +210,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     }
   };
-  prune();
-  const pruneTimer = setInterval(prune, config.history.pruneIntervalMs);
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), config.history.pruneIntervalMs);
   pruneTimer.unref();
 
   const url = `http://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
@@ -236,12 +236,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       host.flush();
       await Promise.race([waiters.closeAll(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
-      host.stop();
+      await host.stop();
       clearInterval(pruneTimer);
       inspector?.stop();
       // Let handlers that were answered by the last commit write their responses.
       await new Promise((r) => setImmediate(r));
-      store.close();
+      await store.close();
       devices.close();
       server.closeIdleConnections();
       const forced = setTimeout(() => {

@@ -121,7 +121,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
   });
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const status = c.req.query('status');
     if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, `status: expected one of ${REQUEST_STATUSES.join(', ')}`);
@@ -137,7 +137,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const after = c.req.query('after');
     let afterSeq = 0;
     if (after !== undefined) {
-      const from = after === '' ? undefined : store.getRequest(after);
+      const from = after === '' ? undefined : await store.getRequest(after);
       if (!from)
         return errorResponse(
           c,
@@ -147,7 +147,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         );
       afterSeq = from.seq;
     }
-    const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
+    const page = await store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
     const requests = page.requests.map(publicView);
     const last = requests[requests.length - 1];
     return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
@@ -164,15 +164,21 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       }
       waitMs = Math.min(seconds, LIMITS.maxWaitSeconds) * 1000;
     }
-    const view = store.getRequest(id);
-    if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view));
+    if (waitMs === 0) {
+      const view = await store.getRequest(id);
+      if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
+      return c.json(publicView(view));
+    }
+    // The waiter first, then the (asynchronous) read: an outcome committed in between wakes it.
     const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
-    logger.debug('http', 'long-poll waiting', { id, waitMs });
     try {
+      const view = await store.getRequest(id);
+      if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
+      if (view.status !== 'pending') return c.json(publicView(view));
+      logger.debug('http', 'long-poll waiting', { id, waitMs });
       const reason = await promise;
       logger.debug('http', 'long-poll answered', { id, reason });
-      const latest = store.isOpen() ? store.getRequest(id) : undefined;
+      const latest = store.isOpen() ? await store.getRequest(id) : undefined;
       return c.json(publicView(latest ?? view));
     } finally {
       done();
@@ -199,11 +205,16 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
     let result;
     try {
+      const address = remoteAddressOf(c.env);
+      const device = deviceOf(c);
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
         decidedBy: 'http',
         via: 'http',
+        // For the audit row, written with the decision (SPEC.md CORE-L2).
+        ...(address ? { address } : {}),
+        ...(device ? { device: { id: device.id, name: device.name } } : {}),
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
       });
@@ -225,7 +236,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
     });
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     return c.json({
       ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
       ...(remembered ? { remember: remembered } : {}),
@@ -244,7 +255,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     } catch (error) {
       return stopping(c, error);
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),
