@@ -198,7 +198,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const now = Date.now();
     try {
       const result = await store.prune(now, config.history);
-      if (result.events > 0 || result.auditRows > 0) logger.debug('store', 'pruned', result);
+      if (result.events > 0) logger.debug('store', 'pruned', result);
+      if (result.auditRows > 0) logger.debug('store', 'audit pruned', { rows: result.auditRows });
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
     }

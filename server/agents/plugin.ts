@@ -2,7 +2,8 @@
  * The agents area's one registration point: `serve` loads this module's default export
  * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
  * the audit views (their rows live in the event store, written with the events: SPEC.md
- * CORE-L2; an agents.db from before that has its audit rows imported once), the rule
+ * CORE-L2; an agents.db from before that has its audit rows and rules imported once,
+ * and the rules live in the event database too: CORE-L8), the rule
  * engine to the committed event stream and as the gate of "remember" decisions (checked
  * before, rule made after), and the chat
  * sessions with the selected agent (`--agent demo|claude|codex|acp:CMD`,
@@ -21,7 +22,7 @@ import { createAcpAgent, isAcpAgentKind } from './acp/acpChatAgent.ts';
 import { createClaudeAgent } from './claudeAgent.ts';
 import { createCodexAgent } from './codex/codexChatAgent.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
-import { openAgentsDb } from './db.ts';
+import { importAgentsRules, openAgentsDb } from './db.ts';
 import { createDemoAgent } from './demoAgent.ts';
 import { SessionStore } from './sessions.ts';
 
@@ -35,7 +36,12 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const imported = sqlite?.importLegacyAudit(agentsDbFile) ?? 0;
   if (imported > 0) logger.info(`imported ${imported} audit rows from agents.db into the event store`);
   const audit = new AuditLog(store);
-  const rules = new RuleStore(db, (change) =>
+  // The rules live beside the events (one database, SPEC.md CORE-L8); a store that is not
+  // SQLite keeps them in agents.db until it has rules of its own.
+  const rulesDb = sqlite ? sqlite.database() : db;
+  const importedRules = sqlite ? importAgentsRules(rulesDb, db) : 0;
+  if (importedRules > 0) logger.info(`imported ${importedRules} rules from agents.db into the event store`);
+  const rules = new RuleStore(rulesDb, (change) =>
     logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change),
   );
   const engine = new RuleEngine({

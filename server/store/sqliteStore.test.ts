@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PersistRecord } from '../../machines/broker.types.ts';
 import { requestByteLength, type SequencedEvent } from '../../protocol/index.ts';
+import { importAgentsRules, openAgentsDb } from '../agents/db.ts';
+import { RuleStore } from '../rules/ruleStore.ts';
 import { dataDirWarning } from './fileModes.ts';
 import { SqliteEventStore, timeoutMessage } from './sqliteStore.ts';
 
@@ -179,6 +181,123 @@ describe('SqliteEventStore limits', () => {
     expect(tight.more).toBe(true);
     expect(ids(await store.pageRequests({ status: 'pending', afterSeq: 0, limit: 1000, maxBytes: 1 }))).toEqual(['r1']);
     expect(ids(await store.pageRequests({ afterSeq: 0, limit: 10, maxBytes: 1 << 20 }))).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    await store.close();
+  });
+});
+
+describe('SqliteEventStore: the log is the truth (CORE-L)', () => {
+  it('CORE-L4: a request input and context are stored once (the request row); the event row keeps the rest and reads back whole', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    await store.writeBatch([requestRecord(1, 'a')]);
+    const db = store.database();
+    const payload = (db.prepare('SELECT payload FROM events WHERE seq = 1').get() as { payload: string }).payload;
+    expect(JSON.parse(payload)).toEqual({ type: 'permission-request', seq: 1, id: 'a', toolName: 'Bash', timestamp: 1_001, expiresAt: 61_001 });
+    expect(payload).not.toContain('ls');
+    expect(db.prepare('SELECT input, context FROM requests WHERE id = ?').get('a')).toEqual({ input: '{"command":"ls"}', context: '{"cwd":"/tmp"}' });
+    // Nor does the audit row copy it while the request row holds it.
+    expect(db.prepare('SELECT input FROM audit WHERE request_id = ?').get('a')).toEqual({ input: null });
+    const since = await store.eventsSince(0);
+    expect(since).toEqual({ ok: true, events: [(requestRecord(1, 'a') as { event: SequencedEvent }).event] });
+    // A row written by schema version 1 (the whole event in the payload) reads as it is.
+    const v1 = { type: 'permission-request', seq: 2, id: 'old', toolName: 'Bash', input: { command: 'v1' }, context: {}, timestamp: 5, expiresAt: 6 };
+    db.prepare('INSERT INTO events (seq, type, payload, time) VALUES (2, ?, ?, 5)').run('permission-request', JSON.stringify(v1));
+    db.prepare(
+      "INSERT INTO requests (id, seq, toolName, input, context, created, expiresAt, status, origin) VALUES ('old', 2, 'Bash', '{\"command\":\"v1\"}', '{}', 5, 6, 'pending', 'http')",
+    ).run();
+    const tail = await store.eventsSince(1);
+    expect(tail).toEqual({ ok: true, events: [v1] });
+    await store.close();
+  });
+
+  it('CORE-L6: WAL checkpoints run in a worker thread on its own connection; the commit on the event loop never checkpoints', async () => {
+    const dir = tempDir();
+    const store = new SqliteEventStore({ dataDir: dir });
+    expect(store.database().pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    for (let seq = 1; seq <= 50; seq++) await store.writeBatch([requestRecord(seq, `r${seq}`)]);
+    const walBytes = statSync(join(dir, 'gatehouse.db-wal')).size;
+    expect(walBytes).toBeGreaterThan(0);
+    const result = await store.checkpointNow();
+    // The worker copied every frame of the WAL into the database, while this connection stayed open.
+    expect(result).toMatchObject({ busy: 0 });
+    expect(result?.log).toBeGreaterThan(0);
+    expect(result?.checkpointed).toBe(result?.log);
+    // After a complete checkpoint the next commit starts the WAL over: it does not grow.
+    for (let seq = 51; seq <= 100; seq++) await store.writeBatch([requestRecord(seq, `r${seq}`)]);
+    expect(statSync(join(dir, 'gatehouse.db-wal')).size).toBeLessThanOrEqual(walBytes);
+    expect(await store.head()).toBe(100);
+    await store.close();
+    // The inline mode (kept to measure against) is SQLite's default.
+    const inline = new SqliteEventStore({ dataDir: tempDir(), checkpoints: 'inline' });
+    expect(inline.database().pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    expect(inline.checkpointNow()).toBeUndefined();
+    await inline.close();
+  });
+
+  it('CORE-L8: the audit rows of an agents.db from before CORE-L2 are imported once, inputs and devices kept', async () => {
+    const dir = tempDir();
+    const legacyFile = join(dir, 'agents.db');
+    const legacy = openAgentsDb(legacyFile);
+    legacy
+      .prepare(
+        `INSERT INTO audit (request_id, tool_name, input, requested_at, status, decision, how, decided_by, via, address, decided_at, device_id, device_name)
+         VALUES ('old-1', 'Bash', '{"command":"rm -rf build"}', 10, 'resolved', 'allow', 'human', 'phone', 'ws', '192.0.2.9', 20, 'd1', 'Phone')`,
+      )
+      .run();
+    legacy.close();
+    const store = new SqliteEventStore({ dataDir: dir });
+    expect(store.importLegacyAudit(legacyFile)).toBe(1);
+    expect(store.importLegacyAudit(legacyFile)).toBe(0);
+    const [row] = await store.auditRows({ filter: { requestId: 'old-1' }, order: 'oldest', limit: 1 });
+    expect(row?.entry).toEqual({
+      requestId: 'old-1',
+      toolName: 'Bash',
+      input: { command: 'rm -rf build' },
+      requestedAt: 10,
+      status: 'resolved',
+      decision: 'allow',
+      how: 'human',
+      decidedBy: 'phone',
+      via: 'ws',
+      address: '192.0.2.9',
+      decidedAt: 20,
+      deviceId: 'd1',
+      deviceName: 'Phone',
+    });
+    await store.close();
+    // After a restart it is still imported once, and a missing agents.db imports nothing.
+    const reopened = new SqliteEventStore({ dataDir: dir });
+    expect(reopened.importLegacyAudit(legacyFile)).toBe(0);
+    await reopened.close();
+    const fresh = new SqliteEventStore({ dataDir: tempDir() });
+    expect(fresh.importLegacyAudit(join(tempDir(), 'agents.db'))).toBe(0);
+    await fresh.close();
+  });
+});
+
+describe('SqliteEventStore: rules beside the events (CORE-L8)', () => {
+  it('CORE-L8: the rules of an agents.db move into the event database once, with their migration marks; later rules are not imported again', async () => {
+    const dir = tempDir();
+    const agents = openAgentsDb(join(dir, 'agents.db'));
+    agents
+      .prepare(
+        `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, created_at, created_by, source_request_id)
+         VALUES ('rule-1', 'Bash', 'npm test', 'bash-prefix', 'allow', 'global', 1, 'phone', 'req-1')`,
+      )
+      .run();
+    agents.prepare(`INSERT INTO rules_migrations (name, at) VALUES ('remember-v2', 1)`).run();
+    const store = new SqliteEventStore({ dataDir: dir });
+    expect(importAgentsRules(store.database(), agents)).toBe(1);
+    // The migration already ran in agents.db: the prefix rule stays a prefix rule.
+    const rules = new RuleStore(store.database());
+    expect(rules.list()).toMatchObject([{ id: 'rule-1', pattern: 'npm test', kind: 'bash-prefix', sourceRequestId: 'req-1' }]);
+    agents
+      .prepare(
+        `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, created_at, created_by) VALUES ('rule-2', 'Bash', 'ls', 'bash-exact', 'allow', 'global', 2, 'x')`,
+      )
+      .run();
+    expect(importAgentsRules(store.database(), agents)).toBe(0);
+    expect(new RuleStore(store.database()).list().map((r) => r.id)).toEqual(['rule-1']);
+    agents.close();
     await store.close();
   });
 });
