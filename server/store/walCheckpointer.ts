@@ -53,6 +53,7 @@ parentPort.on('message', (message) => {
 
 export class WalCheckpointer {
   private worker: Worker | undefined;
+  private exited: Promise<void> | undefined;
   private readonly waiting = new Map<number, (result: CheckpointResult) => void>();
   private nextId = 1;
   private commits = 0;
@@ -75,6 +76,7 @@ export class WalCheckpointer {
       resolve?.(message.result);
     });
     worker.on('error', this.options.onError);
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     this.worker = worker;
     return worker;
   }
@@ -101,12 +103,16 @@ export class WalCheckpointer {
   /** Closes the worker's connection (before the store closes its own) and ends the thread. */
   close(): Promise<void> {
     const worker = this.worker;
-    this.closed ??= worker
-      ? new Promise<void>((resolve) => {
-          worker.once('exit', () => resolve());
-          worker.postMessage({ type: 'close' });
-        })
-      : Promise.resolve();
+    if (!this.closed) {
+      if (worker && this.exited) {
+        // Held by the process until it has closed its connection and ended.
+        worker.ref();
+        worker.postMessage({ type: 'close' });
+        this.closed = this.exited;
+      } else {
+        this.closed = Promise.resolve();
+      }
+    }
     return this.closed;
   }
 }
