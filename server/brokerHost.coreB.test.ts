@@ -22,7 +22,7 @@ function makeHost(options: Partial<BrokerHostOptions> & { store?: SqliteEventSto
   const store = options.store ?? new SqliteEventStore({ dataDir: ':memory:' });
   const clock = options.clock ?? new SimulatedClock();
   if (clock.now() < T0) clock.set(T0);
-  const host = new BrokerHost({ logger: silentLogger, ...options, store, clock });
+  const host = new BrokerHost({ logger: silentLogger, ...options, store, clock }, store.loadNow({ now: clock.now() }));
   return { host, store, clock };
 }
 
@@ -40,7 +40,7 @@ describe('awaitOutcome (CORE-B4)', () => {
     const { id } = await created(host);
     let storedWhenWoken: string | undefined;
     const waiting = host.awaitOutcome(id).then((result) => {
-      storedWhenWoken = store.getRequest(id)?.status;
+      storedWhenWoken = store.getRequestNow(id)?.status;
       return result;
     });
     const decided = host.decide({ requestId: id, decision: 'allow', decidedBy: 'alice', via: 'ws' });
@@ -49,7 +49,7 @@ describe('awaitOutcome (CORE-B4)', () => {
     await decided;
     expect(await host.awaitOutcome(id)).toMatchObject({ status: 'finished', outcome: { status: 'resolved' } });
     expect(await host.awaitOutcome('no-such-request')).toEqual({ status: 'unknown' });
-    host.stop();
+    await host.stop();
   });
 
   it('CORE-B4: a wait ends with timeout (on the host clock), aborted (its signal) or shutdown (drain), the request still unresolved', async () => {
@@ -67,7 +67,7 @@ describe('awaitOutcome (CORE-B4)', () => {
     await host.drain();
     expect(await shutdown).toEqual({ status: 'waiting', reason: 'shutdown' });
     expect(host.outcomeWaits).toBe(0);
-    host.stop();
+    await host.stop();
   });
 
   it("CORE-B4: the request's own timeout is an outcome like any other", async () => {
@@ -76,7 +76,7 @@ describe('awaitOutcome (CORE-B4)', () => {
     const waiting = host.awaitOutcome(id);
     clock.increment(1_000);
     expect(await waiting).toMatchObject({ status: 'finished', outcome: { status: 'timedOut', decision: 'deny', decidedAt: T0 + 1_000 } });
-    host.stop();
+    await host.stop();
   });
 });
 
@@ -102,7 +102,7 @@ describe('one decision path (CORE-B5)', () => {
     host.setRememberGate(gate);
     const seen: Array<{ via: string; address?: string; status: string | undefined }> = [];
     host.onDecided((info) =>
-      seen.push({ via: info.via, ...(info.address ? { address: info.address } : {}), status: store.getRequest(info.requestId)?.status }),
+      seen.push({ via: info.via, ...(info.address ? { address: info.address } : {}), status: store.getRequestNow(info.requestId)?.status }),
     );
     const { id } = await created(host);
     const result = await host.decide({
@@ -125,7 +125,7 @@ describe('one decision path (CORE-B5)', () => {
     expect((await host.decide({ requestId: id, decision: 'deny', decidedBy: 'bob', via: 'http' })).answer).toMatchObject({ code: 'already-resolved' });
     expect(calls.filter((c) => c.startsWith('apply'))).toHaveLength(1);
     expect(seen).toHaveLength(1);
-    host.stop();
+    await host.stop();
   });
 
   it('CORE-B5: a remember that cannot be honoured throws RememberRefusedError and decides nothing', async () => {
@@ -136,8 +136,8 @@ describe('one decision path (CORE-B5)', () => {
       RememberRefusedError,
     );
     await host.settle();
-    expect(store.getRequest(id)?.status).toBe('pending');
-    host.stop();
+    expect(store.getRequestNow(id)?.status).toBe('pending');
+    await host.stop();
   });
 
   it("CORE-B5: the rule engine's decisions take the same path: its observers see them (via rule)", async () => {
@@ -149,7 +149,7 @@ describe('one decision path (CORE-B5)', () => {
       rules,
       logger: silentLogger,
       lookup: (requestId) => {
-        const view = store.getRequest(requestId);
+        const view = store.getRequestNow(requestId);
         return view ? { toolName: view.toolName, input: view.input, context: view.context, status: view.status } : undefined;
       },
     });
@@ -163,7 +163,7 @@ describe('one decision path (CORE-B5)', () => {
     await host.settle();
     expect(seen).toEqual([{ requestId: id, via: 'rule', decidedBy: expect.stringMatching(/^rule:/) }]);
     engine.stop();
-    host.stop();
+    await host.stop();
     db.close();
   });
 });
@@ -175,11 +175,11 @@ describe('draining (CORE-B2)', () => {
     const { id } = await created(host);
     await host.drain();
     expect(host.brokerState()).toBe('draining');
-    const head = store.head();
+    const head = await store.head();
     expect(() => host.create(spec())).toThrow(HostStoppedError);
     expect((await host.decide({ requestId: id, decision: 'deny', decidedBy: 'alice', via: 'http' })).answer).toEqual({ status: 'accepted', requestId: id });
-    expect(store.head()).toBe(head + 1);
-    host.stop();
+    expect(await store.head()).toBe(head + 1);
+    await host.stop();
     expect(host.brokerState()).toBe('stopped');
     expect(() => host.decide({ requestId: id, decision: 'deny', decidedBy: 'alice', via: 'http' })).toThrow(HostStoppedError);
   });
@@ -207,7 +207,7 @@ describe('delivery in the HTTP view (CORE-B3)', () => {
     // An older view without the field still parses.
     const { delivery: _omitted, ...old } = view;
     expect(requestView.safeParse(old).success).toBe(true);
-    host.stop();
+    await host.stop();
   });
 });
 
@@ -220,7 +220,7 @@ describe('restore (CORE-B6)', () => {
     const a = await created(first, 'A', 60_000);
     const b = await created(first, 'B', 10_000);
     const c = await created(first, 'C', 60_000);
-    first.stop();
+    await first.stop();
 
     clock.increment(2_000);
     const { host } = makeHost({ store, clock });
@@ -236,11 +236,11 @@ describe('restore (CORE-B6)', () => {
     const timedOut = host.awaitOutcome(b.id);
     clock.increment(10_000 - 2_000 - 1);
     await host.settle();
-    expect(store.getRequest(b.id)?.status).toBe('pending');
+    expect(store.getRequestNow(b.id)?.status).toBe('pending');
     clock.increment(1);
     expect(await timedOut).toMatchObject({ status: 'finished', outcome: { status: 'timedOut', decidedAt: T0 + 10_000 } });
-    expect(store.getRequest(b.id)).toMatchObject({ status: 'timedOut' });
-    expect(store.getRequest(c.id)?.status).toBe('pending');
-    host.stop();
+    expect(store.getRequestNow(b.id)).toMatchObject({ status: 'timedOut' });
+    expect(store.getRequestNow(c.id)?.status).toBe('pending');
+    await host.stop();
   });
 });

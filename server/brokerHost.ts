@@ -4,16 +4,20 @@
  *
  * The broker calls the provided `persist` action synchronously with each PersistRecord and
  * emits `stream.event` right after; the host buffers both. Once per tick (one
- * `setImmediate`) it writes the buffered records in ONE transaction, and only after the
- * commit relays the tick's events to its listeners (the WebSocket hub, long-polls) and
- * resolves the callers waiting on that tick, so a 201 or an ack is never given for
- * something that is not on disk. A failed commit is fatal (`onFatal`): the process
- * restarts from the store, which is the truth, instead of serving a diverged memory.
+ * `setImmediate`) it writes the buffered records in ONE transaction (the store's
+ * `writeBatch`, awaited), and only after the commit relays the tick's events to its
+ * listeners (the WebSocket hub, long-polls) and resolves the callers waiting on that tick,
+ * so a 201 or an ack is never given for something that is not on disk. One commit at a
+ * time: what the broker does while a commit is in flight waits for the next one, so
+ * batches commit in order and a later batch never commits before an earlier one
+ * (SPEC.md CORE-L1). A failed commit is fatal (`onFatal`): the process restarts from the
+ * store, which is the truth, instead of serving a diverged memory.
  *
  * `whenQuiet(fn)` runs `fn` at a point where the actor's state equals what is committed
- * and relayed (nothing buffered), which is where a joining WebSocket client reads its
- * history or snapshot and subscribes in the same synchronous step, so no event is lost or
- * sent twice between the two.
+ * and relayed (nothing buffered, no commit in flight), which is where a joining WebSocket
+ * client reads its history or snapshot and subscribes, so no event is lost or sent twice
+ * between the two. When `fn` returns a promise (the store's read of the history is
+ * asynchronous), no commit starts until it settles: the point stays quiet.
  *
  * Commands (create, decide, cancel, append) send the broker an event whose `reply` the
  * broker calls with the answer (broker.types.ts); the host resolves the caller's promise
@@ -29,7 +33,6 @@
  * still runs) and wakes every `awaitOutcome` with `shutdown`; `stop()` commits what is
  * buffered and takes the broker to its final state.
  */
-import { randomUUID } from 'node:crypto';
 import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import { brokerMachine, type BrokerActor } from '../machines/broker.machine.ts';
 import { driveRestoredDeadlines } from '../machines/brokerClient.ts';
@@ -49,12 +52,20 @@ import type {
   RequestActorOptions,
   RequestOrigin,
 } from '../machines/broker.types.ts';
-import { decidedByWire, requestByteLength, type Decision, type PermissionRequestEvent, type RememberOutcome, type SequencedEvent } from '../protocol/index.ts';
+import {
+  decidedByWire,
+  requestByteLength,
+  uuidv7,
+  type Decision,
+  type PermissionRequestEvent,
+  type RememberOutcome,
+  type SequencedEvent,
+} from '../protocol/index.ts';
 import { RememberRefusedError, type DecisionObserver, type DecisionVia, type RememberGate, type RememberRequest } from './decisions.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
-import type { EventStore } from './store/types.ts';
+import type { AuditFacts, CommitRecord, EventStore } from './store/types.ts';
 
 /** XState's clock interface (not exported by name from 'xstate'). */
 export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
@@ -70,7 +81,7 @@ export type DecideArgs = {
   via: DecisionVia;
   /** Make a rule of it (checked before deciding, made after the commit). */
   remember?: RememberRequest['remember'];
-  /** The decider's address and device, for the observers (audit). */
+  /** The decider's address and device: the audit row, written with the decision (SPEC.md CORE-L2). */
   address?: string;
   device?: { id: string; name: string };
 };
@@ -152,10 +163,10 @@ export class BrokerHost {
   private readonly fault: FaultSwitch;
   private readonly onFatal: (error: unknown) => void;
 
-  private records: PersistRecord[] = [];
+  private records: CommitRecord[] = [];
   private outbox: SequencedEvent[] = [];
   private waiters: Waiter[] = [];
-  private quiet: Array<() => void> = [];
+  private quiet: Array<() => void | Promise<void>> = [];
   private queueDirty = false;
   private scheduled: NodeJS.Immediate | null = null;
   /** Each client's highest ack of this tick, handed to the broker once per tick. */
@@ -164,6 +175,13 @@ export class BrokerHost {
   private committedHead: number;
   private stopped = false;
   private fatal = false;
+  /** A writeBatch is in flight: the next one waits for it. */
+  private committing = false;
+  /** Quiet callbacks still running (their promises): no commit starts meanwhile. */
+  private holds = 0;
+  /** Called once nothing is buffered and no commit is in flight (stop). */
+  private drained: Array<() => void> = [];
+  private stopping: Promise<void> | undefined;
   private readonly committedListeners = new Set<CommittedListener>();
   private readonly queueListeners = new Set<() => void>();
   private readonly limits: UnresolvedLimits;
@@ -178,7 +196,16 @@ export class BrokerHost {
   private rememberGate: RememberGate | undefined;
   private draining = false;
 
-  constructor(options: BrokerHostOptions) {
+  /** Loads the store (asynchronously), then starts the broker from it. */
+  static async open(options: BrokerHostOptions): Promise<BrokerHost> {
+    const clock = options.clock;
+    const now = options.now ?? (clock?.now ? () => clock.now?.() ?? Date.now() : Date.now);
+    const loaded = await options.store.load({ now: now(), ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}) });
+    return new BrokerHost(options, loaded);
+  }
+
+  /** `loaded`: what the store loaded (`BrokerHost.open` reads it). */
+  constructor(options: BrokerHostOptions, loaded: BrokerInput) {
     this.store = options.store;
     this.logger = options.logger;
     this.metrics = options.metrics;
@@ -198,7 +225,6 @@ export class BrokerHost {
     const requestActors: RequestActorOptions = {};
     if (clock) requestActors.clock = clock;
     if (options.inspect) requestActors.inspect = options.inspect;
-    const loaded = this.store.load({ now: this.now(), ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}) });
     const input: BrokerInput = { ...loaded, requestActors };
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
@@ -302,16 +328,19 @@ export class BrokerHost {
 
   private schedule(): void {
     if (this.scheduled || this.fatal) return;
+    if (this.committing || this.holds > 0) return; // the commit's end (or the hold's) schedules
     this.scheduled = setImmediate(() => this.flush());
   }
 
-  /** Commit the tick's records, then relay, then answer. Public for shutdown. */
+  /** Commit the tick's records, then relay, then answer. Public for shutdown. Starts the
+   *  commit; with one in flight (or a quiet callback holding), the next flush takes the
+   *  buffered records once it is done. */
   flush(): void {
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = null;
     }
-    if (this.fatal) return;
+    if (this.fatal || this.committing || this.holds > 0) return;
     this.applyAcks();
     const records = this.records;
     const events = this.outbox;
@@ -322,20 +351,39 @@ export class BrokerHost {
     this.waiters = [];
     this.hasDecision = false;
 
-    if (records.length > 0) {
-      if (hadDecision) this.fault('during-decision-store');
-      const started = process.hrtime.bigint();
-      try {
-        this.store.writeBatch(records);
-      } catch (error) {
-        this.die(error, 'commit failed');
-        return;
-      }
-      this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.metrics?.persistBatchSize.observe(records.length);
-      for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
-      this.fault('after-persist-before-send');
+    if (records.length === 0) {
+      this.deliver(events, waiters, records);
+      return;
     }
+    if (hadDecision) this.fault('during-decision-store');
+    const started = process.hrtime.bigint();
+    this.committing = true;
+    let commit: Promise<void>;
+    try {
+      commit = this.store.writeBatch(records);
+    } catch (error) {
+      commit = Promise.reject(error);
+    }
+    commit.then(
+      () => {
+        this.committing = false;
+        this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.metrics?.persistBatchSize.observe(records.length);
+        for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
+        this.fault('after-persist-before-send');
+        this.deliver(events, waiters, records);
+      },
+      (error: unknown) => {
+        this.committing = false;
+        this.die(error, 'commit failed');
+        this.settleDrained();
+      },
+    );
+  }
+
+  /** After the commit: relay the tick's events, answer its callers, wake the outcome
+   *  waits, then quiet callbacks. */
+  private deliver(events: readonly SequencedEvent[], waiters: readonly Waiter[], records: readonly CommitRecord[]): void {
     const last = events[events.length - 1];
     if (last !== undefined) {
       this.committedHead = last.seq;
@@ -357,10 +405,35 @@ export class BrokerHost {
     if (this.records.length === 0 && this.outbox.length === 0) {
       const quiet = this.quiet;
       this.quiet = [];
-      for (const fn of quiet) this.safely(fn, 'quiet callback');
+      for (const fn of quiet) this.runQuiet(fn);
+      if (this.waiters.length > 0 || this.pendingAcks.size > 0) this.schedule();
+      else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
       this.schedule();
     }
+  }
+
+  private runQuiet(fn: () => void | Promise<void>): void {
+    let result: void | Promise<void>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.logger.error('quiet callback threw', { error: String((error as Error)?.stack ?? error) });
+      return;
+    }
+    if (!result) return;
+    this.holds += 1;
+    result
+      .catch((error: unknown) => this.logger.error('quiet callback failed', { error: String((error as Error)?.stack ?? error) }))
+      .finally(() => {
+        this.holds -= 1;
+        if (this.holds === 0) this.schedule();
+      });
+  }
+
+  private settleDrained(): void {
+    if (this.committing || this.holds > 0) return;
+    for (const fn of this.drained.splice(0)) fn();
   }
 
   private countEvent(event: SequencedEvent): void {
@@ -441,7 +514,7 @@ export class BrokerHost {
    *  agent's deny). */
   create(args: CreateArgs): Promise<HostCreateAnswer> {
     const request: CreateRequestSpec = {
-      id: args.id ?? randomUUID(),
+      id: args.id ?? uuidv7(this.now()),
       toolName: args.toolName,
       input: args.input,
       context: args.context ?? {},
@@ -491,7 +564,13 @@ export class BrokerHost {
     if (args.updatedInput !== undefined) event.updatedInput = args.updatedInput;
     if (args.message !== undefined) event.message = args.message;
     if (args.clientMsgId !== undefined) event.clientMsgId = args.clientMsgId;
-    return this.ask<{ answer: DecisionAnswer; replayed: boolean }>((reply) => this.actor.send({ ...event, reply })).then(({ answer, replayed }) => {
+    const send = (reply: Reply<{ answer: DecisionAnswer; replayed: boolean }>) => {
+      // The broker persists the outcome synchronously within this send.
+      const from = this.records.length;
+      this.actor.send({ ...event, reply });
+      this.attachAuditFacts(from, args);
+    };
+    return this.ask(send).then(({ answer, replayed }) => {
       if (!replayed) {
         if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
         else this.metrics?.decisionRejections.inc({ code: answer.code });
@@ -509,6 +588,24 @@ export class BrokerHost {
       this.tellObservers(args);
       return result;
     });
+  }
+
+  /** The audit's "who" rides on the decision's outcome record, so the store writes the
+   *  audit row in the commit that holds the decision (SPEC.md CORE-L2). Only a decision
+   *  this call made has a `permission-resolved` record of its request after `from`. */
+  private attachAuditFacts(from: number, args: DecideArgs): void {
+    const facts: AuditFacts = {
+      via: args.via,
+      ...(args.address !== undefined ? { address: args.address } : {}),
+      ...(args.device !== undefined ? { device: { id: args.device.id, name: args.device.name } } : {}),
+    };
+    for (let i = from; i < this.records.length; i++) {
+      const record = this.records[i];
+      if (record?.kind === 'event' && record.event.type === 'permission-resolved' && record.event.requestId === args.requestId) {
+        this.records[i] = { ...record, audit: facts };
+        return;
+      }
+    }
   }
 
   private applyRemember(gate: RememberGate, request: RememberRequest): RememberOutcome {
@@ -719,10 +816,11 @@ export class BrokerHost {
     return () => this.queueListeners.delete(listener);
   }
 
-  /** Run `fn` when the actor's state equals the committed, relayed stream. */
-  whenQuiet(fn: () => void): void {
-    if (!this.scheduled && this.records.length === 0 && this.outbox.length === 0) {
-      fn();
+  /** Run `fn` when the actor's state equals the committed, relayed stream; when it returns
+   *  a promise, no commit starts until that settles. */
+  whenQuiet(fn: () => void | Promise<void>): void {
+    if (!this.scheduled && !this.committing && this.holds === 0 && this.records.length === 0 && this.outbox.length === 0) {
+      this.runQuiet(fn);
       return;
     }
     this.quiet.push(fn);
@@ -751,16 +849,23 @@ export class BrokerHost {
   }
 
   /** Commit what is buffered, then take the broker to its final state (its request
-   *  actors and timers stop with it). */
-  stop(): void {
-    if (this.stopped) return;
+   *  actors and timers stop with it); resolves once the last commit is done (or failed). */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopping ?? Promise.resolve();
     this.flush();
     this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
     if (this.actor.getSnapshot().status === 'active') this.tell({ type: 'broker.stop', at: this.now() });
     this.stopped = true;
     this.actor.stop();
-    // Anything the actor did while stopping is not committed; callers still waiting are told.
-    for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+    this.stopping = new Promise<void>((resolve) => {
+      this.drained.push(() => {
+        // Anything the actor did while stopping is not committed; callers still waiting are told.
+        for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+        resolve();
+      });
+      if (!this.committing && this.holds === 0 && this.records.length === 0) this.settleDrained();
+    });
+    return this.stopping;
   }
 }
 

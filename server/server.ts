@@ -112,7 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.error('exiting after a fatal error', { error: String(error) });
       process.exit(1);
     });
-  const host = new BrokerHost({
+  const host = await BrokerHost.open({
     store,
     logger,
     metrics,
@@ -208,11 +208,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     head: () => host.head(),
   });
 
-  const prune = () => {
+  const prune = async () => {
     const now = Date.now();
     try {
-      const result = store.prune(now, config.history);
+      const result = await store.prune(now, config.history);
       if (result.events > 0) logger.debug('store', 'pruned', result);
+      if (result.auditRows > 0) logger.debug('store', 'audit pruned', { rows: result.auditRows });
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
     }
@@ -224,8 +225,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     }
   };
-  prune();
-  const pruneTimer = setInterval(prune, config.history.pruneIntervalMs);
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), config.history.pruneIntervalMs);
   pruneTimer.unref();
 
   const url = `${scheme}://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
@@ -252,12 +253,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // answered with the request as it stands.
       await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
-      host.stop();
+      await host.stop();
       clearInterval(pruneTimer);
       inspector?.stop();
       // Let handlers that were answered by the last commit write their responses.
       await new Promise((r) => setImmediate(r));
-      store.close();
+      await store.close();
       devices.close();
       server.closeIdleConnections();
       const forced = setTimeout(() => {

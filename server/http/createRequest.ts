@@ -49,7 +49,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
   const key = spec.idempotencyKey;
   if (key !== undefined) {
     // The store remembers keys longer than the broker's in-memory window.
-    const existing = deps.store.findByIdempotencyKey(key);
+    const existing = await deps.store.findByIdempotencyKey(key);
     if (existing) {
       if (existing.bodyHash === hash) return { kind: 'existing', id: existing.id, view: existing, expiresAt: existing.expiresAt, seq: existing.seq };
       return { kind: 'conflict', id: existing.id };
@@ -74,7 +74,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
     case 'created':
       return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq };
     case 'existing':
-      return { kind: 'existing', id: answer.id, view: deps.store.getRequest(answer.id), expiresAt: answer.expiresAt, seq: answer.seq };
+      return { kind: 'existing', id: answer.id, view: await deps.store.getRequest(answer.id), expiresAt: answer.expiresAt, seq: answer.seq };
     case 'conflict':
       return { kind: 'conflict', id: answer.id };
     default: {
@@ -88,9 +88,10 @@ export type WaitDeps = { store: EventStore; host: Pick<BrokerHost, 'awaitOutcome
 
 /**
  * The request as it stands once it has finished, or after `waitMs`, or when `signal`
- * aborts (the caller went away) or the server stops. Reads the store and starts the
- * host's wait in one synchronous step, so an outcome cannot slip in between (an outcome
- * of a rule, decided right after the create, wakes it like a human's).
+ * aborts (the caller went away) or the server stops. Starts the host's wait before it
+ * reads the store (the read is asynchronous), so an outcome cannot slip in between: one
+ * committed before the read is in it, one committed after wakes the wait (an outcome of
+ * a rule, decided right after the create, wakes it like a human's).
  */
 export async function waitForOutcome(
   deps: WaitDeps,
@@ -98,14 +99,18 @@ export async function waitForOutcome(
   waitMs: number,
   signal?: AbortSignal,
 ): Promise<{ view: StoredRequestView | undefined; reason: WakeReason | 'finished' }> {
-  const view = deps.store.getRequest(id);
-  if (view?.status !== 'pending') return { view, reason: 'finished' };
-  if (waitMs <= 0) return { view, reason: 'timeout' };
+  if (waitMs <= 0) {
+    const view = await deps.store.getRequest(id);
+    return { view, reason: view?.status !== 'pending' ? 'finished' : 'timeout' };
+  }
+  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, ...(signal ? { signal } : {}) });
   deps.metrics?.longPolls.inc();
   try {
-    const waited = await deps.host.awaitOutcome(id, { timeoutMs: waitMs, ...(signal ? { signal } : {}) });
+    const view = await deps.store.getRequest(id);
+    if (view?.status !== 'pending') return { view, reason: 'finished' };
+    const waited = await waiting;
     const reason: WakeReason = waited.status === 'waiting' ? waited.reason : 'outcome';
-    const latest = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
+    const latest = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
     return { view: latest ?? view, reason };
   } finally {
     deps.metrics?.longPolls.dec();

@@ -21,7 +21,7 @@ export function historyRoutes(deps: { db: Database.Database; store: Pick<EventSt
   const app = new Hono();
   const older = deps.db.prepare<[number, number], { id: string }>(`SELECT id FROM requests WHERE status != 'pending' AND seq < ? ORDER BY seq DESC LIMIT ?`);
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const limitRaw = c.req.query('limit');
     let limit: number = HISTORY_PAGE.defaultLimit;
     if (limitRaw !== undefined) {
@@ -33,7 +33,7 @@ export function historyRoutes(deps: { db: Database.Database; store: Pick<EventSt
     const before = c.req.query('before');
     let beforeSeq = Number.MAX_SAFE_INTEGER;
     if (before !== undefined) {
-      const from = deps.store.getRequest(before);
+      const from = await deps.store.getRequest(before);
       if (!from) {
         return errorResponse(
           c,
@@ -48,7 +48,7 @@ export function historyRoutes(deps: { db: Database.Database; store: Pick<EventSt
     let bytes = 0;
     let more = false;
     for (const { id } of older.all(beforeSeq, limit + 1)) {
-      const view = deps.store.getRequest(id);
+      const view = await deps.store.getRequest(id);
       if (!view) continue; // pruned between the two reads
       if (requests.length >= limit) {
         more = true;

@@ -131,7 +131,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
   });
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const status = c.req.query('status');
     if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, `status: expected one of ${REQUEST_STATUSES.join(', ')}`);
@@ -147,7 +147,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const after = c.req.query('after');
     let afterSeq = 0;
     if (after !== undefined) {
-      const from = after === '' ? undefined : store.getRequest(after);
+      const from = after === '' ? undefined : await store.getRequest(after);
       if (!from)
         return errorResponse(
           c,
@@ -157,7 +157,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         );
       afterSeq = from.seq;
     }
-    const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
+    const page = await store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
     const requests = page.requests.map(viewOf);
     const last = requests[requests.length - 1];
     return c.json<RequestList>({ requests, ...(page.more && last ? { next: last.id } : {}) });
@@ -174,7 +174,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       }
       waitMs = Math.min(seconds, LIMITS.maxWaitSeconds) * 1000;
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
     if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(viewOf(view));
     logger.debug('http', 'long-poll waiting', { id, waitMs });
@@ -200,11 +200,12 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         decision: parsed.value.decision,
         decidedBy: decidedByWire.http,
         via: 'http',
+        // For the audit row, written with the decision (SPEC.md CORE-L2).
+        ...(address ? { address } : {}),
+        ...(device ? { device: { id: device.id, name: device.name } } : {}),
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
         ...(parsed.value.remember !== undefined ? { remember: parsed.value.remember } : {}),
-        ...(address ? { address } : {}),
-        ...(device ? { device: { id: device.id, name: device.name } } : {}),
       });
     } catch (error) {
       if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
@@ -214,7 +215,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     return c.json<DecisionAnswer>({
       ...(view ? viewOf(view) : { id, status: 'resolved' as const, decision: parsed.value.decision, decidedBy: decidedByWire.http }),
       ...(remember ? { remember } : {}),
@@ -233,7 +234,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     } catch (error) {
       return stopping(c, error);
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),

@@ -14,17 +14,17 @@ import { buildAllowList } from './allowList.ts';
 
 const OWNER = 'owner-token-0123456789abcdef';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
+const cleanup: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
 });
 
 function build() {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
   const devices = new DeviceStore({ dataDir: ':memory:' });
-  const host = new BrokerHost({ store, logger: silentLogger });
-  cleanup.push(() => {
-    host.stop();
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
+  cleanup.push(async () => {
+    await host.stop();
     devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });

@@ -16,18 +16,18 @@ const OWNER = 'owner-token-0123456789abcdef';
 const AGENT = 'agent-token-0123456789abcdef';
 const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
+const cleanup: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
 });
 
 function build() {
   const clock = { now: 1_000_000 };
   const store = new SqliteEventStore({ dataDir: ':memory:' });
   const devices = new DeviceStore({ dataDir: ':memory:', now: () => clock.now });
-  const host = new BrokerHost({ store, logger: silentLogger });
-  cleanup.push(() => {
-    host.stop();
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
+  cleanup.push(async () => {
+    await host.stop();
     devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });

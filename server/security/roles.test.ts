@@ -21,7 +21,7 @@ function build() {
   const app = createApp({
     config: testConfig(),
     store,
-    host: new BrokerHost({ store, logger: silentLogger }),
+    host: new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() })),
     security: { auth: true, token: OWNER, agentToken: AGENT, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),

@@ -62,26 +62,29 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
   const metrics = createMetrics();
   let crashed = false;
   let armed: { point: FaultPoint; onCrash: (point: FaultPoint) => void } | undefined;
-  const host = new BrokerHost({
-    store,
-    logger: silentLogger,
-    metrics,
-    clock: options.clock,
-    // The fault switch of the chaos suite (docs/testing.md), in-process: at the armed
-    // point the process "dies": the store takes nothing more, and the harness cuts every
-    // socket and drops every answer still to come (the host's stop follows, off its stack).
-    fault: (point) => {
-      if (!armed || armed.point !== point) return;
-      const { onCrash } = armed;
-      armed = undefined;
-      crashed = true;
-      store.close();
-      onCrash(point);
+  const host = new BrokerHost(
+    {
+      store,
+      logger: silentLogger,
+      metrics,
+      clock: options.clock,
+      // The fault switch of the chaos suite (docs/testing.md), in-process: at the armed
+      // point the process "dies": the store takes nothing more, and the harness cuts every
+      // socket and drops every answer still to come (the host's stop follows, off its stack).
+      fault: (point) => {
+        if (!armed || armed.point !== point) return;
+        const { onCrash } = armed;
+        armed = undefined;
+        crashed = true;
+        void store.close();
+        onCrash(point);
+      },
+      onFatal: (error) => {
+        if (!crashed) options.onFatal(error);
+      },
     },
-    onFatal: (error) => {
-      if (!crashed) options.onFatal(error);
-    },
-  });
+    store.loadNow({ now: options.clock.now() }),
+  );
   const hub = new Hub({
     host,
     store,
@@ -128,7 +131,7 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
     },
     isQuiet,
     log: async () => {
-      const result = store.eventsSince(0);
+      const result = await store.eventsSince(0);
       if (!result.ok) throw new Error(`the stored stream is not whole: ${result.reason}`);
       return result.events;
     },
@@ -143,14 +146,14 @@ export async function startServerUnderTest(options: ServerUnderTestOptions): Pro
         host.flush();
         await host.drain();
         hub.closeAll(1001, 'server stopping');
-        host.stop();
+        await host.stop();
         await new Promise<void>((resolve) => setImmediate(resolve));
-        store.close();
+        await store.close();
       } else {
         // The process is gone: nothing more reaches the disk, the tick in memory is lost.
         crashed = true;
-        store.close();
-        host.stop();
+        await store.close();
+        await host.stop();
       }
       hub.dispose();
     },

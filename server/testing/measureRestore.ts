@@ -32,7 +32,7 @@ function median(values: number[]): number {
 async function seed(n: number): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-restore-'));
   const store = new SqliteEventStore({ dataDir });
-  const host = new BrokerHost({ store, logger: silentLogger });
+  const host = await BrokerHost.open({ store, logger: silentLogger });
   for (let from = 0; from < n; from += 1_000) {
     const batch: Promise<unknown>[] = [];
     for (let i = from; i < Math.min(n, from + 1_000); i++) {
@@ -40,30 +40,30 @@ async function seed(n: number): Promise<string> {
     }
     await Promise.all(batch);
   }
-  host.stop();
-  store.close();
+  await host.stop();
+  await store.close();
   return dataDir;
 }
 
-function measureBroker(dataDir: string): number {
+async function measureBroker(dataDir: string): Promise<number> {
   const store = new SqliteEventStore({ dataDir });
-  const input = store.load({ now: Date.now() });
+  const input = await store.load({ now: Date.now() });
   const started = performance.now();
   const actor = createActor(brokerMachine, { input }).start();
   const ms = performance.now() - started;
   if (actor.getSnapshot().context.unresolved.size !== input.unresolved.length) throw new Error('not restored');
   actor.stop();
-  store.close();
+  await store.close();
   return ms;
 }
 
-function measureHost(dataDir: string): number {
+async function measureHost(dataDir: string): Promise<number> {
   const started = performance.now();
   const store = new SqliteEventStore({ dataDir });
-  const host = new BrokerHost({ store, logger: silentLogger });
+  const host = await BrokerHost.open({ store, logger: silentLogger });
   const ms = performance.now() - started;
-  host.stop();
-  store.close();
+  await host.stop();
+  await store.close();
   return ms;
 }
 

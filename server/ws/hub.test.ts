@@ -40,7 +40,7 @@ function fakeSocket() {
 
 function setup(options: { maxFrameBytes: number; maxBufferedBytes?: number }) {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
-  const host = new BrokerHost({ store, logger: silentLogger });
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
   const hub = new Hub({
     host,
     store,
@@ -81,7 +81,7 @@ describe('paced snapshot', () => {
     expect(listed).toEqual(ids);
     for (const w of socket.written.slice(1, lastPart + 1)) expect(Buffer.byteLength(w.text)).toBeLessThanOrEqual(10_000);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 
   it('LIM-2: a backlog past --max-buffered-bytes while the parts are stuck closes the socket with 4000 (the client starts afresh)', async () => {
@@ -92,7 +92,7 @@ describe('paced snapshot', () => {
     for (let i = 0; i < 30 && socket.closes.length === 0; i++) await create(100 + i);
     expect(socket.closes).toEqual([4000]);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 
   it('LIM-2: a snapshot that fits is one v1 frame with no more field', async () => {
@@ -105,7 +105,7 @@ describe('paced snapshot', () => {
     expect(frames[1]).not.toHaveProperty('more');
     expect(frames[1]?.requests).toHaveLength(10);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 });
 

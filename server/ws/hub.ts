@@ -153,15 +153,18 @@ export class Hub {
     return { since: Number(params.since) };
   }
 
-  /** Runs at a quiet point: history or snapshot, then live, in one synchronous step. */
-  private join(conn: ClientConnection): void {
+  /** Runs at a quiet point: history or snapshot, then live. The host starts no commit
+   *  while the returned promise is pending (whenQuiet), so the history read from the
+   *  store ends at `head` and the first live event relayed after it is `head + 1`. */
+  private async join(conn: ClientConnection): Promise<void> {
     if (conn.closed || conn.dropped) return;
     const head = this.host.head();
     const resume = this.snapshotReason(conn.params);
     let events: SequencedEvent[] | undefined;
     let reason: SnapshotReason | undefined;
     if ('since' in resume) {
-      const result = this.store.eventsSince(resume.since);
+      const result = await this.store.eventsSince(resume.since);
+      if (conn.closed || conn.dropped) return;
       if (result.ok) events = result.events.filter((e) => e.seq <= head);
       else reason = result.reason;
     } else {
@@ -409,6 +412,9 @@ export class Hub {
         decision: message.decision,
         decidedBy: conn.label,
         via: 'ws',
+        // For the audit row, written with the decision (SPEC.md CORE-L2).
+        ...(conn.params.address ? { address: conn.params.address } : {}),
+        ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
         ...(message.updatedInput !== undefined ? { updatedInput: message.updatedInput } : {}),
         ...(message.message !== undefined ? { message: message.message } : {}),
         ...(ref !== undefined ? { clientMsgId: ref } : {}),

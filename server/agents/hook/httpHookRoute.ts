@@ -140,7 +140,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     } catch (error) {
       deps.logger.debug('permissions', 'cancel failed', { id, error: String(error) });
     }
-    const view = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
+    const view = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
     const outcome = view ? outcomeOf(view, id) : undefined;
     return outcome && outcome.status !== 'cancelled' ? outcome : undefined;
   }
