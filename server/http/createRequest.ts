@@ -7,6 +7,7 @@
  */
 import { LIMITS, jsonByteLength, requestByteLength } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import type { SequencedEvent } from '../../protocol/index.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
 import { bodyHash } from './bodyHash.ts';
@@ -23,8 +24,12 @@ export type CreateSpec = {
   hashOf?: unknown;
 };
 
+/** A request this call just created, as the store will show it while pending: what the
+ *  call knows without reading it back (CORE-F5). */
+export type KnownRequest = StoredRequestView & { status: 'pending' };
+
 export type CreateResult =
-  | { kind: 'created'; id: string; expiresAt: number; seq: number }
+  | { kind: 'created'; id: string; expiresAt: number; seq: number; request: KnownRequest }
   /** The Idempotency-Key was seen before with the same body: the request as it stands. */
   | { kind: 'existing'; id: string; view: StoredRequestView | undefined; expiresAt: number; seq: number }
   | { kind: 'conflict'; id: string }
@@ -66,8 +71,23 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
     throw error;
   }
   switch (answer.status) {
-    case 'created':
-      return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq };
+    case 'created': {
+      const request: KnownRequest = {
+        id: answer.id,
+        status: 'pending',
+        toolName: spec.toolName,
+        input: spec.input,
+        context: spec.context,
+        expiresAt: answer.expiresAt,
+        // The broker stamps a request at its creation and expires it `timeoutMs` later
+        // (machines/broker.machine.ts); CORE-F5's test holds this view to the stored one.
+        createdAt: answer.expiresAt - spec.timeoutMs,
+        seq: answer.seq,
+        origin: 'http',
+        ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+      };
+      return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq, request };
+    }
     case 'existing':
       return { kind: 'existing', id: answer.id, view: deps.store.getRequest(answer.id), expiresAt: answer.expiresAt, seq: answer.seq };
     case 'conflict':
@@ -81,26 +101,61 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
 
 export type WaitDeps = { store: EventStore; waiters: OutcomeWaiters };
 
+/** The stored view of a request after `event`, when it follows from the event alone: a
+ *  decision carries every field the store keeps of it. A timeout or a cancel is read back
+ *  from the store, which words their messages (one vocabulary, not re-derived here). */
+function decidedView(request: KnownRequest, event: SequencedEvent | undefined): StoredRequestView | undefined {
+  if (event?.type !== 'permission-resolved' || event.requestId !== request.id) return undefined;
+  return {
+    ...request,
+    status: 'resolved',
+    decision: event.decision,
+    ...(event.updatedInput !== undefined ? { updatedInput: event.updatedInput } : {}),
+    ...(event.message !== undefined ? { message: event.message } : {}),
+    decidedBy: event.decidedBy,
+    decidedAt: event.timestamp,
+  };
+}
+
 /**
  * The request as it stands once it has finished, or after `waitMs`, or when `signal`
- * aborts (the caller went away) or the server stops. Reads the store and registers the
- * waiter in one synchronous step, so an outcome cannot slip in between (an outcome of a
- * rule, decided right after the create, wakes it like a human's).
+ * aborts (the caller went away) or the server stops.
+ *
+ * Without `known`: reads the store and registers the waiter in one synchronous step, so
+ * an outcome cannot slip in between (an outcome of a rule, decided right after the
+ * create, wakes it like a human's).
+ *
+ * `known`: the request this call just created (CORE-F5); nothing is read before the
+ * wait. The waiter is registered in the microtasks right after the create's commit, and
+ * an outcome committed by then is one of the latest commits' (`recentOutcome`), so none
+ * slips by either. A decision is answered from its committed event; a timeout or a
+ * cancel is read back from the store, which words their messages.
  */
 export async function waitForOutcome(
   deps: WaitDeps,
   id: string,
   waitMs: number,
   signal?: AbortSignal,
+  known?: KnownRequest,
 ): Promise<{ view: StoredRequestView | undefined; reason: WakeReason | 'finished' }> {
-  const view = deps.store.getRequest(id);
-  if (view?.status !== 'pending') return { view, reason: 'finished' };
-  if (waitMs <= 0) return { view, reason: 'timeout' };
-  const { promise, done } = deps.waiters.wait(id, waitMs, signal);
+  const read = () => (deps.store.isOpen() ? deps.store.getRequest(id) : undefined);
+  const fresh = known !== undefined && known.id === id ? known : undefined;
+  let view: StoredRequestView | undefined = fresh;
+  if (fresh) {
+    const already = deps.waiters.recentOutcome(id);
+    if (already) return { view: decidedView(fresh, already) ?? read() ?? fresh, reason: 'finished' };
+  }
+  if (!fresh || waitMs <= 0) {
+    view = read();
+    if (view?.status !== 'pending') return { view, reason: 'finished' };
+    if (waitMs <= 0) return { view, reason: 'timeout' };
+  }
+  const { promise, done, outcome } = deps.waiters.wait(id, waitMs, signal);
   try {
     const reason = await promise;
-    const latest = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
-    return { view: latest ?? view, reason };
+    const decided = fresh ? decidedView(fresh, outcome()) : undefined;
+    if (decided) return { view: decided, reason };
+    return { view: read() ?? view, reason };
   } finally {
     done();
   }
