@@ -34,7 +34,7 @@ export async function startGatehouseServer(options: { plugins: boolean }): Promi
     {},
   );
   if (parsed.help) throw new Error('unexpected --help');
-  const logger = createLogger({ debug: parsed.config.debug });
+  const logger = createLogger(parsed.config.debug !== undefined ? { debug: parsed.config.debug } : {});
   const server = await startServer(parsed.config, { logger, plugins: options.plugins ? [createAgentsPlugin] : [] });
   const host = server.host;
 

@@ -45,8 +45,10 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
   if (weight > room) {
     return { kind: 'too-large', message: `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame` };
   }
-  const hash = bodyHash(spec.hashOf ?? { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs });
   const key = spec.idempotencyKey;
+  // The hash serves the idempotency check only: without a key, it is not taken.
+  const hash =
+    key === undefined ? undefined : bodyHash(spec.hashOf ?? { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs });
   if (key !== undefined) {
     // The store remembers keys longer than the broker's in-memory window.
     const existing = deps.store.findByIdempotencyKey(key);
@@ -63,7 +65,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
       context: spec.context,
       timeoutMs: spec.timeoutMs,
       origin: 'http',
-      ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+      ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
     });
   } catch (error) {
     if (error instanceof HostStoppedError) return { kind: 'stopping' };
@@ -84,7 +86,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
         createdAt: answer.expiresAt - spec.timeoutMs,
         seq: answer.seq,
         origin: 'http',
-        ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+        ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
       };
       return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq, request };
     }
