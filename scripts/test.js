@@ -72,7 +72,7 @@ const add = (c) => {
 
 if (ok) ok = run('lint and format', bin('biome'), ['ci', '--error-on-warnings', '.']) && ok;
 if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
-// The hook and MCP commands run from JavaScript built ahead; build it from these sources.
+// The commands (serve, hook, mcp, setup, acp) run from JavaScript built ahead; build them from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 
 const vitestJson = join(reports, 'vitest.json');
