@@ -56,8 +56,8 @@ export function median(values: readonly number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return Number.NaN;
   const mid = v.length >> 1;
-  // v is not empty: mid and mid - 1 (when the length is even) are in range
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  const upper = v[mid] ?? Number.NaN;
+  return v.length % 2 ? upper : ((v[mid - 1] ?? upper) + upper) / 2;
 }
 
 // ---- IPC: the runner sends `{id, cmd, ...}`, the child answers `{id, ok, result|error}` ----

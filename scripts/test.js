@@ -75,7 +75,7 @@ if (ok) ok = run('lint and format', bin('biome'), ['ci', '--error-on-warnings', 
 for (const project of ['tsconfig.node.json', 'tsconfig.web.json', 'tsconfig.e2e.json']) {
   if (ok) ok = run(`types (${project})`, bin('tsc'), ['--noEmit', '-p', project]) && ok;
 }
-// The hook and MCP commands run from JavaScript built ahead; build it from these sources.
+// The commands (serve, hook, mcp, setup, acp) run from JavaScript built ahead; build them from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 
 const vitestJson = join(reports, 'vitest.json');

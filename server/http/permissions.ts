@@ -31,6 +31,7 @@ import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
+import { bodyTextOf, clientGoneSignalOf } from './nodeRequest.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
 
 export type PermissionRoutesDeps = {
@@ -59,7 +60,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 export const LIST_PAGE_BYTES = 64 << 20;
 
 async function readJson(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
-  const text = await c.req.text();
+  const text = await bodyTextOf(c);
   if (text.trim() === '') return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: expected a JSON object') };
   const parsed = parseJsonText(text);
   return parsed.ok ? parsed : { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, `body: ${parsed.error}`) };
@@ -105,7 +106,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         // quick human within S seconds; both are answered in this call.
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
-          const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
+          const { view } = await waitForOutcome(deps, created.id, wait.ms, clientGoneSignalOf(c), created.request);
           if (view && view.status !== 'pending') return c.json<RequestView>(viewOf(view), 200);
         }
         return c.json<CreateRequestResult>({ id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 201);
@@ -178,7 +179,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
     if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(viewOf(view));
     logger.debug('http', 'long-poll waiting', { id, waitMs });
-    const waited = await waitForOutcome(deps, id, waitMs, c.req.raw.signal);
+    const waited = await waitForOutcome(deps, id, waitMs, clientGoneSignalOf(c));
     logger.debug('http', 'long-poll answered', { id, reason: waited.reason });
     return c.json<RequestView>(viewOf(waited.view ?? view));
   });

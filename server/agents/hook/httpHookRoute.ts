@@ -23,6 +23,7 @@ import { decidedByWire, ERROR_CODES, parseJsonText } from '../../../protocol/ind
 import type { BrokerHost } from '../../brokerHost.ts';
 import { createRequest, waitForOutcome } from '../../http/createRequest.ts';
 import { errorResponse } from '../../http/errors.ts';
+import { bodyTextOf, clientGoneSignalOf } from '../../http/nodeRequest.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Logger } from '../../log.ts';
 import type { EventStore } from '../../store/types.ts';
@@ -67,7 +68,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
   app.post('/', async (c) => {
     const timeout = hookTimeoutOf(c.req.query('timeout'));
     if (!timeout.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, timeout.error);
-    const text = await c.req.text();
+    const text = await bodyTextOf(c);
     const json = parseJsonText(text);
     if (!json.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, `body: expected the hook input JSON (${json.error})`);
     const parsed = parseAnyHookValue(json.value);
@@ -102,8 +103,8 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     // Past the request's own deadline, keep listening a little for its timeout deny, and
     // answer before Claude Code's own timeout of the hook.
     const waitMs = timeoutMs + Math.floor((hookTimeoutSeconds * 1000 - timeoutMs) / 2);
-    const signal = c.req.raw.signal;
-    const { view, reason } = await waitForOutcome(deps, id, waitMs, signal);
+    const signal = clientGoneSignalOf(c);
+    const { view, reason } = await waitForOutcome(deps, id, waitMs, signal, created.kind === 'created' ? created.request : undefined);
     const finished = view ? outcomeOf(view, id) : undefined;
     if (finished) return c.json(outputOf(event, finished));
     switch (reason) {
