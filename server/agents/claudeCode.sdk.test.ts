@@ -153,6 +153,6 @@ describe('Claude Agent SDK sessions through Gatehouse', () => {
     await turnEnded(session.id);
     expect(existsSync(join(s.out, 'late.txt'))).toBe(false);
     expect(api.toolResultForCommand(command)?.isError).toBe(true);
-    expect(api.toolResultForCommand(command)?.text).toMatch(/timed out/);
+    expect(api.toolResultForCommand(command)?.text).toMatch(/timed out/i);
   }, 30_000);
 });
