@@ -25,6 +25,8 @@ export const decisionBody = z.object({
   updatedInput: f.toolInput.optional(),
   message: f.reasonMessage.optional(),
   remember: f.remember.optional(),
+  /** One of the request's `context.agentChoices` ids: the agent's own choice (agentChoices.ts). */
+  agentChoice: f.id.optional(),
 });
 
 /** `POST /api/rules/proposal`: which rule "Always allow" on this request would make. */
@@ -53,6 +55,8 @@ export const requestView = z.object({
   updatedInput: z.record(z.string(), z.unknown()).optional(),
   message: z.string().optional(),
   decidedBy: z.string().optional(),
+  /** The agent's own choice the winning decision named (an id of `context.agentChoices`). */
+  agentChoice: z.string().optional(),
   expiresAt: f.timestamp,
   createdAt: f.timestamp,
   seq: f.seq,

@@ -6,3 +6,4 @@ export * from './http.ts';
 export * from './parse.ts';
 export * from './canonicalJson.ts';
 export * from './visibleText.ts';
+export * from './agentChoices.ts';

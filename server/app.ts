@@ -28,6 +28,7 @@ import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairi
 import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
 import type { DecisionObserver, Hub, RememberGate } from './ws/hub.ts';
+import type { AgentChoiceBook } from './agentChoiceBook.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
 import type { Upgrader } from './ws/upgrade.ts';
 
@@ -46,6 +47,8 @@ export type AppDeps = {
   isStopping?: () => boolean;
   onDecisionAccepted?: DecisionObserver;
   rememberGate?: RememberGate;
+  /** The agent's own choice of each human decision; absent: none is ever taken. */
+  agentChoices?: AgentChoiceBook;
 };
 
 /** A route module: `app.route(path, routes)`, or a function given the app and deps. */
@@ -88,12 +91,20 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       maxFrameBytes: deps.config.maxFrameBytes,
       onDecisionAccepted: deps.onDecisionAccepted,
       rememberGate: deps.rememberGate,
+      ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),
     }),
   );
   // Claude Code's http hook (agent role): the same request path, no process per tool call.
   app.route(
     CLAUDE_HOOK_PATH,
-    claudeHookRoutes({ host: deps.host, store: deps.store, waiters: deps.waiters, logger: deps.logger, maxFrameBytes: deps.config.maxFrameBytes }),
+    claudeHookRoutes({
+      host: deps.host,
+      store: deps.store,
+      waiters: deps.waiters,
+      logger: deps.logger,
+      maxFrameBytes: deps.config.maxFrameBytes,
+      ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),
+    }),
   );
   for (const extra of options.extraRoutes ?? []) {
     if (typeof extra === 'function') extra(app, deps);

@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
+import { AgentChoiceBook } from './agentChoiceBook.ts';
 import { isWildcardHost, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
 import { OutcomeWaiters } from './http/outcomeWaiters.ts';
@@ -123,9 +124,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let stopping = false;
   const baseUrl = () => `http://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
 
+  // The agent's own choice of each human decision (agentChoiceBook.ts), shared by every edge that decides.
+  const agentChoices = new AgentChoiceBook();
   const plugins: Plugin[] = [];
   for (const factory of options.plugins ?? []) {
-    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token }));
+    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices }));
   }
   const observers = plugins.map((p) => p.onDecisionAccepted).filter((fn) => fn !== undefined);
   const onDecisionAccepted = observers.length
@@ -153,11 +156,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxFrameBytes: config.maxFrameBytes,
     onDecisionAccepted,
     rememberGate,
+    agentChoices,
   });
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate },
+    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate, agentChoices },
     { extraRoutes: [push.route, ...plugins.flatMap((p) => p.routes ?? [])] },
   );
 

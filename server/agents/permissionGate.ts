@@ -5,7 +5,10 @@
  * request (`permission-cancelled`). A deny always carries a message: the human's
  * reason, else one naming who denied and how, or that it timed out.
  */
-import { CANCEL_REASONS, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
+import { CANCEL_REASONS, type AgentChoice, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
+
+/** Which of the agent's own choices the winning decision named (server/agentChoiceBook.ts). */
+export type ChoiceLookup = { chosen(requestId: string, outcome: { decision?: string; decidedBy?: string }, context: unknown): AgentChoice | undefined };
 
 export type GateHost = {
   create(args: {
@@ -19,9 +22,10 @@ export type GateHost = {
   onCommitted(listener: (events: readonly SequencedEvent[]) => void): () => void;
 };
 
+/** `agentChoice`: the agent's own choice the human picked on the card (of `context.agentChoices`). */
 export type GateAnswer =
-  | { behavior: 'allow'; updatedInput: Record<string, unknown>; requestId: string; decidedBy: string }
-  | { behavior: 'deny'; message: string; requestId?: string; outcome: 'denied' | 'timedOut' | 'cancelled' | 'failed' };
+  | { behavior: 'allow'; updatedInput: Record<string, unknown>; requestId: string; decidedBy: string; agentChoice?: AgentChoice }
+  | { behavior: 'deny'; message: string; requestId?: string; outcome: 'denied' | 'timedOut' | 'cancelled' | 'failed'; agentChoice?: AgentChoice };
 
 export type GateAsk = {
   toolName: string;
@@ -33,7 +37,7 @@ export type GateAsk = {
   onCreated?: (requestId: string) => void;
 };
 
-export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateAnswer> {
+export async function askPermission(host: GateHost, ask: GateAsk, choices?: ChoiceLookup): Promise<GateAnswer> {
   if (ask.signal?.aborted) return { behavior: 'deny', message: 'The agent cancelled the request before it was asked.', outcome: 'cancelled' };
   // Subscribe before creating: the outcome may be committed in the very next tick.
   let requestId: string | undefined;
@@ -73,9 +77,11 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
       else ask.signal?.addEventListener('abort', onAbort, { once: true });
     });
     switch (outcome.type) {
-      case 'permission-resolved':
+      case 'permission-resolved': {
+        const chosen = choices?.chosen(id, outcome, ask.context);
+        const agentChoice = chosen ? { agentChoice: chosen } : {};
         if (outcome.decision === 'allow')
-          return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy };
+          return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy, ...agentChoice };
         return {
           behavior: 'deny',
           message:
@@ -83,7 +89,9 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
             `Denied in Gatehouse by ${outcome.decidedBy.startsWith('rule:') ? `the remembered rule ${outcome.decidedBy.slice(5)}` : outcome.decidedBy}.`,
           requestId: id,
           outcome: 'denied',
+          ...agentChoice,
         };
+      }
       case 'permission-timeout':
         return {
           behavior: 'deny',

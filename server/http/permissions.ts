@@ -17,6 +17,7 @@ import {
   type DecisionRejectionCode,
   type RequestStatus,
 } from '../../protocol/index.ts';
+import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import { deviceOf } from '../security/guard.ts';
@@ -38,12 +39,16 @@ export type PermissionRoutesDeps = {
   maxFrameBytes?: number;
   onDecisionAccepted?: DecisionObserver;
   rememberGate?: RememberGate;
+  /** Checks and writes down a decision's `agentChoice`; absent: none is taken. */
+  agentChoices?: AgentChoiceBook;
 };
 
-/** The public view: what §4 lists, plus a few helpful read-only fields. */
-export function publicView(view: StoredRequestView) {
+/** The public view: what §4 lists, plus a few helpful read-only fields, and the agent's
+ *  own choice the winning decision named (`agentChoice`, agentChoiceBook.ts). */
+export function publicView(view: StoredRequestView, choices?: AgentChoiceBook) {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
-  return rest;
+  const chosen = choices?.chosen(view.id, view, view.context);
+  return chosen ? { ...rest, agentChoice: chosen.id } : rest;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -99,13 +104,16 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
           const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
-          if (view && view.status !== 'pending') return c.json(publicView(view), 200);
+          if (view && view.status !== 'pending') return c.json(publicView(view, deps.agentChoices), 200);
         }
         return c.json({ id: created.id, status: 'pending' as const, expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
       case 'existing':
         // Seen before: the request as it stands, at once (read its status).
-        return c.json(created.view ? publicView(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 200);
+        return c.json(
+          created.view ? publicView(created.view, deps.agentChoices) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
+          200,
+        );
       case 'conflict':
         return errorResponse(c, 409, ERROR_CODES.idempotencyConflict, 'Idempotency-Key was used with another body', { id: created.id });
       case 'too-large':
@@ -148,7 +156,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       afterSeq = from.seq;
     }
     const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
-    const requests = page.requests.map(publicView);
+    const requests = page.requests.map((view) => publicView(view, deps.agentChoices));
     const last = requests[requests.length - 1];
     return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
@@ -166,14 +174,14 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
     const view = store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view));
+    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view, deps.agentChoices));
     const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
     logger.debug('http', 'long-poll waiting', { id, waitMs });
     try {
       const reason = await promise;
       logger.debug('http', 'long-poll answered', { id, reason });
       const latest = store.isOpen() ? store.getRequest(id) : undefined;
-      return c.json(publicView(latest ?? view));
+      return c.json(publicView(latest ?? view, deps.agentChoices));
     } finally {
       done();
     }
@@ -197,8 +205,26 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     // A `remember` that cannot be honoured is refused before anything is decided.
     const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
     if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
+    const attempt: ChoiceAttempt = {
+      requestId: id,
+      decision: parsed.value.decision,
+      decidedBy: 'http',
+      ...(parsed.value.agentChoice !== undefined ? { agentChoice: parsed.value.agentChoice } : {}),
+      hasRemember: parsed.value.remember !== undefined,
+      hasUpdatedInput: parsed.value.updatedInput !== undefined,
+    };
+    const choices = deps.agentChoices;
+    const choiceRefusal =
+      parsed.value.agentChoice === undefined
+        ? undefined
+        : choices
+          ? choices.check(attempt, store.getRequest(id)?.context)
+          : 'agentChoice: this server takes no agent choices';
+    if (choiceRefusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, choiceRefusal);
     let result;
     try {
+      // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
+      choices?.record(attempt);
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
@@ -227,7 +253,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
     const view = store.getRequest(id);
     return c.json({
-      ...(view ? publicView(view) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
+      ...(view ? publicView(view, deps.agentChoices) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
       ...(remembered ? { remember: remembered } : {}),
     });
   });
@@ -248,10 +274,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),
-        ...(view ? { request: publicView(view) } : {}),
+        ...(view ? { request: publicView(view, deps.agentChoices) } : {}),
       });
     }
-    return c.json(view ? publicView(view) : { id, status: 'cancelled' });
+    return c.json(view ? publicView(view, deps.agentChoices) : { id, status: 'cancelled' });
   });
 
   return app;

@@ -27,6 +27,7 @@ import {
   type ServerMessage,
 } from '../../protocol/index.ts';
 import type { WebSocket } from 'ws';
+import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
 import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -77,6 +78,8 @@ export type HubOptions = {
   onDecisionAccepted?: DecisionObserver;
   /** Checks and applies a decision's `remember` (the rule engine). */
   rememberGate?: RememberGate;
+  /** Checks and writes down a decision's `agentChoice` (agentChoiceBook.ts). */
+  agentChoices?: AgentChoiceBook;
 
   /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
   maxFrameBytes?: number;
@@ -440,8 +443,29 @@ export class Hub {
       this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
       return;
     }
+    const attempt: ChoiceAttempt = {
+      requestId: message.requestId,
+      decision: message.decision,
+      decidedBy: conn.label,
+      ...(message.agentChoice !== undefined ? { agentChoice: message.agentChoice } : {}),
+      hasRemember: message.remember !== undefined,
+      hasUpdatedInput: message.updatedInput !== undefined,
+    };
+    const choices = this.options.agentChoices;
+    const choiceRefusal =
+      message.agentChoice === undefined
+        ? undefined
+        : choices
+          ? choices.check(attempt, this.store.getRequest(message.requestId)?.context)
+          : 'agentChoice: this server takes no agent choices';
+    if (choiceRefusal) {
+      this.sendError(conn, ERROR_CODES.invalidMessage, choiceRefusal, ref, message.requestId);
+      return;
+    }
     let pending;
     try {
+      // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
+      choices?.record(attempt);
       pending = this.host.decide({
         requestId: message.requestId,
         decision: message.decision,

@@ -11,6 +11,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
 import { AUDIT_HOWS, auditEntryAnswer, auditPage, visibleText, type AuditEntry, type AuditListEntry } from '../../protocol/index.ts';
 import { ApiError, api, appHeaders, errorText } from '../state/api.ts';
+import { AgentBadge } from './AgentBadge.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
 type Filters = { toolName: string; how: string; deviceId: string };
@@ -205,13 +206,8 @@ export function AuditView() {
                     {' '}
                     “<Visible text={e.message} />”
                   </span>
-                )}
-                {e.agent && (
-                  <span className="muted small">
-                    {' '}
-                    agent <Visible text={e.agent} />
-                  </span>
-                )}
+                )}{' '}
+                <AgentBadge agent={e.agent} />
                 <HiddenWarning value={{ ...e, inputHidden: undefined }} also={e.inputHidden ?? []} />
                 <EntryDetails requestId={e.requestId} />
               </li>

@@ -58,6 +58,8 @@ export type AskOutcome =
       updatedInput?: Record<string, unknown>;
       message?: string;
       decidedBy?: string;
+      /** The agent's own choice the winning human decision named (an id of `context.agentChoices`). */
+      agentChoice?: string;
     }
   /** The server could not be used: `down` when it did not answer at all or could not
    *  prove it knows the agent token (both trip the hook's breaker). */
@@ -72,6 +74,7 @@ type RequestViewLike = {
   updatedInput?: unknown;
   message?: unknown;
   decidedBy?: unknown;
+  agentChoice?: unknown;
 };
 
 function errorText(result: HttpResult): string {
@@ -104,6 +107,8 @@ export function outcomeOf(view: RequestViewLike, requestId: string): Extract<Ask
     updatedInput: decision === 'allow' && isObject(view.updatedInput) ? view.updatedInput : undefined,
     message: typeof view.message === 'string' && view.message ? view.message : undefined,
     decidedBy: typeof view.decidedBy === 'string' ? view.decidedBy : undefined,
+    // Only a resolved request has a human's choice; the bridge checks it against its own offer.
+    ...(status === 'resolved' && typeof view.agentChoice === 'string' ? { agentChoice: view.agentChoice } : {}),
   };
 }
 

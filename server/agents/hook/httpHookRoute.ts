@@ -26,6 +26,8 @@ import { errorResponse } from '../../http/errors.ts';
 import type { OutcomeWaiters } from '../../http/outcomeWaiters.ts';
 import type { Logger } from '../../log.ts';
 import type { EventStore } from '../../store/types.ts';
+import type { AgentChoiceBook } from '../../agentChoiceBook.ts';
+import { publicView } from '../../http/permissions.ts';
 import { outcomeOf, type AskOutcome } from '../client/ask.ts';
 import {
   afterEventMatches,
@@ -50,6 +52,8 @@ export type ClaudeHookRouteDeps = {
   waiters: OutcomeWaiters;
   logger: Logger;
   maxFrameBytes?: number;
+  /** The agent's own choice of each decision (server/agentChoiceBook.ts): the card's "Deny and stop the turn". */
+  agentChoices?: AgentChoiceBook;
 };
 
 function hookTimeoutOf(raw: string | undefined): { ok: true; seconds: number } | { ok: false; error: string } {
@@ -104,7 +108,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     const waitMs = timeoutMs + Math.floor((hookTimeoutSeconds * 1000 - timeoutMs) / 2);
     const signal = c.req.raw.signal;
     const { view, reason } = await waitForOutcome(deps, id, waitMs, signal);
-    const finished = view ? outcomeOf(view, id) : undefined;
+    const finished = view ? outcomeOf(publicView(view, deps.agentChoices), id) : undefined;
     if (finished) return c.json(outputOf(event, finished));
     switch (reason) {
       case 'aborted':
@@ -141,7 +145,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
       deps.logger.debug('permissions', 'cancel failed', { id, error: String(error) });
     }
     const view = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
-    const outcome = view ? outcomeOf(view, id) : undefined;
+    const outcome = view ? outcomeOf(publicView(view, deps.agentChoices), id) : undefined;
     return outcome && outcome.status !== 'cancelled' ? outcome : undefined;
   }
 
