@@ -158,7 +158,13 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       }
       case 'turn/completed': {
         const done = isRecord(params.turn) ? params.turn : {};
-        if (turn.turnId === undefined || done.id === undefined || done.id === turn.turnId) turn.end(str(done.status) ?? 'completed');
+        if (turn.turnId === undefined || done.id === undefined || done.id === turn.turnId) {
+          // The real Codex (0.171) ends an interrupted turn first and sends the
+          // `serverRequest/resolved` of its still-open asks only after: the turn is over, so
+          // Codex takes no answer any more; the asks end as cleared by Codex now.
+          for (const controller of turn.asks.values()) controller.abort(ANSWERED_IN_AGENT);
+          turn.end(str(done.status) ?? 'completed');
+        }
         return;
       }
       default:
