@@ -90,8 +90,12 @@ test('AGX-12: where the agent says a human must look, the card says why, offers 
   await expect(c.getByTestId('always-allow')).toHaveCount(0);
   await c.focus();
   await page.keyboard.press('a');
-  // The key press made no decision: the request is still pending after the socket had time to carry one.
-  await expect(c.getByRole('button', { name: 'Allow', exact: true })).toBeEnabled();
+  // Then the same key on an ordinary card: it allows that one. Decisions leave this window in
+  // order on one socket, so once the second is decided a decision for the first would have been too.
+  const other = await gatehouse.createRequest(bash('ls'));
+  await card(page, other).focus();
+  await page.keyboard.press('a');
+  expect(await gatehouse.outcome(other)).toMatchObject({ decision: 'allow' });
   expect((await gatehouse.server.api(`/api/permission-requests/${id}`)).body.status).toBe('pending');
   await c.getByRole('button', { name: 'Allow', exact: true }).click();
   expect(await gatehouse.outcome(id)).toMatchObject({ decision: 'allow' });
@@ -106,6 +110,8 @@ async function chatJourney(page: Page, gatehouse: Gatehouse, command: string, ag
   await expect(inline).toBeVisible({ timeout: 45_000 });
   await expect(inline.getByTestId('agent-badge')).toHaveText(agentName);
   await expect(inline).toContainText(command);
+  // The agent's own choices are on the card beside Gatehouse's buttons.
+  await expect(inline.getByTestId('agent-choice').first()).toBeVisible();
   const requestId = (await inline.getAttribute('data-request-id'))!;
   await inline.getByRole('button', { name: 'Allow', exact: true }).first().click();
   await expect(conversation.locator(`[data-testid="finished-card"][data-request-id="${requestId}"]`)).toContainText('Allowed by you');
