@@ -10,7 +10,8 @@
  * a tool-use once its input is whole (at its permission ask, else when it ends; its diffs
  * in the input), its completion a tool-result. The agent's
  * permission asks go through the broker like Claude's (`ctx.ask`), mapped with the proxy's
- * rules (permission.ts): allow → `allow_once`, else a reject; never `allow_always`.
+ * rules (permission.ts): allow → `allow_once`, else a reject; the option the human chose
+ * on the card (`allow_always` included) only when they chose it.
  * The agent process gets the server's environment minus GATEHOUSE_* (the tokens stay here).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

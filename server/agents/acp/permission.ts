@@ -3,8 +3,9 @@
  * an option kind this version does not know is kept but never chosen), turn it into a
  * Gatehouse request (tool name, input, context), and turn Gatehouse's outcome into the
  * agent's own answer: one of ITS option ids, or the `cancelled` outcome. Fail closed:
- * only an allow decision of a human or a rule selects an allow option, and only
- * `allow_once` (see docs/integrations.md, "Any ACP agent"). I/O lives in proxy.ts.
+ * only an allow decision of a human or a rule selects an allow option: `allow_once`, or
+ * the option the human chose on the card (`chosenOption`: offered, of a known kind, fitting
+ * the decision; docs/integrations.md, "The agent's own choices"). I/O lives in proxy.ts.
  */
 import { basename } from 'node:path';
 import { z } from 'zod';
