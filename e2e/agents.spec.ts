@@ -54,6 +54,9 @@ test("AGX-12: the agent's own choices are buttons in its wording (visible-safe);
   const outcome = await gatehouse.outcome(id);
   expect(outcome).toMatchObject({ status: 'resolved', decision: 'allow', agentChoice: 'proceed_always' });
   await expect(historyEntry(page, id).getByTestId('agent-badge')).toHaveText(/Gemini/);
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await expect(page.getByTestId('agent-choice-sent').first()).toContainText('allow_always');
+  await page.getByRole('link', { name: /Queue/ }).click();
 
   // A plain Allow carries no choice: the bridge answers the agent's allow_once.
   const plain = await createAsAgent(gatehouse, geminiOffer('touch /tmp/agx-12b'));

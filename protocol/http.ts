@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { AUDIT_HOWS, ERROR_CODES, REQUEST_STATUSES, RULE_SCOPES } from './constants.ts';
+import { agentChoiceEntry } from './agentChoices.ts';
 import * as f from './fields.ts';
 
 export const createRequestBody = z.object({
@@ -90,6 +91,8 @@ export const auditEntry = z.object({
   /** The device that decided (its cookie authenticated the decision). */
   deviceId: z.string().optional(),
   deviceName: z.string().optional(),
+  /** The agent's own choice the decision sent (docs/integrations.md, "The agent's own choices"). */
+  agentChoice: agentChoiceEntry.pick({ id: true, kind: true, label: true }).optional(),
 });
 
 /**

@@ -79,6 +79,9 @@ describe('agent choices through a real server', () => {
     const late = await server.api(`/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', agentChoice: 'proceed_always' } });
     expect(late.status).toBe(409);
     expect(await view(id)).toMatchObject({ status: 'resolved', decision: 'allow', agentChoice: 'proceed_once' });
+    // On record in the audit, with the agent's wording and kind.
+    const audit = await server.api(`/api/audit/${id}`);
+    expect(audit.body.entry.agentChoice).toEqual({ id: 'proceed_once', kind: 'allow_once', label: 'Allow' });
   });
 
   it('AGX-1: over the WebSocket the same; a plain allow has no choice (the bridge answers once)', async () => {
@@ -93,6 +96,8 @@ describe('agent choices through a real server', () => {
       await ws.waitFor((frame) => frame.type === 'permission-resolved' && frame.requestId === chosen);
       expect((await view(chosen)).agentChoice).toBe('proceed_always');
       expect((await view(plain)).agentChoice).toBeUndefined();
+      expect((await server.api(`/api/audit/${chosen}`)).body.entry.agentChoice).toMatchObject({ kind: 'allow_always' });
+      expect((await server.api(`/api/audit/${plain}`)).body.entry.agentChoice).toBeUndefined();
       // Refused before anything is decided: the request stays pending.
       const refused = await create('echo four');
       const ref = crypto.randomUUID();

@@ -85,4 +85,6 @@ function migrate(db: AgentsDb): void {
   // The device that decided (docs/operations.md "Devices").
   if (!audit.has('device_id')) db.exec('ALTER TABLE audit ADD COLUMN device_id TEXT');
   if (!audit.has('device_name')) db.exec('ALTER TABLE audit ADD COLUMN device_name TEXT');
+  // The agent's own choice the decision sent (docs/integrations.md "The agent's own choices"), as JSON.
+  if (!audit.has('agent_choice')) db.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
 }

@@ -84,6 +84,10 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
         ...(info.address ? { address: info.address } : {}),
         ...(info.device ? { device: info.device } : {}),
       });
+      // An agent's own choice (an "always" above all) goes on record with the decision.
+      const view = store.getRequest(info.requestId);
+      const chosen = view ? ctx.agentChoices.chosen(view.id, view, view.context) : undefined;
+      if (chosen) audit.annotateChoice(info.requestId, chosen);
     },
     rememberGate: engine,
     async stop() {

@@ -14,6 +14,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
+  agentChoiceEntry,
   AUDIT_HOWS,
   AUDIT_LIMITS,
   DECISIONS,
@@ -22,6 +23,7 @@ import {
   hiddenNamesDeep,
   inputSummaryText,
   parseWith,
+  type AgentChoice,
   type AuditEntry,
   type AuditHow,
   type AuditListEntry,
@@ -54,6 +56,8 @@ type Row = {
   decided_at: number | null;
   device_id: string | null;
   device_name: string | null;
+  /** JSON `{id, kind, label}`; absent in databases made before it (see migrate in db.ts). */
+  agent_choice?: string | null;
 };
 
 function toEntry(row: Row): AuditEntry {
@@ -77,6 +81,10 @@ function toEntry(row: Row): AuditEntry {
   if (row.decided_at !== null) entry.decidedAt = row.decided_at;
   if (row.device_id !== null) entry.deviceId = row.device_id;
   if (row.device_name !== null) entry.deviceName = row.device_name;
+  if (typeof row.agent_choice === 'string') {
+    const choice = agentChoiceEntry.pick({ id: true, kind: true, label: true }).safeParse(JSON.parse(row.agent_choice));
+    if (choice.success) entry.agentChoice = choice.data;
+  }
   return entry;
 }
 
@@ -129,6 +137,7 @@ export class AuditLog {
   private readonly insert;
   private readonly outcome;
   private readonly annotation;
+  private readonly choiceAnnotation;
   private readonly pruneRows;
 
   constructor(private readonly db: AgentsDb) {
@@ -146,6 +155,7 @@ export class AuditLog {
       `UPDATE audit SET via = COALESCE(?, via), address = COALESCE(?, address), decided_by = COALESCE(?, decided_by),
          device_id = COALESCE(?, device_id), device_name = COALESCE(?, device_name) WHERE request_id = ?`,
     );
+    this.choiceAnnotation = db.prepare('UPDATE audit SET agent_choice = ? WHERE request_id = ?');
   }
 
   /** Feed it every committed tick. */
@@ -207,6 +217,11 @@ export class AuditLog {
   /** Who decided, as only the deciding edge knows it (client label, address, path). */
   annotate(requestId: string, who: { decidedBy?: string; via?: string; address?: string; device?: { id: string; name: string } }): void {
     this.annotation.run(who.via ?? null, who.address ?? null, who.decidedBy ?? null, who.device?.id ?? null, who.device?.name ?? null, requestId);
+  }
+
+  /** The agent's own choice the winning decision sent (an "always" given to the agent is on record). */
+  annotateChoice(requestId: string, choice: Pick<AgentChoice, 'id' | 'kind' | 'label'>): void {
+    this.choiceAnnotation.run(JSON.stringify({ id: choice.id, kind: choice.kind, label: choice.label }), requestId);
   }
 
   /** Matching rows in (requestedAt, requestId) order, from a cursor; a lazy iterator. */

@@ -45,7 +45,8 @@ function subagentOf(context: Record<string, unknown> | undefined): string | unde
   return [type, id ? `(${id})` : undefined].filter(Boolean).join(' ');
 }
 
-export function AgentBadge({ agent, context }: { agent: unknown; context?: Record<string, unknown> }) {
+/** `choice`: the agent's own choice the decision sent (the Audit view shows it beside the agent). */
+export function AgentBadge({ agent, context, choice }: { agent: unknown; context?: Record<string, unknown>; choice?: { label: string; kind: string } }) {
   const look = agentLook(agent);
   const subagent = subagentOf(context);
   const exact = typeof agent === 'string' && agent !== '' ? agent : 'no agent named (the HTTP API)';
@@ -61,6 +62,12 @@ export function AgentBadge({ agent, context }: { agent: unknown; context?: Recor
         <span className="agent-sub" data-testid="agent-subagent">
           {' '}
           · subagent <Visible text={subagent} />
+        </span>
+      )}
+      {choice && (
+        <span className="agent-sub" data-testid="agent-choice-sent">
+          {' '}
+          · its own choice: <Visible text={choice.label} /> ({choice.kind})
         </span>
       )}
     </span>

@@ -207,7 +207,7 @@ export function AuditView() {
                     “<Visible text={e.message} />”
                   </span>
                 )}{' '}
-                <AgentBadge agent={e.agent} />
+                <AgentBadge agent={e.agent} {...(e.agentChoice ? { choice: e.agentChoice } : {})} />
                 <HiddenWarning value={{ ...e, inputHidden: undefined }} also={e.inputHidden ?? []} />
                 <EntryDetails requestId={e.requestId} />
               </li>
