@@ -15,7 +15,7 @@ import { bash, card, expect, historyEntry, openApp, test, type Gatehouse } from 
 
 /** A request as an agent bridge makes it (agent token), with the agent's own choices. */
 async function createAsAgent(g: Gatehouse, body: { toolName: string; input: Record<string, unknown>; context: Record<string, unknown> }) {
-  const res = await g.server.api('/api/permission-requests', { method: 'POST', token: g.server.agentToken, json: body });
+  const res = await g.server.api('/api/permission-requests', { method: 'POST', token: g.server.agentToken ?? null, json: body });
   expect(res.status, res.text).toBe(201);
   return res.body.id as string;
 }

@@ -63,13 +63,13 @@ describe('agent choices through a real server', () => {
   const create = async (command: string, context: Record<string, unknown> = offer) => {
     const created = await server.api('/api/permission-requests', {
       method: 'POST',
-      token: server.agentToken,
+      token: server.agentToken ?? null,
       json: { toolName: 'Bash', input: { command }, context: { ...context, sessionId: 's1', cwd: '/tmp' } },
     });
     expect(created.status, created.text).toBe(201);
     return created.body.id as string;
   };
-  const view = async (id: string) => (await server.api(`/api/permission-requests/${id}`, { token: server.agentToken })).body;
+  const view = async (id: string) => (await server.api(`/api/permission-requests/${id}`, { token: server.agentToken ?? null })).body;
 
   it("AGX-1: the winning HTTP decision's choice is in the request view (agent role); a second decision's choice never shows", async () => {
     const id = await create('echo one');
@@ -118,7 +118,7 @@ describe('agent choices through a real server', () => {
     });
     expect(remembered.status, remembered.text).toBe(200);
     const next = await create('echo five');
-    const decided = await server.api(`/api/permission-requests/${next}?wait=10`, { token: server.agentToken });
+    const decided = await server.api(`/api/permission-requests/${next}?wait=10`, { token: server.agentToken ?? null });
     expect(decided.body).toMatchObject({ status: 'resolved', decision: 'allow' });
     expect(decided.body.decidedBy).toMatch(/^rule:/);
     expect(decided.body.agentChoice).toBeUndefined();
@@ -131,7 +131,7 @@ describe('agent choices through a real server', () => {
     ).toBe(200);
     const must = await create('echo six', { ...offer, humanMustLook: 'Claude Code matched an ask rule (Bash(echo:*))' });
     // The global rule above covers it, yet it waits for a human.
-    const waited = await server.api(`/api/permission-requests/${must}?wait=1`, { token: server.agentToken });
+    const waited = await server.api(`/api/permission-requests/${must}?wait=1`, { token: server.agentToken ?? null });
     expect(waited.body.status).toBe('pending');
     const proposal = await server.api('/api/rules/proposal', { method: 'POST', json: { requestId: must } });
     expect(proposal.body).toMatchObject({ exact: null, prefixes: [] });
