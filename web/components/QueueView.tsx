@@ -14,7 +14,7 @@ import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { neighbour } from '../state/selection.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
-import { AgentBadge, agentLook } from './AgentBadge.tsx';
+import { AgentBadge } from './AgentBadge.tsx';
 import { LastKnownQueue } from './LastKnownQueue.tsx';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
@@ -112,7 +112,7 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
               <option value={ALL}>all agents</option>
               {agents.map((a) => (
                 <option key={a} value={a}>
-                  {agentLook(a).name === a ? a : `${agentLook(a).name} (${a})`}
+                  {a}
                 </option>
               ))}
               {agent !== ALL && !agents.includes(agent) && <option value={agent}>{agent}</option>}
