@@ -33,6 +33,20 @@ describe('AgentChoiceBook (units)', () => {
     book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', hasRemember: false, hasUpdatedInput: false });
     book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', agentChoice: 'proceed_always', hasRemember: false, hasUpdatedInput: false });
     expect(book.chosen('p', { status: 'resolved', decision: 'allow', decidedBy: 'tab' }, offer)).toBeUndefined();
+    // An attempt the broker refused (another instance decided first, with the same decider) never counts.
+    const token = book.record({
+      requestId: 'q',
+      decision: 'allow',
+      decidedBy: 'http',
+      agentChoice: 'proceed_always',
+      hasRemember: false,
+      hasUpdatedInput: false,
+    });
+    book.forget('q', token);
+    expect(book.chosen('q', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)).toBeUndefined();
+    // `forget` with a token of no attempt (a later one that was not recorded) leaves the first alone.
+    book.forget('r', book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', hasRemember: false, hasUpdatedInput: false }));
+    expect(book.chosen('r', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)?.id).toBe('proceed_always');
   });
 
   it('AGX-2: a choice not offered, of the other decision, with a rule or an edit, or in a garbled offer, is refused', () => {

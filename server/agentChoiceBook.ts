@@ -8,7 +8,9 @@
  * back as: the first attempt, if its decision and `decidedBy` are the outcome's. Any
  * other winner (a rule, a timeout, another client's decision) matches no attempt and
  * the choice is none: the bridge then sends its plain once/reject answer, never an
- * "always" nobody chose. Kept in memory (bounded): after a restart or on another
+ * "always" nobody chose. An attempt the broker refused is forgotten as soon as the refusal
+ * is known (another instance sharing the store may have decided with the same
+ * `decidedBy`). Kept in memory (bounded): after a restart or on another
  * instance the choice reads as none, a downgrade to "once", never a widening.
  */
 import { agentChoicesOf, choiceFitsDecision, type AgentChoice, type Decision } from '../protocol/index.ts';
@@ -27,6 +29,7 @@ export type ChoiceAttempt = {
 
 export class AgentChoiceBook {
   private readonly attempts = new Map<string, Attempt>();
+  private readonly tokens = new Map<string, object>();
   constructor(private readonly limit = 10_000) {}
 
   /** Before deciding: an `invalid-message` text when the named choice cannot be taken
@@ -43,9 +46,12 @@ export class AgentChoiceBook {
     return undefined;
   }
 
-  /** Right before the broker sees the decision (no await in between). Only the first attempt counts. */
-  record(attempt: ChoiceAttempt): void {
-    if (this.attempts.has(attempt.requestId)) return;
+  /** Right before the broker sees the decision (no await in between). Only the first
+   *  attempt counts; it returns a token that `forget` takes when the broker refused it. */
+  record(attempt: ChoiceAttempt): object | undefined {
+    if (this.attempts.has(attempt.requestId)) return undefined;
+    const token = {};
+    this.tokens.set(attempt.requestId, token);
     this.attempts.set(attempt.requestId, {
       decision: attempt.decision,
       decidedBy: attempt.decidedBy,
@@ -53,8 +59,20 @@ export class AgentChoiceBook {
     });
     if (this.attempts.size > this.limit) {
       const oldest = this.attempts.keys().next();
-      if (!oldest.done) this.attempts.delete(oldest.value);
+      if (!oldest.done) {
+        this.attempts.delete(oldest.value);
+        this.tokens.delete(oldest.value);
+      }
     }
+    return token;
+  }
+
+  /** The broker refused the attempt `record` returned `token` for (decided before, by
+   *  another instance too, expired, cancelled): it never counts. */
+  forget(requestId: string, token: object | undefined): void {
+    if (token === undefined || this.tokens.get(requestId) !== token) return;
+    this.tokens.delete(requestId);
+    this.attempts.delete(requestId);
   }
 
   /** The choice the winning decision named, for a resolved request; else undefined. */

@@ -222,9 +222,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
           : 'agentChoice: this server takes no agent choices';
     if (choiceRefusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, choiceRefusal);
     let result;
+    let recorded: object | undefined;
     try {
       // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
-      choices?.record(attempt);
+      recorded = choices?.record(attempt);
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
@@ -238,6 +239,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
     const { answer } = result;
     if (answer.status === 'rejected') {
+      choices?.forget(id, recorded);
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
     const device = deviceOf(c);

@@ -463,9 +463,10 @@ export class Hub {
       return;
     }
     let pending;
+    let recorded: object | undefined;
     try {
       // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
-      choices?.record(attempt);
+      recorded = choices?.record(attempt);
       pending = this.host.decide({
         requestId: message.requestId,
         decision: message.decision,
@@ -518,6 +519,7 @@ export class Hub {
             });
           }
         } else {
+          choices?.forget(message.requestId, recorded);
           conn.send({
             type: 'error',
             code: answer.code,
