@@ -40,7 +40,7 @@ export const BENCH_TIMEOUT_MS = 600_000;
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
+  return sorted[rank] ?? Number.NaN;
 }
 
 export type Dist = { n: number; min: number; p50: number; p99: number; max: number };
@@ -48,15 +48,16 @@ export type Dist = { n: number; min: number; p50: number; p99: number; max: numb
 export function dist(values: number[]): Dist {
   const sorted = Float64Array.from(values).sort();
   const arr = Array.from(sorted);
-  const last = arr.length ? arr[arr.length - 1] : Number.NaN;
-  return { n: arr.length, min: arr.length ? arr[0] : Number.NaN, p50: percentile(arr, 50), p99: percentile(arr, 99), max: last };
+  const last = arr[arr.length - 1] ?? Number.NaN;
+  return { n: arr.length, min: arr[0] ?? Number.NaN, p50: percentile(arr, 50), p99: percentile(arr, 99), max: last };
 }
 
 export function median(values: readonly number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return Number.NaN;
   const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  const upper = v[mid] ?? Number.NaN;
+  return v.length % 2 ? upper : ((v[mid - 1] ?? upper) + upper) / 2;
 }
 
 // ---- IPC: the runner sends `{id, cmd, ...}`, the child answers `{id, ok, result|error}` ----

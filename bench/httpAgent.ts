@@ -1,10 +1,14 @@
 /**
- * The agent process of the Gatehouse HTTP-agent variant: agents outside the server, as
+ * The agent process of the Gatehouse HTTP-agent variants: agents outside the server, as
  * the Claude Code hook and the MCP tool are, each asking through the real client
- * (`server/agents/client/ask.ts`: POST with an Idempotency-Key, then long-polls, one
- * connection per call as a hook process makes). Driven by bench/run.ts over IPC.
+ * (`server/agents/client/ask.ts`: create-and-wait, `POST /api/permission-requests?wait=S`
+ * with an Idempotency-Key, then long-polls should the wait end first). `keepAlive`: the
+ * calls reuse keep-alive connections (one per agent in flight), as an HTTP hook or a
+ * long-lived agent makes them; otherwise one connection per call, as a hook process
+ * makes it. Driven by bench/run.ts over IPC.
  */
 import { randomUUID } from 'node:crypto';
+import { Agent } from 'node:http';
 import { askGatehouse } from '../server/agents/client/ask.ts';
 import { httpJson } from '../server/agents/client/http.ts';
 import type { AgentServer } from '../server/agents/client/pinned.ts';
@@ -15,17 +19,18 @@ let counter = 0;
 serveIpc({
   async load(args) {
     const baseUrl = String(args.baseUrl);
+    const count = num(args, 'count');
+    const inflight = Math.min(num(args, 'inflight'), count);
+    const keepAlive = args.keepAlive === true ? new Agent({ keepAlive: true, maxSockets: inflight, maxFreeSockets: inflight }) : undefined;
     // The bench server runs with --no-auth: no agent token, so no hello to prove it
     // (real clients always pin: server/agents/client/pinned.ts).
     const server: AgentServer = {
       baseUrl,
       prove: async () => ({ ok: true }),
-      call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, o),
+      call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, keepAlive ? { ...o, agent: keepAlive } : o),
       forget() {},
       close() {},
     };
-    const count = num(args, 'count');
-    const inflight = Math.min(num(args, 'inflight'), count);
     const maxMs = num(args, 'maxMs', 120_000);
     const learned = new Map<string, number>();
     const failures: string[] = [];
@@ -50,6 +55,7 @@ serveIpc({
       }
     };
     await Promise.all(Array.from({ length: inflight }, worker));
+    keepAlive?.destroy();
     return { elapsedMs: now() - t0, count: learned.size, issued, doubleLearned, failures, learned: [...learned] };
   },
   exit() {

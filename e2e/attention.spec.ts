@@ -20,7 +20,7 @@ test('E2E-17: a hidden tab gets a notification and a count in its title', async 
       static requestPermission = async () => 'granted' as NotificationPermission;
       onclick: (() => void) | null = null;
       constructor(title: string, options?: NotificationOptions) {
-        w.__notes.push({ title, body: options?.body });
+        w.__notes.push({ title, ...(options?.body !== undefined ? { body: options.body } : {}) });
       }
       close() {}
     }

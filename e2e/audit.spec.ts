@@ -1,38 +1,36 @@
 /**
  * The audit view (CORE-1): the real fields of an audited decision (what, who, how),
  * newest first past 500 entries, "Load older" down to the oldest, the filters, the
- * whole entry on demand. The 501 older entries are seeded by the audit log's recorder so the run stays fast.
+ * whole entry on demand. The 501 older entries are seeded through the event store (whose commit writes their audit rows) so the run stays fast.
  */
-import { join } from 'node:path';
 import type { SequencedEvent } from '../protocol/index.ts';
-import { openAgentsDb } from '../server/agents/db.ts';
-import { AuditLog } from '../server/audit/auditLog.ts';
+import { openSqliteStore } from '../server/store/sqliteStore.ts';
 import { bash, card, expect, openApp, test } from './support/gatehouse.ts';
 
 test('CORE-1: the audit view shows what, who and how, newest first past 501 entries, older on demand, filtered', async ({ page, gatehouse }) => {
-  // 501 entries first, written by the audit log's own recorder into the stopped server's
-  // database (1,000 HTTP calls take tens of seconds on a shared machine), then the
-  // browser's own decision, then a Write denied over HTTP.
+  // 501 entries first, committed as events into the stopped server's database (whose
+  // commit derives their audit rows; 1,000 HTTP calls take tens of seconds on a shared
+  // machine), then the browser's own decision, then a Write denied over HTTP.
   await gatehouse.server.stop();
-  const db = openAgentsDb(join(gatehouse.dataDir, 'agents.db'));
+  const store = await openSqliteStore({ dataDir: gatehouse.dataDir });
+  const head = await store.head();
   const fillers = Array.from({ length: 501 }, (_, i) => `filler-${String(i).padStart(3, '0')}`);
   const at = Date.now() - 3_600_000;
-  new AuditLog(db).record(
-    fillers.flatMap((id, i): SequencedEvent[] => [
-      {
-        type: 'permission-request',
-        seq: 2 * i + 1,
-        id,
-        toolName: 'Bash',
-        input: { command: `echo ${id}` },
-        context: {},
-        timestamp: at + i,
-        expiresAt: at + i + 60_000,
-      },
-      { type: 'permission-cancelled', seq: 2 * i + 2, requestId: id, reason: 'agent-cancelled', timestamp: at + i + 1 },
-    ]),
-  );
-  db.close();
+  const seeded = fillers.flatMap((id, i): SequencedEvent[] => [
+    {
+      type: 'permission-request',
+      seq: head + 2 * i + 1,
+      id,
+      toolName: 'Bash',
+      input: { command: `echo ${id}` },
+      context: {},
+      timestamp: at + i,
+      expiresAt: at + i + 60_000,
+    },
+    { type: 'permission-cancelled', seq: head + 2 * i + 2, requestId: id, reason: 'agent-cancelled', timestamp: at + i + 1 },
+  ]);
+  await store.writeBatch(seeded.map((event) => ({ kind: 'event' as const, event })));
+  await store.close();
   await gatehouse.restart();
   await openApp(page, gatehouse);
   const byBrowser = await gatehouse.createRequest(bash('ls -la /work/project'));
@@ -65,7 +63,9 @@ test('CORE-1: the audit view shows what, who and how, newest first past 501 entr
   await expect(mine.getByTestId('audit-how')).toHaveText('Allowed by a human');
   await expect(mine.getByTestId('audit-who')).toContainText(device.name);
   await mine.getByText('Details').click();
-  await expect(mine.getByTestId('audit-whole')).toContainText('"description": "e2e journey"');
+  // As fields and the input as the card shows it (CORE-O8: no raw JSON).
+  await expect(mine.getByTestId('audit-whole')).toContainText('e2e journey');
+  await expect(mine.getByTestId('audit-whole')).toContainText(device.name);
 
   // Older pages down to the oldest.
   const older = page.getByRole('button', { name: 'Load older' });

@@ -45,6 +45,8 @@ test('E2E-15: revoking a rule in the rules view makes the next matching request 
   const row = page.getByTestId('rule-row');
   await expect(row).toHaveCount(1);
   await row.getByRole('button', { name: /Revoke rule/ }).click();
+  // The view asks first (CORE-O7).
+  await row.getByRole('button', { name: /Yes, revoke rule/ }).click();
   await expect(row).toHaveCount(0);
 
   await page.getByRole('link', { name: /Queue/ }).click();
@@ -60,5 +62,5 @@ test('E2E-16: the audit view lists what happened', async ({ page, gatehouse }) =
   expect(await gatehouse.outcome(id)).toMatchObject({ decision: 'allow' });
   await page.getByRole('link', { name: 'Audit' }).click();
   await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
-  await expect(page.locator('.audit-list li').first()).toBeVisible();
+  await expect(page.locator(`[data-testid="audit-entry"][data-request-id="${id}"]`)).toBeVisible();
 });

@@ -22,8 +22,8 @@ test('LIM-2 LIM-3: a snapshot in parts shows every unresolved request once, then
 
   const live = await gatehouse.createRequest(bash('echo live after the parts'));
   await expect(card(page, live)).toHaveCount(1);
-  const outcome = gatehouse.outcome(ids[0]);
-  await card(page, ids[0]).getByRole('button', { name: 'Allow', exact: true }).click();
+  const outcome = gatehouse.outcome(ids[0]!);
+  await card(page, ids[0]!).getByRole('button', { name: 'Allow', exact: true }).click();
   expect(await outcome).toMatchObject({ status: 'resolved', decision: 'allow' });
   await expect(page.getByTestId('request-card')).toHaveCount(30);
 });

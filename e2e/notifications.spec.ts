@@ -38,7 +38,7 @@ function click(worker: Worker, tag: string, action: string): Promise<void> {
       const [notification] = await reg.getNotifications({ tag });
       const Ctor = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event })
         .NotificationEvent;
-      const event = new Ctor('notificationclick', { notification, action });
+      const event = new Ctor('notificationclick', { notification: notification!, action });
       const waits: Promise<unknown>[] = [];
       Object.defineProperty(event, 'waitUntil', { value: (p: Promise<unknown>) => waits.push(p) });
       (self as unknown as { dispatchEvent(e: Event): boolean }).dispatchEvent(event);

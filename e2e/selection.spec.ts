@@ -12,15 +12,15 @@ test('UI-30: after `a` decides the selected second of three cards, the selection
     await gatehouse.createRequest(bash('echo three')),
   ];
   for (const id of ids) await expect(card(page, id)).toBeVisible();
-  await expect(card(page, ids[0])).toHaveAttribute('aria-current', 'true');
+  await expect(card(page, ids[0]!)).toHaveAttribute('aria-current', 'true');
   await page.locator('body').press('j');
-  await expect(card(page, ids[1])).toHaveAttribute('aria-current', 'true');
-  const outcome = gatehouse.outcome(ids[1]);
+  await expect(card(page, ids[1]!)).toHaveAttribute('aria-current', 'true');
+  const outcome = gatehouse.outcome(ids[1]!);
   await page.keyboard.press('a');
   expect(await outcome).toMatchObject({ decision: 'allow' });
-  await expect(historyEntry(page, ids[1])).toBeVisible();
-  await expect(card(page, ids[2])).toHaveAttribute('aria-current', 'true');
-  await expect(card(page, ids[0])).not.toHaveAttribute('aria-current', 'true');
+  await expect(historyEntry(page, ids[1]!)).toBeVisible();
+  await expect(card(page, ids[2]!)).toHaveAttribute('aria-current', 'true');
+  await expect(card(page, ids[0]!)).not.toHaveAttribute('aria-current', 'true');
 });
 
 test('UI-31: a card that arrives never takes the selection; the next `a` decides the card that was shown selected', async ({ page, gatehouse }) => {
@@ -86,7 +86,7 @@ test('UI-33: a device ended over DELETE /api/devices/ID switches its open page t
   await openApp(page, gatehouse);
   const devices = (await gatehouse.server.api('/api/devices')).body.devices as { id: string }[];
   expect(devices).toHaveLength(1);
-  expect((await gatehouse.server.api(`/api/devices/${devices[0].id}`, { method: 'DELETE' })).status).toBe(200);
+  expect((await gatehouse.server.api(`/api/devices/${devices[0]?.id}`, { method: 'DELETE' })).status).toBe(200);
   await expect(page.getByTestId('not-authorised')).toBeVisible();
 });
 

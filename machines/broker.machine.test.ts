@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor, SimulatedClock, type InspectionEvent } from 'xstate';
 import type { SequencedEvent } from '../protocol/index.ts';
 import { brokerMachine } from './broker.machine.ts';
+import { createBrokerClient } from './brokerClient.ts';
 import type { BrokerEmitted, CreateRequestSpec, RequestOrigin } from './broker.types.ts';
 import { timeoutMessage } from './permissionRequest.machine.ts';
 import { lookupRequest, queueStatusOf, streamHeadOf, unresolvedRequestEventsOf } from './selectors.ts';
@@ -61,8 +62,8 @@ describe('broker', () => {
     expect(found?.status).toBe('pending');
     if (found?.status !== 'pending') throw new Error('unreachable');
     expect(found.delivery).toBe('pending');
-    expect(found.request.ref.id).toBe('r1');
-    expect(found.request.ref.getSnapshot().status).toBe('active');
+    expect(found.request.ref?.id).toBe('r1');
+    expect(found.request.ref?.getSnapshot().status).toBe('active');
   });
 
   it('BRK-2: every sequenced event is persisted before it is emitted, in the same order, with gapless seq from 1', () => {
@@ -105,33 +106,33 @@ describe('broker', () => {
     expect(b.store.log).toEqual(emitted);
   });
 
-  it('BRK-3: answers are emitted before actor.send() returns, also when the child decides', () => {
+  it("BRK-3: answers are given to the command's reply before actor.send() returns, also when the child decides", () => {
     const clock = new SimulatedClock();
     clock.set(T0);
     const actor = createActor(brokerMachine, {
-      input: { epoch: 'e', headSeq: 0, now: T0, unresolved: [], finished: [], clientAnswers: [] },
+      input: { epoch: 'e', headSeq: 0, now: T0, unresolved: [], finished: [], clientAnswers: [], requestActors: { clock } },
       clock,
     });
-    const seen: BrokerEmitted[] = [];
+    const seen: Array<BrokerEmitted | { type: 'reply'; answer: unknown }> = [];
     actor.on('*', (emitted) => seen.push(emitted));
     actor.start();
-    const answersFor = (ref: string) => seen.filter((e) => 'ref' in e && e.ref === ref);
+    const reply = (answer: unknown) => seen.push({ type: 'reply', answer });
+    const replies = () => seen.flatMap((e) => (e.type === 'reply' ? [e.answer] : []));
 
-    actor.send({ type: 'request.create', at: T0, ref: 'a', request: spec('r1'), origin: 'http' });
-    expect(answersFor('a')).toEqual([{ type: 'create.answer', ref: 'a', answer: { status: 'created', id: 'r1', seq: 1, expiresAt: T0 + TIMEOUT } }]);
+    actor.send({ type: 'request.create', at: T0, reply, request: spec('r1'), origin: 'http' });
+    expect(replies()).toEqual([{ status: 'created', id: 'r1', seq: 1, expiresAt: T0 + TIMEOUT }]);
 
-    actor.send({ type: 'permission.decide', at: T0 + 1, ref: 'b', requestId: 'r1', decision: 'deny', decidedBy: 'bob', clientMsgId: 'x' });
-    expect(answersFor('b')).toEqual([
-      { type: 'decision.answer', ref: 'b', clientMsgId: 'x', answer: { status: 'accepted', requestId: 'r1' }, replayed: false },
-    ]);
-    // ... and the outcome event was emitted before the answer.
-    const outcomeIndex = seen.findIndex((e) => e.type === 'stream.event' && e.event.type === 'permission-resolved');
-    expect(outcomeIndex).toBeGreaterThan(-1);
-    expect(outcomeIndex).toBeLessThan(seen.indexOf(answersFor('b')[0]));
+    actor.send({ type: 'permission.decide', at: T0 + 1, reply, requestId: 'r1', decision: 'deny', decidedBy: 'bob', clientMsgId: 'x' });
+    expect(replies()[1]).toEqual({ answer: { status: 'accepted', requestId: 'r1' }, replayed: false });
+    // ... and its outcome event was emitted within the same send (the host answers only
+    // after the tick that holds both is committed).
+    expect(seen.some((e) => e.type === 'stream.event' && e.event.type === 'permission-resolved')).toBe(true);
 
-    actor.send({ type: 'request.create', at: T0, ref: 'c', request: spec('r2'), origin: 'agent' });
-    actor.send({ type: 'request.cancel', at: T0 + 2, ref: 'd', requestId: 'r2', reason: 'agent-aborted', cancelledBy: 'agent' });
-    expect(answersFor('d')).toEqual([{ type: 'cancel.answer', ref: 'd', answer: { status: 'cancelled', requestId: 'r2' } }]);
+    actor.send({ type: 'request.create', at: T0, request: spec('r2'), origin: 'agent' });
+    actor.send({ type: 'request.cancel', at: T0 + 2, reply, requestId: 'r2', reason: 'agent-aborted', cancelledBy: 'agent' });
+    expect(replies()[2]).toEqual({ status: 'cancelled', requestId: 'r2' });
+    // Nothing but stream events and queue changes is ever emitted.
+    expect(new Set(seen.map((e) => e.type))).toEqual(new Set(['stream.event', 'queue.changed', 'reply']));
     actor.stop();
   });
 
@@ -218,13 +219,22 @@ describe('broker', () => {
     const logLength = b.log.length;
     // Same clientMsgId, even aimed at another request: the same answer, nothing else.
     expect(decide(b, 'r2', { decision: 'deny', msg: 'm1' })).toEqual({ answer: { status: 'accepted', requestId: 'r1' }, replayed: true });
-    expect(b.log.slice(logLength).map((e) => e.kind === 'emit' && e.emitted.type)).toEqual(['decision.answer']);
+    expect(b.log.slice(logLength)).toEqual([]);
     expect(queueStatusOf(b.actor.getSnapshot()).pending).toBe(1);
-    // The answer was persisted before it was emitted.
-    const persistIndex = b.log.findIndex((e) => e.kind === 'persist' && e.record.kind === 'client-answer');
-    const answerIndex = b.log.findIndex((e) => e.kind === 'emit' && e.emitted.type === 'decision.answer');
-    expect(persistIndex).toBeGreaterThan(-1);
-    expect(persistIndex).toBeLessThan(answerIndex);
+    // The answer is persisted before it is given.
+    let persistedWhenAnswered = false;
+    b.actor.send({
+      type: 'permission.decide',
+      at: b.now(),
+      requestId: 'r2',
+      decision: 'deny',
+      decidedBy: 'bob',
+      clientMsgId: 'm-persisted',
+      reply: () => {
+        persistedWhenAnswered = b.log.some((e) => e.kind === 'persist' && e.record.kind === 'client-answer' && e.record.record.clientMsgId === 'm-persisted');
+      },
+    });
+    expect(persistedWhenAnswered).toBe(true);
     b.stop();
 
     const restarted = startTestBroker({ store, clock: b.clock });
@@ -358,11 +368,10 @@ describe('broker', () => {
     b.client.ack({ at: b.now(), clientId: 'c1', seq: 50 });
     for (let i = 0; i < 25; i++) decide(b, `r${i}`, { msg: `m${i}` });
     const after = b.actor.getSnapshot().context;
-    for (const key of ['unresolved', 'order', 'idempotency', 'recent', 'clientAnswers', 'clients', 'awaiting', 'outbox'] as const) {
+    for (const key of ['unresolved', 'order', 'idempotency', 'recent', 'clientAnswers', 'clients', 'awaiting'] as const) {
       expect(after[key], key).toBe(before[key]);
     }
     expect(Object.keys(b.actor.getSnapshot().children)).toEqual([]);
-    expect(after.outbox).toEqual([]);
     expect(after.awaiting.size).toBe(0);
   });
 
@@ -414,18 +423,136 @@ describe('broker', () => {
 describe('inspection', () => {
   it('BRK-17: an inspector attached to the broker sees every request actor live, with its state changes', () => {
     const seen: { actorId: string; state?: unknown }[] = [];
+    const inspect = (event: InspectionEvent) => {
+      const actorId = (event.actorRef as { id?: string }).id;
+      if (event.type === '@xstate.snapshot' && actorId === 'r1') {
+        seen.push({ actorId, state: (event.snapshot as { value?: unknown }).value });
+      }
+    };
+    // The host hands the broker's inspector to its request actors too (broker.types.ts).
     const broker = createActor(brokerMachine, {
-      input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [] },
-      inspect: (event) => {
-        const actorId = (event.actorRef as { id?: string }).id;
-        if (event.type === '@xstate.snapshot' && actorId === 'r1') {
-          seen.push({ actorId, state: (event.snapshot as { value?: unknown }).value });
-        }
-      },
+      input: { epoch: 'e', headSeq: 0, now: 0, unresolved: [], finished: [], clientAnswers: [], requestActors: { inspect } },
+      inspect,
     }).start();
-    broker.send({ type: 'request.create', at: 0, ref: 'c1', origin: 'http', request: spec('r1') });
-    broker.send({ type: 'permission.decide', at: 1, ref: 'd1', requestId: 'r1', decision: 'allow', decidedBy: 'alice' });
+    broker.send({ type: 'request.create', at: 0, origin: 'http', request: spec('r1') });
+    broker.send({ type: 'permission.decide', at: 1, requestId: 'r1', decision: 'allow', decidedBy: 'alice' });
     expect(seen.map((entry) => entry.state)).toEqual([{ unresolved: 'pending' }, 'resolved']);
     broker.stop();
+  });
+});
+
+describe('honest broker (CORE-B)', () => {
+  it('CORE-B1: commands answer through their reply, never an emitted event; a command sent from inside a listener is answered when the mailbox reaches it', () => {
+    const b = startTestBroker();
+    const emittedTypes = new Set<string>();
+    b.actor.on('*', (emitted) => emittedTypes.add(emitted.type));
+    let nested: unknown;
+    let nestedWhenListenerReturned: unknown = 'not yet';
+    const subscription = b.actor.on('stream.event', () => {
+      subscription.unsubscribe();
+      b.actor.send({ type: 'request.create', at: b.now(), request: spec('inner'), origin: 'http', reply: (answer) => (nested = answer) });
+      nestedWhenListenerReturned = nested;
+    });
+    create(b, 'outer');
+    // Queued while the broker was busy: no answer inside the listener, the right one after.
+    expect(nestedWhenListenerReturned).toBeUndefined();
+    expect(nested).toEqual({ status: 'created', id: 'inner', seq: 2, expiresAt: T0 + TIMEOUT });
+    decide(b, 'outer');
+    b.client.cancel({ at: b.now(), requestId: 'inner', reason: 'x', cancelledBy: 'agent' });
+    expect([...emittedTypes].sort()).toEqual(['queue.changed', 'stream.event']);
+  });
+
+  it('CORE-B2: restoring -> serving; draining refuses creates but still decides, cancels and times out; stop is final and stops the request actors', () => {
+    const b = startTestBroker();
+    expect(Object.keys(brokerMachine.states)).toEqual(['restoring', 'serving', 'draining', 'stopped']);
+    expect(b.actor.getSnapshot().value).toBe('serving');
+    create(b, 'a');
+    create(b, 'b', { timeoutMs: 1_000 });
+    create(b, 'c');
+    b.actor.send({ type: 'broker.drain', at: b.now() });
+    expect(b.actor.getSnapshot().value).toBe('draining');
+    const head = b.store.headSeq;
+    expect(create(b, 'late')).toEqual({ status: 'refused', reason: 'draining', message: expect.stringMatching(/stopping/) });
+    expect(b.store.headSeq).toBe(head);
+    expect(decide(b, 'a').answer).toEqual({ status: 'accepted', requestId: 'a' });
+    b.clock.increment(1_000);
+    expect(outcomeEventsFor(b, 'b').map((e) => e.type)).toEqual(['permission-timeout']);
+    expect(pendingTimers(b.clock)).toBe(1); // c's deadline
+    b.actor.send({ type: 'broker.stop', at: b.now() });
+    expect(b.actor.getSnapshot().value).toBe('stopped');
+    expect(b.actor.getSnapshot().status).toBe('done');
+    expect(pendingTimers(b.clock)).toBe(0);
+    expect(outcomeEventsFor(b, 'c')).toEqual([]); // stopping decides nothing: c stays unresolved in the store
+  });
+
+  it('CORE-B6: a restored broker creates no request actor until a request is touched; restored requests are shown, keep their delivery state, are decided and time out on their deadline', () => {
+    const store = new MemoryStore();
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const first = startTestBroker({ store, clock });
+    for (const id of ['r1', 'r2', 'r3', 'r4']) create(first, id, { timeoutMs: id === 'r4' ? 5_000 : TIMEOUT });
+    first.stop();
+
+    clock.increment(1_000);
+    const b = startTestBroker({ store, clock });
+    const ref = (id: string) => {
+      const found = lookupRequest(b.actor.getSnapshot(), id);
+      return found?.status === 'pending' ? found.request.ref : 'finished';
+    };
+    const delivery = (id: string) => {
+      const found = lookupRequest(b.actor.getSnapshot(), id);
+      return found?.status === 'pending' ? found.delivery : found?.status;
+    };
+    expect(['r1', 'r2', 'r3', 'r4'].map(ref)).toEqual([undefined, undefined, undefined, undefined]);
+    // Shown to clients (the WebSocket snapshot) as they were.
+    expect(unresolvedRequestEventsOf(b.actor.getSnapshot()).map((e) => e.id)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    // Delivery is kept without an actor...
+    b.client.markSent({ at: b.now(), upToSeq: 4 });
+    b.client.connect({ at: b.now(), clientId: 'c1', label: 'alice' });
+    b.client.ack({ at: b.now(), clientId: 'c1', seq: 1 });
+    expect(['r1', 'r2', 'r3', 'r4'].map(delivery)).toEqual(['acked', 'sent', 'sent', 'sent']);
+    expect(['r1', 'r2', 'r3', 'r4'].map(ref)).toEqual([undefined, undefined, undefined, undefined]);
+    // ... and told to the actor when a decision creates it.
+    expect(decide(b, 'r2', { at: b.now() }).answer).toEqual({ status: 'accepted', requestId: 'r2' });
+    expect(delivery('r2')).toBe('resolved');
+    expect(b.client.cancel({ at: b.now(), requestId: 'r1', reason: 'agent-aborted', cancelledBy: 'agent' })).toEqual({
+      status: 'cancelled',
+      requestId: 'r1',
+    });
+    expect(ref('r3')).toBeUndefined();
+    // r4 times out at its own deadline (T0 + 5 s), on the broker's clock, with no actor until then.
+    clock.increment(5_000 - 1_000 - 1);
+    expect(outcomeEventsFor(b, 'r4')).toEqual([]);
+    expect(ref('r4')).toBeUndefined();
+    clock.increment(1);
+    expect(outcomeEventsFor(b, 'r4')).toEqual([{ type: 'permission-timeout', seq: 7, requestId: 'r4', toolName: 'Bash', timestamp: T0 + 5_000 }]);
+    // A decision at or after a restored request's deadline is expired, even before its timer.
+    expect(decide(b, 'r3', { at: T0 + TIMEOUT }).answer).toMatchObject({ status: 'rejected', code: 'expired' });
+    expect(outcomeEventsFor(b, 'r3').map((e) => e.type)).toEqual(['permission-timeout']);
+    expect(seqs(store.log)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(pendingTimers(clock)).toBe(0);
+  });
+
+  it('CORE-B6: the actor a restored request gets on first touch starts in the delivery state the index kept (seen in the inspector)', () => {
+    const store = new MemoryStore();
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const first = startTestBroker({ store, clock });
+    create(first, 'r1');
+    first.stop();
+    const states: unknown[] = [];
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.snapshot' && (event.actorRef as { id?: string }).id === 'r1') states.push((event.snapshot as { value?: unknown }).value);
+    };
+    const machine = brokerMachine.provide({ actions: { persist: (_, record) => store.apply(record) } });
+    const b = createActor(machine, { input: { ...store.load(clock.now()), requestActors: { clock, inspect } }, clock, inspect }).start();
+    const client = createBrokerClient(b);
+    client.connect({ at: clock.now(), clientId: 'c1', label: 'alice' });
+    client.ack({ at: clock.now(), clientId: 'c1', seq: 1 });
+    expect(states).toEqual([]); // no actor yet
+    expect(client.decide({ at: clock.now(), requestId: 'r1', decision: 'allow', decidedBy: 'alice' }).answer).toEqual({ status: 'accepted', requestId: 'r1' });
+    expect(states).toEqual([{ unresolved: 'pending' }, { unresolved: 'acked' }, 'resolved']);
+    expect(store.outcomeOf('r1')).toMatchObject({ status: 'resolved', decidedBy: 'alice' });
+    b.stop();
   });
 });

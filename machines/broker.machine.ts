@@ -2,6 +2,19 @@
  * The broker: the parent of every permissionRequest actor and the owner of the sequenced
  * stream (architecture.md). The interface with the host is `broker.types.ts`.
  *
+ * Its own states say where the server is in its life:
+ *   restoring -> serving -> draining -> stopped (final)
+ * - `restoring`: the context is built from what the store kept (`BrokerInput`); the
+ *   restored deadlines are armed, then it serves (one step while the store is read
+ *   synchronously; an asynchronous store sends its rows before `serving`).
+ * - `serving`: every command.
+ * - `draining` (shutdown began, `broker.drain`): a create is refused with
+ *   `{status: 'refused', reason: 'draining'}`; decisions, cancels, deadlines, acks and
+ *   chat still run, so what is in flight finishes within the host's shutdown bound.
+ *   It ends on `broker.stop` (the host's `stop()`, after that bound); the requests still
+ *   unresolved stay so in the store and are restored at the next start.
+ * - `stopped`: final; the live request actors are stopped with it.
+ *
  * It owns:
  * - the stream: `epoch` and `headSeq`; every sequenced event gets `seq = headSeq + 1`,
  *   is handed to the named action `persist` (bound by the host with `.provide()`), and
@@ -13,27 +26,48 @@
  *   duplicate answers), bounded `clientMsgId` answers, and connected clients with the
  *   highest seq each acknowledged, from which the queue status is kept.
  *
- * Answers (`create.answer`, `decision.answer`, `cancel.answer`) are emitted before
- * `actor.send()` returns: a decision is forwarded to the child, whose `request.finished`
- * reaches this actor's mailbox while the host's `send` is still being processed.
+ * How commands answer: each command event carries `reply` (broker.types.ts), and the
+ * domain functions below (plain functions over the context) return a `Step`: the
+ * records, emissions, child messages and, last, the reply. One `run` action per
+ * transition hands a Step to XState in order. A decision or cancel is forwarded to the
+ * child, which decides the outcome; its `request.finished` reaches this actor's mailbox
+ * while the host's `send` is still being processed, and the reply is given then. We chose
+ * a reply callback over "read the answer from the snapshot after `send`" because it
+ * stays right when a command is sent from inside the broker's own processing (the answer
+ * then comes when the mailbox reaches it, instead of a stale snapshot being read).
  *
- * Why the context is mutated in place: every handler below changes its Maps inside an
- * `assign` and returns the same Map references. Copying them (or the children) on each
- * event would make every event cost O(number waiting); the issue forbids that. Old
- * snapshots therefore share these Maps: read a snapshot's Maps only right away.
+ * Why the context is mutated in place: every handler below changes its Maps, and returns
+ * the same Map references. Copying them (or the children) on each event would make every
+ * event cost O(number waiting); the issue forbids that. Old snapshots therefore share
+ * these Maps: read a snapshot's Maps only right away.
  *
  * Why the children are not `spawn`ed: XState 5.33 copies `snapshot.children` on every
  * spawn and stop (`{ ...children }`), and on each actor's stop iterates every delayed
  * event of its system (`scheduler.cancelAll`), so with the children in the broker's
  * snapshot and system one spawn + finish grew from ~3 ms with 1,000 waiting to ~15 ms
  * with 10,000 (measured here, 2 cores under load). Each child is therefore created with
- * `createActor` (id = request id) in a system of its own, on the broker's clock (a
- * SimulatedClock in tests), and reports to the broker through `notifyParent`, bound here
- * to `sendTo(broker)`. The broker stops its live children when it stops (not when it
- * fails: a host whose broker errors should exit). Children do not appear in the
- * broker's inspector.
+ * `createActor` (id = request id) in a system of its own, with the clock and inspector
+ * the host passes in `input.requestActors` (the same ones it gives the broker, so a
+ * SimulatedClock drives them in tests and `--inspect` shows every request actor live),
+ * and reports to the broker through `notifyParent`, bound here to `sendTo(broker)`.
+ *
+ * Why restore is cheap: an actor system per request costs tens of microseconds, so a
+ * restart with 10,000 unresolved requests would spend most of its start creating them.
+ * A restored request therefore gets its actor lazily, on first touch (a decision, a
+ * cancel, or its deadline). Until then its deadline sits in one min-heap
+ * (`context.deadlines`), and `context.nextDeadline` names the earliest: whoever runs the
+ * broker sets ONE timer for that instant and then sends `broker.deadline` with its clock
+ * reading (`driveRestoredDeadlines` in brokerClient.ts; the host and the test harness use
+ * it), and every restored request due by then gets its actor, which times out as it
+ * starts. Not one XState delayed event per request: each costs about 40 us to schedule
+ * in XState 5.33 (measured here), 0.4 s for 10,000; and not one delayed event of the
+ * broker re-armed after each fire, because the broker cannot read the clock when it
+ * fires, so a late timer would make every later deadline later still. Its delivery state
+ * is kept by the index's watermarks meanwhile (`SeqIndex.deliveryOf`), and told to the
+ * actor when it is created. A request created while serving gets its actor at once (the
+ * hot path, measured in machines/testing/measureLifecycle.ts).
  */
-import { assign, createActor, enqueueActions, sendTo, setup, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, sendTo, setup, type Actor, type AnyActorRef } from 'xstate';
 import type {
   OutcomeEvent,
   PermissionCancelledEvent,
@@ -42,6 +76,7 @@ import type {
   PermissionTimeoutEvent,
   SequencedEvent,
 } from '../protocol/index.ts';
+import { refusalMessage } from '../protocol/outcome.ts';
 import type {
   BrokerEmitted,
   BrokerEvent,
@@ -53,23 +88,28 @@ import type {
   FinishedRequest,
   Outcome,
   PersistRecord,
+  RequestActorOptions,
   RequestOrigin,
 } from './broker.types.ts';
-import { permissionRequestMachine, type PermissionRequestActorEvent, type RequestFinishedEvent } from './permissionRequest.machine.ts';
-import { BoundedWindow, SeqIndex } from './seqIndex.ts';
+import { permissionRequestMachine, timeoutOutcome, type PermissionRequestActorEvent, type RequestFinishedEvent } from './permissionRequest.machine.ts';
+import { BoundedWindow, DeadlineHeap, SeqIndex } from './seqIndex.ts';
 
 export const DEFAULT_RECENT_LIMIT = 10_000;
 
 export type PermissionRequestLogic = typeof permissionRequestMachine;
 export type PermissionRequestActor = Actor<PermissionRequestLogic>;
 
-/** Every event the broker handles: the host's, plus its children's reports. */
+/** Every event the broker handles: the host's and its children's reports. */
 export type BrokerMachineEvent = BrokerEvent | RequestFinishedEvent;
+
+type DeadlineDueEvent = Extract<BrokerEvent, { type: 'broker.deadline' }>;
 
 type DecideEvent = Extract<BrokerEvent, { type: 'permission.decide' }>;
 type CancelEvent = Extract<BrokerEvent, { type: 'request.cancel' }>;
+type CreateEvent = Extract<BrokerEvent, { type: 'request.create' }>;
 
-/** An unresolved request: its `permission-request` event (with its seq), its actor. */
+/** An unresolved request: its `permission-request` event (with its seq), its actor (none
+ *  yet for a restored request nobody has touched, see "Why restore is cheap"). */
 export type UnresolvedRequest = {
   readonly seq: number;
   live: boolean;
@@ -77,18 +117,21 @@ export type UnresolvedRequest = {
   readonly origin: RequestOrigin;
   readonly idempotencyKey?: string;
   readonly bodyHash?: string;
-  readonly ref: PermissionRequestActor;
+  ref: PermissionRequestActor | undefined;
 };
 
 /** A decide or cancel forwarded to a child, waiting for the child's outcome. */
 type Verdict = { kind: 'decide'; event: DecideEvent } | { kind: 'cancel'; event: CancelEvent };
 
-/** Effects gathered by a handler and carried out, in order, by the `flush` action. */
+/** What one step does, in order: handed to XState by the `run` action. */
 type Effect =
   | { kind: 'persist'; record: PersistRecord }
   | { kind: 'emit'; event: BrokerEmitted }
   | { kind: 'send'; to: PermissionRequestActor; event: PermissionRequestActorEvent }
-  | { kind: 'start'; child: PermissionRequestActor };
+  | { kind: 'start'; child: PermissionRequestActor }
+  | { kind: 'reply'; deliver: () => void };
+
+type Step = Effect[];
 
 export type ConnectedClient = { label: string; ackedSeq: number };
 
@@ -99,18 +142,21 @@ export type BrokerContext = {
   unresolved: Map<string, UnresolvedRequest>;
   /** The same requests in seq order, with the sent/acked/held watermarks. */
   order: SeqIndex<UnresolvedRequest>;
+  /** Deadlines of restored requests that have no actor yet (see "Why restore is cheap"). */
+  deadlines: DeadlineHeap;
+  /** The earliest of them still waiting (null: none): when to send `broker.deadline`. */
+  nextDeadline: number | null;
   /** Idempotency key -> the request it created. */
   idempotency: Map<string, { id: string; bodyHash?: string }>;
   recent: BoundedWindow<FinishedRequest>;
   clientAnswers: BoundedWindow<ClientAnswerRecord>;
   clients: Map<string, ConnectedClient>;
   awaiting: Map<string, Verdict[]>;
-  /** Filled by a handler, drained by `flush` in the same step. */
-  outbox: Effect[];
   /** The child logic, with `notifyParent` bound to this broker. */
   childLogic: PermissionRequestLogic;
-  /** The broker's own `clock` and `inspect` options, passed on to every child. */
-  childOptions: { clock?: never; inspect?: never };
+  childOptions: RequestActorOptions;
+  /** The host's clock at restore: restored deadlines are measured from it. */
+  restoredAt: number;
 };
 
 // ---- pure helpers -----------------------------------------------------------------
@@ -122,7 +168,7 @@ function rejection(requestId: string, outcome: Outcome): Extract<DecisionAnswer,
         status: 'rejected',
         requestId,
         code: 'already-resolved',
-        message: `Request ${requestId} was already decided: ${outcome.decision} by ${outcome.decidedBy}.`,
+        message: refusalMessage(requestId, { status: 'resolved', decision: outcome.decision, decidedBy: outcome.decidedBy }),
         decision: outcome.decision,
       };
     case 'timedOut':
@@ -130,14 +176,14 @@ function rejection(requestId: string, outcome: Outcome): Extract<DecisionAnswer,
         status: 'rejected',
         requestId,
         code: 'expired',
-        message: `Request ${requestId} timed out and was denied; nothing is decided after its deadline.`,
+        message: refusalMessage(requestId, { status: 'timedOut' }),
       };
     case 'cancelled':
       return {
         status: 'rejected',
         requestId,
         code: 'cancelled',
-        message: `Request ${requestId} was cancelled${outcome.reason ? ` (${outcome.reason})` : ''}.`,
+        message: refusalMessage(requestId, { status: 'cancelled', reason: outcome.reason }),
       };
     default: {
       const never: never = outcome.status;
@@ -209,11 +255,11 @@ function queueKey(context: BrokerContext): number {
   return context.unresolved.size * 67_108_864 + context.order.processing;
 }
 
-function pushQueueChanged(context: BrokerContext, before: number): void {
-  if (queueKey(context) !== before) context.outbox.push({ kind: 'emit', event: { type: 'queue.changed' } });
+function pushQueueChanged(context: BrokerContext, before: number, out: Step): void {
+  if (queueKey(context) !== before) out.push({ kind: 'emit', event: { type: 'queue.changed' } });
 }
 
-/** Create (not start) a child on the broker's clock, in a system of its own. */
+/** Create (not start) a child, in a system of its own, on the host's clock. */
 function createChild(context: BrokerContext, request: PermissionRequestEvent, startedAt: number): PermissionRequestActor {
   const input = {
     id: request.id,
@@ -224,16 +270,30 @@ function createChild(context: BrokerContext, request: PermissionRequestEvent, st
     expiresAt: request.expiresAt,
     startedAt,
   };
-  // The broker's clock (a SimulatedClock in tests) and its inspector: a child in a system
-  // of its own still shows up, live, in the Stately inspector the broker reports to.
   return createActor(context.childLogic, { id: request.id, input, ...context.childOptions });
+}
+
+/** The request's actor, created now if it has none (a restored request's first touch):
+ *  started, then told the delivery state the index kept for it. */
+function touch(context: BrokerContext, request: UnresolvedRequest, at: number, out: Step): PermissionRequestActor {
+  if (request.ref) return request.ref;
+  const ref = createChild(context, request.event, at);
+  request.ref = ref;
+  out.push({ kind: 'start', child: ref });
+  if (at >= request.event.expiresAt) return ref; // it times out as it starts
+  const delivery = context.order.deliveryOf(request);
+  if (delivery === 'acked') out.push({ kind: 'send', to: ref, event: { type: 'request.acked', at } });
+  else if (delivery === 'sent') out.push({ kind: 'send', to: ref, event: { type: 'request.sent', at } });
+  return ref;
 }
 
 function remember(context: BrokerContext, request: UnresolvedRequest): void {
   context.unresolved.set(request.event.id, request);
   context.order.push(request);
   if (request.idempotencyKey !== undefined) {
-    context.idempotency.set(request.idempotencyKey, { id: request.event.id, bodyHash: request.bodyHash });
+    const seen: { id: string; bodyHash?: string } = { id: request.event.id };
+    if (request.bodyHash !== undefined) seen.bodyHash = request.bodyHash;
+    context.idempotency.set(request.idempotencyKey, seen);
   }
 }
 
@@ -241,12 +301,26 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function childOptionsOf(self: AnyActorRef): BrokerContext['childOptions'] {
-  const actor = self as unknown as { clock?: never; options?: { inspect?: never } };
-  const options: BrokerContext['childOptions'] = {};
-  if (actor.clock) options.clock = actor.clock;
-  if (actor.options?.inspect) options.inspect = actor.options.inspect;
-  return options;
+/** Drop finished or touched entries from the top of the heap; name the next deadline. */
+function settleDeadlines(context: BrokerContext): void {
+  const heap = context.deadlines;
+  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
+    const request = context.unresolved.get(top.id);
+    if (request && !request.ref) break;
+    heap.pop();
+  }
+  context.nextDeadline = heap.peek()?.expiresAt ?? null;
+}
+
+/** Every restored request due by `at` gets its actor, which times out as it starts. */
+function expireRestored(context: BrokerContext, at: number, out: Step): void {
+  const heap = context.deadlines;
+  for (let top = heap.peek(); top !== undefined && top.expiresAt <= at; top = heap.peek()) {
+    heap.pop();
+    const request = context.unresolved.get(top.id);
+    if (request && !request.ref) touch(context, request, at, out);
+  }
+  settleDeadlines(context);
 }
 
 /** Build the context from the input: a new stream, or what the store kept. */
@@ -255,11 +329,14 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
   const idempotency = new Map<string, { id: string; bodyHash?: string }>();
   const childLogic = permissionRequestMachine.provide({
     actions: {
-      notifyParent: sendTo(self, ({ context }) => ({
-        type: 'request.finished' as const,
-        id: context.request.id,
-        outcome: context.outcome!,
-      })),
+      notifyParent: sendTo(
+        self,
+        ({ context }): RequestFinishedEvent => ({
+          type: 'request.finished',
+          id: context.request.id,
+          outcome: context.outcome ?? timeoutOutcome(context.request),
+        }),
+      ),
     },
   });
   const context: BrokerContext = {
@@ -267,6 +344,8 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     headSeq: isNonNegativeInteger(input.headSeq) ? input.headSeq : 0,
     unresolved: new Map(),
     order: new SeqIndex(),
+    deadlines: new DeadlineHeap(),
+    nextDeadline: null,
     idempotency,
     recent: new BoundedWindow<FinishedRequest>(recentLimit, (id, finished) => {
       const key = finished.idempotencyKey;
@@ -275,21 +354,24 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     clientAnswers: new BoundedWindow<ClientAnswerRecord>(recentLimit),
     clients: new Map(),
     awaiting: new Map(),
-    outbox: [],
     childLogic,
-    childOptions: childOptionsOf(self),
+    childOptions: input.requestActors ?? {},
+    restoredAt: input.now,
   };
   for (const finished of input.finished ?? []) {
     if (context.recent.has(finished.id)) continue;
     context.recent.set(finished.id, finished);
     if (finished.idempotencyKey !== undefined) {
-      idempotency.set(finished.idempotencyKey, { id: finished.id, bodyHash: finished.bodyHash });
+      const seen: { id: string; bodyHash?: string } = { id: finished.id };
+      if (finished.bodyHash !== undefined) seen.bodyHash = finished.bodyHash;
+      idempotency.set(finished.idempotencyKey, seen);
     }
   }
   for (const record of input.clientAnswers ?? []) context.clientAnswers.set(record.clientMsgId, record);
 
-  // Restore the unresolved ones in seq order; their deadlines run from `now`.
+  // Restore the unresolved ones in seq order, without actors (see "Why restore is cheap").
   const stored = [...(input.unresolved ?? [])].sort((a, b) => a.seq - b.seq);
+  const deadlines: Array<{ expiresAt: number; id: string }> = [];
   for (const request of stored) {
     if (context.unresolved.has(request.id) || context.recent.has(request.id)) continue;
     if (request.seq > context.headSeq) context.headSeq = request.seq;
@@ -303,7 +385,6 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       timestamp: request.timestamp,
       expiresAt: request.expiresAt,
     };
-    const ref = createChild(context, event, input.now);
     remember(context, {
       seq: request.seq,
       live: true,
@@ -311,315 +392,349 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       origin: request.origin,
       ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
       ...(request.bodyHash !== undefined ? { bodyHash: request.bodyHash } : {}),
-      ref,
+      ref: undefined,
     });
-    context.outbox.push({ kind: 'start', child: ref });
+    deadlines.push({ expiresAt: request.expiresAt, id: request.id });
   }
-  context.outbox.push({ kind: 'emit', event: { type: 'queue.changed' } });
+  context.deadlines.fill(deadlines);
 
   // The children live outside this actor's system: stop them with it.
   self.subscribe({
     complete: () => {
-      for (const request of context.unresolved.values()) request.ref.stop();
+      for (const request of context.unresolved.values()) request.ref?.stop();
     },
   });
   return context;
 }
 
-// ---- the machine -------------------------------------------------------------------
+// ---- the commands: plain functions over the context, each returning its Step ---------
 
-type NamedActionParams = { persist: PersistRecord; startRequest: { child: PermissionRequestActor } };
-function named<K extends keyof NamedActionParams>(type: K, params: NamedActionParams[K]): never {
-  return { type, params } as never;
+function restore(context: BrokerContext): Step {
+  const out: Step = [];
+  // Deadlines already behind us: their actors time out as they start, now.
+  expireRestored(context, context.restoredAt, out);
+  out.push({ kind: 'emit', event: { type: 'queue.changed' } });
+  return out;
 }
 
-export const brokerMachine = setup({
+function create(context: BrokerContext, event: CreateEvent): Step {
+  const out: Step = [];
+  const spec = event.request;
+  const answer = (a: CreateAnswer) => out.push({ kind: 'reply', deliver: () => event.reply?.(a) });
+
+  if (event.idempotencyKey !== undefined) {
+    const seen = context.idempotency.get(event.idempotencyKey);
+    if (seen) {
+      const live = context.unresolved.get(seen.id);
+      const finished = live ? undefined : context.recent.get(seen.id);
+      if (seen.bodyHash === event.bodyHash && live) {
+        answer({ status: 'existing', id: seen.id, seq: live.seq, expiresAt: live.event.expiresAt });
+      } else if (seen.bodyHash === event.bodyHash && finished) {
+        answer({ status: 'existing', id: seen.id, seq: finished.seq, expiresAt: finished.expiresAt ?? finished.outcome.decidedAt });
+      } else {
+        answer({ status: 'conflict', id: seen.id });
+      }
+      return out;
+    }
+  }
+  // A host bug (ids are the host's UUIDs), refused rather than corrupting the stream.
+  if (context.unresolved.has(spec.id) || context.recent.has(spec.id)) {
+    answer({ status: 'conflict', id: spec.id });
+    return out;
+  }
+
+  const before = queueKey(context);
+  const seq = context.headSeq + 1;
+  context.headSeq = seq;
+  // Parsed at the edge (100 ms to 24 h); a broken value must still give a finite deadline.
+  const timeoutMs = Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 ? spec.timeoutMs : 0;
+  const requestEvent: PermissionRequestEvent = {
+    type: 'permission-request',
+    seq,
+    id: spec.id,
+    toolName: spec.toolName,
+    input: spec.input,
+    context: spec.context,
+    timestamp: event.at,
+    expiresAt: event.at + timeoutMs,
+  };
+  const ref = createChild(context, requestEvent, event.at);
+  const meta: { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string } = { origin: event.origin };
+  if (event.idempotencyKey !== undefined) meta.idempotencyKey = event.idempotencyKey;
+  if (event.bodyHash !== undefined) meta.bodyHash = event.bodyHash;
+  remember(context, { seq, live: true, event: requestEvent, ...meta, ref });
+
+  out.push({ kind: 'persist', record: { kind: 'event', event: requestEvent, request: meta } });
+  out.push({ kind: 'emit', event: { type: 'stream.event', event: requestEvent } });
+  pushQueueChanged(context, before, out);
+  // Started after its event: one whose deadline is already behind it finishes at once,
+  // and its report must follow its own `permission-request`.
+  out.push({ kind: 'start', child: ref });
+  answer({ status: 'created', id: spec.id, seq, expiresAt: requestEvent.expiresAt });
+  return out;
+}
+
+function refuseCreate(_context: BrokerContext, event: CreateEvent): Step {
+  const answer: CreateAnswer = { status: 'refused', reason: 'draining', message: 'the server is stopping: no new requests are taken' };
+  return [{ kind: 'reply', deliver: () => event.reply?.(answer) }];
+}
+
+/** Answer a decision; one with a `clientMsgId` is remembered (and persisted first),
+ *  except `unknown-request`, which asks nothing of the store and reads the same again. */
+function answerDecision(context: BrokerContext, event: DecideEvent, answer: DecisionAnswer, out: Step): void {
+  const clientMsgId = event.clientMsgId;
+  if (clientMsgId !== undefined && !(answer.status === 'rejected' && answer.code === 'unknown-request')) {
+    const record: ClientAnswerRecord = { clientMsgId, requestId: event.requestId, answer };
+    context.clientAnswers.set(clientMsgId, record);
+    out.push({ kind: 'persist', record: { kind: 'client-answer', record } });
+  }
+  out.push({ kind: 'reply', deliver: () => event.reply?.({ answer, replayed: false }) });
+}
+
+/** A decision or cancel for an unresolved request goes to its child, which decides the
+ *  outcome (answered when the child reports); anything else is answered at once. */
+function decideOrCancel(context: BrokerContext, event: DecideEvent | CancelEvent): Step {
+  const out: Step = [];
+  if (event.type === 'permission.decide' && event.clientMsgId !== undefined) {
+    const record = context.clientAnswers.get(event.clientMsgId);
+    if (record) {
+      const answer = record.answer;
+      out.push({ kind: 'reply', deliver: () => event.reply?.({ answer, replayed: true }) });
+      return out;
+    }
+  }
+  const request = context.unresolved.get(event.requestId);
+  if (!request) {
+    const answer = rejectionFor(context, event.requestId);
+    if (event.type === 'permission.decide') answerDecision(context, event, answer, out);
+    else out.push({ kind: 'reply', deliver: () => event.reply?.(answer) });
+    return out;
+  }
+  const verdict: Verdict = event.type === 'permission.decide' ? { kind: 'decide', event } : { kind: 'cancel', event };
+  const waiting = context.awaiting.get(event.requestId);
+  if (waiting) waiting.push(verdict);
+  else context.awaiting.set(event.requestId, [verdict]);
+  const fresh = request.ref === undefined;
+  const ref = touch(context, request, event.at, out);
+  if (fresh) settleDeadlines(context);
+  // A restored request first touched at or after its deadline times out as it starts:
+  // the verdict is then answered `expired` from its report, and nothing is sent to it.
+  if (!(fresh && event.at >= request.event.expiresAt)) out.push({ kind: 'send', to: ref, event: forChild(event) });
+  return out;
+}
+
+/** The child's copy of a decide or cancel, without the host's reply. */
+function forChild(event: DecideEvent | CancelEvent): PermissionRequestActorEvent {
+  if (event.type === 'request.cancel') return { type: 'request.cancel', at: event.at, reason: event.reason, cancelledBy: event.cancelledBy };
+  const child: PermissionRequestActorEvent = { type: 'permission.decide', at: event.at, decision: event.decision, decidedBy: event.decidedBy };
+  if (event.updatedInput !== undefined) child.updatedInput = event.updatedInput;
+  if (event.message !== undefined) child.message = event.message;
+  return child;
+}
+
+function finish(context: BrokerContext, event: RequestFinishedEvent): Step {
+  const out: Step = [];
+  const request = context.unresolved.get(event.id);
+  if (!request) return out; // reported twice, or by a stranger: the first report counted
+  const before = queueKey(context);
+  const outcome = event.outcome;
+  const seq = context.headSeq + 1;
+  context.headSeq = seq;
+  const streamEvent = outcomeEvent(seq, request, outcome);
+
+  context.unresolved.delete(event.id);
+  context.order.finish(request);
+  const finished: FinishedRequest = {
+    id: event.id,
+    toolName: request.event.toolName,
+    seq: request.seq,
+    outcome,
+    expiresAt: request.event.expiresAt,
+  };
+  if (request.idempotencyKey !== undefined) finished.idempotencyKey = request.idempotencyKey;
+  if (request.bodyHash !== undefined) finished.bodyHash = request.bodyHash;
+  context.recent.set(event.id, finished);
+
+  out.push({ kind: 'persist', record: { kind: 'event', event: streamEvent, outcome } });
+  out.push({ kind: 'emit', event: { type: 'stream.event', event: streamEvent } });
+  pushQueueChanged(context, before, out);
+
+  const verdicts = context.awaiting.get(event.id);
+  if (verdicts) {
+    context.awaiting.delete(event.id);
+    for (let i = 0; i < verdicts.length; i++) {
+      const verdict = verdicts[i];
+      if (verdict === undefined) continue;
+      const won = i === 0 && verdictWon(verdict, outcome);
+      if (verdict.kind === 'decide') {
+        answerDecision(context, verdict.event, won ? { status: 'accepted', requestId: event.id } : rejection(event.id, outcome), out);
+      } else {
+        const answer: CancelAnswer = won ? { status: 'cancelled', requestId: event.id } : rejection(event.id, outcome);
+        const reply = verdict.event.reply;
+        out.push({ kind: 'reply', deliver: () => reply?.(answer) });
+      }
+    }
+  }
+  return out;
+}
+
+/** The time named by `nextDeadline` came (the runner's timer): expire what is due. */
+function deadlineDue(context: BrokerContext, event: DeadlineDueEvent): Step {
+  const out: Step = [];
+  expireRestored(context, event.at, out);
+  return out;
+}
+
+function markSent(context: BrokerContext, event: Extract<BrokerEvent, { type: 'request.sent' }>): Step {
+  const out: Step = [];
+  const at = event.at;
+  context.order.markSent(event.upToSeq, (request) => {
+    if (request.ref) out.push({ kind: 'send', to: request.ref, event: { type: 'request.sent', at } });
+  });
+  return out;
+}
+
+function recordAck(context: BrokerContext, event: Extract<BrokerEvent, { type: 'client.ack' }>): Step {
+  const out: Step = [];
+  const client = context.clients.get(event.clientId);
+  // Acks only count from connected clients, and never beyond the head.
+  if (!client || !(event.seq >= 0)) return out;
+  const seq = Math.min(Math.floor(event.seq), context.headSeq);
+  if (seq <= client.ackedSeq) return out;
+  const before = queueKey(context);
+  client.ackedSeq = seq;
+  const at = event.at;
+  context.order.markAcked(seq, (request) => {
+    if (request.ref) out.push({ kind: 'send', to: request.ref, event: { type: 'request.acked', at } });
+  });
+  if (seq > context.order.holdSeq) context.order.setHoldSeq(seq);
+  pushQueueChanged(context, before, out);
+  return out;
+}
+
+function connectClient(context: BrokerContext, event: Extract<BrokerEvent, { type: 'client.connect' }>): Step {
+  const client = context.clients.get(event.clientId);
+  if (client) client.label = event.label;
+  else context.clients.set(event.clientId, { label: event.label, ackedSeq: 0 });
+  return [];
+}
+
+function disconnectClient(context: BrokerContext, event: Extract<BrokerEvent, { type: 'client.disconnect' }>): Step {
+  const out: Step = [];
+  const client = context.clients.get(event.clientId);
+  if (!client) return out;
+  context.clients.delete(event.clientId);
+  if (client.ackedSeq >= context.order.holdSeq && client.ackedSeq > 0) {
+    const before = queueKey(context);
+    let hold = 0;
+    for (const other of context.clients.values()) if (other.ackedSeq > hold) hold = other.ackedSeq;
+    context.order.setHoldSeq(hold);
+    pushQueueChanged(context, before, out);
+  }
+  return out;
+}
+
+function append(context: BrokerContext, event: Extract<BrokerEvent, { type: 'stream.append' }>): Step {
+  const seq = context.headSeq + 1;
+  context.headSeq = seq;
+  const streamEvent: SequencedEvent = { ...event.event, seq };
+  return [
+    { kind: 'persist', record: { kind: 'event', event: streamEvent } },
+    { kind: 'emit', event: { type: 'stream.event', event: streamEvent } },
+    { kind: 'reply', deliver: () => event.reply?.(streamEvent) },
+  ];
+}
+
+// ---- the machine -------------------------------------------------------------------
+
+const brokerSetup = setup({
   types: {
     input: {} as BrokerInput,
     context: {} as BrokerContext,
     events: {} as BrokerMachineEvent,
     emitted: {} as BrokerEmitted,
   },
-  guards: {
-    hasClientAnswer: ({ context, event }) =>
-      event.type === 'permission.decide' && event.clientMsgId !== undefined && context.clientAnswers.has(event.clientMsgId),
-    isUnresolved: ({ context, event }) => (event.type === 'permission.decide' || event.type === 'request.cancel') && context.unresolved.has(event.requestId),
-  },
   actions: {
     /** The host's persistence effect: called with each record, in order, before the
      *  event is emitted. Must not throw (a throw stops the broker with an error). */
     persist: (_, _record: PersistRecord) => {},
-
-    /** Hand the gathered effects to XState, in order. */
-    flush: enqueueActions(({ context, enqueue }) => {
-      const effects = context.outbox;
-      for (let i = 0; i < effects.length; i++) {
-        const effect = effects[i];
-        switch (effect.kind) {
-          case 'persist':
-            // XState's types do not see the sibling named actions from inside `setup`;
-            // `named` keeps the params checked.
-            enqueue(named('persist', effect.record));
-            break;
-          case 'emit':
-            enqueue.emit(effect.event);
-            break;
-          case 'send':
-            enqueue.sendTo(effect.to, effect.event);
-            break;
-          case 'start':
-            enqueue(named('startRequest', { child: effect.child }));
-            break;
-          default: {
-            const never: never = effect;
-            throw new Error(`unknown effect ${JSON.stringify(never)}`);
-          }
-        }
-      }
-      effects.length = 0;
-    }),
-
     startRequest: (_, params: { child: PermissionRequestActor }) => {
       params.child.start();
     },
-
-    createRequest: assign(({ context, event }) => {
-      if (event.type !== 'request.create') return {};
-      const out = context.outbox;
-      const spec = event.request;
-      const answer = (a: CreateAnswer) => out.push({ kind: 'emit', event: { type: 'create.answer', ref: event.ref, answer: a } });
-
-      if (event.idempotencyKey !== undefined) {
-        const seen = context.idempotency.get(event.idempotencyKey);
-        if (seen) {
-          const live = context.unresolved.get(seen.id);
-          const finished = live ? undefined : context.recent.get(seen.id);
-          if (seen.bodyHash === event.bodyHash && (live || finished)) {
-            answer(
-              live
-                ? { status: 'existing', id: seen.id, seq: live.seq, expiresAt: live.event.expiresAt }
-                : { status: 'existing', id: seen.id, seq: finished!.seq, expiresAt: finished!.expiresAt ?? finished!.outcome.decidedAt },
-            );
-          } else {
-            answer({ status: 'conflict', id: seen.id });
-          }
-          return {};
-        }
-      }
-      // A host bug (ids are the host's UUIDs), refused rather than corrupting the stream.
-      if (context.unresolved.has(spec.id) || context.recent.has(spec.id)) {
-        answer({ status: 'conflict', id: spec.id });
-        return {};
-      }
-
-      const before = queueKey(context);
-      const seq = context.headSeq + 1;
-      // Parsed at the edge (100 ms to 24 h); a broken value must still give a finite deadline.
-      const timeoutMs = Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 ? spec.timeoutMs : 0;
-      const requestEvent: PermissionRequestEvent = {
-        type: 'permission-request',
-        seq,
-        id: spec.id,
-        toolName: spec.toolName,
-        input: spec.input,
-        context: spec.context,
-        timestamp: event.at,
-        expiresAt: event.at + timeoutMs,
-      };
-      const ref = createChild(context, requestEvent, event.at);
-      const meta: { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string } = { origin: event.origin };
-      if (event.idempotencyKey !== undefined) meta.idempotencyKey = event.idempotencyKey;
-      if (event.bodyHash !== undefined) meta.bodyHash = event.bodyHash;
-      remember(context, { seq, live: true, event: requestEvent, ...meta, ref });
-
-      out.push({ kind: 'persist', record: { kind: 'event', event: requestEvent, request: meta } });
-      out.push({ kind: 'emit', event: { type: 'stream.event', event: requestEvent } });
-      answer({ status: 'created', id: spec.id, seq, expiresAt: requestEvent.expiresAt });
-      pushQueueChanged(context, before);
-      // Started last: one whose deadline is already behind it finishes at once, and its
-      // report must follow its own `permission-request`.
-      out.push({ kind: 'start', child: ref });
-      return { headSeq: seq };
-    }),
-
-    /** A decision or cancel for an unresolved request: its child decides the outcome. */
-    forwardToRequest: assign(({ context, event }) => {
-      if (event.type !== 'permission.decide' && event.type !== 'request.cancel') return {};
-      const request = context.unresolved.get(event.requestId)!;
-      const verdict: Verdict = event.type === 'permission.decide' ? { kind: 'decide', event } : { kind: 'cancel', event };
-      const waiting = context.awaiting.get(event.requestId);
-      if (waiting) waiting.push(verdict);
-      else context.awaiting.set(event.requestId, [verdict]);
-      context.outbox.push({ kind: 'send', to: request.ref, event });
-      return {};
-    }),
-
-    replayDecisionAnswer: assign(({ context, event }) => {
-      if (event.type !== 'permission.decide' || event.clientMsgId === undefined) return {};
-      const record = context.clientAnswers.get(event.clientMsgId)!;
-      context.outbox.push({
-        kind: 'emit',
-        event: { type: 'decision.answer', ref: event.ref, clientMsgId: event.clientMsgId, answer: record.answer, replayed: true },
-      });
-      return {};
-    }),
-
-    rejectDecision: assign(({ context, event }) => {
-      if (event.type !== 'permission.decide') return {};
-      answerDecision(context, event, rejectionFor(context, event.requestId));
-      return {};
-    }),
-
-    rejectCancel: assign(({ context, event }) => {
-      if (event.type !== 'request.cancel') return {};
-      context.outbox.push({
-        kind: 'emit',
-        event: { type: 'cancel.answer', ref: event.ref, answer: rejectionFor(context, event.requestId) },
-      });
-      return {};
-    }),
-
-    finishRequest: assign(({ context, event }) => {
-      if (event.type !== 'request.finished') return {};
-      const request = context.unresolved.get(event.id);
-      if (!request) return {}; // reported twice, or by a stranger: the first report counted
-      const out = context.outbox;
-      const before = queueKey(context);
-      const outcome = event.outcome;
-      const seq = context.headSeq + 1;
-      const streamEvent = outcomeEvent(seq, request, outcome);
-
-      context.unresolved.delete(event.id);
-      context.order.finish(request);
-      const finished: FinishedRequest = {
-        id: event.id,
-        toolName: request.event.toolName,
-        seq: request.seq,
-        outcome,
-        expiresAt: request.event.expiresAt,
-      };
-      if (request.idempotencyKey !== undefined) finished.idempotencyKey = request.idempotencyKey;
-      if (request.bodyHash !== undefined) finished.bodyHash = request.bodyHash;
-      context.recent.set(event.id, finished);
-
-      out.push({ kind: 'persist', record: { kind: 'event', event: streamEvent, outcome } });
-      out.push({ kind: 'emit', event: { type: 'stream.event', event: streamEvent } });
-
-      const verdicts = context.awaiting.get(event.id);
-      if (verdicts) {
-        context.awaiting.delete(event.id);
-        for (let i = 0; i < verdicts.length; i++) {
-          const verdict = verdicts[i];
-          const won = i === 0 && verdictWon(verdict, outcome);
-          if (verdict.kind === 'decide') {
-            answerDecision(context, verdict.event, won ? { status: 'accepted', requestId: event.id } : rejection(event.id, outcome));
-          } else {
-            const answer: CancelAnswer = won ? { status: 'cancelled', requestId: event.id } : rejection(event.id, outcome);
-            out.push({ kind: 'emit', event: { type: 'cancel.answer', ref: verdict.event.ref, answer } });
-          }
-        }
-      }
-      pushQueueChanged(context, before);
-      return { headSeq: seq };
-    }),
-
-    markSent: assign(({ context, event }) => {
-      if (event.type !== 'request.sent') return {};
-      const at = event.at;
-      context.order.markSent(event.upToSeq, (request) => {
-        context.outbox.push({ kind: 'send', to: request.ref, event: { type: 'request.sent', at } });
-      });
-      return {};
-    }),
-
-    recordAck: assign(({ context, event }) => {
-      if (event.type !== 'client.ack') return {};
-      const client = context.clients.get(event.clientId);
-      // Acks only count from connected clients, and never beyond the head.
-      if (!client || !(event.seq >= 0)) return {};
-      const seq = Math.min(Math.floor(event.seq), context.headSeq);
-      if (seq <= client.ackedSeq) return {};
-      const before = queueKey(context);
-      client.ackedSeq = seq;
-      const at = event.at;
-      context.order.markAcked(seq, (request) => {
-        context.outbox.push({ kind: 'send', to: request.ref, event: { type: 'request.acked', at } });
-      });
-      if (seq > context.order.holdSeq) context.order.setHoldSeq(seq);
-      pushQueueChanged(context, before);
-      return {};
-    }),
-
-    connectClient: assign(({ context, event }) => {
-      if (event.type !== 'client.connect') return {};
-      const client = context.clients.get(event.clientId);
-      if (client) client.label = event.label;
-      else context.clients.set(event.clientId, { label: event.label, ackedSeq: 0 });
-      return {};
-    }),
-
-    disconnectClient: assign(({ context, event }) => {
-      if (event.type !== 'client.disconnect') return {};
-      const client = context.clients.get(event.clientId);
-      if (!client) return {};
-      context.clients.delete(event.clientId);
-      if (client.ackedSeq >= context.order.holdSeq && client.ackedSeq > 0) {
-        const before = queueKey(context);
-        let hold = 0;
-        for (const other of context.clients.values()) if (other.ackedSeq > hold) hold = other.ackedSeq;
-        context.order.setHoldSeq(hold);
-        pushQueueChanged(context, before);
-      }
-      return {};
-    }),
-
-    appendEvent: assign(({ context, event }) => {
-      if (event.type !== 'stream.append') return {};
-      const seq = context.headSeq + 1;
-      const streamEvent = { ...event.event, seq } as SequencedEvent;
-      context.outbox.push({ kind: 'persist', record: { kind: 'event', event: streamEvent } });
-      context.outbox.push({ kind: 'emit', event: { type: 'stream.event', event: streamEvent } });
-      return { headSeq: seq };
-    }),
-  },
-}).createMachine({
-  id: 'broker',
-  context: ({ input, self }) => initialContext(input, self),
-  entry: 'flush',
-  on: {
-    'request.create': { actions: ['createRequest', 'flush'] },
-    'permission.decide': [
-      { guard: 'hasClientAnswer', actions: ['replayDecisionAnswer', 'flush'] },
-      { guard: 'isUnresolved', actions: ['forwardToRequest', 'flush'] },
-      { actions: ['rejectDecision', 'flush'] },
-    ],
-    'request.cancel': [{ guard: 'isUnresolved', actions: ['forwardToRequest', 'flush'] }, { actions: ['rejectCancel', 'flush'] }],
-    'request.finished': { actions: ['finishRequest', 'flush'] },
-    'request.sent': { actions: ['markSent', 'flush'] },
-    'client.ack': { actions: ['recordAck', 'flush'] },
-    'client.connect': { actions: 'connectClient' },
-    'client.disconnect': { actions: ['disconnectClient', 'flush'] },
-    'stream.append': { actions: ['appendEvent', 'flush'] },
   },
 });
 
-/** Answer a decision; one with a `clientMsgId` is remembered (and persisted first),
- *  except `unknown-request`, which asks nothing of the store and reads the same again. */
-function answerDecision(context: BrokerContext, event: DecideEvent, answer: DecisionAnswer): void {
-  const clientMsgId = event.clientMsgId;
-  if (clientMsgId !== undefined && !(answer.status === 'rejected' && answer.code === 'unknown-request')) {
-    const record: ClientAnswerRecord = { clientMsgId, requestId: event.requestId, answer };
-    context.clientAnswers.set(clientMsgId, record);
-    context.outbox.push({ kind: 'persist', record: { kind: 'client-answer', record } });
-  }
-  context.outbox.push({
-    kind: 'emit',
-    event:
-      clientMsgId !== undefined
-        ? { type: 'decision.answer', ref: event.ref, clientMsgId, answer, replayed: false }
-        : { type: 'decision.answer', ref: event.ref, answer, replayed: false },
+/** The one action of every transition: compute the Step, hand it to XState in order. */
+function run<E extends BrokerMachineEvent>(handler: (context: BrokerContext, event: E) => Step) {
+  return brokerSetup.enqueueActions(({ context, event, enqueue }) => {
+    const step = handler(context, event as E);
+    for (const effect of step) {
+      switch (effect.kind) {
+        case 'persist':
+          enqueue({ type: 'persist', params: effect.record });
+          break;
+        case 'emit':
+          enqueue.emit(effect.event);
+          break;
+        case 'send':
+          enqueue.sendTo(effect.to, effect.event);
+          break;
+        case 'start':
+          enqueue({ type: 'startRequest', params: { child: effect.child } });
+          break;
+        case 'reply':
+          enqueue(effect.deliver);
+          break;
+        default: {
+          const never: never = effect;
+          throw new Error(`unknown effect ${JSON.stringify(never)}`);
+        }
+      }
+    }
   });
 }
+
+/** What `serving` and `draining` both do with everything but a create. */
+const inFlight = {
+  'permission.decide': { actions: run(decideOrCancel) },
+  'request.cancel': { actions: run(decideOrCancel) },
+  'request.finished': { actions: run(finish) },
+  'broker.deadline': { actions: run(deadlineDue) },
+  'request.sent': { actions: run(markSent) },
+  'client.ack': { actions: run(recordAck) },
+  'client.connect': { actions: run(connectClient) },
+  'client.disconnect': { actions: run(disconnectClient) },
+  'stream.append': { actions: run(append) },
+  'broker.stop': { target: '#broker.stopped' },
+} as const;
+
+export const brokerMachine = brokerSetup.createMachine({
+  id: 'broker',
+  context: ({ input, self }) => initialContext(input, self),
+  initial: 'restoring',
+  states: {
+    /** The stored requests are in the context; arm their deadlines, then serve. */
+    restoring: {
+      entry: run(restore),
+      always: { target: 'serving' },
+    },
+    serving: {
+      on: {
+        ...inFlight,
+        'request.create': { actions: run(create) },
+        'broker.drain': { target: 'draining' },
+      },
+    },
+    /** Shutdown: no new requests; what is unresolved can still finish. */
+    draining: {
+      on: {
+        ...inFlight,
+        'request.create': { actions: run(refuseCreate) },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
 
 export type BrokerLogic = typeof brokerMachine;
 export type BrokerActor = Actor<BrokerLogic>;

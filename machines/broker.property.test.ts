@@ -184,7 +184,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
   let seen = 0; // stream events already checked
   let next = 0;
 
-  const targetId = (target: Target): string => ('ghost' in target || ref.ids.length === 0 ? `ghost-${next}` : ref.ids[target.known % ref.ids.length]);
+  const targetId = (target: Target): string => ('ghost' in target || ref.ids.length === 0 ? `ghost-${next}` : ref.ids[target.known % ref.ids.length]!);
 
   const checkStep = (op: Op, expected: Expected) => {
     const where = `after ${JSON.stringify(op)}`;
@@ -267,7 +267,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
       case 'ack': {
         const clientId = `c${op.client}`;
         const seq =
-          op.upToRequest !== null && ref.ids.length > 0 ? ref.requests.get(ref.ids[op.upToRequest % ref.ids.length])!.seq : Math.max(0, ref.head - op.behind);
+          op.upToRequest !== null && ref.ids.length > 0 ? ref.requests.get(ref.ids[op.upToRequest % ref.ids.length]!)!.seq : Math.max(0, ref.head - op.behind);
         broker.client.ack({ at: ref.now, clientId, seq });
         const acked = ref.clients.get(clientId);
         if (acked !== undefined) {
@@ -315,7 +315,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
         } else {
           const code = rejectionCode(request.status);
           want = { status: 'rejected', requestId, code, message: expect.any(String) as unknown as string };
-          if (code === 'already-resolved') want.decision = request.decision;
+          if (code === 'already-resolved' && request.decision !== undefined) want.decision = request.decision;
         }
         expect(result, JSON.stringify(op)).toEqual({ answer: want, replayed: false });
         if (clientMsgId !== undefined && !(want.status === 'rejected' && want.code === 'unknown-request')) {
@@ -344,7 +344,7 @@ function runScenario(scenario: { recentLimit: number; ops: Op[] }): void {
         } else {
           const code = rejectionCode(request.status);
           want = { status: 'rejected', requestId, code, message: expect.any(String) as unknown as string };
-          if (code === 'already-resolved') want.decision = request.decision;
+          if (code === 'already-resolved' && request.decision !== undefined) want.decision = request.decision;
         }
         expect(answer, JSON.stringify(op)).toEqual(want);
         break;
@@ -425,7 +425,7 @@ function checkWholeLog(log: LogEntry[], store: MemoryStore, ref: Reference): voi
     expect(list.length, id).toBe(r.status === 'unresolved' ? 0 : 1);
     const outcome = list[0];
     if (!outcome) continue;
-    expect(list[0].seq).toBeGreaterThan(request.seq);
+    expect(list[0]?.seq).toBeGreaterThan(request.seq);
     switch (outcome.type) {
       case 'permission-resolved': {
         expect(r.status).toBe('resolved');

@@ -4,9 +4,15 @@
  *
  * Every host-to-broker event carries `at`, the host's clock reading (ms since the epoch,
  * or a SimulatedClock's time in tests): time is an input, the machines never read a clock.
- * Every event that expects an answer carries `ref`, a host-chosen correlation id; the
- * answer is emitted synchronously, before `actor.send()` returns.
+ * A command that has an answer (create, decide, cancel, append) carries `reply`, which
+ * the broker calls exactly once with the answer, as the last action of the step that
+ * decided it (so every record of that step has been handed to `persist` first). Sent
+ * from outside the broker's own processing, `reply` runs before `actor.send()` returns;
+ * sent from inside (a listener), it runs when the broker reaches the event in its mailbox.
+ * Answers are never emitted: nothing is fished out of an event stream by reference
+ * (architecture.md, example 14).
  */
+import type { ActorOptions } from 'xstate';
 import type { ChatMessageEvent, Decision, DecisionRejectionCode, PermissionRequestEvent, SequencedEvent, SessionUpdatedEvent } from '../protocol/index.ts';
 
 /** `agent`: the asking agent lives inside the server process (SDK session, demo agent),
@@ -69,6 +75,14 @@ export type DecisionAnswer =
 /** The remembered answer to a `permission-response` that carried a `clientMsgId`. */
 export type ClientAnswerRecord = { clientMsgId: string; requestId: string; answer: DecisionAnswer };
 
+/** How the broker creates its request actors (each in a system of its own, see
+ *  broker.machine.ts): the host passes the clock and the inspector it gives the broker, so
+ *  the children run on the same clock and show up in the same inspector. */
+export type RequestActorOptions = {
+  clock?: NonNullable<ActorOptions<never>['clock']>;
+  inspect?: NonNullable<ActorOptions<never>['inspect']>;
+};
+
 /** Where the broker starts: a new, empty stream, or what the store kept. */
 export type BrokerInput = {
   epoch: string;
@@ -84,6 +98,8 @@ export type BrokerInput = {
   /** How many finished requests (and their idempotency keys and clientMsgId answers)
    *  are remembered in memory. Default 10,000. */
   recentLimit?: number;
+  /** Clock and inspector for the request actors (default: real timers, no inspector). */
+  requestActors?: RequestActorOptions;
 };
 
 export type CreateRequestSpec = {
@@ -97,11 +113,17 @@ export type CreateRequestSpec = {
 /** Appended to the stream by the host (chat traffic); the broker gives it its seq. */
 export type AppendableEvent = Omit<ChatMessageEvent, 'seq'> | Omit<SessionUpdatedEvent, 'seq'>;
 
+/** Called once with a command's answer (see the header). */
+export type Reply<T> = (answer: T) => void;
+
+/** A decision's answer, and whether it is a remembered one (a repeated `clientMsgId`). */
+export type DecisionResult = { answer: DecisionAnswer; replayed: boolean };
+
 export type BrokerEvent =
   | {
       type: 'request.create';
       at: number;
-      ref: string;
+      reply?: Reply<CreateAnswer>;
       request: CreateRequestSpec;
       origin: RequestOrigin;
       idempotencyKey?: string;
@@ -110,11 +132,11 @@ export type BrokerEvent =
     }
   /** The host wrote every event up to `upToSeq` to at least one socket. */
   | { type: 'request.sent'; at: number; upToSeq: number }
-  | { type: 'request.cancel'; at: number; ref: string; requestId: string; reason: string; cancelledBy: string }
+  | { type: 'request.cancel'; at: number; reply?: Reply<CancelAnswer>; requestId: string; reason: string; cancelledBy: string }
   | {
       type: 'permission.decide';
       at: number;
-      ref: string;
+      reply?: Reply<DecisionResult>;
       requestId: string;
       decision: Decision;
       updatedInput?: Record<string, unknown>;
@@ -126,7 +148,14 @@ export type BrokerEvent =
   | { type: 'client.disconnect'; at: number; clientId: string }
   /** The client holds every event up to `seq`. */
   | { type: 'client.ack'; at: number; clientId: string; seq: number }
-  | { type: 'stream.append'; at: number; event: AppendableEvent };
+  | { type: 'stream.append'; at: number; event: AppendableEvent; reply?: Reply<SequencedEvent> }
+  /** The instant named by the broker's `nextDeadline` came: `at` is the runner's clock
+   *  reading then; restored requests due by `at` time out (broker.machine.ts). */
+  | { type: 'broker.deadline'; at: number }
+  /** Shutdown begins: refuse new creates, keep deciding the unresolved ones. */
+  | { type: 'broker.drain'; at: number }
+  /** Shutdown ends: the broker reaches its final state and stops its request actors. */
+  | { type: 'broker.stop'; at: number };
 
 /** Handed to the host's `persist` effect, in order, before anything is emitted for it. */
 export type PersistRecord =
@@ -147,7 +176,9 @@ export type CreateAnswer =
   /** The idempotency key was seen with the same body: the existing request. */
   | { status: 'existing'; id: string; seq: number; expiresAt: number }
   /** The idempotency key was seen with another body. */
-  | { status: 'conflict'; id: string };
+  | { status: 'conflict'; id: string }
+  /** The broker is draining (shutdown): nothing was created. */
+  | { status: 'refused'; reason: 'draining'; message: string };
 
 export type CancelAnswer =
   | { status: 'cancelled'; requestId: string }
@@ -157,7 +188,4 @@ export type BrokerEmitted =
   /** A sequenced event, already persisted: relay it. */
   | { type: 'stream.event'; event: SequencedEvent }
   /** The queue status may have changed: coalesce, then read `queueStatusOf(snapshot)`. */
-  | { type: 'queue.changed' }
-  | { type: 'create.answer'; ref: string; answer: CreateAnswer }
-  | { type: 'decision.answer'; ref: string; clientMsgId?: string; answer: DecisionAnswer; replayed: boolean }
-  | { type: 'cancel.answer'; ref: string; answer: CancelAnswer };
+  | { type: 'queue.changed' };

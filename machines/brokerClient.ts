@@ -1,24 +1,25 @@
 /**
- * A small synchronous facade over a running broker actor, for the server and the tests:
- * each method sends one event with a fresh `ref` and returns the answer the broker
- * emitted for it during that `send`.
+ * A small synchronous facade over a running broker actor, for tests and benchmarks: each
+ * method sends one command with a `reply` and returns the answer the broker gave it
+ * during that `send` (broker.types.ts).
  *
- * Synchronous by design: the broker emits every answer before `actor.send()` returns
- * (broker.machine.ts). That holds when the call is made from outside the broker's own
- * processing. Called from inside a broker listener or the `persist` action, the event
- * is only queued (XState's mailbox), no answer exists yet, and the method throws.
+ * Synchronous by design: sent from outside the broker's own processing, a command is
+ * answered before `actor.send()` returns. Called from inside a broker listener or the
+ * `persist` action, the command is only queued (XState's mailbox), no answer exists
+ * yet, and the method throws. The server's host does not use this facade: it awaits the
+ * replies (server/brokerHost.ts), which is right in both cases.
  */
+import type { ActorOptions } from 'xstate';
 import type { BrokerActor } from './broker.machine.ts';
-import type { AppendableEvent, BrokerEmitted, BrokerEvent, CancelAnswer, CreateAnswer, DecisionAnswer } from './broker.types.ts';
+import { MAX_TIMER_DELAY_MS } from './permissionRequest.machine.ts';
+import type { AppendableEvent, BrokerEvent, CancelAnswer, CreateAnswer, DecisionResult, Reply } from './broker.types.ts';
 
 type Without<T, K extends string> = T extends unknown ? Omit<T, K> : never;
-type EventOf<T extends BrokerEvent['type']> = Without<Extract<BrokerEvent, { type: T }>, 'type' | 'ref'>;
+type EventOf<T extends BrokerEvent['type']> = Without<Extract<BrokerEvent, { type: T }>, 'type' | 'reply'>;
 
 export type CreateArgs = EventOf<'request.create'>;
 export type DecideArgs = EventOf<'permission.decide'>;
 export type CancelArgs = EventOf<'request.cancel'>;
-
-export type DecisionResult = { answer: DecisionAnswer; replayed: boolean };
 
 export type BrokerClient = {
   create(args: CreateArgs): CreateAnswer;
@@ -31,7 +32,7 @@ export type BrokerClient = {
   markSent(args: EventOf<'request.sent'>): void;
   /** Appends a chat event; returns the seq it was given. */
   append(args: { at: number; event: AppendableEvent }): number;
-  /** Stop listening (the actor itself is the caller's to stop). */
+  /** Nothing to release any more (kept so callers need not change). */
   close(): void;
 };
 
@@ -40,53 +41,73 @@ export class NoAnswerError extends Error {
 }
 
 export function createBrokerClient(actor: BrokerActor): BrokerClient {
-  let counter = 0;
-  /** Refs of calls in progress -> the answer once emitted. */
-  const waiting = new Map<string, BrokerEmitted | null>();
-  const capture = (emitted: BrokerEmitted) => {
-    if ('ref' in emitted && waiting.has(emitted.ref)) waiting.set(emitted.ref, emitted);
-  };
-  const subscriptions = [actor.on('create.answer', capture), actor.on('decision.answer', capture), actor.on('cancel.answer', capture)];
-
-  function ask<T extends 'create.answer' | 'decision.answer' | 'cancel.answer'>(
-    event: BrokerEvent & { ref: string },
-    answerType: T,
-  ): Extract<BrokerEmitted, { type: T }> {
-    waiting.set(event.ref, null);
-    try {
-      actor.send(event);
-      const emitted = waiting.get(event.ref);
-      if (!emitted || emitted.type !== answerType) {
-        throw new NoAnswerError(
-          `the broker emitted no ${answerType} for ${event.type} (ref ${event.ref}): ` +
-            'it is stopped, or this call was made from inside a broker listener or persist',
-        );
-      }
-      return emitted as Extract<BrokerEmitted, { type: T }>;
-    } finally {
-      waiting.delete(event.ref);
+  /** Send a command built around `reply`; the answer it got during the send. */
+  function ask<A>(type: string, send: (reply: Reply<A>) => void): A {
+    let answered: { answer: A } | undefined;
+    send((answer) => {
+      answered = { answer };
+    });
+    if (answered === undefined) {
+      throw new NoAnswerError(`the broker gave no answer to ${type}: it is stopped, or this call was made from inside a broker listener or persist`);
     }
+    return answered.answer;
   }
 
-  const nextRef = () => `c${++counter}`;
-
   return {
-    create: (args) => ask({ ...args, type: 'request.create', ref: nextRef() }, 'create.answer').answer,
-    decide: (args) => {
-      const emitted = ask({ ...args, type: 'permission.decide', ref: nextRef() }, 'decision.answer');
-      return { answer: emitted.answer, replayed: emitted.replayed };
-    },
-    cancel: (args) => ask({ ...args, type: 'request.cancel', ref: nextRef() }, 'cancel.answer').answer,
+    create: (args) => ask<CreateAnswer>('request.create', (reply) => actor.send({ ...args, type: 'request.create', reply })),
+    decide: (args) => ask<DecisionResult>('permission.decide', (reply) => actor.send({ ...args, type: 'permission.decide', reply })),
+    cancel: (args) => ask<CancelAnswer>('request.cancel', (reply) => actor.send({ ...args, type: 'request.cancel', reply })),
     ack: (args) => actor.send({ ...args, type: 'client.ack' }),
     connect: (args) => actor.send({ ...args, type: 'client.connect' }),
     disconnect: (args) => actor.send({ ...args, type: 'client.disconnect' }),
     markSent: (args) => actor.send({ ...args, type: 'request.sent' }),
-    append: (args) => {
-      actor.send({ type: 'stream.append', at: args.at, event: args.event });
-      return actor.getSnapshot().context.headSeq;
-    },
-    close: () => {
-      for (const subscription of subscriptions) subscription.unsubscribe();
-    },
+    append: (args) => ask<{ seq: number }>('stream.append', (reply) => actor.send({ type: 'stream.append', at: args.at, event: args.event, reply })).seq,
+    close: () => {},
   };
+}
+
+type Timers = NonNullable<ActorOptions<never>['clock']>;
+
+/**
+ * Runs the restored requests' deadlines of a broker (broker.machine.ts, "Why restore is
+ * cheap"): one timer on `timers` (the host's clock, a SimulatedClock in tests) for the
+ * instant the broker's `nextDeadline` names; when it fires, `broker.deadline` with the
+ * clock's reading then, and the next one; moved when `nextDeadline` moves. Stops with the
+ * actor; returns a stop function.
+ */
+export function driveRestoredDeadlines(actor: BrokerActor, timers: Timers, now: () => number): () => void {
+  let timer: unknown;
+  let armedFor: number | null = null;
+  let stopped = false;
+  const clear = () => {
+    if (timer !== undefined) timers.clearTimeout(timer);
+    timer = undefined;
+    armedFor = null;
+  };
+  const arm = () => {
+    if (stopped || actor.getSnapshot().status !== 'active') return;
+    const next = actor.getSnapshot().context.nextDeadline;
+    if (next === armedFor && timer !== undefined) return;
+    clear();
+    if (next === null) return;
+    armedFor = next;
+    timer = timers.setTimeout(
+      () => {
+        timer = undefined;
+        armedFor = null;
+        if (stopped || actor.getSnapshot().status !== 'active') return;
+        actor.send({ type: 'broker.deadline', at: now() });
+        arm();
+      },
+      Math.min(Math.max(0, next - now()), MAX_TIMER_DELAY_MS),
+    );
+  };
+  const stop = () => {
+    stopped = true;
+    clear();
+  };
+  // Re-armed when the next deadline moves (its request was decided first), O(1) a step.
+  actor.subscribe({ next: () => arm(), complete: stop, error: stop });
+  arm();
+  return stop;
 }

@@ -45,7 +45,12 @@ function harness(opts: { visible?: boolean; random?: number } = {}) {
   const emitted: ConnectionEmitted[] = [];
   actor.on('*', (e) => emitted.push(e));
   actor.start();
-  const last = () => sockets[sockets.length - 1];
+  /** The socket opened last; a test that expects one fails here when there is none. */
+  const last = () => {
+    const socket = sockets[sockets.length - 1];
+    if (!socket) throw new Error('no socket opened yet');
+    return socket;
+  };
   return {
     actor,
     clock,
@@ -211,8 +216,8 @@ describe('connection machine', () => {
     const h = harness();
     connected(h, 1, [[1, 'r1']]);
     const first = h.last();
-    first.serve(request(3, 'r3')); // seq 2 is missing
-    expect(first.closed).toBe(true);
+    first!.serve(request(3, 'r3')); // seq 2 is missing
+    expect(first?.closed).toBe(true);
     expect(h.sockets.length).toBe(2);
     expect(h.last().input).toEqual({ since: 1, epoch: EPOCH });
     expect(h.ctx().queue.cards.r3).toBeUndefined();
@@ -307,10 +312,10 @@ describe('outbox and optimistic decisions', () => {
     const h = harness();
     connected(h, 1, [[1, 'r1']]);
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
-    expect(h.ctx().queue.cards.r1.phase).toEqual({ kind: 'sending', decision: 'allow', clientMsgId: 'm1' });
+    expect(h.ctx().queue.cards.r1?.phase).toEqual({ kind: 'sending', decision: 'allow', clientMsgId: 'm1' });
     expect(h.sentOfType('permission-response')).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
     h.last().serve({ type: 'ack', ref: 'm1', requestId: 'r1', status: 'accepted' });
-    expect(h.ctx().queue.cards.r1.phase.kind).toBe('accepted');
+    expect(h.ctx().queue.cards.r1?.phase.kind).toBe('accepted');
     h.last().serve(resolved(2, 'r1', 'some-label'));
     expect(h.ctx().queue.history[0]).toMatchObject({ requestId: 'r1', outcome: 'allowed', decider: 'this-window' });
   });
@@ -321,10 +326,10 @@ describe('outbox and optimistic decisions', () => {
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
     // The other window's decision arrives before our error.
     h.last().serve(resolved(2, 'r1', 'client-b', 'deny'));
-    expect(h.ctx().queue.history[0].decider).toBe('unconfirmed');
+    expect(h.ctx().queue.history[0]?.decider).toBe('unconfirmed');
     h.last().serve({ type: 'error', code: 'already-resolved', message: 'decided', ref: 'm1', requestId: 'r1', decision: 'deny' });
     expect(h.ctx().queue.history[0]).toMatchObject({ decider: 'another-window', outcome: 'denied' });
-    expect(h.ctx().queue.history[0].note).toContain('did not count');
+    expect(h.ctx().queue.history[0]?.note).toContain('did not count');
     expect(h.ctx().queue.outbox).toEqual([]);
     expect(h.ctx().errors).toEqual([]); // not a general error
   });
@@ -334,7 +339,7 @@ describe('outbox and optimistic decisions', () => {
     connected(h, 1, [[1, 'r1']]);
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'deny', clientMsgId: 'm1', message: 'no' });
     h.last().serve({ type: 'error', code: 'expired', message: 'timed out', ref: 'm1', requestId: 'r1' });
-    expect(h.ctx().queue.cards.r1.phase).toMatchObject({ kind: 'rejected', code: 'expired' });
+    expect(h.ctx().queue.cards.r1?.phase).toMatchObject({ kind: 'rejected', code: 'expired' });
   });
 
   it('UI-4: a decision made offline waits in the outbox and goes out after the reconnect catches up', () => {
@@ -346,7 +351,7 @@ describe('outbox and optimistic decisions', () => {
     h.last().drop();
     h.actor.send({ type: 'queue.decide', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' });
     h.actor.send({ type: 'queue.decide', requestId: 'r2', decision: 'deny', clientMsgId: 'm2' });
-    expect(h.ctx().queue.cards.r1.phase.kind).toBe('queued');
+    expect(h.ctx().queue.cards.r1?.phase.kind).toBe('queued');
     expect(h.sentOfType('permission-response')).toEqual([]);
     h.advance(h.ctx().retryDelayMs);
     h.last().serve(welcome(3, true));
@@ -355,7 +360,7 @@ describe('outbox and optimistic decisions', () => {
     h.last().serve({ type: 'permission-timeout', seq: 3, requestId: 'r2', toolName: 'Bash', timestamp: 1 });
     const sent = h.last().sent.filter((f) => f.type === 'permission-response');
     expect(sent).toEqual([{ type: 'permission-response', requestId: 'r1', decision: 'allow', clientMsgId: 'm1' }]);
-    expect(h.ctx().queue.cards.r1.phase.kind).toBe('sending');
+    expect(h.ctx().queue.cards.r1?.phase.kind).toBe('sending');
     const r2 = h.ctx().queue.history.find((e) => e.requestId === 'r2');
     expect(r2).toMatchObject({ outcome: 'timedOut', decider: 'deadline' });
     expect(r2?.note).toContain('expired while offline');
@@ -509,8 +514,8 @@ describe('snapshot in parts (contract-2 §3)', () => {
     h.actor.send({ type: 'connection.start' });
     h.last().serve(welcome(3, false));
     const socket = h.last();
-    socket.serve(part([[1, 'r1']], false));
-    expect(socket.closed).toBe(true);
+    socket!.serve(part([[1, 'r1']], false));
+    expect(socket?.closed).toBe(true);
     expect(h.ctx().errors[0]).toMatchObject({ code: 'invalid-server-frame' });
     expect(h.last().input).toEqual({});
     expect(h.ctx().queue.order).toEqual([]);

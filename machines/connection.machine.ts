@@ -88,6 +88,8 @@ export type ConnectionEvent =
   | ({ type: 'queue.decide' } & DecideCommand)
   /** The host fetched the outcome of a request that finished unseen (`request.unseen`). */
   | { type: 'queue.outcome'; view: RequestView }
+  /** The outbox kept across a reload (queue.restoreOutbox), given before `connection.start`. */
+  | { type: 'queue.restore'; entries: queue.OutboxEntry[] }
   | { type: 'errors.dismiss' }
   /** Internal: an event was held, an ack is due (coalesced). */
   | { type: 'event.held' };
@@ -223,6 +225,9 @@ export const connectionMachine = setup({
       enqueue.raise({ type: 'event.held' });
     }),
     resetSnapshotParts: assign({ snapshotParts: null }),
+    restoreOutbox: assign({
+      queue: ({ context, event }) => (event.type === 'queue.restore' ? queue.restoreOutbox(context.queue, event.entries) : context.queue),
+    }),
     applyFetchedOutcome: assign({
       queue: ({ context, event }) => (event.type === 'queue.outcome' ? queue.applyFetchedOutcome(context.queue, event.view) : context.queue),
     }),
@@ -290,8 +295,8 @@ export const connectionMachine = setup({
         return;
       }
       enqueue.assign({ queue: result.state });
-      const entry = result.state.outbox[result.state.outbox.length - 1];
-      enqueue.sendTo('socket', encodeClientFrame(entry.frame));
+      const entry = result.state.outbox[result.state.outbox.length - 1]; // the decision just queued
+      if (entry) enqueue.sendTo('socket', encodeClientFrame(entry.frame));
     }),
     flushOutbox: enqueueActions(({ context, enqueue }) => {
       const { state, frames } = queue.flushOutbox(context.queue);
@@ -333,6 +338,7 @@ export const connectionMachine = setup({
     'connection.offline': { actions: 'setOnline' },
     'queue.decide': { actions: 'decideOffline' },
     'queue.outcome': { actions: 'applyFetchedOutcome' },
+    'queue.restore': { actions: 'restoreOutbox' },
     'server.queue-status': { actions: 'setCounts' },
     'server.ack': { actions: 'applyAck' },
     'server.error': { actions: 'applyError' },

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { assign, createActor, setup, SimulatedClock, type Actor } from 'xstate';
 import { createTestModel } from 'xstate/graph';
 import type { Outcome } from './broker.types.ts';
+import { cancelledMessage } from '../protocol/outcome.ts';
 import {
   deadlineDelay,
   MAX_TIMER_DELAY_MS,
@@ -207,7 +208,7 @@ describe('permissionRequest (SimulatedClock)', () => {
     expect(h.output()).toEqual({
       status: 'cancelled',
       decision: 'deny',
-      message: 'Cancelled: agent-aborted',
+      message: cancelledMessage('agent-aborted'),
       decidedBy: 'agent',
       decidedAt: T0 + 7,
       reason: 'agent-aborted',

@@ -20,7 +20,7 @@
  * broker.machine.ts) and its `output` is the Outcome.
  */
 import { assign, sendParent, setup } from 'xstate';
-import type { Decision } from '../protocol/index.ts';
+import { cancelledMessage, type Decision, decidedByWire, timedOutMessage, waitedSeconds } from '../protocol/index.ts';
 import type { Outcome, RequestData } from './broker.types.ts';
 
 /** setTimeout fires after 1 ms for anything longer (toolchain.md). */
@@ -53,10 +53,9 @@ export type PermissionRequestActorEvent =
 /** What a finished request tells its parent. */
 export type RequestFinishedEvent = { type: 'request.finished'; id: string; outcome: Outcome };
 
-/** The timeout's deny message; the store uses the same words when it rebuilds an outcome. */
+/** The timeout's deny message (protocol/outcome.ts); the store uses the same words when it rebuilds an outcome. */
 export function timeoutMessage(createdAt: number, expiresAt: number): string {
-  const seconds = Math.max(0, Math.round((expiresAt - createdAt) / 100) / 10);
-  return `Timed out: no decision within ${seconds} s, so the request was denied`;
+  return timedOutMessage(waitedSeconds(createdAt, expiresAt));
 }
 
 /** The deadline as a timer delay: never negative, never beyond what setTimeout honours. */
@@ -72,7 +71,7 @@ export function timeoutOutcome(request: RequestData): Outcome {
     status: 'timedOut',
     decision: 'deny',
     message: timeoutMessage(request.timestamp, request.expiresAt),
-    decidedBy: 'timeout',
+    decidedBy: decidedByWire.timeout,
     decidedAt: request.expiresAt,
   };
 }
@@ -105,7 +104,7 @@ export const permissionRequestMachine = setup({
       const outcome: Outcome = {
         status: 'cancelled',
         decision: 'deny',
-        message: `Cancelled: ${event.reason}`,
+        message: cancelledMessage(event.reason),
         decidedBy: event.cancelledBy,
         decidedAt: event.at,
         reason: event.reason,

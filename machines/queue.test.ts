@@ -28,7 +28,7 @@ describe('queue reducer', () => {
     const d = decide(s, { requestId: 'a', decision: 'allow', clientMsgId: 'm' }, false);
     if (!d.ok) throw new Error(d.reason);
     s = applySnapshot(d.state, { type: 'snapshot', seq: 5, requests: [req(1, 'a'), req(4, 'd')], queue: { pending: 2, processing: 0 } }, 99);
-    expect(s.cards.a.phase.kind).toBe('queued');
+    expect(s.cards.a?.phase.kind).toBe('queued');
     expect(s.order).toEqual(['a', 'd']);
     expect(flushOutbox(s).frames).toHaveLength(1);
   });
@@ -38,13 +38,13 @@ describe('queue reducer', () => {
     s = applyEvent(s, { type: 'permission-cancelled', seq: 2, requestId: 'a', reason: 'agent gave up', timestamp: 2 });
     s = applyEvent(s, req(1, 'a'));
     expect(s.order).toEqual([]);
-    expect(describeOutcome(s.history[0])).toBe('Cancelled by the agent (agent gave up)');
+    expect(describeOutcome(s.history[0]!)).toBe('Cancelled ("agent gave up")');
   });
 
   it("CCH-15: a request cancelled answered-in-terminal reads as answered in the agent's terminal, not as the agent giving up", () => {
     let s = applyEvent(emptyQueue(), req(1, 'a'));
     s = applyEvent(s, { type: 'permission-cancelled', seq: 2, requestId: 'a', reason: 'answered-in-terminal', timestamp: 2 });
-    expect(describeOutcome(s.history[0])).toBe("Answered in the agent's terminal (not here)");
+    expect(describeOutcome(s.history[0]!)).toBe("Answered in the agent's terminal (not here)");
   });
 
   it('UI-9: the history is capped, newest first', () => {
@@ -54,6 +54,6 @@ describe('queue reducer', () => {
       s = applyEvent(s, { type: 'permission-timeout', seq: i * 2 + 1, requestId: `r${i}`, toolName: 'Bash', timestamp: i });
     }
     expect(s.history).toHaveLength(HISTORY_LIMIT);
-    expect(s.history[0].requestId).toBe(`r${HISTORY_LIMIT + 5}`);
+    expect(s.history[0]?.requestId).toBe(`r${HISTORY_LIMIT + 5}`);
   });
 });

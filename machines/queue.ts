@@ -22,6 +22,7 @@ import type {
   SnapshotMessage,
   SnapshotPartMessage,
 } from '../protocol/index.ts';
+import { cancelledText, decidedByWire, deciderText, OUTCOME_LABELS, parseDecidedBy, REFUSAL_TEXT } from '../protocol/outcome.ts';
 
 /** What this window has done with a request that is still unresolved. */
 export type CardPhase =
@@ -66,9 +67,12 @@ export type HistoryEntry = {
   context: PermissionRequestEvent['context'];
   outcome: Outcome;
   decider: DeciderKind;
-  /** The server's `decidedBy` (a client label, `http`, `rule:<id>`), or a reason. */
+  /** The server's `decidedBy` as sent (protocol/outcome.ts `parseDecidedBy` reads it);
+   *  `unknown` when this window did not see the outcome. */
   decidedBy: string;
   message?: string;
+  /** A cancel's reason, as the `permission-cancelled` event gave it. */
+  reason?: string;
   updatedInput?: Record<string, unknown>;
   at: number;
   /** What happened to this window's own decision, when it did not count. */
@@ -111,7 +115,7 @@ export type DecideCommand = {
 };
 
 function sortOrder(cards: Record<string, PendingCard>): string[] {
-  return Object.keys(cards).sort((a, b) => cards[a].request.seq - cards[b].request.seq);
+  return Object.keys(cards).sort((a, b) => cards[a]!.request.seq - cards[b]!.request.seq); // keys of cards: present
 }
 
 function pushHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
@@ -129,9 +133,11 @@ function inFlight(state: QueueState, requestId: string): OutboxEntry | undefined
 
 /** Who decided, from the server's `decidedBy` and what this window knows it sent. */
 export function classifyDecider(state: QueueState, requestId: string, decidedBy: string): DeciderKind {
-  if (decidedBy.startsWith('rule:')) return 'rule';
-  if (decidedBy === 'http') return 'http';
-  if (decidedBy === 'timeout') return 'deadline';
+  const by = parseDecidedBy(decidedBy);
+  if (by.kind === 'rule') return 'rule';
+  if (by.kind === 'http') return 'http';
+  if (by.kind === 'timeout') return 'deadline';
+  if (by.kind === 'agent' || by.kind === 'server') return 'agent';
   if (state.clientId !== null && decidedBy === state.clientId) return 'this-window';
   if (state.formerClientIds.includes(decidedBy)) return 'this-window';
   const card = state.cards[requestId];
@@ -160,18 +166,18 @@ export function applyEvent(state: QueueState, event: SequencedEvent): QueueState
         outcome: event.decision === 'allow' ? 'allowed' : 'denied',
         decider: classifyDecider(state, event.requestId, event.decidedBy),
         decidedBy: event.decidedBy,
-        message: event.message,
-        updatedInput: event.updatedInput,
+        ...(event.message !== undefined ? { message: event.message } : {}),
+        ...(event.updatedInput !== undefined ? { updatedInput: event.updatedInput } : {}),
         at: event.timestamp,
       });
     case 'permission-timeout':
-      return finish(state, event.requestId, { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout', at: event.timestamp });
+      return finish(state, event.requestId, { outcome: 'timedOut', decider: 'deadline', decidedBy: decidedByWire.timeout, at: event.timestamp });
     case 'permission-cancelled':
       return finish(state, event.requestId, {
         outcome: 'cancelled',
         decider: 'agent',
-        decidedBy: event.reason,
-        message: event.reason,
+        decidedBy: decidedByWire.agent,
+        reason: event.reason,
         at: event.timestamp,
       });
     case 'chat-message':
@@ -184,7 +190,7 @@ export function applyEvent(state: QueueState, event: SequencedEvent): QueueState
   }
 }
 
-type Finish = Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy' | 'message' | 'updatedInput' | 'at'>;
+type Finish = Pick<HistoryEntry, 'outcome' | 'decider' | 'decidedBy' | 'message' | 'updatedInput' | 'reason' | 'at'>;
 
 function finish(state: QueueState, requestId: string, how: Finish): QueueState {
   const card = state.cards[requestId];
@@ -218,6 +224,7 @@ export function applySnapshot(state: QueueState, snapshot: SnapshotMessage, at: 
   for (const id of state.order) {
     if (cards[id]) continue;
     const old = state.cards[id];
+    if (!old) continue; // order lists held cards only
     const entry = inFlight(state, id);
     if (entry && !entry.sent) outbox = outbox.filter((e) => e !== entry);
     history = pushHistory(history, {
@@ -255,13 +262,14 @@ export function applyFetchedOutcome(state: QueueState, view: RequestView): Queue
       };
       break;
     case 'timedOut':
-      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: 'timeout' };
+      how = { outcome: 'timedOut', decider: 'deadline', decidedBy: decidedByWire.timeout };
       break;
     case 'cancelled':
+      // The view carries no reason: its `message` (protocol/outcome.ts `cancelledMessage`) says it.
       how = {
         outcome: 'cancelled',
         decider: 'agent',
-        decidedBy: view.message ?? 'cancelled',
+        decidedBy: view.decidedBy ?? decidedByWire.agent,
         ...(view.message !== undefined ? { message: view.message } : {}),
       };
       break;
@@ -356,6 +364,10 @@ export function flushOutbox(state: QueueState): { state: QueueState; frames: Per
     outbox.push({ ...entry, sent: true });
     if (card.phase.kind === 'queued') {
       cards[entry.requestId] = { ...card, phase: { ...card.phase, kind: 'sending' } };
+    } else if (card.phase.kind === 'waiting') {
+      // A decision restored from before a reload (restoreOutbox): its card came back with
+      // the snapshot as waiting; now it shows the decision on its way.
+      cards[entry.requestId] = { ...card, phase: { kind: 'sending', decision: entry.frame.decision, clientMsgId: entry.clientMsgId } };
     }
   }
   return { state: { ...state, cards, outbox }, frames };
@@ -399,15 +411,8 @@ export function applyAck(state: QueueState, ack: AckMessage): QueueState {
   return { ...state, cards, outbox, history: settleHistory(state, entry.requestId, { decider: 'this-window', outcome }) };
 }
 
-const REJECTION_TEXT: Record<string, string> = {
-  'already-resolved': 'decided elsewhere',
-  expired: 'timed out, denied',
-  cancelled: 'cancelled by the agent',
-  'unknown-request': 'unknown to the server',
-};
-
 export function rejectionText(code: string): string {
-  return REJECTION_TEXT[code] ?? code;
+  return REFUSAL_TEXT[code] ?? code;
 }
 
 /** The server refused a frame of ours: roll the card back to the truth it told us.
@@ -437,45 +442,31 @@ export function setClientId(state: QueueState, clientId: string): QueueState {
 }
 
 /** How a cancel reason reads on every screen (the `permission-cancelled` event's
- *  `reason`); undefined: shown as it is. */
-const CANCEL_REASON_TEXT: Record<string, string> = {
-  'answered-in-terminal': "Answered in the agent's terminal (not here)",
-  'answered-in-editor': 'Answered in the editor (not here)',
-};
-
-export function cancelReasonText(reason: string | undefined): string | undefined {
-  return reason === undefined ? undefined : CANCEL_REASON_TEXT[reason];
+ *  `reason`): protocol/outcome.ts `cancelledText`. */
+export function cancelReasonText(reason: string | undefined): string {
+  return cancelledText(reason);
 }
 
-/** How a history entry reads, e.g. "Allowed by this window", "Denied: decided elsewhere". */
+/** How a history entry reads, e.g. "Allowed by you (this window)", "Denied: decided
+ *  elsewhere (the client "bob")", in the words of protocol/outcome.ts. */
 export function describeOutcome(entry: HistoryEntry): string {
-  const answeredElsewhere = entry.outcome === 'cancelled' ? cancelReasonText(entry.message) : undefined;
-  if (answeredElsewhere) return answeredElsewhere;
-  const what =
-    entry.outcome === 'allowed'
-      ? 'Allowed'
-      : entry.outcome === 'denied'
-        ? 'Denied'
-        : entry.outcome === 'timedOut'
-          ? 'Timed out, denied'
-          : entry.outcome === 'cancelled'
-            ? 'Cancelled by the agent'
-            : 'Finished';
+  if (entry.outcome === 'cancelled') return entry.reason !== undefined ? cancelledText(entry.reason) : (entry.message ?? OUTCOME_LABELS.cancelled);
+  const what = entry.outcome === 'unknown' ? 'Finished' : OUTCOME_LABELS[entry.outcome];
   switch (entry.decider) {
     case 'this-window':
       return `${what} by you (this window)`;
     case 'another-window':
-      return `${what}: decided elsewhere (${entry.decidedBy})`;
+    case 'http':
+      // `unknown`: refused as already decided, by whom this window did not see.
+      return entry.decidedBy === 'unknown' ? `${what}: decided elsewhere` : `${what}: decided elsewhere (${deciderText(parseDecidedBy(entry.decidedBy))})`;
     case 'unconfirmed':
       return `${what} (confirming…)`;
     case 'rule':
-      return `${what} by a remembered rule (${entry.decidedBy.slice('rule:'.length)})`;
-    case 'http':
-      return `${what}: decided elsewhere (HTTP API)`;
+      return `${what} by ${deciderText(parseDecidedBy(entry.decidedBy))}`;
     case 'deadline':
       return `${what}: the deadline passed`;
     case 'agent':
-      return entry.message ? `${what} (${entry.message})` : what;
+      return `${what} by ${deciderText(parseDecidedBy(entry.decidedBy))}`;
     case 'unknown':
       return `${what}: outcome not seen (disconnected)`;
     default: {
@@ -483,4 +474,24 @@ export function describeOutcome(entry: HistoryEntry): string {
       return never;
     }
   }
+}
+
+/** After a reload (docs/ui.md, "Offline decisions"): the outbox the page kept in
+ *  IndexedDB comes back before the first connection, each entry with its clientMsgId, so
+ *  the flush once live sends it (again) and the server, which remembers clientMsgIds,
+ *  never counts one twice. Entries for a request this window already decides are dropped
+ *  (the live decision stands), so one request never has two. */
+export function restoreOutbox(state: QueueState, entries: readonly OutboxEntry[]): QueueState {
+  const ids = new Set(state.outbox.map((e) => e.clientMsgId));
+  const requests = new Set(state.outbox.map((e) => e.requestId));
+  const restored: OutboxEntry[] = [];
+  for (const entry of entries) {
+    if (ids.has(entry.clientMsgId) || requests.has(entry.requestId) || entry.frame.requestId !== entry.requestId) continue;
+    const phase = state.cards[entry.requestId]?.phase.kind;
+    if (phase !== undefined && phase !== 'waiting') continue;
+    ids.add(entry.clientMsgId);
+    requests.add(entry.requestId);
+    restored.push(entry);
+  }
+  return restored.length ? { ...state, outbox: [...state.outbox, ...restored] } : state;
 }

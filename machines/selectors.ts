@@ -3,7 +3,7 @@
  * requests, one request's status. Each takes a snapshot (or its context) and reads it at
  * once (the broker mutates its Maps in place; see broker.machine.ts).
  */
-import type { PermissionRequestEvent } from '../protocol/index.ts';
+import type { DeliveryState, PermissionRequestEvent } from '../protocol/index.ts';
 import type { BrokerContext, UnresolvedRequest } from './broker.machine.ts';
 import type { FinishedRequest } from './broker.types.ts';
 
@@ -28,6 +28,13 @@ export function unresolvedRequestEventsOf(source: ContextSource): PermissionRequ
   return events;
 }
 
+/** The delivery state of one unresolved request; `undefined` when it is not unresolved. */
+export function deliveryOf(source: ContextSource, id: string): DeliveryState | undefined {
+  const context = contextOf(source);
+  const request = context.unresolved.get(id);
+  return request ? deliveryStateOf(context, request) : undefined;
+}
+
 /** The stream's epoch and head. */
 export function streamHeadOf(source: ContextSource): { epoch: string; headSeq: number } {
   const context = contextOf(source);
@@ -35,7 +42,7 @@ export function streamHeadOf(source: ContextSource): { epoch: string; headSeq: n
 }
 
 /** The child's delivery state: where an unresolved request is on its way to a client. */
-export type DeliveryState = 'pending' | 'sent' | 'acked';
+export type { DeliveryState };
 
 export type RequestLookup =
   | { status: 'pending'; delivery: DeliveryState; request: UnresolvedRequest }
@@ -46,13 +53,16 @@ export type RequestLookup =
 export function lookupRequest(source: ContextSource, id: string): RequestLookup | undefined {
   const context = contextOf(source);
   const request = context.unresolved.get(id);
-  if (request) return { status: 'pending', delivery: deliveryStateOf(request), request };
+  if (request) return { status: 'pending', delivery: deliveryStateOf(context, request), request };
   const finished = context.recent.get(id);
   if (finished) return { status: finished.outcome.status, finished };
   return undefined;
 }
 
-function deliveryStateOf(request: UnresolvedRequest): DeliveryState {
+/** The request actor's state; a restored request without an actor yet (broker.machine.ts,
+ *  "Why restore is cheap") reads the index's watermarks, which its actor is told at birth. */
+function deliveryStateOf(context: BrokerContext, request: UnresolvedRequest): DeliveryState {
+  if (!request.ref) return context.order.deliveryOf(request);
   const snapshot = request.ref.getSnapshot();
   if (snapshot.matches({ unresolved: 'acked' })) return 'acked';
   if (snapshot.matches({ unresolved: 'sent' })) return 'sent';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BoundedWindow, SeqIndex } from './seqIndex.ts';
+import { BoundedWindow, DeadlineHeap, SeqIndex } from './seqIndex.ts';
 
 type Entry = { seq: number; live: boolean; sent: boolean; acked: boolean };
 
@@ -39,7 +39,7 @@ describe('SeqIndex and BoundedWindow', () => {
                 let x = op.seed;
                 for (let i = 0; i < op.n && live.length > 0; i++) {
                   x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
-                  index.finish(live.splice(x % live.length, 1)[0]);
+                  index.finish(live.splice(x % live.length, 1)[0]!);
                 }
                 break;
               }
@@ -108,5 +108,39 @@ describe('SeqIndex and BoundedWindow', () => {
     expect(evicted[0]).toBe('k0');
     expect(window.has('k4996')).toBe(false);
     expect(window.get('k4997')).toBe(4997);
+  });
+});
+
+describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
+  it('CORE-B6: the heap pops deadlines earliest first, however they were filled and pushed', () => {
+    const heap = new DeadlineHeap();
+    const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const next = random(7);
+    const expected: number[] = [];
+    const filled = Array.from({ length: 500 }, (_, i) => ({ expiresAt: Math.floor(next() * 10_000), id: `f${i}` }));
+    heap.fill(filled);
+    expected.push(...filled.map((e) => e.expiresAt));
+    for (let i = 0; i < 500; i++) {
+      const at = Math.floor(next() * 10_000);
+      heap.push(at, `p${i}`);
+      expected.push(at);
+    }
+    const popped: number[] = [];
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.expiresAt);
+    expect(popped).toEqual(expected.sort((a, b) => a - b));
+    expect(heap.size).toBe(0);
+  });
+
+  it('CORE-B6: deliveryOf reads what an actor told every sent/acked so far would say', () => {
+    const index = new SeqIndex<{ seq: number; live: boolean }>();
+    const entries = [1, 2, 3, 4].map((seq) => ({ seq, live: true }));
+    for (const entry of entries) index.push(entry);
+    expect(entries.map((e) => index.deliveryOf(e))).toEqual(['pending', 'pending', 'pending', 'pending']);
+    index.markSent(3, () => {});
+    index.markAcked(1, () => {});
+    expect(entries.map((e) => index.deliveryOf(e))).toEqual(['acked', 'sent', 'sent', 'pending']);
+    index.markAcked(4, () => {});
+    index.markSent(2, () => {}); // never goes back
+    expect(entries.map((e) => index.deliveryOf(e))).toEqual(['acked', 'acked', 'acked', 'acked']);
   });
 });

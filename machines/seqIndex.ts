@@ -30,6 +30,9 @@ export class SeqIndex<E extends SeqEntry> {
   processing = 0;
   /** The highest seq a connected client holds. */
   holdSeq = 0;
+  /** The highest seq ever marked sent / acked: an entry at or below it was told so. */
+  private sentUpTo = 0;
+  private ackedUpTo = 0;
 
   /** @param compactAfter how many dead entries may pile up (tests make it small). */
   constructor(private readonly compactAfter = 1024) {}
@@ -51,10 +54,10 @@ export class SeqIndex<E extends SeqEntry> {
 
   /** Walk the live entries with seq <= upTo not yet marked sent. */
   markSent(upTo: number, visit: (entry: E) => void): void {
+    if (upTo > this.sentUpTo) this.sentUpTo = upTo;
     const entries = this.entries;
     let i = this.sentCursor;
-    while (i < entries.length && entries[i].seq <= upTo) {
-      const entry = entries[i++];
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= upTo; entry = entries[++i]) {
       if (entry.live) visit(entry);
     }
     this.sentCursor = i;
@@ -62,10 +65,10 @@ export class SeqIndex<E extends SeqEntry> {
 
   /** Walk the live entries with seq <= upTo not yet marked acked. */
   markAcked(upTo: number, visit: (entry: E) => void): void {
+    if (upTo > this.ackedUpTo) this.ackedUpTo = upTo;
     const entries = this.entries;
     let i = this.ackedCursor;
-    while (i < entries.length && entries[i].seq <= upTo) {
-      const entry = entries[i++];
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= upTo; entry = entries[++i]) {
       if (entry.live) visit(entry);
     }
     this.ackedCursor = i;
@@ -73,18 +76,25 @@ export class SeqIndex<E extends SeqEntry> {
     if (this.sentCursor < i) this.sentCursor = i;
   }
 
+  /** Where an entry is on its way to a client, from the watermarks alone (O(1)): what its
+   *  actor would say had it been told every `request.sent`/`request.acked` so far. */
+  deliveryOf(entry: E): 'pending' | 'sent' | 'acked' {
+    if (entry.seq <= this.ackedUpTo) return 'acked';
+    if (entry.seq <= this.sentUpTo) return 'sent';
+    return 'pending';
+  }
+
   /** Move the "held by a connected client" watermark, up or down. */
   setHoldSeq(holdSeq: number): void {
     if (holdSeq === this.holdSeq) return;
     const entries = this.entries;
     let i = this.heldCursor;
-    while (i < entries.length && entries[i].seq <= holdSeq) {
-      if (entries[i].live) this.processing++;
-      i++;
+    for (let entry = entries[i]; entry !== undefined && entry.seq <= holdSeq; entry = entries[++i]) {
+      if (entry.live) this.processing++;
     }
-    while (i > 0 && entries[i - 1].seq > holdSeq) {
+    for (let before = entries[i - 1]; before !== undefined && before.seq > holdSeq; before = entries[i - 1]) {
       i--;
-      if (entries[i].live) this.processing--;
+      if (before.live) this.processing--;
     }
     this.heldCursor = i;
     this.holdSeq = holdSeq;
@@ -99,11 +109,12 @@ export class SeqIndex<E extends SeqEntry> {
     let acked = 0;
     let held = 0;
     for (let i = 0; i < old.length; i++) {
-      if (!old[i].live) continue;
+      const entry = old[i]!; // i < old.length
+      if (!entry.live) continue;
       if (i < this.sentCursor) sent++;
       if (i < this.ackedCursor) acked++;
       if (i < this.heldCursor) held++;
-      next.push(old[i]);
+      next.push(entry);
     }
     this.entries = next;
     this.sentCursor = sent;
@@ -142,6 +153,7 @@ export class BoundedWindow<V> {
     this.map.set(key, value);
     while (this.map.size > this.limit) {
       const oldest = this.order[this.head++];
+      if (oldest === undefined) break; // not reached: every key in the map is in order
       const evicted = this.map.get(oldest);
       this.map.delete(oldest);
       if (evicted !== undefined) this.onEvict?.(oldest, evicted);
@@ -155,5 +167,77 @@ export class BoundedWindow<V> {
   /** Oldest first. */
   values(): IterableIterator<V> {
     return this.map.values();
+  }
+}
+
+/** A min-heap of restored requests' deadlines (see broker.machine.ts, "Why restore is
+ *  cheap"): push and pop in O(log n), built from n entries in O(n). Entries whose request
+ *  has finished or got its own actor stay in until popped; the broker skips them then. */
+export class DeadlineHeap {
+  private readonly items: Array<{ expiresAt: number; id: string }> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Add many at once (restore): heapify once instead of n pushes. */
+  fill(entries: Iterable<{ expiresAt: number; id: string }>): void {
+    for (const entry of entries) this.items.push({ expiresAt: entry.expiresAt, id: entry.id });
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  push(expiresAt: number, id: string): void {
+    this.items.push({ expiresAt, id });
+    this.up(this.items.length - 1);
+  }
+
+  peek(): { expiresAt: number; id: string } | undefined {
+    return this.items[0];
+  }
+
+  pop(): { expiresAt: number; id: string } | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined) return undefined;
+    if (items.length > 0) {
+      items[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private up(index: number): void {
+    const items = this.items;
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const a = items[i];
+      const b = items[parent];
+      if (a === undefined || b === undefined || b.expiresAt <= a.expiresAt) return;
+      items[i] = b;
+      items[parent] = a;
+      i = parent;
+    }
+  }
+
+  private down(index: number): void {
+    const items = this.items;
+    let i = index;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      const s = () => items[smallest]?.expiresAt ?? Number.POSITIVE_INFINITY;
+      if (left < items.length && (items[left]?.expiresAt ?? 0) < s()) smallest = left;
+      if (right < items.length && (items[right]?.expiresAt ?? 0) < s()) smallest = right;
+      if (smallest === i) return;
+      const a = items[i];
+      const b = items[smallest];
+      if (a === undefined || b === undefined) return;
+      items[i] = b;
+      items[smallest] = a;
+      i = smallest;
+    }
   }
 }

@@ -85,6 +85,11 @@ export type CancelReason = (typeof CANCEL_REASONS)[number];
 export const REQUEST_STATUSES = ['pending', 'resolved', 'timedOut', 'cancelled'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
+/** Where a pending request is on its way to a human (docs/protocol.md, "delivery"): on no
+ *  screen yet, written to at least one socket, or acknowledged by a screen. */
+export const DELIVERY_STATES = ['pending', 'sent', 'acked'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
 export const DECISIONS = ['allow', 'deny'] as const;
 /** How an audited request ended: a human's decision, a rule's, its deadline, its cancel. */
 export const AUDIT_HOWS = ['human', 'rule', 'timeout', 'cancel'] as const;
@@ -103,4 +108,8 @@ export const AUDIT_LIMITS = {
 export type Decision = (typeof DECISIONS)[number];
 
 export const RULE_SCOPES = ['session', 'project', 'global'] as const;
+/** How a rule's pattern is matched (docs/rules.md): the whole command, a command prefix,
+ *  an absolute path glob, or the exact canonical input. */
+export const RULE_KINDS = ['bash-exact', 'bash-prefix', 'path-glob', 'exact-input'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
 export type RuleScope = (typeof RULE_SCOPES)[number];

@@ -3,9 +3,10 @@
  * responses are typed with them so server and clients agree.
  */
 import { z } from 'zod';
-import { AUDIT_HOWS, ERROR_CODES, REQUEST_STATUSES, RULE_SCOPES } from './constants.ts';
 import { agentChoiceEntry } from './agentChoices.ts';
+import { AUDIT_HOWS, DELIVERY_STATES, ERROR_CODES, REQUEST_STATUSES, RULE_KINDS, RULE_SCOPES } from './constants.ts';
 import * as f from './fields.ts';
+import { chatMessage, chatSession } from './messages.ts';
 
 export const createRequestBody = z.object({
   toolName: f.toolName,
@@ -61,10 +62,91 @@ export const requestView = z.object({
   expiresAt: f.timestamp,
   createdAt: f.timestamp,
   seq: f.seq,
+  /** Pending requests only: `pending` (on no screen), `sent` (written to at least one
+   *  socket), `acked` (a screen holds it). Optional, so older servers' views still parse. */
+  delivery: z.enum(DELIVERY_STATES).optional(),
 });
 
 /** A page of requests; `next`: pass it as `after` for the following page (absent on the last). */
 export const requestList = z.object({ requests: z.array(requestView), next: f.id.optional() });
+
+/** `POST /api/permission-requests/ID/decision`: the request as it stands, with what a
+ *  `remember` made (or why none). The bare form only when the store no longer has it. */
+export const decisionAnswer = z.union([
+  requestView.extend({ remember: f.rememberOutcome.optional() }),
+  z.object({ id: f.id, status: z.literal('resolved'), decision: f.decision, decidedBy: z.string(), remember: f.rememberOutcome.optional() }),
+]);
+/** `DELETE /api/permission-requests/ID`: the cancelled request (bare when the store no longer has it). */
+export const cancelAnswer = z.union([requestView, z.object({ id: f.id, status: z.literal('cancelled') })]);
+
+// ---- rules (docs/rules.md) ---------------------------------------------------------
+
+/** A remembered rule. `createdBy`: the `decidedBy` of the decision that made it
+ *  (protocol/outcome.ts), `http` for one made with `POST /api/rules`. */
+export const ruleView = z.object({
+  id: z.string(),
+  toolName: z.string(),
+  pattern: z.string(),
+  kind: z.enum(RULE_KINDS),
+  decision: f.decision,
+  scope: z.enum(RULE_SCOPES),
+  scopeValue: z.string().optional(),
+  createdAt: f.timestamp,
+  createdBy: z.string(),
+  /** The request whose decision made it ("Always allow"). */
+  sourceRequestId: z.string().optional(),
+});
+/** `GET /api/rules`: the active rules. */
+export const ruleList = z.object({ rules: z.array(ruleView) });
+/** `DELETE /api/rules/ID` and `DELETE /api/devices/ID`. */
+export const revokedAnswer = z.object({ id: z.string(), revoked: z.literal(true) });
+
+// ---- devices, pairing, push (contract-2 §1, §4) ----------------------------------
+
+export const deviceView = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: f.timestamp,
+  lastSeenAt: f.timestamp,
+  /** The device this call came from. */
+  current: z.boolean(),
+  /** The client ids of its open sockets. */
+  clients: z.array(z.string()),
+});
+/** `GET /api/devices`. */
+export const deviceList = z.object({ devices: z.array(deviceView) });
+/** `POST /api/pairings` (201). */
+export const pairingCreated = z.object({ url: z.string().regex(/^https?:\/\/[\x21-\x7e]+$/), code: z.string(), expiresAt: f.timestamp });
+/** `GET /api/push/key`. */
+export const pushKeyAnswer = z.object({ publicKey: z.string() });
+/** `POST /api/push/subscriptions` (201 new, 200 replaced). */
+export const pushSubscribed = z.object({ endpoint: z.string(), deviceId: z.string().nullable() });
+/** `DELETE /api/push/subscriptions`. */
+export const pushUnsubscribed = z.object({ removed: z.literal(true) });
+
+// ---- chat sessions (docs/chat.md) ---------------------------------------------------
+
+/** `GET /api/sessions`, newest first. */
+export const sessionList = z.object({ sessions: z.array(chatSession) });
+/** `POST /api/sessions` (201) and `POST /api/sessions/ID/messages` (202). */
+export const sessionAnswer = z.object({ session: chatSession });
+/** `GET /api/sessions/ID/messages`: the session, whether a turn runs, its messages in order. */
+export const sessionMessages = z.object({
+  session: chatSession,
+  running: z.boolean(),
+  messages: z.array(z.object({ seq: f.seq.optional(), timestamp: f.timestamp, message: chatMessage })),
+});
+/** `POST /api/sessions/ID/stop`: whether a turn was running (and is now stopped). */
+export const sessionStopped = z.object({ id: z.string(), stopped: z.boolean() });
+
+// ---- the server itself ----------------------------------------------------------------
+
+/** `GET /healthz` (no token). */
+export const healthAnswer = z.object({ status: z.literal('ok') });
+/** `GET /readyz`. */
+export const readyAnswer = z.object({ status: z.literal('ready'), epoch: z.string(), seq: f.seq });
+/** `POST /api/agent/hello` (contract-2 §2). */
+export const helloAnswer = z.object({ proof: z.string() });
 
 /**
  * `GET /api/audit/ID`: one request's whole audit entry (who: decidedBy, via, address,
@@ -132,3 +214,36 @@ export type ErrorBody = z.infer<typeof errorBody>;
 export type AuditEntry = z.infer<typeof auditEntry>;
 export type AuditListEntry = z.infer<typeof auditListEntry>;
 export type AuditPage = z.infer<typeof auditPage>;
+export type AuditEntryAnswer = z.infer<typeof auditEntryAnswer>;
+export type DecisionAnswer = z.infer<typeof decisionAnswer>;
+export type CancelAnswer = z.infer<typeof cancelAnswer>;
+export type RuleView = z.infer<typeof ruleView>;
+export type RuleList = z.infer<typeof ruleList>;
+export type RevokedAnswer = z.infer<typeof revokedAnswer>;
+export type DeviceView = z.infer<typeof deviceView>;
+export type DeviceList = z.infer<typeof deviceList>;
+export type PairingCreated = z.infer<typeof pairingCreated>;
+export type PushKeyAnswer = z.infer<typeof pushKeyAnswer>;
+export type PushSubscribed = z.infer<typeof pushSubscribed>;
+export type PushUnsubscribed = z.infer<typeof pushUnsubscribed>;
+export type SessionList = z.infer<typeof sessionList>;
+export type SessionAnswer = z.infer<typeof sessionAnswer>;
+export type SessionMessages = z.infer<typeof sessionMessages>;
+export type SessionStopped = z.infer<typeof sessionStopped>;
+export type HealthAnswer = z.infer<typeof healthAnswer>;
+export type ReadyAnswer = z.infer<typeof readyAnswer>;
+export type HelloAnswer = z.infer<typeof helloAnswer>;
+
+/**
+ * `GET /api/history` (docs/ui.md, "History"): finished requests (resolved, timed out,
+ * cancelled) with their outcomes, newest first (by arrival, the seq of their
+ * `permission-request`), at most `limit` (1..100, default 50) a page; `next`: pass it as
+ * `before` for older ones (absent on the last page). What a reloaded page shows as its
+ * History before anything happens live.
+ */
+export const historyPage = z.object({
+  requests: z.array(requestView.extend({ decidedAt: f.timestamp.optional(), reason: z.string().optional() })),
+  next: f.id.optional(),
+});
+export type HistoryPage = z.infer<typeof historyPage>;
+export const HISTORY_PAGE = { defaultLimit: 50, maxLimit: 100 } as const;

@@ -7,3 +7,5 @@ export * from './parse.ts';
 export * from './canonicalJson.ts';
 export * from './visibleText.ts';
 export * from './agentChoices.ts';
+export * from './outcome.ts';
+export * from './uuidv7.ts';

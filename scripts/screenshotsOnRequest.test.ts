@@ -27,7 +27,7 @@ describe('screenshots only on request', () => {
   it('APP-11: a plain run has only the e2e project, which skips the screenshot spec', async () => {
     const plain = await projects(undefined);
     expect(plain.map((p) => p.name)).toEqual(['e2e']);
-    expect(String(plain[0].testIgnore)).toContain('screenshots');
+    expect(String(plain[0]?.testIgnore)).toContain('screenshots');
     const asked = await projects('1');
     expect(asked.map((p) => p.name)).toEqual(['e2e', 'screenshots']);
   });

@@ -74,6 +74,7 @@ const requestFor = (sessionId: string, toolUseId: string) =>
 async function toolUse(sessionId: string, index: number): Promise<{ use: Frame; request: Frame }> {
   await client.until(() => chatOf(sessionId).filter((f) => f.message.kind === 'tool-use').length > index, WAIT_MS, `tool-use #${index + 1}`);
   const use = chatOf(sessionId).filter((f) => f.message.kind === 'tool-use')[index];
+  if (!use) throw new Error(`tool-use #${index + 1} went missing`); // counted above
   await client.until(() => requestFor(sessionId, use.message.toolUseId) !== undefined, WAIT_MS, `the permission request of tool-use #${index + 1}`);
   return { use, request: requestFor(sessionId, use.message.toolUseId)! };
 }
@@ -156,7 +157,7 @@ try {
   check(JSON.stringify(shape) === JSON.stringify(expected), `the turn's messages came as ${shape.join(', ')}; expected ${expected.join(', ')}`);
   check(chat[0]?.message.text === 'Show me what you can do', 'the first message is not the prompt');
   check(new Set(chat.map((f) => f.message.id)).size === chat.length, 'a chat message was received twice');
-  for (let i = 1; i < chat.length; i++) check(chat[i].seq > chat[i - 1].seq, `chat messages out of seq order at ${i}`);
+  for (let i = 1; i < chat.length; i++) check(chat[i]!.seq > chat[i - 1]!.seq, `chat messages out of seq order at ${i}`); // 0 < i < length
 
   // 2. Each permission request inline: after its tool-use, before its result; the result names it.
   const uses = chat.filter((f) => f.message.kind === 'tool-use');

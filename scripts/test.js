@@ -71,8 +71,11 @@ const add = (c) => {
 };
 
 if (ok) ok = run('lint and format', bin('biome'), ['ci', '--error-on-warnings', '.']) && ok;
-if (ok) ok = run('types', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) && ok;
-// The hook and MCP commands run from JavaScript built ahead; build it from these sources.
+// One program per place the code runs (docs/testing.md): node, the browser, Playwright's journeys.
+for (const project of ['tsconfig.node.json', 'tsconfig.web.json', 'tsconfig.e2e.json']) {
+  if (ok) ok = run(`types (${project})`, bin('tsc'), ['--noEmit', '-p', project]) && ok;
+}
+// The commands (serve, hook, mcp, setup, acp) run from JavaScript built ahead; build them from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 
 const vitestJson = join(reports, 'vitest.json');

@@ -46,7 +46,7 @@ const show = (r: Run) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`.slice(-4000)
 describe('validation commands', () => {
   it.concurrent('VAL-1: npm run test:websocket-load passes and prints requests/s and p50/p99; a dropped event makes it fail', async () => {
     expect(scripts['test:websocket-load']).toBe('tsx scripts/test-websocket-load.ts');
-    const [ok, broken] = await Promise.all([run(scripts['test:websocket-load']), run(`${scripts['test:websocket-load']} --inject-fault=drop-event`)]);
+    const [ok, broken] = await Promise.all([run(scripts['test:websocket-load']!), run(`${scripts['test:websocket-load']} --inject-fault=drop-event`)]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toMatch(/request lifecycles\/s/);
     expect(ok.stdout).toMatch(/create -> client\s+p50 [\d.]+ ms, p99 [\d.]+ ms/);
@@ -58,7 +58,7 @@ describe('validation commands', () => {
 
   it.concurrent('VAL-2: npm run test:memory-websocket passes within the heap bounds and prints them; a kept reference per lifecycle makes it fail', async () => {
     expect(scripts['test:memory-websocket']).toBe('node --expose-gc --import tsx scripts/test-memory-websocket.ts');
-    const [ok, leaking] = await Promise.all([run(scripts['test:memory-websocket']), run(`${scripts['test:memory-websocket']} --leak`)]);
+    const [ok, leaking] = await Promise.all([run(scripts['test:memory-websocket']!), run(`${scripts['test:memory-websocket']} --leak`)]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toMatch(/end - baseline\s+-?[\d.]+ MiB \(bound 5\.00 MiB\)\s+ok/);
     expect(ok.stdout).toMatch(/second half\s+-?[\d.]+ B per lifecycle \(bound 200\)\s+ok/);
@@ -80,7 +80,7 @@ describe('validation commands', () => {
 
   it.concurrent('VAL-4: npm run test:chat passes; reordered events make it fail', async () => {
     expect(scripts['test:chat']).toBe('tsx scripts/test-chat.ts');
-    const [ok, broken] = await Promise.all([run(scripts['test:chat']), run(`${scripts['test:chat']} --inject-fault=reorder-events`)]);
+    const [ok, broken] = await Promise.all([run(scripts['test:chat']!), run(`${scripts['test:chat']} --inject-fault=reorder-events`)]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toMatch(/PASS/);
     expect(broken.code, show(broken)).toBe(1);

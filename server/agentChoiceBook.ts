@@ -2,8 +2,10 @@
  * Which of the agent's own choices (protocol/agentChoices.ts) the winning decision of a
  * request named. The broker's outcome carries allow/deny only, so the edges that take a
  * human's decision (the WebSocket hub, `POST …/decision`) write down each attempt here
- * BEFORE handing it to the broker, in the same synchronous step (the broker decides
- * synchronously, first come first served). So the first attempt written down for a
+ * BEFORE handing it to `host.decide`, in the same synchronous step (`host.decide` sends
+ * the decision to the broker synchronously, and the broker takes them first come first
+ * served). The edge reads the request's context (an awaited store read) before that step,
+ * never between the record and the decide. So the first attempt written down for a
  * request is the first one the broker saw from a human, and the winner's choice is read
  * back as: the first attempt, if its decision and `decidedBy` are the outcome's. Any
  * other winner (a rule, a timeout, another client's decision) matches no attempt and
@@ -46,6 +48,12 @@ export class AgentChoiceBook {
     return undefined;
   }
 
+  /** The offered choice an attempt names (once `check` passed), for the audit row. */
+  choiceOf(attempt: ChoiceAttempt, context: unknown | undefined): AgentChoice | undefined {
+    if (attempt.agentChoice === undefined || context === undefined) return undefined;
+    return agentChoicesOf(context).find((c) => c.id === attempt.agentChoice);
+  }
+
   /** Right before the broker sees the decision (no await in between). Only the first
    *  attempt counts; it returns a token that `forget` takes when the broker refused it. */
   record(attempt: ChoiceAttempt): object | undefined {
@@ -76,7 +84,11 @@ export class AgentChoiceBook {
   }
 
   /** The choice the winning decision named, for a resolved request; else undefined. */
-  chosen(requestId: string, outcome: { status?: string; decision?: string; decidedBy?: string }, context: unknown): AgentChoice | undefined {
+  chosen(
+    requestId: string,
+    outcome: { status?: string | undefined; decision?: string | undefined; decidedBy?: string | undefined },
+    context: unknown,
+  ): AgentChoice | undefined {
     if (outcome.status !== undefined && outcome.status !== 'resolved') return undefined;
     const attempt = this.attempts.get(requestId);
     if (!attempt?.choiceId || attempt.decision !== outcome.decision || attempt.decidedBy !== outcome.decidedBy) return undefined;

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
 import { testConfig } from './config.ts';
-import { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { silentLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { buildAllowList } from './security/allowList.ts';
@@ -21,7 +20,7 @@ let host: BrokerHost;
 
 function build(staticDir: string, extra: Parameters<typeof createApp>[1] = {}) {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
-  host = new BrokerHost({ store, logger: silentLogger });
+  host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
   return createApp(
     {
@@ -31,7 +30,6 @@ function build(staticDir: string, extra: Parameters<typeof createApp>[1] = {}) {
       security: { auth: true, token: TOKEN, port: () => 3000, allowList: () => allow },
       logger: silentLogger,
       metrics: createMetrics(),
-      waiters: new OutcomeWaiters(),
     },
     extra,
   );
@@ -47,9 +45,9 @@ beforeAll(() => {
   writeFileSync(join(dist, 'assets', 'app-1234.js'), 'console.log(1)');
   writeFileSync(join(dist, 'assets', 'app-1234.css'), 'body{}');
 });
-afterAll(() => {
+afterAll(async () => {
   rmSync(dist, { recursive: true, force: true });
-  host?.stop();
+  await host?.stop();
 });
 
 describe('web UI files', () => {

@@ -15,7 +15,6 @@ import { limitBody } from './http/bodyLimit.ts';
 import { bodyTimeout } from './http/bodyTimeout.ts';
 import { errorResponse } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
-import type { OutcomeWaiters } from './http/outcomeWaiters.ts';
 import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
@@ -27,7 +26,7 @@ import { helloRoutes } from './security/hello.ts';
 import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
 import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
-import type { DecisionObserver, Hub, RememberGate } from './ws/hub.ts';
+import type { Hub } from './ws/hub.ts';
 import type { AgentChoiceBook } from './agentChoiceBook.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
 import type { Upgrader } from './ws/upgrade.ts';
@@ -39,14 +38,11 @@ export type AppDeps = {
   security: SecurityContext;
   logger: Logger;
   metrics: Metrics;
-  waiters: OutcomeWaiters;
   /** With an upgrader: the WebSocket hub and routes. */
   hub?: Hub;
   upgrader?: Upgrader;
   /** True once shutdown began: new calls get 503. */
   isStopping?: () => boolean;
-  onDecisionAccepted?: DecisionObserver;
-  rememberGate?: RememberGate;
   /** The agent's own choice of each human decision; absent: none is ever taken. */
   agentChoices?: AgentChoiceBook;
 };
@@ -85,12 +81,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     permissionRoutes({
       host: deps.host,
       store: deps.store,
-      waiters: deps.waiters,
+      metrics: deps.metrics,
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
       maxFrameBytes: deps.config.maxFrameBytes,
-      onDecisionAccepted: deps.onDecisionAccepted,
-      rememberGate: deps.rememberGate,
       ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),
     }),
   );
@@ -100,7 +94,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     claudeHookRoutes({
       host: deps.host,
       store: deps.store,
-      waiters: deps.waiters,
+      metrics: deps.metrics,
       logger: deps.logger,
       maxFrameBytes: deps.config.maxFrameBytes,
       ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),

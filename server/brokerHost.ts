@@ -4,25 +4,39 @@
  *
  * The broker calls the provided `persist` action synchronously with each PersistRecord and
  * emits `stream.event` right after; the host buffers both. Once per tick (one
- * `setImmediate`) it writes the buffered records in ONE transaction, and only after the
- * commit relays the tick's events to its listeners (the WebSocket hub, long-polls) and
- * resolves the callers waiting on that tick, so a 201 or an ack is never given for
- * something that is not on disk. A failed commit is fatal (`onFatal`): the process
- * restarts from the store, which is the truth, instead of serving a diverged memory.
+ * `setImmediate`) it writes the buffered records in ONE transaction (the store's
+ * `writeBatch`, awaited), and only after the commit relays the tick's events to its
+ * listeners (the WebSocket hub, long-polls) and resolves the callers waiting on that tick,
+ * so a 201 or an ack is never given for something that is not on disk. One commit at a
+ * time: what the broker does while a commit is in flight waits for the next one, so
+ * batches commit in order and a later batch never commits before an earlier one
+ * (SPEC.md CORE-L1). A failed commit is fatal (`onFatal`): the process restarts from the
+ * store, which is the truth, instead of serving a diverged memory.
  *
  * `whenQuiet(fn)` runs `fn` at a point where the actor's state equals what is committed
- * and relayed (nothing buffered), which is where a joining WebSocket client reads its
- * history or snapshot and subscribes in the same synchronous step, so no event is lost or
- * sent twice between the two.
+ * and relayed (nothing buffered, no commit in flight), which is where a joining WebSocket
+ * client reads its history or snapshot and subscribes, so no event is lost or sent twice
+ * between the two. When `fn` returns a promise (the store's read of the history is
+ * asynchronous), no commit starts until it settles: the point stays quiet.
+ *
+ * Commands (create, decide, cancel, append) send the broker an event whose `reply` the
+ * broker calls with the answer (broker.types.ts); the host resolves the caller's promise
+ * with it after the tick's commit. A call that cannot be taken (limits, stopping, a
+ * `remember` that cannot be honoured) throws synchronously and stores nothing.
+ *
+ * One decision path (server/decisions.ts): `decide` checks a decision's `remember`
+ * before deciding, and after the commit makes its rule and runs every `onDecided`
+ * observer, whichever transport called it. One way to wait for an outcome:
+ * `awaitOutcome(id, {signal, timeoutMs})`, woken at the commit of the outcome event.
+ *
+ * Shutdown: `drain()` turns the broker to `draining` (new creates are refused, the rest
+ * still runs) and wakes every `awaitOutcome` with `shutdown`; `stop()` commits what is
+ * buffered and takes the broker to its final state.
  */
-import { randomUUID } from 'node:crypto';
-import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
-
-/** XState's clock interface (not exported by name from 'xstate'). */
-export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
-import { brokerMachine, type BrokerContext } from '../machines/broker.machine.ts';
-import { createBrokerClient, type BrokerClient } from '../machines/brokerClient.ts';
-import { isHeldByConnectedClient, queueStatusOf, unresolvedRequestEventsOf } from '../machines/selectors.ts';
+import { createActor, type InspectionEvent, type Observer } from 'xstate';
+import { brokerMachine, type BrokerActor } from '../machines/broker.machine.ts';
+import { driveRestoredDeadlines } from '../machines/brokerClient.ts';
+import { deliveryOf, isHeldByConnectedClient, queueStatusOf, unresolvedRequestEventsOf, type DeliveryState } from '../machines/selectors.ts';
 import type {
   AppendableEvent,
   BrokerEmitted,
@@ -32,14 +46,30 @@ import type {
   CreateAnswer,
   CreateRequestSpec,
   DecisionAnswer,
+  Outcome,
   PersistRecord,
+  Reply,
+  RequestActorOptions,
   RequestOrigin,
 } from '../machines/broker.types.ts';
-import { requestByteLength, type Decision, type PermissionRequestEvent, type SequencedEvent } from '../protocol/index.ts';
+import {
+  decidedByWire,
+  requestByteLength,
+  uuidv7,
+  type AgentChoice,
+  type Decision,
+  type PermissionRequestEvent,
+  type RememberOutcome,
+  type SequencedEvent,
+} from '../protocol/index.ts';
+import { RememberRefusedError, type DecisionObserver, type DecisionVia, type RememberGate, type RememberRequest } from './decisions.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
-import type { EventStore } from './store/types.ts';
+import type { AuditFacts, CommitRecord, EventStore } from './store/types.ts';
+
+/** XState's clock interface (not exported by name from 'xstate'). */
+export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
 
 export type DecideArgs = {
   requestId: string;
@@ -48,11 +78,37 @@ export type DecideArgs = {
   message?: string;
   decidedBy: string;
   clientMsgId?: string;
-  /** For metrics and logs: ws, http, rule, agent. */
-  via?: string;
+  /** Which door it came through: metrics, logs and the decision observers (audit). */
+  via: DecisionVia;
+  /** Make a rule of it (checked before deciding, made after the commit). */
+  remember?: RememberRequest['remember'];
+  /** The decider's address and device: the audit row, written with the decision (SPEC.md CORE-L2). */
+  address?: string;
+  device?: { id: string; name: string };
+  /** The agent's own choice the decision named, checked at the edge (server/agentChoiceBook.ts):
+   *  it goes on the audit row only when this decision wins (attachAuditFacts). */
+  agentChoice?: Pick<AgentChoice, 'id' | 'kind' | 'label'>;
 };
 
-export type DecideResult = { answer: DecisionAnswer; replayed: boolean };
+export type DecideResult = {
+  answer: DecisionAnswer;
+  replayed: boolean;
+  /** With `remember` on an accepted, first-time decision: the rule made, or why none. */
+  remember?: RememberOutcome;
+};
+
+/** What `awaitOutcome` found: the committed outcome; or still unresolved when the wait
+ *  ended (`timeout`, `aborted` by the signal, or the server's `shutdown`); or an id the
+ *  broker does not know (never seen, or forgotten beyond its recent window). */
+export type AwaitedOutcome =
+  | { status: 'finished'; outcome: Outcome }
+  | { status: 'waiting'; reason: 'timeout' | 'aborted' | 'shutdown' }
+  | { status: 'unknown' };
+
+/** A create's answer from the host: a broker's refusal (draining) is thrown instead. */
+export type HostCreateAnswer = Exclude<CreateAnswer, { status: 'refused' }>;
+
+export type AwaitOptions = { signal?: AbortSignal; timeoutMs?: number };
 
 export type CreateArgs = {
   toolName: string;
@@ -73,7 +129,7 @@ export type CommittedListener = (events: readonly SequencedEvent[]) => void;
 export type BrokerHostOptions = {
   store: EventStore;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: Metrics | undefined;
   /** XState clock (SimulatedClock in tests); `now` follows it when it has one. */
   clock?: Clock & { now?: () => number };
   now?: () => number;
@@ -92,20 +148,29 @@ export type UnresolvedLimits = { maxUnresolved: number; maxUnresolvedBytes: numb
 
 type Waiter = () => void;
 
+/** One caller of `awaitOutcome`. */
+type OutcomeWaiter = { wake: (result: AwaitedOutcome) => void };
+
+const realTimers: Clock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
 export class BrokerHost {
   readonly epoch: string;
-  private readonly actor: AnyActorRef;
+  private readonly actor: BrokerActor;
+  private readonly timers: Clock;
   private readonly store: EventStore;
   private readonly logger: Logger;
-  private readonly metrics?: Metrics;
+  private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
   private readonly fault: FaultSwitch;
   private readonly onFatal: (error: unknown) => void;
 
-  private records: PersistRecord[] = [];
+  private records: CommitRecord[] = [];
   private outbox: SequencedEvent[] = [];
   private waiters: Waiter[] = [];
-  private quiet: Array<() => void> = [];
+  private quiet: Array<() => void | Promise<void>> = [];
   private queueDirty = false;
   private scheduled: NodeJS.Immediate | null = null;
   /** Each client's highest ack of this tick, handed to the broker once per tick. */
@@ -114,16 +179,37 @@ export class BrokerHost {
   private committedHead: number;
   private stopped = false;
   private fatal = false;
-  /** Synchronous create/decide/cancel with their answers (the machines' own facade). */
-  private readonly client: BrokerClient;
+  /** A writeBatch is in flight: the next one waits for it. */
+  private committing = false;
+  /** Quiet callbacks still running (their promises): no commit starts meanwhile. */
+  private holds = 0;
+  /** Called once nothing is buffered and no commit is in flight (stop). */
+  private drained: Array<() => void> = [];
+  private stopping: Promise<void> | undefined;
   private readonly committedListeners = new Set<CommittedListener>();
   private readonly queueListeners = new Set<() => void>();
   private readonly limits: UnresolvedLimits;
   /** Each unresolved request's weight (requestByteLength), kept from the event stream. */
   private readonly weights = new Map<string, number>();
   private weightTotal = 0;
+  /** awaitOutcome callers by request id. */
+  private readonly outcomeWaiters = new Map<string, Set<OutcomeWaiter>>();
+  /** Requests whose outcome is decided but not committed yet (this tick). */
+  private readonly uncommittedOutcomes = new Set<string>();
+  private readonly decisionObservers = new Set<DecisionObserver>();
+  private rememberGate: RememberGate | undefined;
+  private draining = false;
 
-  constructor(options: BrokerHostOptions) {
+  /** Loads the store (asynchronously), then starts the broker from it. */
+  static async open(options: BrokerHostOptions): Promise<BrokerHost> {
+    const clock = options.clock;
+    const now = options.now ?? (clock?.now ? () => clock.now?.() ?? Date.now() : Date.now);
+    const loaded = await options.store.load({ now: now(), ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}) });
+    return new BrokerHost(options, loaded);
+  }
+
+  /** `loaded`: what the store loaded (`BrokerHost.open` reads it). */
+  constructor(options: BrokerHostOptions, loaded: BrokerInput) {
     this.store = options.store;
     this.logger = options.logger;
     this.metrics = options.metrics;
@@ -134,9 +220,16 @@ export class BrokerHost {
         throw error;
       });
     const clock = options.clock;
-    this.now = options.now ?? (clock?.now ? () => clock.now!() : Date.now);
+    const clockNow = clock?.now?.bind(clock);
+    this.now = options.now ?? clockNow ?? Date.now;
+    this.timers = clock ?? realTimers;
 
-    const input: BrokerInput = this.store.load({ now: this.now(), recentLimit: options.recentLimit });
+    // The same clock and inspector for the broker and its request actors (each of those
+    // lives in a system of its own, broker.machine.ts).
+    const requestActors: RequestActorOptions = {};
+    if (clock) requestActors.clock = clock;
+    if (options.inspect) requestActors.inspect = options.inspect;
+    const input: BrokerInput = { ...loaded, requestActors };
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
     this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
@@ -144,27 +237,23 @@ export class BrokerHost {
 
     const machine = brokerMachine.provide({
       actions: {
-        persist: (_: unknown, record: PersistRecord) => this.onPersist(record),
+        persist: (_, record) => this.onPersist(record),
       },
-    } as never);
-    this.actor = createActor(machine, {
-      input,
-      ...(clock ? { clock } : {}),
-      ...(options.inspect ? { inspect: options.inspect } : {}),
-    } as never) as unknown as AnyActorRef;
-
-    this.client = createBrokerClient(this.actor as never);
-    this.actor.on('*', (emitted: BrokerEmitted) => this.onEmitted(emitted));
+    });
+    this.actor = createActor(machine, { input, ...requestActors });
+    this.actor.on('*', (emitted) => this.onEmitted(emitted));
     this.actor.subscribe({
       error: (error: unknown) => this.die(error, 'broker actor failed'),
     });
     this.actor.start();
+    // Restored requests have no actor (and no timer) each: one timer for the earliest.
+    driveRestoredDeadlines(this.actor, this.timers, this.now);
 
     if (options.cancelOrphans !== false) {
       for (const request of input.unresolved) {
         if (request.origin !== 'agent') continue;
         // The agent that asked lived inside the dead process: nobody waits for this answer.
-        void this.cancel({ requestId: request.id, reason: 'server-restart', cancelledBy: 'server' });
+        void this.cancel({ requestId: request.id, reason: 'server-restart', cancelledBy: decidedByWire.server });
       }
     }
     this.logger.debug('permissions', 'broker started', {
@@ -183,6 +272,7 @@ export class BrokerHost {
     }
     this.records.push(record);
     if (record.kind === 'event' && record.event.type === 'permission-resolved') this.hasDecision = true;
+    if (record.kind === 'event' && record.outcome !== undefined && 'requestId' in record.event) this.uncommittedOutcomes.add(record.event.requestId);
     this.schedule();
   }
 
@@ -232,10 +322,6 @@ export class BrokerHost {
         this.queueDirty = true;
         this.schedule();
         return;
-      case 'create.answer':
-      case 'decision.answer':
-      case 'cancel.answer':
-        return; // taken by `this.client`
 
       default: {
         const never: never = emitted;
@@ -246,16 +332,19 @@ export class BrokerHost {
 
   private schedule(): void {
     if (this.scheduled || this.fatal) return;
+    if (this.committing || this.holds > 0) return; // the commit's end (or the hold's) schedules
     this.scheduled = setImmediate(() => this.flush());
   }
 
-  /** Commit the tick's records, then relay, then answer. Public for shutdown. */
+  /** Commit the tick's records, then relay, then answer. Public for shutdown. Starts the
+   *  commit; with one in flight (or a quiet callback holding), the next flush takes the
+   *  buffered records once it is done. */
   flush(): void {
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = null;
     }
-    if (this.fatal) return;
+    if (this.fatal || this.committing || this.holds > 0) return;
     this.applyAcks();
     const records = this.records;
     const events = this.outbox;
@@ -266,26 +355,52 @@ export class BrokerHost {
     this.waiters = [];
     this.hasDecision = false;
 
-    if (records.length > 0) {
-      if (hadDecision) this.fault('during-decision-store');
-      const started = process.hrtime.bigint();
-      try {
-        this.store.writeBatch(records);
-      } catch (error) {
-        this.die(error, 'commit failed');
-        return;
-      }
-      this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.metrics?.persistBatchSize.observe(records.length);
-      for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
-      this.fault('after-persist-before-send');
+    if (records.length === 0) {
+      this.deliver(events, waiters, records);
+      return;
     }
-    if (events.length > 0) {
-      this.committedHead = events[events.length - 1].seq;
+    if (hadDecision) this.fault('during-decision-store');
+    const started = process.hrtime.bigint();
+    this.committing = true;
+    let commit: Promise<void>;
+    try {
+      commit = this.store.writeBatch(records);
+    } catch (error) {
+      commit = Promise.reject(error);
+    }
+    commit.then(
+      () => {
+        this.committing = false;
+        this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.metrics?.persistBatchSize.observe(records.length);
+        for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
+        this.fault('after-persist-before-send');
+        this.deliver(events, waiters, records);
+      },
+      (error: unknown) => {
+        this.committing = false;
+        this.die(error, 'commit failed');
+        this.settleDrained();
+      },
+    );
+  }
+
+  /** After the commit: relay the tick's events, answer its callers, wake the outcome
+   *  waits, then quiet callbacks. */
+  private deliver(events: readonly SequencedEvent[], waiters: readonly Waiter[], records: readonly CommitRecord[]): void {
+    const last = events[events.length - 1];
+    if (last !== undefined) {
+      this.committedHead = last.seq;
       for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
       this.fault('after-send-before-ack');
     }
     for (const waiter of waiters) this.safely(waiter, 'waiter');
+    for (const record of records) {
+      if (record.kind !== 'event' || record.outcome === undefined || !('requestId' in record.event)) continue;
+      const outcome = record.outcome;
+      this.uncommittedOutcomes.delete(record.event.requestId);
+      this.wakeOutcome(record.event.requestId, { status: 'finished', outcome });
+    }
     if (this.queueDirty) {
       this.queueDirty = false;
       for (const listener of this.queueListeners) this.safely(listener, 'queue listener');
@@ -294,10 +409,35 @@ export class BrokerHost {
     if (this.records.length === 0 && this.outbox.length === 0) {
       const quiet = this.quiet;
       this.quiet = [];
-      for (const fn of quiet) this.safely(fn, 'quiet callback');
+      for (const fn of quiet) this.runQuiet(fn);
+      if (this.waiters.length > 0 || this.pendingAcks.size > 0) this.schedule();
+      else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
       this.schedule();
     }
+  }
+
+  private runQuiet(fn: () => void | Promise<void>): void {
+    let result: void | Promise<void>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.logger.error('quiet callback threw', { error: String((error as Error)?.stack ?? error) });
+      return;
+    }
+    if (!result) return;
+    this.holds += 1;
+    result
+      .catch((error: unknown) => this.logger.error('quiet callback failed', { error: String((error as Error)?.stack ?? error) }))
+      .finally(() => {
+        this.holds -= 1;
+        if (this.holds === 0) this.schedule();
+      });
+  }
+
+  private settleDrained(): void {
+    if (this.committing || this.holds > 0) return;
+    for (const fn of this.drained.splice(0)) fn();
   }
 
   private countEvent(event: SequencedEvent): void {
@@ -326,9 +466,9 @@ export class BrokerHost {
 
   // ---- commands ------------------------------------------------------------------
 
-  private ready(): BrokerClient {
-    if (this.stopped || this.fatal) throw new HostStoppedError();
-    return this.client;
+  /** Throws when the host cannot take a command (stopping, stopped, or failed). */
+  private ready(): void {
+    if (this.stopped || this.fatal || this.actor.getSnapshot().status !== 'active') throw new HostStoppedError();
   }
 
   /** Resolves after the tick's commit (and relay). */
@@ -339,11 +479,21 @@ export class BrokerHost {
     });
   }
 
+  /** Send a command with a reply; its answer, after the commit of the tick that holds it. */
+  private ask<A>(send: (reply: Reply<A>) => void): Promise<A> {
+    return new Promise<A>((resolve) => {
+      send((answer) => {
+        this.waiters.push(() => resolve(answer));
+        this.schedule();
+      });
+    });
+  }
+
   /** Refuses a create beyond the bounds, before anything is stored. A create with an
    *  idempotency key the broker knows stores nothing either (it answers `existing` or
    *  `conflict`), so it is never refused: a retried create still finds its request. */
   private admit(args: CreateArgs, request: CreateRequestSpec): void {
-    if (args.idempotencyKey !== undefined && (this.actor.getSnapshot().context as BrokerContext).idempotency.has(args.idempotencyKey)) return;
+    if (args.idempotencyKey !== undefined && this.actor.getSnapshot().context.idempotency.has(args.idempotencyKey)) return;
     const { maxUnresolved, maxUnresolvedBytes } = this.limits;
     if (this.weights.size >= maxUnresolved) {
       this.metrics?.createRefusals.inc({ limit: 'count' });
@@ -364,75 +514,222 @@ export class BrokerHost {
   }
 
   /** Throws TooManyRequestsError beyond the limits (nothing stored) and HostStoppedError
-   *  when stopping; callers turn both into an answer (HTTP 429/503, an agent's deny). */
-  create(args: CreateArgs): Promise<CreateAnswer> {
+   *  when stopping or draining; callers turn both into an answer (HTTP 429/503, an
+   *  agent's deny). */
+  create(args: CreateArgs): Promise<HostCreateAnswer> {
     const request: CreateRequestSpec = {
-      id: args.id ?? randomUUID(),
+      id: args.id ?? uuidv7(this.now()),
       toolName: args.toolName,
       input: args.input,
       context: args.context ?? {},
       timeoutMs: args.timeoutMs,
     };
-    const client = this.ready();
+    this.ready();
+    if (this.draining) throw new HostStoppedError();
     this.admit(args, request);
-    const answer = client.create({
-      at: this.now(),
-      request,
-      origin: args.origin,
-      ...(args.idempotencyKey !== undefined ? { idempotencyKey: args.idempotencyKey } : {}),
-      ...(args.bodyHash !== undefined ? { bodyHash: args.bodyHash } : {}),
+    const event: Extract<BrokerEvent, { type: 'request.create' }> = { type: 'request.create', at: this.now(), request, origin: args.origin };
+    if (args.idempotencyKey !== undefined) event.idempotencyKey = args.idempotencyKey;
+    if (args.bodyHash !== undefined) event.bodyHash = args.bodyHash;
+    return this.ask<CreateAnswer>((reply) => this.actor.send({ ...event, reply })).then((answer): HostCreateAnswer => {
+      if (answer.status === 'refused') throw new HostStoppedError(answer.message);
+      if (answer.status === 'created') {
+        this.metrics?.requestsCreated.inc({ origin: args.origin });
+        this.logger.debug('permissions', 'request', { id: answer.id, seq: answer.seq, tool: args.toolName, origin: args.origin });
+      }
+      return answer;
     });
-    if (answer.status === 'created') {
-      this.metrics?.requestsCreated.inc({ origin: args.origin });
-      this.logger.debug('permissions', 'request', { id: answer.id, seq: answer.seq, tool: args.toolName, origin: args.origin });
-    }
-    return this.afterCommit(answer);
   }
 
+  /** Every decision goes through here (server/decisions.ts): its `remember` is checked
+   *  first (RememberRefusedError, nothing decided), and once the answer is committed an
+   *  accepted first-time decision makes its rule and is told to every observer. */
   decide(args: DecideArgs): Promise<DecideResult> {
-    const { answer, replayed } = this.ready().decide({
+    this.ready();
+    const rememberRequest: RememberRequest | undefined =
+      args.remember === undefined
+        ? undefined
+        : {
+            requestId: args.requestId,
+            decision: args.decision,
+            decidedBy: args.decidedBy,
+            remember: args.remember,
+            ...(args.updatedInput !== undefined ? { updatedInput: args.updatedInput } : {}),
+          };
+    const gate = this.rememberGate;
+    const refusal = rememberRequest && gate ? gate.checkRemember(rememberRequest) : undefined;
+    if (refusal !== undefined) throw new RememberRefusedError(refusal);
+    const event: Extract<BrokerEvent, { type: 'permission.decide' }> = {
+      type: 'permission.decide',
       at: this.now(),
       requestId: args.requestId,
       decision: args.decision,
       decidedBy: args.decidedBy,
-      ...(args.updatedInput !== undefined ? { updatedInput: args.updatedInput } : {}),
-      ...(args.message !== undefined ? { message: args.message } : {}),
-      ...(args.clientMsgId !== undefined ? { clientMsgId: args.clientMsgId } : {}),
+    };
+    if (args.updatedInput !== undefined) event.updatedInput = args.updatedInput;
+    if (args.message !== undefined) event.message = args.message;
+    if (args.clientMsgId !== undefined) event.clientMsgId = args.clientMsgId;
+    const send = (reply: Reply<{ answer: DecisionAnswer; replayed: boolean }>) => {
+      // The broker persists the outcome synchronously within this send.
+      const from = this.records.length;
+      this.actor.send({ ...event, reply });
+      this.attachAuditFacts(from, args);
+    };
+    return this.ask(send).then(({ answer, replayed }) => {
+      if (!replayed) {
+        if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
+        else this.metrics?.decisionRejections.inc({ code: answer.code });
+      }
+      this.logger.debug('permissions', 'decision', {
+        requestId: args.requestId,
+        decision: args.decision,
+        by: args.decidedBy,
+        result: answer.status === 'accepted' ? 'accepted' : answer.code,
+        replayed: replayed || undefined,
+      });
+      const result: DecideResult = { answer, replayed };
+      if (answer.status !== 'accepted' || replayed) return result;
+      if (rememberRequest && gate) result.remember = this.applyRemember(gate, rememberRequest);
+      this.tellObservers(args);
+      return result;
     });
-    if (!replayed) {
-      if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
-      else this.metrics?.decisionRejections.inc({ code: answer.code });
+  }
+
+  /** The audit's "who" rides on the decision's outcome record, so the store writes the
+   *  audit row in the commit that holds the decision (SPEC.md CORE-L2). Only a decision
+   *  this call made has a `permission-resolved` record of its request after `from`. */
+  private attachAuditFacts(from: number, args: DecideArgs): void {
+    const facts: AuditFacts = {
+      via: args.via,
+      ...(args.address !== undefined ? { address: args.address } : {}),
+      ...(args.device !== undefined ? { device: { id: args.device.id, name: args.device.name } } : {}),
+      ...(args.agentChoice !== undefined ? { agentChoice: { id: args.agentChoice.id, kind: args.agentChoice.kind, label: args.agentChoice.label } } : {}),
+    };
+    for (let i = from; i < this.records.length; i++) {
+      const record = this.records[i];
+      if (record?.kind === 'event' && record.event.type === 'permission-resolved' && record.event.requestId === args.requestId) {
+        this.records[i] = { ...record, audit: facts };
+        return;
+      }
     }
-    this.logger.debug('permissions', 'decision', {
-      requestId: args.requestId,
-      decision: args.decision,
-      by: args.decidedBy,
-      result: answer.status === 'accepted' ? 'accepted' : answer.code,
-      replayed: replayed || undefined,
-    });
-    return this.afterCommit({ answer, replayed });
+  }
+
+  private applyRemember(gate: RememberGate, request: RememberRequest): RememberOutcome {
+    try {
+      return gate.applyRemember(request);
+    } catch (error) {
+      this.logger.error('remember failed', { requestId: request.requestId, error: String(error) });
+      return { created: false, reason: 'internal error while making the rule' };
+    }
+  }
+
+  private tellObservers(args: DecideArgs): void {
+    const info: Parameters<DecisionObserver>[0] = { requestId: args.requestId, decision: args.decision, decidedBy: args.decidedBy, via: args.via };
+    if (args.address !== undefined) info.address = args.address;
+    if (args.device !== undefined) info.device = args.device;
+    if (args.remember !== undefined) info.remember = args.remember;
+    for (const observer of this.decisionObservers) this.safely(() => observer(info), 'decision observer');
   }
 
   cancel(args: CancelArgs): Promise<CancelAnswer> {
-    const answer = this.ready().cancel({
+    this.ready();
+    const event: Extract<BrokerEvent, { type: 'request.cancel' }> = {
+      type: 'request.cancel',
       at: this.now(),
       requestId: args.requestId,
       reason: args.reason,
       cancelledBy: args.cancelledBy,
+    };
+    return this.ask<CancelAnswer>((reply) => this.actor.send({ ...event, reply })).then((answer) => {
+      this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: answer.status });
+      return answer;
     });
-    this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: answer.status });
-    return this.afterCommit(answer);
   }
 
   /** Chat traffic: sequenced in the same stream; resolves with the stored event. */
   append(event: AppendableEvent): Promise<SequencedEvent> {
-    if (this.stopped || this.fatal) return Promise.reject(new HostStoppedError());
-    const before = this.outbox.length;
-    this.actor.send({ type: 'stream.append', at: this.now(), event } satisfies BrokerEvent);
-    const appended = this.outbox.slice(before).find((e) => e.type === event.type);
-    if (!appended) return Promise.reject(new Error(`the broker did not append the ${event.type} event`));
-    return this.afterCommit(appended);
+    try {
+      this.ready();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const at = this.now();
+    return this.ask<SequencedEvent>((reply) => this.actor.send({ type: 'stream.append', at, event, reply }));
   }
+
+  /**
+   * Wait for a request's committed outcome: at once when it is already committed, else
+   * at the commit of its outcome event; or until `timeoutMs` (on the host's clock),
+   * `signal` aborts, or the server drains or stops. The one way to await an outcome
+   * (long-polls, the agents' permission gate).
+   */
+  awaitOutcome(requestId: string, options: AwaitOptions = {}): Promise<AwaitedOutcome> {
+    if (this.stopped || this.fatal) return Promise.resolve({ status: 'waiting', reason: 'shutdown' });
+    const context = this.actor.getSnapshot().context;
+    if (!context.unresolved.has(requestId)) {
+      const finished = context.recent.get(requestId);
+      if (!finished) return Promise.resolve({ status: 'unknown' });
+      // Decided this tick: answered at its commit, like any other.
+      if (!this.uncommittedOutcomes.has(requestId)) return Promise.resolve({ status: 'finished', outcome: finished.outcome });
+    }
+    if (this.draining) return Promise.resolve({ status: 'waiting', reason: 'shutdown' });
+    if (options.signal?.aborted) return Promise.resolve({ status: 'waiting', reason: 'aborted' });
+    return new Promise<AwaitedOutcome>((resolve) => {
+      let set = this.outcomeWaiters.get(requestId);
+      if (!set) {
+        set = new Set();
+        this.outcomeWaiters.set(requestId, set);
+      }
+      const waiters = set;
+      let timer: unknown;
+      const onAbort = () => waiter.wake({ status: 'waiting', reason: 'aborted' });
+      const waiter: OutcomeWaiter = {
+        wake: (result) => {
+          if (timer !== undefined) this.timers.clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          waiters.delete(waiter);
+          if (waiters.size === 0 && this.outcomeWaiters.get(requestId) === waiters) this.outcomeWaiters.delete(requestId);
+          resolve(result);
+        },
+      };
+      waiters.add(waiter);
+      if (options.timeoutMs !== undefined) {
+        timer = this.timers.setTimeout(() => waiter.wake({ status: 'waiting', reason: 'timeout' }), Math.max(0, options.timeoutMs));
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private wakeOutcome(requestId: string, result: AwaitedOutcome): void {
+    const set = this.outcomeWaiters.get(requestId);
+    if (!set) return;
+    for (const waiter of [...set]) waiter.wake(result);
+  }
+
+  private wakeAllOutcomes(result: AwaitedOutcome): void {
+    for (const set of [...this.outcomeWaiters.values()]) for (const waiter of [...set]) waiter.wake(result);
+  }
+
+  /** How many `awaitOutcome` calls are waiting. */
+  get outcomeWaits(): number {
+    let count = 0;
+    for (const set of this.outcomeWaiters.values()) count += set.size;
+    return count;
+  }
+
+  // ---- follow-ups of a decision (server/decisions.ts) -------------------------------
+
+  /** Run after each accepted first-time decision is committed, whatever its transport. */
+  onDecided(observer: DecisionObserver): () => void {
+    this.decisionObservers.add(observer);
+    return () => this.decisionObservers.delete(observer);
+  }
+
+  /** The rule engine: checks a decision's `remember` before it and makes its rule after. */
+  setRememberGate(gate: RememberGate | undefined): void {
+    this.rememberGate = gate;
+  }
+
+  // ---- client messages ---------------------------------------------------------------
 
   connect(clientId: string, label: string): void {
     this.tell({ type: 'client.connect', at: this.now(), clientId, label });
@@ -471,6 +768,12 @@ export class BrokerHost {
     this.actor.send(event);
   }
 
+  /** The broker's own state: `restoring`, `serving`, `draining` or `stopped`. */
+  brokerState(): string {
+    const value = this.actor.getSnapshot().value;
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  }
+
   // ---- reads and subscriptions -----------------------------------------------------
 
   /** Seq of the last committed and relayed event. */
@@ -491,6 +794,15 @@ export class BrokerHost {
     return isHeldByConnectedClient(this.actor.getSnapshot(), requestId);
   }
 
+  /** Where an unresolved request is on its way to a screen (the request actor's state):
+   *  `pending` (on no socket), `sent` (written to at least one), `acked` (a screen holds
+   *  it), counting this tick's acks; `undefined` when it is not unresolved. */
+  delivery(requestId: string): DeliveryState | undefined {
+    if (this.stopped || this.fatal) return undefined;
+    this.applyAcks();
+    return deliveryOf(this.actor.getSnapshot(), requestId);
+  }
+
   /** `permission-request` events of every unresolved request, oldest first. Read it
    *  inside `whenQuiet` to match the committed head. */
   unresolvedEvents(): PermissionRequestEvent[] {
@@ -509,10 +821,11 @@ export class BrokerHost {
     return () => this.queueListeners.delete(listener);
   }
 
-  /** Run `fn` when the actor's state equals the committed, relayed stream. */
-  whenQuiet(fn: () => void): void {
-    if (!this.scheduled && this.records.length === 0 && this.outbox.length === 0) {
-      fn();
+  /** Run `fn` when the actor's state equals the committed, relayed stream; when it returns
+   *  a promise, no commit starts until that settles. */
+  whenQuiet(fn: () => void | Promise<void>): void {
+    if (!this.scheduled && !this.committing && this.holds === 0 && this.records.length === 0 && this.outbox.length === 0) {
+      this.runQuiet(fn);
       return;
     }
     this.quiet.push(fn);
@@ -528,14 +841,36 @@ export class BrokerHost {
     return this.stopped;
   }
 
-  /** Commit what is buffered, then stop the actor (its timers with it). */
-  stop(): void {
-    if (this.stopped) return;
+  /** Shutdown begins: the broker drains (creates are refused with HostStoppedError,
+   *  decisions, cancels and deadlines still run) and every `awaitOutcome` is woken with
+   *  `shutdown`. Resolves once the woken callers have run (they read the store next). */
+  drain(): Promise<void> {
+    if (!this.draining && !this.stopped && !this.fatal) {
+      this.draining = true;
+      this.tell({ type: 'broker.drain', at: this.now() });
+    }
+    this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Commit what is buffered, then take the broker to its final state (its request
+   *  actors and timers stop with it); resolves once the last commit is done (or failed). */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopping ?? Promise.resolve();
     this.flush();
+    this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
+    if (this.actor.getSnapshot().status === 'active') this.tell({ type: 'broker.stop', at: this.now() });
     this.stopped = true;
     this.actor.stop();
-    // Anything the actor did while stopping is not committed; callers still waiting are told.
-    for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+    this.stopping = new Promise<void>((resolve) => {
+      this.drained.push(() => {
+        // Anything the actor did while stopping is not committed; callers still waiting are told.
+        for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+        resolve();
+      });
+      if (!this.committing && this.holds === 0 && this.records.length === 0) this.settleDrained();
+    });
+    return this.stopping;
   }
 }
 
@@ -547,7 +882,7 @@ export class TooManyRequestsError extends Error {
 
 export class HostStoppedError extends Error {
   override name = 'HostStoppedError';
-  constructor() {
-    super('the server is stopping');
+  constructor(message = 'the server is stopping') {
+    super(message);
   }
 }

@@ -29,20 +29,20 @@ export type Config = {
   /** false only with --no-auth / GATEHOUSE_AUTH=off, which is refused off loopback. */
   auth: boolean;
   /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
-  envToken?: string;
+  envToken?: string | undefined;
   /** GATEHOUSE_AGENT_TOKEN when set; otherwise the agent-token file. */
-  envAgentToken?: string;
+  envAgentToken?: string | undefined;
   requestTimeoutMs: number;
   /** undefined: let the agents module choose (claude when reachable, else demo). */
-  agent?: AgentKind;
+  agent?: AgentKind | undefined;
   /** `--codex-bin` / GATEHOUSE_CODEX_BIN: the Codex CLI for `--agent codex` (default `codex` on PATH). */
-  codexBin?: string;
+  codexBin?: string | undefined;
   /** Extra allowed Origins (full origins, e.g. https://example.test:8443). */
   allowedOrigins: string[];
   /** Extra allowed Host header values (host or host:port). */
   allowedHosts: string[];
   /** @statelyai/inspect WebSocket relay URL; off when undefined. */
-  inspect?: string;
+  inspect?: string | undefined;
   history: {
     /** Keep at least this many of the newest events... */
     keepEvents: number;
@@ -60,9 +60,9 @@ export type Config = {
   /** The built web UI. */
   staticDir: string;
   /** The DEBUG value (namespaces). */
-  debug?: string;
+  debug?: string | undefined;
   /** Test-only crash point (GATEHOUSE_FAULT). */
-  fault?: FaultPoint;
+  fault?: FaultPoint | undefined;
   /** Web Push (docs/operations.md, "Web Push"). */
   push: {
     /** A new request not held by a screen after this long is pushed. */
@@ -74,6 +74,9 @@ export type Config = {
   };
   /** Bounded resources (contract-2 §3; docs/operations.md, "Limits"). */
   limits: LimitsConfig;
+  /** `--tls-cert`/`--tls-key`: serve HTTPS and WSS (docs/operations.md, "TLS"); the PEM
+   *  files' paths, read at start. Absent: plain HTTP (a reverse proxy may add TLS). */
+  tls?: { certFile: string; keyFile: string };
 };
 
 export type LimitsConfig = {
@@ -133,6 +136,8 @@ export const USAGE = `Usage: gatehouse serve [options]
   --push-allowed-origins L push service origins, comma separated (GATEHOUSE_PUSH_ALLOWED_ORIGINS,
                            default: Chrome, Firefox, Safari and Edge; https://*.domain for a label)
   --push-subject URL       VAPID contact, mailto: or https: (GATEHOUSE_PUSH_SUBJECT, mailto:gatehouse@localhost)
+  --tls-cert FILE          serve HTTPS/WSS with this PEM certificate (GATEHOUSE_TLS_CERT; needs --tls-key)
+  --tls-key FILE           its PEM private key (GATEHOUSE_TLS_KEY)
   -h, --help               this text
 `;
 
@@ -232,6 +237,8 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         'push-delay-ms': { type: 'string' },
         'push-allowed-origins': { type: 'string' },
         'push-subject': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -354,6 +361,15 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
     throw new ConfigError(`${psName}: expected a mailto: address or an https: URL (the push services' contact for this server), got "${psRaw}"`);
   }
 
+  const [certName, certRaw] = pick('tls-cert', 'GATEHOUSE_TLS_CERT');
+  const [keyName, keyRaw] = pick('tls-key', 'GATEHOUSE_TLS_KEY');
+  if ((certRaw === undefined) !== (keyRaw === undefined)) {
+    throw new ConfigError(
+      certRaw === undefined ? `${keyName} needs --tls-cert (GATEHOUSE_TLS_CERT) too` : `${certName} needs --tls-key (GATEHOUSE_TLS_KEY) too`,
+    );
+  }
+  const tls = certRaw !== undefined && keyRaw !== undefined ? { certFile: resolve(certRaw), keyFile: resolve(keyRaw) } : undefined;
+
   let fault: FaultPoint | undefined;
   if (env.GATEHOUSE_FAULT) {
     if (!(FAULT_POINTS as readonly string[]).includes(env.GATEHOUSE_FAULT)) {
@@ -387,6 +403,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       fault,
       limits,
       push: { delayMs: pushDelayMs, allowedOrigins: pushAllowedOrigins, subject: pushSubject },
+      ...(tls ? { tls } : {}),
     },
   };
 }

@@ -57,7 +57,8 @@ function formatFields(fields: LogFields | undefined): string {
 }
 
 export type LoggerOptions = {
-  debug?: string;
+  /** GATEHOUSE_DEBUG as given (undefined: not set). */
+  debug?: string | undefined;
   /** Where lines go; stderr by default. */
   write?: (line: string) => void;
   now?: () => number;

@@ -7,17 +7,18 @@ import { SqliteEventStore } from './store/sqliteStore.ts';
 describe('metric labels', () => {
   it('LIM-6: 1,000 distinct cancel reasons leave the series count bounded: known reasons keep their name, the rest are other', async () => {
     const metrics = createMetrics();
-    const host = new BrokerHost({ store: new SqliteEventStore({ dataDir: ':memory:' }), logger: silentLogger, metrics });
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    const host = new BrokerHost({ store, logger: silentLogger, metrics }, store.loadNow({ now: Date.now() }));
     const created = await Promise.all(
       Array.from({ length: 1_001 }, (_, i) => host.create({ toolName: 'Bash', input: { command: `echo ${i}` }, timeoutMs: 60_000, origin: 'http' })),
     );
     const ids = created.map((c) => (c as { id: string }).id);
     await Promise.all(ids.slice(0, 1_000).map((id, i) => host.cancel({ requestId: id, reason: `reason-${i}-${'x'.repeat(i % 50)}`, cancelledBy: 'http' })));
-    await host.cancel({ requestId: ids[1_000], reason: 'server-restart', cancelledBy: 'server' });
+    await host.cancel({ requestId: ids[1_000]!, reason: 'server-restart', cancelledBy: 'server' });
     const text = await metrics.registry.metrics();
     const series = text.split('\n').filter((line) => line.startsWith('gatehouse_cancellations_total{'));
     expect(series.sort()).toEqual(['gatehouse_cancellations_total{reason="other"} 1000', 'gatehouse_cancellations_total{reason="server-restart"} 1']);
-    host.stop();
+    await host.stop();
   });
 
   it('LIM-6: every label helper maps to a closed set', () => {

@@ -20,7 +20,7 @@ export const decisionChannelLabel = (via: string | undefined) => closedLabel(via
 
 export type MetricSources = {
   connections: () => number;
-  requestsByStatus: () => Record<RequestStatus, number>;
+  requestsByStatus: () => Record<RequestStatus, number> | Promise<Record<RequestStatus, number>>;
   queue: () => { pending: number; processing: number };
   head: () => number;
 };
@@ -46,8 +46,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Stored permission requests by status (pending = unresolved)',
       labelNames: ['status'] as const,
       registers: [registry],
-      collect() {
-        const counts = sources?.requestsByStatus();
+      async collect() {
+        const counts = await sources?.requestsByStatus();
         if (!counts) return;
         for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
       },

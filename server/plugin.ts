@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { EventStore, HistoryLimits } from './store/types.ts';
-import type { DecisionObserver, RememberGate } from './ws/hub.ts';
+import type { DecisionObserver, RememberGate } from './decisions.ts';
 
 export type PluginContext = {
   config: Config;
@@ -30,7 +30,8 @@ export type PluginContext = {
 export type Plugin = {
   name: string;
   routes?: readonly ExtraRoute[];
-  /** Called after each accepted decision is committed (e.g. "allow always" rules). */
+  /** Called after each accepted decision is committed, whatever its transport (the
+   *  host runs it: server/decisions.ts), e.g. the audit's who and how. */
   onDecisionAccepted?: DecisionObserver;
   /** Checks a decision's `remember` before it is decided and makes its rule after (the
    *  rule engine; the first plugin that has one). */

@@ -6,14 +6,16 @@
  * benchmarks may call it in-process.
  */
 import { createAdaptorServer } from '@hono/node-server';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
 import { AgentChoiceBook } from './agentChoiceBook.ts';
 import { isWildcardHost, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
-import { OutcomeWaiters } from './http/outcomeWaiters.ts';
+import { historyRoutes } from './http/history.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { Plugin, PluginFactory } from './plugin.ts';
@@ -33,7 +35,7 @@ export type StartOptions = {
   /** A commit failed (the process should exit and restart from the store). */
   onFatal?: (error: unknown) => void;
   /** The broker's window of recent finished requests (default 10,000); tests shrink it. */
-  recentLimit?: number;
+  recentLimit?: number | undefined;
   /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
   push?: PushOptions;
 };
@@ -59,6 +61,18 @@ export type RunningServer = {
   routes(): { method: string; path: string }[];
   stop(): Promise<void>;
 };
+
+/** The PEM certificate (chain) and key of --tls-cert/--tls-key. */
+function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', files.certFile), key: read('--tls-key', files.keyFile) };
+}
 
 function bracket(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -99,7 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger.error('exiting after a fatal error', { error: String(error) });
       process.exit(1);
     });
-  const host = new BrokerHost({
+  const host = await BrokerHost.open({
     store,
     logger,
     metrics,
@@ -109,8 +123,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
-  const waiters = new OutcomeWaiters(metrics);
-  host.onCommitted(waiters.onCommitted);
   const push = createPushService(
     { config, host, database: store.database(), logger },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
@@ -119,10 +131,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // beyond the device limit).
   devices.onEnded((deviceId) => push.removeForDevice(deviceId));
 
+  // Read before anything listens: a missing or unreadable file stops the start, naming it.
+  const tls = config.tls ? readTlsFiles(config.tls) : undefined;
+  const scheme = tls ? 'https' : 'http';
   let port = 0;
-  let allowList: AllowList = buildAllowList({ bindHost: config.host, port: config.port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+  let allowList: AllowList = buildAllowList({
+    bindHost: config.host,
+    port: config.port,
+    extraOrigins: config.allowedOrigins,
+    extraHosts: config.allowedHosts,
+    scheme,
+  });
   let stopping = false;
-  const baseUrl = () => `http://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
+  const baseUrl = () => `${scheme}://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
 
   // The agent's own choice of each human decision (agentChoiceBook.ts), shared by every edge that decides.
   const agentChoices = new AgentChoiceBook();
@@ -130,20 +151,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   for (const factory of options.plugins ?? []) {
     plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices }));
   }
-  const observers = plugins.map((p) => p.onDecisionAccepted).filter((fn) => fn !== undefined);
-  const onDecisionAccepted = observers.length
-    ? (info: Parameters<NonNullable<Plugin['onDecisionAccepted']>>[0]) => {
-        for (const observer of observers) {
-          try {
-            observer(info);
-          } catch (error) {
-            logger.error('decision observer threw', { error: String(error) });
-          }
-        }
-      }
-    : undefined;
-
-  const rememberGate = plugins.find((p) => p.rememberGate)?.rememberGate;
+  // The follow-ups of every decision run in the host, whatever its transport (server/decisions.ts).
+  for (const plugin of plugins) if (plugin.onDecisionAccepted) host.onDecided(plugin.onDecisionAccepted);
+  host.setRememberGate(plugins.find((p) => p.rememberGate)?.rememberGate);
 
   const hub = new Hub({
     host,
@@ -154,18 +164,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
     maxFrameBytes: config.maxFrameBytes,
-    onDecisionAccepted,
-    rememberGate,
     agentChoices,
   });
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, waiters, hub, upgrader, isStopping: () => stopping, onDecisionAccepted, rememberGate, agentChoices },
-    { extraRoutes: [push.route, ...plugins.flatMap((p) => p.routes ?? [])] },
+    { config, store, host, security, logger, metrics, hub, upgrader, isStopping: () => stopping, agentChoices },
+    {
+      extraRoutes: [
+        push.route,
+        { path: '/api/history', routes: historyRoutes({ db: store.database(), store, agentChoices }) },
+        ...plugins.flatMap((p) => p.routes ?? []),
+      ],
+    },
   );
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // With --tls-cert/--tls-key the same app is served over HTTPS, and the WebSocket upgrade
+  // over it is WSS (docs/operations.md, "TLS").
+  const server = (
+    tls ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: tls }) : createAdaptorServer({ fetch: app.fetch })
+  ) as Server;
   upgrader.inject(server);
   // Long-polls last up to 60 s: keep Node's own timeouts above that.
   server.requestTimeout = 0;
@@ -189,7 +207,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   server.on('error', (error) => logger.error('server error', { error: String(error) }));
   port = (server.address() as AddressInfo).port;
-  allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts });
+  allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts, scheme });
 
   metrics.bindSources({
     connections: () => hub.size,
@@ -198,11 +216,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     head: () => host.head(),
   });
 
-  const prune = () => {
+  const prune = async () => {
     const now = Date.now();
     try {
-      const result = store.prune(now, config.history);
+      const result = await store.prune(now, config.history);
       if (result.events > 0) logger.debug('store', 'pruned', result);
+      if (result.auditRows > 0) logger.debug('store', 'audit pruned', { rows: result.auditRows });
     } catch (error) {
       logger.error('prune failed', { error: String(error) });
     }
@@ -214,11 +233,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     }
   };
-  prune();
-  const pruneTimer = setInterval(prune, config.history.pruneIntervalMs);
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), config.history.pruneIntervalMs);
   pruneTimer.unref();
 
-  const url = `http://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const url = `${scheme}://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
   const readyLine = `Gatehouse listening on ${url}`;
   for (const plugin of plugins) await plugin.start?.();
   push.start();
@@ -238,14 +257,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       push.stop();
       host.flush();
-      await Promise.race([waiters.closeAll(), new Promise((r) => setTimeout(r, 1_000))]);
+      // The broker drains (no new requests; decisions still count) and open long-polls are
+      // answered with the request as it stands.
+      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
-      host.stop();
+      await host.stop();
       clearInterval(pruneTimer);
       inspector?.stop();
       // Let handlers that were answered by the last commit write their responses.
       await new Promise((r) => setImmediate(r));
-      store.close();
+      await store.close();
       devices.close();
       server.closeIdleConnections();
       const forced = setTimeout(() => {

@@ -41,10 +41,10 @@ createRoot(root).render(
             visible: document.visibilityState !== 'hidden',
             online: navigator.onLine,
           },
-          inspect,
+          ...(inspect ? { inspect } : {}),
         }}
       >
-        <ChatContext.Provider options={{ inspect }}>
+        <ChatContext.Provider options={inspect ? { inspect } : {}}>
           <App />
         </ChatContext.Provider>
       </ConnectionContext.Provider>

@@ -1,5 +1,6 @@
 /**
- * Client of Gatehouse through its real WebSocket protocol (protocol-v1.md §3): `/ws`
+ * Client of Gatehouse through its real WebSocket protocol (protocol-v1.md §3, snapshot
+ * parts of contract-2 §3): `/ws`
  * with the `gatehouse.v1` subprotocol; `{"type":"ack","seq"}` for each request received,
  * then `permission-response` with a fresh `clientMsgId`. Acks are cumulative, so acking
  * each request also covers the `permission-resolved` events before it.
@@ -18,12 +19,15 @@ type Frame = {
   requests?: unknown[];
   code?: string;
   message?: string;
+  more?: boolean;
 };
 
 export function connectGatehouse(options: ConnectOptions, events: ClientEvents): BenchClient {
   const query = options.token ? `?token=${encodeURIComponent(options.token)}` : '';
   const ws = new WebSocket(`ws://127.0.0.1:${options.port}/ws${query}`, SUBPROTOCOL);
   let closing = false;
+  /** A snapshot larger than a frame comes in parts (contract-2 §3): count until the last. */
+  let snapshotSoFar = 0;
   ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as Frame;
     switch (msg.type) {
@@ -35,7 +39,9 @@ export function connectGatehouse(options: ConnectOptions, events: ClientEvents):
         if (msg.resumed) events.onReady(0);
         break;
       case 'snapshot':
-        events.onReady(msg.requests?.length ?? 0);
+      case 'snapshot-part':
+        snapshotSoFar = (msg.type === 'snapshot' ? 0 : snapshotSoFar) + (msg.requests?.length ?? 0);
+        if (msg.more !== true) events.onReady(snapshotSoFar);
         break;
       case 'error':
         events.onProblem(`error ${msg.code}: ${msg.message}`);

@@ -88,7 +88,7 @@ serveIpc({
   /** Opens `n` clients at once; answers when every one has its welcome and snapshot. */
   async connect(args) {
     closeAll();
-    options = { port: num(args, 'port'), token: typeof args.token === 'string' ? args.token : undefined };
+    options = { port: num(args, 'port'), ...(typeof args.token === 'string' ? { token: args.token } : {}) };
     deciders = num(args, 'deciders', 1);
     const n = num(args, 'n');
     const t0 = now();
@@ -161,11 +161,12 @@ serveIpc({
   /** One client connects to a restarted server: when (our clock) its snapshot arrived. */
   async snapshotAt(args) {
     closeAll();
-    options = { port: num(args, 'port'), token: typeof args.token === 'string' ? args.token : undefined };
+    options = { port: num(args, 'port'), ...(typeof args.token === 'string' ? { token: args.token } : {}) };
     deciders = 0;
-    slots = [open(0)];
-    await waitFor(() => slots[0].ready, num(args, 'timeoutMs', 30_000), 'snapshot', 1);
-    return { at: slots[0].readyAt, size: slots[0].snapshotSize, problems };
+    const slot = open(0);
+    slots = [slot];
+    await waitFor(() => slot.ready, num(args, 'timeoutMs', 30_000), 'snapshot', 1);
+    return { at: slot.readyAt, size: slot.snapshotSize, problems };
   },
 
   closeAll() {

@@ -14,5 +14,5 @@ export interface BenchClient {
   close(): void;
 }
 
-export type ConnectOptions = { port: number; token?: string };
+export type ConnectOptions = { port: number; token?: string | undefined };
 export type ConnectClient = (options: ConnectOptions, events: ClientEvents) => BenchClient;

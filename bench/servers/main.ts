@@ -4,6 +4,9 @@
  * runner (bench/run.ts) drives it over IPC: `load` (closed loop, N in flight), `rate`
  * (open loop at a fixed rate), `fill` (unresolved requests), `mem` (after forced GC).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { BENCH_TIMEOUT_MS, benchRequest, isSystemName, now, num, serveIpc, type SystemName } from '../common.ts';
 import type { BenchServer } from './types.ts';
 
@@ -32,6 +35,7 @@ if (!isSystemName(systemArg)) {
 
 const server = await start(systemArg);
 let counter = 0;
+let profiler: Session | undefined;
 /** Ids whose outcome the agent learned more than once: must stay empty. */
 let doubleLearned = 0;
 
@@ -105,6 +109,34 @@ serveIpc({
       if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
     return { unresolved: server.unresolved() };
+  },
+
+  /** This process's CPU time so far (µs) and the clock: the runner takes the difference
+   *  around a measurement whose load comes from another process (the HTTP agents). */
+  usage() {
+    const used = process.cpuUsage();
+    return { cpuUs: used.user + used.system, at: now() };
+  },
+
+  /** BENCH_PROFILE_DIR: a V8 CPU profile of this process over one measured section only
+   *  (no start-up, no warm-up), written as DIR/<name>.cpuprofile at `profileStop`. */
+  async profileStart() {
+    if (!process.env.BENCH_PROFILE_DIR) return null;
+    profiler ??= new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler.post('Profiler.start');
+    return null;
+  },
+  async profileStop(args) {
+    const dir = process.env.BENCH_PROFILE_DIR;
+    if (!dir || !profiler) return null;
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    const file = join(dir, `${String(args.name)}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    return { file };
   },
 
   /** Memory after a forced GC (run with --expose-gc). */

@@ -6,7 +6,7 @@ import { createActor, SimulatedClock } from 'xstate';
 import type { SequencedEvent } from '../../protocol/index.ts';
 import { brokerMachine, type BrokerActor } from '../broker.machine.ts';
 import type { BrokerEmitted, PersistRecord } from '../broker.types.ts';
-import { createBrokerClient, type BrokerClient } from '../brokerClient.ts';
+import { createBrokerClient, driveRestoredDeadlines, type BrokerClient } from '../brokerClient.ts';
 import { MemoryStore } from './memoryStore.ts';
 
 export type LogEntry = { kind: 'persist'; record: PersistRecord } | { kind: 'emit'; emitted: BrokerEmitted };
@@ -43,7 +43,7 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
       },
     },
   });
-  const actor = createActor(machine, { input: store.load(clock.now(), options.recentLimit), clock });
+  const actor = createActor(machine, { input: { ...store.load(clock.now(), options.recentLimit), requestActors: { clock } }, clock });
   actor.on('*', (emitted) => log.push({ kind: 'emit', emitted }));
   actor.subscribe({
     error: (error) => {
@@ -51,6 +51,8 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
     },
   });
   actor.start();
+  // What the host does for restored requests' deadlines (broker.machine.ts).
+  driveRestoredDeadlines(actor, clock, () => clock.now());
   const client = createBrokerClient(actor);
   return {
     actor,
@@ -60,9 +62,6 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
     log,
     streamEvents: () => log.flatMap((entry) => (entry.kind === 'emit' && entry.emitted.type === 'stream.event' ? [entry.emitted.event] : [])),
     now: () => clock.now(),
-    stop: () => {
-      client.close();
-      actor.stop();
-    },
+    stop: () => actor.stop(),
   };
 }

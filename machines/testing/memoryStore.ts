@@ -23,7 +23,7 @@ export class MemoryStore {
   constructor(readonly epoch: string = 'epoch-test') {}
 
   get headSeq(): number {
-    return this.log.length === 0 ? 0 : this.log[this.log.length - 1].seq;
+    return this.log.length === 0 ? 0 : this.log[this.log.length - 1]!.seq;
   }
 
   apply(record: PersistRecord): void {

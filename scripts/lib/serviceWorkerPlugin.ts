@@ -50,7 +50,9 @@ export function serviceWorkerPlugin(options: { entry: string }): Plugin {
         legalComments: 'none',
         define: { __GATEHOUSE_VERSION__: JSON.stringify(version), __GATEHOUSE_SHELL__: JSON.stringify(shell) },
       });
-      this.emitFile({ type: 'asset', fileName: 'sw.js', source: result.outputFiles[0].text });
+      const [built] = result.outputFiles;
+      if (!built) throw new Error('esbuild wrote no service worker');
+      this.emitFile({ type: 'asset', fileName: 'sw.js', source: built.text });
     },
   };
 }

@@ -10,11 +10,12 @@ import type { GateAnswer } from './permissionGate.ts';
  *  `signal` aborted with a known cancel reason (CANCEL_REASONS) cancels the request with it (else `agent-cancelled`). */
 export type AskExtra = {
   toolUseId: string;
-  description?: string;
-  suggestions?: unknown[];
-  blockedPath?: string;
-  signal?: AbortSignal;
-  context?: Record<string, unknown>;
+  // As the agent's SDK gives them: each may be undefined.
+  description?: string | undefined;
+  suggestions?: unknown[] | undefined;
+  blockedPath?: string | undefined;
+  signal?: AbortSignal | undefined;
+  context?: Record<string, unknown> | undefined;
 };
 
 export type TurnContext = {
@@ -25,7 +26,7 @@ export type TurnContext = {
   say(message: Omit<ChatMessage, 'id'>): Promise<ChatMessage>;
   ask(toolName: string, input: Record<string, unknown>, extra: AskExtra): Promise<GateAnswer>;
   /** The SDK's own session id, to resume the conversation on the next turn. */
-  sdkSessionId?: string;
+  sdkSessionId?: string | undefined;
   setSdkSessionId(id: string): void;
 };
 

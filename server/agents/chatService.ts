@@ -11,7 +11,16 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES, parseWith, type ChatSession, type ErrorCode } from '../../protocol/index.ts';
+import {
+  type ChatSession,
+  ERROR_CODES,
+  type ErrorCode,
+  parseWith,
+  type SessionAnswer,
+  type SessionList,
+  type SessionMessages,
+  type SessionStopped,
+} from '../../protocol/index.ts';
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
@@ -59,11 +68,11 @@ export class ChatService {
     },
   ) {}
 
-  start(spec: { prompt: string; agent?: AgentKind; cwd?: string; title?: string }): ChatSession {
+  start(spec: { prompt: string; agent?: AgentKind | undefined; cwd?: string | undefined; title?: string | undefined }): ChatSession {
     const kind = spec.agent ?? this.deps.defaultAgent;
     if (!this.hasAgent(kind)) throw new Error(`the ${kind} agent is not available`);
     const session = this.deps.sessions.create({
-      title: spec.title ?? spec.prompt.split('\n')[0].slice(0, 80),
+      title: spec.title ?? (spec.prompt.split('\n')[0] ?? '').slice(0, 80),
       agent: kind,
       cwd: spec.cwd ?? this.deps.defaultCwd(kind),
     });
@@ -79,10 +88,33 @@ export class ChatService {
     return session;
   }
 
+  /** The human's Stop: aborts the running turn (its waiting requests are cancelled and the
+   *  agent's own abort path runs) and says so in the conversation. */
   stopTurn(sessionId: string): boolean {
     const controller = this.running.get(sessionId);
-    controller?.abort();
-    return !!controller;
+    if (!controller || controller.signal.aborted) return false;
+    controller.abort();
+    void this.deps.sessions.add(sessionId, { role: 'system', kind: 'text', text: 'Stopped: you interrupted this turn; its waiting requests were cancelled.' });
+    return true;
+  }
+
+  /** At start: a session still marked running was running in a server that is gone (a
+   *  crash, kill -9, a restart). Its agent went with it, so it must not look alive: it
+   *  says so and is idle again (a new message starts a new turn). Returns their ids. */
+  async recoverInterrupted(): Promise<string[]> {
+    const stale = this.deps.sessions.list().filter((s) => s.status === 'running' && !this.running.has(s.id));
+    for (const session of stale) {
+      await this.deps.sessions.add(session.id, {
+        role: 'system',
+        kind: 'error',
+        text: 'The agent stopped when the Gatehouse server stopped: this turn did not finish. Send a message to start a new one.',
+        isError: true,
+      });
+      await this.deps.sessions.add(session.id, { role: 'system', kind: 'turn-end', text: 'Interrupted by a server restart.', isError: true });
+      await this.deps.sessions.setStatus(session.id, 'idle');
+      this.deps.logger.warn('chat session interrupted by a restart', { session: session.id });
+    }
+    return stale.map((s) => s.id);
   }
 
   /** An own key of the agents table: never `constructor` or another inherited name. */
@@ -163,7 +195,7 @@ export class ChatService {
         return { ok: false as const };
       }
     };
-    app.get('/', (c) => c.json({ sessions: this.deps.sessions.list() }));
+    app.get('/', (c) => c.json<SessionList>({ sessions: this.deps.sessions.list() }));
     app.post('/', async (c) => {
       const body = await json(c.req);
       if (!body.ok) return bad('body: not valid JSON');
@@ -181,12 +213,12 @@ export class ChatService {
         }
         parsed.value.cwd = real;
       }
-      return c.json({ session: this.start({ ...parsed.value, agent: parsed.value.agent as AgentKind | undefined }) }, 201);
+      return c.json<SessionAnswer>({ session: this.start({ ...parsed.value, agent: parsed.value.agent as AgentKind | undefined }) }, 201);
     });
     app.get('/:id/messages', (c) => {
       const session = this.deps.sessions.get(c.req.param('id'));
       if (!session) return bad(`no session ${c.req.param('id')}`, 404, ERROR_CODES.notFound);
-      return c.json({ session, running: this.isRunning(session.id), messages: this.deps.sessions.messages(session.id) });
+      return c.json<SessionMessages>({ session, running: this.isRunning(session.id), messages: this.deps.sessions.messages(session.id) });
     });
     app.post('/:id/messages', async (c) => {
       const body = await json(c.req);
@@ -196,12 +228,12 @@ export class ChatService {
       const result = this.send(c.req.param('id'), parsed.value.prompt);
       if (result === undefined) return bad(`no session ${c.req.param('id')}`, 404, ERROR_CODES.notFound);
       if (result === 'busy') return bad('a turn is already running in this session', 409, ERROR_CODES.sessionBusy);
-      return c.json({ session: result }, 202);
+      return c.json<SessionAnswer>({ session: result }, 202);
     });
     app.post('/:id/stop', (c) => {
       const id = c.req.param('id');
       if (!this.deps.sessions.get(id)) return bad(`no session ${id}`, 404, ERROR_CODES.notFound);
-      return c.json({ id, stopped: this.stopTurn(id) });
+      return c.json<SessionStopped>({ id, stopped: this.stopTurn(id) });
     });
     return app;
   }

@@ -53,7 +53,7 @@ function scenario(event: Event) {
     if (!existsSync(times)) return [];
     const stamps = readFileSync(times, 'utf8').trim().split('\n').map(Number);
     const durations: number[] = [];
-    for (let i = 0; i + 1 < stamps.length; i += 2) durations.push(stamps[i + 1] - stamps[i]);
+    for (let i = 0; i + 1 < stamps.length; i += 2) durations.push(stamps[i + 1]! - stamps[i]!);
     return durations;
   };
   return { cwd, out, settings, hookDurations };

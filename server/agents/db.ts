@@ -1,8 +1,13 @@
 /**
- * The agents area's own SQLite database (`<data-dir>/agents.db`): remembered rules, the
- * audit log, chat sessions and their messages. Separate from the event store so that
- * its schema can change without touching the stream; WAL and synchronous writes, so an
- * acknowledged rule or audit row survives kill -9.
+ * The agents area's own SQLite database (`<data-dir>/agents.db`): chat sessions and their
+ * messages. Separate from the event store so that its schema can change without touching
+ * the stream; WAL and synchronous writes, so an acknowledged message survives kill -9.
+ *
+ * Remembered rules and the audit log lived here before SPEC.md CORE-L2/CORE-L8: they now
+ * live in the event database (`gatehouse.db`: the audit rows written with their events,
+ * the rules beside them), and an existing agents.db has its rules and audit rows
+ * imported there once (`importAgentsRules`, `SqliteEventStore.importLegacyAudit`). The
+ * tables stay in this schema so that an old file still opens and imports.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -11,7 +16,8 @@ import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from '../store
 
 export type AgentsDb = Database.Database;
 
-const SCHEMA = `
+/** The remembered rules' tables (server/rules/ruleStore.ts). */
+export const RULES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS rules (
   id TEXT PRIMARY KEY,
   tool_name TEXT NOT NULL,
@@ -25,6 +31,10 @@ CREATE TABLE IF NOT EXISTS rules (
   source_request_id TEXT,
   revoked_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS rules_migrations (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
+`;
+
+const SCHEMA = `${RULES_SCHEMA}
 CREATE TABLE IF NOT EXISTS audit (
   request_id TEXT PRIMARY KEY,
   tool_name TEXT NOT NULL,
@@ -87,4 +97,31 @@ function migrate(db: AgentsDb): void {
   if (!audit.has('device_name')) db.exec('ALTER TABLE audit ADD COLUMN device_name TEXT');
   // The agent's own choice the decision sent (docs/integrations.md "The agent's own choices"), as JSON.
   if (!audit.has('agent_choice')) db.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
+}
+
+const RULE_COLUMNS = 'id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id, revoked_at';
+const IMPORTED = 'imported-from-agents-db';
+
+/**
+ * Gives `target` (the event database) the rules tables and, once, the rules of an
+ * agents.db from before CORE-L8 with its migration marks (so a migration that already ran
+ * there does not run again on rules made since). Returns how many rules it added; the
+ * mark is a row in `rules_migrations`, written in the same transaction.
+ */
+export function importAgentsRules(target: Database.Database, agents: AgentsDb): number {
+  target.exec(RULES_SCHEMA);
+  if (target.prepare('SELECT 1 FROM rules_migrations WHERE name = ?').get(IMPORTED)) return 0;
+  const rules = agents.prepare(`SELECT ${RULE_COLUMNS} FROM rules`).all() as Record<string, unknown>[];
+  const marks = agents.prepare('SELECT name, at FROM rules_migrations').all() as { name: string; at: number }[];
+  let added = 0;
+  target.transaction(() => {
+    const insertRule = target.prepare(
+      `INSERT OR IGNORE INTO rules (${RULE_COLUMNS}) VALUES (@id, @tool_name, @pattern, @kind, @decision, @scope, @scope_value, @created_at, @created_by, @source_request_id, @revoked_at)`,
+    );
+    for (const rule of rules) added += insertRule.run(rule).changes;
+    const insertMark = target.prepare('INSERT OR IGNORE INTO rules_migrations (name, at) VALUES (?, ?)');
+    for (const mark of marks) insertMark.run(mark.name, mark.at);
+    insertMark.run(IMPORTED, Date.now());
+  })();
+  return added;
 }

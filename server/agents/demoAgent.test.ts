@@ -50,7 +50,7 @@ describe('the demo agent', () => {
       expect(readdirSync(join(server.dataDir, 'workspace', session.id))).toContain(file.split('/').pop());
 
       const chat = client.events().filter((f: Frame) => f.type === 'chat-message' && f.sessionId === session.id);
-      expect(chat[0].message).toMatchObject({ role: 'user', kind: 'text', text: 'show me what you can do' });
+      expect(chat[0]?.message).toMatchObject({ role: 'user', kind: 'text', text: 'show me what you can do' });
       expect(chat.some((f) => f.message.kind === 'text' && /demo agent/i.test(f.message.text))).toBe(true);
       const denied = chat.find((f) => f.message.kind === 'tool-result' && f.message.requestId === list.id);
       expect(denied?.message).toMatchObject({ isError: true, text: 'No listing today' });

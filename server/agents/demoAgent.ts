@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
+import { OUTCOME_LABELS } from '../../protocol/index.ts';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
 
 type ToolCall = { toolName: 'Bash' | 'Write' | 'Edit'; input: Record<string, unknown>; description: string };
@@ -100,7 +101,7 @@ export function createDemoAgent(options: { workspaceRoot: string }): ChatAgent {
         const answer = await ctx.ask(call.toolName, call.input, { toolUseId, description: call.description, signal: ctx.signal });
         const requestId = answer.requestId;
         if (answer.behavior === 'deny') {
-          const how = answer.outcome === 'timedOut' ? 'timed out' : answer.outcome === 'cancelled' ? 'was cancelled' : 'was denied';
+          const how = answer.outcome === 'failed' ? 'could not be asked' : OUTCOME_LABELS[answer.outcome].toLowerCase();
           results.push(`${call.description}: ${how}`);
           await ctx.say({ role: 'user', kind: 'tool-result', toolUseId, text: answer.message, isError: true, ...(requestId ? { requestId } : {}) });
           continue;

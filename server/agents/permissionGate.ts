@@ -1,14 +1,28 @@
 /**
  * The one path from an in-process agent (a Claude Agent SDK session's `canUseTool`, or
  * the demo agent) to a human: create a broker request with origin `agent`, await its one
- * outcome, and answer in the SDK's PermissionResult shape. The AbortSignal cancels the
- * request (`permission-cancelled`). A deny always carries a message: the human's
- * reason, else one naming who denied and how, or that it timed out.
+ * outcome (`host.awaitOutcome`, the host's one way to wait), and answer in the SDK's
+ * PermissionResult shape. The AbortSignal cancels the request (`permission-cancelled`).
+ * A deny always carries a message: the human's reason, else one naming who denied and
+ * how, or that it timed out; a server that stops first is a deny too (fail closed).
  */
-import { CANCEL_REASONS, type AgentChoice, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
+import type { Outcome } from '../../machines/broker.types.ts';
+import {
+  CANCEL_REASONS,
+  cancelledMessage,
+  decidedByWire,
+  outcomeMessageForAgent,
+  type AgentChoice,
+  type PermissionRequestEvent,
+  timedOutMessage,
+  waitedSeconds,
+} from '../../protocol/index.ts';
+import type { AwaitedOutcome, AwaitOptions } from '../brokerHost.ts';
 
 /** Which of the agent's own choices the winning decision named (server/agentChoiceBook.ts). */
-export type ChoiceLookup = { chosen(requestId: string, outcome: { decision?: string; decidedBy?: string }, context: unknown): AgentChoice | undefined };
+export type ChoiceLookup = {
+  chosen(requestId: string, outcome: { decision?: string | undefined; decidedBy?: string | undefined }, context: unknown): AgentChoice | undefined;
+};
 
 export type GateHost = {
   create(args: {
@@ -19,7 +33,8 @@ export type GateHost = {
     origin: 'agent';
   }): Promise<{ status: string; id: string }>;
   cancel(args: { requestId: string; reason: string; cancelledBy: string }): Promise<unknown>;
-  onCommitted(listener: (events: readonly SequencedEvent[]) => void): () => void;
+  /** The host's one way to wait for an outcome (BrokerHost.awaitOutcome). */
+  awaitOutcome(requestId: string, options?: AwaitOptions): Promise<AwaitedOutcome>;
 };
 
 /** `agentChoice`: the agent's own choice the human picked on the card (of `context.agentChoices`). */
@@ -38,73 +53,81 @@ export type GateAsk = {
 };
 
 export async function askPermission(host: GateHost, ask: GateAsk, choices?: ChoiceLookup): Promise<GateAnswer> {
-  if (ask.signal?.aborted) return { behavior: 'deny', message: 'The agent cancelled the request before it was asked.', outcome: 'cancelled' };
-  // Subscribe before creating: the outcome may be committed in the very next tick.
-  let requestId: string | undefined;
-  const early: SequencedEvent[] = [];
-  let settle: ((event: SequencedEvent) => void) | undefined;
-  const off = host.onCommitted((events) => {
-    for (const event of events) {
-      const id =
-        event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled' ? event.requestId : undefined;
-      if (!id) continue;
-      if (requestId === undefined) early.push(event);
-      else if (id === requestId) settle?.(event);
-    }
-  });
+  if (ask.signal?.aborted) return { behavior: 'deny', message: cancelledMessage('agent-cancelled'), outcome: 'cancelled' };
+  let created;
   try {
-    let created;
-    try {
-      created = await host.create({ toolName: ask.toolName, input: ask.input, context: ask.context, timeoutMs: ask.timeoutMs, origin: 'agent' });
-    } catch (error) {
-      return { behavior: 'deny', message: `Gatehouse could not ask for permission (${(error as Error).message}), so this is denied.`, outcome: 'failed' };
-    }
-    if (created.status !== 'created' && created.status !== 'existing') {
-      return { behavior: 'deny', message: 'Gatehouse refused to create the permission request, so this is denied.', outcome: 'failed' };
-    }
-    requestId = created.id;
-    ask.onCreated?.(requestId);
-    const id = requestId;
-    const outcome = await new Promise<SequencedEvent>((resolve) => {
-      const found = early.find((event) => 'requestId' in event && event.requestId === id);
-      if (found) return resolve(found);
-      settle = resolve;
-      // A known cancel reason names why (e.g. `answered-in-agent`: the agent cleared the ask
-      // itself); any other abort (an SDK's own error) is `agent-cancelled`.
-      const reason = () => ((CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? (ask.signal!.reason as string) : 'agent-cancelled');
-      const onAbort = () => void host.cancel({ requestId: id, reason: reason(), cancelledBy: 'agent' }).catch(() => {});
-      if (ask.signal?.aborted) onAbort();
-      else ask.signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    switch (outcome.type) {
-      case 'permission-resolved': {
-        const chosen = choices?.chosen(id, outcome, ask.context);
-        const agentChoice = chosen ? { agentChoice: chosen } : {};
-        if (outcome.decision === 'allow')
-          return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy, ...agentChoice };
-        return {
-          behavior: 'deny',
-          message:
-            outcome.message ||
-            `Denied in Gatehouse by ${outcome.decidedBy.startsWith('rule:') ? `the remembered rule ${outcome.decidedBy.slice(5)}` : outcome.decidedBy}.`,
-          requestId: id,
-          outcome: 'denied',
-          ...agentChoice,
-        };
-      }
-      case 'permission-timeout':
-        return {
-          behavior: 'deny',
-          message: `Nobody answered in Gatehouse within ${Math.round(ask.timeoutMs / 1000)} s, so the request timed out and is denied.`,
-          requestId: id,
-          outcome: 'timedOut',
-        };
-      case 'permission-cancelled':
-        return { behavior: 'deny', message: `The permission request was cancelled (${outcome.reason}).`, requestId: id, outcome: 'cancelled' };
-      default:
-        return { behavior: 'deny', message: 'Gatehouse gave an unexpected outcome, so this is denied.', requestId: id, outcome: 'failed' };
-    }
+    created = await host.create({ toolName: ask.toolName, input: ask.input, context: ask.context, timeoutMs: ask.timeoutMs, origin: 'agent' });
+  } catch (error) {
+    return { behavior: 'deny', message: `Gatehouse could not ask for permission (${(error as Error).message}), so this is denied.`, outcome: 'failed' };
+  }
+  if (created.status !== 'created' && created.status !== 'existing') {
+    return { behavior: 'deny', message: 'Gatehouse refused to create the permission request, so this is denied.', outcome: 'failed' };
+  }
+  const id = created.id;
+  ask.onCreated?.(id);
+  // A known cancel reason names why (e.g. `answered-in-agent`: the agent cleared the ask
+  // itself); any other abort (an SDK's own error) is `agent-cancelled`.
+  const reason = () => ((CANCEL_REASONS as readonly unknown[]).includes(ask.signal?.reason) ? String(ask.signal?.reason) : 'agent-cancelled');
+  const cancel = (why: string, by: string = decidedByWire.agent) => void host.cancel({ requestId: id, reason: why, cancelledBy: by }).catch(() => {});
+  // The abort cancels the request; the wait goes on until its `permission-cancelled` (or
+  // whatever outcome got there first) is committed.
+  const onAbort = () => cancel(reason());
+  if (ask.signal?.aborted) onAbort();
+  else ask.signal?.addEventListener('abort', onAbort, { once: true });
+  let waited: AwaitedOutcome;
+  try {
+    waited = await host.awaitOutcome(id);
   } finally {
-    off();
+    ask.signal?.removeEventListener('abort', onAbort);
+  }
+  switch (waited.status) {
+    case 'finished':
+      return answerOf(waited.outcome, id, ask, choices);
+    case 'waiting':
+      // The server is stopping: nobody will answer, so no allow.
+      cancel('server-restart', decidedByWire.server);
+      return { behavior: 'deny', message: 'Gatehouse is stopping, so this request is denied.', requestId: id, outcome: 'failed' };
+    case 'unknown':
+      return { behavior: 'deny', message: 'Gatehouse lost the permission request, so this is denied.', requestId: id, outcome: 'failed' };
+    default: {
+      const never: never = waited;
+      return {
+        behavior: 'deny',
+        message: `Gatehouse gave an unexpected outcome (${JSON.stringify(never)}), so this is denied.`,
+        requestId: id,
+        outcome: 'failed',
+      };
+    }
+  }
+}
+
+function answerOf(outcome: Outcome, id: string, ask: GateAsk, choices: ChoiceLookup | undefined): GateAnswer {
+  switch (outcome.status) {
+    case 'resolved': {
+      const chosen = choices?.chosen(id, outcome, ask.context);
+      const agentChoice = chosen ? { agentChoice: chosen } : {};
+      if (outcome.decision === 'allow')
+        return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy, ...agentChoice };
+      return {
+        behavior: 'deny',
+        message: outcomeMessageForAgent({ status: 'resolved', decision: 'deny', message: outcome.message, decidedBy: outcome.decidedBy }),
+        requestId: id,
+        outcome: 'denied',
+        ...agentChoice,
+      };
+    }
+    case 'timedOut':
+      return {
+        behavior: 'deny',
+        message: timedOutMessage(waitedSeconds(0, ask.timeoutMs)),
+        requestId: id,
+        outcome: 'timedOut',
+      };
+    case 'cancelled':
+      return { behavior: 'deny', message: cancelledMessage(outcome.reason), requestId: id, outcome: 'cancelled' };
+    default: {
+      const never: never = outcome.status;
+      return { behavior: 'deny', message: `Gatehouse gave an unexpected outcome (${String(never)}), so this is denied.`, requestId: id, outcome: 'failed' };
+    }
   }
 }

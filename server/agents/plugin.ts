@@ -1,8 +1,11 @@
 /**
  * The agents area's one registration point: `serve` loads this module's default export
  * (a PluginFactory, see server/plugin.ts). It opens `<data-dir>/agents.db` and wires:
- * the audit log and the rule engine to the committed event stream, the rule engine as
- * the gate of "remember" decisions (checked before, rule made after), and the chat
+ * the audit views (their rows live in the event store, written with the events: SPEC.md
+ * CORE-L2; an agents.db from before that has its audit rows and rules imported once,
+ * and the rules live in the event database too: CORE-L8), the rule
+ * engine to the committed event stream and as the gate of "remember" decisions (checked
+ * before, rule made after), and the chat
  * sessions with the selected agent (`--agent demo|claude|codex|acp:CMD`,
  * else Claude when reachable, else the demo agent). Routes: /api/sessions, /api/rules,
  * /api/audit.
@@ -18,22 +21,27 @@ import { ChatService, defaultAgentKind, type AgentKind } from './chatService.ts'
 import { createAcpAgent, isAcpAgentKind } from './acp/acpChatAgent.ts';
 import { createClaudeAgent } from './claudeAgent.ts';
 import { createCodexAgent } from './codex/codexChatAgent.ts';
-import { openAgentsDb } from './db.ts';
+import { SqliteEventStore } from '../store/sqliteStore.ts';
+import { importAgentsRules, openAgentsDb } from './db.ts';
 import { createDemoAgent } from './demoAgent.ts';
 import { SessionStore } from './sessions.ts';
 
 export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const { config, host, store, logger } = ctx;
-  const db = openAgentsDb(join(config.dataDir, 'agents.db'));
-  const audit = new AuditLog(db);
-  const offAudit = host.onCommitted((events) => {
-    try {
-      audit.record(events);
-    } catch (error) {
-      logger.error('audit write failed', { error: String(error) });
-    }
-  });
-  const rules = new RuleStore(db, (change) =>
+  const agentsDbFile = join(config.dataDir, 'agents.db');
+  const db = openAgentsDb(agentsDbFile);
+  // The SQLite store's synchronous reads: the rule engine's lookups are synchronous
+  // (RememberGate); another store answers no lookup, so no rule is made from a decision.
+  const sqlite = store instanceof SqliteEventStore ? store : undefined;
+  const imported = sqlite?.importLegacyAudit(agentsDbFile) ?? 0;
+  if (imported > 0) logger.info(`imported ${imported} audit rows from agents.db into the event store`);
+  const audit = new AuditLog(store);
+  // The rules live beside the events (one database, SPEC.md CORE-L8); a store that is not
+  // SQLite keeps them in agents.db until it has rules of its own.
+  const rulesDb = sqlite ? sqlite.database() : db;
+  const importedRules = sqlite ? importAgentsRules(rulesDb, db) : 0;
+  if (importedRules > 0) logger.info(`imported ${importedRules} rules from agents.db into the event store`);
+  const rules = new RuleStore(rulesDb, (change) =>
     logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change),
   );
   const engine = new RuleEngine({
@@ -41,7 +49,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
     rules,
     logger,
     lookup: (requestId) => {
-      const view = store.getRequest(requestId);
+      const view = sqlite?.getRequestNow(requestId);
       return view ? { toolName: view.toolName, input: view.input, context: view.context, status: view.status } : undefined;
     },
   });
@@ -73,28 +81,14 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
       { path: '/api/rules', routes: engine.routes() },
       { path: '/api/audit', routes: audit.routes() },
     ],
-    prune(now, limits) {
-      const rows = audit.prune(now, limits);
-      if (rows > 0) logger.debug('store', 'audit pruned', { rows });
-    },
-    onDecisionAccepted(info) {
-      audit.annotate(info.requestId, {
-        decidedBy: info.decidedBy,
-        via: info.via,
-        ...(info.address ? { address: info.address } : {}),
-        ...(info.device ? { device: info.device } : {}),
-      });
-      // An agent's own choice (an "always" above all) goes on record with the decision.
-      const view = store.getRequest(info.requestId);
-      const chosen = view ? ctx.agentChoices.chosen(view.id, view, view.context) : undefined;
-      if (chosen) audit.annotateChoice(info.requestId, chosen);
-    },
     rememberGate: engine,
+    async start() {
+      await chat.recoverInterrupted();
+    },
     async stop() {
       await chat.stop();
       for (const agent of Object.values(agents)) agent?.stop?.();
       engine.stop();
-      offAudit();
       db.close();
     },
   };

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { AUDIT_LIMITS, LIMITS, auditEntryAnswer, auditPage, type SequencedEvent } from '../../protocol/index.ts';
-import { openAgentsDb } from '../agents/db.ts';
+import { SqliteEventStore } from '../store/sqliteStore.ts';
 import { AuditLog } from './auditLog.ts';
+
+/** The audit rows are written by the event store's commit (SPEC.md CORE-L2): tests commit events. */
+function auditStore() {
+  const store = new SqliteEventStore({ dataDir: ':memory:' });
+  const record = (events: readonly SequencedEvent[]) => store.writeBatch(events.map((event) => ({ kind: 'event' as const, event })));
+  const prune = async (now: number, limits: { keepEvents: number; keepMs: number }) => (await store.prune(now, limits)).auditRows;
+  return { store, audit: new AuditLog(store), record, prune };
+}
 
 const HOUR = 3_600_000;
 const request = (seq: number, id: string, at: number): SequencedEvent => ({
@@ -24,45 +32,41 @@ const resolvedAt = (seq: number, requestId: string, at: number): SequencedEvent 
 });
 
 describe('audit log pruning', () => {
-  it('LIM-7: rows go with the history: beyond the newest --history-events rows AND ended before --history-age-ms; younger or newer rows stay', () => {
-    const audit = new AuditLog(openAgentsDb(':memory:'));
+  it('LIM-7: rows go with the history: beyond the newest --history-events rows AND ended before --history-age-ms; younger or newer rows stay', async () => {
+    const { audit, record, prune } = auditStore();
     const now = 100 * HOUR;
     // r1..r4 decided 50 h ago, r5 decided 1 h ago, r6 still unresolved (asked 30 h ago).
-    audit.record([request(1, 'r1', 50 * HOUR), request(2, 'r2', 50 * HOUR + 1), request(3, 'r3', 50 * HOUR + 2), request(4, 'r4', 50 * HOUR + 3)]);
-    audit.record([1, 2, 3, 4].map((i) => resolvedAt(10 + i, `r${i}`, 50 * HOUR + 10)));
-    audit.record([request(20, 'r5', 99 * HOUR), resolvedAt(21, 'r5', 99 * HOUR), request(22, 'r6', 70 * HOUR)]);
-    const ids = () =>
-      audit
-        .query({ limit: 100 })
-        .map((e) => e.requestId)
-        .sort();
+    await record([request(1, 'r1', 50 * HOUR), request(2, 'r2', 50 * HOUR + 1), request(3, 'r3', 50 * HOUR + 2), request(4, 'r4', 50 * HOUR + 3)]);
+    await record([1, 2, 3, 4].map((i) => resolvedAt(10 + i, `r${i}`, 50 * HOUR + 10)));
+    await record([request(20, 'r5', 99 * HOUR), resolvedAt(21, 'r5', 99 * HOUR), request(22, 'r6', 70 * HOUR)]);
+    const ids = async () => (await audit.query({ limit: 100 })).map((e) => e.requestId).sort();
 
     // Every row is among the newest 10: nothing goes, however old.
-    expect(audit.prune(now, { keepEvents: 10, keepMs: 24 * HOUR })).toBe(0);
+    expect(await prune(now, { keepEvents: 10, keepMs: 24 * HOUR })).toBe(0);
     // Keep 2 rows (r5, r6 are the newest by request time) and 24 h: r1..r4 go.
-    expect(audit.prune(now, { keepEvents: 2, keepMs: 24 * HOUR })).toBe(4);
-    expect(ids()).toEqual(['r5', 'r6']);
+    expect(await prune(now, { keepEvents: 2, keepMs: 24 * HOUR })).toBe(4);
+    expect(await ids()).toEqual(['r5', 'r6']);
     // Keep 1: r6 is older than r5, but unresolved, and a request can wait up to 24 h: its row stays until that deadline is past the age too.
-    expect(audit.prune(now, { keepEvents: 1, keepMs: 24 * HOUR })).toBe(0);
-    expect(audit.prune(70 * HOUR + LIMITS.maxTimeoutMs + 24 * HOUR + 1, { keepEvents: 1, keepMs: 24 * HOUR })).toBe(1);
-    expect(ids()).toEqual(['r5']);
+    expect(await prune(now, { keepEvents: 1, keepMs: 24 * HOUR })).toBe(0);
+    expect(await prune(70 * HOUR + LIMITS.maxTimeoutMs + 24 * HOUR + 1, { keepEvents: 1, keepMs: 24 * HOUR })).toBe(1);
+    expect(await ids()).toEqual(['r5']);
   });
 
-  it('LIM-7: with both bounds generous nothing is pruned (a positive control)', () => {
-    const audit = new AuditLog(openAgentsDb(':memory:'));
-    audit.record([request(1, 'a', 1_000), resolvedAt(2, 'a', 2_000)]);
-    expect(audit.prune(3_000, { keepEvents: 10_000, keepMs: 86_400_000 })).toBe(0);
-    expect(audit.prune(3_000, { keepEvents: 1, keepMs: 86_400_000 })).toBe(0);
-    expect(audit.query({}).map((e) => e.requestId)).toEqual(['a']);
+  it('LIM-7: with both bounds generous nothing is pruned (a positive control)', async () => {
+    const { audit, record, prune } = auditStore();
+    await record([request(1, 'a', 1_000), resolvedAt(2, 'a', 2_000)]);
+    expect(await prune(3_000, { keepEvents: 10_000, keepMs: 86_400_000 })).toBe(0);
+    expect(await prune(3_000, { keepEvents: 1, keepMs: 86_400_000 })).toBe(0);
+    expect((await audit.query({})).map((e) => e.requestId)).toEqual(['a']);
   });
 });
 
 describe('the audit list (CORE-1)', () => {
-  const filled = (count: number, input: (i: number) => Record<string, unknown> = (i) => ({ command: `echo ${i}` })) => {
-    const audit = new AuditLog(openAgentsDb(':memory:'));
+  const filled = async (count: number, input: (i: number) => Record<string, unknown> = (i) => ({ command: `echo ${i}` })) => {
+    const { audit, record } = auditStore();
     const events: SequencedEvent[] = [];
     for (let i = 0; i < count; i++) events.push({ ...request(i + 1, `r${String(i).padStart(5, '0')}`, 1_000 + i), input: input(i) } as SequencedEvent);
-    audit.record(events);
+    await record(events);
     return audit;
   };
   const get = async (audit: AuditLog, query: string) => {
@@ -74,7 +78,7 @@ describe('the audit list (CORE-1)', () => {
   };
 
   it('CORE-1: newest first; the cursor walks every older entry once, past 501 entries', async () => {
-    const audit = filled(501);
+    const audit = await filled(501);
     const seen: string[] = [];
     let query = '?limit=200';
     for (let pages = 0; pages < 10; pages++) {
@@ -95,7 +99,7 @@ describe('the audit list (CORE-1)', () => {
 
   it('CORE-1: large inputs never break the list: summaries, a byte budget, the whole entry by id', async () => {
     const big = 'x'.repeat(LIMITS.maxInputBytes - 100);
-    const audit = filled(40, (i) => ({ command: `run ${i} ${big}`, ...(i === 39 ? { note: 'beyond the summary \u202e' } : {}) }));
+    const audit = await filled(40, (i) => ({ command: `run ${i} ${big}`, ...(i === 39 ? { note: 'beyond the summary \u202e' } : {}) }));
     const { status, body } = await get(audit, '?limit=1000');
     expect(status).toBe(200);
     const page = auditPage.parse(body);
@@ -127,7 +131,7 @@ describe('the audit list (CORE-1)', () => {
 
   it('CORE-1: many mid-sized entries stop at the byte budget and give a cursor', async () => {
     // Context fields are bounded, not tiny: a page of 1000 of them would pass the budget.
-    const audit = new AuditLog(openAgentsDb(':memory:'));
+    const { audit, record } = auditStore();
     const events: SequencedEvent[] = [];
     for (let i = 0; i < 1000; i++)
       events.push({
@@ -135,7 +139,7 @@ describe('the audit list (CORE-1)', () => {
         input: { command: 'y'.repeat(3000) },
         context: { cwd: 'd'.repeat(4000) },
       } as SequencedEvent);
-    audit.record(events);
+    await record(events);
     const page = auditPage.parse((await get(audit, '?limit=1000')).body);
     expect(page.entries.length).toBeLessThan(1000);
     expect(page.next).toBe(`${page.entries.at(-1)!.requestedAt}:${page.entries.at(-1)!.requestId}`);

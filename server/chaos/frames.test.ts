@@ -81,7 +81,7 @@ describe('duplicates and replays', () => {
     owned.push(own);
     const holder = await joined('acker', { ackEveryMs: 0, on: own });
     const rs = [await createRequest(own), await createRequest(own), await createRequest(own)];
-    await frameOf(holder, (f) => f.type === 'permission-request' && f.id === rs[2].id);
+    await frameOf(holder, (f) => f.type === 'permission-request' && f.id === rs[2]!.id);
     const processing = async (tag: string) => {
       await barrier(holder, tag);
       const probe = await joined(`probe-${tag}`, { ackEveryMs: 0, on: own });
@@ -90,17 +90,17 @@ describe('duplicates and replays', () => {
       return snapshot.queue as { pending: number; processing: number };
     };
     const before = await processing('start');
-    holder.client.send({ type: 'ack', seq: rs[1].seq });
+    holder.client.send({ type: 'ack', seq: rs[1]!.seq });
     const afterSecond = await processing('second');
     expect(afterSecond.processing - before.processing).toBe(2);
-    holder.client.send({ type: 'ack', seq: rs[0].seq }); // older than what it acked: ignored
-    holder.client.send({ type: 'ack', seq: rs[1].seq }); // repeated
+    holder.client.send({ type: 'ack', seq: rs[0]!.seq }); // older than what it acked: ignored
+    holder.client.send({ type: 'ack', seq: rs[1]!.seq }); // repeated
     expect(await processing('older')).toEqual(afterSecond);
-    holder.client.send({ type: 'ack', seq: rs[2].seq + 1_000 });
+    holder.client.send({ type: 'ack', seq: rs[2]!.seq + 1_000 });
     const bad = await frameOf(holder, (f) => f.type === 'error', 'the error for an ack beyond the head');
     expect(bad).toMatchObject({ code: 'invalid-message' });
     expect(bad.message).toMatch(/head/);
-    holder.client.send({ type: 'ack', seq: rs[2].seq });
+    holder.client.send({ type: 'ack', seq: rs[2]!.seq });
     const all = await processing('all');
     expect(all.processing - before.processing).toBe(3);
     expect(holder.client.closedInfo).toBeUndefined();
@@ -140,7 +140,7 @@ describe('deadlines', () => {
         expect(outcomes[0]).toMatchObject({ type: 'permission-resolved', decision: 'allow' });
       } else {
         expect(answer).toMatchObject({ type: 'error', code: 'expired' });
-        expect(outcomes[0].type).toBe('permission-timeout');
+        expect(outcomes[0]?.type).toBe('permission-timeout');
       }
     }
     console.log(`CHAOS-11: ${won} of ${racers.length} racing decisions beat their deadline`);

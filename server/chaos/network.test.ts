@@ -56,7 +56,7 @@ describe('drops and dead peers', () => {
     });
     expect(result.violations).toEqual([]);
     expect(result.figures.reconnects).toBeGreaterThan(3);
-    expect(result.figures.outcomes.resolved + result.figures.outcomes.cancelled).toBe(240);
+    expect(result.figures.outcomes.resolved! + result.figures.outcomes.cancelled!).toBe(240);
   });
 
   it('CHAOS-6: a half-open client (stops reading, so answers no ping) is terminated; it resumes without loss while a control client is served throughout', async () => {
@@ -66,17 +66,17 @@ describe('drops and dead peers', () => {
     const welcome = await stalled.client.connect();
     await control.client.connect();
     const first = [await createRequest(server), await createRequest(server)];
-    await frameOf(stalled, (f) => f.type === 'permission-request' && f.id === first[1].id);
+    await frameOf(stalled, (f) => f.type === 'permission-request' && f.id === first[1]!.id);
     socketOf(stalled).pause();
     const during = [await createRequest(server), await createRequest(server)];
     await server.waitForStderr(new RegExp(`dead peer terminated client=${welcome.clientId}`), 5_000);
     const after = [await createRequest(server), await createRequest(server)];
-    await frameOf(control, (f) => f.type === 'permission-request' && f.id === after[1].id);
+    await frameOf(control, (f) => f.type === 'permission-request' && f.id === after[1]!.id);
     socketOf(stalled).resume();
     await stalled.client.until(() => stalled.client.closedInfo !== undefined, 5_000, 'the close');
     const again = await stalled.client.connect({ resume: true });
     expect(again.resumed).toBe(true);
-    await frameOf(stalled, (f) => f.type === 'permission-request' && f.id === after[1].id);
+    await frameOf(stalled, (f) => f.type === 'permission-request' && f.id === after[1]!.id);
     for (const r of [...first, ...during, ...after]) {
       expect(stalled.frames.filter((f) => f.type === 'permission-request' && f.id === r.id)).toHaveLength(1);
     }
@@ -104,15 +104,15 @@ describe('drops and dead peers', () => {
     await server.waitForStderr(closed, 1_000);
     created.push(await createRequest(server, { toolName: 'Read', input: { after: 'the drop' } }));
     const last = created[created.length - 1];
-    await frameOf(control, (f) => f.type === 'permission-request' && f.id === last.id);
+    await frameOf(control, (f) => f.type === 'permission-request' && f.id === last!.id);
     socketOf(slow).resume();
     await slow.client.until(() => slow.client.closedInfo !== undefined, 10_000, 'the close');
     expect(slow.client.closedInfo!.code).toBe(4000);
     const heldBefore = slow.client.checker.lastSeq;
-    expect(heldBefore).toBeLessThan(last.seq);
+    expect(heldBefore).toBeLessThan(last!.seq);
     const again = await slow.client.connect({ resume: true });
     expect(again.resumed).toBe(true);
-    await frameOf(slow, (f) => f.type === 'permission-request' && f.id === last.id, 'the last request', 15_000);
+    await frameOf(slow, (f) => f.type === 'permission-request' && f.id === last!.id, 'the last request', 15_000);
     expect(slow.client.checker.requests.size).toBe(created.length);
     expect(slow.client.checker.violations).toEqual([]);
     expect(control.client.checker.violations).toEqual([]);

@@ -33,7 +33,7 @@ describe('reconnect storm', () => {
     await Promise.all(crowd.map((w) => w.client.connect()));
     const before = await Promise.all(Array.from({ length: 5 }, () => createRequest(server)));
     const lastBefore = before[before.length - 1];
-    await Promise.all(crowd.map((w) => w.client.until(() => w.client.checker.lastSeq >= lastBefore.seq, 10_000, 'the first requests')));
+    await Promise.all(crowd.map((w) => w.client.until(() => w.client.checker.lastSeq >= lastBefore!.seq, 10_000, 'the first requests')));
 
     const started = performance.now();
     for (const w of crowd) w.client.terminate();
@@ -43,7 +43,7 @@ describe('reconnect storm', () => {
       const made = [];
       for (let i = 0; i < 10; i++) made.push(await createRequest(server, { input: { storm: i } }));
       for (const r of [before[0], made[0], made[5]]) {
-        const res = await server.api(`/api/permission-requests/${r.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
+        const res = await server.api(`/api/permission-requests/${r!.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
         expect(res.status).toBe(200);
       }
       return made;

@@ -38,7 +38,7 @@ function runHook(stdin: unknown, env: Record<string, string>, onSpawn?: Paramete
   return runProcess(command, [...args, 'hook'], {
     stdin: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
     env: { PATH: process.env.PATH, HOME: dataDir, GATEHOUSE_DATA_DIR: dataDir, ...env },
-    onSpawn,
+    ...(onSpawn ? { onSpawn } : {}),
   });
 }
 

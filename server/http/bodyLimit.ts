@@ -9,6 +9,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES } from '../../protocol/index.ts';
 import { errorResponse } from './errors.ts';
+import { declaredBodyOf } from './nodeRequest.ts';
 
 /** Above this declared size, the connection is closed rather than drained. */
 const MAX_DRAIN_BYTES = 16 << 20;
@@ -17,6 +18,10 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
   const tooLarge = (c: Parameters<MiddlewareHandler>[0]) => errorResponse(c, 413, ERROR_CODES.payloadTooLarge, `body: at most ${maxBytes} bytes`);
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async (c, next) => {
+    // Behind Node, a body of declared length within the limit (or none) passes without
+    // building the Fetch Request that Hono's bodyLimit reads (CORE-F4, nodeRequest.ts).
+    const node = declaredBodyOf(c);
+    if (node?.kind === 'none' || (node?.kind === 'length' && Number.isFinite(node.bytes) && node.bytes <= maxBytes)) return next();
     const declared = Number(c.req.header('content-length'));
     if (Number.isFinite(declared) && declared > maxBytes) {
       const body = c.req.raw.body;

@@ -41,7 +41,7 @@ function trickle(raw: Raw, rest: string, everyMs: number): () => void {
   let i = 0;
   const timer = setInterval(() => {
     if (i >= rest.length || raw.socket.destroyed) return clearInterval(timer);
-    raw.socket.write(rest[i++]);
+    raw.socket.write(rest.charAt(i++));
   }, everyMs);
   return () => clearInterval(timer);
 }

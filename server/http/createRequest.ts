@@ -2,15 +2,21 @@
  * Creating a request over HTTP and waiting for its outcome, shared by
  * `POST /api/permission-requests[?wait=S]` and `POST /api/hooks/claude` (contract-2 §2):
  * the frame-size check, the idempotency lookup in the store, the broker's create, and
- * the one way to wait for an outcome (the long-poll waiters of `outcomeWaiters.ts`).
- * Each route maps the results to its own answer.
+ * the long-poll around the host's one way to wait for an outcome (`host.awaitOutcome`),
+ * shared by these two routes and `GET /api/permission-requests/:id?wait=S`. Each route
+ * maps the results to its own answer.
  */
 import { LIMITS, jsonByteLength, requestByteLength } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import type { Outcome } from '../../machines/broker.types.ts';
+import type { Metrics } from '../metrics.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
 import { bodyHash } from './bodyHash.ts';
-import type { OutcomeWaiters, WakeReason } from './outcomeWaiters.ts';
+
+/** Why a long-poll ended: its request finished (`outcome`), its wait ran out, the caller
+ *  went away (`aborted`), or the server is stopping (`shutdown`). */
+export type WakeReason = 'outcome' | 'timeout' | 'shutdown' | 'aborted';
 
 export type CreateSpec = {
   toolName: string;
@@ -23,8 +29,12 @@ export type CreateSpec = {
   hashOf?: unknown;
 };
 
+/** A request this call just created, as the store will show it while pending: what the
+ *  call knows without reading it back (CORE-F5). */
+export type KnownRequest = StoredRequestView & { status: 'pending' };
+
 export type CreateResult =
-  | { kind: 'created'; id: string; expiresAt: number; seq: number }
+  | { kind: 'created'; id: string; expiresAt: number; seq: number; request: KnownRequest }
   /** The Idempotency-Key was seen before with the same body: the request as it stands. */
   | { kind: 'existing'; id: string; view: StoredRequestView | undefined; expiresAt: number; seq: number }
   | { kind: 'conflict'; id: string }
@@ -40,11 +50,13 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
   if (weight > room) {
     return { kind: 'too-large', message: `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame` };
   }
-  const hash = bodyHash(spec.hashOf ?? { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs });
   const key = spec.idempotencyKey;
+  // The hash serves the idempotency check only: without a key, it is not taken.
+  const hash =
+    key === undefined ? undefined : bodyHash(spec.hashOf ?? { toolName: spec.toolName, input: spec.input, context: spec.context, timeoutMs: spec.timeoutMs });
   if (key !== undefined) {
     // The store remembers keys longer than the broker's in-memory window.
-    const existing = deps.store.findByIdempotencyKey(key);
+    const existing = await deps.store.findByIdempotencyKey(key);
     if (existing) {
       if (existing.bodyHash === hash) return { kind: 'existing', id: existing.id, view: existing, expiresAt: existing.expiresAt, seq: existing.seq };
       return { kind: 'conflict', id: existing.id };
@@ -58,7 +70,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
       context: spec.context,
       timeoutMs: spec.timeoutMs,
       origin: 'http',
-      ...(key !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+      ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
     });
   } catch (error) {
     if (error instanceof HostStoppedError) return { kind: 'stopping' };
@@ -66,10 +78,25 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
     throw error;
   }
   switch (answer.status) {
-    case 'created':
-      return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq };
+    case 'created': {
+      const request: KnownRequest = {
+        id: answer.id,
+        status: 'pending',
+        toolName: spec.toolName,
+        input: spec.input,
+        context: spec.context,
+        expiresAt: answer.expiresAt,
+        // The broker stamps a request at its creation and expires it `timeoutMs` later
+        // (machines/broker.machine.ts); CORE-F5's test holds this view to the stored one.
+        createdAt: answer.expiresAt - spec.timeoutMs,
+        seq: answer.seq,
+        origin: 'http',
+        ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
+      };
+      return { kind: 'created', id: answer.id, expiresAt: answer.expiresAt, seq: answer.seq, request };
+    }
     case 'existing':
-      return { kind: 'existing', id: answer.id, view: deps.store.getRequest(answer.id), expiresAt: answer.expiresAt, seq: answer.seq };
+      return { kind: 'existing', id: answer.id, view: await deps.store.getRequest(answer.id), expiresAt: answer.expiresAt, seq: answer.seq };
     case 'conflict':
       return { kind: 'conflict', id: answer.id };
     default: {
@@ -79,30 +106,63 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
   }
 }
 
-export type WaitDeps = { store: EventStore; waiters: OutcomeWaiters };
+export type WaitDeps = { store: EventStore; host: Pick<BrokerHost, 'awaitOutcome'>; metrics?: Metrics };
+
+/** The stored view of a request after its committed `outcome`, when it follows from the
+ *  outcome alone: a decision carries every field the store keeps of it. A timeout or a
+ *  cancel is read back from the store, which words their messages. */
+function decidedView(request: KnownRequest, outcome: Outcome): StoredRequestView | undefined {
+  if (outcome.status !== 'resolved') return undefined;
+  return {
+    ...request,
+    status: 'resolved',
+    decision: outcome.decision,
+    ...(outcome.updatedInput !== undefined ? { updatedInput: outcome.updatedInput } : {}),
+    ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+    decidedBy: outcome.decidedBy,
+    decidedAt: outcome.decidedAt,
+  };
+}
 
 /**
  * The request as it stands once it has finished, or after `waitMs`, or when `signal`
- * aborts (the caller went away) or the server stops. Reads the store and registers the
- * waiter in one synchronous step, so an outcome cannot slip in between (an outcome of a
- * rule, decided right after the create, wakes it like a human's).
+ * aborts (the caller went away) or the server stops. Starts the host's wait before it
+ * reads the store (the read is asynchronous), so an outcome cannot slip in between: one
+ * committed before the read is in it, one committed after wakes the wait (an outcome of
+ * a rule, decided right after the create, wakes it like a human's).
+ *
+ * `known`: the request this call just created (CORE-F5); nothing is read before the
+ * wait, and a decision is answered from its committed outcome; a timeout or a cancel is
+ * read back from the store, which words their messages.
  */
 export async function waitForOutcome(
   deps: WaitDeps,
   id: string,
   waitMs: number,
   signal?: AbortSignal,
+  known?: KnownRequest,
 ): Promise<{ view: StoredRequestView | undefined; reason: WakeReason | 'finished' }> {
-  const view = deps.store.getRequest(id);
-  if (view?.status !== 'pending') return { view, reason: 'finished' };
-  if (waitMs <= 0) return { view, reason: 'timeout' };
-  const { promise, done } = deps.waiters.wait(id, waitMs, signal);
+  const fresh = known !== undefined && known.id === id ? known : undefined;
+  if (waitMs <= 0) {
+    const view = await deps.store.getRequest(id);
+    return { view, reason: view?.status !== 'pending' ? 'finished' : 'timeout' };
+  }
+  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, ...(signal ? { signal } : {}) });
+  deps.metrics?.longPolls.inc();
   try {
-    const reason = await promise;
-    const latest = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
+    let view: StoredRequestView | undefined = fresh;
+    if (!fresh) {
+      view = await deps.store.getRequest(id);
+      if (view?.status !== 'pending') return { view, reason: 'finished' };
+    }
+    const waited = await waiting;
+    const decided = fresh && waited.status === 'finished' ? decidedView(fresh, waited.outcome) : undefined;
+    if (decided) return { view: decided, reason: 'outcome' };
+    const reason: WakeReason = waited.status === 'waiting' ? waited.reason : 'outcome';
+    const latest = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
     return { view: latest ?? view, reason };
   } finally {
-    done();
+    deps.metrics?.longPolls.dec();
   }
 }
 

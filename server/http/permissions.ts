@@ -8,47 +8,60 @@
 import { Hono, type Context } from 'hono';
 import {
   ERROR_CODES,
+  decidedByWire,
   LIMITS,
   REQUEST_STATUSES,
   createRequestBody,
   decisionBody,
   parseJsonText,
   parseWith,
+  type AgentChoice,
+  type CancelAnswer,
+  type CreateRequestResult,
+  type DecisionAnswer,
   type DecisionRejectionCode,
+  type RequestList,
   type RequestStatus,
+  type RequestView,
 } from '../../protocol/index.ts';
 import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
-import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, TooManyRequestsError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
+import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
-import type { DecisionObserver, RememberGate, RememberRequest } from '../ws/hub.ts';
 import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
+import { bodyTextOf, clientGoneSignalOf } from './nodeRequest.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
-import type { OutcomeWaiters } from './outcomeWaiters.ts';
 
 export type PermissionRoutesDeps = {
   host: BrokerHost;
   store: EventStore;
-  waiters: OutcomeWaiters;
+  metrics?: Metrics;
   logger: Logger;
   requestTimeoutMs: number;
   /** A request's input, context and tool name must fit one frame of this size (with
    *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
   maxFrameBytes?: number;
-  onDecisionAccepted?: DecisionObserver;
-  rememberGate?: RememberGate;
   /** Checks and writes down a decision's `agentChoice`; absent: none is taken. */
   agentChoices?: AgentChoiceBook;
 };
 
-/** The public view: what §4 lists, plus a few helpful read-only fields, and the agent's
- *  own choice the winning decision named (`agentChoice`, agentChoiceBook.ts). */
-export function publicView(view: StoredRequestView, choices?: AgentChoiceBook) {
+/** The public view: what §4 lists, plus a few helpful read-only fields; a pending one
+ *  also says where it is on its way to a human (`delivery`, the request actor's state);
+ *  a resolved one, the agent's own choice the winning decision named (`agentChoice`,
+ *  agentChoiceBook.ts). */
+export function publicView(view: StoredRequestView, host?: Pick<BrokerHost, 'delivery'>, choices?: AgentChoiceBook): RequestView {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
+  const delivery = view.status === 'pending' ? host?.delivery(view.id) : undefined;
   const chosen = choices?.chosen(view.id, view, view.context);
-  return chosen ? { ...rest, agentChoice: chosen.id } : rest;
+  return {
+    ...rest,
+    ...(delivery !== undefined ? { delivery } : {}),
+    ...(chosen ? { agentChoice: chosen.id } : {}),
+  };
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -58,7 +71,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 export const LIST_PAGE_BYTES = 64 << 20;
 
 async function readJson(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
-  const text = await c.req.text();
+  const text = await bodyTextOf(c);
   if (text.trim() === '') return { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, 'body: expected a JSON object') };
   const parsed = parseJsonText(text);
   return parsed.ok ? parsed : { ok: false, response: errorResponse(c, 400, ERROR_CODES.invalidMessage, `body: ${parsed.error}`) };
@@ -75,8 +88,9 @@ function stopping(c: Context, error: unknown) {
 }
 
 export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
-  const { host, store, waiters, logger } = deps;
+  const { host, store, logger } = deps;
   const app = new Hono();
+  const viewOf = (view: StoredRequestView) => publicView(view, host, deps.agentChoices);
 
   app.post('/', async (c) => {
     const key = c.req.header('idempotency-key');
@@ -103,15 +117,15 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         // quick human within S seconds; both are answered in this call.
         if (wait.ms > 0) {
           logger.debug('http', 'create-and-wait', { id: created.id, waitMs: wait.ms });
-          const { view } = await waitForOutcome(deps, created.id, wait.ms, c.req.raw.signal);
-          if (view && view.status !== 'pending') return c.json(publicView(view, deps.agentChoices), 200);
+          const { view } = await waitForOutcome(deps, created.id, wait.ms, clientGoneSignalOf(c), created.request);
+          if (view && view.status !== 'pending') return c.json<RequestView>(viewOf(view), 200);
         }
-        return c.json({ id: created.id, status: 'pending' as const, expiresAt: created.expiresAt, seq: created.seq }, 201);
+        return c.json<CreateRequestResult>({ id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq }, 201);
       }
       case 'existing':
         // Seen before: the request as it stands, at once (read its status).
-        return c.json(
-          created.view ? publicView(created.view, deps.agentChoices) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
+        return c.json<RequestView | CreateRequestResult>(
+          created.view ? viewOf(created.view) : { id: created.id, status: 'pending', expiresAt: created.expiresAt, seq: created.seq },
           200,
         );
       case 'conflict':
@@ -129,7 +143,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     }
   });
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const status = c.req.query('status');
     if (status !== undefined && !(REQUEST_STATUSES as readonly string[]).includes(status)) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, `status: expected one of ${REQUEST_STATUSES.join(', ')}`);
@@ -145,7 +159,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const after = c.req.query('after');
     let afterSeq = 0;
     if (after !== undefined) {
-      const from = after === '' ? undefined : store.getRequest(after);
+      const from = after === '' ? undefined : await store.getRequest(after);
       if (!from)
         return errorResponse(
           c,
@@ -155,10 +169,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         );
       afterSeq = from.seq;
     }
-    const page = store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
-    const requests = page.requests.map((view) => publicView(view, deps.agentChoices));
+    const page = await store.pageRequests({ ...(status ? { status: status as RequestStatus } : {}), afterSeq, limit, maxBytes: LIST_PAGE_BYTES });
+    const requests = page.requests.map(viewOf);
     const last = requests[requests.length - 1];
-    return c.json({ requests, ...(page.more && last ? { next: last.id } : {}) });
+    return c.json<RequestList>({ requests, ...(page.more && last ? { next: last.id } : {}) });
   });
 
   app.get('/:id', async (c) => {
@@ -172,19 +186,13 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       }
       waitMs = Math.min(seconds, LIMITS.maxWaitSeconds) * 1000;
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     if (!view) return errorResponse(c, 404, ERROR_CODES.unknownRequest, `no request with id ${id}`);
-    if (view.status !== 'pending' || waitMs === 0) return c.json(publicView(view, deps.agentChoices));
-    const { promise, done } = waiters.wait(id, waitMs, c.req.raw.signal);
+    if (view.status !== 'pending' || waitMs === 0) return c.json<RequestView>(viewOf(view));
     logger.debug('http', 'long-poll waiting', { id, waitMs });
-    try {
-      const reason = await promise;
-      logger.debug('http', 'long-poll answered', { id, reason });
-      const latest = store.isOpen() ? store.getRequest(id) : undefined;
-      return c.json(publicView(latest ?? view, deps.agentChoices));
-    } finally {
-      done();
-    }
+    const waited = await waitForOutcome(deps, id, waitMs, clientGoneSignalOf(c));
+    logger.debug('http', 'long-poll answered', { id, reason: waited.reason });
+    return c.json<RequestView>(viewOf(waited.view ?? view));
   });
 
   app.post('/:id/decision', async (c) => {
@@ -193,70 +201,60 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = parseWith(decisionBody, body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
-    const rememberReq: RememberRequest | undefined = parsed.value.remember
-      ? {
-          requestId: id,
-          decision: parsed.value.decision,
-          decidedBy: 'http',
-          remember: parsed.value.remember,
-          ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
-        }
-      : undefined;
-    // A `remember` that cannot be honoured is refused before anything is decided.
-    const refusal = rememberReq ? deps.rememberGate?.checkRemember(rememberReq) : undefined;
-    if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
+    const device = deviceOf(c);
+    const address = remoteAddressOf(c.env);
     const attempt: ChoiceAttempt = {
       requestId: id,
       decision: parsed.value.decision,
-      decidedBy: 'http',
+      decidedBy: decidedByWire.http,
       ...(parsed.value.agentChoice !== undefined ? { agentChoice: parsed.value.agentChoice } : {}),
       hasRemember: parsed.value.remember !== undefined,
       hasUpdatedInput: parsed.value.updatedInput !== undefined,
     };
     const choices = deps.agentChoices;
-    const choiceRefusal =
-      parsed.value.agentChoice === undefined
-        ? undefined
-        : choices
-          ? choices.check(attempt, store.getRequest(id)?.context)
-          : 'agentChoice: this server takes no agent choices';
-    if (choiceRefusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, choiceRefusal);
-    let result;
+    let chosen: AgentChoice | undefined;
+    if (parsed.value.agentChoice !== undefined) {
+      if (!choices) return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices');
+      // Checked against the request's offer (context.agentChoices) before anything is decided.
+      const context = (await store.getRequest(id))?.context;
+      const refusal = choices.check(attempt, context);
+      if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
+      chosen = choices.choiceOf(attempt, context);
+    }
+    let result: DecideResult;
     let recorded: object | undefined;
     try {
       // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
       recorded = choices?.record(attempt);
+      // One decision path: the host checks `remember`, and after the commit makes its rule
+      // and tells the observers (audit), as for every transport (server/decisions.ts).
       result = await host.decide({
         requestId: id,
         decision: parsed.value.decision,
-        decidedBy: 'http',
+        decidedBy: decidedByWire.http,
         via: 'http',
+        // For the audit row, written with the decision (SPEC.md CORE-L2).
+        ...(address ? { address } : {}),
+        ...(device ? { device: { id: device.id, name: device.name } } : {}),
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
+        ...(parsed.value.remember !== undefined ? { remember: parsed.value.remember } : {}),
+        ...(chosen ? { agentChoice: { id: chosen.id, kind: chosen.kind, label: chosen.label } } : {}),
       });
     } catch (error) {
+      choices?.forget(id, recorded);
+      if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
       return stopping(c, error);
     }
-    const { answer } = result;
+    const { answer, remember } = result;
     if (answer.status === 'rejected') {
       choices?.forget(id, recorded);
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
-    const device = deviceOf(c);
-    deps.onDecisionAccepted?.({
-      requestId: id,
-      decision: parsed.value.decision,
-      decidedBy: 'http',
-      via: 'http',
-      ...(remoteAddressOf(c.env) ? { address: remoteAddressOf(c.env) } : {}),
-      ...(device ? { device: { id: device.id, name: device.name } } : {}),
-      ...(parsed.value.remember ? { remember: parsed.value.remember } : {}),
-    });
-    const remembered = rememberReq && deps.rememberGate ? deps.rememberGate.applyRemember(rememberReq) : undefined;
-    const view = store.getRequest(id);
-    return c.json({
-      ...(view ? publicView(view, deps.agentChoices) : { id, status: 'resolved', decision: parsed.value.decision, decidedBy: 'http' }),
-      ...(remembered ? { remember: remembered } : {}),
+    const view = await store.getRequest(id);
+    return c.json<DecisionAnswer>({
+      ...(view ? viewOf(view) : { id, status: 'resolved' as const, decision: parsed.value.decision, decidedBy: decidedByWire.http }),
+      ...(remember ? { remember } : {}),
     });
   });
 
@@ -264,22 +262,22 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     const id = c.req.param('id');
     const reasonRaw = c.req.query('reason');
     const reason = reasonRaw ? reasonRaw.replace(/[^\x20-\x7e]/g, '').slice(0, 200) || 'agent-cancelled' : 'agent-cancelled';
-    // `server-restart` is the server's own reason (it reads as decidedBy "server-restart"): an agent may not claim it.
+    // `server-restart` is the server's own reason (it reads as the server's cancel, protocol/outcome.ts): an agent may not claim it.
     if (reason === 'server-restart') return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'reason: "server-restart" is reserved for the server');
     let answer;
     try {
-      answer = await host.cancel({ requestId: id, reason, cancelledBy: 'http' });
+      answer = await host.cancel({ requestId: id, reason, cancelledBy: decidedByWire.http });
     } catch (error) {
       return stopping(c, error);
     }
-    const view = store.getRequest(id);
+    const view = await store.getRequest(id);
     if (answer.status === 'rejected') {
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, {
         ...(answer.decision ? { decision: answer.decision } : {}),
-        ...(view ? { request: publicView(view, deps.agentChoices) } : {}),
+        ...(view ? { request: viewOf(view) } : {}),
       });
     }
-    return c.json(view ? publicView(view, deps.agentChoices) : { id, status: 'cancelled' });
+    return c.json<CancelAnswer>(view ? viewOf(view) : { id, status: 'cancelled' });
   });
 
   return app;

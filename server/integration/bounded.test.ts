@@ -126,14 +126,14 @@ describe('snapshot in parts', () => {
       expect(frames.length).toBeGreaterThan(1);
       expect(frames[0]).toMatchObject({ type: 'snapshot', more: true });
       expect(frames.slice(1).every((f) => f.type === 'snapshot-part')).toBe(true);
-      expect(frames[frames.length - 1].more).toBe(false);
+      expect(frames[frames.length - 1]?.more).toBe(false);
       // Exactly once each, oldest first, and the snapshot's seq is the head it was taken at.
       const got = snapshot.requests.map((r: Frame) => r.id);
       expect(new Set(got).size).toBe(got.length);
       const seqs = snapshot.requests.map((r: Frame) => r.seq);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
       // Live events come after the last part: never a sequenced frame in between.
-      const lastPart = client.frames.indexOf(frames[frames.length - 1]);
+      const lastPart = client.frames.indexOf(frames[frames.length - 1]!);
       expect(client.frames.slice(0, lastPart).filter((f) => typeof f.seq === 'number' && f.type !== 'welcome' && f.type !== 'snapshot')).toEqual([]);
       // What the snapshot holds plus what followed is exactly the truth.
       const after = client.frames.slice(lastPart + 1);
@@ -154,7 +154,7 @@ describe('snapshot in parts', () => {
     await b.waitFor((f) => f.type === 'permission-resolved' && f.requestId === ids[1]);
     // The uncompressed client's frames, measured as they left: parts of the snapshot only (events are their own frames).
     const partSizes = a.frames.map((f, i) => [f, a.frameBytes[i]] as const).filter(([f]) => f.type === 'snapshot' || f.type === 'snapshot-part');
-    expect(partSizes.reduce((sum, [, size]) => sum + size, 0)).toBeGreaterThan(8 * MIB);
+    expect(partSizes.reduce((sum, [, size]) => sum + size!, 0)).toBeGreaterThan(8 * MIB);
   }, 60_000);
 
   it('LIM-2: a request must fit one frame: input and context within the frame limit less a reserve, else 413; the largest that fits travels in frames within the limit', async () => {

@@ -42,7 +42,7 @@ function rawGet(
 async function openDevice(s: ServerProcess, userAgent = CHROMIUM_LINUX, token = s.token!): Promise<string> {
   const res = await fetch(`${s.baseUrl}/?token=${encodeURIComponent(token)}`, { redirect: 'manual', headers: { 'user-agent': userAgent } });
   expect(res.status).toBe(302);
-  return res.headers.get('set-cookie')!.split(';')[0];
+  return res.headers.get('set-cookie')!.split(';')[0]!;
 }
 
 /** What the web app sends with its cookie. */
@@ -53,7 +53,7 @@ describe('devices', () => {
     const a = await openDevice(server);
     const b = await openDevice(server);
     expect(a).not.toBe(b);
-    const value = a.split('=')[1];
+    const value = a.split('=')[1] ?? '';
     expect(Buffer.from(value, 'base64url').length).toBeGreaterThanOrEqual(16);
     expect(value).not.toContain(server.token!);
     expect((await server.api('/api/permission-requests', { token: null, headers: web(a) })).status).toBe(200);
@@ -83,7 +83,7 @@ describe('devices', () => {
     try {
       const dump = JSON.stringify(db.prepare('SELECT * FROM devices').all());
       expect(dump).not.toContain(value);
-      const hash = (await import('node:crypto')).createHash('sha256').update(value).digest('hex');
+      const hash = (await import('node:crypto')).createHash('sha256').update(value!).digest('hex');
       expect(dump).toContain(hash);
     } finally {
       db.close();
@@ -96,7 +96,7 @@ describe('devices', () => {
       } catch {
         continue;
       }
-      expect(bytes.includes(value), file).toBe(false);
+      expect(bytes.includes(value!), file).toBe(false);
     }
   });
 
@@ -341,8 +341,8 @@ describe('pairing', () => {
     const opened = await fetch(made.body.url, { redirect: 'manual', headers: { 'user-agent': FIREFOX_ANDROID } });
     expect(opened.status).toBe(302);
     expect(opened.headers.get('location')).toBe('/');
-    const cookie = opened.headers.get('set-cookie')!.split(';')[0];
-    const mine = (await server.api('/api/devices', { token: null, headers: web(cookie) })).body.devices.find((d: { current?: boolean }) => d.current);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const mine = (await server.api('/api/devices', { token: null, headers: web(cookie!) })).body.devices.find((d: { current?: boolean }) => d.current);
     expect(mine.name).toBe('Firefox on Android');
     const again = await fetch(made.body.url, { redirect: 'manual' });
     expect(again.status).toBe(410);

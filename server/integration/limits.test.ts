@@ -123,9 +123,9 @@ describe('slow consumers', () => {
       const again = await connectAndJoin(slow.wsUrl({ since: lastHeld, epoch: welcome.epoch }), { perMessageDeflate: false });
       expect(again.welcome.resumed).toBe(true);
       const last = created[created.length - 1];
-      await again.client.waitFor((f) => f.type === 'permission-request' && f.id === last.id, { timeoutMs: 15_000 });
+      await again.client.waitFor((f) => f.type === 'permission-request' && f.id === last!.id, { timeoutMs: 15_000 });
       const all = [...held, ...again.client.events().map((e) => e.seq)];
-      const expected = Array.from({ length: last.seq - welcome.seq }, (_, i) => welcome.seq + 1 + i);
+      const expected = Array.from({ length: last!.seq - welcome.seq }, (_, i) => welcome.seq + 1 + i);
       expect(all).toEqual(expected);
       again.client.terminate();
     } finally {

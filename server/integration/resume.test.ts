@@ -94,7 +94,7 @@ describe('resume', () => {
         requests: expect.any(Array),
         queue: expect.any(Object),
       });
-      expect(joined.client.frames[1].type).toBe('snapshot');
+      expect(joined.client.frames[1]?.type).toBe('snapshot');
     }
     const same = await join({ since: welcome.seq, epoch: welcome.epoch });
     expect(same.welcome.resumed).toBe(true);

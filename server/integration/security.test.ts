@@ -77,10 +77,10 @@ describe('token', () => {
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
     expect(setCookie).not.toContain(server.token!);
-    const cookie = setCookie.split(';')[0];
+    const cookie = setCookie.split(';')[0]!;
     // As the app sends it (the cookie rule, AUTH-6).
     expect((await server.api('/api/permission-requests', { token: null, headers: { cookie, 'x-gatehouse-client': 'web' } })).status).toBe(200);
-    const client = await connectClient(server.wsUrl({}, { token: null }), { headers: { cookie }, origin: `http://127.0.0.1:${server.port}` });
+    const client = await connectClient(server.wsUrl({}, { token: null }), { headers: { cookie: cookie! }, origin: `http://127.0.0.1:${server.port}` });
     await client.waitFor((f) => f.type === 'welcome');
     client.terminate();
     const wrong = await fetch(`${server.baseUrl}/?token=wrong`, { redirect: 'manual' });

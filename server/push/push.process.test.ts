@@ -30,10 +30,10 @@ it('PUSH-4 PUSH-10: the real server process, started with the push flags, pushes
     });
     expect(created.status).toBe(201);
     const [push] = await service.waitFor((p) => p.message?.id === created.body.id);
-    expect(push.error).toBeUndefined();
-    expect(push.message).toEqual({ type: 'permission-request', id: created.body.id, toolName: 'Write' });
-    expect(push.jwt?.payload.sub).toBe('https://gatehouse.example.com/');
-    expect(push.plaintext).not.toContain(SECRET);
+    expect(push?.error).toBeUndefined();
+    expect(push?.message).toEqual({ type: 'permission-request', id: created.body.id, toolName: 'Write' });
+    expect(push?.jwt?.payload.sub).toBe('https://gatehouse.example.com/');
+    expect(push?.plaintext).not.toContain(SECRET);
   } finally {
     await proc.stop();
   }

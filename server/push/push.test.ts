@@ -44,7 +44,7 @@ type Started = {
   dataDir: string;
   api(
     path: string,
-    init?: { method?: string; json?: unknown; token?: string | null; headers?: Record<string, string> },
+    init?: { method?: string; json?: unknown; token?: string | null | undefined; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any }>;
 };
 
@@ -203,9 +203,9 @@ describe('Web Push (server side, real server, fake push service)', () => {
     const decided = await s.api(`/api/permission-requests/${request.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
     expect(decided.status).toBe(200);
     const [finished] = await service.waitFor((p) => p.message?.type === 'permission-finished');
-    expect(finished.error).toBeUndefined();
-    expect(finished.message).toEqual({ type: 'permission-finished', id: request.id });
-    expect(finished.headers.topic).toBe(topicFor(request.id));
+    expect(finished?.error).toBeUndefined();
+    expect(finished?.message).toEqual({ type: 'permission-finished', id: request.id });
+    expect(finished?.headers.topic).toBe(topicFor(request.id));
 
     // Decided before its delay: no push at all, so no "finished" either.
     const quick = await createRequest(s);

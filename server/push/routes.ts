@@ -15,7 +15,7 @@
 import { createECDH } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { ERROR_CODES, describeIssues } from '../../protocol/index.ts';
+import { describeIssues, ERROR_CODES, type PushKeyAnswer, type PushSubscribed, type PushUnsubscribed } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { PushStore } from './pushStore.ts';
@@ -96,7 +96,7 @@ export function pushRoutes(deps: PushRoutesDeps): Hono {
   const routes = new Hono();
   const now = deps.now ?? Date.now;
 
-  routes.get('/key', (c) => c.json({ publicKey: deps.publicKey }));
+  routes.get('/key', (c) => c.json<PushKeyAnswer>({ publicKey: deps.publicKey }));
 
   routes.post('/subscriptions', async (c) => {
     const body = await readJson(c);
@@ -113,7 +113,7 @@ export function pushRoutes(deps: PushRoutesDeps): Hono {
     const deviceId = deps.deviceOf(c) ?? null;
     deps.store.upsert({ endpoint, keys: parsed.data.keys }, deviceId, now());
     deps.logger.info('push: subscribed', { endpoint: redactEndpoint(endpoint), deviceId, replaced: existing !== undefined });
-    return c.json({ endpoint, deviceId }, existing ? 200 : 201);
+    return c.json<PushSubscribed>({ endpoint, deviceId }, existing ? 200 : 201);
   });
 
   routes.delete('/subscriptions', async (c) => {
@@ -123,7 +123,7 @@ export function pushRoutes(deps: PushRoutesDeps): Hono {
     if (!parsed.success) return errorResponse(c, 400, ERROR_CODES.invalidMessage, describeIssues(parsed.error));
     if (!deps.store.remove(parsed.data.endpoint)) return errorResponse(c, 404, ERROR_CODES.notFound, 'no push subscription with that endpoint');
     deps.logger.info('push: unsubscribed', { endpoint: redactEndpoint(parsed.data.endpoint) });
-    return c.json({ removed: true });
+    return c.json<PushUnsubscribed>({ removed: true });
   });
 
   return routes;

@@ -35,7 +35,7 @@ function checkPair(keys: VapidKeys): boolean {
   }
 }
 
-export function loadOrCreateVapidKeys(dataDir: string): { keys: VapidKeys; source: 'file' | 'generated'; warning?: string } {
+export function loadOrCreateVapidKeys(dataDir: string): { keys: VapidKeys; source: 'file' | 'generated'; warning?: string | undefined } {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, VAPID_FILE);
   try {

@@ -66,8 +66,8 @@ function scan(src: string, start: number, terminator: Terminator, out: Segment[]
   };
 
   let i = start;
-  while (i < src.length) {
-    const c = src[i];
+  // `src[i]` is undefined exactly when i reaches the end: the loop reads every character.
+  for (let c = src[i]; c !== undefined; c = src[i]) {
     const next = src[i + 1];
     if (terminator && brackets === 0 && c === terminator) {
       finishSegment();

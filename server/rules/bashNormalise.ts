@@ -110,7 +110,8 @@ export function normaliseWords(words: readonly string[]): string[] {
   const views = normalisedViews(words, 0);
   const last = views.filter((view) => view.derivedFrom === 0).pop();
   const result = [...(last?.words ?? words)];
-  if (result.length) result[0] = basename(result[0]);
+  const [head] = result;
+  if (head !== undefined) result[0] = basename(head);
   return result;
 }
 
@@ -128,13 +129,15 @@ function normalisedViews(words: readonly string[], depth: number): View[] {
   let current = [...words];
   for (let guard = 0; guard < 64 && current.length; guard += 1) {
     let i = 0;
-    while (i < current.length && ASSIGNMENT.test(current[i])) i += 1;
+    while (ASSIGNMENT.test(current[i] ?? '')) i += 1;
     if (i > 0) {
       current = current.slice(i);
       views.push({ words: current, derivedFrom: 0 });
       continue;
     }
-    const head = basename(current[0]);
+    const [first] = current;
+    if (first === undefined) break;
+    const head = basename(first);
     const nested = nestedCommands(head, current);
     for (const line of nested)
       for (const segment of lenientSegments(line))
@@ -145,7 +148,7 @@ function normalisedViews(words: readonly string[], depth: number): View[] {
       views.push({ words: current, derivedFrom: 0 });
       continue;
     }
-    if (KEYWORDS.has(current[0])) {
+    if (KEYWORDS.has(first)) {
       current = current.slice(1);
       views.push({ words: current, derivedFrom: 0 });
       continue;
@@ -158,8 +161,7 @@ function normalisedViews(words: readonly string[], depth: number): View[] {
 function stripWrapper(words: string[], wrapper: Wrapper): string[] {
   let i = 1;
   let positional = wrapper.positional ?? 0;
-  while (i < words.length) {
-    const word = words[i];
+  for (let word = words[i]; word !== undefined; word = words[i]) {
     if (word === '--') {
       i += 1;
       break;
@@ -188,19 +190,23 @@ function stripWrapper(words: string[], wrapper: Wrapper): string[] {
 function nestedCommands(head: string, words: string[]): string[] {
   const lines: string[] = [];
   if (SHELLS.has(head) || head === 'flock' || head === 'watch') {
-    for (let i = 1; i < words.length - 1; i += 1) if (/^-[A-Za-z]*c[A-Za-z]*$/.test(words[i]) || words[i] === '--command') lines.push(words[i + 1]);
+    for (const [i, word] of words.entries()) {
+      const next = words[i + 1];
+      if (i > 0 && next !== undefined && (/^-[A-Za-z]*c[A-Za-z]*$/.test(word) || word === '--command')) lines.push(next);
+    }
   }
   if (head === 'eval' || head === 'watch') lines.push(words.slice(1).join(' '));
   if (head === 'env') {
-    for (let i = 1; i < words.length; i += 1) {
-      if ((words[i] === '-S' || words[i] === '--split-string') && i + 1 < words.length) lines.push(words.slice(i + 1).join(' '));
-      else if (words[i].startsWith('-S') && words[i].length > 2) lines.push([words[i].slice(2), ...words.slice(i + 1)].join(' '));
-      else if (words[i].startsWith('--split-string=')) lines.push([words[i].slice('--split-string='.length), ...words.slice(i + 1)].join(' '));
+    for (const [i, word] of words.entries()) {
+      if (i === 0) continue;
+      if ((word === '-S' || word === '--split-string') && i + 1 < words.length) lines.push(words.slice(i + 1).join(' '));
+      else if (word.startsWith('-S') && word.length > 2) lines.push([word.slice(2), ...words.slice(i + 1)].join(' '));
+      else if (word.startsWith('--split-string=')) lines.push([word.slice('--split-string='.length), ...words.slice(i + 1)].join(' '));
     }
   }
   if (head === 'find') {
-    for (let i = 1; i < words.length; i += 1) {
-      if (!['-exec', '-execdir', '-ok', '-okdir'].includes(words[i])) continue;
+    for (const [i, word] of words.entries()) {
+      if (i === 0 || !['-exec', '-execdir', '-ok', '-okdir'].includes(word)) continue;
       const end = words.findIndex((word, index) => index > i && (word === ';' || word === '+'));
       lines.push(
         words

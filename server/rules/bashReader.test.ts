@@ -11,18 +11,18 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
   it('BASH-1: and-or lists, pipelines and background', () => {
     const lists = read('a && b | c || d & e');
     expect(lists).toHaveLength(2);
-    expect(lists[0].background).toBe(true);
-    expect(lists[0].first.map((command) => command.words[0].text)).toEqual(['a']);
-    expect(lists[0].rest.map((link) => [link.op, link.pipeline.map((command) => command.words[0].text)])).toEqual([
+    expect(lists[0]?.background).toBe(true);
+    expect(lists[0]?.first.map((command) => command.words[0]?.text)).toEqual(['a']);
+    expect(lists[0]?.rest.map((link) => [link.op, link.pipeline.map((command) => command.words[0]?.text)])).toEqual([
       ['&&', ['b', 'c']],
       ['||', ['d']],
     ]);
-    expect(lists[1].first[0].words[0].text).toBe('e');
+    expect(lists[1]?.first[0]?.words[0]?.text).toBe('e');
   });
 
   it('BASH-1: variables are parts of a word, quoted or not; a word with one is not literal', () => {
     const [command] = simpleCommands(read('echo "$HOME"/x ${X}y $Y \'$Z\''));
-    expect(command.words.map((word) => [word.text, word.literal])).toEqual([
+    expect(command?.words.map((word) => [word.text, word.literal])).toEqual([
       ['echo', true],
       ['$HOME/x', false],
       ['${X}y', false],
@@ -30,7 +30,7 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
       ['$Z', true],
     ]);
     // The opening quote leaves an empty quoted part: `""$E` is one (empty) word to bash.
-    expect(command.words[1].parts).toEqual([
+    expect(command?.words[1]?.parts).toEqual([
       { kind: 'text', text: '', quoted: true },
       { kind: 'var', name: 'HOME', quoted: true },
       { kind: 'text', text: '/x', quoted: false },
@@ -39,8 +39,8 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
 
   it('BASH-1: redirections anywhere in a command, with descriptors; which are safe', () => {
     const [command] = simpleCommands(read('2>&1 git >/dev/null status 3>out "2">x <&- >&/dev/null 12345678901>/dev/null'));
-    expect(command.words.map((word) => word.text)).toEqual(['git', 'status', '2']);
-    expect(command.redirects.map((redirect) => [redirect.fd, redirect.op, redirect.target.text, redirect.safe])).toEqual([
+    expect(command?.words.map((word) => word.text)).toEqual(['git', 'status', '2']);
+    expect(command?.redirects.map((redirect) => [redirect.fd, redirect.op, redirect.target.text, redirect.safe])).toEqual([
       [2, '>&', '1', true],
       [undefined, '>', '/dev/null', true],
       [3, '>', 'out', false],
@@ -52,7 +52,7 @@ describe('BASH-1: the reader keeps operators, words and redirections apart', () 
   });
 
   it('BASH-6: `n>&/dev/null` is `&>/dev/null` only without a descriptor or with 1 (bash: "ambiguous redirect")', () => {
-    const safety = (command: string) => simpleCommands(read(command))[0].redirects.map((redirect) => redirect.safe);
+    const safety = (command: string) => simpleCommands(read(command))[0]!.redirects.map((redirect) => redirect.safe);
     expect(safety('git "log" ""#x 2>&/dev/null')).toEqual([false]);
     expect(safety('ls >&/dev/null 1>&/dev/null <&/dev/null 0>&/dev/null')).toEqual([true, true, false, false]);
   });

@@ -37,9 +37,10 @@ export type AndOrList = { first: Pipeline; rest: { op: '&&' | '||'; pipeline: Pi
 export type ReadResult = { ok: true; lists: AndOrList[] } | { ok: false; reason: string };
 
 class Unreadable extends Error {}
-const refuse = (reason: string): never => {
+// A declaration, not an arrow: TypeScript narrows after a call only to a declared `never` function.
+function refuse(reason: string): never {
   throw new Unreadable(reason);
-};
+}
 
 /** Reserved words (bash "RESERVED WORDS"), refused in command position. */
 export const RESERVED_WORDS: ReadonlySet<string> = new Set([
@@ -151,8 +152,8 @@ class Builder {
   }
   /** All unquoted digits: the descriptor of a following `<` / `>`. */
   descriptor(): number | undefined {
-    if (this.parts.length !== 1) return undefined;
-    const only = this.parts[0];
+    const [only] = this.parts;
+    if (this.parts.length !== 1 || only === undefined) return undefined;
     return only.kind === 'text' && !only.quoted && /^\d+$/.test(only.text) ? Number(only.text) : undefined;
   }
   take(): Word | undefined {
@@ -190,9 +191,11 @@ function readDollar(src: string, i: number, out: Builder, quoted: boolean): numb
     // Sticky expressions read in place: no slicing, so many `$` stay linear.
     BRACED.lastIndex = i + 1;
     const plain = BRACED.exec(src);
-    if (!plain) refuse('a parameter expansion ${…} other than a plain ${NAME} (an operator, a subscript, indirection or a transformation)');
-    out.variable(plain![1], quoted);
-    return i + 1 + plain![0].length;
+    const braced = plain?.[1];
+    if (!plain || braced === undefined)
+      refuse('a parameter expansion ${…} other than a plain ${NAME} (an operator, a subscript, indirection or a transformation)');
+    out.variable(braced, quoted);
+    return i + 1 + plain[0].length;
   }
   NAME_AT.lastIndex = i + 1;
   const name = NAME_AT.exec(src);
@@ -215,8 +218,8 @@ function tokenize(src: string): Token[] {
     if (taken) tokens.push({ kind: 'word', word: taken });
   };
   let i = 0;
-  while (i < src.length) {
-    const c = src[i];
+  // `src[i]` is undefined exactly when i reaches the end: the loop reads every character.
+  for (let c = src[i]; c !== undefined; c = src[i]) {
     const next = src[i + 1];
     switch (c) {
       case ' ':
@@ -341,8 +344,8 @@ function readDoubleQuoted(src: string, start: number, word: Builder): number {
   let i = start;
   word.text('', true);
   for (;;) {
-    if (i >= src.length) refuse('an unterminated double quote');
     const d = src[i];
+    if (d === undefined) refuse('an unterminated double quote');
     if (d === '"') return i + 1;
     if (d === '\\') {
       const e = src[i + 1];
@@ -416,20 +419,20 @@ function parse(tokens: Token[]): AndOrList[] {
   };
   const empty = () => command.words.length === 0 && command.redirects.length === 0 && pipeline.length === 0 && !list;
 
-  for (let t = 0; t < tokens.length; t += 1) {
-    const token = tokens[t];
+  // One iterator: a redirection takes the token after it from the same stream.
+  const stream = tokens.values();
+  for (const token of stream) {
     switch (token.kind) {
       case 'word':
         command.words.push(token.word);
         needCommand = false;
         break;
       case 'redirect': {
-        const target = tokens[t + 1];
+        const target = stream.next().value;
         if (target?.kind !== 'word') refuse(`a redirection "${token.op}" without a target`);
-        const word = (target as { kind: 'word'; word: Word }).word;
+        const word = target.word;
         command.redirects.push({ fd: token.fd, op: token.op, target: word, safe: isSafeRedirect(token.fd, token.op, word) });
         needCommand = false;
-        t += 1;
         break;
       }
       case 'op': {
@@ -478,7 +481,8 @@ function parse(tokens: Token[]): AndOrList[] {
  *  the reader refuses them rather than model compound commands. */
 function checkCommandPosition(command: SimpleCommand) {
   for (const word of command.words) {
-    const unquoted = word.parts.length === 1 && word.parts[0].kind === 'text' && !word.parts[0].quoted;
+    const [only] = word.parts;
+    const unquoted = word.parts.length === 1 && only?.kind === 'text' && !only.quoted;
     if (unquoted && RESERVED_WORDS.has(word.text)) refuse(`the reserved word "${word.text}" (a compound command)`);
     if (!isAssignment(word)) return;
   }

@@ -72,7 +72,7 @@ export function prefixWords(prefix: string): string[] | undefined {
   const split = splitCommand(prefix);
   if (!split.ok || split.segments.length !== 1) return undefined;
   const [segment] = split.segments;
-  if (segment.unsafeRedirect || segment.words.length === 0) return undefined;
+  if (!segment || segment.unsafeRedirect || segment.words.length === 0) return undefined;
   if (segment.literal && !segment.literal.every(Boolean)) return undefined;
   if (segment.words.every((word) => ASSIGNMENT.test(word))) return undefined;
   return segment.words;
@@ -89,12 +89,19 @@ export function segmentMatches(segment: Segment, prefix: readonly string[]): boo
  *  word is compared by basename on both sides (`/bin/rm` is `rm`). Best effort. */
 export function anySegmentStartsWith(command: string, prefix: string): boolean {
   const words = prefixWords(prefix);
-  if (!words || words.length === 0) return false;
-  const head = basename(words[0]);
+  const first = words?.[0];
+  if (!words || first === undefined) return false;
+  const head = basename(first);
   return lenientOnce(command).some((segment) =>
-    commandViews(segment.words).some(
-      (view) => view.length >= words.length && basename(view[0]) === head && words.every((word, index) => index === 0 || view[index] === word),
-    ),
+    commandViews(segment.words).some((view) => {
+      const [viewHead] = view;
+      return (
+        viewHead !== undefined &&
+        view.length >= words.length &&
+        basename(viewHead) === head &&
+        words.every((word, index) => index === 0 || view[index] === word)
+      );
+    }),
   );
 }
 

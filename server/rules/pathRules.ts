@@ -201,11 +201,12 @@ type Token = { t: 'lit'; c: string } | { t: 'one' } | { t: 'star' } | { t: 'any'
 
 function tokenize(glob: string): Token[] {
   const tokens: Token[] = [];
-  for (let i = 0; i < glob.length; i += 1) {
-    const c = glob[i];
-    if (c === '\\' && i + 1 < glob.length) {
+  // `glob[i]` is undefined exactly when i reaches the end: every character is read.
+  for (let i = 0, c = glob[0]; c !== undefined; i += 1, c = glob[i]) {
+    const escaped = c === '\\' ? glob[i + 1] : undefined;
+    if (escaped !== undefined) {
       i += 1;
-      tokens.push({ t: 'lit', c: glob[i] });
+      tokens.push({ t: 'lit', c: escaped });
     } else if (c === '*' && glob[i + 1] === '*') {
       while (glob[i + 1] === '*') i += 1;
       // `**/` is zero or more whole folders: it keeps the `/` boundary.
@@ -236,8 +237,8 @@ export function globMatch(glob: string, path: string): { matched: boolean; steps
     while (stack.length) {
       const s = stack.pop()!;
       steps += 1;
-      if (s >= tokens.length) continue;
       const tok = tokens[s];
+      if (tok === undefined) continue; // the end state, or inside a `**/` run: no free moves
       if ((tok.t === 'star' || tok.t === 'any' || tok.t === 'dirs') && !states.has(s + 1)) {
         states.add(s + 1);
         stack.push(s + 1);
@@ -257,8 +258,8 @@ export function globMatch(glob: string, path: string): { matched: boolean; steps
         if (c === '/') next.add(i + 1);
         continue;
       }
-      if (s === tokens.length) continue;
       const tok = tokens[s];
+      if (tok === undefined) continue; // the end state: no character leaves it
       switch (tok.t) {
         case 'lit':
           if (tok.c === c) next.add(s + 1);

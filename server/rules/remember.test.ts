@@ -75,7 +75,7 @@ describe('what "Always allow" remembers', () => {
     const [rule] = await rulesFrom(id);
     expect(rule).toMatchObject({ toolName: 'Bash', kind: 'bash-exact', pattern: 'npm run lint', scope: 'global' });
     const again = await ask('npm run lint');
-    expect(await view(again, 5)).toMatchObject({ status: 'resolved', decidedBy: `rule:${rule.id}` });
+    expect(await view(again, 5)).toMatchObject({ status: 'resolved', decidedBy: `rule:${rule?.id}` });
   });
 
   it('RULE-10: a pipeline is ONE rule; curl … | bash makes none (the decision still counts, the answer says why)', async () => {

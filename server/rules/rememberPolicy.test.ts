@@ -218,10 +218,10 @@ describe('RULE-19: rules stored by the older version', () => {
     expect(changes).toEqual(['old-bash:revoked', 'old-find:exact']);
     const byId = Object.fromEntries(store.list().map((r) => [r.id, r]));
     expect(Object.keys(byId).sort()).toEqual(['api-prefix', 'old-deny', 'old-find']);
-    expect(byId['old-find'].kind).toBe('bash-exact');
-    expect(byId['api-prefix'].kind).toBe('bash-prefix');
-    expect(ruleCovers(byId['old-find'], bash("find . -name '*.ts' -delete"))).toBe(false);
-    expect(ruleCovers(byId['old-find'], bash("find . -name '*.ts'"))).toBe(true);
+    expect(byId['old-find']?.kind).toBe('bash-exact');
+    expect(byId['api-prefix']?.kind).toBe('bash-prefix');
+    expect(ruleCovers(byId['old-find']!, bash("find . -name '*.ts' -delete"))).toBe(false);
+    expect(ruleCovers(byId['old-find']!, bash("find . -name '*.ts'"))).toBe(true);
     new RuleStore(db, (c) => changes.push(`again:${c.id}`));
     expect(changes).toHaveLength(2);
     db.close();

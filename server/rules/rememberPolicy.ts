@@ -425,27 +425,33 @@ export const HARMLESS_VARIABLES =
 
 type FlagCheck = (args: readonly string[]) => string | undefined;
 
+/** An argument up to its first `=` (all of it when it has none). */
+const beforeEquals = (arg: string): string => {
+  const at = arg.indexOf('=');
+  return at < 0 ? arg : arg.slice(0, at);
+};
+
 /** An argument equal to one of `names`, or `name=…` for a long one; a long one also when
  *  abbreviated (getopt_long, git, tar and npm accept `--outp` for `--output`) or spelt
  *  with `_`. */
 const hasFlag = (args: readonly string[], names: readonly string[]) =>
   args.find((a) => {
     // npm reads `--node_options` as `--node-options`: compare with `_` as `-`
-    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0].replace(/_/g, '-') : undefined;
+    const long = a.startsWith('--') && a.length > 2 ? beforeEquals(a).replace(/_/g, '-') : undefined;
     return names.some((n) => a === n || (long !== undefined && n.startsWith('--') && n.startsWith(long)));
   });
 /** A short option cluster (`-sSLo`) holding one of `letters`, or a long flag in `longs`. */
 const hasShort = (args: readonly string[], letters: string) =>
-  args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => a.slice(1).split(/[=]/)[0].includes(l)));
+  args.find((a) => /^-[A-Za-z0-9]+/.test(a) && !a.startsWith('--') && [...letters].some((l) => beforeEquals(a.slice(1)).includes(l)));
 
 function sedScripts(args: readonly string[]): string[] {
   const scripts: string[] = [];
   let explicit = false;
   const rest: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    const a = args[i];
+  // `args[i]` is undefined exactly when i reaches the end: every argument is read.
+  for (let i = 0, a = args[0]; a !== undefined; i += 1, a = args[i]) {
     // `--expression` also abbreviated (`--expr`, `--e`: getopt_long takes any unique prefix)
-    const long = a.startsWith('--') && a.length > 2 ? a.split('=')[0] : undefined;
+    const long = a.startsWith('--') && a.length > 2 ? beforeEquals(a) : undefined;
     const expression = long !== undefined && '--expression'.startsWith(long);
     if (a === '-e' || (expression && !a.includes('='))) {
       explicit = true;
@@ -465,7 +471,8 @@ function sedScripts(args: readonly string[]): string[] {
     } else if (a === '-l' || a === '--line-length') i += 1;
     else if (!a.startsWith('-')) rest.push(a);
   }
-  if (!explicit && rest.length) scripts.push(rest[0]);
+  const [first] = rest;
+  if (!explicit && first !== undefined) scripts.push(first);
   return scripts;
 }
 
@@ -541,7 +548,7 @@ export const FLAG_CHECKS: Readonly<Record<string, FlagCheck>> = {
     (sedScripts(args).some((s) => /[ewW]/.test(s)) ? 'a sed script with e, w or W (runs a command or writes a file)' : undefined),
   git: (args) => {
     let i = 0;
-    for (; i < args.length && args[i].startsWith('-'); i += 1) if (!GIT_GLOBAL_OK.has(args[i])) return `${args[i]} before the subcommand`;
+    for (let flag = args[i]; flag?.startsWith('-'); i += 1, flag = args[i]) if (!GIT_GLOBAL_OK.has(flag)) return `${flag} before the subcommand`;
     const sub = args[i];
     if (sub !== undefined && GIT_SUBCOMMANDS_REFUSED.has(sub)) return `git ${sub}`;
     const rest = args.slice(i + 1);
@@ -895,9 +902,10 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
 
 export function normalise(words: readonly string[]): Normalised | undefined {
   let i = 0;
-  while (i < words.length && ASSIGNMENT.test(words[i])) i += 1;
-  if (i >= words.length) return undefined;
-  return { assignments: words.slice(0, i), command: basename(words[i]), args: words.slice(i + 1) };
+  while (ASSIGNMENT.test(words[i] ?? '')) i += 1;
+  const command = words[i];
+  if (command === undefined) return undefined;
+  return { assignments: words.slice(0, i), command: basename(command), args: words.slice(i + 1) };
 }
 
 /** Why one simple command may not be covered by an allow rule, or undefined. */
@@ -937,7 +945,10 @@ export function unquotedExpansion(command: string): string | undefined {
     else if (c === '*' || c === '?' || c === '[' || c === '{') return c;
     // an extended glob `@(…)`, `!(…)`, `+(…)` (extglob, which a user's shell options may
     // turn on): the reader sees `find . !(find .)` as two `find .`, bash as every file name
-    else if (c === '(' && i > 0 && /[@!+]/.test(command[i - 1])) return `${command[i - 1]}(`;
+    else if (c === '(') {
+      const before = command[i - 1];
+      if (before !== undefined && /[@!+]/.test(before)) return `${before}(`;
+    }
   }
   return undefined;
 }
@@ -980,7 +991,7 @@ export function fileRedirection(command: string): string | undefined {
     let j = i + 1;
     while (command[j] === ' ' || command[j] === '\t') j += 1;
     let k = j;
-    while (k < command.length && !/[\s;&|()<>]/.test(command[k])) k += 1;
+    while (k < command.length && !/[\s;&|()<>]/.test(command.charAt(k))) k += 1;
     const target = command.slice(j, k);
     const duplication = !both && op.endsWith('&');
     const benign = duplication ? /^(\d+-?|-)$/.test(target) : target === '/dev/null';
@@ -1034,8 +1045,9 @@ function judge(command: string): PolicyResult {
  *  writer, at least the command word (and the subcommand for SUBCOMMAND_TOOLS), up to
  *  all its words. Each is a list of words. */
 export function prefixChoices(segments: readonly Segment[], decision: 'allow' | 'deny' = 'allow'): string[][] {
-  if (segments.length !== 1) return [];
-  const words = segments[0].words;
+  const [segment] = segments;
+  if (segments.length !== 1 || segment === undefined) return [];
+  const words = segment.words;
   const n = normalise(words);
   // A deny prefix only widens what is refused: writers are fine there.
   const name = n?.command.toLowerCase();

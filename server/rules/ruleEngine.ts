@@ -12,6 +12,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
+  decidedByWire,
+  type RevokedAnswer,
+  type RuleList,
+  type RuleView,
   DECISIONS,
   ERROR_CODES,
   humanMustLookOf,
@@ -27,17 +31,19 @@ import {
 } from '../../protocol/index.ts';
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
-import type { RememberGate, RememberRequest } from '../ws/hub.ts';
+import type { DecisionVia, RememberGate, RememberRequest } from '../decisions.ts';
 import { commandPolicy } from './rememberPolicy.ts';
 import { prefixWords } from './bashSegments.ts';
 import { kindOf, MAX_PATTERN_LENGTH, proposeRule, ruleCovers, scopeValueOf, type RequestFacts, type Rule, type RuleKind } from './ruleMatch.ts';
 import type { RuleStore } from './ruleStore.ts';
 import { realGlob } from './pathRules.ts';
 
-/** What the engine needs from the broker host (BrokerHost satisfies it). */
+/** What the engine needs from the broker host (BrokerHost satisfies it). Its decisions
+ *  go through the host's one decision path, so their follow-ups (the audit's who and
+ *  how) run as for a human's (server/decisions.ts). */
 export type RuleHost = {
   onCommitted(listener: (events: readonly SequencedEvent[]) => void): () => void;
-  decide(args: { requestId: string; decision: Decision; decidedBy: string; message?: string; via?: string }): Promise<{ answer: { status: string } }>;
+  decide(args: { requestId: string; decision: Decision; decidedBy: string; message?: string; via: DecisionVia }): Promise<{ answer: { status: string } }>;
   unresolvedEvents(): PermissionRequestEvent[];
 };
 
@@ -101,7 +107,7 @@ export class RuleEngine implements RememberGate {
       const result = await this.deps.host.decide({
         requestId: event.id,
         decision: rule.decision,
-        decidedBy: `rule:${rule.id}`,
+        decidedBy: decidedByWire.rule(rule.id),
         via: 'rule',
         ...(rule.decision === 'deny' ? { message: `Denied by the remembered rule ${rule.id} (${rule.toolName}: ${rule.pattern}).` } : {}),
       });
@@ -230,7 +236,7 @@ export class RuleEngine implements RememberGate {
     toolName: string;
     pattern: string;
     decision: Decision;
-    match?: 'prefix' | 'exact';
+    match?: 'prefix' | 'exact' | undefined;
   }): { ok: true; kind: RuleKind } | { ok: false; error: string } {
     const kind = kindOf(body.toolName);
     switch (kind) {
@@ -258,7 +264,7 @@ export class RuleEngine implements RememberGate {
 
   routes(): Hono {
     const app = new Hono();
-    app.get('/', (c) => c.json({ rules: this.deps.rules.list() }));
+    app.get('/', (c) => c.json<RuleList>({ rules: this.deps.rules.list() }));
     app.post('/', async (c) => {
       let body: unknown;
       try {
@@ -279,12 +285,12 @@ export class RuleEngine implements RememberGate {
         kind: kind.kind,
         decision: parsed.value.decision,
         scope,
-        ...(scope !== 'global' ? { scopeValue } : {}),
+        ...(scope !== 'global' && scopeValue ? { scopeValue } : {}),
         createdAt: this.now(),
-        createdBy: 'http',
+        createdBy: decidedByWire.http,
       });
       this.resolveCovered();
-      return c.json(rule, 201);
+      return c.json<RuleView>(rule, 201);
     });
     app.post('/proposal', async (c) => {
       let body: unknown;
@@ -301,12 +307,12 @@ export class RuleEngine implements RememberGate {
         ...(parsed.value.updatedInput ? { updatedInput: parsed.value.updatedInput } : {}),
       });
       if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
-      return c.json(proposal);
+      return c.json<RuleProposal>(proposal);
     });
     app.delete('/:id', (c) => {
       const id = c.req.param('id');
       if (!this.deps.rules.revoke(id, this.now())) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
-      return c.json({ id, revoked: true });
+      return c.json<RevokedAnswer>({ id, revoked: true });
     });
     return app;
   }

@@ -10,13 +10,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { canonicalJson, type Decision, type RuleScope } from '../../protocol/index.ts';
+import { canonicalJson, type Decision, RULE_KINDS, type RuleKind, type RuleScope } from '../../protocol/index.ts';
 import { anySegmentStartsWith, commandCoveredBy, prefixWords, splitCommand } from './bashSegments.ts';
 import { escapeGlob, globMatch, MAX_PATH_BYTES, pathCoveredBy, protectedComponents, realPathOf } from './pathRules.ts';
 import { commandPolicy, prefixChoices } from './rememberPolicy.ts';
 
-export const RULE_KINDS = ['bash-exact', 'bash-prefix', 'path-glob', 'exact-input'] as const;
-export type RuleKind = (typeof RULE_KINDS)[number];
+export { RULE_KINDS, type RuleKind };
 /** Longest pattern a rule keeps (a longer command or input is a human's each time). */
 export const MAX_PATTERN_LENGTH = 4096;
 
@@ -37,7 +36,11 @@ export type Rule = {
   sourceRequestId?: string;
 };
 
-export type RequestFacts = { toolName: string; input: Record<string, unknown>; context: { sessionId?: string; cwd?: string } & Record<string, unknown> };
+export type RequestFacts = {
+  toolName: string;
+  input: Record<string, unknown>;
+  context: { sessionId?: string | undefined; cwd?: string | undefined } & Record<string, unknown>;
+};
 
 export const FILE_TOOLS: Record<string, string> = {
   Read: 'file_path',
@@ -175,8 +178,9 @@ function denyPrefixMatches(command: string, pattern: string): boolean {
   if (anySegmentStartsWith(command, pattern)) return true;
   const deny = prefixWords(pattern);
   const split = splitCommand(command);
-  if (!deny?.length || !split.ok) return false;
-  const name = basename(deny[0]).toLowerCase();
+  const first = deny?.[0];
+  if (!deny || first === undefined || !split.ok) return false;
+  const name = basename(first).toLowerCase();
   const rest = deny.slice(1);
   return split.segments.some(({ words }) =>
     words.some((word, j) => {

@@ -18,6 +18,8 @@ export type AllowListInput = {
   /** Addresses of this machine (for a wildcard bind); read from the OS when absent. */
   interfaceAddresses?: string[];
   hostName?: string;
+  /** `https` when the server itself serves TLS (--tls-cert): its pages' origins are https. */
+  scheme?: 'http' | 'https';
 };
 
 export type AllowList = {
@@ -44,9 +46,28 @@ export function machineAddresses(): string[] {
   return out;
 }
 
-/** The first non-internal IPv4 address: what a phone on the LAN can reach. */
+/** How likely an IPv4 address is the one a phone on the same Wi-Fi reaches: home and
+ *  office LANs are 192.168/16, then 10/8; 172.16/12 comes last of the private ranges
+ *  because container bridges (Docker's 172.17.0.1) live there. Loopback and link-local
+ *  (169.254/16, no DHCP) never: undefined. */
+function lanRank(address: string): number | undefined {
+  if (isIP(address) !== 4) return undefined;
+  const [a, b] = address.split('.').map(Number) as [number, number];
+  if (a === 127 || (a === 169 && b === 254) || a === 0) return undefined;
+  if (a === 192 && b === 168) return 0;
+  if (a === 10) return 1;
+  if (a === 172 && b >= 16 && b <= 31) return 2;
+  return 3;
+}
+
+/** The machine's LAN address (HUM-4): the best ranked IPv4 address, the first of equals. */
 export function lanAddress(addresses: string[] = machineAddresses()): string | undefined {
-  return addresses.find((a) => isIP(a) === 4 && !a.startsWith('127.'));
+  let best: { address: string; rank: number } | undefined;
+  for (const address of addresses) {
+    const rank = lanRank(address);
+    if (rank !== undefined && (best === undefined || rank < best.rank)) best = { address, rank };
+  }
+  return best?.address;
 }
 
 export function buildAllowList(input: AllowListInput): AllowList {
@@ -67,10 +88,12 @@ export function buildAllowList(input: AllowListInput): AllowList {
 
   const hosts = new Set<string>();
   const origins = new Set<string>();
+  const scheme = input.scheme ?? 'http';
+  const defaultPort = scheme === 'https' ? 443 : 80;
   for (const name of names) {
     hosts.add(`${name}:${input.port}`);
-    if (input.port === 80) hosts.add(name);
-    origins.add(input.port === 80 ? `http://${name}` : `http://${name}:${input.port}`);
+    if (input.port === defaultPort) hosts.add(name);
+    origins.add(input.port === defaultPort ? `${scheme}://${name}` : `${scheme}://${name}:${input.port}`);
   }
   for (const extra of input.extraHosts) {
     const value = extra.toLowerCase();

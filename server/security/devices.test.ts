@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
-import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { DeviceStore } from '../store/deviceStore.ts';
@@ -15,17 +14,17 @@ import { buildAllowList } from './allowList.ts';
 
 const OWNER = 'owner-token-0123456789abcdef';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
+const cleanup: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
 });
 
 function build() {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
   const devices = new DeviceStore({ dataDir: ':memory:' });
-  const host = new BrokerHost({ store, logger: silentLogger });
-  cleanup.push(() => {
-    host.stop();
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
+  cleanup.push(async () => {
+    await host.stop();
     devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
@@ -36,9 +35,8 @@ function build() {
     security: { auth: true, token: OWNER, devices, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),
-    waiters: new OutcomeWaiters(),
   });
-  const request = (method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit } = {}) =>
+  const request = (method: string, path: string, init: { headers?: Record<string, string>; body?: NonNullable<RequestInit['body']> } = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, {
       method,
       headers: { host: '127.0.0.1:3000', 'content-type': 'application/json', ...init.headers },

@@ -8,7 +8,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import { ERROR_CODES } from '../../protocol/index.ts';
+import { type DeviceList, type DeviceView, ERROR_CODES, type RevokedAnswer } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { DeviceStore } from '../store/deviceStore.ts';
@@ -22,7 +22,15 @@ export const SESSION_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
 /** Hands a new device's secret to its browser: HttpOnly (no script reads it), SameSite=Strict,
  *  named with the port (cookies ignore ports: two servers on one host do not collide). */
 export function setSessionCookie(c: Context, port: number, secret: string): void {
-  setCookie(c, sessionCookieName(port), secret, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_COOKIE_MAX_AGE_S });
+  // Over TLS (--tls-cert) the cookie is also Secure: it never crosses plain HTTP.
+  const secure = new URL(c.req.url).protocol === 'https:';
+  setCookie(c, sessionCookieName(port), secret, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    maxAge: SESSION_COOKIE_MAX_AGE_S,
+    ...(secure ? { secure } : {}),
+  });
 }
 
 /** What the WebSocket hub offers for devices (server/ws/hub.ts). */
@@ -33,7 +41,7 @@ export type DeviceSockets = {
   closeDevice(deviceId: string): number;
 };
 
-export type DeviceView = { id: string; name: string; createdAt: number; lastSeenAt: number; current: boolean; clients: string[] };
+export type { DeviceView };
 
 /** Mounted after the body limit: a device's call with a body is checked again once the
  *  body is in. The guard checked the cookie when the headers arrived; a body trickled in
@@ -52,7 +60,7 @@ export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): Middl
   };
 }
 
-export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets; port(): number; logger: Logger }): Hono {
+export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets | undefined; port(): number; logger: Logger }): Hono {
   const app = new Hono();
 
   app.get('/', (c) => {
@@ -65,7 +73,7 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
       current: d.id === me,
       clients: deps.sockets?.clientsOf(d.id) ?? [],
     }));
-    return c.json({ devices });
+    return c.json<DeviceList>({ devices });
   });
 
   app.delete('/:id', (c) => {
@@ -76,7 +84,7 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
     deps.logger.info('device ended', { id, sockets: closed });
     // The caller ended itself: its browser drops the cookie that opens nothing any more.
     if (deviceOf(c)?.id === id) deleteCookie(c, sessionCookieName(deps.port()), { path: '/', httpOnly: true, sameSite: 'Strict' });
-    return c.json({ id, revoked: true });
+    return c.json<RevokedAnswer>({ id, revoked: true });
   });
 
   return app;

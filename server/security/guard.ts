@@ -30,9 +30,9 @@ export type SecurityContext = {
   /** false only with --no-auth on loopback. */
   auth: boolean;
   /** The owner token. */
-  token?: string;
+  token?: string | undefined;
   /** The agent token (contract-2 §1): creates, reads and cancels requests, nothing else. */
-  agentToken?: string;
+  agentToken?: string | undefined;
   /** Browsers' sessions (contract-2 §1). createApp supplies an in-memory one when absent. */
   devices?: DeviceStore;
   /** The real port, once listening. */

@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ERROR_CODES, parseWith } from '../../protocol/index.ts';
+import { ERROR_CODES, type HelloAnswer, parseWith } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
 import { HELLO_NONCE, helloProof } from './helloProof.ts';
 
@@ -27,7 +27,7 @@ export function helloRoutes(agentToken: () => string | undefined): Hono {
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
     const host = c.req.header('host');
     if (!host) return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'Host: header required');
-    return c.json({ proof: helloProof(token, parsed.value.nonce, host) });
+    return c.json<HelloAnswer>({ proof: helloProof(token, parsed.value.nonce, host) });
   });
   return app;
 }

@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
-import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { redact, silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { DeviceStore, MAX_PAIRINGS, PAIRING_TTL_MS } from '../store/deviceStore.ts';
@@ -17,18 +16,18 @@ const OWNER = 'owner-token-0123456789abcdef';
 const AGENT = 'agent-token-0123456789abcdef';
 const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
+const cleanup: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
 });
 
 function build() {
   const clock = { now: 1_000_000 };
   const store = new SqliteEventStore({ dataDir: ':memory:' });
   const devices = new DeviceStore({ dataDir: ':memory:', now: () => clock.now });
-  const host = new BrokerHost({ store, logger: silentLogger });
-  cleanup.push(() => {
-    host.stop();
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
+  cleanup.push(async () => {
+    await host.stop();
     devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
@@ -39,7 +38,6 @@ function build() {
     security: { auth: true, token: OWNER, agentToken: AGENT, devices, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),
-    waiters: new OutcomeWaiters(),
   });
   const call = (method: string, path: string, headers: Record<string, string> = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, { method, headers: { host: '127.0.0.1:3000', ...headers } });
@@ -68,7 +66,7 @@ describe('pairing', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(devices.list().map((d) => d.name)).toEqual(['Safari on iOS']);
     // The new device works like any other (under the cookie rule).
-    const session = cookie.split(';')[0];
+    const session = cookie.split(';')[0]!;
     expect((await call('GET', '/api/permission-requests', { cookie: session, 'x-gatehouse-client': 'web' })).status).toBe(200);
     const again = await call('GET', `/pair/${body.code}`, { 'user-agent': PHONE });
     expect(again.status).toBe(410);
@@ -94,7 +92,7 @@ describe('pairing', () => {
   it('AUTH-10: a device may make a link; the agent token, no credential and a cookie-only call without the app header may not', async () => {
     const { call, pair } = build();
     const first = (await pair()).body;
-    const cookie = (await call('GET', `/pair/${first.code}`)).headers.get('set-cookie')!.split(';')[0];
+    const cookie = (await call('GET', `/pair/${first.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     expect((await pair({ cookie, 'x-gatehouse-client': 'web' })).res.status).toBe(201);
     expect((await pair({ cookie })).res.status).toBe(403);
     expect((await pair({ authorization: `Bearer ${AGENT}` })).res.status).toBe(403);
@@ -104,9 +102,9 @@ describe('pairing', () => {
   it('AUTH-10: a browser that was a device and opens a link gets the new device; the old one is ended', async () => {
     const { call, pair, devices } = build();
     const a = (await pair()).body;
-    const old = (await call('GET', `/pair/${a.code}`)).headers.get('set-cookie')!.split(';')[0];
+    const old = (await call('GET', `/pair/${a.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     const b = (await pair()).body;
-    const fresh = (await call('GET', `/pair/${b.code}`, { cookie: old })).headers.get('set-cookie')!.split(';')[0];
+    const fresh = (await call('GET', `/pair/${b.code}`, { cookie: old })).headers.get('set-cookie')!.split(';')[0]!;
     expect(fresh).not.toBe(old);
     expect(devices.list()).toHaveLength(1);
     expect((await call('GET', '/api/devices', { cookie: old, 'x-gatehouse-client': 'web' })).status).toBe(401);

@@ -8,6 +8,7 @@
  * follows is `no-store` like the `?token=` one.
  */
 import { Hono, type Context } from 'hono';
+import type { PairingCreated } from '../../protocol/index.ts';
 import type { Logger } from '../log.ts';
 import { deviceName, type DeviceStore } from '../store/deviceStore.ts';
 import { PAGE_HEADERS } from '../http/static.ts';
@@ -36,13 +37,13 @@ export function pairingApiRoutes(deps: { devices: DeviceStore; security: Securit
     const host = pairingHost(c.req.header('host') ?? '', deps.security.allowList(), deps.security.port());
     deps.logger.info('pairing link made', { expiresAt: new Date(expiresAt).toISOString() });
     c.header('cache-control', 'no-store');
-    return c.json({ url: `${scheme}://${host}${PAIR_PATH}/${code}`, code, expiresAt }, 201);
+    return c.json<PairingCreated>({ url: `${scheme}://${host}${PAIR_PATH}/${code}`, code, expiresAt }, 201);
   });
   return app;
 }
 
 /** `GET /pair/CODE` (a page: no credential; the code is the credential, once). */
-export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; sockets?: DeviceSockets; logger: Logger }): Hono {
+export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; sockets?: DeviceSockets | undefined; logger: Logger }): Hono {
   const app = new Hono();
   const gone = (c: Context) =>
     c.text('This pairing link was already used or has expired: make a new one (gatehouse pair, or Devices in the app).\n', 410, {

@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
-import { OutcomeWaiters } from '../http/outcomeWaiters.ts';
 import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
@@ -22,11 +21,10 @@ function build() {
   const app = createApp({
     config: testConfig(),
     store,
-    host: new BrokerHost({ store, logger: silentLogger }),
+    host: new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() })),
     security: { auth: true, token: OWNER, agentToken: AGENT, port: () => 3000, allowList: () => allow },
     logger: silentLogger,
     metrics: createMetrics(),
-    waiters: new OutcomeWaiters(),
   });
   return (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) =>
     app.request(`http://127.0.0.1:3000${path}`, {

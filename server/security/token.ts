@@ -26,7 +26,7 @@ export function loadOrCreateToken(
   dataDir: string,
   envToken: string | undefined,
   fileName: string = TOKEN_FILE,
-): { token: string; source: TokenSource; warning?: string } {
+): { token: string; source: TokenSource; warning?: string | undefined } {
   if (envToken) return { token: envToken, source: 'env' };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, fileName);

@@ -1,12 +1,24 @@
 /**
  * The SQLite event store (better-sqlite3): the event log, the requests, idempotency keys,
- * remembered clientMsgId answers and a meta table, in `<data-dir>/gatehouse.db`.
+ * remembered clientMsgId answers, the audit rows and a meta table, in
+ * `<data-dir>/gatehouse.db`.
  *
  * WAL with synchronous=NORMAL by default: a committed transaction survives a killed
  * process (kill -9), which is what protocol-v1.md §1 promises; `synchronous: 'FULL'` also
- * survives an OS crash at the cost of one fsync per tick. The request rows are a
- * projection of the events, updated in the same transaction, so a view never runs ahead
- * of the log.
+ * survives an OS crash at the cost of one fsync per tick. WAL checkpoints run in a worker
+ * thread (walCheckpointer.ts), not inside a COMMIT on the event loop.
+ *
+ * The log is the truth (SPEC.md CORE-L): the request rows and the audit rows are read
+ * models derived from the events inside the transaction that appends them, so neither
+ * runs ahead of the log nor falls behind it, and a crash cannot keep a decision and lose
+ * its audit row. Each request's input and context are stored once, in its request row:
+ * the `permission-request` event row keeps the rest of the event and a read joins the two
+ * (a request row outlives its event: a finished request goes only with its outcome event,
+ * an unresolved one never). An audit row reads its input from the request row too, and
+ * takes its own copy only when pruning removes the request row before the audit row.
+ *
+ * Every method returns a Promise (the interface, types.ts, fits a networked store); this
+ * one does its work synchronously on its single connection and answers resolved promises.
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
@@ -23,11 +35,41 @@ import type {
   RequestOrigin,
   StoredRequest,
 } from '../../machines/broker.types.ts';
-import { jsonByteLength, requestByteLength, type RequestStatus, type SequencedEvent } from '../../protocol/index.ts';
+import {
+  cancelledMessage,
+  DECIDERS,
+  decidedByWire,
+  ruleIdOf,
+  formatDecidedBy,
+  jsonByteLength,
+  type RequestStatus,
+  requestByteLength,
+  type SequencedEvent,
+  timedOutMessage,
+  waitedSeconds,
+  LIMITS,
+  type AuditEntry,
+  type AuditHow,
+  type PermissionRequestEvent,
+  agentChoiceEntry,
+} from '../../protocol/index.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
-import type { EventStore, EventsSinceResult, HistoryLimits, PruneResult, RequestPage, StoredRequestView } from './types.ts';
+import type {
+  AuditFacts,
+  AuditRow,
+  AuditRowQuery,
+  CommitRecord,
+  EventStore,
+  EventsSinceResult,
+  HistoryLimits,
+  PruneResult,
+  RequestPage,
+  StoredRequestView,
+} from './types.ts';
+import { WalCheckpointer, type CheckpointResult } from './walCheckpointer.ts';
 
-export const SCHEMA_VERSION = 1;
+/** 2: the audit table; `permission-request` event rows without input and context. */
+export const SCHEMA_VERSION = 2;
 export const DB_FILE = 'gatehouse.db';
 
 export type SqliteStoreOptions = {
@@ -36,6 +78,9 @@ export type SqliteStoreOptions = {
   synchronous?: 'NORMAL' | 'FULL';
   /** For tests: a fixed epoch for a new database. */
   epoch?: string;
+  /** WAL checkpoints: 'worker' (default: a worker thread, walCheckpointer.ts) or 'inline'
+   *  (SQLite's own, inside COMMIT every 1,000 pages; kept to measure the difference). */
+  checkpoints?: 'worker' | 'inline';
 };
 
 type RequestRow = {
@@ -57,6 +102,29 @@ type RequestRow = {
   origin: RequestOrigin;
   idempotencyKey: string | null;
   bodyHash: string | null;
+};
+
+type AuditDbRow = {
+  request_id: string;
+  tool_name: string;
+  input: string | null;
+  session_id: string | null;
+  agent: string | null;
+  cwd: string | null;
+  requested_at: number;
+  status: AuditEntry['status'] | null;
+  decision: AuditEntry['decision'] | null;
+  how: AuditHow | null;
+  decided_by: string | null;
+  via: string | null;
+  address: string | null;
+  message: string | null;
+  rule_id: string | null;
+  decided_at: number | null;
+  device_id: string | null;
+  device_name: string | null;
+  /** JSON `{id, kind, label}`: the agent's own choice the winning decision named. */
+  agent_choice: string | null;
 };
 
 const SCHEMA = `
@@ -94,16 +162,47 @@ CREATE TABLE IF NOT EXISTS client_answers (
   answer TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS client_answers_request ON client_answers (requestId);
+-- The audit read model (server/audit/auditLog.ts). input is NULL while the request row
+-- holds it (one copy); prune copies it here before it removes the request row.
+CREATE TABLE IF NOT EXISTS audit (
+  request_id TEXT PRIMARY KEY,
+  tool_name TEXT NOT NULL,
+  input TEXT,
+  session_id TEXT,
+  agent TEXT,
+  cwd TEXT,
+  requested_at INTEGER NOT NULL,
+  status TEXT,
+  decision TEXT,
+  how TEXT,
+  decided_by TEXT,
+  via TEXT,
+  address TEXT,
+  message TEXT,
+  rule_id TEXT,
+  decided_at INTEGER,
+  device_id TEXT,
+  device_name TEXT,
+  agent_choice TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_requested ON audit (requested_at, request_id);
 `;
 
-/** The message a timed-out request reads with (protocol-v1.md §4). */
+/** The columns an audit row is read with: its input from the request row while it has none. */
+const AUDIT_COLUMNS = `a.request_id, a.tool_name, COALESCE(a.input, r.input) AS input, a.session_id, a.agent, a.cwd, a.requested_at,
+  a.status, a.decision, a.how, a.decided_by, a.via, a.address, a.message, a.rule_id, a.decided_at, a.device_id, a.device_name, a.agent_choice`;
+
+/** Every audit column, as a legacy agents.db audit table has them (server/agents/db.ts). */
+const LEGACY_AUDIT_COLUMNS =
+  'request_id, tool_name, input, session_id, agent, cwd, requested_at, status, decision, how, decided_by, via, address, message, rule_id, decided_at, device_id, device_name';
+
+/** The message a timed-out request reads with (protocol-v1.md §4; the words: protocol/outcome.ts). */
 export function timeoutMessage(created: number, expiresAt: number): string {
-  const seconds = Math.max(0, Math.round((expiresAt - created) / 100) / 10);
-  return `Timed out: no decision within ${seconds} s, so the request was denied`;
+  return timedOutMessage(waitedSeconds(created, expiresAt));
 }
 
 export function cancelMessage(reason: string): string {
-  return `Cancelled (${reason}): the request was withdrawn before a decision, so it is denied`;
+  return cancelledMessage(reason);
 }
 
 function parseJson<T>(text: string | null): T | undefined {
@@ -133,10 +232,61 @@ function toView(row: RequestRow): StoredRequestView {
   return view;
 }
 
+const encoder = new TextEncoder();
+
+function toAuditEntry(row: AuditDbRow): AuditEntry {
+  const entry: AuditEntry = {
+    requestId: row.request_id,
+    toolName: row.tool_name,
+    input: row.input === null ? {} : (JSON.parse(row.input) as Record<string, unknown>),
+    requestedAt: row.requested_at,
+  };
+  if (row.session_id !== null) entry.sessionId = row.session_id;
+  if (row.agent !== null) entry.agent = row.agent;
+  if (row.cwd !== null) entry.cwd = row.cwd;
+  if (row.status !== null) entry.status = row.status;
+  if (row.decision !== null) entry.decision = row.decision;
+  if (row.how !== null) entry.how = row.how;
+  if (row.decided_by !== null) entry.decidedBy = row.decided_by;
+  if (row.via !== null) entry.via = row.via;
+  if (row.address !== null) entry.address = row.address;
+  if (row.message !== null) entry.message = row.message;
+  if (row.rule_id !== null) entry.ruleId = row.rule_id;
+  if (row.decided_at !== null) entry.decidedAt = row.decided_at;
+  if (row.device_id !== null) entry.deviceId = row.device_id;
+  if (row.device_name !== null) entry.deviceName = row.device_name;
+  if (row.agent_choice !== null) {
+    const choice = auditAgentChoice.safeParse(parseJsonOrUndefined(row.agent_choice));
+    if (choice.success) entry.agentChoice = choice.data;
+  }
+  return entry;
+}
+
+/** The agent's own choice as an audit row keeps it (protocol/http.ts auditEntry.agentChoice). */
+const auditAgentChoice = agentChoiceEntry.pick({ id: true, kind: true, label: true });
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const str = (value: unknown) => (typeof value === 'string' ? value : null);
+
+/** A `permission-request` event as its row keeps it: without input and context (the request row holds them). */
+function envelopeOf(event: PermissionRequestEvent): string {
+  const { input: _input, context: _context, ...envelope } = event;
+  return JSON.stringify(envelope);
+}
+
 export class SqliteEventStore implements EventStore {
   readonly epoch: string;
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly tx: (records: readonly CommitRecord[]) => void;
   private open = true;
   private prunedThrough: number;
 
@@ -165,18 +315,35 @@ export class SqliteEventStore implements EventStore {
     let epoch = getMeta.get('epoch')?.value;
     if (!epoch) {
       // A new database: the history starts here, so clients holding another epoch drop theirs.
-      epoch = options.epoch ?? randomBytes(8).toString('hex');
+      const fresh = options.epoch ?? randomBytes(8).toString('hex');
       this.db.transaction(() => {
-        setMeta.run('epoch', epoch!);
-        setMeta.run('schemaVersion', String(SCHEMA_VERSION));
+        setMeta.run('epoch', fresh);
         setMeta.run('prunedThrough', '0');
         setMeta.run('createdAt', String(Date.now()));
       })();
+      epoch = fresh;
     }
+    // Version 1 rows read as they are (their request events still carry input and
+    // context; a read uses them); the audit table was created above.
+    // A version 2 audit table from before the agent's own choices gets their column
+    // (docs/integrations.md, "The agent's own choices"); older servers ignore it.
+    const auditColumns = new Set((this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+    if (!auditColumns.has('agent_choice')) this.db.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
+    setMeta.run('schemaVersion', String(SCHEMA_VERSION));
     this.epoch = epoch;
     this.prunedThrough = Number(getMeta.get('prunedThrough')?.value ?? 0);
 
+    if (file !== ':memory:' && options.checkpoints !== 'inline') {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new WalCheckpointer(file, {
+        nudgeEveryCommits: 256,
+        intervalMs: 1_000,
+        onError: (error) => process.emitWarning(`WAL checkpointer failed: ${String(error)}`),
+      });
+    }
+
     this.stmts = {
+      getMeta,
       setMeta,
       insertEvent: this.db.prepare('INSERT INTO events (seq, type, payload, time) VALUES (?, ?, ?, ?)'),
       clearKey: this.db.prepare('UPDATE requests SET idempotencyKey = NULL WHERE idempotencyKey = ? AND id <> ?'),
@@ -191,8 +358,21 @@ export class SqliteEventStore implements EventStore {
       ),
       getTimes: this.db.prepare<[string], { created: number; expiresAt: number }>('SELECT created, expiresAt FROM requests WHERE id = ?'),
       insertAnswer: this.db.prepare('INSERT OR IGNORE INTO client_answers (clientMsgId, requestId, answer) VALUES (?, ?, ?)'),
+      auditRequest: this.db.prepare(
+        'INSERT OR IGNORE INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES (?, ?, NULL, ?, ?, ?, ?)',
+      ),
+      auditOutcome: this.db.prepare(
+        `UPDATE audit SET status = @status, decision = @decision, how = @how, decided_by = @decidedBy, message = @message, rule_id = @ruleId,
+           decided_at = @decidedAt, via = @via, address = @address, device_id = @deviceId, device_name = @deviceName,
+           agent_choice = @agentChoice
+         WHERE request_id = @id AND status IS NULL`,
+      ),
       head: this.db.prepare<[], { head: number | null }>('SELECT MAX(seq) AS head FROM events'),
-      since: this.db.prepare<[number], { payload: string }>('SELECT payload FROM events WHERE seq > ? ORDER BY seq'),
+      since: this.db.prepare<[number], { type: string; payload: string; input: string | null; context: string | null }>(
+        `SELECT e.type, e.payload, r.input, r.context FROM events e
+           LEFT JOIN requests r ON e.type = 'permission-request' AND r.seq = e.seq
+         WHERE e.seq > ? ORDER BY e.seq`,
+      ),
       getRequest: this.db.prepare<[string], RequestRow>('SELECT * FROM requests WHERE id = ?'),
       byKey: this.db.prepare<[string], RequestRow>('SELECT * FROM requests WHERE idempotencyKey = ?'),
       listAll: this.db.prepare<[number], RequestRow>('SELECT * FROM requests ORDER BY seq LIMIT ?'),
@@ -208,11 +388,23 @@ export class SqliteEventStore implements EventStore {
       cutBySeq: this.db.prepare<[number, number], { cut: number | null }>('SELECT MAX(seq) AS cut FROM events WHERE seq <= ? AND time < ?'),
       deleteEvents: this.db.prepare('DELETE FROM events WHERE seq <= ?'),
       deleteAnswers: this.db.prepare("DELETE FROM client_answers WHERE requestId IN (SELECT id FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?)"),
+      // The audit row outlives the request row: it takes its own copy of the input first.
+      keepAuditInput: this.db.prepare(
+        `UPDATE audit SET input = (SELECT r.input FROM requests r WHERE r.id = audit.request_id)
+         WHERE input IS NULL AND request_id IN (SELECT id FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?)`,
+      ),
       deleteRequests: this.db.prepare("DELETE FROM requests WHERE status <> 'pending' AND outcomeSeq <= ?"),
+      // A row still unresolved counts as ending at the latest deadline a request can have,
+      // so a row whose outcome never came goes too, just later.
+      pruneAudit: this.db.prepare(
+        `DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit ORDER BY requested_at DESC, request_id DESC LIMIT -1 OFFSET ?)
+           AND COALESCE(decided_at, requested_at + ?) < ?`,
+      ),
     };
+    this.tx = this.db.transaction(this.applyBatch);
   }
 
-  private readonly applyBatch = (records: readonly PersistRecord[]) => {
+  private readonly applyBatch = (records: readonly CommitRecord[]) => {
     for (const record of records) {
       if (record.kind === 'client-answer') {
         const { clientMsgId, requestId, answer } = record.record;
@@ -220,36 +412,112 @@ export class SqliteEventStore implements EventStore {
         continue;
       }
       const event = record.event;
+      if (event.type === 'permission-request') {
+        this.stmts.insertEvent.run(event.seq, event.type, envelopeOf(event), event.timestamp);
+        this.insertRequest(event, record.request);
+        continue;
+      }
       this.stmts.insertEvent.run(event.seq, event.type, JSON.stringify(event), event.timestamp);
       if (record.outcome && (event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled')) {
         this.finishFromOutcome(event.requestId, event.seq, record.outcome);
       } else {
-        this.project(event, record.request);
+        this.project(event);
       }
+      this.auditOutcome(event, record.audit);
     }
   };
 
-  /** Keep the request rows in step with the log. */
-  private project(event: SequencedEvent, request: Extract<PersistRecord, { kind: 'event' }>['request']): void {
+  private insertRequest(event: PermissionRequestEvent, request: Extract<PersistRecord, { kind: 'event' }>['request']): void {
+    const key = request?.idempotencyKey ?? null;
+    // Defensive: a key whose old request was forgotten by the broker may be reused.
+    if (key !== null) this.stmts.clearKey.run(key, event.id);
+    const context = event.context ?? {};
+    this.stmts.insertRequest.run({
+      id: event.id,
+      seq: event.seq,
+      toolName: event.toolName,
+      input: JSON.stringify(event.input),
+      context: JSON.stringify(context),
+      created: event.timestamp,
+      expiresAt: event.expiresAt,
+      origin: request?.origin ?? 'http',
+      idempotencyKey: key,
+      bodyHash: request?.bodyHash ?? null,
+    });
+    this.stmts.auditRequest.run(event.id, event.toolName, str(context.sessionId), str(context.agent), str(context.cwd), event.timestamp);
+  }
+
+  /** The audit row of an outcome event, with what the deciding edge knew (AuditFacts). */
+  private auditOutcome(event: SequencedEvent, facts: AuditFacts | undefined): void {
+    // Only the winning human decision's choice: the host attaches facts to the outcome
+    // record its own decide call made (brokerHost.ts attachAuditFacts).
+    const choice = facts?.agentChoice;
+    const who = {
+      address: facts?.address ?? null,
+      deviceId: facts?.device?.id ?? null,
+      deviceName: facts?.device?.name ?? null,
+      agentChoice: choice ? JSON.stringify({ id: choice.id, kind: choice.kind, label: choice.label }) : null,
+    };
     switch (event.type) {
-      case 'permission-request': {
-        const key = request?.idempotencyKey ?? null;
-        // Defensive: a key whose old request was forgotten by the broker may be reused.
-        if (key !== null) this.stmts.clearKey.run(key, event.id);
-        this.stmts.insertRequest.run({
-          id: event.id,
-          seq: event.seq,
-          toolName: event.toolName,
-          input: JSON.stringify(event.input),
-          context: JSON.stringify(event.context ?? {}),
-          created: event.timestamp,
-          expiresAt: event.expiresAt,
-          origin: request?.origin ?? 'http',
-          idempotencyKey: key,
-          bodyHash: request?.bodyHash ?? null,
+      case 'permission-resolved': {
+        const rule = ruleIdOf(event.decidedBy) ?? null;
+        this.stmts.auditOutcome.run({
+          id: event.requestId,
+          status: 'resolved',
+          decision: event.decision,
+          how: rule ? 'rule' : 'human',
+          decidedBy: event.decidedBy,
+          message: event.message ?? null,
+          ruleId: rule,
+          decidedAt: event.timestamp,
+          via: facts?.via ?? (rule ? 'rule' : null),
+          ...who,
         });
         return;
       }
+      case 'permission-timeout':
+        this.stmts.auditOutcome.run({
+          id: event.requestId,
+          status: 'timedOut',
+          decision: 'deny',
+          how: 'timeout',
+          decidedBy: decidedByWire.timeout,
+          message: timedOutMessage(),
+          ruleId: null,
+          decidedAt: event.timestamp,
+          via: facts?.via ?? null,
+          ...who,
+        });
+        return;
+      case 'permission-cancelled':
+        this.stmts.auditOutcome.run({
+          id: event.requestId,
+          status: 'cancelled',
+          decision: 'deny',
+          how: 'cancel',
+          decidedBy: decidedByWire.agent,
+          // The audit keeps the cancel's reason as its message (the Audit view words it, protocol/outcome.ts).
+          message: event.reason,
+          ruleId: null,
+          decidedAt: event.timestamp,
+          via: facts?.via ?? null,
+          ...who,
+        });
+        return;
+      case 'permission-request':
+      case 'chat-message':
+      case 'session-updated':
+        return;
+      default: {
+        const never: never = event;
+        throw new Error(`unknown event type ${(never as { type: string }).type}`);
+      }
+    }
+  }
+
+  /** Keep the request rows in step with the log (an outcome event without the broker's Outcome). */
+  private project(event: SequencedEvent): void {
+    switch (event.type) {
       case 'permission-resolved':
         this.finish(event.requestId, event.seq, {
           status: 'resolved',
@@ -268,7 +536,7 @@ export class SqliteEventStore implements EventStore {
           decision: 'deny',
           updatedInput: null,
           message: times ? timeoutMessage(times.created, times.expiresAt) : timeoutMessage(0, 0),
-          decidedBy: 'timeout',
+          decidedBy: decidedByWire.timeout,
           decidedAt: event.timestamp,
           reason: null,
         });
@@ -280,11 +548,12 @@ export class SqliteEventStore implements EventStore {
           decision: 'deny',
           updatedInput: null,
           message: cancelMessage(event.reason),
-          decidedBy: event.reason === 'server-restart' ? 'server-restart' : 'agent',
+          decidedBy: formatDecidedBy(event.reason === 'server-restart' ? { kind: 'server', restart: true } : DECIDERS.agent),
           decidedAt: event.timestamp,
           reason: event.reason,
         });
         return;
+      case 'permission-request':
       case 'chat-message':
       case 'session-updated':
         return;
@@ -330,41 +599,63 @@ export class SqliteEventStore implements EventStore {
     this.stmts.finish.run({ id, outcomeSeq, ...fields });
   }
 
-  private readonly tx = (records: readonly PersistRecord[]) => this.db.transaction(this.applyBatch)(records);
-
-  writeBatch(records: readonly PersistRecord[]): void {
+  async writeBatch(records: readonly CommitRecord[]): Promise<void> {
     if (records.length === 0) return;
     this.tx(records);
+    this.checkpointer?.committed();
   }
 
-  head(): number {
+  private headNow(): number {
     return this.stmts.head.get()?.head ?? this.prunedThrough;
   }
 
-  eventsSince(since: number): EventsSinceResult {
-    const head = this.head();
-    if (since > head) return { ok: false, reason: 'too-new' };
-    if (since < this.prunedThrough) return { ok: false, reason: 'too-old' };
-    return { ok: true, events: this.stmts.since.all(since).map((row) => JSON.parse(row.payload) as SequencedEvent) };
+  async head(): Promise<number> {
+    return this.headNow();
   }
 
-  getRequest(id: string): StoredRequestView | undefined {
+  async eventsSince(since: number): Promise<EventsSinceResult> {
+    const head = this.headNow();
+    if (since > head) return { ok: false, reason: 'too-new' };
+    if (since < this.prunedThrough) return { ok: false, reason: 'too-old' };
+    const events = this.stmts.since.all(since).map((row) => {
+      const event = JSON.parse(row.payload) as SequencedEvent;
+      // A version-1 row still carries them; a newer one takes them from its request row.
+      if (event.type === 'permission-request' && row.input !== null && (event as { input?: unknown }).input === undefined) {
+        event.input = JSON.parse(row.input) as Record<string, unknown>;
+        event.context = JSON.parse(row.context ?? '{}') as PermissionRequestEvent['context'];
+      }
+      return event;
+    });
+    return { ok: true, events };
+  }
+
+  async getRequest(id: string): Promise<StoredRequestView | undefined> {
+    return this.getRequestNow(id);
+  }
+
+  /** `getRequest`, synchronously: SQLite only, for the rule engine's synchronous lookups
+   *  (server/agents/plugin.ts) until its gate is asynchronous. */
+  getRequestNow(id: string): StoredRequestView | undefined {
     const row = this.stmts.getRequest.get(id);
     return row ? toView(row) : undefined;
   }
 
-  findByIdempotencyKey(key: string): StoredRequestView | undefined {
+  async findByIdempotencyKey(key: string): Promise<StoredRequestView | undefined> {
     const row = this.stmts.byKey.get(key);
     return row ? toView(row) : undefined;
   }
 
-  listRequests(filter: { status?: RequestStatus; limit?: number }): StoredRequestView[] {
+  private listNow(filter: { status?: RequestStatus; limit?: number }): StoredRequestView[] {
     const limit = filter.limit ?? -1;
     const rows = filter.status ? this.stmts.listStatus.all(filter.status, limit) : this.stmts.listAll.all(limit);
     return rows.map(toView);
   }
 
-  pageRequests(page: RequestPage): { requests: StoredRequestView[]; more: boolean } {
+  async listRequests(filter: { status?: RequestStatus; limit?: number }): Promise<StoredRequestView[]> {
+    return this.listNow(filter);
+  }
+
+  async pageRequests(page: RequestPage): Promise<{ requests: StoredRequestView[]; more: boolean }> {
     const rows = page.status ? this.stmts.pageStatus.iterate(page.status, page.afterSeq) : this.stmts.pageAll.iterate(page.afterSeq);
     const requests: StoredRequestView[] = [];
     let bytes = 0;
@@ -388,15 +679,60 @@ export class SqliteEventStore implements EventStore {
     return { requests, more };
   }
 
-  countByStatus(): Record<RequestStatus, number> {
+  async countByStatus(): Promise<Record<RequestStatus, number>> {
     const counts: Record<RequestStatus, number> = { pending: 0, resolved: 0, timedOut: 0, cancelled: 0 };
     for (const row of this.stmts.counts.all()) counts[row.status] = row.n;
     return counts;
   }
 
-  load(options: { now: number; recentLimit?: number }): BrokerInput {
+  async auditRows(query: AuditRowQuery): Promise<AuditRow[]> {
+    const { filter } = query;
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (column: string, value: unknown) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    eq('a.request_id', filter.requestId);
+    eq('a.tool_name', filter.toolName);
+    eq('a.decision', filter.decision);
+    eq('a.how', filter.how);
+    eq('a.session_id', filter.sessionId);
+    eq('a.agent', filter.agent);
+    eq('a.decided_by', filter.decidedBy);
+    eq('a.device_id', filter.deviceId);
+    if (filter.status === 'pending') where.push('a.status IS NULL');
+    else eq('a.status', filter.status);
+    if (filter.since !== undefined) {
+      where.push('a.requested_at >= ?');
+      args.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('a.requested_at <= ?');
+      args.push(filter.until);
+    }
+    const past = query.order === 'newest' ? '<' : '>';
+    if (query.after) {
+      where.push(`(a.requested_at ${past} ? OR (a.requested_at = ? AND a.request_id ${past} ?))`);
+      args.push(query.after.at, query.after.at, query.after.id);
+    }
+    const dir = query.order === 'newest' ? 'DESC' : 'ASC';
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit a LEFT JOIN requests r ON a.input IS NULL AND r.id = a.request_id
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.requested_at ${dir}, a.request_id ${dir} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, query.limit) as AuditDbRow[];
+    return rows.map((row) => ({ entry: toAuditEntry(row), inputBytes: row.input === null ? 2 : encoder.encode(row.input).length }));
+  }
+
+  async load(options: { now: number; recentLimit?: number | undefined }): Promise<BrokerInput> {
+    return this.loadNow(options);
+  }
+
+  /** `load`, synchronously: SQLite only, for tests and benchmarks that build a host in a
+   *  synchronous step (`new BrokerHost(options, store.loadNow(...))`). */
+  loadNow(options: { now: number; recentLimit?: number | undefined }): BrokerInput {
     const recentLimit = options.recentLimit ?? 10_000;
-    const unresolved: StoredRequest[] = this.listRequests({ status: 'pending' }).map((view) => {
+    const unresolved: StoredRequest[] = this.listNow({ status: 'pending' }).map((view) => {
       const stored: StoredRequest = {
         id: view.id,
         toolName: view.toolName,
@@ -432,32 +768,68 @@ export class SqliteEventStore implements EventStore {
       if (row.bodyHash !== null) item.bodyHash = row.bodyHash;
       return item;
     });
-    const minFinishedSeq = finishedRows.length ? finishedRows[0].seq : Number.MAX_SAFE_INTEGER;
+    const minFinishedSeq = finishedRows[0]?.seq ?? Number.MAX_SAFE_INTEGER;
     const clientAnswers: ClientAnswerRecord[] = this.stmts.answersFrom.all(minFinishedSeq).map((row) => ({
       clientMsgId: row.clientMsgId,
       requestId: row.requestId,
       answer: parseJson<DecisionAnswer>(row.answer)!,
     }));
-    return { epoch: this.epoch, headSeq: this.head(), now: options.now, unresolved, finished, clientAnswers, recentLimit };
+    return { epoch: this.epoch, headSeq: this.headNow(), now: options.now, unresolved, finished, clientAnswers, recentLimit };
   }
 
-  prune(now: number, limits: HistoryLimits): PruneResult {
-    const head = this.head();
-    const bySeq = head - Math.max(1, limits.keepEvents);
-    if (bySeq <= this.prunedThrough) return { events: 0, requests: 0, prunedThrough: this.prunedThrough };
-    // Both limits must agree: an event goes only when it is beyond the newest N AND old.
-    const cut = this.stmts.cutBySeq.get(bySeq, now - limits.keepMs)?.cut ?? null;
-    if (cut === null || cut <= this.prunedThrough) return { events: 0, requests: 0, prunedThrough: this.prunedThrough };
+  async prune(now: number, limits: HistoryLimits): Promise<PruneResult> {
     let events = 0;
     let requests = 0;
+    let auditRows = 0;
     this.db.transaction(() => {
+      // The audit rows: beyond the newest `keepEvents` rows AND ended before `keepMs` ago.
+      auditRows = this.stmts.pruneAudit.run(Math.max(1, limits.keepEvents), LIMITS.maxTimeoutMs, now - limits.keepMs).changes;
+      const head = this.headNow();
+      const bySeq = head - Math.max(1, limits.keepEvents);
+      if (bySeq <= this.prunedThrough) return;
+      // Both limits must agree: an event goes only when it is beyond the newest N AND old.
+      const cut = this.stmts.cutBySeq.get(bySeq, now - limits.keepMs)?.cut ?? null;
+      if (cut === null || cut <= this.prunedThrough) return;
       events = this.stmts.deleteEvents.run(cut).changes;
       this.stmts.deleteAnswers.run(cut);
+      this.stmts.keepAuditInput.run(cut);
       requests = this.stmts.deleteRequests.run(cut).changes;
       this.stmts.setMeta.run('prunedThrough', String(cut));
+      this.prunedThrough = cut;
     })();
-    this.prunedThrough = cut;
-    return { events, requests, prunedThrough: cut };
+    return { events, requests, auditRows, prunedThrough: this.prunedThrough };
+  }
+
+  /**
+   * Imports, once, the audit rows of an agents database from before CORE-L2 (when the
+   * audit lived in `<data-dir>/agents.db`); returns how many rows it added. A second call
+   * finds the mark in `meta` and adds nothing; a crash before the mark re-imports with
+   * `INSERT OR IGNORE`, which adds nothing twice.
+   */
+  importLegacyAudit(agentsDbFile: string): number {
+    if (this.stmts.getMeta.get('legacyAuditImported')) return 0;
+    this.db.prepare('ATTACH DATABASE ? AS legacy').run(agentsDbFile);
+    try {
+      const hasAudit = this.db.prepare("SELECT 1 FROM legacy.sqlite_master WHERE type = 'table' AND name = 'audit'").get() !== undefined;
+      let added = 0;
+      this.db.transaction(() => {
+        if (hasAudit) {
+          // An agents.db of the every-agent branch kept the agent's choice too.
+          const legacyColumns = new Set((this.db.prepare('PRAGMA legacy.table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+          const columns = legacyColumns.has('agent_choice') ? `${LEGACY_AUDIT_COLUMNS}, agent_choice` : LEGACY_AUDIT_COLUMNS;
+          added = this.db.prepare(`INSERT OR IGNORE INTO audit (${columns}) SELECT ${columns} FROM legacy.audit`).run().changes;
+        }
+        this.stmts.setMeta.run('legacyAuditImported', String(Date.now()));
+      })();
+      return added;
+    } finally {
+      this.db.exec('DETACH DATABASE legacy');
+    }
+  }
+
+  /** A WAL checkpoint by the worker now (undefined for `:memory:` or inline checkpoints). */
+  checkpointNow(): Promise<CheckpointResult> | undefined {
+    return this.checkpointer?.checkpointNow();
   }
 
   isOpen(): boolean {
@@ -470,13 +842,17 @@ export class SqliteEventStore implements EventStore {
     return this.db;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
+    // The worker's connection first, so the last one to close (this one) checkpoints
+    // and removes the WAL as SQLite does.
+    await this.checkpointer?.close();
     this.db.close();
   }
 }
 
-export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
+/** Opens (creates, migrates) the SQLite store: the factory shape every store has. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteEventStore> {
   return new SqliteEventStore(options);
 }

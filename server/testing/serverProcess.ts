@@ -40,9 +40,9 @@ export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null };
 export type ApiInit = Omit<RequestInit, 'body'> & {
   /** Sent as JSON with content-type. */
   json?: unknown;
-  body?: RequestInit['body'];
-  /** Default: the server's token as a Bearer header; `null` sends none. */
-  token?: string | null;
+  body?: RequestInit['body'] | undefined;
+  /** Default (or undefined): the server's token as a Bearer header; `null` sends none. */
+  token?: string | null | undefined;
 };
 
 export type ApiResponse<T = any> = { status: number; headers: Headers; body: T; text: string };
@@ -134,7 +134,7 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
       const match = READY.exec(stdout);
       if (match) {
         clearTimeout(timer);
-        res(match[1]);
+        res(match[1]!);
       }
     });
     void exited.then((info) => {
@@ -171,12 +171,13 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
       return url.toString();
     },
     async api(path, init = {}) {
-      const { json, token: t, headers, ...rest } = init;
+      const { json, body: given, token: t, headers, ...rest } = init;
       const h = new Headers(headers);
       const useToken = t === undefined ? token : t;
       if (useToken) h.set('authorization', `Bearer ${useToken}`);
       if (json !== undefined) h.set('content-type', 'application/json');
-      const res = await fetch(`${baseUrl}${path}`, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+      const payload = json !== undefined ? JSON.stringify(json) : given;
+      const res = await fetch(`${baseUrl}${path}`, { ...rest, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
       const text = await res.text();
       let body: any = text;
       try {

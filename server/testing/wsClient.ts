@@ -174,7 +174,7 @@ export async function waitForWholeSnapshot(client: TestClient, options: { timeou
   const frames: Frame[] = [first];
   let more = first.more === true;
   while (more) {
-    const part = await client.waitFor((f) => f.type === 'snapshot-part', { ...options, fromIndex: client.frames.indexOf(frames[frames.length - 1]) + 1 });
+    const part = await client.waitFor((f) => f.type === 'snapshot-part', { ...options, fromIndex: client.frames.indexOf(frames[frames.length - 1]!) + 1 });
     frames.push(part);
     more = part.more === true;
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { ServerMessage } from '../../protocol/index.ts';
-import { visibleText } from '../../protocol/index.ts';
+import { DECIDED_BY_WIRE, NAMED_AGENTS, visibleText } from '../../protocol/index.ts';
 import { RateLimiter, StrikeCounter } from './rateLimiter.ts';
 
 const OPEN = 1;
@@ -18,15 +18,15 @@ export const MAX_SEND_FAILURES = 3;
 
 export type ConnectionParams = {
   /** `since` and `epoch` from the URL, raw. */
-  since?: string;
-  epoch?: string;
-  label?: string;
+  since?: string | undefined;
+  epoch?: string | undefined;
+  label?: string | undefined;
   /** The upgrade carried an Origin: a browser. */
   browser: boolean;
   /** The peer's address, for the audit log's "who". */
-  address?: string;
+  address?: string | undefined;
   /** The device whose cookie opened this socket (ending the device closes it). */
-  device?: { id: string; name: string };
+  device?: { id: string; name: string } | undefined;
 };
 
 /** At most this many characters in a `?label=`. */
@@ -39,21 +39,23 @@ export const MAX_LABEL_LENGTH = 40;
  * audit log and the hook's message to the agent.
  */
 const RESERVED_NAMES = [
-  'http',
+  DECIDED_BY_WIRE.http,
   'https',
   'api',
-  'timeout',
+  DECIDED_BY_WIRE.timeout,
   'deadline',
-  'agent',
-  'server',
-  'server-restart',
+  DECIDED_BY_WIRE.agent,
+  DECIDED_BY_WIRE.server,
+  DECIDED_BY_WIRE.serverRestart,
+  // Agents that cancel under their own name (protocol/outcome.ts `parseDecidedBy` reads them as the agent).
+  ...NAMED_AGENTS,
   'unknown',
   'owner',
   'system',
   'gatehouse',
   'cancelled',
 ];
-/** Prefixes the server uses for identities with a suffix: `rule:<id>`, devices (contract-2). */
+/** Prefixes the server uses for identities with a suffix: `rule:<id>`, `device:<name>` (protocol/outcome.ts). */
 const RESERVED_PREFIXES = ['rule', 'device'];
 /** Client ids are `browser-<8 hex>` and `client-<8 hex>`: a label of that shape is refused. */
 const ID_PREFIXES = ['browser', 'client'];

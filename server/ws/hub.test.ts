@@ -40,7 +40,7 @@ function fakeSocket() {
 
 function setup(options: { maxFrameBytes: number; maxBufferedBytes?: number }) {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
-  const host = new BrokerHost({ store, logger: silentLogger });
+  const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
   const hub = new Hub({
     host,
     store,
@@ -66,22 +66,22 @@ describe('paced snapshot', () => {
     expect(sent()).toEqual(['welcome', 'snapshot', 'snapshot-part']);
     // Live traffic now: it waits.
     const late = (await create(99, 10)) as { id: string };
-    await host.cancel({ requestId: ids[0], reason: 'agent-cancelled', cancelledBy: 'test' });
+    await host.cancel({ requestId: ids[0]!, reason: 'agent-cancelled', cancelledBy: 'test' });
     await create(100, 10); // pending is now 11, not the snapshot's 10: a status is due
     expect(sent()).toEqual(['welcome', 'snapshot', 'snapshot-part']);
     while (socket.pending() > 0) socket.flushOne();
     const frames = socket.frames();
     const types = frames.map((f) => f.type);
     const lastPart = types.lastIndexOf('snapshot-part');
-    expect(frames[lastPart].more).toBe(false);
+    expect(frames[lastPart]?.more).toBe(false);
     expect(types.slice(lastPart + 1)).toEqual(['permission-request', 'permission-cancelled', 'permission-request', 'permission-queue-status']);
     expect(frames[frames.length - 1]).toMatchObject({ pending: 11 });
-    expect(frames[lastPart + 1].id).toBe(late.id);
+    expect(frames[lastPart + 1]?.id).toBe(late.id);
     const listed = frames.filter((f) => f.type === 'snapshot' || f.type === 'snapshot-part').flatMap((f) => f.requests.map((r: { id: string }) => r.id));
     expect(listed).toEqual(ids);
     for (const w of socket.written.slice(1, lastPart + 1)) expect(Buffer.byteLength(w.text)).toBeLessThanOrEqual(10_000);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 
   it('LIM-2: a backlog past --max-buffered-bytes while the parts are stuck closes the socket with 4000 (the client starts afresh)', async () => {
@@ -92,7 +92,7 @@ describe('paced snapshot', () => {
     for (let i = 0; i < 30 && socket.closes.length === 0; i++) await create(100 + i);
     expect(socket.closes).toEqual([4000]);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 
   it('LIM-2: a snapshot that fits is one v1 frame with no more field', async () => {
@@ -103,9 +103,9 @@ describe('paced snapshot', () => {
     const frames = socket.frames();
     expect(frames.map((f) => f.type)).toEqual(['welcome', 'snapshot']);
     expect(frames[1]).not.toHaveProperty('more');
-    expect(frames[1].requests).toHaveLength(10);
+    expect(frames[1]?.requests).toHaveLength(10);
     hub.dispose();
-    host.stop();
+    await host.stop();
   });
 });
 

@@ -20,64 +20,35 @@ import {
   clientMessage,
   parseJsonText,
   parseWith,
+  type AgentChoice,
   type ErrorCode,
   type PermissionResponse,
-  type RememberOutcome,
   type SequencedEvent,
   type ServerMessage,
 } from '../../protocol/index.ts';
 import type { WebSocket } from 'ws';
 import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
-import { HostStoppedError, type BrokerHost } from '../brokerHost.ts';
+import { HostStoppedError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
+import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventStore } from '../store/types.ts';
 import { checkLabel, ClientConnection, newClientId, type ConnectionParams } from './connection.ts';
 import { SnapshotParts } from './snapshotParts.ts';
 
-export type DecisionObserver = (info: {
-  requestId: string;
-  decision: 'allow' | 'deny';
-  decidedBy: string;
-  via: 'ws' | 'http';
-  /** The deciding peer's address, when known. */
-  address?: string;
-  /** The device that decided, when its cookie authenticated the call or socket. */
-  device?: { id: string; name: string };
-  remember?: PermissionResponse['remember'];
-}) => void;
-
-/** A decision's `remember`, as the rule engine sees it (the edited input when there is one). */
-export type RememberRequest = {
-  requestId: string;
-  decision: 'allow' | 'deny';
-  decidedBy: string;
-  remember: NonNullable<PermissionResponse['remember']>;
-  updatedInput?: Record<string, unknown>;
-};
-
-/** The rule engine's two steps around a decision that carries `remember`. */
-export type RememberGate = {
-  /** Before deciding: an `invalid-message` text when it cannot be honoured (nothing is decided). */
-  checkRemember(req: RememberRequest): string | undefined;
-  /** After the decision is committed: the rule made, or why none. */
-  applyRemember(req: RememberRequest): RememberOutcome;
-};
+// The decision follow-up types moved to server/decisions.ts (the host runs them).
+export type { DecisionObserver, RememberGate, RememberRequest } from '../decisions.ts';
 
 export type HubOptions = {
   host: BrokerHost;
   store: EventStore;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: Metrics | undefined;
   maxBufferedBytes: number;
   pingIntervalMs: number;
   rateLimit: number;
   /** Queue status goes out at most this often (coalesced). */
   queueStatusIntervalMs?: number;
-  /** After an accepted decision is committed (rules, audit). */
-  onDecisionAccepted?: DecisionObserver;
-  /** Checks and applies a decision's `remember` (the rule engine). */
-  rememberGate?: RememberGate;
   /** Checks and writes down a decision's `agentChoice` (agentChoiceBook.ts). */
   agentChoices?: AgentChoiceBook;
 
@@ -101,7 +72,7 @@ export class Hub {
   private readonly host: BrokerHost;
   private readonly store: EventStore;
   private readonly logger: Logger;
-  private readonly metrics?: Metrics;
+  private readonly metrics?: Metrics | undefined;
   private readonly options: HubOptions;
   private pingTimer: NodeJS.Timeout;
   private queueTimer: NodeJS.Timeout | null = null;
@@ -186,15 +157,18 @@ export class Hub {
     return { since: Number(params.since) };
   }
 
-  /** Runs at a quiet point: history or snapshot, then live, in one synchronous step. */
-  private join(conn: ClientConnection): void {
+  /** Runs at a quiet point: history or snapshot, then live. The host starts no commit
+   *  while the returned promise is pending (whenQuiet), so the history read from the
+   *  store ends at `head` and the first live event relayed after it is `head + 1`. */
+  private async join(conn: ClientConnection): Promise<void> {
     if (conn.closed || conn.dropped) return;
     const head = this.host.head();
     const resume = this.snapshotReason(conn.params);
     let events: SequencedEvent[] | undefined;
     let reason: SnapshotReason | undefined;
     if ('since' in resume) {
-      const result = this.store.eventsSince(resume.since);
+      const result = await this.store.eventsSince(resume.since);
+      if (conn.closed || conn.dropped) return;
       if (result.ok) events = result.events.filter((e) => e.seq <= head);
       else reason = result.reason;
     } else {
@@ -229,6 +203,10 @@ export class Hub {
     conn.uncork();
     conn.joined = true;
     this.live.add(conn);
+    // A resume says what the client holds (every event up to `since`), as an ack does: a
+    // client that resumes with nothing new sends no ack of its own, and without this the
+    // server would count none of its requests as held (`processing`, Web Push's isHeld).
+    if (events && 'since' in resume && resume.since > 0) this.host.ack(conn.id, resume.since);
     if (sentRequests && head > 0) this.host.markSent(head);
     const stream = this.streams.get(conn);
     if (stream) this.pump(conn, stream);
@@ -302,7 +280,7 @@ export class Hub {
       // A hard cap, so one huge burst cannot hold unbounded memory for a stalled peer.
       if (conn.bufferedAmount > bound * HARD_CAP_FACTOR) this.dropSlow(conn);
     }
-    const last = events[events.length - 1].seq;
+    const last = events[events.length - 1]!.seq; // not empty: checked on entry
     if (this.logger.enabled('websocket')) {
       for (const event of events) this.logger.debug('websocket', 'send', { type: event.type, seq: event.seq, clients: wrote });
     }
@@ -426,24 +404,37 @@ export class Hub {
     }
   }
 
+  /** A `permission-response`: decided through the host's one decision path (which checks
+   *  `remember`, and after the commit makes the rule and tells the audit), then answered
+   *  with an `ack` or an `error` naming the request. */
   private decide(conn: ClientConnection, message: PermissionResponse): void {
     const ref = message.clientMsgId;
-    const rememberReq: RememberRequest | undefined = message.remember
-      ? {
-          requestId: message.requestId,
-          decision: message.decision,
-          decidedBy: conn.label,
-          remember: message.remember,
-          ...(message.updatedInput ? { updatedInput: message.updatedInput } : {}),
-        }
-      : undefined;
-    // A `remember` that cannot be honoured is refused before anything is decided.
-    const refusal = rememberReq ? this.options.rememberGate?.checkRemember(rememberReq) : undefined;
-    if (refusal) {
-      this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
+    if (message.agentChoice === undefined) {
+      this.decideNow(conn, message, undefined);
       return;
     }
-    const attempt: ChoiceAttempt = {
+    const choices = this.options.agentChoices;
+    if (!choices) {
+      this.sendError(conn, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices', ref, message.requestId);
+      return;
+    }
+    // The choice is checked against the request's offer (context.agentChoices), read from the store.
+    this.store.getRequest(message.requestId).then(
+      (view) => {
+        const attempt = this.choiceAttempt(conn, message);
+        const refusal = choices.check(attempt, view?.context);
+        if (refusal) {
+          this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
+          return;
+        }
+        this.decideNow(conn, message, choices.choiceOf(attempt, view?.context));
+      },
+      (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
+    );
+  }
+
+  private choiceAttempt(conn: ClientConnection, message: PermissionResponse): ChoiceAttempt {
+    return {
       requestId: message.requestId,
       decision: message.decision,
       decidedBy: conn.label,
@@ -451,73 +442,45 @@ export class Hub {
       hasRemember: message.remember !== undefined,
       hasUpdatedInput: message.updatedInput !== undefined,
     };
+  }
+
+  /** Writes the attempt down and decides, in one synchronous step (agentChoiceBook.ts). */
+  private decideNow(conn: ClientConnection, message: PermissionResponse, chosen: AgentChoice | undefined): void {
+    const ref = message.clientMsgId;
     const choices = this.options.agentChoices;
-    const choiceRefusal =
-      message.agentChoice === undefined
-        ? undefined
-        : choices
-          ? choices.check(attempt, this.store.getRequest(message.requestId)?.context)
-          : 'agentChoice: this server takes no agent choices';
-    if (choiceRefusal) {
-      this.sendError(conn, ERROR_CODES.invalidMessage, choiceRefusal, ref, message.requestId);
-      return;
-    }
-    let pending;
+    let pending: Promise<DecideResult>;
     let recorded: object | undefined;
     try {
-      // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
-      recorded = choices?.record(attempt);
+      recorded = choices?.record(this.choiceAttempt(conn, message));
       pending = this.host.decide({
         requestId: message.requestId,
         decision: message.decision,
         decidedBy: conn.label,
         via: 'ws',
+        // For the audit row, written with the decision (SPEC.md CORE-L2).
+        ...(conn.params.address ? { address: conn.params.address } : {}),
+        ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
         ...(message.updatedInput !== undefined ? { updatedInput: message.updatedInput } : {}),
         ...(message.message !== undefined ? { message: message.message } : {}),
         ...(ref !== undefined ? { clientMsgId: ref } : {}),
+        ...(message.remember !== undefined ? { remember: message.remember } : {}),
+        ...(chosen ? { agentChoice: { id: chosen.id, kind: chosen.kind, label: chosen.label } } : {}),
       });
     } catch (error) {
-      const stopping = error instanceof HostStoppedError;
-      this.sendError(
-        conn,
-        ERROR_CODES.internal,
-        stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error',
-        ref,
-        message.requestId,
-      );
-      if (!stopping) this.logger.error('decision failed', { error: String(error) });
+      choices?.forget(message.requestId, recorded);
+      this.decisionFailed(conn, error, ref, message.requestId);
       return;
     }
     pending.then(
-      ({ answer, replayed }) => {
+      ({ answer, remember }) => {
         if (answer.status === 'accepted') {
-          let remembered: RememberOutcome | undefined;
-          if (rememberReq && !replayed && this.options.rememberGate) {
-            try {
-              remembered = this.options.rememberGate.applyRemember(rememberReq);
-            } catch (error) {
-              remembered = { created: false, reason: 'internal error while making the rule' };
-              this.logger.error('remember failed', { error: String(error) });
-            }
-          }
           conn.send({
             type: 'ack',
             ...(ref !== undefined ? { ref } : {}),
             requestId: answer.requestId,
             status: 'accepted',
-            ...(remembered ? { remember: remembered } : {}),
+            ...(remember ? { remember } : {}),
           });
-          if (!replayed) {
-            this.options.onDecisionAccepted?.({
-              requestId: answer.requestId,
-              decision: message.decision,
-              decidedBy: conn.label,
-              via: 'ws',
-              ...(conn.params.address ? { address: conn.params.address } : {}),
-              ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
-              ...(message.remember ? { remember: message.remember } : {}),
-            });
-          }
         } else {
           choices?.forget(message.requestId, recorded);
           conn.send({
@@ -531,10 +494,21 @@ export class Hub {
         }
       },
       (error: unknown) => {
-        this.sendError(conn, ERROR_CODES.internal, 'internal error', ref, message.requestId);
-        this.logger.error('decision failed', { error: String(error) });
+        choices?.forget(message.requestId, recorded);
+        this.decisionFailed(conn, error, ref, message.requestId);
       },
     );
+  }
+
+  private decisionFailed(conn: ClientConnection, error: unknown, ref: string | undefined, requestId: string): void {
+    if (error instanceof RememberRefusedError) {
+      // A `remember` that cannot be honoured: nothing was decided.
+      this.sendError(conn, ERROR_CODES.invalidMessage, error.message, ref, requestId);
+      return;
+    }
+    const stopping = error instanceof HostStoppedError;
+    this.sendError(conn, ERROR_CODES.internal, stopping ? 'the server is stopping: send it again after reconnecting' : 'internal error', ref, requestId);
+    if (!stopping) this.logger.error('decision failed', { error: String(error) });
   }
 
   private invalid(conn: ClientConnection, why: string, ref?: string): void {

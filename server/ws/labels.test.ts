@@ -104,7 +104,7 @@ describe('client labels', () => {
     }
     const owner = clients[clients.length - 1];
     const requestId = await pending('ls');
-    expect(await decideOverWs(owner, requestId)).toMatchObject({ type: 'ack', status: 'accepted' });
+    expect(await decideOverWs(owner!, requestId)).toMatchObject({ type: 'ack', status: 'accepted' });
     expect((await server.api(`/api/permission-requests/${requestId}`)).body.decidedBy).toBe(id);
     expect(await auditOf(requestId)).toMatchObject({ decidedBy: id, via: 'ws' });
   });

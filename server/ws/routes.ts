@@ -40,7 +40,9 @@ export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSock
         if (conn) hub.onFrame(conn, event.data);
       },
       onClose(event) {
-        if (conn) hub.detach(conn, (event as CloseEvent).code);
+        // @hono/node-ws passes a close event with the code; hono types it as the DOM's
+        // CloseEvent, which the node project (no DOM lib) does not have.
+        if (conn) hub.detach(conn, (event as { code?: number }).code);
       },
       onError() {
         // Logged by the hub's raw 'error' listener; the close event follows.

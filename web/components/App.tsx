@@ -1,5 +1,5 @@
 /**
- * The page: header, view navigation (hash routes #/queue, #/chat/ID, #/rules, #/audit),
+ * The page: header, view navigation (hash routes #/queue, #/chat/ID, #/rules, #/audit, #/devices),
  * and the wiring between the root actors and the browser (socket start, visibility,
  * network, chat stream, attention). Each view sits in its own error boundary.
  */
@@ -8,17 +8,19 @@ import { pageVisible, requestArrived } from '../state/attention.ts';
 import { ChatContext } from '../state/chatContext.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { KeepLastQueue } from '../pwa/offlineQueue.ts';
+import { keepOutbox, loadOutbox } from '../pwa/outboxStore.ts';
 import { fetchUnseenOutcome } from '../state/unseenOutcome.ts';
 import { AccessGate } from './AccessScreen.tsx';
 import { AuditView } from './AuditView.tsx';
 import { ChatView } from './ChatView.tsx';
+import { DevicesView } from './DevicesView.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { Header } from './Header.tsx';
 import { HelpDialog } from './HelpDialog.tsx';
 import { QueueView } from './QueueView.tsx';
 import { RulesView } from './RulesView.tsx';
 
-type Route = { view: 'queue' } | { view: 'chat'; sessionId: string | null } | { view: 'rules' } | { view: 'audit' };
+type Route = { view: 'queue' } | { view: 'chat'; sessionId: string | null } | { view: 'rules' } | { view: 'audit' } | { view: 'devices' };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/');
@@ -29,6 +31,8 @@ function parseRoute(hash: string): Route {
       return { view: 'rules' };
     case 'audit':
       return { view: 'audit' };
+    case 'devices':
+      return { view: 'devices' };
     default:
       return { view: 'queue' };
   }
@@ -65,8 +69,20 @@ function Wiring() {
     document.addEventListener('visibilitychange', onVisibility);
     window.addEventListener('online', onOnline);
     window.addEventListener('offline', onOffline);
-    connection.send({ type: 'connection.start' });
+    // The outbox kept across a reload goes back in before the first connection (its flush
+    // sends it once caught up); only then is it kept again, so the empty start never
+    // overwrites it. A store that does not answer within a second is skipped.
+    let active = true;
+    let stopKeeping = () => {};
+    void Promise.race([loadOutbox(), new Promise<[]>((resolve) => setTimeout(() => resolve([]), 1000))]).then((entries) => {
+      if (!active) return;
+      if (entries.length > 0) connection.send({ type: 'queue.restore', entries });
+      stopKeeping = keepOutbox(connection);
+      connection.send({ type: 'connection.start' });
+    });
     return () => {
+      active = false;
+      stopKeeping();
       for (const s of subscriptions) s.unsubscribe();
       document.removeEventListener('visibilitychange', onVisibility);
       window.removeEventListener('online', onOnline);
@@ -99,7 +115,9 @@ export function App() {
     ['chat', '#/chat'],
     ['rules', '#/rules'],
     ['audit', '#/audit'],
+    ['devices', '#/devices'],
   ];
+  const labels: Record<Exclude<Route['view'], 'queue'>, string> = { chat: 'Chat', rules: 'Rules', audit: 'Audit', devices: 'Devices' };
   return (
     <>
       <a className="skip" href="#main">
@@ -111,7 +129,7 @@ export function App() {
       <nav aria-label="Views" className="tabs">
         {tabs.map(([view, href]) => (
           <a key={view} href={href} aria-current={route.view === view ? 'page' : undefined}>
-            {view === 'queue' ? <QueueTabLabel /> : view === 'chat' ? 'Chat' : view === 'rules' ? 'Rules' : 'Audit'}
+            {view === 'queue' ? <QueueTabLabel /> : labels[view]}
           </a>
         ))}
         <button type="button" className="link" onClick={openHelp} aria-haspopup="dialog">
@@ -127,6 +145,7 @@ export function App() {
             )}
             {route.view === 'rules' && <RulesView />}
             {route.view === 'audit' && <AuditView />}
+            {route.view === 'devices' && <DevicesView />}
           </ErrorBoundary>
         </AccessGate>
       </main>

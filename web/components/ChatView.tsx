@@ -5,8 +5,7 @@
  * and requests of this session not yet tied to a message are shown at the end.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { z } from 'zod';
-import type { ChatMessage } from '../../protocol/index.ts';
+import { type ChatMessage, sessionAnswer, sessionStopped } from '../../protocol/index.ts';
 import { api, errorText } from '../state/api.ts';
 import { createdSessionAnswer, messagesAnswer, sessionsAnswer } from '../state/chat.ts';
 import { ChatContext } from '../state/chatContext.ts';
@@ -14,36 +13,40 @@ import { ConnectionContext } from '../state/connection.ts';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
-/** The answer to a sent message is not used: the message arrives over the stream. */
-const messageSentAnswer = z.unknown();
+/** The answer to a sent message is checked, not used: the message arrives over the stream. */
+const messageSentAnswer = sessionAnswer;
 
 function useSessions() {
   const chat = ChatContext.useActorRef();
-  const _generation = ChatContext.useSelector((s) => s.context.generation);
+  // A reset (the stream was lost, or the first welcome came after this load) bumps the
+  // generation: the effect runs again, so the voided state is reloaded (UI-21).
+  const generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     let live = true;
+    void generation;
     api('/api/sessions', sessionsAnswer)
       .then((r) => live && chat.send({ type: 'sessions.loaded', sessions: r.sessions }))
       .catch((e: unknown) => live && chat.send({ type: 'sessions.failed', error: errorText(e) }));
     return () => {
       live = false;
     };
-  }, [chat]);
+  }, [chat, generation]);
 }
 
 function useMessages(sessionId: string | null) {
   const chat = ChatContext.useActorRef();
-  const _generation = ChatContext.useSelector((s) => s.context.generation);
+  const generation = ChatContext.useSelector((s) => s.context.generation);
   useEffect(() => {
     if (!sessionId) return;
     let live = true;
+    void generation;
     api(`/api/sessions/${encodeURIComponent(sessionId)}/messages`, messagesAnswer)
       .then((r) => live && chat.send({ type: 'messages.loaded', sessionId, messages: r.messages }))
       .catch((e: unknown) => live && chat.send({ type: 'messages.failed', sessionId, error: errorText(e) }));
     return () => {
       live = false;
     };
-  }, [chat, sessionId]);
+  }, [chat, sessionId, generation]);
 }
 
 function NewSession({ onCreated }: { onCreated: (id: string) => void }) {
@@ -139,6 +142,36 @@ function MessageView({ message, requestId }: { message: ChatMessage; requestId: 
   }
 }
 
+/** Stop (docs/chat.md): interrupts the running turn; its waiting requests are cancelled.
+ *  The session's `session-updated` (idle) then hides the button. */
+function StopTurn({ sessionId }: { sessionId: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <>
+      <button
+        type="button"
+        className="danger"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          setError(null);
+          api(`/api/sessions/${encodeURIComponent(sessionId)}/stop`, sessionStopped, { method: 'POST' })
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        {busy ? 'Stopping…' : 'Stop'}
+      </button>
+      {error && (
+        <p className="phase error" role="alert">
+          Not stopped: {error}
+        </p>
+      )}
+    </>
+  );
+}
+
 function Conversation({ sessionId }: { sessionId: string }) {
   useMessages(sessionId);
   const messages = ChatContext.useSelector((s) => s.context.messages[sessionId]);
@@ -217,6 +250,7 @@ function Conversation({ sessionId }: { sessionId: string }) {
         <button type="submit" disabled={busy || !text.trim()}>
           Send
         </button>
+        {session?.status === 'running' && <StopTurn sessionId={sessionId} />}
         {error && (
           <p className="phase error" role="alert">
             Not sent: {error}

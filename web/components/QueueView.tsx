@@ -12,6 +12,7 @@ import { describeOutcome } from '../../machines/queue.ts';
 import { humanMustLookOf } from '../../protocol/index.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { neighbour } from '../state/selection.ts';
+import { describeStored, outcomeClass, useServerHistory, type StoredEntry } from '../state/serverHistory.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
 import { AgentBadge } from './AgentBadge.tsx';
@@ -70,10 +71,10 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
       const index = current === null ? -1 : visible.indexOf(current);
       switch (e.key) {
         case 'j':
-          if (visible.length) setSelected(visible[Math.min(visible.length - 1, index + 1)]);
+          if (visible.length) setSelected(visible[Math.min(visible.length - 1, index + 1)] ?? null);
           break;
         case 'k':
-          if (visible.length) setSelected(visible[Math.max(0, index - 1)]);
+          if (visible.length) setSelected(visible[Math.max(0, index - 1)] ?? null);
           break;
         case 'a':
         case 'd':
@@ -143,11 +144,21 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
 
 function HistoryList() {
   const history = ConnectionContext.useSelector((s) => s.context.queue.history);
+  const cards = ConnectionContext.useSelector((s) => s.context.queue.cards);
+  const stored = useServerHistory();
+  // What this page saw live is the better account; the server's fills in the rest.
+  const seen = new Set(history.map((h) => h.requestId));
+  const older = stored.entries.filter((e) => !seen.has(e.id) && !cards[e.id]);
   return (
     <section aria-labelledby="history-title" className="history">
       <h2 id="history-title">History</h2>
-      {history.length === 0 ? (
-        <p className="empty">Nothing finished yet.</p>
+      {stored.error && (
+        <p className="phase error" role="alert">
+          Older history unavailable: {stored.error}
+        </p>
+      )}
+      {history.length === 0 && older.length === 0 ? (
+        <p className="empty">{stored.loading ? 'Loading…' : 'Nothing finished yet.'}</p>
       ) : (
         <ol aria-label="Finished requests, newest first" data-testid="history">
           {history.map((entry) => (
@@ -182,8 +193,45 @@ function HistoryList() {
               </time>
             </li>
           ))}
+          {older.map((entry) => (
+            <StoredHistoryEntry key={entry.id} entry={entry} />
+          ))}
         </ol>
       )}
+      {stored.more && (
+        <button type="button" onClick={stored.loadOlder} disabled={stored.loading}>
+          {stored.loading ? 'Loading…' : 'Load older'}
+        </button>
+      )}
     </section>
+  );
+}
+
+/** A finished request as the server stored it (before this page loaded). */
+function StoredHistoryEntry({ entry }: { entry: StoredEntry }) {
+  const at = entry.decidedAt ?? entry.createdAt;
+  return (
+    <li data-request-id={entry.id} data-testid="history-entry" data-source="server" className={outcomeClass(entry)}>
+      <span className="tool mono">
+        <Visible text={entry.toolName} />
+      </span>{' '}
+      <span className="what">
+        <Visible text={describeStored(entry)} />
+      </span>
+      {entry.message && entry.status === 'resolved' && (
+        <span className="muted">
+          {' '}
+          · “<Visible text={entry.message} />”
+        </span>
+      )}
+      <code className="mono code summary" data-testid="history-input">
+        <Visible text={inputSummary(entry.updatedInput ?? entry.input)} />
+      </code>
+      <HiddenWarning value={[entry.toolName, entry.updatedInput ?? entry.input, entry.message, entry.decidedBy]} />
+      <time className="muted small" dateTime={new Date(at).toISOString()}>
+        {' '}
+        {new Date(at).toLocaleString()}
+      </time>
+    </li>
   );
 }

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { CardPhase, HistoryEntry } from '../../machines/queue.ts';
 import { describeOutcome, rejectionText } from '../../machines/queue.ts';
 import type { PermissionRequestEvent } from '../../protocol/index.ts';
-import { RULE_SCOPES, hasHiddenCharacters, humanMustLookOf, visibleJson, visibleText } from '../../protocol/index.ts';
+import { hasHiddenCharacters, humanMustLookOf, OUTCOME_LABELS, RULE_SCOPES, visibleJson, visibleText } from '../../protocol/index.ts';
 import { allowEdited, allowRequest, alwaysAllowRequest, chosenScope, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { setDraft, useDraft } from '../state/drafts.ts';
@@ -34,7 +34,7 @@ function Countdown({ expiresAt }: { expiresAt: number }) {
   const left = expiresAt - now;
   return (
     <span className={`countdown${left <= 10_000 ? ' urgent' : ''}`} data-testid="countdown">
-      {left > 0 ? `Expires in ${formatRemaining(left)}` : 'timed out, denied'}
+      {left > 0 ? `Expires in ${formatRemaining(left)}` : OUTCOME_LABELS.timedOut.toLowerCase()}
     </span>
   );
 }
@@ -86,7 +86,7 @@ function PhaseLine({ phase }: { phase: CardPhase }) {
     case 'accepted':
       return (
         <p className="phase ok" role="status">
-          {phase.decision === 'allow' ? 'Allowed' : 'Denied'}: confirmed by the server
+          {phase.decision === 'allow' ? OUTCOME_LABELS.allowed : OUTCOME_LABELS.denied}: confirmed by the server
         </p>
       );
     case 'rejected':

@@ -62,7 +62,7 @@ describe('the last known queue', () => {
       ['r1', 'r2', 'r3'],
       ['r2', 'r3'],
     ]);
-    expect(h.saved[0].requests[0]).toMatchObject({ id: 'r1', input: { command: 'echo r1' } });
+    expect(h.saved[0]?.requests[0]).toMatchObject({ id: 'r1', input: { command: 'echo r1' } });
   });
 
   it('APP-3: nothing is saved until caught up, nor while reconnecting: the copy is always a whole queue the server told', () => {

@@ -22,7 +22,7 @@ export function keepLastQueue(actor: QueueSource, save: (value: LastQueue) => Pr
     const key = order.join('\n');
     if (key === savedKey) return;
     savedKey = key;
-    void save({ savedAt: now(), requests: order.map((id) => cards[id].request) });
+    void save({ savedAt: now(), requests: order.flatMap((id) => cards[id]?.request ?? []) });
   });
   return () => subscription.unsubscribe();
 }

@@ -12,6 +12,7 @@
  * It also shows Web Push notifications and sends their Allow and Deny (contract-2 §4): see the end.
  */
 import { z } from 'zod';
+import { requestView } from '../../protocol/http.ts';
 import { cacheName, fitForShell, planFetch, staleCaches } from './cachePolicy.ts';
 import { decidableFromNotification, type Fetched, noticeText } from './pushNotice.ts';
 
@@ -119,14 +120,17 @@ const pushPayload = z.discriminatedUnion('type', [
 /** The request, or `gone` (no longer pending: nothing to ask), or `unreadable` (refused, offline, malformed). */
 type Fetch = { kind: 'pending'; request: Fetched } | { kind: 'gone' } | { kind: 'unreadable' };
 
+/** What a notification needs of the request view (protocol/http.ts `requestView`). */
+const noticeView = requestView.pick({ status: true, toolName: true, input: true });
+
 async function fetchRequest(id: string): Promise<Fetch> {
   try {
     const res = await fetch(`/api/permission-requests/${encodeURIComponent(id)}`, { credentials: 'same-origin', headers: API_HEADERS });
     if (!res.ok) return { kind: 'unreadable' };
-    const body = (await res.json()) as { status?: unknown; toolName?: unknown; input?: unknown };
-    if (body.status !== 'pending') return { kind: 'gone' };
-    if (typeof body.toolName !== 'string' || typeof body.input !== 'object' || body.input === null) return { kind: 'unreadable' };
-    return { kind: 'pending', request: { toolName: body.toolName, input: body.input as Record<string, unknown> } };
+    const parsed = noticeView.safeParse(await res.json());
+    if (!parsed.success) return { kind: 'unreadable' };
+    if (parsed.data.status !== 'pending') return { kind: 'gone' };
+    return { kind: 'pending', request: { toolName: parsed.data.toolName, input: parsed.data.input } };
   } catch {
     return { kind: 'unreadable' };
   }

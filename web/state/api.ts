@@ -32,7 +32,7 @@ export async function api<S extends z.ZodType>(path: string, schema: S, init: { 
       method: init.method ?? 'GET',
       credentials: 'same-origin',
       headers: { ...appHeaders(), ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     });
   } catch (error) {
     throw new ApiError(`network error: ${String(error)}`, 0);

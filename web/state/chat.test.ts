@@ -10,7 +10,7 @@ describe('chat state', () => {
     let s = chatReducer(emptyChat, { type: 'stream', event: { type: 'chat-message', seq: 5, sessionId: 's1', message: msg('m3'), timestamp: 1 } });
     s = chatReducer(s, { type: 'messages.loaded', sessionId: 's1', messages: [msg('m1'), msg('m2'), msg('m3')] });
     s = chatReducer(s, { type: 'stream', event: { type: 'chat-message', seq: 6, sessionId: 's1', message: msg('m2'), timestamp: 1 } });
-    expect(s.messages.s1.map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
+    expect(s.messages.s1?.map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
   });
 
   it('UI-21: session-updated upserts, newest first; reset voids and bumps the generation', () => {

@@ -15,7 +15,7 @@ describe('card input views', () => {
 
   it('UI-10: a Write is all added lines; other tools have no diff', () => {
     const [change] = fileChanges('Write', { file_path: '/x', content: 'one\ntwo' })!;
-    expect(diffLines(change.before, change.after).map((l) => l.kind)).toEqual(['add', 'add']);
+    expect(diffLines(change!.before, change!.after).map((l) => l.kind)).toEqual(['add', 'add']);
     expect(fileChanges('Bash', { command: 'ls' })).toBeNull();
     expect(fileChanges('Edit', { file_path: '/x', old_string: 1 })).toBeNull();
   });

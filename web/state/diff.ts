@@ -17,9 +17,11 @@ export function diffLines(oldText: string, newText: string): DiffLine[] {
   const m = b.length;
   // lcs[i][j]: LCS length of a[i..] and b[j..], in one flat array.
   const lcs = new Uint32Array((n + 1) * (m + 1));
+  // Every index below is in range: i <= n, j <= m, and a[i], b[j] are read only for i < n, j < m.
+  const cell = (i: number, j: number) => lcs[i * (m + 1) + j]!;
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i * (m + 1) + j] = a[i] === b[j] ? lcs[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
+      lcs[i * (m + 1) + j] = a[i] === b[j] ? cell(i + 1, j + 1) + 1 : Math.max(cell(i + 1, j), cell(i, j + 1));
     }
   }
   const out: DiffLine[] = [];
@@ -27,17 +29,17 @@ export function diffLines(oldText: string, newText: string): DiffLine[] {
   let j = 0;
   while (i < n && j < m) {
     if (a[i] === b[j]) {
-      out.push({ kind: 'same', text: a[i] });
+      out.push({ kind: 'same', text: a[i]! });
       i++;
       j++;
-    } else if (lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1]) {
-      out.push({ kind: 'del', text: a[i++] });
+    } else if (cell(i + 1, j) >= cell(i, j + 1)) {
+      out.push({ kind: 'del', text: a[i++]! });
     } else {
-      out.push({ kind: 'add', text: b[j++] });
+      out.push({ kind: 'add', text: b[j++]! });
     }
   }
-  while (i < n) out.push({ kind: 'del', text: a[i++] });
-  while (j < m) out.push({ kind: 'add', text: b[j++] });
+  while (i < n) out.push({ kind: 'del', text: a[i++]! });
+  while (j < m) out.push({ kind: 'add', text: b[j++]! });
   return out;
 }
 

@@ -30,7 +30,7 @@ type Live = {
   child: ChildProcess;
   connection: ClientConnection;
   acpSessionId: string;
-  turn?: TurnState;
+  turn?: TurnState | undefined;
   stderr: string;
 };
 
@@ -70,7 +70,9 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
   if (!spec.startsWith(ACP_AGENT_PREFIX)) throw new Error(`an ACP agent is named acp:CMD, got ${JSON.stringify(spec)}`);
   const split = splitWords(spec.slice(ACP_AGENT_PREFIX.length));
   if (!split.ok) throw new Error(`acp:CMD: ${split.error}`);
-  const [command, ...args] = split.words;
+  const [first, ...args] = split.words;
+  if (first === undefined) throw new Error('acp:CMD: no command'); // splitWords refuses this already
+  const command: string = first;
   const sessions = new Map<string, Promise<Live>>();
 
   const say = (turn: TurnState, message: Parameters<TurnContext['say']>[0]) => {

@@ -17,6 +17,7 @@ import {
   describeIssues,
   jsonByteLength,
   LIMITS,
+  outcomeMessageForAgent,
   type AgentChoice,
   type Decision,
 } from '../../../protocol/index.ts';
@@ -198,9 +199,8 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
     case 'finished': {
       switch (outcome.status) {
         case 'timedOut':
-          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId} timed out` };
         case 'cancelled':
-          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId} was cancelled` };
+          return { kind: 'no-decision', why: `the Gatehouse request ${outcome.requestId}: ${outcomeMessageForAgent(outcome)}` };
         case 'resolved':
           break;
         default: {
@@ -209,20 +209,13 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
         }
       }
       const chosen = chosenOption(ask.options, outcome.agentChoice, outcome.decision);
+      const own = chosen ? ` (the agent's own ${chosen.kind})` : '';
       if (outcome.decision !== 'allow')
-        return {
-          kind: 'answer',
-          answer: chosen ? selected(chosen) : rejectAnswer(ask.options),
-          why: `denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}${chosen ? ` (the agent's own ${chosen.kind})` : ''}`,
-        };
+        return { kind: 'answer', answer: chosen ? selected(chosen) : rejectAnswer(ask.options), why: `${outcomeMessageForAgent(outcome)}${own}` };
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return { kind: 'answer', answer: rejectAnswer(ask.options), why: 'allowed with an edited input, which ACP cannot carry: rejected' };
       }
-      return {
-        kind: 'answer',
-        answer: chosen ? selected(chosen) : allowAnswer(ask.options),
-        why: `allowed in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}${chosen ? ` (the agent's own ${chosen.kind})` : ''}`,
-      };
+      return { kind: 'answer', answer: chosen ? selected(chosen) : allowAnswer(ask.options), why: `${outcomeMessageForAgent(outcome)}${own}` };
     }
     default: {
       const never: never = outcome;

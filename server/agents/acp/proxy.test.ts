@@ -83,9 +83,9 @@ describe('AcpProxy', () => {
     h.proxy.fromAgent(line({ jsonrpc: '2.0', id: 1, result: { sessionId: 's-1' } }));
     const ask = askLine(0);
     h.proxy.fromAgent(ask);
-    expect(h.toEditor[h.toEditor.length - 1].equals(ask)).toBe(true);
-    expect(h.asks[0].spec.context).toMatchObject({ agent: 'acp:fake', sessionId: 's-1', toolUseId: 'call-0', cwd: '/w' });
-    h.asks[0].resolve(allow);
+    expect(h.toEditor[h.toEditor.length - 1]?.equals(ask)).toBe(true);
+    expect(h.asks[0]?.spec.context).toMatchObject({ agent: 'acp:fake', sessionId: 's-1', toolUseId: 'call-0', cwd: '/w' });
+    h.asks[0]!.resolve(allow);
     await flush();
     expect(h.json(h.toAgent).pop()).toEqual({ jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'selected', optionId: 'once' } } });
     expect(h.json(h.toEditor).pop()).toEqual({ jsonrpc: '2.0', method: '$/cancel_request', params: { requestId: 0 } });
@@ -100,15 +100,15 @@ describe('AcpProxy', () => {
     h.proxy.fromAgent(askLine(4));
     const reply = line({ jsonrpc: '2.0', id: 4, result: { outcome: { outcome: 'selected', optionId: 'no' } } });
     h.proxy.fromEditor(reply);
-    expect(h.toAgent[h.toAgent.length - 1].equals(reply)).toBe(true);
+    expect(h.toAgent[h.toAgent.length - 1]?.equals(reply)).toBe(true);
     expect(h.cancels).toEqual([]);
-    h.asks[0].onCreated('r-9'); // created after the editor answered
+    h.asks[0]!.onCreated('r-9'); // created after the editor answered
     await flush();
     expect(h.cancels).toEqual([['r-9', 'answered-in-editor']]);
-    expect(h.asks[0].signal.aborted).toBe(true);
+    expect(h.asks[0]?.signal.aborted).toBe(true);
     // Gatehouse's (late) outcome changes nothing.
     const count = h.toAgent.length;
-    h.asks[0].resolve(allow);
+    h.asks[0]!.resolve(allow);
     await flush();
     expect(h.toAgent.length).toBe(count);
     expect(h.toEditor.some((b) => b.toString().includes('$/cancel_request'))).toBe(false);
@@ -121,7 +121,7 @@ describe('AcpProxy', () => {
     // An editor that guesses the id must not answer for Gatehouse.
     h.proxy.fromEditor(line({ jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'selected', optionId: 'always' } } }));
     expect(h.toAgent).toHaveLength(0);
-    h.asks[0].resolve(deny);
+    h.asks[0]!.resolve(deny);
     await flush();
     expect(h.json(h.toAgent)).toEqual([{ jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'selected', optionId: 'no' } } }]);
     expect(h.toEditor).toHaveLength(0);
@@ -131,8 +131,8 @@ describe('AcpProxy', () => {
     const h = harness({ editor: false });
     h.proxy.fromAgent(askLine(0));
     h.proxy.fromAgent(askLine(1));
-    h.asks[0].resolve({ kind: 'unavailable', down: true, reason: 'connection refused' });
-    h.asks[1].resolve({ kind: 'finished', requestId: 'r', status: 'timedOut', decision: 'deny' });
+    h.asks[0]!.resolve({ kind: 'unavailable', down: true, reason: 'connection refused' });
+    h.asks[1]!.resolve({ kind: 'finished', requestId: 'r', status: 'timedOut', decision: 'deny' });
     await flush();
     expect(h.json(h.toAgent).map((m) => m.result.outcome)).toEqual([
       { outcome: 'selected', optionId: 'no' },
@@ -143,7 +143,7 @@ describe('AcpProxy', () => {
   it('ACP-3: with an editor, no decision from Gatehouse leaves the editor to answer', async () => {
     const h = harness();
     h.proxy.fromAgent(askLine(0));
-    h.asks[0].resolve({ kind: 'unavailable', down: true, reason: 'connection refused' });
+    h.asks[0]!.resolve({ kind: 'unavailable', down: true, reason: 'connection refused' });
     await flush();
     expect(h.toAgent).toHaveLength(0);
     const reply = line({ jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'selected', optionId: 'once' } } });
@@ -155,12 +155,12 @@ describe('AcpProxy', () => {
     const h = harness();
     h.proxy.fromAgent(askLine(0, 's-1'));
     h.proxy.fromAgent(askLine(1, 's-2'));
-    h.asks[0].onCreated('r-0');
-    h.asks[1].onCreated('r-1');
+    h.asks[0]!.onCreated('r-0');
+    h.asks[1]!.onCreated('r-1');
     const cancel = line({ jsonrpc: '2.0', method: 'session/cancel', params: { sessionId: 's-1' } });
     h.proxy.fromEditor(cancel);
     await flush();
-    expect(h.toAgent[0].equals(cancel)).toBe(true);
+    expect(h.toAgent[0]?.equals(cancel)).toBe(true);
     expect(h.json(h.toAgent.slice(1))).toEqual([{ jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'cancelled' } } }]);
     expect(h.cancels).toEqual([['r-0', 'session-cancelled']]);
     expect(h.proxy.waiting).toBe(1);
@@ -170,17 +170,17 @@ describe('AcpProxy', () => {
     for (const editor of [true, false]) {
       const h = harness({ editor });
       h.proxy.fromAgent(askLine(2));
-      h.asks[0].onCreated('r-2');
+      h.asks[0]!.onCreated('r-2');
       const withdraw = line({ jsonrpc: '2.0', method: '$/cancel_request', params: { requestId: 2 } });
       h.proxy.fromAgent(withdraw);
       await flush();
-      expect(h.toEditor[h.toEditor.length - 1].equals(withdraw)).toBe(true);
+      expect(h.toEditor[h.toEditor.length - 1]?.equals(withdraw)).toBe(true);
       expect(h.cancels).toEqual([['r-2', 'agent-cancelled']]);
       expect(h.proxy.waiting).toBe(0);
       // With an editor, the editor answers the withdrawn request (passed on); alone, the proxy answers `cancelled`.
       expect(h.json(h.toAgent)).toEqual(editor ? [] : [{ jsonrpc: '2.0', id: 2, result: { outcome: { outcome: 'cancelled' } } }]);
       // A Gatehouse decision arriving afterwards answers nothing.
-      h.asks[0].resolve(allow);
+      h.asks[0]!.resolve(allow);
       await flush();
       expect(h.json(h.toAgent).length).toBe(editor ? 0 : 1);
     }

@@ -55,7 +55,7 @@ type Pending = {
   spec: AskSpec;
   forwarded: boolean;
   done: boolean;
-  requestId?: string;
+  requestId?: string | undefined;
   /** Set once the other side won: the reason to cancel the Gatehouse request with. */
   cancelReason?: string;
   controller: AbortController;

@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-type Seen = { method: string; url: string; authorization?: string };
+type Seen = { method: string; url: string; authorization: string | undefined };
 
 /** A server that knows the agent token (it proves itself) and answers polls with `view`. */
 async function provingServer(

@@ -17,8 +17,8 @@ export type AskSpec = {
   toolName: string;
   input: Record<string, unknown>;
   context: Record<string, unknown>;
-  /** Omitted: the server's default request timeout applies. */
-  timeoutMs?: number;
+  /** Omitted (or undefined): the server's default request timeout applies. */
+  timeoutMs?: number | undefined;
   idempotencyKey: string;
 };
 
@@ -34,7 +34,7 @@ export type AskOptions = {
    *  timeout deny should long have arrived). */
   graceAfterExpiresMs?: number;
   /** Aborts the wait (the process is being killed): cancel, then return `gave-up`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Longest single long-poll, in seconds (the server caps at 60; Node's fetch at 300). */
   pollSeconds?: number;
   /** How long the server may stay unreachable during the wait before we stop. */
@@ -55,11 +55,12 @@ export type AskOutcome =
       requestId: string;
       status: Exclude<RequestStatus, 'pending'>;
       decision: Decision;
-      updatedInput?: Record<string, unknown>;
-      message?: string;
-      decidedBy?: string;
+      // As the server's view gave them (each may be absent).
+      updatedInput?: Record<string, unknown> | undefined;
+      message?: string | undefined;
+      decidedBy?: string | undefined;
       /** The agent's own choice the winning human decision named (an id of `context.agentChoices`). */
-      agentChoice?: string;
+      agentChoice?: string | undefined;
     }
   /** The server could not be used: `down` when it did not answer at all or could not
    *  prove it knows the agent token (both trip the hook's breaker). */

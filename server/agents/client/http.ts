@@ -26,7 +26,7 @@ export type HttpOptions = {
   headers?: Record<string, string>;
   body?: unknown;
   timeoutMs: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** A keep-alive agent to use instead of a connection of its own. */
   agent?: Agent;
   /** Called with the connection before anything is written on it: a reason refuses it

@@ -38,7 +38,7 @@ export class NotProven extends HttpFailure {
   }
 }
 
-export type CallOptions = { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal };
+export type CallOptions = { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal | undefined };
 
 /** What the ask loop needs of a server; `PinnedServer` is the one real clients use. */
 export type AgentServer = {

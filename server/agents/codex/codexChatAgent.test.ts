@@ -101,7 +101,7 @@ describe('codex chat agent (scripted app-server)', () => {
     const host: GateHost = {
       create: async () => ({ status: 'created', id: 'req-1' }),
       cancel: async (args) => cancels.push(args),
-      onCommitted: () => () => {},
+      awaitOutcome: () => new Promise(() => {}), // never answered: the test reads the cancels
     };
     const controller = new AbortController();
     const pending = askPermission(host, {
@@ -134,7 +134,7 @@ describe('codex chat agent (scripted app-server)', () => {
 
   it('CODEX-5: availableDecisions travel in the context; an allow where Codex offers no plain accept is a decline, never acceptForSession', async () => {
     const { asked, decision } = await runTurn('offered', async ({ input }) => ({ behavior: 'allow', updatedInput: input, requestId: 'r', decidedBy: 'h' }));
-    expect(asked[0].extra.context).toMatchObject({ availableDecisions: ['acceptForSession', 'cancel'], reason: 'why', itemId: 'call_1' });
+    expect(asked[0]?.extra.context).toMatchObject({ availableDecisions: ['acceptForSession', 'cancel'], reason: 'why', itemId: 'call_1' });
     expect(decision).toEqual({ decision: 'decline' });
   });
 

@@ -33,7 +33,7 @@ export const AGENT_ABORTED = 'agent-aborted';
 type Item = Record<string, unknown> & { id?: string; type?: string };
 type TurnState = {
   ctx: TurnContext;
-  turnId?: string;
+  turnId?: string | undefined;
   items: Map<string, Item>;
   announced: Set<string>;
   resulted: Set<string>;
@@ -44,7 +44,7 @@ type TurnState = {
   end(status: string): void;
   fail(error: Error): void;
 };
-type Live = { rpc: AppServer; threadId: string; turn?: TurnState };
+type Live = { rpc: AppServer; threadId: string; turn?: TurnState | undefined };
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
@@ -63,10 +63,11 @@ export type CodexDecision = 'accept' | 'decline' | 'cancel';
  * guessed at.
  */
 export function unwrapShell(command: string): string | undefined {
-  const single = /^\/bin\/(?:ba|z)?sh -lc '((?:[^']|'\\''|'"'"')*)'$/.exec(command);
-  if (single) return single[1].replace(/'\\''|'"'"'/g, "'");
-  const double = /^\/bin\/(?:ba|z)?sh -lc "((?:[^"\\$`]|\\["\\$`])*)"$/.exec(command);
-  if (double) return double[1].replace(/\\(["\\$`])/g, '$1');
+  // The group always takes part in a match (maybe empty); without one the command stays whole.
+  const single = /^\/bin\/(?:ba|z)?sh -lc '((?:[^']|'\\''|'"'"')*)'$/.exec(command)?.[1];
+  if (single !== undefined) return single.replace(/'\\''|'"'"'/g, "'");
+  const double = /^\/bin\/(?:ba|z)?sh -lc "((?:[^"\\$`]|\\["\\$`])*)"$/.exec(command)?.[1];
+  if (double !== undefined) return double.replace(/\\(["\\$`])/g, '$1');
   return undefined;
 }
 

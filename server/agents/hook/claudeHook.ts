@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, describeIssues } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, outcomeMessageForAgent } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 import { toldContextOf } from './told.ts';
 
@@ -30,7 +30,7 @@ const hookInput = z.looseObject({
 });
 export type HookInput = z.infer<typeof hookInput>;
 
-export type ParsedHookInput = { ok: true; value: HookInput } | { ok: false; error: string; event?: HookEvent };
+export type ParsedHookInput = { ok: true; value: HookInput } | { ok: false; error: string; event?: HookEvent | undefined };
 
 /** Parses stdin; on failure still reports which event it was, when that much is readable,
  *  so the hook can step aside in the right shape. */
@@ -221,21 +221,10 @@ export function denyOutput(event: HookEvent, message: string, interrupt = false)
   }
 }
 
-/** A deny always carries a message: the human's reason, else who denied and how. */
+/** A deny always carries a message: the human's reason, else who denied and how
+ *  (protocol/outcome.ts, the words every agent is told). */
 export function denyMessageOf(outcome: Extract<AskOutcome, { kind: 'finished' }>): string {
-  if (outcome.message) return outcome.message;
-  switch (outcome.status) {
-    case 'timedOut':
-      return 'Gatehouse: no decision arrived in time, so the request timed out (denied).';
-    case 'cancelled':
-      return 'Gatehouse: the request was cancelled.';
-    case 'resolved':
-      return `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`;
-    default: {
-      const never: never = outcome.status;
-      return never;
-    }
-  }
+  return outcomeMessageForAgent({ ...outcome, decision: 'deny' });
 }
 
 /** The hook's stdout for an outcome. A request cancelled by someone else steps aside. */
@@ -247,7 +236,7 @@ export function outputOf(event: HookEvent, outcome: AskOutcome): HookOutput {
       return stepAside(event, outcome.reason);
     case 'finished':
       if (outcome.status === 'resolved' && outcome.decision === 'allow') {
-        return allowOutput(event, outcome.updatedInput, `Allowed in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`);
+        return allowOutput(event, outcome.updatedInput, outcomeMessageForAgent(outcome));
       }
       if (outcome.status === 'cancelled') return stepAside(event, denyMessageOf(outcome));
       // Only a human's deny that chose "Deny and stop the turn" interrupts.

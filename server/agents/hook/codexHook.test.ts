@@ -63,7 +63,7 @@ describe('Codex hook shape', () => {
 
   it('CODEX-4: timed out is a deny saying so; cancelled, unavailable and gave-up step aside ({})', () => {
     expect(codexOutputOf(INPUT, finished({ status: 'timedOut', decision: 'deny' }))).toMatchObject({
-      hookSpecificOutput: { decision: { behavior: 'deny', message: expect.stringContaining('timed out') } },
+      hookSpecificOutput: { decision: { behavior: 'deny', message: expect.stringMatching(/timed out/i) } },
     });
     expect(codexOutputOf(INPUT, finished({ status: 'cancelled', decision: 'deny' }))).toEqual({});
     expect(codexOutputOf(INPUT, { kind: 'unavailable', down: true, reason: 'down' })).toEqual({});

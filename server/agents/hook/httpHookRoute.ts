@@ -19,11 +19,12 @@
  * steps aside; `block`: denied).
  */
 import { Hono, type Context } from 'hono';
-import { ERROR_CODES, parseJsonText } from '../../../protocol/index.ts';
+import { decidedByWire, ERROR_CODES, parseJsonText } from '../../../protocol/index.ts';
 import type { BrokerHost } from '../../brokerHost.ts';
 import { createRequest, waitForOutcome } from '../../http/createRequest.ts';
 import { errorResponse } from '../../http/errors.ts';
-import type { OutcomeWaiters } from '../../http/outcomeWaiters.ts';
+import { bodyTextOf, clientGoneSignalOf } from '../../http/nodeRequest.ts';
+import type { Metrics } from '../../metrics.ts';
 import type { Logger } from '../../log.ts';
 import type { EventStore } from '../../store/types.ts';
 import type { AgentChoiceBook } from '../../agentChoiceBook.ts';
@@ -49,7 +50,7 @@ const MAX_HOOK_TIMEOUT_SECONDS = 86_400;
 export type ClaudeHookRouteDeps = {
   host: BrokerHost;
   store: EventStore;
-  waiters: OutcomeWaiters;
+  metrics?: Metrics;
   logger: Logger;
   maxFrameBytes?: number;
   /** The agent's own choice of each decision (server/agentChoiceBook.ts): the card's "Deny and stop the turn". */
@@ -71,7 +72,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
   app.post('/', async (c) => {
     const timeout = hookTimeoutOf(c.req.query('timeout'));
     if (!timeout.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, timeout.error);
-    const text = await c.req.text();
+    const text = await bodyTextOf(c);
     const json = parseJsonText(text);
     if (!json.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, `body: expected the hook input JSON (${json.error})`);
     const parsed = parseAnyHookValue(json.value);
@@ -106,9 +107,9 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     // Past the request's own deadline, keep listening a little for its timeout deny, and
     // answer before Claude Code's own timeout of the hook.
     const waitMs = timeoutMs + Math.floor((hookTimeoutSeconds * 1000 - timeoutMs) / 2);
-    const signal = c.req.raw.signal;
-    const { view, reason } = await waitForOutcome(deps, id, waitMs, signal);
-    const finished = view ? outcomeOf(publicView(view, deps.agentChoices), id) : undefined;
+    const signal = clientGoneSignalOf(c);
+    const { view, reason } = await waitForOutcome(deps, id, waitMs, signal, created.kind === 'created' ? created.request : undefined);
+    const finished = view ? outcomeOf(publicView(view, undefined, deps.agentChoices), id) : undefined;
     if (finished) return c.json(outputOf(event, finished));
     switch (reason) {
       case 'aborted':
@@ -140,12 +141,12 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
   /** Cancels a pending request; when it finished first, that outcome (it wins). */
   async function cancelQuietly(id: string, reason: string) {
     try {
-      await deps.host.cancel({ requestId: id, reason, cancelledBy: 'claude-code' });
+      await deps.host.cancel({ requestId: id, reason, cancelledBy: decidedByWire.claudeCode });
     } catch (error) {
       deps.logger.debug('permissions', 'cancel failed', { id, error: String(error) });
     }
-    const view = deps.store.isOpen() ? deps.store.getRequest(id) : undefined;
-    const outcome = view ? outcomeOf(publicView(view, deps.agentChoices), id) : undefined;
+    const view = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
+    const outcome = view ? outcomeOf(publicView(view, undefined, deps.agentChoices), id) : undefined;
     return outcome && outcome.status !== 'cancelled' ? outcome : undefined;
   }
 
@@ -153,7 +154,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     const matching = deps.host.unresolvedEvents().filter((request) => afterEventMatches(after, request));
     for (const request of matching) {
       try {
-        await deps.host.cancel({ requestId: request.id, reason: ANSWERED_IN_TERMINAL, cancelledBy: 'claude-code' });
+        await deps.host.cancel({ requestId: request.id, reason: ANSWERED_IN_TERMINAL, cancelledBy: decidedByWire.claudeCode });
       } catch (error) {
         deps.logger.debug('permissions', 'answered-in-terminal cancel failed', { id: request.id, error: String(error) });
       }

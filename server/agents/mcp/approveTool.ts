@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { outcomeMessageForAgent } from '../../../protocol/outcome.ts';
 import { askGatehouse, type AskOptions, type AskOutcome, type AskSpec } from '../client/ask.ts';
 
 export const MCP_AGENT = 'claude-code-mcp';
@@ -19,7 +20,7 @@ export const approveInputShape = {
   input: z.record(z.string(), z.unknown()).describe("The tool's input"),
   tool_use_id: z.string().max(200).optional().describe('The tool use id'),
 };
-export type ApproveArgs = { tool_name: string; input: Record<string, unknown>; tool_use_id?: string };
+export type ApproveArgs = { tool_name: string; input: Record<string, unknown>; tool_use_id?: string | undefined };
 
 export type ApproveAnswer = { behavior: 'allow'; updatedInput: Record<string, unknown> } | { behavior: 'deny'; message: string };
 
@@ -31,19 +32,8 @@ export function answerOf(args: ApproveArgs, outcome: AskOutcome): ApproveAnswer 
       return { behavior: 'deny', message: `Gatehouse stopped waiting for a decision, so this is denied: ${outcome.reason}.` };
     case 'finished':
       if (outcome.status === 'resolved' && outcome.decision === 'allow') return { behavior: 'allow', updatedInput: outcome.updatedInput ?? args.input };
-      if (outcome.message) return { behavior: 'deny', message: outcome.message };
-      switch (outcome.status) {
-        case 'timedOut':
-          return { behavior: 'deny', message: 'Gatehouse: no decision arrived in time, so the request timed out (denied).' };
-        case 'cancelled':
-          return { behavior: 'deny', message: 'Gatehouse: the request was cancelled.' };
-        case 'resolved':
-          return { behavior: 'deny', message: `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.` };
-        default: {
-          const never: never = outcome.status;
-          return never;
-        }
-      }
+      // A deny, a timeout or a cancel: the words every agent is told (protocol/outcome.ts).
+      return { behavior: 'deny', message: outcomeMessageForAgent({ ...outcome, decision: 'deny' }) };
     default: {
       const never: never = outcome;
       return never;
@@ -51,7 +41,7 @@ export function answerOf(args: ApproveArgs, outcome: AskOutcome): ApproveAnswer 
   }
 }
 
-export type ApproveDeps = Omit<AskOptions, 'signal'> & { timeoutMs?: number; cwd: string };
+export type ApproveDeps = Omit<AskOptions, 'signal'> & { timeoutMs?: number | undefined; cwd: string };
 
 export async function approve(args: ApproveArgs, deps: ApproveDeps, signal?: AbortSignal): Promise<ApproveAnswer> {
   try {

@@ -35,7 +35,7 @@ type Entry = {
   ask: OpencodeAsk;
   spec: AskSpec;
   done: boolean;
-  requestId?: string;
+  requestId?: string | undefined;
   cancelReason?: string;
   controller: AbortController;
   asked: Promise<void>;

@@ -201,7 +201,7 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     const port = await freePort();
     opencode = spawn(bin, ['serve', '--port', String(port), '--hostname', '127.0.0.1'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const ocOut = watchOutput(opencode);
-    ocUrl = (await ocOut.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1];
+    ocUrl = (await ocOut.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1]!;
     console.log(`[opencode] opencode serve up at ${ocUrl} in ${seconds(Date.now() - t)}`);
     observer = observeEvents(ocUrl);
 
@@ -238,8 +238,7 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
   async function oc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${ocUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
@@ -443,8 +442,8 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
         60_000,
         from,
       );
-      expect(existsSync(markers[2])).toBe(true);
-      expect(existsSync(markers[0])).toBe(false);
+      expect(existsSync(markers[2]!)).toBe(true);
+      expect(existsSync(markers[0]!)).toBe(false);
       expect((await gate.human.decide(byMarker(0).id, { decision: 'allow' })).status).toBe(200);
       expect((await gate.human.decide(byMarker(1).id, { decision: 'deny', message: 'no' })).status).toBe(200);
       for (const i of [0, 1])
@@ -453,8 +452,8 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
           60_000,
           from,
         );
-      expect(existsSync(markers[0])).toBe(true);
-      expect(existsSync(markers[1])).toBe(false);
+      expect(existsSync(markers[0]!)).toBe(true);
+      expect(existsSync(markers[1]!)).toBe(false);
       console.log(`[opencode] three at once in ${seconds(Date.now() - t)}`);
     },
     TEST_TIMEOUT,

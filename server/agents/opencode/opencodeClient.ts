@@ -10,9 +10,9 @@
 
 export type OpencodeClientOptions = {
   url: string;
-  username?: string;
-  password?: string;
-  directory?: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  directory?: string | undefined;
 };
 
 /** A URL to attach to: http(s), no credentials in it (give them as the password). */
@@ -45,7 +45,7 @@ export class OpencodeClient {
     const response = await fetch(`${this.base}${path}${this.query}`, {
       method,
       headers: { ...this.headers, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.text();

@@ -10,7 +10,7 @@
  * I/O lives in bridge.ts and server/cli/opencode.ts.
  */
 import { z } from 'zod';
-import { canonicalJson, describeIssues, jsonByteLength, LIMITS, type AgentChoice } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent, type AgentChoice } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 /** Larger pieces of an ask (metadata with a diff, long pattern lists) are cut beyond this. */
@@ -31,9 +31,9 @@ const repliedShape = z.looseObject({ sessionID: z.string().optional(), requestID
 
 export type OpencodeEvent =
   | { kind: 'asked'; ask: OpencodeAsk }
-  | { kind: 'replied'; requestId: string; reply?: string }
+  | { kind: 'replied'; requestId: string; reply?: string | undefined }
   /** A `permission.asked` that does not fit the schema: never sent to Gatehouse. */
-  | { kind: 'unreadable-ask'; id?: string; error: string }
+  | { kind: 'unreadable-ask'; id?: string | undefined; error: string }
   | { kind: 'other'; type: string };
 
 export function parseAsk(value: unknown): { ok: true; value: OpencodeAsk } | { ok: false; error: string } {
@@ -94,7 +94,7 @@ export function toolOf(ask: OpencodeAsk): { toolName: string; input: Record<stri
 }
 
 /** The Gatehouse request of an ask. */
-export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string; idempotencyKey: string }): AskSpec {
+export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string | undefined; idempotencyKey: string }): AskSpec {
   const { toolName, input } = toolOf(ask);
   const context: Record<string, unknown> = {
     agent: 'opencode',
@@ -143,9 +143,8 @@ export function replyOf(outcome: AskOutcome, input: Record<string, unknown>, ask
     case 'finished':
       switch (outcome.status) {
         case 'timedOut':
-          return rejected('No decision in Gatehouse in time (the request timed out), so this was not allowed.');
         case 'cancelled':
-          return rejected('The Gatehouse request was cancelled, so this was not allowed.');
+          return rejected(outcomeMessageForAgent(outcome));
         case 'resolved':
           break;
         default: {
@@ -153,7 +152,7 @@ export function replyOf(outcome: AskOutcome, input: Record<string, unknown>, ask
           return never;
         }
       }
-      if (outcome.decision !== 'allow') return rejected(outcome.message ?? `Denied in Gatehouse${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}.`);
+      if (outcome.decision !== 'allow') return rejected(outcomeMessageForAgent(outcome));
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return rejected('Allowed in Gatehouse with an edited input, which opencode cannot carry: not allowed. Ask again with the edited command.');
       }

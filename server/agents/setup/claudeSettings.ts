@@ -19,7 +19,7 @@ export type SetupOptions = {
   /** The hook timeout written in the settings, in seconds; the request asks for less. */
   hookTimeoutSeconds: number;
   /** Passed to the hook and MCP server when not the defaults. */
-  env: { GATEHOUSE_URL?: string; GATEHOUSE_DATA_DIR?: string };
+  env: { GATEHOUSE_URL?: string | undefined; GATEHOUSE_DATA_DIR?: string | undefined };
   /** Gatehouse's data directory as absolute paths (as given, and its real path when
    *  that differs): the deny rules cover each. Empty: no deny rules. */
   dataDirs: string[];

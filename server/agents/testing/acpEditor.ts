@@ -41,7 +41,7 @@ export function startScriptedEditor(options: { args: string[]; env: NodeJS.Proce
     if (!message) return;
     const entry: EditorMessage = { ...message, raw: line };
     const index = waiters.findIndex((w) => w.match(entry));
-    if (index >= 0) waiters.splice(index, 1)[0].resolve(entry);
+    if (index >= 0) waiters.splice(index, 1)[0]!.resolve(entry);
     else unclaimed.push(entry);
   });
   proc.stdout!.on('data', (chunk: Buffer) => splitter.push(chunk));
@@ -56,7 +56,7 @@ export function startScriptedEditor(options: { args: string[]; env: NodeJS.Proce
   };
   const next = (match: (m: EditorMessage) => boolean, timeoutMs = 20_000) => {
     const index = unclaimed.findIndex(match);
-    if (index >= 0) return Promise.resolve(unclaimed.splice(index, 1)[0]);
+    if (index >= 0) return Promise.resolve(unclaimed.splice(index, 1)[0]!); // index found: one removed
     return new Promise<EditorMessage>((resolve, reject) => {
       const waiter = {
         match,

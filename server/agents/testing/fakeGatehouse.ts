@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { helloProof } from '../../security/helloProof.ts';
+import { timedOutMessage } from '../../../protocol/outcome.ts';
 
 type FakeRequest = {
   id: string;
@@ -15,14 +16,14 @@ type FakeRequest = {
   toolName: string;
   input: Record<string, unknown>;
   context: Record<string, unknown>;
-  decision?: 'allow' | 'deny';
-  updatedInput?: Record<string, unknown>;
-  message?: string;
+  decision?: 'allow' | 'deny' | undefined;
+  updatedInput?: Record<string, unknown> | undefined;
+  message?: string | undefined;
   decidedBy?: string;
   expiresAt: number;
   createdAt: number;
   seq: number;
-  key?: string;
+  key?: string | undefined;
   bodyText: string;
 };
 
@@ -110,8 +111,7 @@ export async function startFakeGatehouse(token = 'fake-agent-token-0123456789', 
         requests.push(request);
         const timer = setTimeout(
           () => {
-            if (request.status === 'pending')
-              finish(request, { status: 'timedOut', decision: 'deny', message: 'The request timed out.', decidedBy: 'timeout' });
+            if (request.status === 'pending') finish(request, { status: 'timedOut', decision: 'deny', message: timedOutMessage(), decidedBy: 'timeout' });
           },
           Math.min(body.timeoutMs ?? 120_000, 2_000_000_000),
         );

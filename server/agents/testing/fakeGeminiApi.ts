@@ -47,7 +47,7 @@ export async function startFakeGeminiApi(script: GeminiScript = () => [{ text: '
   const requests: GeminiRequest[] = [];
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const match = /^\/v1beta\/models\/[^/:]+:(streamGenerateContent|generateContent)$/.exec(path);
+    const match = /^\/v1beta\/models\/[^/:]+:(streamGenerateContent|generateContent)$/.exec(path!);
     if (req.method !== 'POST' || !match) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 404, message: `no route ${req.method} ${path}`, status: 'NOT_FOUND' } }));
@@ -63,7 +63,7 @@ export async function startFakeGeminiApi(script: GeminiScript = () => [{ text: '
           res.end(JSON.stringify({ error: { code: 400, message: 'body is not JSON', status: 'INVALID_ARGUMENT' } }));
           return;
         }
-        const recorded: GeminiRequest = { path, body };
+        const recorded: GeminiRequest = { path: path!, body };
         requests.push(recorded);
         const candidate = { content: { role: 'model', parts: current(recorded) }, finishReason: 'STOP', index: 0 };
         const payload = { candidates: [candidate], usageMetadata: USAGE };

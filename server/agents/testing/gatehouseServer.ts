@@ -23,7 +23,7 @@ export async function startTestGatehouse(
 ): Promise<TestGatehouse> {
   const args = [...(options.args ?? [])];
   if (options.port !== undefined) args.push('--port', String(options.port));
-  const server = await startServerProcess({ args, ...(options.dataDir ? { dataDir: options.dataDir } : {}), env: options.env });
+  const server = await startServerProcess({ args, ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.env ? { env: options.env } : {}) });
   const token = server.token ?? '';
   return {
     url: server.baseUrl,

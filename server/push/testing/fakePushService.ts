@@ -60,8 +60,8 @@ export function decryptAes128gcm(body: Buffer, ecdh: ECDH, authSecret: Buffer): 
   const salt = body.subarray(0, 16);
   const rs = body.readUInt32BE(16);
   const idlen = body[20];
-  const keyid = body.subarray(21, 21 + idlen);
-  const ciphertext = body.subarray(21 + idlen);
+  const keyid = body.subarray(21, 21 + idlen!);
+  const ciphertext = body.subarray(21 + idlen!);
   if (idlen !== 65 || keyid[0] !== 0x04) throw new Error(`keyid must be the sender's uncompressed P-256 key (65 bytes), got ${idlen}`);
   if (rs < 18) throw new Error(`record size ${rs} too small`);
   if (ciphertext.length > rs) throw new Error('more than one record: a push message fits one');
@@ -100,9 +100,9 @@ function publicKeyObject(raw: Buffer) {
 export function verifyVapid(authorization: string | undefined, audience: string, trustedKey: string | undefined, nowSeconds: number) {
   const match = /^vapid\s+t=([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+),\s*k=([A-Za-z0-9_-]+)$/.exec(authorization ?? '');
   if (!match) throw new Error(`Authorization: expected "vapid t=JWT, k=KEY", got "${authorization}"`);
-  const [, jwt, k] = match;
+  const [, jwt = '', k = ''] = match; // both groups always take part in a match
   if (trustedKey !== undefined && k !== trustedKey) throw new Error('VAPID k is not the key the subscription was made with');
-  const [h, p, s] = jwt.split('.');
+  const [h = '', p = '', s = ''] = jwt.split('.'); // the pattern has three parts
   const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
   const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
   if (header.alg !== 'ES256') throw new Error(`JWT alg: expected ES256, got ${header.alg}`);

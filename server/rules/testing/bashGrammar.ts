@@ -25,7 +25,11 @@ export function prng(seed: number): () => number {
 }
 
 type Rng = () => number;
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)];
+const pick = <T>(rng: Rng, items: readonly T[]): T => {
+  const item = items[Math.floor(rng() * items.length)];
+  if (item === undefined) throw new Error('pick: an empty list');
+  return item;
+};
 const chance = (rng: Rng, p: number) => rng() < p;
 
 const HOME_WORDS: Record<(typeof RULES)[number], string[]> = {
@@ -349,12 +353,12 @@ export function generateCommand(rng: Rng): string {
   for (let k = 1; k < parts.length; k += 1) text += pick(rng, OPERATORS) + parts[k];
   if (chance(rng, 0.04)) text += pick(rng, [';', ' &', '\n', ' ;']);
   if (chance(rng, 0.3)) {
-    const at = Math.floor(rng() * (text.length + 1));
+    const at = Math.floor(rng() * (text!.length + 1));
     text =
-      text.slice(0, at) +
+      text!.slice(0, at) +
       pick(rng, INSERTIONS) +
       (chance(rng, 0.5) ? pick(rng, [' pwned', '; pwned', 'pwned', '\npwned', ' $(pwned)', '`pwned`']) : '') +
-      text.slice(at);
+      text!.slice(at);
   }
-  return text.replace(/\0/g, '');
+  return text!.replace(/\0/g, '');
 }

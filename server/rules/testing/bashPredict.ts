@@ -10,8 +10,8 @@ import { isAssignment, type AndOrList, type Pipeline, type SimpleCommand, type W
 
 export type Predicted = {
   argv: string[];
-  /** Words from here on are not predicted. */
-  openFrom?: number;
+  /** Words from here on are not predicted (undefined: all are). */
+  openFrom?: number | undefined;
   must: boolean;
   /** A builtin that may run anything (`eval`, `trap`, `test -v 'a[$(…)]'`, …): any run matches. */
   anything?: boolean;
@@ -87,7 +87,7 @@ export function predictRuns(lists: readonly AndOrList[], variables: Record<strin
   /** Predicts one simple command; returns its exit status, or undefined when unknown. */
   const command = (simple: SimpleCommand, must: boolean): number | undefined => {
     let index = 0;
-    while (index < simple.words.length && isAssignment(simple.words[index])) index += 1;
+    while (index < simple.words.length && isAssignment(simple.words[index]!)) index += 1;
     const redirectsSure = simple.redirects.every((redirect) => redirect.safe && !(redirect.op.endsWith('&') && /^([3-9]|\d\d+)-?$/.test(redirect.target.text)));
     if (index === simple.words.length) {
       // Assignments only: they change the shell's variables (PATH: where commands are found).
@@ -109,7 +109,8 @@ export function predictRuns(lists: readonly AndOrList[], variables: Record<strin
       if (openFrom === 0) out.push({ argv: [], openFrom: 0, must: false });
       return undefined;
     }
-    const name = argv[0];
+    const [name] = argv;
+    if (name === undefined) return undefined; // not reached: argv has a word (checked above)
     const sure = must && redirectsSure && certain;
     if (BUILTINS.has(name) || name.includes('/')) {
       variablesKnown = false;
@@ -174,9 +175,9 @@ export function compareRuns(predicted: readonly Predicted[], runs: readonly stri
   const owner = new Array<number>(predicted.length).fill(-1);
   const assign = (run: number, seen: boolean[]): boolean => {
     for (let p = 0; p < predicted.length; p += 1) {
-      if (seen[p] || !fits(predicted[p], runs[run])) continue;
+      if (seen[p] || !fits(predicted[p]!, runs[run]!)) continue;
       seen[p] = true;
-      if (owner[p] < 0 || assign(owner[p], seen)) {
+      if (owner[p]! < 0 || assign(owner[p]!, seen)) {
         owner[p] = run;
         return true;
       }

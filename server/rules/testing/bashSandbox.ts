@@ -136,7 +136,7 @@ function containmentPrefix(): { prefix: string[]; description: string } {
     return { prefix: [], description: 'none (not root, or no unshare/setpriv): stubs only, a throwaway HOME and working folder' };
   // --pdeathsig: a driver dies with the test process, even one killed without cleanup.
   const prefix = [unshare, '--net', '--', setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--pdeathsig', 'KILL', '--'];
-  const probe = spawnSync(prefix[0], [...prefix.slice(1), '/bin/bash', '-c', ':'], { stdio: 'ignore' });
+  const probe = spawnSync(unshare, [...prefix.slice(1), '/bin/bash', '-c', ':'], { stdio: 'ignore' });
   if (probe.status === 0) return { prefix, description: 'unshare --net, as nobody (setpriv)' };
   return { prefix: [], description: 'none (unshare/setpriv refused): stubs only, a throwaway HOME and working folder' };
 }
@@ -208,7 +208,7 @@ export function createSandbox(): Sandbox {
     running.add(child);
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
-    (child.stdio as unknown as NodeJS.ReadableStream[])[9].resume();
+    (child.stdio as unknown as NodeJS.ReadableStream[])[9]!.resume();
     child.stdin!.end(commands.map((text) => `${text}\0`).join(''));
     const code = await new Promise<number | null>((resolve, reject) => {
       child.on('error', reject);
@@ -222,7 +222,7 @@ export function createSandbox(): Sandbox {
     for (let k = 0; k < records.length - 1; ) {
       if (records[k] !== 'R') throw new Error(`a corrupt stub log at field ${k}: ${JSON.stringify(records.slice(k, k + 5))}`);
       const id = Number(records[k + 1]);
-      const name = records[k + 2];
+      const name = records[k + 2] ?? '';
       const count = Number(records[k + 3]);
       const argv = [name, ...records.slice(k + 4, k + 4 + count)];
       k += 4 + count;

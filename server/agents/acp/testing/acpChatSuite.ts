@@ -33,7 +33,7 @@ export function acpChatSuite(agent: AgentUnderTest): void {
       // A short path to the agent: acp:CMD names the agent on every card (at most 200 characters).
       mkdirSync(join(root, 'bin'));
       const link = join(root, 'bin', agent.name);
-      symlinkSync(started.command[0], link);
+      symlinkSync(started.command[0]!, link);
       agentKind = `acp:${[link, ...started.command.slice(1)].map(quote).join(' ')}`;
       server = await startServerProcess({ args: ['--agent', agentKind], env: started.env });
       ws = await connectClient(server.wsUrl());

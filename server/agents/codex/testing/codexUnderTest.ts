@@ -32,10 +32,10 @@ export type CodexUnderTest = { bin: string; home: string; api: FakeResponsesApi;
 function lastInstruction(request: ResponsesRequest): { run?: string; patch?: string } {
   const lines = userText(request).split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
-    const run = /^RUN: (.+)$/.exec(lines[i]);
-    if (run) return { run: run[1] };
-    const patch = /^PATCH: (.+)$/.exec(lines[i]);
-    if (patch) return { patch: patch[1] };
+    const run = /^RUN: (.+)$/.exec(lines[i]!)?.[1];
+    if (run !== undefined) return { run };
+    const patch = /^PATCH: (.+)$/.exec(lines[i]!)?.[1];
+    if (patch !== undefined) return { patch };
   }
   return {};
 }
