@@ -278,6 +278,25 @@ describe('SqliteEventStore: the log is the truth (CORE-L)', () => {
   });
 });
 
+describe("SqliteEventStore: the agent's own choice on the audit row (AGX-1)", () => {
+  it("AGX-1: an audit table from before the agent's choices gets its column on open; the choice of the outcome's audit facts reads back", async () => {
+    const dir = tempDir();
+    const old = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    old.database().exec('ALTER TABLE audit DROP COLUMN agent_choice');
+    await old.close();
+    const store = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    const choice = { id: 'opt-always', kind: 'allow_always' as const, label: 'Always allow' };
+    await store.writeBatch([requestRecord(1, 'r1'), { ...resolved(2, 'r1'), audit: { via: 'ws', agentChoice: choice } }]);
+    await store.writeBatch([requestRecord(3, 'r2'), resolved(4, 'r2')]);
+    const [chosen] = await store.auditRows({ filter: { requestId: 'r1' }, order: 'oldest', limit: 1 });
+    expect(chosen?.entry).toMatchObject({ status: 'resolved', via: 'ws', agentChoice: choice });
+    const [plain] = await store.auditRows({ filter: { requestId: 'r2' }, order: 'oldest', limit: 1 });
+    expect(plain?.entry.status).toBe('resolved');
+    expect(plain?.entry.agentChoice).toBeUndefined();
+    await store.close();
+  });
+});
+
 describe('SqliteEventStore: rules beside the events (CORE-L8)', () => {
   it('CORE-L8: the rules of an agents.db move into the event database once, with their migration marks; later rules are not imported again', async () => {
     const dir = tempDir();
