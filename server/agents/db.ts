@@ -95,8 +95,6 @@ function migrate(db: AgentsDb): void {
   // The device that decided (docs/operations.md "Devices").
   if (!audit.has('device_id')) db.exec('ALTER TABLE audit ADD COLUMN device_id TEXT');
   if (!audit.has('device_name')) db.exec('ALTER TABLE audit ADD COLUMN device_name TEXT');
-  // The agent's own choice the decision sent (docs/integrations.md "The agent's own choices"), as JSON.
-  if (!audit.has('agent_choice')) db.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
 }
 
 const RULE_COLUMNS = 'id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id, revoked_at';

@@ -295,6 +295,24 @@ describe("SqliteEventStore: the agent's own choice on the audit row (AGX-1)", ()
     expect(plain?.entry.agentChoice).toBeUndefined();
     await store.close();
   });
+  it('AGX-1, CORE-L8: an agents.db audit row of the every-agent branch (its agent_choice column) is imported with its choice', async () => {
+    const dir = tempDir();
+    const legacyFile = join(dir, 'agents.db');
+    const legacy = openAgentsDb(legacyFile);
+    legacy.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
+    legacy
+      .prepare(
+        `INSERT INTO audit (request_id, tool_name, input, requested_at, status, decision, how, decided_by, decided_at, agent_choice)
+         VALUES ('old-2', 'Bash', '{"command":"ls"}', 10, 'resolved', 'allow', 'human', 'phone', 20, '{"id":"a","kind":"allow_always","label":"Always"}')`,
+      )
+      .run();
+    legacy.close();
+    const store = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    expect(store.importLegacyAudit(legacyFile)).toBe(1);
+    const [row] = await store.auditRows({ filter: { requestId: 'old-2' }, order: 'oldest', limit: 1 });
+    expect(row?.entry.agentChoice).toEqual({ id: 'a', kind: 'allow_always', label: 'Always' });
+    await store.close();
+  });
 });
 
 describe('SqliteEventStore: rules beside the events (CORE-L8)', () => {
