@@ -110,6 +110,8 @@ export type DecideCommand = {
   updatedInput?: Record<string, unknown>;
   message?: string;
   remember?: Remember;
+  /** One of the request's `context.agentChoices` ids (protocol/agentChoices.ts). */
+  agentChoice?: string;
 };
 
 function sortOrder(cards: Record<string, PendingCard>): string[] {
@@ -324,6 +326,7 @@ export function decide(state: QueueState, cmd: DecideCommand, canSend: boolean):
     ...(cmd.updatedInput ? { updatedInput: cmd.updatedInput } : {}),
     ...(cmd.message ? { message: cmd.message } : {}),
     ...(cmd.remember ? { remember: cmd.remember } : {}),
+    ...(cmd.agentChoice ? { agentChoice: cmd.agentChoice } : {}),
   };
   const phase: CardPhase = canSend
     ? { kind: 'sending', decision: cmd.decision, clientMsgId: cmd.clientMsgId }

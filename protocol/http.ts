@@ -3,6 +3,7 @@
  * responses are typed with them so server and clients agree.
  */
 import { z } from 'zod';
+import { agentChoiceEntry } from './agentChoices.ts';
 import { AUDIT_HOWS, DELIVERY_STATES, ERROR_CODES, REQUEST_STATUSES, RULE_KINDS, RULE_SCOPES } from './constants.ts';
 import * as f from './fields.ts';
 import { chatMessage, chatSession } from './messages.ts';
@@ -26,6 +27,8 @@ export const decisionBody = z.object({
   updatedInput: f.toolInput.optional(),
   message: f.reasonMessage.optional(),
   remember: f.remember.optional(),
+  /** One of the request's `context.agentChoices` ids: the agent's own choice (agentChoices.ts). */
+  agentChoice: f.id.optional(),
 });
 
 /** `POST /api/rules/proposal`: which rule "Always allow" on this request would make. */
@@ -54,6 +57,8 @@ export const requestView = z.object({
   updatedInput: z.record(z.string(), z.unknown()).optional(),
   message: z.string().optional(),
   decidedBy: z.string().optional(),
+  /** The agent's own choice the winning decision named (an id of `context.agentChoices`). */
+  agentChoice: z.string().optional(),
   expiresAt: f.timestamp,
   createdAt: f.timestamp,
   seq: f.seq,
@@ -168,6 +173,8 @@ export const auditEntry = z.object({
   /** The device that decided (its cookie authenticated the decision). */
   deviceId: z.string().optional(),
   deviceName: z.string().optional(),
+  /** The agent's own choice the decision sent (docs/integrations.md, "The agent's own choices"). */
+  agentChoice: agentChoiceEntry.pick({ id: true, kind: true, label: true }).optional(),
 });
 
 /**

@@ -6,5 +6,6 @@ export * from './http.ts';
 export * from './parse.ts';
 export * from './canonicalJson.ts';
 export * from './visibleText.ts';
+export * from './agentChoices.ts';
 export * from './outcome.ts';
 export * from './uuidv7.ts';

@@ -194,6 +194,8 @@ export const permissionResponse = z.object({
   message: f.reasonMessage.optional(),
   clientMsgId: z.string().min(1).max(128).optional(),
   remember: f.remember.optional(),
+  /** One of the request's `context.agentChoices` ids: the agent's own choice (agentChoices.ts). */
+  agentChoice: f.id.optional(),
 });
 
 export const clientPing = z.object({

@@ -27,6 +27,7 @@ import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairi
 import { DeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
 import type { Hub } from './ws/hub.ts';
+import type { AgentChoiceBook } from './agentChoiceBook.ts';
 import { mountWebSocketRoutes } from './ws/routes.ts';
 import type { Upgrader } from './ws/upgrade.ts';
 
@@ -42,6 +43,8 @@ export type AppDeps = {
   upgrader?: Upgrader;
   /** True once shutdown began: new calls get 503. */
   isStopping?: () => boolean;
+  /** The agent's own choice of each human decision; absent: none is ever taken. */
+  agentChoices?: AgentChoiceBook;
 };
 
 /** A route module: `app.route(path, routes)`, or a function given the app and deps. */
@@ -82,12 +85,20 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
       logger: deps.logger,
       requestTimeoutMs: deps.config.requestTimeoutMs,
       maxFrameBytes: deps.config.maxFrameBytes,
+      ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),
     }),
   );
   // Claude Code's http hook (agent role): the same request path, no process per tool call.
   app.route(
     CLAUDE_HOOK_PATH,
-    claudeHookRoutes({ host: deps.host, store: deps.store, metrics: deps.metrics, logger: deps.logger, maxFrameBytes: deps.config.maxFrameBytes }),
+    claudeHookRoutes({
+      host: deps.host,
+      store: deps.store,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      maxFrameBytes: deps.config.maxFrameBytes,
+      ...(deps.agentChoices ? { agentChoices: deps.agentChoices } : {}),
+    }),
   );
   for (const extra of options.extraRoutes ?? []) {
     if (typeof extra === 'function') extra(app, deps);

@@ -200,4 +200,30 @@ describe('BrokerHost over an asynchronous store', () => {
     expect([...ids].sort()).toEqual(ids);
     await host.stop();
   });
+
+  it("AGX-1: the audit row keeps the agent's own choice of the winning decision only, written with its outcome", async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    const host = await BrokerHost.open({ store, logger: silentLogger });
+    const always = { id: 'opt-always', kind: 'allow_always' as const, label: 'Always allow' };
+    const once = { id: 'opt-once', kind: 'allow_once' as const, label: 'Allow' };
+    const raced = await host.create(spec());
+    if (raced.status !== 'created') throw new Error('not created');
+    // Two humans race: the broker takes the first; the loser's choice must not reach the row.
+    const [first, second] = await Promise.all([
+      host.decide({ requestId: raced.id, decision: 'allow', decidedBy: 'phone', via: 'ws', agentChoice: once }),
+      host.decide({ requestId: raced.id, decision: 'allow', decidedBy: 'laptop', via: 'ws', agentChoice: always }),
+    ]);
+    expect(first.answer.status).toBe('accepted');
+    expect(second.answer.status).toBe('rejected');
+    const [row] = await store.auditRows({ filter: { requestId: raced.id }, order: 'oldest', limit: 1 });
+    expect(row?.entry).toMatchObject({ decidedBy: 'phone', agentChoice: once });
+    // A plain decision carries none.
+    const plain = await host.create(spec());
+    if (plain.status !== 'created') throw new Error('not created');
+    await host.decide({ requestId: plain.id, decision: 'allow', decidedBy: 'phone', via: 'ws' });
+    const [plainRow] = await store.auditRows({ filter: { requestId: plain.id }, order: 'oldest', limit: 1 });
+    expect(plainRow?.entry.status).toBe('resolved');
+    expect(plainRow?.entry.agentChoice).toBeUndefined();
+    await host.stop();
+  });
 });

@@ -56,6 +56,7 @@ import {
   decidedByWire,
   requestByteLength,
   uuidv7,
+  type AgentChoice,
   type Decision,
   type PermissionRequestEvent,
   type RememberOutcome,
@@ -84,6 +85,9 @@ export type DecideArgs = {
   /** The decider's address and device: the audit row, written with the decision (SPEC.md CORE-L2). */
   address?: string;
   device?: { id: string; name: string };
+  /** The agent's own choice the decision named, checked at the edge (server/agentChoiceBook.ts):
+   *  it goes on the audit row only when this decision wins (attachAuditFacts). */
+  agentChoice?: Pick<AgentChoice, 'id' | 'kind' | 'label'>;
 };
 
 export type DecideResult = {
@@ -598,6 +602,7 @@ export class BrokerHost {
       via: args.via,
       ...(args.address !== undefined ? { address: args.address } : {}),
       ...(args.device !== undefined ? { device: { id: args.device.id, name: args.device.name } } : {}),
+      ...(args.agentChoice !== undefined ? { agentChoice: { id: args.agentChoice.id, kind: args.agentChoice.kind, label: args.agentChoice.label } } : {}),
     };
     for (let i = from; i < this.records.length; i++) {
       const record = this.records[i];

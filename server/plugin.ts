@@ -4,6 +4,7 @@
  * the routes it mounts (after the security guard, before the web UI) and what to do on
  * shutdown. `serve` mounts `server/agents/plugin.ts`.
  */
+import type { AgentChoiceBook } from './agentChoiceBook.ts';
 import type { BrokerHost } from './brokerHost.ts';
 import type { ExtraRoute } from './app.ts';
 import type { Config } from './config.ts';
@@ -22,6 +23,8 @@ export type PluginContext = {
   /** The server's base URL (http://127.0.0.1:PORT) and token, known once listening. */
   baseUrl(): string;
   token: string | undefined;
+  /** The agent's own choice each human decision named (agentChoiceBook.ts). */
+  agentChoices: AgentChoiceBook;
 };
 
 export type Plugin = {

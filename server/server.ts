@@ -12,6 +12,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
+import { AgentChoiceBook } from './agentChoiceBook.ts';
 import { isWildcardHost, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
 import { historyRoutes } from './http/history.ts';
@@ -144,9 +145,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let stopping = false;
   const baseUrl = () => `${scheme}://${isWildcardHost(config.host) ? '127.0.0.1' : bracket(config.host)}:${port}`;
 
+  // The agent's own choice of each human decision (agentChoiceBook.ts), shared by every edge that decides.
+  const agentChoices = new AgentChoiceBook();
   const plugins: Plugin[] = [];
   for (const factory of options.plugins ?? []) {
-    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token }));
+    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices }));
   }
   // The follow-ups of every decision run in the host, whatever its transport (server/decisions.ts).
   for (const plugin of plugins) if (plugin.onDecisionAccepted) host.onDecided(plugin.onDecisionAccepted);
@@ -161,13 +164,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     pingIntervalMs: config.pingIntervalMs,
     rateLimit: config.rateLimit,
     maxFrameBytes: config.maxFrameBytes,
+    agentChoices,
   });
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, hub, upgrader, isStopping: () => stopping },
+    { config, store, host, security, logger, metrics, hub, upgrader, isStopping: () => stopping, agentChoices },
     {
-      extraRoutes: [push.route, { path: '/api/history', routes: historyRoutes({ db: store.database(), store }) }, ...plugins.flatMap((p) => p.routes ?? [])],
+      extraRoutes: [
+        push.route,
+        { path: '/api/history', routes: historyRoutes({ db: store.database(), store, agentChoices }) },
+        ...plugins.flatMap((p) => p.routes ?? []),
+      ],
     },
   );
 

@@ -39,13 +39,15 @@ function descendants(pid: number | undefined): number[] {
   return children.flatMap((child) => [...descendants(child), child]);
 }
 
-type Fixtures = { serverArgs: string[]; gatehouse: Gatehouse };
+/** `serverEnv`: more environment for the server (a real agent's fake model, its home). */
+type Fixtures = { serverArgs: string[]; serverEnv: Record<string, string | undefined>; gatehouse: Gatehouse };
 
 export const test = base.extend<Fixtures>({
   serverArgs: [['--agent', 'demo'], { option: true }],
-  gatehouse: async ({ serverArgs }, use) => {
+  serverEnv: [{}, { option: true }],
+  gatehouse: async ({ serverArgs, serverEnv }, use) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
-    let server = await startServerProcess({ args: serverArgs, dataDir });
+    let server = await startServerProcess({ args: serverArgs, dataDir, env: serverEnv });
     const port = server.port;
     const g: Gatehouse = {
       get server() {
@@ -65,7 +67,7 @@ export const test = base.extend<Fixtures>({
         await server.kill('SIGKILL');
       },
       async restart() {
-        server = await startServerProcess({ args: [...serverArgs, '--port', String(port)], dataDir });
+        server = await startServerProcess({ args: [...serverArgs, '--port', String(port)], dataDir, env: serverEnv });
         return server;
       },
       async createRequest(body) {

@@ -24,7 +24,7 @@ import {
 import { errorResponseRaw } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
-import { askPermission, type GateHost } from './permissionGate.ts';
+import { askPermission, type ChoiceLookup, type GateHost } from './permissionGate.ts';
 import type { SessionStore } from './sessions.ts';
 
 export type AgentKind = 'demo' | 'claude' | 'codex' | `acp:${string}`;
@@ -53,6 +53,8 @@ export class ChatService {
   constructor(
     private readonly deps: {
       host: GateHost;
+      /** The agent's own choice of each decision (server/agentChoiceBook.ts). */
+      choices?: ChoiceLookup;
       sessions: SessionStore;
       agents: Partial<Record<AgentKind, ChatAgent>>;
       defaultAgent: AgentKind;
@@ -135,23 +137,27 @@ export class ChatService {
       signal: controller.signal,
       say: (message) => sessions.add(session.id, message),
       ask: (toolName, input, extra) =>
-        askPermission(this.deps.host, {
-          toolName,
-          input,
-          timeoutMs: this.deps.requestTimeoutMs,
-          // Stopping the turn cancels its open requests, whatever the agent does.
-          signal: extra.signal ? AbortSignal.any([extra.signal, controller.signal]) : controller.signal,
-          context: {
-            ...extra.context,
-            sessionId: session.id,
-            agent: session.agent,
-            cwd: session.cwd,
-            toolUseId: extra.toolUseId,
-            ...(extra.description ? { description: extra.description.slice(0, 10_000) } : {}),
-            ...(extra.suggestions ? { suggestions: extra.suggestions } : {}),
-            ...(extra.blockedPath ? { blockedPath: extra.blockedPath } : {}),
+        askPermission(
+          this.deps.host,
+          {
+            toolName,
+            input,
+            timeoutMs: this.deps.requestTimeoutMs,
+            // Stopping the turn cancels its open requests, whatever the agent does.
+            signal: extra.signal ? AbortSignal.any([extra.signal, controller.signal]) : controller.signal,
+            context: {
+              ...extra.context,
+              sessionId: session.id,
+              agent: session.agent,
+              cwd: session.cwd,
+              toolUseId: extra.toolUseId,
+              ...(extra.description ? { description: extra.description.slice(0, 10_000) } : {}),
+              ...(extra.suggestions ? { suggestions: extra.suggestions } : {}),
+              ...(extra.blockedPath ? { blockedPath: extra.blockedPath } : {}),
+            },
           },
-        }),
+          this.deps.choices,
+        ),
       sdkSessionId: sessions.sdkSessionId(session.id),
       setSdkSessionId: (id) => sessions.setSdkSessionId(session.id, id),
     };

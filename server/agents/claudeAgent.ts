@@ -8,6 +8,8 @@
  */
 import type { CanUseTool, PermissionResult } from '@anthropic-ai/claude-agent-sdk';
 import type { ChatAgent, TurnContext } from './chatAgent.ts';
+import { DENY_AND_INTERRUPT } from './hook/claudeHook.ts';
+import { toldContextOf } from './hook/told.ts';
 
 type Block = { type: string; text?: string; id?: string; name?: string; input?: unknown; tool_use_id?: string; content?: unknown; is_error?: boolean };
 
@@ -33,15 +35,27 @@ export function createClaudeAgent(options: { model?: string } = {}): ChatAgent {
       const { query } = await import('@anthropic-ai/claude-agent-sdk');
       const requestIds = new Map<string, string>();
       const canUseTool: CanUseTool = async (toolName, input, opts): Promise<PermissionResult> => {
+        // What Claude Code told beyond the tool (subagent, reason, MCP server, "a human must look"): hook/told.ts.
+        const told = toldContextOf({
+          tool_name: toolName,
+          ...(opts.agentID ? { agent_id: opts.agentID } : {}),
+          ...(opts.decisionReason ? { decision_reason: opts.decisionReason } : {}),
+          ...(opts.mcpServer ? { mcp_server: opts.mcpServer } : {}),
+          ...(opts.matchedAskRule ? { matchedAskRule: opts.matchedAskRule } : {}),
+          ...(opts.defaultToNo ? { defaultToNo: true } : {}),
+        });
         const answer = await ctx.ask(toolName, input, {
           toolUseId: opts.toolUseID,
           description: opts.description ?? opts.title ?? opts.decisionReason,
           suggestions: opts.suggestions,
           blockedPath: opts.blockedPath,
           signal: opts.signal,
+          context: { ...told, ...(opts.title ? { title: opts.title } : {}), agentChoices: [DENY_AND_INTERRUPT] },
         });
         if (answer.requestId) requestIds.set(opts.toolUseID, answer.requestId);
-        return answer.behavior === 'allow' ? { behavior: 'allow', updatedInput: answer.updatedInput } : { behavior: 'deny', message: answer.message };
+        if (answer.behavior === 'allow') return { behavior: 'allow', updatedInput: answer.updatedInput };
+        // "Deny and stop the turn", when the human chose it on the card.
+        return { behavior: 'deny', message: answer.message, ...(answer.agentChoice?.id === DENY_AND_INTERRUPT.id ? { interrupt: true } : {}) };
       };
       const abortController = new AbortController();
       const onAbort = () => abortController.abort();

@@ -109,6 +109,25 @@ describe('Claude Code with the --http hook through a real Gatehouse', () => {
   );
 
   it(
+    'AGX-9: "Deny and stop the turn" chosen on the card: nothing runs and Claude Code stops the turn (the model is not asked again with the deny)',
+    async () => {
+      const s = scenario(gate.url);
+      const command = `echo stopped > ${s.out}/interrupt.txt`;
+      api.setScript(oneToolUse('Bash', { command, description: 'write a file' }));
+      const from = screen.frames.length;
+      const running = run(s, gate.agentToken);
+      const request = await pendingFor(command, from);
+      expect(request.context.agentChoices).toEqual([expect.objectContaining({ id: 'deny-interrupt', kind: 'reject_once', stopsTurn: true })]);
+      expect((await gate.human.decide(request.id, { decision: 'deny', message: 'Stop here', agentChoice: 'deny-interrupt' })).status).toBe(200);
+      await running;
+      expect(existsSync(join(s.out, 'interrupt.txt'))).toBe(false);
+      // A plain deny goes back to the model as the tool's error (CCH-12); an interrupt ends the turn first.
+      expect(api.toolResultForCommand(command)).toBeUndefined();
+    },
+    TIMEOUT,
+  );
+
+  it(
     'CCH-13: server down, onFailure "continue": Claude Code steps back to its own dialog (in -p: its own deny), nothing runs; "block": denied saying why',
     async () => {
       const down = `http://127.0.0.1:${await closedPort()}`;

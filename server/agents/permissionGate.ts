@@ -12,11 +12,17 @@ import {
   cancelledMessage,
   decidedByWire,
   outcomeMessageForAgent,
+  type AgentChoice,
   type PermissionRequestEvent,
   timedOutMessage,
   waitedSeconds,
 } from '../../protocol/index.ts';
 import type { AwaitedOutcome, AwaitOptions } from '../brokerHost.ts';
+
+/** Which of the agent's own choices the winning decision named (server/agentChoiceBook.ts). */
+export type ChoiceLookup = {
+  chosen(requestId: string, outcome: { decision?: string | undefined; decidedBy?: string | undefined }, context: unknown): AgentChoice | undefined;
+};
 
 export type GateHost = {
   create(args: {
@@ -31,9 +37,10 @@ export type GateHost = {
   awaitOutcome(requestId: string, options?: AwaitOptions): Promise<AwaitedOutcome>;
 };
 
+/** `agentChoice`: the agent's own choice the human picked on the card (of `context.agentChoices`). */
 export type GateAnswer =
-  | { behavior: 'allow'; updatedInput: Record<string, unknown>; requestId: string; decidedBy: string }
-  | { behavior: 'deny'; message: string; requestId?: string; outcome: 'denied' | 'timedOut' | 'cancelled' | 'failed' };
+  | { behavior: 'allow'; updatedInput: Record<string, unknown>; requestId: string; decidedBy: string; agentChoice?: AgentChoice }
+  | { behavior: 'deny'; message: string; requestId?: string; outcome: 'denied' | 'timedOut' | 'cancelled' | 'failed'; agentChoice?: AgentChoice };
 
 export type GateAsk = {
   toolName: string;
@@ -45,7 +52,7 @@ export type GateAsk = {
   onCreated?: (requestId: string) => void;
 };
 
-export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateAnswer> {
+export async function askPermission(host: GateHost, ask: GateAsk, choices?: ChoiceLookup): Promise<GateAnswer> {
   if (ask.signal?.aborted) return { behavior: 'deny', message: cancelledMessage('agent-cancelled'), outcome: 'cancelled' };
   let created;
   try {
@@ -75,7 +82,7 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
   }
   switch (waited.status) {
     case 'finished':
-      return answerOf(waited.outcome, id, ask);
+      return answerOf(waited.outcome, id, ask, choices);
     case 'waiting':
       // The server is stopping: nobody will answer, so no allow.
       cancel('server-restart', decidedByWire.server);
@@ -94,17 +101,21 @@ export async function askPermission(host: GateHost, ask: GateAsk): Promise<GateA
   }
 }
 
-function answerOf(outcome: Outcome, id: string, ask: GateAsk): GateAnswer {
+function answerOf(outcome: Outcome, id: string, ask: GateAsk, choices: ChoiceLookup | undefined): GateAnswer {
   switch (outcome.status) {
-    case 'resolved':
+    case 'resolved': {
+      const chosen = choices?.chosen(id, outcome, ask.context);
+      const agentChoice = chosen ? { agentChoice: chosen } : {};
       if (outcome.decision === 'allow')
-        return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy };
+        return { behavior: 'allow', updatedInput: outcome.updatedInput ?? ask.input, requestId: id, decidedBy: outcome.decidedBy, ...agentChoice };
       return {
         behavior: 'deny',
         message: outcomeMessageForAgent({ status: 'resolved', decision: 'deny', message: outcome.message, decidedBy: outcome.decidedBy }),
         requestId: id,
         outcome: 'denied',
+        ...agentChoice,
       };
+    }
     case 'timedOut':
       return {
         behavior: 'deny',

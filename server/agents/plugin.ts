@@ -63,6 +63,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const sessions = new SessionStore({ db, host, logger });
   const chat = new ChatService({
     host,
+    choices: ctx.agentChoices,
     sessions,
     agents,
     defaultAgent,

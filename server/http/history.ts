@@ -11,13 +11,19 @@
 import type Database from 'better-sqlite3';
 import { Hono } from 'hono';
 import { ERROR_CODES, HISTORY_PAGE, requestByteLength } from '../../protocol/index.ts';
+import type { AgentChoiceBook } from '../agentChoiceBook.ts';
 import type { EventStore } from '../store/types.ts';
 import { errorResponse } from './errors.ts';
 import { publicView } from './permissions.ts';
 
 export const HISTORY_PAGE_BYTES = 8 << 20;
 
-export function historyRoutes(deps: { db: Database.Database; store: Pick<EventStore, 'getRequest'> }): Hono {
+export function historyRoutes(deps: {
+  db: Database.Database;
+  store: Pick<EventStore, 'getRequest'>;
+  /** The agent's own choice of each winning decision, on the view (agentChoiceBook.ts). */
+  agentChoices?: AgentChoiceBook;
+}): Hono {
   const app = new Hono();
   const older = deps.db.prepare<[number, number], { id: string }>(`SELECT id FROM requests WHERE status != 'pending' AND seq < ? ORDER BY seq DESC LIMIT ?`);
 
@@ -60,7 +66,7 @@ export function historyRoutes(deps: { db: Database.Database; store: Pick<EventSt
         break;
       }
       bytes += weight;
-      requests.push(publicView(view));
+      requests.push(publicView(view, undefined, deps.agentChoices));
     }
     const last = requests[requests.length - 1];
     return c.json(more && last ? { requests, next: last.id } : { requests });

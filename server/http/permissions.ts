@@ -15,6 +15,7 @@ import {
   decisionBody,
   parseJsonText,
   parseWith,
+  type AgentChoice,
   type CancelAnswer,
   type CreateRequestResult,
   type DecisionAnswer,
@@ -23,6 +24,7 @@ import {
   type RequestStatus,
   type RequestView,
 } from '../../protocol/index.ts';
+import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
 import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
@@ -43,14 +45,23 @@ export type PermissionRoutesDeps = {
   /** A request's input, context and tool name must fit one frame of this size (with
    *  FRAME_RESERVE_BYTES), so every snapshot frame stays within the limit. */
   maxFrameBytes?: number;
+  /** Checks and writes down a decision's `agentChoice`; absent: none is taken. */
+  agentChoices?: AgentChoiceBook;
 };
 
 /** The public view: what §4 lists, plus a few helpful read-only fields; a pending one
- *  also says where it is on its way to a human (`delivery`, the request actor's state). */
-export function publicView(view: StoredRequestView, host?: Pick<BrokerHost, 'delivery'>): RequestView {
+ *  also says where it is on its way to a human (`delivery`, the request actor's state);
+ *  a resolved one, the agent's own choice the winning decision named (`agentChoice`,
+ *  agentChoiceBook.ts). */
+export function publicView(view: StoredRequestView, host?: Pick<BrokerHost, 'delivery'>, choices?: AgentChoiceBook): RequestView {
   const { origin: _origin, bodyHash: _hash, idempotencyKey: _key, ...rest } = view;
   const delivery = view.status === 'pending' ? host?.delivery(view.id) : undefined;
-  return delivery === undefined ? rest : { ...rest, delivery };
+  const chosen = choices?.chosen(view.id, view, view.context);
+  return {
+    ...rest,
+    ...(delivery !== undefined ? { delivery } : {}),
+    ...(chosen ? { agentChoice: chosen.id } : {}),
+  };
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -79,7 +90,7 @@ function stopping(c: Context, error: unknown) {
 export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
   const { host, store, logger } = deps;
   const app = new Hono();
-  const viewOf = (view: StoredRequestView) => publicView(view, host);
+  const viewOf = (view: StoredRequestView) => publicView(view, host, deps.agentChoices);
 
   app.post('/', async (c) => {
     const key = c.req.header('idempotency-key');
@@ -192,8 +203,29 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
     const device = deviceOf(c);
     const address = remoteAddressOf(c.env);
+    const attempt: ChoiceAttempt = {
+      requestId: id,
+      decision: parsed.value.decision,
+      decidedBy: decidedByWire.http,
+      ...(parsed.value.agentChoice !== undefined ? { agentChoice: parsed.value.agentChoice } : {}),
+      hasRemember: parsed.value.remember !== undefined,
+      hasUpdatedInput: parsed.value.updatedInput !== undefined,
+    };
+    const choices = deps.agentChoices;
+    let chosen: AgentChoice | undefined;
+    if (parsed.value.agentChoice !== undefined) {
+      if (!choices) return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices');
+      // Checked against the request's offer (context.agentChoices) before anything is decided.
+      const context = (await store.getRequest(id))?.context;
+      const refusal = choices.check(attempt, context);
+      if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
+      chosen = choices.choiceOf(attempt, context);
+    }
     let result: DecideResult;
+    let recorded: object | undefined;
     try {
+      // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
+      recorded = choices?.record(attempt);
       // One decision path: the host checks `remember`, and after the commit makes its rule
       // and tells the observers (audit), as for every transport (server/decisions.ts).
       result = await host.decide({
@@ -207,13 +239,16 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
         ...(parsed.value.updatedInput !== undefined ? { updatedInput: parsed.value.updatedInput } : {}),
         ...(parsed.value.message !== undefined ? { message: parsed.value.message } : {}),
         ...(parsed.value.remember !== undefined ? { remember: parsed.value.remember } : {}),
+        ...(chosen ? { agentChoice: { id: chosen.id, kind: chosen.kind, label: chosen.label } } : {}),
       });
     } catch (error) {
+      choices?.forget(id, recorded);
       if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
       return stopping(c, error);
     }
     const { answer, remember } = result;
     if (answer.status === 'rejected') {
+      choices?.forget(id, recorded);
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});
     }
     const view = await store.getRequest(id);

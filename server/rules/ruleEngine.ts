@@ -18,6 +18,7 @@ import {
   type RuleView,
   DECISIONS,
   ERROR_CODES,
+  humanMustLookOf,
   parseWith,
   RULE_SCOPES,
   ruleProposalBody,
@@ -85,6 +86,8 @@ export class RuleEngine implements RememberGate {
 
   /** The first active rule covering the request, deny rules first. */
   match(facts: RequestFacts): Rule | undefined {
+    // Where the agent says a human must look, no remembered rule decides (protocol/agentChoices.ts).
+    if (humanMustLookOf(facts.context)) return undefined;
     const rules = this.deps.rules.list();
     return (
       rules.find((rule) => rule.decision === 'deny' && ruleCovers(rule, facts)) ?? rules.find((rule) => rule.decision === 'allow' && ruleCovers(rule, facts))
@@ -127,7 +130,10 @@ export class RuleEngine implements RememberGate {
   proposal(req: { requestId: string; decision: Decision; updatedInput?: Record<string, unknown> }): RuleProposal | undefined {
     const facts = this.factsFor(req);
     if (!facts) return undefined;
-    const proposal = proposeRule(facts, req.decision);
+    const mustLook = humanMustLookOf(facts.context);
+    const proposal = mustLook
+      ? { exact: null, prefixes: [], refused: `the agent says a human must look at each of these (${mustLook}): no rule` }
+      : proposeRule(facts, req.decision);
     return {
       requestId: req.requestId,
       toolName: facts.toolName,
@@ -157,6 +163,8 @@ export class RuleEngine implements RememberGate {
     const facts = this.factsFor(req);
     if (!facts || (facts.status !== undefined && facts.status !== 'pending')) return undefined;
     const { scope, prefix } = req.remember;
+    const mustLook = humanMustLookOf(facts.context);
+    if (mustLook) return `remember: the agent says a human must look at each of these (${mustLook}), so no rule can be made for it`;
     if (scopeValueOf(scope, facts) === null)
       return `remember.scope: "${scope}" needs ${SCOPE_NEEDS[scope as Exclude<RuleScope, 'global'>]}; this request has none`;
     if (prefix !== undefined) {

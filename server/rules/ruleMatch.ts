@@ -7,7 +7,7 @@
  * its exact input. Scope: `session` (the request's sessionId), `project` (the git root of
  * the request's cwd, else the cwd), `global`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { canonicalJson, type Decision, RULE_KINDS, type RuleKind, type RuleScope } from '../../protocol/index.ts';
@@ -81,14 +81,41 @@ export function kindOf(toolName: string): RuleKind {
   return 'exact-input';
 }
 
-/** The git root of `cwd` (a folder holding `.git`), else `cwd` itself. */
+/**
+ * The project of `cwd`: the repository it is in, keyed by git's common directory, so
+ * every worktree of one repository is one project (docs/rules.md, "Scopes"). Found by
+ * walking up to the first `.git`: a folder (the main worktree) is that folder; a file
+ * (`gitdir: …`, a linked worktree) counts only when git's own back-pointer agrees (the
+ * worktree's `gitdir` file names this very `.git`, as `git worktree` writes it) and its
+ * `commondir` leads to the repository's `.git`: then the project is the main worktree's
+ * folder. Anything else (a submodule, a forged or stale `.git` file) is the folder that
+ * holds it, never another repository's project. No `.git` at all: `cwd` itself.
+ */
 export function projectOf(cwd: string): string {
   let dir = resolve(cwd);
   for (;;) {
-    if (existsSync(join(dir, '.git'))) return dir;
+    const dotGit = join(dir, '.git');
+    if (existsSync(dotGit)) return linkedWorktreeProject(dotGit) ?? dir;
     const parent = dirname(dir);
     if (parent === dir) return resolve(cwd);
     dir = parent;
+  }
+}
+
+/** The main worktree's folder of a linked worktree's `.git` file, or undefined. */
+function linkedWorktreeProject(dotGit: string): string | undefined {
+  try {
+    if (!statSync(dotGit).isFile()) return undefined;
+    const pointer = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8').slice(0, 4096))?.[1]?.trim();
+    if (!pointer) return undefined;
+    const gitDir = resolve(dirname(dotGit), pointer);
+    const back = readFileSync(join(gitDir, 'gitdir'), 'utf8').slice(0, 4096).trim();
+    if (resolve(gitDir, back) !== dotGit) return undefined;
+    const common = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').slice(0, 4096).trim());
+    if (basename(common) !== '.git' || !statSync(common).isDirectory()) return undefined;
+    return dirname(common);
+  } catch {
+    return undefined;
   }
 }
 

@@ -278,6 +278,43 @@ describe('SqliteEventStore: the log is the truth (CORE-L)', () => {
   });
 });
 
+describe("SqliteEventStore: the agent's own choice on the audit row (AGX-1)", () => {
+  it("AGX-1: an audit table from before the agent's choices gets its column on open; the choice of the outcome's audit facts reads back", async () => {
+    const dir = tempDir();
+    const old = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    old.database().exec('ALTER TABLE audit DROP COLUMN agent_choice');
+    await old.close();
+    const store = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    const choice = { id: 'opt-always', kind: 'allow_always' as const, label: 'Always allow' };
+    await store.writeBatch([requestRecord(1, 'r1'), { ...resolved(2, 'r1'), audit: { via: 'ws', agentChoice: choice } }]);
+    await store.writeBatch([requestRecord(3, 'r2'), resolved(4, 'r2')]);
+    const [chosen] = await store.auditRows({ filter: { requestId: 'r1' }, order: 'oldest', limit: 1 });
+    expect(chosen?.entry).toMatchObject({ status: 'resolved', via: 'ws', agentChoice: choice });
+    const [plain] = await store.auditRows({ filter: { requestId: 'r2' }, order: 'oldest', limit: 1 });
+    expect(plain?.entry.status).toBe('resolved');
+    expect(plain?.entry.agentChoice).toBeUndefined();
+    await store.close();
+  });
+  it('AGX-1, CORE-L8: an agents.db audit row of the every-agent branch (its agent_choice column) is imported with its choice', async () => {
+    const dir = tempDir();
+    const legacyFile = join(dir, 'agents.db');
+    const legacy = openAgentsDb(legacyFile);
+    legacy.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
+    legacy
+      .prepare(
+        `INSERT INTO audit (request_id, tool_name, input, requested_at, status, decision, how, decided_by, decided_at, agent_choice)
+         VALUES ('old-2', 'Bash', '{"command":"ls"}', 10, 'resolved', 'allow', 'human', 'phone', 20, '{"id":"a","kind":"allow_always","label":"Always"}')`,
+      )
+      .run();
+    legacy.close();
+    const store = new SqliteEventStore({ dataDir: dir, checkpoints: 'inline' });
+    expect(store.importLegacyAudit(legacyFile)).toBe(1);
+    const [row] = await store.auditRows({ filter: { requestId: 'old-2' }, order: 'oldest', limit: 1 });
+    expect(row?.entry.agentChoice).toEqual({ id: 'a', kind: 'allow_always', label: 'Always' });
+    await store.close();
+  });
+});
+
 describe('SqliteEventStore: rules beside the events (CORE-L8)', () => {
   it('CORE-L8: the rules of an agents.db move into the event database once, with their migration marks; later rules are not imported again', async () => {
     const dir = tempDir();

@@ -51,6 +51,7 @@ import {
   type AuditEntry,
   type AuditHow,
   type PermissionRequestEvent,
+  agentChoiceEntry,
 } from '../../protocol/index.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
 import type {
@@ -122,6 +123,8 @@ type AuditDbRow = {
   decided_at: number | null;
   device_id: string | null;
   device_name: string | null;
+  /** JSON `{id, kind, label}`: the agent's own choice the winning decision named. */
+  agent_choice: string | null;
 };
 
 const SCHEMA = `
@@ -179,14 +182,15 @@ CREATE TABLE IF NOT EXISTS audit (
   rule_id TEXT,
   decided_at INTEGER,
   device_id TEXT,
-  device_name TEXT
+  device_name TEXT,
+  agent_choice TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_requested ON audit (requested_at, request_id);
 `;
 
 /** The columns an audit row is read with: its input from the request row while it has none. */
 const AUDIT_COLUMNS = `a.request_id, a.tool_name, COALESCE(a.input, r.input) AS input, a.session_id, a.agent, a.cwd, a.requested_at,
-  a.status, a.decision, a.how, a.decided_by, a.via, a.address, a.message, a.rule_id, a.decided_at, a.device_id, a.device_name`;
+  a.status, a.decision, a.how, a.decided_by, a.via, a.address, a.message, a.rule_id, a.decided_at, a.device_id, a.device_name, a.agent_choice`;
 
 /** Every audit column, as a legacy agents.db audit table has them (server/agents/db.ts). */
 const LEGACY_AUDIT_COLUMNS =
@@ -251,7 +255,22 @@ function toAuditEntry(row: AuditDbRow): AuditEntry {
   if (row.decided_at !== null) entry.decidedAt = row.decided_at;
   if (row.device_id !== null) entry.deviceId = row.device_id;
   if (row.device_name !== null) entry.deviceName = row.device_name;
+  if (row.agent_choice !== null) {
+    const choice = auditAgentChoice.safeParse(parseJsonOrUndefined(row.agent_choice));
+    if (choice.success) entry.agentChoice = choice.data;
+  }
   return entry;
+}
+
+/** The agent's own choice as an audit row keeps it (protocol/http.ts auditEntry.agentChoice). */
+const auditAgentChoice = agentChoiceEntry.pick({ id: true, kind: true, label: true });
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const str = (value: unknown) => (typeof value === 'string' ? value : null);
@@ -306,6 +325,10 @@ export class SqliteEventStore implements EventStore {
     }
     // Version 1 rows read as they are (their request events still carry input and
     // context; a read uses them); the audit table was created above.
+    // A version 2 audit table from before the agent's own choices gets their column
+    // (docs/integrations.md, "The agent's own choices"); older servers ignore it.
+    const auditColumns = new Set((this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+    if (!auditColumns.has('agent_choice')) this.db.exec('ALTER TABLE audit ADD COLUMN agent_choice TEXT');
     setMeta.run('schemaVersion', String(SCHEMA_VERSION));
     this.epoch = epoch;
     this.prunedThrough = Number(getMeta.get('prunedThrough')?.value ?? 0);
@@ -340,7 +363,8 @@ export class SqliteEventStore implements EventStore {
       ),
       auditOutcome: this.db.prepare(
         `UPDATE audit SET status = @status, decision = @decision, how = @how, decided_by = @decidedBy, message = @message, rule_id = @ruleId,
-           decided_at = @decidedAt, via = @via, address = @address, device_id = @deviceId, device_name = @deviceName
+           decided_at = @decidedAt, via = @via, address = @address, device_id = @deviceId, device_name = @deviceName,
+           agent_choice = @agentChoice
          WHERE request_id = @id AND status IS NULL`,
       ),
       head: this.db.prepare<[], { head: number | null }>('SELECT MAX(seq) AS head FROM events'),
@@ -425,7 +449,15 @@ export class SqliteEventStore implements EventStore {
 
   /** The audit row of an outcome event, with what the deciding edge knew (AuditFacts). */
   private auditOutcome(event: SequencedEvent, facts: AuditFacts | undefined): void {
-    const who = { address: facts?.address ?? null, deviceId: facts?.device?.id ?? null, deviceName: facts?.device?.name ?? null };
+    // Only the winning human decision's choice: the host attaches facts to the outcome
+    // record its own decide call made (brokerHost.ts attachAuditFacts).
+    const choice = facts?.agentChoice;
+    const who = {
+      address: facts?.address ?? null,
+      deviceId: facts?.device?.id ?? null,
+      deviceName: facts?.device?.name ?? null,
+      agentChoice: choice ? JSON.stringify({ id: choice.id, kind: choice.kind, label: choice.label }) : null,
+    };
     switch (event.type) {
       case 'permission-resolved': {
         const rule = ruleIdOf(event.decidedBy) ?? null;
@@ -782,7 +814,10 @@ export class SqliteEventStore implements EventStore {
       let added = 0;
       this.db.transaction(() => {
         if (hasAudit) {
-          added = this.db.prepare(`INSERT OR IGNORE INTO audit (${LEGACY_AUDIT_COLUMNS}) SELECT ${LEGACY_AUDIT_COLUMNS} FROM legacy.audit`).run().changes;
+          // An agents.db of the every-agent branch kept the agent's choice too.
+          const legacyColumns = new Set((this.db.prepare('PRAGMA legacy.table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+          const columns = legacyColumns.has('agent_choice') ? `${LEGACY_AUDIT_COLUMNS}, agent_choice` : LEGACY_AUDIT_COLUMNS;
+          added = this.db.prepare(`INSERT OR IGNORE INTO audit (${columns}) SELECT ${columns} FROM legacy.audit`).run().changes;
         }
         this.stmts.setMeta.run('legacyAuditImported', String(Date.now()));
       })();

@@ -14,7 +14,7 @@
  * connection; PostgreSQL: read-committed on any connection of the pool).
  */
 import type { BrokerInput, PersistRecord, RequestOrigin } from '../../machines/broker.types.ts';
-import type { AuditEntry, AuditHow, RequestStatus, RequestView, SequencedEvent } from '../../protocol/index.ts';
+import type { AgentChoice, AuditEntry, AuditHow, RequestStatus, RequestView, SequencedEvent } from '../../protocol/index.ts';
 
 /** A request as the HTTP API shows it, plus what only the server needs. */
 export type StoredRequestView = RequestView & {
@@ -42,7 +42,13 @@ export type PruneResult = { events: number; requests: number; auditRows: number;
 /** What only the deciding edge knows about a decision (the audit's "who"): the transport,
  *  the peer's address, the device. The host attaches it to the decision's outcome record,
  *  so the audit row is written with the event, in the same transaction. */
-export type AuditFacts = { via?: string; address?: string; device?: { id: string; name: string } };
+export type AuditFacts = {
+  via?: string;
+  address?: string;
+  device?: { id: string; name: string };
+  /** The agent's own choice the decision named (docs/integrations.md, "The agent's own choices"). */
+  agentChoice?: Pick<AgentChoice, 'id' | 'kind' | 'label'>;
+};
 
 /** A broker PersistRecord as the host commits it: an outcome event may carry AuditFacts. */
 export type CommitRecord = PersistRecord & { audit?: AuditFacts };

@@ -20,12 +20,14 @@ import {
   clientMessage,
   parseJsonText,
   parseWith,
+  type AgentChoice,
   type ErrorCode,
   type PermissionResponse,
   type SequencedEvent,
   type ServerMessage,
 } from '../../protocol/index.ts';
 import type { WebSocket } from 'ws';
+import type { AgentChoiceBook, ChoiceAttempt } from '../agentChoiceBook.ts';
 import { HostStoppedError, type BrokerHost, type DecideResult } from '../brokerHost.ts';
 import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
@@ -47,6 +49,8 @@ export type HubOptions = {
   rateLimit: number;
   /** Queue status goes out at most this often (coalesced). */
   queueStatusIntervalMs?: number;
+  /** Checks and writes down a decision's `agentChoice` (agentChoiceBook.ts). */
+  agentChoices?: AgentChoiceBook;
 
   /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
   maxFrameBytes?: number;
@@ -405,8 +409,49 @@ export class Hub {
    *  with an `ack` or an `error` naming the request. */
   private decide(conn: ClientConnection, message: PermissionResponse): void {
     const ref = message.clientMsgId;
+    if (message.agentChoice === undefined) {
+      this.decideNow(conn, message, undefined);
+      return;
+    }
+    const choices = this.options.agentChoices;
+    if (!choices) {
+      this.sendError(conn, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices', ref, message.requestId);
+      return;
+    }
+    // The choice is checked against the request's offer (context.agentChoices), read from the store.
+    this.store.getRequest(message.requestId).then(
+      (view) => {
+        const attempt = this.choiceAttempt(conn, message);
+        const refusal = choices.check(attempt, view?.context);
+        if (refusal) {
+          this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
+          return;
+        }
+        this.decideNow(conn, message, choices.choiceOf(attempt, view?.context));
+      },
+      (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
+    );
+  }
+
+  private choiceAttempt(conn: ClientConnection, message: PermissionResponse): ChoiceAttempt {
+    return {
+      requestId: message.requestId,
+      decision: message.decision,
+      decidedBy: conn.label,
+      ...(message.agentChoice !== undefined ? { agentChoice: message.agentChoice } : {}),
+      hasRemember: message.remember !== undefined,
+      hasUpdatedInput: message.updatedInput !== undefined,
+    };
+  }
+
+  /** Writes the attempt down and decides, in one synchronous step (agentChoiceBook.ts). */
+  private decideNow(conn: ClientConnection, message: PermissionResponse, chosen: AgentChoice | undefined): void {
+    const ref = message.clientMsgId;
+    const choices = this.options.agentChoices;
     let pending: Promise<DecideResult>;
+    let recorded: object | undefined;
     try {
+      recorded = choices?.record(this.choiceAttempt(conn, message));
       pending = this.host.decide({
         requestId: message.requestId,
         decision: message.decision,
@@ -419,10 +464,10 @@ export class Hub {
         ...(message.message !== undefined ? { message: message.message } : {}),
         ...(ref !== undefined ? { clientMsgId: ref } : {}),
         ...(message.remember !== undefined ? { remember: message.remember } : {}),
-        ...(conn.params.address ? { address: conn.params.address } : {}),
-        ...(conn.params.device ? { device: { id: conn.params.device.id, name: conn.params.device.name } } : {}),
+        ...(chosen ? { agentChoice: { id: chosen.id, kind: chosen.kind, label: chosen.label } } : {}),
       });
     } catch (error) {
+      choices?.forget(message.requestId, recorded);
       this.decisionFailed(conn, error, ref, message.requestId);
       return;
     }
@@ -437,6 +482,7 @@ export class Hub {
             ...(remember ? { remember } : {}),
           });
         } else {
+          choices?.forget(message.requestId, recorded);
           conn.send({
             type: 'error',
             code: answer.code,
@@ -447,7 +493,10 @@ export class Hub {
           });
         }
       },
-      (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
+      (error: unknown) => {
+        choices?.forget(message.requestId, recorded);
+        this.decisionFailed(conn, error, ref, message.requestId);
+      },
     );
   }
 

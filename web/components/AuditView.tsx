@@ -29,6 +29,7 @@ import {
   visibleText,
 } from '../../protocol/index.ts';
 import { ApiError, api, appHeaders, errorText } from '../state/api.ts';
+import { AgentBadge } from './AgentBadge.tsx';
 import { downloadText, isoTime, toCsv } from '../state/exportFile.ts';
 import { InputView } from './InputView.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
@@ -151,6 +152,7 @@ function exportCsv(entries: readonly AuditEntry[]): void {
     'agent',
     'sessionId',
     'cwd',
+    'agentChoice',
   ];
   const rows = entries.map((e) => [
     e.requestId,
@@ -171,6 +173,7 @@ function exportCsv(entries: readonly AuditEntry[]): void {
     e.agent,
     e.sessionId,
     e.cwd,
+    e.agentChoice ? `${e.agentChoice.label} (${e.agentChoice.kind})` : undefined,
   ]);
   downloadText('gatehouse-audit.csv', 'text/csv', toCsv(header, rows));
 }
@@ -218,6 +221,7 @@ function EntryDetails({ requestId }: { requestId: string }) {
             <Field name="Rule" value={whole.ruleId} mono />
             <Field name="Note" value={noteText(whole)} />
             <Field name="Agent" value={whole.agent} />
+            <Field name="Agent's own choice" value={whole.agentChoice ? `${whole.agentChoice.label} (${whole.agentChoice.kind})` : undefined} />
             <Field name="Session" value={whole.sessionId} mono />
             <Field name="Folder" value={whole.cwd} mono />
           </dl>
@@ -269,7 +273,7 @@ function AuditRow({ entry: e }: { entry: AuditListEntry }) {
         )}
       </td>
       <td data-label="Agent" className="small">
-        {e.agent && <Visible text={e.agent} />}
+        <AgentBadge agent={e.agent} {...(e.agentChoice ? { choice: e.agentChoice } : {})} />
       </td>
       <td data-label="Details">
         <EntryDetails requestId={e.requestId} />

@@ -9,11 +9,13 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { describeOutcome } from '../../machines/queue.ts';
+import { humanMustLookOf } from '../../protocol/index.ts';
 import { allowRequest, denyRequest, openEditor } from '../state/cardActions.ts';
 import { neighbour } from '../state/selection.ts';
 import { describeStored, outcomeClass, useServerHistory, type StoredEntry } from '../state/serverHistory.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { useShowLastKnownQueue } from '../pwa/offlineQueue.ts';
+import { AgentBadge } from './AgentBadge.tsx';
 import { LastKnownQueue } from './LastKnownQueue.tsx';
 import { RequestCard } from './RequestCard.tsx';
 import { HiddenWarning, Visible, inputSummary } from './Visible.tsx';
@@ -58,6 +60,7 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
   });
 
   useEffect(() => {
+    const mustLookOf = (id: string) => humanMustLookOf(actor.getSnapshot().context.queue.cards[id]?.request.context) !== undefined;
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
       if (e.key === '?') {
@@ -77,6 +80,8 @@ export function QueueView({ onHelp }: { onHelp: () => void }) {
         case 'd':
           // A held-down key repeats: it must never decide the card that moved under it.
           if (!current || e.repeat) break;
+          // Where the agent says a human must look, only a click allows (AgentTold.tsx says so on the card).
+          if (e.key === 'a' && mustLookOf(current)) break;
           if (e.key === 'a') allowRequest(actor, current);
           else denyRequest(actor, current);
           setSelected(neighbour(visible, visible, current));
@@ -161,6 +166,7 @@ function HistoryList() {
               <span className="tool mono">
                 <Visible text={entry.toolName} />
               </span>{' '}
+              <AgentBadge agent={entry.context.agent} context={entry.context} />{' '}
               <span className="what">
                 <Visible text={describeOutcome(entry)} />
               </span>

@@ -8,13 +8,16 @@ import { useEffect, useRef, useState } from 'react';
 import type { CardPhase, HistoryEntry } from '../../machines/queue.ts';
 import { describeOutcome, rejectionText } from '../../machines/queue.ts';
 import type { PermissionRequestEvent } from '../../protocol/index.ts';
-import { hasHiddenCharacters, OUTCOME_LABELS, RULE_SCOPES, visibleJson, visibleText } from '../../protocol/index.ts';
+import { hasHiddenCharacters, humanMustLookOf, OUTCOME_LABELS, RULE_SCOPES, visibleJson, visibleText } from '../../protocol/index.ts';
 import { allowEdited, allowRequest, alwaysAllowRequest, chosenScope, denyRequest, openEditor } from '../state/cardActions.ts';
 import { ConnectionContext } from '../state/connection.ts';
 import { setDraft, useDraft } from '../state/drafts.ts';
 import { parseEditedInput } from '../state/editInput.ts';
 import { useRuleProposal } from '../state/ruleProposals.ts';
 import { useNow } from '../state/useNow.ts';
+import { AgentBadge } from './AgentBadge.tsx';
+import { AgentChoices } from './AgentChoices.tsx';
+import { AgentTold, MustLookNotice } from './AgentTold.tsx';
 import { InputView } from './InputView.tsx';
 import { HiddenWarning, Visible } from './Visible.tsx';
 
@@ -40,7 +43,6 @@ function ContextLine({ context, inputDescription }: { context: PermissionRequest
   const items: Array<[string, string]> = [];
   if (context.sessionId) items.push(['Session', context.sessionId]);
   if (context.cwd) items.push(['Folder', context.cwd]);
-  if (context.agent) items.push(['Agent', context.agent]);
   if (items.length === 0 && !context.description) return null;
   return (
     <>
@@ -252,6 +254,7 @@ function FinishedCard({ entry }: { entry: HistoryEntry }) {
         <h3>
           <Visible text={entry.toolName} />
         </h3>
+        <AgentBadge agent={entry.context.agent} context={entry.context} />
         {elsewhere && <span className="badge">decided elsewhere</span>}
       </header>
       <p className="outcome">
@@ -299,6 +302,7 @@ export function RequestCard({ requestId, selected = false, onSelect }: { request
   const expired = request.expiresAt <= now;
   const busy = phase.kind !== 'waiting' || expired;
   const titleId = `card-title-${requestId}`;
+  const mustLook = humanMustLookOf(request.context) !== undefined;
   return (
     <article
       ref={ref}
@@ -314,10 +318,13 @@ export function RequestCard({ requestId, selected = false, onSelect }: { request
         <h3 id={titleId}>
           <Visible text={request.toolName} />
         </h3>
+        <AgentBadge agent={request.context.agent} context={request.context} />
         <Countdown expiresAt={request.expiresAt} />
       </header>
       <ContextLine context={request.context} inputDescription={request.toolName === 'Bash' ? request.input.description : undefined} />
+      <AgentTold context={request.context} />
       <InputView toolName={request.toolName} input={request.input} />
+      <MustLookNotice context={request.context} />
       <PhaseLine phase={phase} />
       {draft.editing && !busy && <Editor requestId={requestId} input={request.input} />}
       <div className="actions">
@@ -331,7 +338,9 @@ export function RequestCard({ requestId, selected = false, onSelect }: { request
           Edit and allow
         </button>
       </div>
-      <AlwaysAllow requestId={requestId} busy={busy} />
+      <AgentChoices requestId={requestId} context={request.context} busy={busy} />
+      {/* Where the agent says a human must look, no rule is offered (the server refuses one too). */}
+      {!mustLook && <AlwaysAllow requestId={requestId} busy={busy} />}
       <label className="reason">
         <span>Reason (sent with Deny; Enter denies)</span>
         <input

@@ -4,7 +4,7 @@
  */
 import type { ConnectionRef } from './connection.ts';
 import { sendDecision } from './connection.ts';
-import type { RuleScope } from '../../protocol/index.ts';
+import type { AgentChoice, RuleScope } from '../../protocol/index.ts';
 import { getDraft, setDraft } from './drafts.ts';
 import { getRuleProposal } from './ruleProposals.ts';
 
@@ -34,6 +34,14 @@ export function alwaysAllowRequest(actor: ConnectionRef, requestId: string): boo
   const chosen = prefix !== null && proposal.prefixes.some((p) => p.pattern === prefix) ? prefix : undefined;
   sendDecision(actor, { requestId, decision: 'allow', remember: { scope, ...(chosen !== undefined ? { prefix: chosen } : {}) } });
   return true;
+}
+
+/** One of the agent's own choices, exactly as the agent offered it (protocol/agentChoices.ts):
+ *  its kind says allow or deny; a reject carries the card's reason. */
+export function chooseAgentOption(actor: ConnectionRef, requestId: string, choice: AgentChoice): void {
+  const allow = choice.kind === 'allow_once' || choice.kind === 'allow_always';
+  const reason = getDraft(requestId).reason.trim();
+  sendDecision(actor, { requestId, decision: allow ? 'allow' : 'deny', agentChoice: choice.id, ...(!allow && reason ? { message: reason } : {}) });
 }
 
 export function allowEdited(actor: ConnectionRef, requestId: string, updatedInput: Record<string, unknown>): void {

@@ -21,6 +21,7 @@ export type DecisionRequest = {
   updatedInput?: Record<string, unknown>;
   message?: string;
   remember?: Remember;
+  agentChoice?: string;
 };
 
 /** Each decision gets its own clientMsgId: the server's ack and error name it. */

@@ -10,7 +10,8 @@
  * a tool-use once its input is whole (at its permission ask, else when it ends; its diffs
  * in the input), its completion a tool-result. The agent's
  * permission asks go through the broker like Claude's (`ctx.ask`), mapped with the proxy's
- * rules (permission.ts): allow → `allow_once`, else a reject; never `allow_always`.
+ * rules (permission.ts): allow → `allow_once`, else a reject; the option the human chose
+ * on the card (`allow_always` included) only when they chose it.
  * The agent process gets the server's environment minus GATEHOUSE_* (the tokens stay here).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,7 @@ import { Readable, Writable } from 'node:stream';
 import { client, methods, ndJsonStream, PROTOCOL_VERSION, type ClientConnection, type SessionNotification } from '@agentclientprotocol/sdk';
 import { canonicalJson } from '../../../protocol/index.ts';
 import type { ChatAgent, TurnContext } from '../chatAgent.ts';
-import { allowAnswer, CANCELLED, parseAsk, rejectAnswer, requestSpecOf, toolOf, type AcpAnswer, type AcpAsk } from './permission.ts';
+import { allowAnswer, CANCELLED, chosenOption, parseAsk, rejectAnswer, requestSpecOf, toolOf, type AcpAnswer, type AcpAsk } from './permission.ts';
 import { splitWords } from './words.ts';
 
 /** The prefix of an ACP agent kind: `acp:gemini --acp`. */
@@ -144,15 +145,21 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
     const ask = parsed.value;
     announce(turn, ask);
     const request = requestSpecOf(ask, { agent: spec, cwd: turn.ctx.session.cwd, idempotencyKey: 'unused' });
+    // What the agent told beyond the tool (its options as the card's choices, title, kind); the chat sets agent, session, folder.
+    const { agent: _agent, sessionId: _session, cwd: _cwd, toolUseId: _tool, description, ...told } = request.context;
     const answer = await turn.ctx.ask(request.toolName, request.input, {
       toolUseId: ask.toolCall.toolCallId,
       signal,
-      ...(typeof request.context.description === 'string' ? { description: request.context.description } : {}),
+      context: told,
+      ...(typeof description === 'string' ? { description } : {}),
     });
     const id = ask.toolCall.toolCallId;
     if (answer.requestId) turn.requestIds.set(id, answer.requestId);
+    // The option the human chose on the card, when the agent offered it for this decision.
+    const chosen = chosenOption(ask.options, answer.agentChoice?.id, answer.behavior === 'allow' ? 'allow' : 'deny');
     // ACP cannot carry an edited input: an edit is a reject (never run what was not approved).
-    if (answer.behavior === 'allow' && canonicalJson(answer.updatedInput) === canonicalJson(request.input)) return allowAnswer(ask.options);
+    if (answer.behavior === 'allow' && canonicalJson(answer.updatedInput) === canonicalJson(request.input))
+      return chosen ? { outcome: { outcome: 'selected', optionId: chosen.optionId } } : allowAnswer(ask.options);
     const message = answer.behavior === 'deny' ? answer.message : 'Allowed with an edited input, which an ACP agent cannot take: rejected.';
     // Not every agent reports a refused call (Gemini CLI does not): the chat shows it now.
     if (!turn.resulted.has(id)) {
@@ -166,7 +173,8 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
         ...(answer.requestId ? { requestId: answer.requestId } : {}),
       });
     }
-    return answer.behavior === 'deny' && answer.outcome === 'cancelled' ? CANCELLED : rejectAnswer(ask.options);
+    if (answer.behavior === 'deny' && answer.outcome === 'cancelled') return CANCELLED;
+    return chosen && answer.behavior === 'deny' ? { outcome: { outcome: 'selected', optionId: chosen.optionId } } : rejectAnswer(ask.options);
   };
 
   async function start(cwd: string): Promise<Live> {

@@ -3,13 +3,24 @@
  * an option kind this version does not know is kept but never chosen), turn it into a
  * Gatehouse request (tool name, input, context), and turn Gatehouse's outcome into the
  * agent's own answer: one of ITS option ids, or the `cancelled` outcome. Fail closed:
- * only an allow decision of a human or a rule selects an allow option, and only
- * `allow_once` (see docs/integrations.md, "Any ACP agent"). I/O lives in proxy.ts.
+ * only an allow decision of a human or a rule selects an allow option: `allow_once`, or
+ * the option the human chose on the card (`chosenOption`: offered, of a known kind, fitting
+ * the decision; docs/integrations.md, "The agent's own choices"). I/O lives in proxy.ts.
  */
 import { basename } from 'node:path';
 import { z } from 'zod';
 import type { PermissionOption, PermissionOptionKind, RequestPermissionResponse } from '@agentclientprotocol/sdk';
-import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent } from '../../../protocol/index.ts';
+import {
+  AGENT_CHOICE_KINDS,
+  canonicalJson,
+  choiceFitsDecision,
+  describeIssues,
+  jsonByteLength,
+  LIMITS,
+  outcomeMessageForAgent,
+  type AgentChoice,
+  type Decision,
+} from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 /** Larger pieces of the ask (diffs, raw input) are cut from the request beyond this. */
@@ -111,6 +122,8 @@ export function requestSpecOf(ask: AcpAsk, options: { agent: string; cwd?: strin
     toolUseId: call.toolCallId,
     // The agent's own options, so a card (and the audit) can show what the agent offered.
     acpOptions: ask.options.map((o) => ({ optionId: o.optionId, kind: o.kind, ...(o.name !== undefined ? { name: o.name } : {}) })),
+    // The same, as the card's choices (protocol/agentChoices.ts): known kinds only.
+    agentChoices: agentChoicesOfOptions(ask.options),
   };
   // (The request schema takes a folder of at most 4096 characters.)
   if (options.cwd && options.cwd.length <= 4096) context.cwd = options.cwd;
@@ -121,6 +134,18 @@ export function requestSpecOf(ask: AcpAsk, options: { agent: string; cwd?: strin
   // A generic `acp:<kind>` input holds the content already; otherwise keep what the agent showed.
   if (!toolName.startsWith('acp:') && call.content?.length) context.content = bounded(call.content);
   return { toolName, input, context, idempotencyKey: options.idempotencyKey, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) };
+}
+
+/** The agent's options as the card's choices, in the agent's order and wording; an
+ *  option of a kind this version does not know is not offered (it is never chosen). */
+export function agentChoicesOfOptions(options: readonly AcpOption[]): AgentChoice[] {
+  const choices: AgentChoice[] = [];
+  for (const o of options) {
+    const kind = AGENT_CHOICE_KINDS.find((k) => k === o.kind);
+    if (!kind) continue;
+    choices.push({ id: o.optionId, kind, label: (o.name?.trim() || o.optionId).slice(0, 1000) });
+  }
+  return choices;
 }
 
 export type AcpAnswer = RequestPermissionResponse;
@@ -143,6 +168,15 @@ export function rejectAnswer(options: readonly AcpOption[]): AcpAnswer {
 export function allowAnswer(options: readonly AcpOption[]): AcpAnswer {
   const allow = firstOf(options, 'allow_once');
   return allow ? selected(allow) : rejectAnswer(options);
+}
+
+/** The option the human chose on the card, when it is one the agent offered, of a known
+ *  kind that goes with the decision; else undefined (the plain answer applies). */
+export function chosenOption(options: readonly AcpOption[], choiceId: string | undefined, decision: Decision): AcpOption | undefined {
+  if (choiceId === undefined) return undefined;
+  const option = options.find((o) => o.optionId === choiceId);
+  const kind = AGENT_CHOICE_KINDS.find((k) => k === option?.kind);
+  return option && kind && choiceFitsDecision(kind, decision) ? option : undefined;
 }
 
 export type GatehouseVerdict =
@@ -174,11 +208,14 @@ export function verdictOf(outcome: AskOutcome, ask: AcpAsk, input: Record<string
           return never;
         }
       }
-      if (outcome.decision !== 'allow') return { kind: 'answer', answer: rejectAnswer(ask.options), why: outcomeMessageForAgent(outcome) };
+      const chosen = chosenOption(ask.options, outcome.agentChoice, outcome.decision);
+      const own = chosen ? ` (the agent's own ${chosen.kind})` : '';
+      if (outcome.decision !== 'allow')
+        return { kind: 'answer', answer: chosen ? selected(chosen) : rejectAnswer(ask.options), why: `${outcomeMessageForAgent(outcome)}${own}` };
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return { kind: 'answer', answer: rejectAnswer(ask.options), why: 'allowed with an edited input, which ACP cannot carry: rejected' };
       }
-      return { kind: 'answer', answer: allowAnswer(ask.options), why: outcomeMessageForAgent(outcome) };
+      return { kind: 'answer', answer: chosen ? selected(chosen) : allowAnswer(ask.options), why: `${outcomeMessageForAgent(outcome)}${own}` };
     }
     default: {
       const never: never = outcome;

@@ -59,6 +59,8 @@ export type AskOutcome =
       updatedInput?: Record<string, unknown> | undefined;
       message?: string | undefined;
       decidedBy?: string | undefined;
+      /** The agent's own choice the winning human decision named (an id of `context.agentChoices`). */
+      agentChoice?: string | undefined;
     }
   /** The server could not be used: `down` when it did not answer at all or could not
    *  prove it knows the agent token (both trip the hook's breaker). */
@@ -73,6 +75,7 @@ type RequestViewLike = {
   updatedInput?: unknown;
   message?: unknown;
   decidedBy?: unknown;
+  agentChoice?: unknown;
 };
 
 function errorText(result: HttpResult): string {
@@ -105,6 +108,8 @@ export function outcomeOf(view: RequestViewLike, requestId: string): Extract<Ask
     updatedInput: decision === 'allow' && isObject(view.updatedInput) ? view.updatedInput : undefined,
     message: typeof view.message === 'string' && view.message ? view.message : undefined,
     decidedBy: typeof view.decidedBy === 'string' ? view.decidedBy : undefined,
+    // Only a resolved request has a human's choice; the bridge checks it against its own offer.
+    ...(status === 'resolved' && typeof view.agentChoice === 'string' ? { agentChoice: view.agentChoice } : {}),
   };
 }
 

@@ -13,17 +13,19 @@
  * - `item/fileChange/requestApproval`: input `{changes: [{path, kind, diff}], reason}`
  *   (the diff from the item Codex announced; a change Codex did not show is declined).
  * Codex's own choices (`availableDecisions`, the proposed exec-policy amendment) are in
- * the request's context for the card and the audit. The answer is only ever `accept`
- * (an allow of the very input shown, when Codex offers `accept`), `decline` (a deny, a
- * timeout, an edited allow) or `cancel` (the turn was stopped): never `acceptForSession`
- * or an amendment, which would widen what Codex stops asking about; "always" is a
- * Gatehouse rule instead (visible, revocable). `serverRequest/resolved` for an ask still
+ * the request's context and, as `agentChoices` (codexChoices.ts), buttons on the card.
+ * The answer is the entry the human chose there, copied as Codex listed it; otherwise
+ * `accept` (an allow of the very input shown, when Codex offers `accept`), `decline` (a
+ * deny, a timeout, an edited allow) or `cancel` (the turn was stopped). So
+ * `acceptForSession` or an amendment, which widen what Codex stops asking about, go only
+ * when the human chose them, never for a Gatehouse rule's allow. `serverRequest/resolved` for an ask still
  * open (Codex cleared it itself) cancels its request with reason `answered-in-agent`.
  */
 import { canonicalJson, jsonByteLength, LIMITS } from '../../../protocol/index.ts';
 import type { Logger } from '../../log.ts';
 import type { ChatAgent, TurnContext } from '../chatAgent.ts';
 import { AppServer, type RpcId } from './appServer.ts';
+import { codexChoicesOf, codexDecisionFor } from './codexChoices.ts';
 
 export const ANSWERED_IN_AGENT = 'answered-in-agent';
 export const AGENT_ABORTED = 'agent-aborted';
@@ -157,7 +159,13 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
       }
       case 'turn/completed': {
         const done = isRecord(params.turn) ? params.turn : {};
-        if (turn.turnId === undefined || done.id === undefined || done.id === turn.turnId) turn.end(str(done.status) ?? 'completed');
+        if (turn.turnId === undefined || done.id === undefined || done.id === turn.turnId) {
+          // The real Codex (0.171) ends an interrupted turn first and sends the
+          // `serverRequest/resolved` of its still-open asks only after: the turn is over, so
+          // Codex takes no answer any more; the asks end as cleared by Codex now.
+          for (const controller of turn.asks.values()) controller.abort(ANSWERED_IN_AGENT);
+          turn.end(str(done.status) ?? 'completed');
+        }
         return;
       }
       default:
@@ -165,13 +173,15 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
     }
   };
 
-  const ask = async (live: Live, method: string, params: unknown, id: RpcId): Promise<{ decision: CodexDecision }> => {
+  const ask = async (live: Live, method: string, params: unknown, id: RpcId): Promise<{ decision: unknown }> => {
     const turn = live.turn;
     if (!turn || !isRecord(params)) return { decision: 'decline' };
     const itemId = str(params.itemId) ?? '';
     const item = turn.items.get(itemId);
     const context: Record<string, unknown> = { codexMethod: method, threadId: live.threadId };
     if (str(params.reason)) context.reason = str(params.reason)!.slice(0, 10_000);
+    const choices = codexChoicesOf(params.availableDecisions);
+    if (choices.length > 0) context.agentChoices = choices;
     for (const key of [
       'turnId',
       'itemId',
@@ -223,6 +233,10 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         ...(str(params.reason) ? { description: str(params.reason) } : {}),
       });
       if (answer.requestId) turn.requestIds.set(itemId, answer.requestId);
+      // The human's pick of Codex's own choices, when it goes with the decision (never with an edited allow).
+      const edited = answer.behavior === 'allow' && canonicalJson(answer.updatedInput) !== canonicalJson(input);
+      const chosen = edited ? undefined : codexDecisionFor(params.availableDecisions, answer.agentChoice?.id, answer.behavior === 'allow' ? 'allow' : 'deny');
+      if (chosen && !(answer.behavior === 'deny' && answer.outcome !== 'denied')) return { decision: chosen.entry };
       const decision = decisionOf(answer, input, params.availableDecisions);
       if (decision !== 'accept' && answer.behavior === 'allow')
         void say(turn, { role: 'system', kind: 'error', text: 'Allowed with an edited input, which Codex cannot take: declined.', isError: true });

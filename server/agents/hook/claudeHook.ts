@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson, describeIssues, outcomeMessageForAgent } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
+import { toldContextOf } from './told.ts';
 
 export const HOOK_AGENT = 'claude-code-hook';
 /** Where Claude Code's http hook (and `gatehouse hook` for after-events) posts. */
@@ -160,8 +161,14 @@ export function requestSpecOf(input: HookInput, timeoutMs: number): AskSpec {
   if (input.permission_mode) context.permissionMode = input.permission_mode;
   if (description) context.description = description;
   if (input.permission_suggestions) context.suggestions = input.permission_suggestions;
+  Object.assign(context, toldContextOf(input));
+  // Claude Code's PermissionRequest deny can also stop the turn (`interrupt: true`): offered on the card.
+  if (input.hook_event_name === 'PermissionRequest') context.agentChoices = [DENY_AND_INTERRUPT];
   return { toolName: input.tool_name, input: input.tool_input, context, timeoutMs, idempotencyKey: idempotencyKeyOf(input) };
 }
+
+/** The card's "Deny and stop the turn": a PermissionRequest deny with `interrupt: true`. */
+export const DENY_AND_INTERRUPT = { id: 'deny-interrupt', kind: 'reject_once', label: 'Deny and stop the turn', stopsTurn: true } as const;
 
 export type HookOutput = Record<string, unknown>;
 
@@ -201,12 +208,12 @@ export function allowOutput(event: HookEvent, updatedInput: Record<string, unkno
   }
 }
 
-export function denyOutput(event: HookEvent, message: string): HookOutput {
+export function denyOutput(event: HookEvent, message: string, interrupt = false): HookOutput {
   switch (event) {
     case 'PreToolUse':
       return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: message } };
     case 'PermissionRequest':
-      return { hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message } } };
+      return { hookSpecificOutput: { hookEventName: 'PermissionRequest', decision: { behavior: 'deny', message, ...(interrupt ? { interrupt: true } : {}) } } };
     default: {
       const never: never = event;
       return never;
@@ -232,7 +239,8 @@ export function outputOf(event: HookEvent, outcome: AskOutcome): HookOutput {
         return allowOutput(event, outcome.updatedInput, outcomeMessageForAgent(outcome));
       }
       if (outcome.status === 'cancelled') return stepAside(event, denyMessageOf(outcome));
-      return denyOutput(event, denyMessageOf(outcome));
+      // Only a human's deny that chose "Deny and stop the turn" interrupts.
+      return denyOutput(event, denyMessageOf(outcome), outcome.status === 'resolved' && outcome.agentChoice === DENY_AND_INTERRUPT.id);
     default: {
       const never: never = outcome;
       return never;

@@ -27,6 +27,8 @@ import { bodyTextOf, clientGoneSignalOf } from '../../http/nodeRequest.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Logger } from '../../log.ts';
 import type { EventStore } from '../../store/types.ts';
+import type { AgentChoiceBook } from '../../agentChoiceBook.ts';
+import { publicView } from '../../http/permissions.ts';
 import { outcomeOf, type AskOutcome } from '../client/ask.ts';
 import {
   afterEventMatches,
@@ -51,6 +53,8 @@ export type ClaudeHookRouteDeps = {
   metrics?: Metrics;
   logger: Logger;
   maxFrameBytes?: number;
+  /** The agent's own choice of each decision (server/agentChoiceBook.ts): the card's "Deny and stop the turn". */
+  agentChoices?: AgentChoiceBook;
 };
 
 function hookTimeoutOf(raw: string | undefined): { ok: true; seconds: number } | { ok: false; error: string } {
@@ -105,7 +109,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
     const waitMs = timeoutMs + Math.floor((hookTimeoutSeconds * 1000 - timeoutMs) / 2);
     const signal = clientGoneSignalOf(c);
     const { view, reason } = await waitForOutcome(deps, id, waitMs, signal, created.kind === 'created' ? created.request : undefined);
-    const finished = view ? outcomeOf(view, id) : undefined;
+    const finished = view ? outcomeOf(publicView(view, undefined, deps.agentChoices), id) : undefined;
     if (finished) return c.json(outputOf(event, finished));
     switch (reason) {
       case 'aborted':
@@ -142,7 +146,7 @@ export function claudeHookRoutes(deps: ClaudeHookRouteDeps): Hono {
       deps.logger.debug('permissions', 'cancel failed', { id, error: String(error) });
     }
     const view = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
-    const outcome = view ? outcomeOf(view, id) : undefined;
+    const outcome = view ? outcomeOf(publicView(view, undefined, deps.agentChoices), id) : undefined;
     return outcome && outcome.status !== 'cancelled' ? outcome : undefined;
   }
 

@@ -153,7 +153,7 @@ export class OpencodeBridge {
     if (entry.done) return;
     entry.done = true;
     this.waiting.delete(entry.ask.id);
-    const reply = replyOf(outcome, entry.spec.input);
+    const reply = replyOf(outcome, entry.spec.input, entry.ask);
     this.deps.log(`ask ${entry.ask.id}: ${reply.reply}${reply.message ? ` (${reply.message})` : ''}`);
     this.remember(entry.ask.id, reply);
   }

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestView } from '../../../protocol/index.ts';
+import { agentChoicesOf, type RequestView } from '../../../protocol/index.ts';
 import { connectClient, type TestClient } from '../../testing/index.ts';
 import { installAgent } from '../testing/agentInstall.ts';
 import { GATEHOUSE_BIN } from '../testing/claudeCli.ts';
@@ -308,6 +308,76 @@ describe('bin/gatehouse opencode --url (real opencode 1.18.33)', () => {
     TEST_TIMEOUT,
   );
 
+  it(
+    'AGX-6: a plain Allow is replied once even though opencode offers always; an agent choice of the other decision is refused (400) and decides nothing',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'plain-once');
+      const { asked, request, idle, from } = await promptAndAsk(`touch ${marker}`);
+      const refused = await gate.human.decide(request.id, { decision: 'deny', agentChoice: 'always' });
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body)).toContain('cannot go with decision deny');
+      expect((await gate.human.decide(request.id, { decision: 'allow', agentChoice: 'sometimes' })).status).toBe(400);
+      expect((await gate.human.get(request.id)).status).toBe('pending');
+      expect((await gate.human.decide(request.id, { decision: 'allow' })).status).toBe(200);
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(replied.properties.reply).toBe('once');
+      await idle;
+      expect(existsSync(marker)).toBe(true);
+      console.log(`[opencode] plain once in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'AGX-6: opencode\'s own "Always allow", chosen on the card with the patterns it allows shown, is replied always: later matching commands run without an ask (mkdir: opencode keeps it for the whole instance, so no other test of the file runs mkdir)',
+    async () => {
+      const t = Date.now();
+      const marker = join(work, 'out', 'always-1');
+      const second = join(work, 'out', 'always-2');
+      const { sessionId, asked, request, idle, from } = await promptAndAsk(`mkdir -p ${marker}`);
+      const choices = agentChoicesOf(request.context);
+      expect(choices.map((c) => [c.id, c.kind])).toEqual([
+        ['once', 'allow_once'],
+        ['always', 'allow_always'],
+        ['reject', 'reject_once'],
+      ]);
+      // What "always" would allow: opencode's own `always` patterns, shown on the card.
+      for (const pattern of asked.properties.always as string[]) expect(choices[1]?.scope).toContain(pattern);
+      expect((await gate.human.decide(request.id, { decision: 'allow', agentChoice: 'always' })).status).toBe(200);
+      const replied = await observer.next((e) => e.type === 'permission.replied' && e.properties.requestID === asked.properties.id, 30_000, from);
+      expect(replied.properties.reply).toBe('always');
+      await idle;
+      expect(existsSync(marker)).toBe(true);
+      // The same session, a command the `always` patterns cover: opencode asks nobody.
+      const next = observer.events.length;
+      const prompted = await oc('POST', `/session/${sessionId}/prompt_async`, {
+        parts: [{ type: 'text', text: `RUN: mkdir -p ${second}` }],
+        model: { providerID: 'fake', modelID: 'fake-model' },
+      });
+      expect(prompted.status).toBe(204);
+      await observer.next((e) => e.type === 'session.status' && e.properties.sessionID === sessionId && e.properties.status?.type === 'idle', 60_000, next);
+      expect(observer.events.slice(next).some((e) => e.type === 'permission.asked')).toBe(false);
+      expect(existsSync(second)).toBe(true);
+      // Wider than the session: a new session of the same opencode instance is not asked either.
+      const third = join(work, 'out', 'always-3');
+      const other = await oc('POST', '/session', { title: 'another session' });
+      const fromOther = observer.events.length;
+      await oc('POST', `/session/${other.body.id}/prompt_async`, {
+        parts: [{ type: 'text', text: `RUN: mkdir -p ${third}` }],
+        model: { providerID: 'fake', modelID: 'fake-model' },
+      });
+      await observer.next(
+        (e) => e.type === 'session.status' && e.properties.sessionID === other.body.id && e.properties.status?.type === 'idle',
+        60_000,
+        fromOther,
+      );
+      expect(observer.events.slice(fromOther).some((e) => e.type === 'permission.asked')).toBe(false);
+      expect(existsSync(third)).toBe(true);
+      console.log(`[opencode] always in ${seconds(Date.now() - t)}`);
+    },
+    TEST_TIMEOUT,
+  );
   it(
     'OPENCODE-2: denied in Gatehouse: replied reject with the reason, the command does not run, the tool part carries the reason',
     async () => {

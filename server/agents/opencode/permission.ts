@@ -4,12 +4,13 @@
  * turn an ask into a Gatehouse request, and Gatehouse's outcome into opencode's reply.
  * Fail closed: only an allow decision of a human or a rule replies `once`; everything
  * else (a deny, a timeout, a cancel, a server that is down or unproven) replies
- * `reject` with a message saying why. opencode's own `always` is never sent (it widens
- * what opencode stops asking about, beyond anything Gatehouse shows or records).
+ * `reject` with a message saying why. opencode's own `always` is sent only when the
+ * human chose it on the card (the choice `always`, shown with the patterns it would
+ * allow from now on; protocol/agentChoices.ts), never for a rule's allow.
  * I/O lives in bridge.ts and server/cli/opencode.ts.
  */
 import { z } from 'zod';
-import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent } from '../../../protocol/index.ts';
+import { canonicalJson, describeIssues, jsonByteLength, LIMITS, outcomeMessageForAgent, type AgentChoice } from '../../../protocol/index.ts';
 import type { AskOutcome, AskSpec } from '../client/ask.ts';
 
 /** Larger pieces of an ask (metadata with a diff, long pattern lists) are cut beyond this. */
@@ -102,8 +103,9 @@ export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string | undefi
     permission: ask.permission,
     patterns: bounded(ask.patterns),
     metadata: bounded(ask.metadata),
-    // What opencode's own "always" would allow from now on (Gatehouse never sends it).
+    // What opencode's own "always" would allow from now on (sent only when the human chose it).
     always: bounded(ask.always),
+    agentChoices: agentChoicesOf(ask),
   };
   if (ask.tool?.callID) context.toolUseId = ask.tool.callID;
   if (options.cwd && options.cwd.length <= 4096) context.cwd = options.cwd;
@@ -112,14 +114,27 @@ export function requestSpecOf(ask: OpencodeAsk, options: { cwd?: string | undefi
   return { toolName, input, context, idempotencyKey: options.idempotencyKey };
 }
 
+/** opencode's three replies as the card's choices; `always` with the patterns it would
+ *  allow (offered only when opencode names some: an empty `always` would widen to nothing
+ *  anyone could see). */
+export function agentChoicesOf(ask: OpencodeAsk): AgentChoice[] {
+  const choices: AgentChoice[] = [{ id: 'once', kind: 'allow_once', label: 'Allow once' }];
+  if (ask.always.length > 0) {
+    const scope = `opencode stops asking for "${ask.permission}" matching: ${ask.always.join(', ')}`;
+    choices.push({ id: 'always', kind: 'allow_always', label: 'Always allow', scope: scope.slice(0, LIMITS.maxMessageLength) });
+  }
+  choices.push({ id: 'reject', kind: 'reject_once', label: 'Reject' });
+  return choices;
+}
+
 /** opencode's reply body (`POST /permission/:id/reply`). */
-export type OpencodeReply = { reply: 'once' | 'reject'; message?: string };
+export type OpencodeReply = { reply: 'once' | 'always' | 'reject'; message?: string };
 
 const rejected = (message: string): OpencodeReply => ({ reply: 'reject', message: message.slice(0, LIMITS.maxMessageLength) });
 
 /** What Gatehouse's outcome means for opencode. An allow whose `updatedInput` differs
  *  from the input is a reject: opencode cannot carry an edited input back. */
-export function replyOf(outcome: AskOutcome, input: Record<string, unknown>): OpencodeReply {
+export function replyOf(outcome: AskOutcome, input: Record<string, unknown>, ask: Pick<OpencodeAsk, 'always'> = { always: [] }): OpencodeReply {
   switch (outcome.kind) {
     case 'unavailable':
       return rejected(`Gatehouse could not be asked, so this was not allowed: ${outcome.reason}`);
@@ -141,7 +156,8 @@ export function replyOf(outcome: AskOutcome, input: Record<string, unknown>): Op
       if (outcome.updatedInput && canonicalJson(outcome.updatedInput) !== canonicalJson(input)) {
         return rejected('Allowed in Gatehouse with an edited input, which opencode cannot carry: not allowed. Ask again with the edited command.');
       }
-      return { reply: 'once' };
+      // `always` only when the human chose it (agentChoiceBook.ts: never for a rule) and opencode offered it.
+      return { reply: outcome.agentChoice === 'always' && ask.always.length > 0 ? 'always' : 'once' };
     default: {
       const never: never = outcome;
       return never;

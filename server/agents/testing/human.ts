@@ -11,7 +11,7 @@ export type Human = {
   nextPending(timeoutMs?: number): Promise<RequestView>;
   decide(
     id: string,
-    body: { decision: 'allow' | 'deny'; updatedInput?: Record<string, unknown>; message?: string; remember?: { scope: string } },
+    body: { decision: 'allow' | 'deny'; updatedInput?: Record<string, unknown>; message?: string; remember?: { scope: string }; agentChoice?: string },
   ): Promise<{ status: number; body: unknown }>;
   get(id: string): Promise<RequestView>;
 };

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentChoicesOf } from '../../../../protocol/index.ts';
 import { connectClient, startServerProcess, type Frame, type ServerProcess, type TestClient } from '../../../testing/index.ts';
 import { FINAL_TEXT, FIRST_TEXT, runPrompt, type AgentUnderTest, type StartedAgent } from './agents.ts';
 
@@ -125,6 +126,30 @@ export function acpChatSuite(agent: AgentUnderTest): void {
         expect(end.message.text).toContain('cancelled');
         expect(existsSync(marker)).toBe(false);
         console.log(`[acp chat ${agent.name}] stopped turn in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
+      "AGX-7: in a chat, the agent's own allow_always chosen on the card is what the agent gets: the command runs, and the same command in that session runs again without an ask",
+      async () => {
+        const t = Date.now();
+        // A session of its own (the agent keeps its "always" for the session); mkdir, which no other test runs.
+        const marker = join(root, 'always-1');
+        const { id, request, from } = await turn(undefined, `mkdir -p ${marker}`);
+        const always = agentChoicesOf(request.context).find((c) => c.kind === 'allow_always');
+        expect(always, 'the agent offers an allow_always option').toBeDefined();
+        expect(request.context.acpOptions).toContainEqual(expect.objectContaining({ optionId: always!.id, kind: 'allow_always' }));
+        ws.send({ type: 'permission-response', requestId: request.id, decision: 'allow', agentChoice: always!.id, clientMsgId: crypto.randomUUID() });
+        await turnEnd(id, from);
+        expect(existsSync(marker)).toBe(true);
+        rmSync(marker, { recursive: true });
+        const next = ws.frames.length;
+        expect((await server.api(`/api/sessions/${id}/messages`, { method: 'POST', json: { prompt: runPrompt(`mkdir -p ${marker}`) } })).status).toBe(202);
+        await turnEnd(id, next);
+        expect(ws.frames.slice(next).some((frame) => frame.type === 'permission-request' && frame.context?.sessionId === id)).toBe(false);
+        expect(existsSync(marker)).toBe(true);
+        console.log(`[acp chat ${agent.name}] allow_always in ${seconds(Date.now() - t)}`);
       },
       TEST_TIMEOUT,
     );

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestView } from '../../../../protocol/index.ts';
+import { agentChoicesOf, type RequestView } from '../../../../protocol/index.ts';
 import { startScriptedEditor, type EditorMessage, type ScriptedEditor } from '../../testing/acpEditor.ts';
 import { startTestGatehouse, type TestGatehouse } from '../../testing/gatehouseServer.ts';
 import { LineSplitter, messageOf } from '../lines.ts';
@@ -104,8 +104,8 @@ export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boole
     });
 
     /** Send a prompt that runs `command`; resolves with the editor's copy of the ask and the Gatehouse request. */
-    async function promptAndAsk(command: string) {
-      const prompt = editor.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: runPrompt(command) }] }, 60_000);
+    async function promptAndAsk(command: string, inSession = sessionId) {
+      const prompt = editor.request('session/prompt', { sessionId: inSession, prompt: [{ type: 'text', text: runPrompt(command) }] }, 60_000);
       const ask = await editor.next((m) => m.method === 'session/request_permission', 60_000);
       const request = await gate.human.nextPending(60_000);
       return { prompt, ask, request };
@@ -189,6 +189,41 @@ export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boole
     );
 
     it(
+      "AGX-7: the agent's own allow_always, chosen on the card, is the option the agent gets (its id exactly, its wording on the card); the command runs",
+      async () => {
+        const t = Date.now();
+        // A session of its own: the agent keeps its "always" for the rest of that session (claude-agent-acp's
+        // may even switch the session's mode), and the later tests' commands must still ask.
+        const own = await editor.request('session/new', { cwd: work, mcpServers: [] }, 60_000);
+        const ownSession = (own.result as { sessionId: string }).sessionId;
+        const marker = join(out, 'always');
+        const { prompt, ask, request } = await promptAndAsk(`mkdir -p ${marker}`, ownSession);
+        const options = (ask.params as { options: Array<{ optionId: string; kind: string; name?: string }> }).options;
+        const always = options.find((o) => o.kind === 'allow_always');
+        expect(always, 'the agent offers an allow_always option').toBeDefined();
+        // The card's choices are the agent's options, in its order, with its names.
+        expect(agentChoicesOf(request.context).map((c) => [c.id, c.kind, c.label])).toEqual(
+          options
+            .filter((o) => ['allow_once', 'allow_always', 'reject_once', 'reject_always'].includes(o.kind))
+            .map((o) => [o.optionId, o.kind, o.name ?? o.optionId]),
+        );
+        expect((await gate.human.decide(request.id, { decision: 'allow', agentChoice: always!.optionId })).status).toBe(200);
+        await editor.next((m) => m.method === '$/cancel_request');
+        answeredByProxy.add(JSON.stringify(ask.id));
+        editor.respond(ask.id, { outcome: { outcome: 'selected', optionId: optionOf(ask, 'reject_once') } });
+        expect((await prompt).result).toMatchObject({ stopReason: 'end_turn' });
+        expect(existsSync(marker)).toBe(true);
+        // What the agent itself received for that ask: exactly the chosen option.
+        const answers = splitLines(readFileSync(join(tapDir, 'agent-stdin.bin')))
+          .map((line) => messageOf(line))
+          .filter((m) => m !== undefined && m.method === undefined && JSON.stringify(m.id) === JSON.stringify(ask.id));
+        expect(answers.map((m) => (m as { result?: unknown }).result)).toEqual([{ outcome: { outcome: 'selected', optionId: always!.optionId } }]);
+        console.log(`[acp ${agent.name}] allow_always in ${seconds(Date.now() - t)}`);
+      },
+      TEST_TIMEOUT,
+    );
+
+    it(
       "ACP-4: session/cancel: the agent's ask is answered cancelled, the Gatehouse request is cancelled, nothing runs",
       async () => {
         const t = Date.now();
@@ -255,7 +290,7 @@ export function acpProxySuite(agent: AgentUnderTest, options: { noEditor?: boole
       const agentIn = splitLines(readFileSync(join(tapDir, 'agent-stdin.bin')));
       // Agent -> editor: identical, plus the proxy's own $/cancel_request lines.
       const ownToEditor = editor.received.filter((line) => messageOf(line)?.method === '$/cancel_request');
-      expect(ownToEditor.length).toBe(3); // allow, deny, session/cancel
+      expect(ownToEditor.length).toBe(4); // allow, deny, allow_always (AGX-7), session/cancel
       const passedToEditor = editor.received.filter((line) => !ownToEditor.includes(line));
       expect(Buffer.concat(passedToEditor).equals(Buffer.concat(agentOut))).toBe(true);
       // Editor -> agent: identical, minus the editor's replies to asks the proxy answered,
