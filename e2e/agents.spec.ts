@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { gemini, runPrompt, type StartedAgent } from '../server/agents/acp/testing/agents.ts';
+import { claudeAgentAcp, gemini, runPrompt, type StartedAgent } from '../server/agents/acp/testing/agents.ts';
 import { startCodexUnderTest, type CodexUnderTest } from '../server/agents/codex/testing/codexUnderTest.ts';
 import { bash, card, expect, historyEntry, openApp, test, type Gatehouse } from './support/gatehouse.ts';
 
@@ -123,38 +123,44 @@ async function chatJourney(page: Page, gatehouse: Gatehouse, command: string, ag
   return requestId;
 }
 
-test.describe('AGX-13: an ACP chat with the real Gemini CLI', () => {
-  let agent: StartedAgent;
-  let root: string;
-  let kind = '';
-  test.beforeAll(async () => {
-    test.setTimeout(240_000);
-    agent = await gemini.start();
-    root = mkdtempSync(join(tmpdir(), 'gh-e2e-gemini-'));
-    mkdirSync(join(root, 'bin'));
-    // A short name for the card: the agent is named after its command's basename.
-    symlinkSync(agent.command[0]!, join(root, 'bin', 'gemini'));
-    kind = `acp:${[join(root, 'bin', 'gemini'), ...agent.command.slice(1)].join(' ')}`;
-  });
-  test.afterAll(async () => {
-    await agent?.stop();
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
-  test.use({
-    // (Playwright reads a fixture's dependencies from the pattern: it must be there, empty.)
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the object pattern
-    serverArgs: async ({}, use) => use(['--agent', kind]),
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the object pattern
-    serverEnv: async ({}, use) => use(agent.env),
-  });
+// Both ACP agents of the issue's "done means": Gemini CLI and claude-agent-acp (Claude Code inside).
+for (const { agentUnderTest, link, badge } of [
+  { agentUnderTest: gemini, link: 'gemini', badge: /ACP:|Gemini/ },
+  { agentUnderTest: claudeAgentAcp, link: 'claude-agent-acp', badge: /ACP:/ },
+]) {
+  test.describe(`AGX-13: an ACP chat with the real ${agentUnderTest.name}`, () => {
+    let agent: StartedAgent;
+    let root: string;
+    let kind = '';
+    test.beforeAll(async () => {
+      test.setTimeout(240_000);
+      agent = await agentUnderTest.start();
+      root = mkdtempSync(join(tmpdir(), `gh-e2e-${link}-`));
+      mkdirSync(join(root, 'bin'));
+      // A short name for the card: the agent is named after its command's basename.
+      symlinkSync(agent.command[0]!, join(root, 'bin', link));
+      kind = `acp:${[join(root, 'bin', link), ...agent.command.slice(1)].join(' ')}`;
+    });
+    test.afterAll(async () => {
+      await agent?.stop();
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
+    test.use({
+      // (Playwright reads a fixture's dependencies from the pattern: it must be there, empty.)
+      // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the object pattern
+      serverArgs: async ({}, use) => use(['--agent', kind]),
+      // biome-ignore lint/correctness/noEmptyPattern: Playwright requires the object pattern
+      serverEnv: async ({}, use) => use(agent.env),
+    });
 
-  test("AGX-13: a prompt, the permission card with the agent's own choices, Allow, the tool result in the chat", async ({ page, gatehouse }) => {
-    test.setTimeout(120_000);
-    const marker = join(root, 'ran');
-    await chatJourney(page, gatehouse, `touch ${marker}`, /ACP:|Gemini/);
-    expect(existsSync(marker)).toBe(true);
+    test("AGX-13: a prompt, the permission card with the agent's own choices, Allow, the tool result in the chat", async ({ page, gatehouse }) => {
+      test.setTimeout(120_000);
+      const marker = join(root, 'ran');
+      await chatJourney(page, gatehouse, `touch ${marker}`, badge);
+      expect(existsSync(marker)).toBe(true);
+    });
   });
-});
+}
 
 test.describe('AGX-14: a Codex chat with the real codex app-server', () => {
   let codex: CodexUnderTest;
