@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { SCREENSHOTS, bash, card, expect, openApp, test, type Gatehouse } from './support/gatehouse.ts';
-import { auditScene, chatScene, helpScene, queueScene, rulesScene } from './support/scenes.ts';
+import { auditScene, chatScene, devicesScene, helpScene, queueScene, rulesScene } from './support/scenes.ts';
 
 const shot = (page: Page, name: string, fullPage: boolean) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
@@ -76,6 +76,10 @@ test.describe('desktop', () => {
     await auditScene(page, gatehouse);
     await shot(page, 'audit', true);
   });
+  test('screenshots: devices', async ({ page, gatehouse }) => {
+    await devicesScene(page, gatehouse);
+    await shot(page, 'devices', true);
+  });
   test('screenshots: help', async ({ page, gatehouse }) => {
     await helpScene(page, gatehouse);
     await shot(page, 'help', false);
@@ -117,6 +121,10 @@ test.describe('phone', () => {
   test('screenshots: phone audit', async ({ page, gatehouse }) => {
     await auditScene(page, gatehouse);
     await shot(page, 'phone-audit', false);
+  });
+  test('screenshots: phone devices', async ({ page, gatehouse }) => {
+    await devicesScene(page, gatehouse);
+    await shot(page, 'phone-devices', false);
   });
   test('screenshots: phone help', async ({ page, gatehouse }) => {
     await helpScene(page, gatehouse);

@@ -70,3 +70,11 @@ export async function helpScene(page: Page, g: Gatehouse): Promise<void> {
   await page.getByRole('button', { name: 'Help' }).click();
   await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
 }
+
+/** The Devices view with this device listed and a pairing link's QR code shown. */
+export async function devicesScene(page: Page, g: Gatehouse): Promise<void> {
+  await openApp(page, g, '#/devices');
+  await expect(page.getByTestId('device')).toHaveCount(1);
+  await page.getByRole('button', { name: 'Pair a device' }).click();
+  await expect(page.getByTestId('pairing-qr')).toBeVisible();
+}
