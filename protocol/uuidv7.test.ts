@@ -23,7 +23,7 @@ describe('uuidv7', () => {
     const sorted = [...ids].sort();
     expect(sorted).toEqual(ids);
   });
-  it('CORE-F8: random bytes are drawn for many ids at once, and no id reuses another one\'s', () => {
+  it("CORE-F8: random bytes are drawn for many ids at once, and no id reuses another one's", () => {
     const draw = vi.spyOn(globalThis.crypto, 'getRandomValues');
     const start = Date.UTC(2031, 0, 1);
     let ids: string[];
