@@ -5,12 +5,27 @@
 import { z } from 'zod';
 import { DECISIONS, LIMITS, RULE_SCOPES } from './constants.ts';
 
-const encoder = new TextEncoder();
+/** UTF-8 size of a string, counted without encoding it (no buffer per call: CORE-F6):
+ *  what TextEncoder would produce, a lone surrogate counting as U+FFFD (3 bytes). */
+export function utf8ByteLength(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a surrogate pair: 4 bytes for its 2 code units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 /** UTF-8 size of a value's JSON text: the size it has on the wire. A value too deep to
  *  serialize (the stack overflows) counts as infinitely large, never as an exception. */
 export function jsonByteLength(value: unknown): number {
   try {
-    return encoder.encode(JSON.stringify(value) ?? '').length;
+    return utf8ByteLength(JSON.stringify(value) ?? '');
   } catch {
     return Number.POSITIVE_INFINITY;
   }

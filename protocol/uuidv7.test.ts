@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
 
 const SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -22,5 +22,21 @@ describe('uuidv7', () => {
     for (const id of ids) expect(id).toMatch(SHAPE);
     const sorted = [...ids].sort();
     expect(sorted).toEqual(ids);
+  });
+  it("CORE-F8: random bytes are drawn for many ids at once, and no id reuses another one's", () => {
+    const draw = vi.spyOn(globalThis.crypto, 'getRandomValues');
+    const start = Date.UTC(2031, 0, 1);
+    let ids: string[];
+    try {
+      // A new millisecond each: every id's counter and tail come from its own bytes.
+      ids = Array.from({ length: 1000 }, (_, i) => uuidv7(start + i));
+      expect(draw.mock.calls.length).toBeLessThanOrEqual(Math.ceil(1000 / 128) + 1);
+    } finally {
+      draw.mockRestore();
+    }
+    // The 62 random bits (after the variant) of 1,000 ids, across several draws: all differ.
+    const tails = ids.map((id) => id.slice(19));
+    expect(new Set(tails).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(SHAPE);
   });
 });

@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES } from '../../protocol/index.ts';
 import { errorResponse } from './errors.ts';
-import { declaredBodyOf } from './nodeRequest.ts';
+import { declaredBodyOf, headerOf } from './nodeRequest.ts';
 
 /** Above this declared size, the connection is closed rather than drained. */
 const MAX_DRAIN_BYTES = 16 << 20;
@@ -22,7 +22,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
     // building the Fetch Request that Hono's bodyLimit reads (CORE-F4, nodeRequest.ts).
     const node = declaredBodyOf(c);
     if (node?.kind === 'none' || (node?.kind === 'length' && Number.isFinite(node.bytes) && node.bytes <= maxBytes)) return next();
-    const declared = Number(c.req.header('content-length'));
+    const declared = Number(headerOf(c, 'content-length'));
     if (Number.isFinite(declared) && declared > maxBytes) {
       const body = c.req.raw.body;
       if (declared <= MAX_DRAIN_BYTES && body) {

@@ -17,6 +17,33 @@ function bindingsOf(c: Context): NodeBindings {
   return (c.env ?? {}) as NodeBindings;
 }
 
+/** HTTP whitespace, which the Fetch API's Headers trims from both ends of a value. */
+const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+/**
+ * A request header (`name` in lower case), as `c.req.header(name)` gives it, without
+ * building the undici Headers that @hono/node-server makes on the first header read
+ * (CORE-F6, BENCHMARKS.md "HTTP agents"). Behind node-server those Headers are built from
+ * `incoming.rawHeaders` (each line appended, pseudo-headers skipped): so is this value,
+ * every line of the name joined with ", " and trimmed as Headers does, so a doubled Host
+ * or Origin reads exactly as before ("a, b", which no allow-list holds). Only for a
+ * plain HTTP request (with `outgoing`): an upgrade's Request is built by @hono/node-ws
+ * from Node's merged `incoming.headers`, so there the Request is read as before.
+ */
+export function headerOf(c: Context, name: string): string | undefined {
+  const { incoming, outgoing } = bindingsOf(c);
+  if (!incoming || !outgoing) return c.req.header(name);
+  const raw = incoming.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i];
+    if (key === undefined || key.length !== name.length || key.toLowerCase() !== name) continue;
+    const line = (raw[i + 1] ?? '').replace(EDGE_WHITESPACE, '');
+    value = value === undefined ? line : `${value}, ${line}`;
+  }
+  return value;
+}
+
 /** The request's body as declared in its headers: `none` (no length, no chunks),
  *  `length` (Content-Length, no Transfer-Encoding) or `chunked`; `undefined` in-process. */
 export function declaredBodyOf(c: Context): { kind: 'none' } | { kind: 'length'; bytes: number } | { kind: 'chunked' } | undefined {

@@ -33,7 +33,7 @@ import { deviceOf } from '../security/guard.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { createRequest, parseCreateWait, waitForOutcome } from './createRequest.ts';
 import { errorResponse } from './errors.ts';
-import { bodyTextOf, clientGoneSignalOf } from './nodeRequest.ts';
+import { bodyTextOf, clientGoneSignalOf, headerOf } from './nodeRequest.ts';
 import { remoteAddressOf } from './remoteAddress.ts';
 
 export type PermissionRoutesDeps = {
@@ -93,7 +93,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
   const viewOf = (view: StoredRequestView) => publicView(view, host, deps.agentChoices);
 
   app.post('/', async (c) => {
-    const key = c.req.header('idempotency-key');
+    const key = headerOf(c, 'idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'Idempotency-Key: expected 1 to 200 printable characters');
     }

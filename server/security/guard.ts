@@ -14,6 +14,7 @@ import { getCookie } from 'hono/cookie';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { errorResponse } from '../http/errors.ts';
+import { headerOf } from '../http/nodeRequest.ts';
 import { isHostAllowed, isOriginAllowed, type AllowList } from './allowList.ts';
 import { HELLO_PATH } from './helloProof.ts';
 import type { Device, DeviceStore } from '../store/deviceStore.ts';
@@ -41,7 +42,7 @@ export type SecurityContext = {
 };
 
 export function isUpgrade(c: Context): boolean {
-  return c.req.header('upgrade')?.toLowerCase() === 'websocket';
+  return headerOf(c, 'upgrade')?.toLowerCase() === 'websocket';
 }
 
 export function needsToken(path: string, upgrade: boolean): boolean {
@@ -61,7 +62,7 @@ export type Caller = { role: 'owner'; by: 'no-auth' | 'token' } | { role: 'owner
 export function callerOf(c: Context, sec: SecurityContext): Caller | undefined {
   if (!sec.auth) return { role: 'owner', by: 'no-auth' };
   const presented: string[] = [];
-  const header = c.req.header('authorization');
+  const header = headerOf(c, 'authorization');
   if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match?.[1]) presented.push(match[1]);
@@ -96,13 +97,13 @@ export function deviceOf(c: Context): Device | undefined {
  *  a page on another port of this host is `same-site`, not `same-origin`; and no other
  *  page can add `X-Gatehouse-Client` without a preflight, which is refused. */
 export function cookieCallAllowed(c: Context): boolean {
-  return c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') === 'same-origin' || c.req.header('x-gatehouse-client') === 'web';
+  return headerOf(c, 'origin') !== undefined || headerOf(c, 'sec-fetch-site') === 'same-origin' || headerOf(c, 'x-gatehouse-client') === 'web';
 }
 
 /** A CORS preflight: the browser asks before a cross-origin call with custom headers or methods. */
 export function isPreflight(c: Context): boolean {
   return (
-    c.req.method === 'OPTIONS' && (c.req.header('access-control-request-method') !== undefined || c.req.header('access-control-request-headers') !== undefined)
+    c.req.method === 'OPTIONS' && (headerOf(c, 'access-control-request-method') !== undefined || headerOf(c, 'access-control-request-headers') !== undefined)
   );
 }
 
@@ -132,10 +133,10 @@ export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metr
     if (isPreflight(c)) return refuse(403, 'forbidden', 'cross-origin calls are not allowed: Gatehouse answers no CORS preflight');
     if (path === '/healthz') return next();
     const list = sec.allowList();
-    if (!isHostAllowed(list, c.req.header('host'))) {
+    if (!isHostAllowed(list, headerOf(c, 'host'))) {
       return refuse(403, 'forbidden', 'Host not allowed: use the address the server printed, or start it with --allowed-hosts');
     }
-    if (!isOriginAllowed(list, c.req.header('origin'))) {
+    if (!isOriginAllowed(list, headerOf(c, 'origin'))) {
       return refuse(403, 'forbidden', 'Origin not allowed: start the server with --allowed-origins to allow it');
     }
     if (!needsToken(path, upgrade)) return next();
