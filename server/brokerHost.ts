@@ -322,7 +322,7 @@ export class BrokerHost {
   /** After the commit: relay the tick's events, answer its callers, then quiet callbacks. */
   private deliver(events: readonly SequencedEvent[], waiters: readonly Waiter[]): void {
     if (events.length > 0) {
-      this.committedHead = events[events.length - 1].seq;
+      this.committedHead = events[events.length - 1]?.seq ?? this.committedHead;
       for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
       this.fault('after-send-before-ack');
     }

@@ -30,7 +30,7 @@ import {
   type AuditPage,
 } from '../../protocol/index.ts';
 import { errorResponse } from '../http/errors.ts';
-import type { AuditRow, EventStore } from '../store/types.ts';
+import type { AuditRow, AuditRowFilter, EventStore } from '../store/types.ts';
 
 export { AUDIT_HOWS, type AuditEntry, type AuditHow };
 
@@ -83,7 +83,8 @@ export class AuditLog {
 
   /** Matching rows in (requestedAt, requestId) order, from a cursor. */
   private rows(filter: AuditFilter, order: 'newest' | 'oldest', from: Cursor | undefined, limit: number): Promise<AuditRow[]> {
-    const clean = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as AuditFilter;
+    // Absent, not undefined, fields (the store's filter type is exact).
+    const clean = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as AuditRowFilter;
     return this.store.auditRows({ filter: clean, order, ...(from ? { after: from } : {}), limit });
   }
 
