@@ -1,0 +1,64 @@
+/**
+ * The real server on a PostgreSQL store (`--store postgres://…`, contract-2 §6; SPEC.md
+ * TEAM-5): a request created and decided, the process killed with SIGKILL, a new process on
+ * the same database keeps the outcome, the epoch and the seq; /readyz names the store.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, requirePostgres } from '../store/testing/postgres.ts';
+import { startServerProcess, type ServerProcess } from '../testing/index.ts';
+
+const reachable = await requirePostgres('the server-on-PostgreSQL test');
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe.skipIf(!reachable)('TEAM-5: serve --store postgres://…', () => {
+  it('TEAM-5: create, decide, kill -9, restart on the same database: the outcome, epoch and seq are kept; /readyz names the store', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const start = async (env: Record<string, string>) => {
+      // Each process its own data directory: nothing of the log may live there.
+      const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const server = await startServerProcess({ dataDir, env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789', ...env } });
+      cleanups.push(() => server.kill('SIGKILL'));
+      return server;
+    };
+    const a: ServerProcess = await start({ GATEHOUSE_STORE: database.url });
+    const ready = await a.api('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ready', store: 'postgres', seq: 0 });
+
+    const created = await a.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'make test' } } });
+    expect(created.status).toBe(201);
+    const pending = await a.api('/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command: 'make deploy' } } });
+    const decided = await a.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', json: { decision: 'allow' } });
+    expect(decided.status).toBe(200);
+    const before = (await a.api(`/api/permission-requests/${created.body.id}`)).body;
+    expect(before).toMatchObject({ status: 'resolved', decision: 'allow' });
+    expect((await a.api('/readyz')).body.seq).toBe(3);
+    expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
+
+    // Another process, another data directory, the same database (and --store as a flag).
+    const bDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+    cleanups.push(() => rmSync(bDir, { recursive: true, force: true }));
+    const b = await startServerProcess({
+      dataDir: bDir,
+      args: ['--store', database.url],
+      env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' },
+    });
+    cleanups.push(() => b.stop());
+    expect((await b.api('/readyz')).body).toMatchObject({ status: 'ready', store: 'postgres', epoch: ready.body.epoch, seq: 3 });
+    expect((await b.api(`/api/permission-requests/${created.body.id}`)).body).toEqual(before);
+    // The HTTP request stays unresolved across the restart, and a second decision loses to the first.
+    expect((await b.api(`/api/permission-requests/${pending.body.id}`)).body).toMatchObject({ status: 'pending', input: { command: 'make deploy' } });
+    const late = await b.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ error: { code: 'already-resolved' } });
+  });
+});
