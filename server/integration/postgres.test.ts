@@ -17,7 +17,7 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe.skipIf(!reachable)('TEAM-5: serve --store postgres://…', () => {
+describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () => {
   it('TEAM-5: create, decide, kill -9, restart on the same database: the outcome, epoch and seq are kept; /readyz names the store', async () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
@@ -60,5 +60,19 @@ describe.skipIf(!reachable)('TEAM-5: serve --store postgres://…', () => {
     const late = await b.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ error: { code: 'already-resolved' } });
+  });
+
+  it('TEAM-6: /readyz answers 503 once the PostgreSQL store stops answering (its database dropped under it)', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const server = await startServerProcess({ dataDir, env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789', GATEHOUSE_STORE: database.url } });
+    cleanups.push(() => server.kill('SIGKILL'));
+    expect((await server.api('/readyz')).body).toMatchObject({ status: 'ready', store: 'postgres' });
+    await database.drop();
+    const down = await server.api('/readyz');
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ error: { code: 'unavailable', message: expect.stringMatching(/^the postgres store does not answer: /) } });
   });
 });
