@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, requirePostgres } from '../store/testing/postgres.ts';
-import { startServerProcess, type ServerProcess } from '../testing/index.ts';
+import { runServeExpectingExit, startServerProcess, type ServerProcess } from '../testing/index.ts';
 
 const reachable = await requirePostgres('the server-on-PostgreSQL test');
 
@@ -54,6 +54,12 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
     });
     cleanups.push(() => b.stop());
     expect((await b.api('/readyz')).body).toMatchObject({ status: 'ready', store: 'postgres', epoch: ready.body.epoch, seq: 3 });
+    // A second process on the same database while b serves it: refused (TEAM-9).
+    const cDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+    cleanups.push(() => rmSync(cDir, { recursive: true, force: true }));
+    const refused = await runServeExpectingExit(['--port', '0', '--data-dir', cDir, '--store', database.url], { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/another Gatehouse instance serves postgres:\/\/\S+ \(it holds the writer lease\)/);
     expect((await b.api(`/api/permission-requests/${created.body.id}`)).body).toEqual(before);
     // The HTTP request stays unresolved across the restart, and a second decision loses to the first.
     expect((await b.api(`/api/permission-requests/${pending.body.id}`)).body).toMatchObject({ status: 'pending', input: { command: 'make deploy' } });

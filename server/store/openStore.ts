@@ -45,7 +45,9 @@ export async function openConfiguredStore(location: StoreLocation, dataDir: stri
       closeLocal: () => {},
     };
   }
-  const store = await openPostgresStore({ url: location.url });
+  // One writer per database until the bus makes several instances one Gatehouse
+  // (docs/cluster.md): a second `serve` is refused instead of serving a diverged memory.
+  const store = await openPostgresStore({ url: location.url, exclusive: true });
   const localFile = join(dataDir, DB_FILE);
   let localDatabase: Database.Database;
   try {

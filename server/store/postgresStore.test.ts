@@ -123,3 +123,25 @@ describe.skipIf(!reachable)('TEAM: the PostgreSQL store', () => {
     expect(await store.getRequest('a')).toMatchObject({ status: 'resolved', decidedBy: 'first' });
   });
 });
+
+describe.skipIf(!reachable)('TEAM-9: one writer per PostgreSQL database until the bus', () => {
+  it('TEAM-9: a second exclusive store on one database is refused with a message; once the first closes, it opens', async () => {
+    const db = await createTestDatabase();
+    try {
+      const first = await openPostgresStore({ url: db.url, exclusive: true });
+      await expect(openPostgresStore({ url: db.url, exclusive: true, exclusiveWaitMs: 300 })).rejects.toThrow(
+        /another Gatehouse instance serves postgres:\/\/\S+\/gh_test_\w+ \(it holds the writer lease\)/,
+      );
+      // A store that is not exclusive (tools, tests) still opens beside it.
+      const reader = await openPostgresStore({ url: db.url });
+      await reader.close();
+      await first.ping();
+      await first.close();
+      const second = await openPostgresStore({ url: db.url, exclusive: true, exclusiveWaitMs: 300 });
+      await second.ping();
+      await second.close();
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -69,7 +69,16 @@ export type PostgresStoreOptions = {
   epoch?: string;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Hold the database's writer lease while open, and refuse to open while another
+   *  instance holds it (waiting up to `exclusiveWaitMs`, default 5 s, for a dying one to
+   *  let go). `serve` opens its store so until the bus makes several instances one
+   *  Gatehouse (docs/cluster.md, "One writer until then"). */
+  exclusive?: boolean;
+  exclusiveWaitMs?: number;
 };
+
+/** `pg_advisory_lock` key of the writer lease: "gatehousf", next to the migrations' key. */
+const WRITER_LEASE = 0x6761746569;
 
 /** A batch numbered from a head that is no longer the log's head: another writer
  *  appended first. Nothing of the batch was stored. */
@@ -211,13 +220,23 @@ const PAGE_CHUNK = 64;
 
 export class PostgresEventStore implements EventStore {
   private open = true;
+  private leaseLost: string | undefined;
 
   private constructor(
     readonly epoch: string,
     private readonly pool: pg.Pool,
     /** Where, without credentials: for messages and /readyz. */
     readonly location: string,
-  ) {}
+    /** The session holding the writer lease (exclusive stores). */
+    private readonly lease: pg.Client | undefined,
+  ) {
+    lease?.on('error', (error) => {
+      this.leaseLost = error.message;
+    });
+    lease?.on('end', () => {
+      this.leaseLost ??= 'its connection ended';
+    });
+  }
 
   /** Connects, migrates and reads (or makes) the epoch. */
   static async open(options: PostgresStoreOptions): Promise<PostgresEventStore> {
@@ -240,7 +259,8 @@ export class PostgresEventStore implements EventStore {
         const { rows } = await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'");
         const epoch = rows[0]?.value;
         if (!epoch) throw new Error(`the PostgreSQL database ${location} has no epoch`);
-        return new PostgresEventStore(epoch, pool, location);
+        const lease = options.exclusive ? await takeLease(options.url, location, options.exclusiveWaitMs ?? 5_000) : undefined;
+        return new PostgresEventStore(epoch, pool, location, lease);
       } finally {
         client.release();
       }
@@ -707,6 +727,7 @@ export class PostgresEventStore implements EventStore {
 
   /** A round trip to the database: rejects when it cannot answer (for /readyz). */
   async ping(): Promise<void> {
+    if (this.leaseLost !== undefined) throw new Error(`the writer lease on ${this.location} was lost (${this.leaseLost})`);
     await this.pool.query('SELECT 1');
   }
 
@@ -717,7 +738,32 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
+    // Ending the session releases the lease (as a killed process's session does).
+    await this.lease?.end().catch(() => {});
     await this.pool.end();
+  }
+}
+
+/**
+ * The writer lease: a session-level advisory lock on a connection of its own, held while
+ * the store is open. A killed process's session ends with its socket, which frees it.
+ */
+async function takeLease(url: string, location: string, waitMs: number): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    // lock_timeout bounds the wait; this connection runs nothing else, so it bounds nothing else.
+    await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
+    await client.query('SELECT pg_advisory_lock($1)', [WRITER_LEASE]);
+    return client;
+  } catch (error) {
+    await client.end().catch(() => {});
+    if ((error as { code?: string }).code === '55P03') {
+      throw new Error(
+        `another Gatehouse instance serves ${location} (it holds the writer lease): several instances on one database need the bus between them, which is not built yet (docs/cluster.md)`,
+      );
+    }
+    throw error;
   }
 }
 
