@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, requirePostgres } from '../store/testing/postgres.ts';
-import { runServeExpectingExit, startServerProcess, type ServerProcess } from '../testing/index.ts';
+import { connectAndJoin, runServeExpectingExit, startServerProcess, type ServerProcess } from '../testing/index.ts';
 
 const reachable = await requirePostgres('the server-on-PostgreSQL test');
 
@@ -66,6 +66,58 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
     const late = await b.api(`/api/permission-requests/${created.body.id}/decision`, { method: 'POST', json: { decision: 'deny' } });
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ error: { code: 'already-resolved' } });
+  });
+
+  it('TEAM-5: over WebSocket on PostgreSQL: after kill -9 a resuming client gets no gap and no duplicate, a clientMsgId keeps its answer, an idempotency key its request', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const start = async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const server = await startServerProcess({ dataDir, env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789', GATEHOUSE_STORE: database.url } });
+      cleanups.push(() => server.kill('SIGKILL'));
+      return server;
+    };
+    const joinWs = async (server: ServerProcess, params: Record<string, string | number | undefined> = {}) => {
+      const joined = await connectAndJoin(server.wsUrl(params));
+      cleanups.push(() => joined.client.terminate());
+      return joined;
+    };
+    const create = (server: ServerProcess, key?: string) =>
+      server.api('/api/permission-requests', {
+        method: 'POST',
+        headers: key ? { 'Idempotency-Key': key } : {},
+        json: { toolName: 'Bash', input: { command: 'make' } },
+      });
+
+    const a = await start();
+    const first = await joinWs(a);
+    const r1 = (await create(a, 'key-1')).body;
+    const r2 = (await create(a)).body;
+    await first.client.waitFor((f) => f.type === 'permission-request' && f.id === r2.id);
+    first.client.send({ type: 'permission-response', requestId: r2.id, decision: 'deny', clientMsgId: 'msg-1' });
+    const ackBefore = await first.client.waitFor((f) => f.type === 'ack' && f.ref === 'msg-1');
+    const heldSeq = Math.max(...first.client.events().map((e) => e.seq));
+    first.client.terminate();
+    const r3 = (await create(a)).body;
+    await a.kill('SIGKILL');
+
+    const b = await start();
+    const resumed = await joinWs(b, { since: heldSeq, epoch: first.welcome.epoch });
+    expect(resumed.welcome).toMatchObject({ resumed: true, epoch: first.welcome.epoch });
+    await resumed.client.waitFor((f) => f.type === 'permission-request' && f.id === r3.id);
+    const poll = b.api(`/api/permission-requests/${r1.id}?wait=10`);
+    resumed.client.send({ type: 'permission-response', requestId: r1.id, decision: 'allow', clientMsgId: 'msg-2' });
+    await resumed.client.waitFor((f) => f.type === 'ack' && f.ref === 'msg-2');
+    expect((await poll).body).toMatchObject({ id: r1.id, status: 'resolved', decision: 'allow' });
+    const seqs = resumed.client.events().map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => heldSeq + 1 + i));
+    resumed.client.send({ type: 'permission-response', requestId: r2.id, decision: 'allow', clientMsgId: 'msg-1' });
+    expect(await resumed.client.waitFor((f) => f.type === 'ack' && f.ref === 'msg-1')).toEqual(ackBefore);
+    expect((await b.api(`/api/permission-requests/${r2.id}`)).body).toMatchObject({ status: 'resolved', decision: 'deny' });
+    const again = await create(b, 'key-1');
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(r1.id);
   });
 
   it('TEAM-6: /readyz answers 503 once the PostgreSQL store stops answering (its database dropped under it)', async () => {
