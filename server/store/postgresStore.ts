@@ -285,18 +285,25 @@ export class PostgresEventStore implements EventStore {
       await client.query('BEGIN');
       if (first !== undefined) {
         const last = first + events.length - 1;
-        // The seq race: this row lock orders the writers, the guard refuses a stale head.
-        const moved = await client.query('UPDATE log_head SET head = $2 WHERE head = $1', [first - 1, last]);
-        if (moved.rowCount !== 1) {
+        // The seq race, in the statement that appends: the row lock orders the writers,
+        // the guard refuses a stale head, and then no event is inserted either.
+        const appended = await client.query(
+          `WITH moved AS (UPDATE log_head SET head = $5 WHERE head = $6 RETURNING 1)
+           INSERT INTO events (seq, type, payload, time)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) WHERE EXISTS (SELECT 1 FROM moved)`,
+          [
+            events.map((e) => e.seq),
+            events.map((e) => e.type),
+            events.map((e) => (e.type === 'permission-request' ? envelopeOf(e) : JSON.stringify(e))),
+            events.map((e) => e.timestamp),
+            last,
+            first - 1,
+          ],
+        );
+        if (appended.rowCount !== events.length) {
           const head = (await client.query<{ head: number }>('SELECT head FROM log_head')).rows[0]?.head ?? 0;
           throw new SeqConflictError(first, head);
         }
-        await client.query('INSERT INTO events (seq, type, payload, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])', [
-          events.map((e) => e.seq),
-          events.map((e) => e.type),
-          events.map((e) => (e.type === 'permission-request' ? envelopeOf(e) : JSON.stringify(e))),
-          events.map((e) => e.timestamp),
-        ]);
       }
       for (const record of records) await this.apply(client, record);
       await client.query('COMMIT');
@@ -347,9 +354,14 @@ export class PostgresEventStore implements EventStore {
     // an unresolved request keeps its key, and the UNIQUE column refuses the new one.
     if (key !== null) await db.query("UPDATE requests SET idempotency_key = NULL WHERE idempotency_key = $1 AND status <> 'pending'", [key]);
     const context = event.context ?? {};
+    // The request row and its audit row in one statement (one round trip).
     await db.query(
-      `INSERT INTO requests (id, seq, tool_name, input, context, created, expires_at, status, origin, idempotency_key, body_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)`,
+      `WITH request AS (
+         INSERT INTO requests (id, seq, tool_name, input, context, created, expires_at, status, origin, idempotency_key, body_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10) RETURNING id)
+       INSERT INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at)
+       SELECT id, $3, NULL, $11, $12, $13, $6 FROM request
+       ON CONFLICT (request_id) DO NOTHING`,
       [
         event.id,
         event.seq,
@@ -361,11 +373,10 @@ export class PostgresEventStore implements EventStore {
         request?.origin ?? 'http',
         key,
         request?.bodyHash ?? null,
+        str(context.sessionId),
+        str(context.agent),
+        str(context.cwd),
       ],
-    );
-    await db.query(
-      'INSERT INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at) VALUES ($1, $2, NULL, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING',
-      [event.id, event.toolName, str(context.sessionId), str(context.agent), str(context.cwd), event.timestamp],
     );
   }
 
@@ -440,11 +451,6 @@ export class PostgresEventStore implements EventStore {
     finish: Finish,
     facts: AuditFacts | undefined,
   ): Promise<void> {
-    await db.query(
-      `UPDATE requests SET status = $2, decision = $3, updated_input = $4, message = $5, decided_by = $6, decided_at = $7, reason = $8, outcome_seq = $9
-       WHERE id = $1 AND status = 'pending'`,
-      [event.requestId, finish.status, finish.decision, finish.updatedInput, finish.message, finish.decidedBy, finish.decidedAt, finish.reason, event.seq],
-    );
     let audit: { status: string; decision: string; how: AuditHow; decidedBy: string; message: string | null; ruleId: string | null; via: string | null };
     if (event.type === 'permission-resolved') {
       const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
@@ -470,8 +476,14 @@ export class PostgresEventStore implements EventStore {
     } else {
       audit = { status: 'cancelled', decision: 'deny', how: 'cancel', decidedBy: 'agent', message: event.reason, ruleId: null, via: facts?.via ?? null };
     }
+    // The request row (only from pending: the first outcome wins) and the audit row, in
+    // one statement (one round trip); each keeps its own first-outcome condition.
     await db.query(
-      `UPDATE audit SET status = $2, decision = $3, how = $4, decided_by = $5, message = $6, rule_id = $7, decided_at = $8, via = $9,
+      `WITH finished AS (
+         UPDATE requests SET status = $13, decision = $14, updated_input = $15, message = $16, decided_by = $17, decided_at = $18, reason = $19,
+           outcome_seq = $20
+         WHERE id = $1 AND status = 'pending')
+       UPDATE audit SET status = $2, decision = $3, how = $4, decided_by = $5, message = $6, rule_id = $7, decided_at = $8, via = $9,
          address = $10, device_id = $11, device_name = $12
        WHERE request_id = $1 AND status IS NULL`,
       [
@@ -487,6 +499,14 @@ export class PostgresEventStore implements EventStore {
         facts?.address ?? null,
         facts?.device?.id ?? null,
         facts?.device?.name ?? null,
+        finish.status,
+        finish.decision,
+        finish.updatedInput,
+        finish.message,
+        finish.decidedBy,
+        finish.decidedAt,
+        finish.reason,
+        event.seq,
       ],
     );
   }
