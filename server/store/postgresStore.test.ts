@@ -124,6 +124,28 @@ describe.skipIf(!reachable)('TEAM: the PostgreSQL store', () => {
   });
 });
 
+describe.skipIf(!reachable)('TEAM-1: PostgreSQL pages', () => {
+  it('TEAM-1: a page longer than one read chunk: every row once, in seq order, `more` exactly when rows follow', async () => {
+    const db = await createTestDatabase();
+    const store = await openPostgresStore({ url: db.url, poolSize: 2 });
+    try {
+      await store.writeBatch(Array.from({ length: 150 }, (_, i) => requestRecord(i + 1, `r${i + 1}`)));
+      const first = await store.pageRequests({ afterSeq: 0, limit: 100, maxBytes: 1 << 30 });
+      expect(first.requests.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect(first.more).toBe(true);
+      const rest = await store.pageRequests({ afterSeq: 100, limit: 100, maxBytes: 1 << 30 });
+      expect(rest.requests.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 101));
+      expect(rest.more).toBe(false);
+      const exact = await store.pageRequests({ afterSeq: 22, limit: 128, maxBytes: 1 << 30 });
+      expect(exact.requests).toHaveLength(128);
+      expect(exact.more).toBe(false);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
 describe.skipIf(!reachable)('TEAM-9: one writer per PostgreSQL database until the bus', () => {
   it('TEAM-9: a second exclusive store on one database is refused with a message; once the first closes, it opens', async () => {
     const db = await createTestDatabase();

@@ -572,10 +572,12 @@ export class PostgresEventStore implements EventStore {
     let after = page.afterSeq;
     // Read in small chunks: a page never reads far more rows than it answers.
     for (;;) {
+      // Up to one row past the limit: it says whether more follow.
+      const wanted = Math.min(PAGE_CHUNK, page.limit + 1 - requests.length);
       const { rows } = await this.pool.query<RequestRow>('SELECT * FROM requests WHERE ($1::text IS NULL OR status = $1) AND seq > $2 ORDER BY seq LIMIT $3', [
         page.status ?? null,
         after,
-        Math.min(PAGE_CHUNK, page.limit + 1 - requests.length),
+        wanted,
       ]);
       for (const row of rows) {
         if (requests.length >= page.limit) return { requests, more: true };
@@ -586,7 +588,7 @@ export class PostgresEventStore implements EventStore {
         requests.push(view);
         after = row.seq;
       }
-      if (rows.length === 0 || (rows.length < PAGE_CHUNK && requests.length < page.limit)) return { requests, more: false };
+      if (rows.length < wanted) return { requests, more: false };
     }
   }
 
