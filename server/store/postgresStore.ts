@@ -241,7 +241,17 @@ export class PostgresEventStore implements EventStore {
   /** Connects, migrates and reads (or makes) the epoch. */
   static async open(options: PostgresStoreOptions): Promise<PostgresEventStore> {
     const location = describeUrl(options.url);
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types: typeParsers });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      types: typeParsers,
+      // A database that stops answering fails the call instead of hanging it for ever: a
+      // commit that fails is fatal (the host restarts from the store), a read answers 500.
+      connectionTimeoutMillis: 10_000,
+      statement_timeout: 60_000,
+      query_timeout: 65_000,
+      keepAlive: true,
+    });
     // An idle connection that breaks (the server restarted) must not crash the process:
     // the next query gets a new connection or fails, and that failure is handled there.
     pool.on('error', (error) => process.emitWarning(`PostgreSQL connection to ${location} failed: ${error.message}`));
@@ -771,7 +781,8 @@ export class PostgresEventStore implements EventStore {
  * the store is open. A killed process's session ends with its socket, which frees it.
  */
 async function takeLease(url: string, location: string, waitMs: number): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
+  // keepAlive: a lease whose peer vanished is noticed (and given up) sooner.
+  const client = new pg.Client({ connectionString: url, keepAlive: true, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
     // lock_timeout bounds the wait; this connection runs nothing else, so it bounds nothing else.
