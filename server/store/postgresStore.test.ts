@@ -22,7 +22,9 @@ describe('TEAM-1: PostgreSQL tests skip, or fail under CI=true, where PostgreSQL
     }
   });
   it('TEAM-1: unreachable under CI=true: an error, not a skip', async () => {
-    await expect(requirePostgres('a suite', nowhere, { CI: 'true' })).rejects.toThrow(/PostgreSQL not reachable at .*CI=true requires PostgreSQL/);
+    await expect(requirePostgres('a suite', nowhere, { CI: 'true' })).rejects.toThrow(
+      /^PostgreSQL not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/test .*: a suite cannot run, and CI=true requires it$/,
+    );
   });
 });
 

@@ -14,7 +14,7 @@ export async function requireNats(suite: string, url = TEST_NATS_URL, env: Recor
     return true;
   } catch (error) {
     const message = `NATS not reachable at ${url} (${(error as Error).message}): ${suite} skipped`;
-    if (env.CI === 'true') throw new Error(`${message}; CI=true requires NATS`);
+    if (env.CI === 'true') throw new Error(`NATS not reachable at ${url} (${(error as Error).message}): ${suite} cannot run, and CI=true requires it`);
     console.warn(message);
     return false;
   }

@@ -34,7 +34,7 @@ export async function requirePostgres(suite: string, url = TEST_POSTGRES_URL, en
   const reachable = await postgresReachable(url);
   if (reachable.ok) return true;
   const message = `PostgreSQL not reachable at ${url} (${reachable.why}): ${suite} skipped`;
-  if (env.CI === 'true') throw new Error(`${message}; CI=true requires PostgreSQL`);
+  if (env.CI === 'true') throw new Error(`PostgreSQL not reachable at ${url} (${reachable.why}): ${suite} cannot run, and CI=true requires it`);
   console.warn(message);
   return false;
 }
