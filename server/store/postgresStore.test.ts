@@ -94,6 +94,42 @@ describe.skipIf(!reachable)('TEAM: the PostgreSQL store', () => {
     expect(await b.head()).toBe(11);
   });
 
+  it('TEAM-3: reads during appends and prunes by other instances see one snapshot: a log read is gapless from its start, or too-old', async () => {
+    const db = await database();
+    const writer = await opened(db.url);
+    const pruner = await opened(db.url);
+    const reader = await opened(db.url);
+    let done = false;
+    const writes = (async () => {
+      for (let seq = 1; seq <= 120; seq += 2) {
+        await writer.writeBatch([requestRecord(seq, `r${seq}`, { at: 10 }), resolvedRecord(seq + 1, `r${seq}`, { at: 10 })]);
+      }
+      done = true;
+    })();
+    const prunes = (async () => {
+      while (!done) await pruner.prune(1_000_000, { keepEvents: 5, keepMs: 0 });
+    })();
+    let reads = 0;
+    while (!done) {
+      const head = await reader.head();
+      const since = Math.max(0, head - 8);
+      const result = await reader.eventsSince(since);
+      reads += 1;
+      if (!result.ok) {
+        expect(result.reason).toBe('too-old');
+        continue;
+      }
+      const seqs = result.events.map((e) => e.seq);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => since + 1 + i));
+      expect(seqs.length).toBeGreaterThanOrEqual(head - since);
+    }
+    await Promise.all([writes, prunes]);
+    expect(reads).toBeGreaterThan(0);
+    expect(await reader.head()).toBe(120);
+    const tail = await reader.eventsSince(115);
+    expect(tail.ok && tail.events.map((e) => e.seq)).toEqual([116, 117, 118, 119, 120]);
+  });
+
   it('TEAM-3: a batch that does not start at head + 1, or skips a seq, is refused whole', async () => {
     const db = await database();
     const store = await opened(db.url);
