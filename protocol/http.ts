@@ -144,7 +144,7 @@ export const sessionStopped = z.object({ id: z.string(), stopped: z.boolean() })
 /** `GET /healthz` (no token). */
 export const healthAnswer = z.object({ status: z.literal('ok') });
 /** `GET /readyz`. */
-export const readyAnswer = z.object({ status: z.literal('ready'), epoch: z.string(), seq: f.seq });
+export const readyAnswer = z.object({ status: z.literal('ready'), epoch: z.string(), seq: f.seq, store: z.enum(['sqlite', 'postgres']).optional() });
 /** `POST /api/agent/hello` (contract-2 §2). */
 export const helloAnswer = z.object({ proof: z.string() });
 

@@ -14,7 +14,7 @@ import type { Config } from './config.ts';
 import { limitBody } from './http/bodyLimit.ts';
 import { bodyTimeout } from './http/bodyTimeout.ts';
 import { errorResponse } from './http/errors.ts';
-import { healthRoutes } from './http/health.ts';
+import { healthRoutes, type StoreInfo } from './http/health.ts';
 import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
@@ -34,6 +34,8 @@ import type { Upgrader } from './ws/upgrade.ts';
 export type AppDeps = {
   config: Config;
   store: EventStore;
+  /** What /readyz says of the store (and checks): absent in tests that build an app alone. */
+  storeInfo?: StoreInfo;
   host: BrokerHost;
   security: SecurityContext;
   logger: Logger;
@@ -75,7 +77,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   );
   app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));
   app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
-  app.route('/', healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping }));
+  app.route(
+    '/',
+    healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping, ...(deps.storeInfo ? { storeInfo: deps.storeInfo } : {}) }),
+  );
   app.route(
     '/api/permission-requests',
     permissionRoutes({

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIMITS } from '../protocol/index.ts';
 import { splitWords } from './agents/acp/words.ts';
+import { DB_FILE } from './store/sqliteStore.ts';
 import { DEFAULT_PUSH_ORIGINS, parsePushOrigin } from './push/origins.ts';
 
 export class ConfigError extends Error {
@@ -22,10 +23,17 @@ export type AgentKind = 'demo' | 'claude' | 'codex' | `acp:${string}`;
 export const FAULT_POINTS = ['after-persist-before-send', 'after-send-before-ack', 'during-decision-store'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
+/** Where the event log lives (contract-2 §6): a SQLite file, or a PostgreSQL database
+ *  that several instances may share (docs/cluster.md). */
+export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
 export type Config = {
   port: number;
   host: string;
   dataDir: string;
+  /** `--store` / GATEHOUSE_STORE; absent: `sqlite:<dataDir>/gatehouse.db` (storeOf). Absent
+   *  rather than filled in, so a Config copied with another dataDir follows it. */
+  store?: StoreLocation;
   /** false only with --no-auth / GATEHOUSE_AUTH=off, which is refused off loopback. */
   auth: boolean;
   /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
@@ -114,6 +122,8 @@ export const USAGE = `Usage: gatehouse serve [options]
   --port N                 port (GATEHOUSE_PORT, default 3000; 0 picks a free port)
   --host H                 bind address (GATEHOUSE_HOST, default 127.0.0.1)
   --data-dir D             database and token (GATEHOUSE_DATA_DIR, default ~/.gatehouse)
+  --store URL              event store: sqlite:PATH or postgres://USER@HOST:PORT/DB
+                           (GATEHOUSE_STORE, default sqlite:<data-dir>/gatehouse.db)
   --no-auth                no token (GATEHOUSE_AUTH=off); refused unless loopback
   --request-timeout MS     default request timeout (GATEHOUSE_REQUEST_TIMEOUT_MS, 120000)
   --agent demo|claude|codex|acp:CMD  agent (GATEHOUSE_AGENT); e.g. 'acp:gemini --acp'
@@ -204,6 +214,34 @@ function checkToken(name: string, raw: string): string {
   return raw;
 }
 
+/** The store a Config names: `--store`, or the data directory's SQLite file. */
+export function storeOf(config: Pick<Config, 'store' | 'dataDir'>): StoreLocation {
+  return config.store ?? { kind: 'sqlite', file: join(config.dataDir, DB_FILE) };
+}
+
+/** `sqlite:PATH` (relative to the working folder) or `postgres://…` / `postgresql://…`.
+ *  A bad value is named without echoing it whole: a URL may carry a password. */
+export function parseStore(name: string, raw: string): StoreLocation {
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length);
+    if (!path) throw new ConfigError(`${name}: sqlite:PATH needs the database file's path, e.g. sqlite:/var/lib/gatehouse/gatehouse.db`);
+    return { kind: 'sqlite', file: resolve(path) };
+  }
+  if (raw.startsWith('postgres://') || raw.startsWith('postgresql://')) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(`${name}: not a valid URL; expected postgres://USER@HOST:PORT/DATABASE`);
+    }
+    if (!url.hostname) throw new ConfigError(`${name}: the PostgreSQL URL needs a host, e.g. postgres://gatehouse@db.internal:5432/gatehouse`);
+    if (url.pathname.length <= 1) throw new ConfigError(`${name}: the PostgreSQL URL needs a database name, e.g. postgres://gatehouse@${url.host}/gatehouse`);
+    return { kind: 'postgres', url: raw };
+  }
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(raw)?.[0];
+  throw new ConfigError(`${name}: expected sqlite:PATH or postgres://USER@HOST:PORT/DATABASE, got ${scheme ? `a ${scheme} URL` : 'neither'}`);
+}
+
 /** Parse `serve` arguments and the environment into a validated Config. */
 export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCommand {
   let values: Record<string, string | boolean | undefined>;
@@ -216,6 +254,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         port: { type: 'string' },
         host: { type: 'string' },
         'data-dir': { type: 'string' },
+        store: { type: 'string' },
         'no-auth': { type: 'boolean' },
         'request-timeout': { type: 'string' },
         agent: { type: 'string' },
@@ -265,6 +304,8 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
 
   const [, dataRaw] = pick('data-dir', 'GATEHOUSE_DATA_DIR');
   const dataDir = resolve(dataRaw ?? join(homedir(), '.gatehouse'));
+  const [storeName, storeRaw] = pick('store', 'GATEHOUSE_STORE');
+  const store = storeRaw === undefined ? undefined : parseStore(storeName, storeRaw);
 
   let auth = true;
   if (values['no-auth']) auth = false;
@@ -384,6 +425,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       port,
       host,
       dataDir,
+      ...(store ? { store } : {}),
       auth,
       envToken,
       envAgentToken,

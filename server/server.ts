@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { BrokerHost } from './brokerHost.ts';
 import { AgentChoiceBook } from './agentChoiceBook.ts';
-import { isWildcardHost, type Config } from './config.ts';
+import { isWildcardHost, storeOf, type Config } from './config.ts';
 import { createFaultSwitch } from './fault.ts';
 import { historyRoutes } from './http/history.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -25,7 +25,8 @@ import { deviceOf, type SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
 import { DeviceStore } from './store/deviceStore.ts';
-import { SqliteEventStore } from './store/sqliteStore.ts';
+import { openConfiguredStore } from './store/openStore.ts';
+import type { EventStore } from './store/types.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
 
@@ -53,7 +54,9 @@ export type RunningServer = {
   agentToken: string | undefined;
   epoch: string;
   host: BrokerHost;
-  store: SqliteEventStore;
+  store: EventStore;
+  /** `sqlite` or `postgres` (--store). */
+  storeKind: 'sqlite' | 'postgres';
   hub: Hub;
   logger: Logger;
   push: PushService;
@@ -100,11 +103,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (agent.warning) logger.warn(agent.warning);
     if (agentToken === token) throw new Error(`${AGENT_TOKEN_FILE} holds the owner token: delete it to generate a new agent token`);
   }
-  const store = new SqliteEventStore({ dataDir: config.dataDir });
+  const location = storeOf(config);
+  if (location.kind === 'postgres') {
+    // The URL may carry a password: never in a log line.
+    const password = new URL(location.url).password;
+    if (password) logger.addSecret(decodeURIComponent(password));
+  }
+  const opened = await openConfiguredStore(location, config.dataDir);
+  const store = opened.store;
   const looseDir = dataDirWarning(config.dataDir);
   if (looseDir) logger.warn(looseDir);
-  // The browsers' sessions, in the same database file (a table of their own).
-  const devices = new DeviceStore({ dataDir: config.dataDir });
+  // The browsers' sessions, in the local SQLite file (a table of their own).
+  const devices = new DeviceStore({ dataDir: config.dataDir, file: opened.localFile });
   const metrics = createMetrics({ defaultMetrics: true });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
@@ -124,7 +134,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
   const push = createPushService(
-    { config, host, database: store.database(), logger },
+    { config, host, database: opened.localDatabase, logger },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
   );
   // A device's push subscriptions end with it, however it ends (revoked, or evicted
@@ -169,11 +179,25 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
-    { config, store, host, security, logger, metrics, hub, upgrader, isStopping: () => stopping, agentChoices },
+    {
+      config,
+      store,
+      storeInfo: { kind: opened.kind, ping: opened.ping },
+      host,
+      security,
+      logger,
+      metrics,
+      hub,
+      upgrader,
+      isStopping: () => stopping,
+      agentChoices,
+    },
     {
       extraRoutes: [
         push.route,
-        { path: '/api/history', routes: historyRoutes({ db: store.database(), store, agentChoices }) },
+        // History's page query reads the SQLite requests table; on PostgreSQL it is not
+        // served yet (docs/cluster.md, "Still per instance").
+        ...(opened.kind === 'sqlite' ? [{ path: '/api/history', routes: historyRoutes({ db: opened.localDatabase, store, agentChoices }) }] : []),
         ...plugins.flatMap((p) => p.routes ?? []),
       ],
     },
@@ -268,6 +292,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await new Promise((r) => setImmediate(r));
       await store.close();
       devices.close();
+      opened.closeLocal();
       server.closeIdleConnections();
       const forced = setTimeout(() => {
         hub.terminateAll();
@@ -280,5 +305,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     })());
 
   const routes = () => app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }));
-  return { config, port, url, baseUrl: baseUrl(), readyLine, token, agentToken, epoch: host.epoch, host, store, hub, logger, push, routes, stop };
+  return {
+    config,
+    port,
+    url,
+    baseUrl: baseUrl(),
+    readyLine,
+    token,
+    agentToken,
+    epoch: host.epoch,
+    host,
+    store,
+    storeKind: opened.kind,
+    hub,
+    logger,
+    push,
+    routes,
+    stop,
+  };
 }

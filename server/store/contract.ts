@@ -378,11 +378,11 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       const now = 100 * HOUR;
       // r1..r4 decided 50 h ago, r5 decided 1 h ago, r6 still unresolved (asked 30 h ago).
       await store.writeBatch([1, 2, 3, 4].map((i) => requestRecord(i, `r${i}`, { at: 50 * HOUR + i })));
-      await store.writeBatch([1, 2, 3, 4].map((i) => resolvedRecord(10 + i, `r${i}`, { at: 50 * HOUR + 10 })));
+      await store.writeBatch([1, 2, 3, 4].map((i) => resolvedRecord(4 + i, `r${i}`, { at: 50 * HOUR + 10 })));
       await store.writeBatch([
-        requestRecord(20, 'r5', { at: 99 * HOUR }),
-        resolvedRecord(21, 'r5', { at: 99 * HOUR }),
-        requestRecord(22, 'r6', { at: 70 * HOUR }),
+        requestRecord(9, 'r5', { at: 99 * HOUR }),
+        resolvedRecord(10, 'r5', { at: 99 * HOUR }),
+        requestRecord(11, 'r6', { at: 70 * HOUR }),
       ]);
       const ids = async () => (await store.auditRows({ filter: {}, order: 'oldest', limit: 100 })).map((r) => r.entry.requestId).sort();
       // Every row is among the newest 10: no audit row goes, however old.

@@ -17,7 +17,7 @@
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DB_FILE } from './sqliteStore.ts';
 
 export type Device = {
@@ -71,11 +71,12 @@ export class DeviceStore {
    *  subscriptions end with it). */
   private readonly endedListeners = new Set<(deviceId: string) => void>();
 
-  constructor(options: { dataDir: string | ':memory:'; now?: () => number }) {
+  /** `file`: the database file (`--store sqlite:PATH`); default `<dataDir>/gatehouse.db`. */
+  constructor(options: { dataDir: string | ':memory:'; file?: string; now?: () => number }) {
     let file = ':memory:';
     if (options.dataDir !== ':memory:') {
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-      file = join(options.dataDir, DB_FILE);
+      file = options.file ?? join(options.dataDir, DB_FILE);
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');

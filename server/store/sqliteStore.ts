@@ -23,7 +23,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   BrokerInput,
   ClientAnswerRecord,
@@ -75,6 +75,8 @@ export const DB_FILE = 'gatehouse.db';
 export type SqliteStoreOptions = {
   /** A directory (the file is `gatehouse.db` inside it) or `:memory:`. */
   dataDir: string | ':memory:';
+  /** The database file itself (`--store sqlite:PATH`); default `<dataDir>/gatehouse.db`. */
+  file?: string;
   synchronous?: 'NORMAL' | 'FULL';
   /** For tests: a fixed epoch for a new database. */
   epoch?: string;
@@ -293,8 +295,8 @@ export class SqliteEventStore implements EventStore {
   constructor(options: SqliteStoreOptions) {
     let file = ':memory:';
     if (options.dataDir !== ':memory:') {
-      mkdirSync(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-      file = join(options.dataDir, DB_FILE);
+      file = options.file ?? join(options.dataDir, DB_FILE);
+      mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
       preparePrivateDbFile(file);
     }
     this.db = new Database(file);
@@ -310,7 +312,7 @@ export class SqliteEventStore implements EventStore {
     const version = getMeta.get('schemaVersion');
     if (version && Number(version.value) > SCHEMA_VERSION) {
       this.db.close();
-      throw new Error(`the database in ${options.dataDir} has schema version ${version.value}; this server knows up to ${SCHEMA_VERSION}`);
+      throw new Error(`the database ${file} has schema version ${version.value}; this server knows up to ${SCHEMA_VERSION}`);
     }
     let epoch = getMeta.get('epoch')?.value;
     if (!epoch) {

@@ -1,0 +1,91 @@
+/**
+ * The bus between instances (docs/cluster.md, "The bus"): after a commit an instance
+ * announces the batch's seq range on core NATS (`@nats-io/transport-node`); the others
+ * learn that the log grew and read the new events from the store. The message carries
+ * no event, so a lost one loses nothing (the followers also poll) and nothing secret
+ * crosses the bus. Announcements are validated like any frame from outside (zod): a
+ * malformed one is dropped and counted, never trusted.
+ */
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { z } from 'zod';
+
+/** One committed batch: events `from`..`to` of the log of `epoch`. */
+export type LogAnnouncement = { epoch: string; from: number; to: number };
+
+const announcement = z
+  .object({
+    epoch: z.string().min(1).max(128),
+    from: z.number().int().min(1),
+    to: z.number().int().min(1),
+  })
+  .refine((a) => a.to >= a.from, 'to must not be below from');
+
+export const logSubject = (epoch: string) => `gatehouse.log.${epoch}`;
+
+export type Bus = {
+  /** Fire and forget: the followers also poll, so a lost announcement only delays them. */
+  announce(range: LogAnnouncement): void;
+  /** Valid announcements of `epoch` go to `onAnnouncement`; returns the unsubscribe. */
+  subscribe(epoch: string, onAnnouncement: (range: LogAnnouncement) => void): () => void;
+  /** Messages dropped as malformed (or of another epoch). */
+  readonly dropped: number;
+  isConnected(): boolean;
+  /** Waits until what was published reached the server (tests, shutdown). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+};
+
+const encoder = new TextEncoder();
+
+export async function connectBus(url: string, options: { name?: string } = {}): Promise<Bus> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'nats:') throw new Error(`the bus URL must be nats://HOST:PORT, got a ${parsed.protocol} URL`);
+  const nc: NatsConnection = await connect({
+    servers: parsed.host,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    // Reconnect for ever: the followers poll the store meanwhile.
+    maxReconnectAttempts: -1,
+  });
+  const subscriptions = new Set<Subscription>();
+  let dropped = 0;
+  return {
+    announce(range) {
+      nc.publish(logSubject(range.epoch), encoder.encode(JSON.stringify(range)));
+    },
+    subscribe(epoch, onAnnouncement) {
+      const sub = nc.subscribe(logSubject(epoch), {
+        callback: (error, msg) => {
+          if (error) return;
+          let value: unknown;
+          try {
+            value = JSON.parse(msg.string());
+          } catch {
+            dropped += 1;
+            return;
+          }
+          const result = announcement.safeParse(value);
+          if (!result.success || result.data.epoch !== epoch) {
+            dropped += 1;
+            return;
+          }
+          onAnnouncement(result.data);
+        },
+      });
+      subscriptions.add(sub);
+      return () => {
+        subscriptions.delete(sub);
+        sub.unsubscribe();
+      };
+    },
+    get dropped() {
+      return dropped;
+    },
+    isConnected: () => !nc.isClosed(),
+    flush: () => nc.flush(),
+    async close() {
+      for (const sub of subscriptions) sub.unsubscribe();
+      subscriptions.clear();
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The PostgreSQL store's schema, as numbered migrations (SPEC.md TEAM-2). Each migration
+ * runs once, in its own transaction, and records its number in `gatehouse_schema`; every
+ * instance runs `migrate` when it opens the store, under an advisory lock, so instances
+ * starting at the same moment apply each migration exactly once and the others find it
+ * done. A database with a number this server does not know is refused (a newer server
+ * migrated it).
+ *
+ * JSON is kept as `text`, not `jsonb`: the events must read back exactly as written
+ * (jsonb reorders keys and refuses `\u0000` in strings), and nothing queries inside it.
+ * Times and seqs are `bigint` (milliseconds since 1970 exceed `integer`).
+ */
+import type pg from 'pg';
+
+/** `pg_advisory_xact_lock` key: "gatehouse" in ASCII, a constant no other tool uses. */
+const MIGRATION_LOCK = 0x6761746568;
+
+type Migration = { version: number; what: string; sql: string };
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    what: 'events, log head, requests, clientMsgId answers, audit',
+    sql: `
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+-- One row: the head of the log and how far it was pruned. Every append updates it in its
+-- own transaction, guarded by the head it expects (the seq race, SPEC.md TEAM-3).
+CREATE TABLE log_head (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  head bigint NOT NULL,
+  pruned_through bigint NOT NULL
+);
+CREATE TABLE events (
+  seq bigint PRIMARY KEY,
+  type text NOT NULL,
+  payload text NOT NULL,
+  time bigint NOT NULL
+);
+CREATE TABLE requests (
+  id text PRIMARY KEY,
+  seq bigint NOT NULL UNIQUE,
+  tool_name text NOT NULL,
+  input text NOT NULL,
+  context text NOT NULL,
+  created bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'resolved', 'timedOut', 'cancelled')),
+  decision text,
+  updated_input text,
+  message text,
+  decided_by text,
+  decided_at bigint,
+  reason text,
+  outcome_seq bigint,
+  origin text NOT NULL,
+  idempotency_key text UNIQUE,
+  body_hash text,
+  CHECK ((status = 'pending') = (outcome_seq IS NULL))
+);
+CREATE INDEX requests_status_seq ON requests (status, seq);
+CREATE TABLE client_answers (
+  client_msg_id text PRIMARY KEY,
+  request_id text NOT NULL,
+  answer text NOT NULL,
+  ord bigserial NOT NULL
+);
+CREATE INDEX client_answers_request ON client_answers (request_id);
+-- COLLATE "C": audit pages sort and walk by request id byte-wise, as SQLite does,
+-- whatever the database's locale.
+CREATE TABLE audit (
+  request_id text COLLATE "C" PRIMARY KEY,
+  tool_name text NOT NULL,
+  input text,
+  session_id text,
+  agent text,
+  cwd text,
+  requested_at bigint NOT NULL,
+  status text,
+  decision text,
+  how text,
+  decided_by text,
+  via text,
+  address text,
+  message text,
+  rule_id text,
+  decided_at bigint,
+  device_id text,
+  device_name text
+);
+CREATE INDEX audit_requested ON audit (requested_at, request_id);
+`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Applies the missing migrations; returns the versions it applied (none when current). */
+export async function migrate(client: pg.PoolClient, location: string): Promise<number[]> {
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS gatehouse_schema (version integer PRIMARY KEY, what text NOT NULL, applied_at bigint NOT NULL)');
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM gatehouse_schema');
+    const have = new Set(rows.map((r) => r.version));
+    const newest = Math.max(0, ...have);
+    if (newest > SCHEMA_VERSION) {
+      throw new Error(`the PostgreSQL database ${location} has schema version ${newest}; this server knows up to ${SCHEMA_VERSION}: upgrade the server`);
+    }
+    for (const migration of MIGRATIONS) {
+      if (have.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO gatehouse_schema (version, what, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.what, Date.now()]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+  return applied;
+}
