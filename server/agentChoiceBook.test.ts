@@ -124,6 +124,44 @@ describe('agent choices through a real server', () => {
     }
   });
 
+  it('AGX-1: a decision with a choice keeps its place in line: a plain decision sent right after it on the same socket does not overtake it', async () => {
+    const ws = await connectClient(server.wsUrl());
+    try {
+      await ws.waitFor((frame) => frame.type === 'welcome');
+      const id = await create('echo five');
+      const second = crypto.randomUUID();
+      ws.send({ type: 'permission-response', requestId: id, decision: 'deny', agentChoice: 'cancel', clientMsgId: crypto.randomUUID() });
+      ws.send({ type: 'permission-response', requestId: id, decision: 'allow', clientMsgId: second });
+      const refused = await ws.waitFor((frame) => frame.type === 'error' && frame.ref === second);
+      expect(refused).toMatchObject({ code: 'already-resolved', requestId: id, decision: 'deny' });
+      expect(await view(id)).toMatchObject({ status: 'resolved', decision: 'deny', agentChoice: 'cancel' });
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('AGX-1: a clientMsgId replayed for another request decides nothing, so its choice never counts', async () => {
+    const ws = await connectClient(server.wsUrl());
+    try {
+      await ws.waitFor((frame) => frame.type === 'welcome');
+      const first = await create('echo six');
+      const other = await create('echo seven');
+      const reused = crypto.randomUUID();
+      ws.send({ type: 'permission-response', requestId: first, decision: 'allow', clientMsgId: reused });
+      await ws.waitFor((frame) => frame.type === 'ack' && frame.ref === reused);
+      // The same id for another request with an "always": the stored answer is replayed.
+      ws.send({ type: 'permission-response', requestId: other, decision: 'allow', agentChoice: 'proceed_always', clientMsgId: reused });
+      await ws.waitFor((frame) => frame.type === 'ack' && frame.ref === reused && frame.requestId === first);
+      const plain = crypto.randomUUID();
+      ws.send({ type: 'permission-response', requestId: other, decision: 'allow', clientMsgId: plain });
+      await ws.waitFor((frame) => frame.type === 'ack' && frame.ref === plain);
+      expect(await view(other)).toMatchObject({ status: 'resolved', decision: 'allow' });
+      expect((await view(other)).agentChoice).toBeUndefined();
+    } finally {
+      await ws.close();
+    }
+  });
+
   it("AGX-1: a remembered Gatehouse rule's allow never carries an agent's always (the bridge answers once)", async () => {
     const id = await create('echo five');
     const remembered = await server.api(`/api/permission-requests/${id}/decision`, {

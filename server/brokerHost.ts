@@ -436,7 +436,8 @@ export class BrokerHost {
   }
 
   private settleDrained(): void {
-    if (this.committing || this.holds > 0) return;
+    // After a failed commit nothing more commits: nothing is worth waiting for.
+    if (!this.fatal && (this.committing || this.holds > 0)) return;
     for (const fn of this.drained.splice(0)) fn();
   }
 
@@ -803,6 +804,14 @@ export class BrokerHost {
     return deliveryOf(this.actor.getSnapshot(), requestId);
   }
 
+  /** An unresolved request's context, from memory and at once (`undefined` when it is not
+   *  unresolved): what a decision's `agentChoice` is checked against in the same step as
+   *  the decide, so no await lets a later decision overtake it (server/agentChoiceBook.ts). */
+  unresolvedContext(requestId: string): PermissionRequestEvent['context'] | undefined {
+    if (this.stopped || this.fatal) return undefined;
+    return this.actor.getSnapshot().context.unresolved.get(requestId)?.event.context;
+  }
+
   /** `permission-request` events of every unresolved request, oldest first. Read it
    *  inside `whenQuiet` to match the committed head. */
   unresolvedEvents(): PermissionRequestEvent[] {
@@ -864,11 +873,13 @@ export class BrokerHost {
     this.actor.stop();
     this.stopping = new Promise<void>((resolve) => {
       this.drained.push(() => {
-        // Anything the actor did while stopping is not committed; callers still waiting are told.
-        for (const waiter of this.waiters.splice(0)) this.safely(waiter, 'waiter');
+        // Anything the actor did while stopping is not committed; callers still waiting are
+        // told. After a failed commit they are not: their answers are on no disk.
+        const waiters = this.waiters.splice(0);
+        if (!this.fatal) for (const waiter of waiters) this.safely(waiter, 'waiter');
         resolve();
       });
-      if (!this.committing && this.holds === 0 && this.records.length === 0) this.settleDrained();
+      if (this.fatal || (!this.committing && this.holds === 0 && this.records.length === 0)) this.settleDrained();
     });
     return this.stopping;
   }

@@ -216,7 +216,9 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (parsed.value.agentChoice !== undefined) {
       if (!choices) return errorResponse(c, 400, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices');
       // Checked against the request's offer (context.agentChoices) before anything is decided.
-      const context = (await store.getRequest(id))?.context;
+      // An unresolved request's offer from memory, so no await lets a later decision
+      // overtake this one; any other request is refused by the broker anyway.
+      const context = host.unresolvedContext(id) ?? (await store.getRequest(id))?.context;
       const refusal = choices.check(attempt, context);
       if (refusal) return errorResponse(c, 400, ERROR_CODES.invalidMessage, refusal);
       chosen = choices.choiceOf(attempt, context);
@@ -246,7 +248,9 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
       if (error instanceof RememberRefusedError) return errorResponse(c, 400, ERROR_CODES.invalidMessage, error.message);
       return stopping(c, error);
     }
-    const { answer, remember } = result;
+    const { answer, remember, replayed } = result;
+    // A replayed clientMsgId decided nothing now: this attempt is not the winner's.
+    if (replayed) choices?.forget(id, recorded);
     if (answer.status === 'rejected') {
       choices?.forget(id, recorded);
       return errorResponse(c, rejectionStatus(answer.code), answer.code, answer.message, answer.decision ? { decision: answer.decision } : {});

@@ -418,17 +418,25 @@ export class Hub {
       this.sendError(conn, ERROR_CODES.invalidMessage, 'agentChoice: this server takes no agent choices', ref, message.requestId);
       return;
     }
-    // The choice is checked against the request's offer (context.agentChoices), read from the store.
+    // The choice is checked against the request's offer (context.agentChoices): an
+    // unresolved request's from memory, in this step, so the decision keeps its place in
+    // line; any other is refused by the broker anyway, and its stored view says why.
+    const check = (context: unknown) => {
+      const attempt = this.choiceAttempt(conn, message);
+      const refusal = choices.check(attempt, context);
+      if (refusal) {
+        this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
+        return;
+      }
+      this.decideNow(conn, message, choices.choiceOf(attempt, context));
+    };
+    const live = this.host.unresolvedContext(message.requestId);
+    if (live !== undefined) {
+      check(live);
+      return;
+    }
     this.store.getRequest(message.requestId).then(
-      (view) => {
-        const attempt = this.choiceAttempt(conn, message);
-        const refusal = choices.check(attempt, view?.context);
-        if (refusal) {
-          this.sendError(conn, ERROR_CODES.invalidMessage, refusal, ref, message.requestId);
-          return;
-        }
-        this.decideNow(conn, message, choices.choiceOf(attempt, view?.context));
-      },
+      (view) => check(view?.context),
       (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
     );
   }
@@ -472,7 +480,9 @@ export class Hub {
       return;
     }
     pending.then(
-      ({ answer, remember }) => {
+      ({ answer, remember, replayed }) => {
+        // A replayed clientMsgId decided nothing now: this attempt is not the winner's.
+        if (replayed) choices?.forget(message.requestId, recorded);
         if (answer.status === 'accepted') {
           conn.send({
             type: 'ack',
