@@ -20,9 +20,9 @@ const offer = {
 describe('AgentChoiceBook (units)', () => {
   it('AGX-1: only the first attempt counts, and only when its decision and decider are the outcome', () => {
     const book = new AgentChoiceBook();
-    book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', agentChoice: 'proceed_always', hasRemember: false, hasUpdatedInput: false });
+    book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', agentChoice: 'proceed_always', hasRemember: false, hasUpdatedInput: false }, offer);
     // A later attempt (a loser) never replaces it.
-    book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', hasRemember: false, hasUpdatedInput: false });
+    book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', hasRemember: false, hasUpdatedInput: false }, offer);
     expect(book.chosen('r', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)?.id).toBe('proceed_always');
     // A rule, a timeout, another decider or a cancel: no choice.
     expect(book.chosen('r', { status: 'resolved', decision: 'allow', decidedBy: 'rule:1' }, offer)).toBeUndefined();
@@ -30,23 +30,32 @@ describe('AgentChoiceBook (units)', () => {
     expect(book.chosen('r', { status: 'cancelled', decision: 'deny', decidedBy: 'http' }, offer)).toBeUndefined();
     expect(book.chosen('other', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)).toBeUndefined();
     // A plain first attempt shadows a later choice.
-    book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', hasRemember: false, hasUpdatedInput: false });
-    book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', agentChoice: 'proceed_always', hasRemember: false, hasUpdatedInput: false });
+    book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', hasRemember: false, hasUpdatedInput: false }, offer);
+    book.record({ requestId: 'p', decision: 'allow', decidedBy: 'tab', agentChoice: 'proceed_always', hasRemember: false, hasUpdatedInput: false }, offer);
     expect(book.chosen('p', { status: 'resolved', decision: 'allow', decidedBy: 'tab' }, offer)).toBeUndefined();
     // An attempt the broker refused (another instance decided first, with the same decider) never counts.
-    const token = book.record({
-      requestId: 'q',
-      decision: 'allow',
-      decidedBy: 'http',
-      agentChoice: 'proceed_always',
-      hasRemember: false,
-      hasUpdatedInput: false,
-    });
+    const token = book.record(
+      {
+        requestId: 'q',
+        decision: 'allow',
+        decidedBy: 'http',
+        agentChoice: 'proceed_always',
+        hasRemember: false,
+        hasUpdatedInput: false,
+      },
+      offer,
+    );
     book.forget('q', token);
     expect(book.chosen('q', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)).toBeUndefined();
     // `forget` with a token of no attempt (a later one that was not recorded) leaves the first alone.
-    book.forget('r', book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', hasRemember: false, hasUpdatedInput: false }));
+    book.forget('r', book.record({ requestId: 'r', decision: 'allow', decidedBy: 'http', hasRemember: false, hasUpdatedInput: false }, offer));
     expect(book.chosen('r', { status: 'resolved', decision: 'allow', decidedBy: 'http' }, offer)?.id).toBe('proceed_always');
+    // A request whose agent offered no choices (or one not unresolved) keeps nothing: the
+    // book's memory grows only with requests that have choices.
+    expect(
+      book.record({ requestId: 'n', decision: 'allow', decidedBy: 'tab', hasRemember: false, hasUpdatedInput: false }, { agent: 'claude-code' }),
+    ).toBeUndefined();
+    expect(book.record({ requestId: 'n', decision: 'allow', decidedBy: 'tab', hasRemember: false, hasUpdatedInput: false }, undefined)).toBeUndefined();
   });
 
   it('AGX-2: a choice not offered, of the other decision, with a rule or an edit, or in a garbled offer, is refused', () => {

@@ -4,8 +4,9 @@
  * human's decision (the WebSocket hub, `POST …/decision`) write down each attempt here
  * BEFORE handing it to `host.decide`, in the same synchronous step (`host.decide` sends
  * the decision to the broker synchronously, and the broker takes them first come first
- * served). The edge reads the request's context (an awaited store read) before that step,
- * never between the record and the decide. So the first attempt written down for a
+ * served). The edge reads an unresolved request's context from the broker's memory in
+ * that same step (`host.unresolvedContext`), so nothing is awaited between the check,
+ * the record and the decide, and a decision keeps its place in line. So the first attempt written down for a
  * request is the first one the broker saw from a human, and the winner's choice is read
  * back as: the first attempt, if its decision and `decidedBy` are the outcome's. Any
  * other winner (a rule, a timeout, another client's decision) matches no attempt and
@@ -54,9 +55,13 @@ export class AgentChoiceBook {
     return agentChoicesOf(context).find((c) => c.id === attempt.agentChoice);
   }
 
-  /** Right before the broker sees the decision (no await in between). Only the first
-   *  attempt counts; it returns a token that `forget` takes when the broker refused it. */
-  record(attempt: ChoiceAttempt): object | undefined {
+  /** Right before the broker sees the decision (no await in between), with the request's
+   *  context when it is unresolved. Only the first attempt counts; it returns a token that
+   *  `forget` takes when the broker refused it. A request that offers no agent choices
+   *  (or is not unresolved: the broker refuses it) keeps nothing, so the book holds
+   *  memory only for requests whose agent offered choices. */
+  record(attempt: ChoiceAttempt, context: unknown | undefined): object | undefined {
+    if (context === undefined || agentChoicesOf(context).length === 0) return undefined;
     if (this.attempts.has(attempt.requestId)) return undefined;
     const token = {};
     this.tokens.set(attempt.requestId, token);

@@ -227,7 +227,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     let recorded: object | undefined;
     try {
       // Written down in the same synchronous step as the decide (agentChoiceBook.ts).
-      recorded = choices?.record(attempt);
+      recorded = choices?.record(attempt, host.unresolvedContext(id));
       // One decision path: the host checks `remember`, and after the commit makes its rule
       // and tells the observers (audit), as for every transport (server/decisions.ts).
       result = await host.decide({

@@ -459,7 +459,7 @@ export class Hub {
     let pending: Promise<DecideResult>;
     let recorded: object | undefined;
     try {
-      recorded = choices?.record(this.choiceAttempt(conn, message));
+      recorded = choices?.record(this.choiceAttempt(conn, message), this.host.unresolvedContext(message.requestId));
       pending = this.host.decide({
         requestId: message.requestId,
         decision: message.decision,
