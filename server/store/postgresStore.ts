@@ -41,12 +41,12 @@ import {
   jsonByteLength,
   LIMITS,
   requestByteLength,
-  type AuditEntry,
   type AuditHow,
   type PermissionRequestEvent,
   type RequestStatus,
   type SequencedEvent,
 } from '../../protocol/index.ts';
+import { type AuditDbRow, str, toAuditEntry } from './auditRows.ts';
 import { migrate } from './postgresMigrations.ts';
 import { cancelMessage, timeoutMessage } from './sqliteStore.ts';
 import type {
@@ -114,27 +114,6 @@ type RequestRow = {
   body_hash: string | null;
 };
 
-type AuditDbRow = {
-  request_id: string;
-  tool_name: string;
-  input: string | null;
-  session_id: string | null;
-  agent: string | null;
-  cwd: string | null;
-  requested_at: number;
-  status: AuditEntry['status'] | null;
-  decision: AuditEntry['decision'] | null;
-  how: AuditHow | null;
-  decided_by: string | null;
-  via: string | null;
-  address: string | null;
-  message: string | null;
-  rule_id: string | null;
-  decided_at: number | null;
-  device_id: string | null;
-  device_name: string | null;
-};
-
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** bigint (OID 20) as a number: seqs and millisecond times fit in 2^53. */
@@ -150,7 +129,6 @@ const AUDIT_COLUMNS = `a.request_id, a.tool_name, COALESCE(a.input, r.input) AS 
   a.status, a.decision, a.how, a.decided_by, a.via, a.address, a.message, a.rule_id, a.decided_at, a.device_id, a.device_name`;
 
 const encoder = new TextEncoder();
-const str = (value: unknown) => (typeof value === 'string' ? value : null);
 
 function toView(row: RequestRow): StoredRequestView {
   const view: StoredRequestView = {
@@ -173,30 +151,6 @@ function toView(row: RequestRow): StoredRequestView {
   if (row.idempotency_key !== null) view.idempotencyKey = row.idempotency_key;
   if (row.body_hash !== null) view.bodyHash = row.body_hash;
   return view;
-}
-
-function toAuditEntry(row: AuditDbRow): AuditEntry {
-  const entry: AuditEntry = {
-    requestId: row.request_id,
-    toolName: row.tool_name,
-    input: row.input === null ? {} : (JSON.parse(row.input) as Record<string, unknown>),
-    requestedAt: row.requested_at,
-  };
-  if (row.session_id !== null) entry.sessionId = row.session_id;
-  if (row.agent !== null) entry.agent = row.agent;
-  if (row.cwd !== null) entry.cwd = row.cwd;
-  if (row.status !== null) entry.status = row.status;
-  if (row.decision !== null) entry.decision = row.decision;
-  if (row.how !== null) entry.how = row.how;
-  if (row.decided_by !== null) entry.decidedBy = row.decided_by;
-  if (row.via !== null) entry.via = row.via;
-  if (row.address !== null) entry.address = row.address;
-  if (row.message !== null) entry.message = row.message;
-  if (row.rule_id !== null) entry.ruleId = row.rule_id;
-  if (row.decided_at !== null) entry.decidedAt = row.decided_at;
-  if (row.device_id !== null) entry.deviceId = row.device_id;
-  if (row.device_name !== null) entry.deviceName = row.device_name;
-  return entry;
 }
 
 /** A `permission-request` event as its row keeps it: without input and context. */

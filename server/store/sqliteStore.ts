@@ -48,10 +48,7 @@ import {
   timedOutMessage,
   waitedSeconds,
   LIMITS,
-  type AuditEntry,
-  type AuditHow,
   type PermissionRequestEvent,
-  agentChoiceEntry,
 } from '../../protocol/index.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
 import type {
@@ -66,6 +63,7 @@ import type {
   RequestPage,
   StoredRequestView,
 } from './types.ts';
+import { type AuditDbRow, str, toAuditEntry } from './auditRows.ts';
 import { WalCheckpointer, type CheckpointResult } from './walCheckpointer.ts';
 
 /** 2: the audit table; `permission-request` event rows without input and context. */
@@ -104,29 +102,6 @@ type RequestRow = {
   origin: RequestOrigin;
   idempotencyKey: string | null;
   bodyHash: string | null;
-};
-
-type AuditDbRow = {
-  request_id: string;
-  tool_name: string;
-  input: string | null;
-  session_id: string | null;
-  agent: string | null;
-  cwd: string | null;
-  requested_at: number;
-  status: AuditEntry['status'] | null;
-  decision: AuditEntry['decision'] | null;
-  how: AuditHow | null;
-  decided_by: string | null;
-  via: string | null;
-  address: string | null;
-  message: string | null;
-  rule_id: string | null;
-  decided_at: number | null;
-  device_id: string | null;
-  device_name: string | null;
-  /** JSON `{id, kind, label}`: the agent's own choice the winning decision named. */
-  agent_choice: string | null;
 };
 
 const SCHEMA = `
@@ -235,47 +210,6 @@ function toView(row: RequestRow): StoredRequestView {
 }
 
 const encoder = new TextEncoder();
-
-function toAuditEntry(row: AuditDbRow): AuditEntry {
-  const entry: AuditEntry = {
-    requestId: row.request_id,
-    toolName: row.tool_name,
-    input: row.input === null ? {} : (JSON.parse(row.input) as Record<string, unknown>),
-    requestedAt: row.requested_at,
-  };
-  if (row.session_id !== null) entry.sessionId = row.session_id;
-  if (row.agent !== null) entry.agent = row.agent;
-  if (row.cwd !== null) entry.cwd = row.cwd;
-  if (row.status !== null) entry.status = row.status;
-  if (row.decision !== null) entry.decision = row.decision;
-  if (row.how !== null) entry.how = row.how;
-  if (row.decided_by !== null) entry.decidedBy = row.decided_by;
-  if (row.via !== null) entry.via = row.via;
-  if (row.address !== null) entry.address = row.address;
-  if (row.message !== null) entry.message = row.message;
-  if (row.rule_id !== null) entry.ruleId = row.rule_id;
-  if (row.decided_at !== null) entry.decidedAt = row.decided_at;
-  if (row.device_id !== null) entry.deviceId = row.device_id;
-  if (row.device_name !== null) entry.deviceName = row.device_name;
-  if (row.agent_choice !== null) {
-    const choice = auditAgentChoice.safeParse(parseJsonOrUndefined(row.agent_choice));
-    if (choice.success) entry.agentChoice = choice.data;
-  }
-  return entry;
-}
-
-/** The agent's own choice as an audit row keeps it (protocol/http.ts auditEntry.agentChoice). */
-const auditAgentChoice = agentChoiceEntry.pick({ id: true, kind: true, label: true });
-
-function parseJsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-const str = (value: unknown) => (typeof value === 'string' ? value : null);
 
 /** A `permission-request` event as its row keeps it: without input and context (the request row holds them). */
 function envelopeOf(event: PermissionRequestEvent): string {
