@@ -227,3 +227,23 @@ describe('BrokerHost over an asynchronous store', () => {
     await host.stop();
   });
 });
+
+describe('a failed commit (CORE-L1)', () => {
+  it('CORE-L1: a commit that fails with more buffered behind it: stop() settles, and neither caller is answered', async () => {
+    const store = new SqliteEventStore({ dataDir: ':memory:' });
+    let fail: (error: Error) => void = () => {};
+    store.writeBatch = () => new Promise<void>((_, reject) => (fail = reject));
+    const fatal: unknown[] = [];
+    const host = new BrokerHost({ store, logger: silentLogger, onFatal: (error) => fatal.push(error) }, store.loadNow({ now: Date.now() }));
+    const answered: string[] = [];
+    void host.create(spec('First')).then(() => answered.push('first'));
+    host.flush(); // the first batch's commit is in flight
+    void host.create(spec('Second')).then(() => answered.push('second')); // buffered behind it
+    fail(new Error('disk full'));
+    await expect.poll(() => fatal.length).toBe(1);
+    await host.stop(); // before: waited for the buffered batch, which never commits
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toEqual([]);
+    await store.close();
+  });
+});
