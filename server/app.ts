@@ -24,7 +24,7 @@ import { HELLO_PATH } from './security/helloProof.ts';
 import { deviceRoutes, recheckDeviceAfterBody } from './security/devices.ts';
 import { helloRoutes } from './security/hello.ts';
 import { PAIR_PATH, pairingApiRoutes, pairingPageRoutes } from './security/pairing.ts';
-import { DeviceStore } from './store/deviceStore.ts';
+import { SqliteDeviceStore } from './store/deviceStore.ts';
 import type { EventStore } from './store/types.ts';
 import type { Hub } from './ws/hub.ts';
 import type { AgentChoiceBook } from './agentChoiceBook.ts';
@@ -59,7 +59,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   const isStopping = deps.isStopping ?? (() => false);
   // The server passes the devices of its database; an app built without (in-process
   // tests) keeps them in memory, so the page flow and the cookie work the same.
-  const security: SecurityContext = deps.security.devices ? deps.security : { ...deps.security, devices: new DeviceStore({ dataDir: ':memory:' }) };
+  const security: SecurityContext = deps.security.devices ? deps.security : { ...deps.security, devices: new SqliteDeviceStore({ dataDir: ':memory:' }) };
   const devices = security.devices!;
 
   app.use('*', securityGuard(security, { logger: deps.logger, metrics: deps.metrics }));

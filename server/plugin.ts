@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { EventStore, HistoryLimits } from './store/types.ts';
 import type { DecisionObserver, RememberGate } from './decisions.ts';
+import type { RuleBook } from './rules/ruleStore.ts';
 
 export type PluginContext = {
   config: Config;
@@ -25,6 +26,8 @@ export type PluginContext = {
   token: string | undefined;
   /** The agent's own choice each human decision named (agentChoiceBook.ts). */
   agentChoices: AgentChoiceBook;
+  /** The shared store's remembered rules (contract-2 §6); absent: a plugin keeps them in SQLite. */
+  rules?: RuleBook;
 };
 
 export type Plugin = {

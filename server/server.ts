@@ -24,8 +24,9 @@ import { buildAllowList, type AllowList } from './security/allowList.ts';
 import { deviceOf, type SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
-import { DeviceStore } from './store/deviceStore.ts';
+import { startDeviceWatch } from './security/deviceWatch.ts';
 import { openConfiguredStore } from './store/openStore.ts';
+import { openLocalState, openSharedState, type SharedState } from './store/sharedState.ts';
 import type { EventStore } from './store/types.ts';
 import { Hub } from './ws/hub.ts';
 import { createUpgrader } from './ws/upgrade.ts';
@@ -39,6 +40,13 @@ export type StartOptions = {
   recentLimit?: number | undefined;
   /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
   push?: PushOptions;
+  /** PostgreSQL: hold the writer lease (default true). False only for tests of the shared
+   *  state (devices, pairing, push, rules across instances) until the broker follows the
+   *  log (docs/cluster.md): two brokers on one log would diverge on requests. */
+  writerLease?: boolean;
+  /** How often this instance checks that its sockets' devices still exist (a revocation
+   *  on another instance; security/deviceWatch.ts). Default 2 s. */
+  deviceWatchMs?: number;
 };
 
 export type RunningServer = {
@@ -109,12 +117,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const password = new URL(location.url).password;
     if (password) logger.addSecret(decodeURIComponent(password));
   }
-  const opened = await openConfiguredStore(location, config.dataDir);
+  const opened = await openConfiguredStore(location, config.dataDir, options.writerLease === false ? { writerLease: false } : {});
   const store = opened.store;
   const looseDir = dataDirWarning(config.dataDir);
   if (looseDir) logger.warn(looseDir);
-  // The browsers' sessions, in the local SQLite file (a table of their own).
-  const devices = new DeviceStore({ dataDir: config.dataDir, file: opened.localFile });
+  // Devices, pairing codes, push subscriptions, VAPID keys, rules: in the store's SQLite
+  // file, or in the shared PostgreSQL database for every instance (contract-2 §6).
+  let shared: SharedState;
+  try {
+    shared =
+      location.kind === 'postgres'
+        ? await openSharedState({ url: location.url })
+        : openLocalState({ dataDir: config.dataDir, file: opened.localFile, database: opened.localDatabase });
+  } catch (error) {
+    await store.close();
+    opened.closeLocal();
+    throw error;
+  }
+  const devices = shared.devices;
   const metrics = createMetrics({ defaultMetrics: true });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
@@ -134,12 +154,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
   const push = createPushService(
-    { config, host, database: opened.localDatabase, logger },
+    {
+      config,
+      host,
+      store: shared.push,
+      vapid: shared.vapid,
+      logger,
+      // A claim this broker does not hold unresolved may be another instance's live request.
+      isFinished: async (requestId) => (await store.getRequest(requestId))?.status !== 'pending',
+    },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
   );
   // A device's push subscriptions end with it, however it ends (revoked, or evicted
   // beyond the device limit).
-  devices.onEnded((deviceId) => push.removeForDevice(deviceId));
+  devices.onEnded((deviceId) => {
+    push
+      .removeForDevice(deviceId)
+      .catch((error: unknown) => logger.error('push: removing a device’s subscriptions failed', { deviceId, error: String(error) }));
+  });
 
   // Read before anything listens: a missing or unreadable file stops the start, naming it.
   const tls = config.tls ? readTlsFiles(config.tls) : undefined;
@@ -159,7 +191,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const agentChoices = new AgentChoiceBook();
   const plugins: Plugin[] = [];
   for (const factory of options.plugins ?? []) {
-    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices }));
+    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices, ...(shared.rules ? { rules: shared.rules } : {}) }));
   }
   // The follow-ups of every decision run in the host, whatever its transport (server/decisions.ts).
   for (const plugin of plugins) if (plugin.onDecisionAccepted) host.onDecided(plugin.onDecisionAccepted);
@@ -195,9 +227,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     {
       extraRoutes: [
         push.route,
-        // History's page query reads the SQLite requests table; on PostgreSQL it is not
-        // served yet (docs/cluster.md, "Still per instance").
-        ...(opened.kind === 'sqlite' ? [{ path: '/api/history', routes: historyRoutes({ db: opened.localDatabase, store, agentChoices }) }] : []),
+        // History pages the store's requests table, SQLite's or PostgreSQL's.
+        { path: '/api/history', routes: historyRoutes({ finishedBefore: shared.finishedBefore, store, agentChoices }) },
         ...plugins.flatMap((p) => p.routes ?? []),
       ],
     },
@@ -265,6 +296,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const readyLine = `Gatehouse listening on ${url}`;
   for (const plugin of plugins) await plugin.start?.();
   push.start();
+  // Another instance's revocations reach this one's sockets (only a shared store has them).
+  const deviceWatch =
+    shared.kind === 'shared'
+      ? startDeviceWatch({ devices, sockets: hub, logger, ...(options.deviceWatchMs !== undefined ? { intervalMs: options.deviceWatchMs } : {}) })
+      : undefined;
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -280,6 +316,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         }
       }
       push.stop();
+      deviceWatch?.stop();
       host.flush();
       // The broker drains (no new requests; decisions still count) and open long-polls are
       // answered with the request as it stands.
@@ -291,7 +328,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Let handlers that were answered by the last commit write their responses.
       await new Promise((r) => setImmediate(r));
       await store.close();
-      devices.close();
+      await shared.close();
       opened.closeLocal();
       server.closeIdleConnections();
       const forced = setTimeout(() => {

@@ -31,26 +31,35 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
   const agentsDbFile = join(config.dataDir, 'agents.db');
   const db = openAgentsDb(agentsDbFile);
   // The SQLite store's synchronous reads: the rule engine's lookups are synchronous
-  // (RememberGate); another store answers no lookup, so no rule is made from a decision.
+  // (RememberGate). Another store's lookups answer from the broker's memory (the
+  // unresolved requests: what a remember is checked against, and the engine keeps the
+  // checked facts for the rule it makes after the commit).
   const sqlite = store instanceof SqliteEventStore ? store : undefined;
   const imported = sqlite?.importLegacyAudit(agentsDbFile) ?? 0;
   if (imported > 0) logger.info(`imported ${imported} audit rows from agents.db into the event store`);
   const audit = new AuditLog(store);
-  // The rules live beside the events (one database, SPEC.md CORE-L8); a store that is not
-  // SQLite keeps them in agents.db until it has rules of its own.
+  // The rules live beside the events (one database, SPEC.md CORE-L8); a shared store
+  // brings its own (ctx.rules, contract-2 §6), else a store that is not SQLite keeps them
+  // in agents.db.
   const rulesDb = sqlite ? sqlite.database() : db;
-  const importedRules = sqlite ? importAgentsRules(rulesDb, db) : 0;
+  const importedRules = sqlite && !ctx.rules ? importAgentsRules(rulesDb, db) : 0;
   if (importedRules > 0) logger.info(`imported ${importedRules} rules from agents.db into the event store`);
-  const rules = new RuleStore(rulesDb, (change) =>
-    logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change),
-  );
+  const rules =
+    ctx.rules ??
+    new RuleStore(rulesDb, (change) =>
+      logger.warn(`a rule stored by an older version was ${change.change === 'exact' ? 'narrowed to its exact command' : 'revoked'}`, change),
+    );
   const engine = new RuleEngine({
     host,
     rules,
     logger,
     lookup: (requestId) => {
-      const view = sqlite?.getRequestNow(requestId);
-      return view ? { toolName: view.toolName, input: view.input, context: view.context, status: view.status } : undefined;
+      if (sqlite) {
+        const view = sqlite.getRequestNow(requestId);
+        return view ? { toolName: view.toolName, input: view.input, context: view.context, status: view.status } : undefined;
+      }
+      const event = host.unresolvedEvents().find((e) => e.id === requestId);
+      return event ? { toolName: event.toolName, input: event.input, context: event.context, status: 'pending' } : undefined;
     },
   });
   engine.start();

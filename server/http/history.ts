@@ -6,9 +6,12 @@
  * The store's own list pages oldest first by seq; this read goes the other way over the
  * same `requests` table (its seq is unique and indexed) and hands each id back to the
  * store, so the views are exactly the store's (no second mapping of its columns). A page
- * also stops at HISTORY_PAGE_BYTES of input, whatever the inputs weigh.
+ * also stops at HISTORY_PAGE_BYTES of input, whatever the inputs weigh. The ids come
+ * from the SQLite table or the PostgreSQL one (`pgFinishedBefore`: contract-2 §6, SPEC.md
+ * TEAM-S5): the same query, so the same pages on either store.
  */
 import type Database from 'better-sqlite3';
+import type pg from 'pg';
 import { Hono } from 'hono';
 import { ERROR_CODES, HISTORY_PAGE, requestByteLength } from '../../protocol/index.ts';
 import type { AgentChoiceBook } from '../agentChoiceBook.ts';
@@ -18,14 +21,28 @@ import { publicView } from './permissions.ts';
 
 export const HISTORY_PAGE_BYTES = 8 << 20;
 
+/** The ids of finished requests with seq below `beforeSeq`, newest first, at most `limit`. */
+export type FinishedBefore = (beforeSeq: number, limit: number) => Promise<string[]>;
+
+export function sqliteFinishedBefore(db: Database.Database): FinishedBefore {
+  const older = db.prepare<[number, number], { id: string }>(`SELECT id FROM requests WHERE status != 'pending' AND seq < ? ORDER BY seq DESC LIMIT ?`);
+  return async (beforeSeq, limit) => older.all(beforeSeq, limit).map((row) => row.id);
+}
+
+export function pgFinishedBefore(pool: pg.Pool): FinishedBefore {
+  return async (beforeSeq, limit) =>
+    (
+      await pool.query<{ id: string }>(`SELECT id FROM requests WHERE status <> 'pending' AND seq < $1 ORDER BY seq DESC LIMIT $2`, [beforeSeq, limit])
+    ).rows.map((row) => row.id);
+}
+
 export function historyRoutes(deps: {
-  db: Database.Database;
+  finishedBefore: FinishedBefore;
   store: Pick<EventStore, 'getRequest'>;
   /** The agent's own choice of each winning decision, on the view (agentChoiceBook.ts). */
   agentChoices?: AgentChoiceBook;
 }): Hono {
   const app = new Hono();
-  const older = deps.db.prepare<[number, number], { id: string }>(`SELECT id FROM requests WHERE status != 'pending' AND seq < ? ORDER BY seq DESC LIMIT ?`);
 
   app.get('/', async (c) => {
     const limitRaw = c.req.query('limit');
@@ -53,7 +70,7 @@ export function historyRoutes(deps: {
     const requests = [];
     let bytes = 0;
     let more = false;
-    for (const { id } of older.all(beforeSeq, limit + 1)) {
+    for (const id of await deps.finishedBefore(beforeSeq, limit + 1)) {
       const view = await deps.store.getRequest(id);
       if (!view) continue; // pruned between the two reads
       if (requests.length >= limit) {

@@ -103,7 +103,7 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
     }
   };
 
-  app.on(['GET', 'HEAD'], '*', (c) => {
+  app.on(['GET', 'HEAD'], '*', async (c) => {
     const url = new URL(c.req.url);
     const token = url.searchParams.get('token');
     if (token !== null && deps.security.auth && deps.security.token) {
@@ -113,8 +113,8 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
       }
       // A browser that already is a device stays that device (reopening the link makes no
       // second one); a HEAD (a link checker) makes none.
-      if (c.req.method === 'GET' && !deviceOfCookie(c, deps.security)) {
-        const { device, secret } = deps.security.devices!.create(deviceName(c.req.header('user-agent')));
+      if (c.req.method === 'GET' && !(await deviceOfCookie(c, deps.security))) {
+        const { device, secret } = await deps.security.devices!.create(deviceName(c.req.header('user-agent')));
         // Said out loud: a device nobody expected is the first sign the owner token leaked.
         deps.logger?.info('new device', { id: device.id, name: device.name });
         setSessionCookie(c, deps.security.port(), secret);

@@ -1,6 +1,7 @@
 /**
- * Web Push, assembled for the composition root (server/server.ts): the VAPID keys of the
- * data directory, the store's tables in the main database, the routes under `/api/push`
+ * Web Push, assembled for the composition root (server/server.ts): the VAPID keys (the
+ * data directory's file, or the shared store's row), the subscriptions and claims (the
+ * main SQLite database, or the shared store: contract-2 §6), the routes under `/api/push`
  * and the notifier that decides when to push. Two seams for the devices feature:
  * `deviceOf(c)` names the caller's device at subscription (undefined for the owner
  * token), and `store.removeForDevice(id)` ends a revoked device's subscriptions.
@@ -12,10 +13,10 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { PushNotifier, type PushActivity, type PushHost, type PushNotifierOptions } from './notifier.ts';
 import { pushOriginMatcher } from './origins.ts';
-import { PushStore } from './pushStore.ts';
+import type { IsFinished } from './notifier.ts';
+import type { PushStore } from './pushStore.ts';
 import { pushRoutes } from './routes.ts';
-import { loadOrCreateVapidKeys } from './vapid.ts';
-import type Database from 'better-sqlite3';
+import type { LoadedVapidKeys } from './vapid.ts';
 
 export type PushOptions = {
   /** Drives the push delay (a SimulatedClock in tests). */
@@ -33,21 +34,20 @@ export type PushService = {
   notifier: PushNotifier;
   route: ExtraRoute;
   /** End every subscription of a revoked device. */
-  removeForDevice(deviceId: string): number;
+  removeForDevice(deviceId: string): Promise<number>;
   start(): void;
   stop(): void;
 };
 
 export function createPushService(
-  deps: { config: Config; host: PushHost; database: Database.Database; logger: Logger },
+  deps: { config: Config; host: PushHost; store: PushStore; vapid: LoadedVapidKeys; isFinished?: IsFinished; logger: Logger },
   options: PushOptions = {},
 ): PushService {
-  const { config, logger } = deps;
-  const loaded = loadOrCreateVapidKeys(config.dataDir);
+  const { config, logger, store } = deps;
+  const loaded = deps.vapid;
   if (loaded.warning) logger.warn(loaded.warning);
   logger.addSecret(loaded.keys.privateKey);
   const isAllowed = pushOriginMatcher(config.push.allowedOrigins);
-  const store = new PushStore(deps.database);
   const notifier = new PushNotifier({
     host: deps.host,
     store,
@@ -56,6 +56,7 @@ export function createPushService(
     subject: config.push.subject,
     delayMs: config.push.delayMs,
     isAllowed,
+    ...(deps.isFinished ? { isFinished: deps.isFinished } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.send ? { send: options.send } : {}),

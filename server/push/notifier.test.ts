@@ -8,7 +8,7 @@ import { SimulatedClock } from 'xstate';
 import type { PermissionRequestEvent, SequencedEvent } from '../../protocol/index.ts';
 import { silentLogger } from '../log.ts';
 import { PushNotifier, type PushActivity, type PushHost } from './notifier.ts';
-import { PushStore } from './pushStore.ts';
+import { SqlitePushStore } from './pushStore.ts';
 import type { SendResult } from './sender.ts';
 
 function requestEvent(id: string, seq: number): PermissionRequestEvent {
@@ -24,10 +24,13 @@ function requestEvent(id: string, seq: number): PermissionRequestEvent {
   } as PermissionRequestEvent;
 }
 
-function setup(options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: number; maxQueued?: number; subscriptions?: number; sent?: string[] } = {}) {
-  const store = new PushStore(new Database(':memory:'));
-  for (let i = 0; i < (options.subscriptions ?? 1); i++) store.upsert({ endpoint: `https://push.example/${i}`, keys: { p256dh: 'p', auth: 'a' } }, null, 0);
-  for (const id of options.sent ?? []) store.markSent(id, 0);
+async function setup(
+  options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: number; maxQueued?: number; subscriptions?: number; sent?: string[] } = {},
+) {
+  const store = new SqlitePushStore(new Database(':memory:'));
+  for (let i = 0; i < (options.subscriptions ?? 1); i++)
+    await store.upsert({ endpoint: `https://push.example/${i}`, keys: { p256dh: 'p', auth: 'a' } }, null, 0);
+  for (const id of options.sent ?? []) await store.markSent(id, 0);
   let listener: ((events: readonly SequencedEvent[]) => void) | undefined;
   const unresolved = new Map((options.unresolved ?? []).map((e) => [e.id, e]));
   const held = new Set<string>();
@@ -59,6 +62,7 @@ function setup(options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: n
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
   });
   notifier.start();
+  await notifier.settled();
   const emit = (...events: SequencedEvent[]) => {
     for (const e of events) {
       if (e.type === 'permission-request') unresolved.set(e.id, e);
@@ -73,34 +77,38 @@ const resolved = (requestId: string, seq: number) =>
   ({ type: 'permission-resolved', seq, requestId, decision: 'allow', decidedBy: 'http', timestamp: 0 }) as unknown as SequencedEvent;
 
 describe('push notifier', () => {
-  it('PUSH-7: a pushed request that finished while the server was down gets its permission-finished at start, once', () => {
-    const t = setup({ sent: ['gone', 'still-waiting'], unresolved: [requestEvent('still-waiting', 2)] });
+  it('PUSH-7: a pushed request that finished while the server was down gets its permission-finished at start, once', async () => {
+    const t = await setup({ sent: ['gone', 'still-waiting'], unresolved: [requestEvent('still-waiting', 2)] });
     expect(t.sends.map((s) => s.payload)).toEqual([{ type: 'permission-finished', id: 'gone' }]);
-    expect(t.store.sentRequestIds()).toEqual(['still-waiting']);
+    expect(await t.store.sentRequestIds()).toEqual(['still-waiting']);
     // The one still waiting is not pushed again, and gets its "finished" when it ends.
     t.clock.increment(10_000);
+    await t.notifier.settled();
     expect(t.sends).toHaveLength(1);
     t.emit(resolved('still-waiting', 3));
+    await t.notifier.settled();
     expect(t.sends.map((s) => s.payload)).toEqual([
       { type: 'permission-finished', id: 'gone' },
       { type: 'permission-finished', id: 'still-waiting' },
     ]);
-    expect(t.store.sentRequestIds()).toEqual([]);
+    expect(await t.store.sentRequestIds()).toEqual([]);
   });
 
-  it('PUSH-6: a request already recorded as pushed is never pushed again', () => {
-    const t = setup();
-    t.store.markSent('r1', 0); // e.g. another start of the same data directory
+  it('PUSH-6: a request already recorded as pushed is never pushed again', async () => {
+    const t = await setup();
+    await t.store.markSent('r1', 0); // e.g. another start of the same data directory
     t.emit(requestEvent('r1', 1));
     t.clock.increment(1_000);
+    await t.notifier.settled();
     expect(t.activity).toEqual([{ type: 'checked', requestId: 'r1', result: 'already-pushed' }]);
     expect(t.sends).toEqual([]);
   });
 
   it('PUSH-8: sends are bounded: at most maxInFlight at once, at most maxQueued waiting, the rest dropped', async () => {
-    const t = setup({ subscriptions: 5, maxInFlight: 2, maxQueued: 2 });
+    const t = await setup({ subscriptions: 5, maxInFlight: 2, maxQueued: 2 });
     t.emit(requestEvent('r1', 1));
     t.clock.increment(1_000);
+    await t.notifier.settled();
     expect(t.sends).toHaveLength(2);
     expect(t.activity.filter((a) => a.type === 'dropped')).toHaveLength(1);
     for (const s of t.sends.splice(0)) s.resolve({ ok: true, status: 201 });
@@ -111,25 +119,27 @@ describe('push notifier', () => {
     expect(t.activity.filter((a) => a.type === 'sent')).toHaveLength(4);
   });
 
-  it('PUSH-5: a held request is not pushed; with no subscription nothing is recorded', () => {
-    const t = setup({ subscriptions: 0 });
+  it('PUSH-5: a held request is not pushed; with no subscription nothing is recorded', async () => {
+    const t = await setup({ subscriptions: 0 });
     t.emit(requestEvent('r1', 1), requestEvent('r2', 2));
     t.held.add('r1');
     t.clock.increment(1_000);
+    await t.notifier.settled();
     expect(t.activity).toEqual([
       { type: 'checked', requestId: 'r1', result: 'held' },
       { type: 'checked', requestId: 'r2', result: 'no-subscriptions' },
     ]);
-    expect(t.store.sentRequestIds()).toEqual([]);
+    expect(await t.store.sentRequestIds()).toEqual([]);
   });
 
-  it('PUSH-8: after stop, timers are gone and nothing more is sent', () => {
-    const t = setup();
+  it('PUSH-8: after stop, timers are gone and nothing more is sent', async () => {
+    const t = await setup();
     t.emit(requestEvent('r1', 1));
     expect(t.notifier.waiting).toBe(1);
     t.notifier.stop();
     expect(t.notifier.waiting).toBe(0);
     t.clock.increment(5_000);
+    await t.notifier.settled();
     expect(t.sends).toEqual([]);
   });
 });

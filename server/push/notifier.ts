@@ -17,7 +17,9 @@
  * made once, at the delay (docs/operations.md says so).
  *
  * Never more than one push per request, also across restarts (the store's `push_sent`
- * row is written before sending). After a restart, unresolved requests not pushed yet get
+ * row is written before sending), and across instances on one shared store: that row is
+ * the claim, made by one instance only (pgPushStore.ts, SPEC.md TEAM-S2); the "finished"
+ * push goes from the one instance whose delete removed it. After a restart, unresolved requests not pushed yet get
  * a fresh delay (screens need a moment to reconnect), and pushed requests that finished
  * while the server was down get their "finished" push.
  *
@@ -50,6 +52,10 @@ export type PushHost = {
   unresolvedEvents(): PermissionRequestEvent[];
 };
 
+/** A claimed request this instance's broker does not know (another instance's, on a
+ *  shared store): true when it is finished, so its "finished" push is due. */
+export type IsFinished = (requestId: string) => Promise<boolean>;
+
 export type PushNotifierOptions = {
   host: PushHost;
   store: PushStore;
@@ -66,6 +72,8 @@ export type PushNotifierOptions = {
   maxInFlight?: number;
   maxQueued?: number;
   onActivity?: (activity: PushActivity) => void;
+  /** For claims found at start that the broker does not hold unresolved (default: finished). */
+  isFinished?: IsFinished;
 };
 
 /** How long a push service keeps a "finished" message for an offline browser. */
@@ -84,6 +92,9 @@ export class PushNotifier {
   private readonly pushed = new Set<string>();
   private readonly queue: Job[] = [];
   private inFlight = 0;
+  /** Checks and "finished" pushes between their store calls (drained() waits for them). */
+  private working = 0;
+  private calm: Array<() => void> = [];
   private idle: Array<() => void> = [];
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -100,16 +111,19 @@ export class PushNotifier {
   /** Subscribe to the stream where it equals the committed state, and pick up what a
    *  previous run left: unpushed requests get a delay, finished pushed ones their end. */
   start(): void {
-    this.options.host.whenQuiet(() => {
-      if (this.stopped) return;
-      this.unsubscribe = this.options.host.onCommitted((events) => this.onEvents(events));
-      const unresolved = new Map(this.options.host.unresolvedEvents().map((event) => [event.id, event]));
-      for (const id of this.safe(() => this.options.store.sentRequestIds(), [])) {
-        if (unresolved.has(id)) this.pushed.add(id);
-        else this.finish(id, true);
-      }
-      for (const event of unresolved.values()) if (!this.pushed.has(event.id)) this.schedule(event);
-    });
+    this.options.host.whenQuiet(() =>
+      this.work(async () => {
+        if (this.stopped) return;
+        this.unsubscribe = this.options.host.onCommitted((events) => this.onEvents(events));
+        const unresolved = new Map(this.options.host.unresolvedEvents().map((event) => [event.id, event]));
+        // No commit starts while this runs (whenQuiet), so `unresolved` stays true.
+        for (const id of await this.safe(() => this.options.store.sentRequestIds(), [])) {
+          if (unresolved.has(id)) this.pushed.add(id);
+          else if (!this.options.isFinished || (await this.safe(() => this.options.isFinished!(id), false))) void this.work(() => this.finish(id, true));
+        }
+        for (const event of unresolved.values()) if (!this.pushed.has(event.id)) this.schedule(event);
+      }),
+    );
   }
 
   /** Stop timers and take no new work; POSTs already in flight run to their end. */
@@ -123,8 +137,15 @@ export class PushNotifier {
 
   /** Resolves when no POST is in flight or queued (tests, shutdown). */
   drained(): Promise<void> {
-    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Resolves when no check or "finished" step is between its store calls (POSTs may
+   *  still be in flight: see drained()). Tests await it after moving the clock. */
+  settled(): Promise<void> {
+    if (this.working === 0) return Promise.resolve();
+    return new Promise((resolve) => this.calm.push(resolve));
   }
 
   /** Requests waiting for their delay (tests, metrics). */
@@ -156,7 +177,7 @@ export class PushNotifier {
 
   private schedule(event: PermissionRequestEvent): void {
     if (this.stopped || this.timers.has(event.id) || this.pushed.has(event.id)) return;
-    const timer = this.clock.setTimeout(() => this.check(event.id), this.options.delayMs);
+    const timer = this.clock.setTimeout(() => void this.work(() => this.check(event.id)), this.options.delayMs);
     this.timers.set(event.id, { timer, event });
   }
 
@@ -166,10 +187,30 @@ export class PushNotifier {
       this.clock.clearTimeout(entry.timer);
       this.timers.delete(event.requestId);
     }
-    if (this.pushed.has(event.requestId)) this.finish(event.requestId, false);
+    if (this.pushed.has(event.requestId)) void this.work(() => this.finish(event.requestId, false));
   }
 
-  private check(requestId: string): void {
+  private isIdle(): boolean {
+    return this.inFlight === 0 && this.queue.length === 0 && this.working === 0;
+  }
+
+  /** Runs an asynchronous step of the notifier, counted for drained(). */
+  private async work(fn: () => Promise<void>): Promise<void> {
+    this.working++;
+    try {
+      await fn();
+    } finally {
+      this.working--;
+      this.settleIdle();
+    }
+  }
+
+  private settleIdle(): void {
+    if (this.working === 0) for (const resolve of this.calm.splice(0)) resolve();
+    if (this.isIdle()) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private async check(requestId: string): Promise<void> {
     const entry = this.timers.get(requestId);
     if (!entry || this.stopped) return;
     this.timers.delete(requestId);
@@ -177,10 +218,15 @@ export class PushNotifier {
     const held = this.options.host.isHeld(requestId);
     if (held === undefined) return report('finished');
     if (held) return report('held');
-    const subscriptions = this.safe(() => this.options.store.list(), []);
+    const subscriptions = await this.safe(() => this.options.store.list(), []);
     if (subscriptions.length === 0) return report('no-subscriptions');
     const now = this.now();
-    if (!this.safe(() => this.options.store.markSent(requestId, now), false)) return report('already-pushed');
+    if (!(await this.safe(() => this.options.store.markSent(requestId, now), false))) return report('already-pushed');
+    if (this.options.host.isHeld(requestId) === undefined) {
+      // Finished while the claim was made: nothing was pushed, so nothing to finish either.
+      await this.safe(() => this.options.store.forgetSent(requestId), false);
+      return report('finished');
+    }
     this.pushed.add(requestId);
     report('pushed');
     const message: PushMessage = { type: 'permission-request', id: requestId, toolName: entry.event.toolName };
@@ -190,11 +236,13 @@ export class PushNotifier {
   }
 
   /** The "finished" push of a pushed request; `afterRestart` when it finished while down. */
-  private finish(requestId: string, afterRestart: boolean): void {
+  private async finish(requestId: string, afterRestart: boolean): Promise<void> {
     this.pushed.delete(requestId);
-    this.safe(() => this.options.store.forgetSent(requestId), undefined);
+    // The one caller whose delete removed the claim sends "finished" (a store that failed
+    // to say: send, as before, rather than leave a notification open for ever).
+    if (!(await this.safe(() => this.options.store.forgetSent(requestId), true))) return;
     if (this.stopped) return;
-    const subscriptions = this.safe(() => this.options.store.list(), []);
+    const subscriptions = await this.safe(() => this.options.store.list(), []);
     const message: PushMessage = { type: 'permission-finished', id: requestId };
     for (const subscription of subscriptions) this.enqueue({ requestId, subscription, message, ttlSeconds: FINISHED_TTL_SECONDS });
     if (afterRestart) this.options.logger.debug('push', 'finished while stopped', { requestId });
@@ -220,7 +268,7 @@ export class PushNotifier {
       void this.run(job).finally(() => {
         this.inFlight--;
         this.pump();
-        if (this.inFlight === 0 && this.queue.length === 0) for (const resolve of this.idle.splice(0)) resolve();
+        this.settleIdle();
       });
     }
   }
@@ -255,7 +303,7 @@ export class PushNotifier {
     let removed = false;
     if (!result.ok && (result.status === 404 || result.status === 410)) {
       // RFC 8030 §7.3: the subscription is gone for good.
-      removed = this.safe(() => this.options.store.remove(subscription.endpoint), false);
+      removed = await this.safe(() => this.options.store.remove(subscription.endpoint), false);
       this.options.logger.info('push: subscription expired, removed', { endpoint, status: result.status });
     } else if (!result.ok) {
       this.options.logger.warn('push: send failed', { requestId, endpoint, message: message.type, status: result.status, error: result.error });
@@ -274,9 +322,9 @@ export class PushNotifier {
   }
 
   /** The store may be closed during shutdown, or the disk may fail: log, do not throw. */
-  private safe<T>(fn: () => T, fallback: T): T {
+  private async safe<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
     try {
-      return fn();
+      return await fn();
     } catch (error) {
       this.options.logger.error('push: store failed', { error: String((error as Error)?.message ?? error) });
       return fallback;

@@ -139,8 +139,10 @@ describe('Web Push (server side, real server, fake push service)', () => {
     await screen.waitFor((f) => f.type === 'permission-request' && f.id === request.id);
 
     s.clock.increment(DELAY - 1);
+    await s.server.push.notifier.settled();
     expect(checked(s, request.id)).toEqual([]);
     s.clock.increment(1);
+    await s.server.push.notifier.settled();
     expect(checked(s, request.id)).toEqual([{ type: 'checked', requestId: request.id, result: 'pushed' }]);
 
     const pushes = await service.waitFor((p) => p.message?.id === request.id, { count: 2 });
@@ -178,6 +180,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     await screen.waitFor((f) => f.type === 'permission-queue-status' && f.processing === 1);
 
     s.clock.increment(DELAY);
+    await s.server.push.notifier.settled();
     expect(checked(s, request.id)).toEqual([{ type: 'checked', requestId: request.id, result: 'held' }]);
     await s.server.push.notifier.drained();
     expect(service.received).toEqual([]);
@@ -190,6 +193,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     await screen.close();
     await waitUntil(() => s.server.host.queueStatus().processing === 0, s);
     s.clock.increment(DELAY);
+    await s.server.push.notifier.settled();
     expect(checked(s, second.id)).toEqual([{ type: 'checked', requestId: second.id, result: 'pushed' }]);
     await service.waitFor((p) => p.message?.id === second.id);
   });
@@ -214,7 +218,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     await s.server.push.notifier.drained();
     expect(service.received.filter((p) => p.message?.id === quick.id)).toEqual([]);
     expect(service.received).toHaveLength(2);
-    expect(s.server.push.store.sentRequestIds()).toEqual([]);
+    expect(await s.server.push.store.sentRequestIds()).toEqual([]);
   });
 
   it('PUSH-8: an endpoint answering 410 (or 404) loses its subscription; the others still get pushes', async () => {
@@ -230,7 +234,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     await s.server.push.notifier.drained();
     const sent = s.activity.filter((a) => a.type === 'sent');
     expect(sent.filter((a) => a.type === 'sent' && a.removed)).toHaveLength(2);
-    expect(s.server.push.store.list().map((x) => x.endpoint)).toEqual([alive.endpoint]);
+    expect((await s.server.push.store.list()).map((x) => x.endpoint)).toEqual([alive.endpoint]);
     // Logs and activity never carry the endpoint's secret path.
     for (const a of sent) expect(a.type === 'sent' && a.endpoint).not.toContain('/push/');
 
@@ -258,7 +262,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     expect(sent.filter((a) => a.type === 'sent' && a.result.ok)).toHaveLength(1);
     expect(service.received.find((p) => p.endpoint === alive.endpoint)?.message).toEqual({ type: 'permission-request', id: request.id, toolName: 'Bash' });
     // Not removed (only 404 and 410 mean gone), and the server still answers.
-    expect(s.server.push.store.count()).toBe(3);
+    expect(await s.server.push.store.count()).toBe(3);
     expect((await s.api('/api/push/key')).status).toBe(200);
     expect(lines.some((l) => l.includes('push: send failed'))).toBe(true);
     const log = lines.join('\n');
@@ -278,7 +282,10 @@ describe('Web Push (server side, real server, fake push service)', () => {
     service.received.length = 0;
 
     const again = await start({ dataDir: s.dataDir });
+    // The restart's pick-up (the store's claims) is done before the clock moves.
+    await again.server.push.notifier.settled();
     again.clock.increment(DELAY);
+    await again.server.push.notifier.settled();
     expect(checked(again, pushed.id)).toEqual([]);
     expect(checked(again, later.id)).toEqual([{ type: 'checked', requestId: later.id, result: 'pushed' }]);
     await service.waitFor((p) => p.message?.id === later.id);
@@ -313,7 +320,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     expect((await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: withCredentials, keys: sub.keys } })).body.error.message).toContain(
       'credentials',
     );
-    expect(s.server.push.store.count()).toBe(0);
+    expect(await s.server.push.store.count()).toBe(0);
   });
 
   it('PUSH-2: subscription bodies are validated (keys of the right length, on the curve), replaced by endpoint, and removed with DELETE', async () => {
@@ -334,17 +341,17 @@ describe('Web Push (server side, real server, fake push service)', () => {
       expect(res.body.error.message.length).toBeGreaterThan(5);
     }
     expect((await s.api('/api/push/subscriptions', { method: 'POST', headers: { 'content-type': 'application/json' } })).status).toBe(400);
-    expect(s.server.push.store.count()).toBe(0);
+    expect(await s.server.push.store.count()).toBe(0);
 
     await subscribe(s, sub);
     const other = service.newSubscription();
     const replaced = await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: sub.endpoint, keys: other.keys } });
     expect(replaced.status).toBe(200);
-    expect(s.server.push.store.get(sub.endpoint)?.keys).toEqual(other.keys);
+    expect((await s.server.push.store.get(sub.endpoint))?.keys).toEqual(other.keys);
 
     expect((await s.api('/api/push/subscriptions', { method: 'DELETE', json: { endpoint: sub.endpoint } })).status).toBe(200);
     expect((await s.api('/api/push/subscriptions', { method: 'DELETE', json: { endpoint: sub.endpoint } })).status).toBe(404);
-    expect(s.server.push.store.count()).toBe(0);
+    expect(await s.server.push.store.count()).toBe(0);
   });
 
   it('PUSH-2: push routes need the owner: no credential gets 401, the agent token 403', async () => {
@@ -354,7 +361,7 @@ describe('Web Push (server side, real server, fake push service)', () => {
     expect((await s.api('/api/push/key', { token: s.server.agentToken })).status).toBe(403);
     const res = await s.api('/api/push/subscriptions', { method: 'POST', json: { endpoint: sub.endpoint, keys: sub.keys }, token: s.server.agentToken });
     expect(res.status).toBe(403);
-    expect(s.server.push.store.count()).toBe(0);
+    expect(await s.server.push.store.count()).toBe(0);
   });
 
   it('PUSH-9: a subscription belongs to the caller device and ends with it; the owner token alone subscribes with no device', async () => {
@@ -362,15 +369,10 @@ describe('Web Push (server side, real server, fake push service)', () => {
     const phone = await subscribe(s, service.newSubscription(), { 'x-test-device': 'device-phone' });
     const laptop = await subscribe(s, service.newSubscription(), { 'x-test-device': 'device-laptop' });
     const owner = await subscribe(s);
-    expect(s.server.push.store.get(phone.endpoint)?.deviceId).toBe('device-phone');
-    expect(s.server.push.store.get(owner.endpoint)?.deviceId).toBeNull();
-    expect(s.server.push.removeForDevice('device-phone')).toBe(1);
-    expect(
-      s.server.push.store
-        .list()
-        .map((x) => x.endpoint)
-        .sort(),
-    ).toEqual([laptop.endpoint, owner.endpoint].sort());
+    expect((await s.server.push.store.get(phone.endpoint))?.deviceId).toBe('device-phone');
+    expect((await s.server.push.store.get(owner.endpoint))?.deviceId).toBeNull();
+    expect(await s.server.push.removeForDevice('device-phone')).toBe(1);
+    expect((await s.server.push.store.list()).map((x) => x.endpoint).sort()).toEqual([laptop.endpoint, owner.endpoint].sort());
   });
 
   it('PUSH-9: as served, a real device subscribes with its cookie, and ending the device removes its subscription', async () => {
@@ -384,9 +386,9 @@ describe('Web Push (server side, real server, fake push service)', () => {
     const res = await s.api('/api/push/subscriptions', { method: 'POST', token: null, headers: asDevice, json: { endpoint: sub.endpoint, keys: sub.keys } });
     expect(res.status).toBe(201);
     const [device] = ((await s.api('/api/devices')).body as { devices: { id: string }[] }).devices;
-    expect(s.server.push.store.get(sub.endpoint)?.deviceId).toBe(device!.id);
+    expect((await s.server.push.store.get(sub.endpoint))?.deviceId).toBe(device!.id);
     expect((await s.api(`/api/devices/${device!.id}`, { method: 'DELETE' })).status).toBe(200);
-    expect(s.server.push.store.get(sub.endpoint)).toBeUndefined();
+    expect(await s.server.push.store.get(sub.endpoint)).toBeUndefined();
   });
 });
 

@@ -9,6 +9,12 @@
  *   so a request is pushed at most once, also across a restart or a crash (at most once
  *   beats twice: a crash between the row and the POST loses that one push). The row is
  *   deleted when the request's "finished" push has been handed out.
+ *
+ * `PushStore` is the interface (asynchronous); `SqlitePushStore` keeps it in the main
+ * SQLite database, `pgPushStore.ts` in PostgreSQL for several instances (contract-2 §6,
+ * SPEC.md TEAM-S2). With several instances the `push_sent` row is the claim: the one
+ * instance whose insert made it sends the push, the one whose delete removed it sends
+ * the "finished" push.
  */
 import type Database from 'better-sqlite3';
 
@@ -43,7 +49,27 @@ const toSubscription = (row: Row): StoredSubscription => ({
   createdAt: row.created_at,
 });
 
-export class PushStore {
+/** Push subscriptions and push claims, wherever they are kept. */
+export interface PushStore {
+  /** Add or replace (a browser that subscribes again with the same endpoint, maybe new keys). */
+  upsert(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }, deviceId: string | null, at: number): Promise<void>;
+  get(endpoint: string): Promise<StoredSubscription | undefined>;
+  /** True when there was such a subscription. */
+  remove(endpoint: string): Promise<boolean>;
+  /** Every subscription of a device (its revocation ends them); the number removed. */
+  removeForDevice(deviceId: string): Promise<number>;
+  /** Oldest first. */
+  list(): Promise<StoredSubscription[]>;
+  count(): Promise<number>;
+  /** Claim `requestId`'s push; false when it was already claimed (push nothing). */
+  markSent(requestId: string, at: number): Promise<boolean>;
+  wasSent(requestId: string): Promise<boolean>;
+  /** Drop the claim; true for the one caller whose call removed it (it sends "finished"). */
+  forgetSent(requestId: string): Promise<boolean>;
+  sentRequestIds(): Promise<string[]>;
+}
+
+export class SqlitePushStore implements PushStore {
   private readonly stmts;
 
   constructor(db: Database.Database) {
@@ -66,47 +92,44 @@ export class PushStore {
   }
 
   /** Add or replace (a browser that subscribes again with the same endpoint, maybe new keys). */
-  upsert(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }, deviceId: string | null, at: number): void {
+  async upsert(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }, deviceId: string | null, at: number): Promise<void> {
     this.stmts.upsert.run(subscription.endpoint, subscription.keys.p256dh, subscription.keys.auth, deviceId, at);
   }
 
-  get(endpoint: string): StoredSubscription | undefined {
+  async get(endpoint: string): Promise<StoredSubscription | undefined> {
     const row = this.stmts.get.get(endpoint);
     return row ? toSubscription(row) : undefined;
   }
 
-  /** True when there was such a subscription. */
-  remove(endpoint: string): boolean {
+  async remove(endpoint: string): Promise<boolean> {
     return this.stmts.remove.run(endpoint).changes > 0;
   }
 
-  /** Every subscription of a device (its revocation ends them); the number removed. */
-  removeForDevice(deviceId: string): number {
+  async removeForDevice(deviceId: string): Promise<number> {
     return this.stmts.removeForDevice.run(deviceId).changes;
   }
 
-  list(): StoredSubscription[] {
+  async list(): Promise<StoredSubscription[]> {
     return this.stmts.list.all().map(toSubscription);
   }
 
-  count(): number {
+  async count(): Promise<number> {
     return this.stmts.count.get()!.n;
   }
 
-  /** Record that `requestId` is being pushed; false when it already was (push nothing). */
-  markSent(requestId: string, at: number): boolean {
+  async markSent(requestId: string, at: number): Promise<boolean> {
     return this.stmts.markSent.run(requestId, at).changes > 0;
   }
 
-  wasSent(requestId: string): boolean {
+  async wasSent(requestId: string): Promise<boolean> {
     return this.stmts.wasSent.get(requestId) !== undefined;
   }
 
-  forgetSent(requestId: string): void {
-    this.stmts.forgetSent.run(requestId);
+  async forgetSent(requestId: string): Promise<boolean> {
+    return this.stmts.forgetSent.run(requestId).changes > 0;
   }
 
-  sentRequestIds(): string[] {
+  async sentRequestIds(): Promise<string[]> {
     return this.stmts.listSent.all().map((row) => row.request_id);
   }
 }

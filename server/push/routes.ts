@@ -106,12 +106,12 @@ export function pushRoutes(deps: PushRoutesDeps): Hono {
     const checked = checkEndpoint(parsed.data.endpoint, deps.isAllowed);
     if (typeof checked === 'string') return errorResponse(c, 400, ERROR_CODES.invalidMessage, checked);
     const endpoint = parsed.data.endpoint;
-    const existing = deps.store.get(endpoint);
-    if (!existing && deps.store.count() >= MAX_SUBSCRIPTIONS) {
+    const existing = await deps.store.get(endpoint);
+    if (!existing && (await deps.store.count()) >= MAX_SUBSCRIPTIONS) {
       return errorResponse(c, 400, ERROR_CODES.invalidMessage, `too many push subscriptions (${MAX_SUBSCRIPTIONS}): remove one first`);
     }
     const deviceId = deps.deviceOf(c) ?? null;
-    deps.store.upsert({ endpoint, keys: parsed.data.keys }, deviceId, now());
+    await deps.store.upsert({ endpoint, keys: parsed.data.keys }, deviceId, now());
     deps.logger.info('push: subscribed', { endpoint: redactEndpoint(endpoint), deviceId, replaced: existing !== undefined });
     return c.json<PushSubscribed>({ endpoint, deviceId }, existing ? 200 : 201);
   });
@@ -121,7 +121,7 @@ export function pushRoutes(deps: PushRoutesDeps): Hono {
     if (!body.ok) return body.response;
     const parsed = unsubscribeSchema.safeParse(body.value);
     if (!parsed.success) return errorResponse(c, 400, ERROR_CODES.invalidMessage, describeIssues(parsed.error));
-    if (!deps.store.remove(parsed.data.endpoint)) return errorResponse(c, 404, ERROR_CODES.notFound, 'no push subscription with that endpoint');
+    if (!(await deps.store.remove(parsed.data.endpoint))) return errorResponse(c, 404, ERROR_CODES.notFound, 'no push subscription with that endpoint');
     deps.logger.info('push: unsubscribed', { endpoint: redactEndpoint(parsed.data.endpoint) });
     return c.json<PushUnsubscribed>({ removed: true });
   });

@@ -8,6 +8,7 @@
  * another key).
  */
 import { createECDH } from 'node:crypto';
+import type pg from 'pg';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import webpush from 'web-push';
@@ -33,6 +34,31 @@ function checkPair(keys: VapidKeys): boolean {
   } catch {
     return false;
   }
+}
+
+export type LoadedVapidKeys = { keys: VapidKeys; source: 'file' | 'generated' | 'store'; warning?: string | undefined };
+
+/**
+ * With a shared store (contract-2 §6, SPEC.md TEAM-S3) the pair lives in its one-row table
+ * `vapid_keys`: the first instance's INSERT wins (`ON CONFLICT DO NOTHING`) and every
+ * instance reads the row back, so all sign with one key and a browser subscribed through
+ * one instance receives pushes sent by any other. A stored pair that is not a pair is
+ * refused, as a bad file is.
+ */
+export async function loadOrCreateSharedVapidKeys(pool: pg.Pool): Promise<LoadedVapidKeys> {
+  const generated = webpush.generateVAPIDKeys();
+  const inserted = await pool.query('INSERT INTO vapid_keys (id, public_key, private_key) VALUES (true, $1, $2) ON CONFLICT (id) DO NOTHING', [
+    generated.publicKey,
+    generated.privateKey,
+  ]);
+  const row = (await pool.query<{ public_key: string; private_key: string }>('SELECT public_key, private_key FROM vapid_keys')).rows[0];
+  const parsed = fileSchema.safeParse({ publicKey: row?.public_key, privateKey: row?.private_key });
+  if (!parsed.success || !checkPair(parsed.data)) {
+    throw new Error(
+      'the shared store does not hold a valid VAPID key pair (table vapid_keys): delete its row to generate a new one (browsers must then subscribe again)',
+    );
+  }
+  return { keys: parsed.data, source: (inserted.rowCount ?? 0) > 0 ? 'generated' : 'store' };
 }
 
 export function loadOrCreateVapidKeys(dataDir: string): { keys: VapidKeys; source: 'file' | 'generated'; warning?: string | undefined } {

@@ -35,7 +35,7 @@ import type { DecisionVia, RememberGate, RememberRequest } from '../decisions.ts
 import { commandPolicy } from './rememberPolicy.ts';
 import { prefixWords } from './bashSegments.ts';
 import { kindOf, MAX_PATTERN_LENGTH, proposeRule, ruleCovers, scopeValueOf, type RequestFacts, type Rule, type RuleKind } from './ruleMatch.ts';
-import type { RuleStore } from './ruleStore.ts';
+import type { RuleBook } from './ruleStore.ts';
 import { realGlob } from './pathRules.ts';
 
 /** What the engine needs from the broker host (BrokerHost satisfies it). Its decisions
@@ -66,9 +66,16 @@ const SCOPE_NEEDS: Record<Exclude<RuleScope, 'global'>, string> = {
   project: 'a request with a folder (context.cwd)',
 };
 
+/** How many checked `remember` facts are kept for the rule made after the commit. */
+const REMEMBERED_FACTS = 1_000;
+
 export class RuleEngine implements RememberGate {
   private off?: () => void;
-  constructor(private readonly deps: { host: RuleHost; rules: RuleStore; lookup: RequestLookup; logger: Logger; now?: () => number }) {}
+  /** The facts each passed `remember` check read, for its `applyRemember` after the
+   *  commit: a lookup that answers from the broker's memory (a shared store's) no longer
+   *  finds a request once it is decided. Bounded: a check whose decision lost is never applied. */
+  private readonly checkedFacts = new Map<string, RequestFacts & { status?: string }>();
+  constructor(private readonly deps: { host: RuleHost; rules: RuleBook; lookup: RequestLookup; logger: Logger; now?: () => number }) {}
 
   start(): void {
     this.off = this.deps.host.onCommitted((events) => {
@@ -97,6 +104,8 @@ export class RuleEngine implements RememberGate {
   async tryDecide(event: Pick<PermissionRequestEvent, 'id' | 'toolName' | 'input' | 'context'>): Promise<boolean> {
     let rule: Rule | undefined;
     try {
+      // Another instance's new or revoked rule counts from this request on.
+      await this.deps.rules.refresh();
       rule = this.match({ toolName: event.toolName, input: event.input, context: event.context });
     } catch (error) {
       this.deps.logger.warn('rule matching failed', { requestId: event.id, error: String(error) });
@@ -121,7 +130,7 @@ export class RuleEngine implements RememberGate {
 
   /** The facts a remembered rule is made from: the edited input when there is one. */
   private factsFor(req: Pick<RememberRequest, 'requestId' | 'updatedInput'>): (RequestFacts & { status?: string }) | undefined {
-    const facts = this.deps.lookup(req.requestId);
+    const facts = this.deps.lookup(req.requestId) ?? this.checkedFacts.get(req.requestId);
     if (!facts) return undefined;
     return req.updatedInput ? { ...facts, input: req.updatedInput } : facts;
   }
@@ -160,6 +169,12 @@ export class RuleEngine implements RememberGate {
   }
 
   private check(req: RememberRequest): string | undefined {
+    const found = this.deps.lookup(req.requestId);
+    if (found) {
+      this.checkedFacts.delete(req.requestId);
+      this.checkedFacts.set(req.requestId, found);
+      if (this.checkedFacts.size > REMEMBERED_FACTS) this.checkedFacts.delete(this.checkedFacts.keys().next().value!);
+    }
     const facts = this.factsFor(req);
     if (!facts || (facts.status !== undefined && facts.status !== 'pending')) return undefined;
     const { scope, prefix } = req.remember;
@@ -189,6 +204,7 @@ export class RuleEngine implements RememberGate {
 
   private apply(req: RememberRequest): RememberOutcome {
     const facts = this.factsFor(req);
+    this.checkedFacts.delete(req.requestId);
     if (!facts) return { created: false, reason: 'the request is no longer known' };
     const scopeValue = scopeValueOf(req.remember.scope, facts);
     if (scopeValue === null)
@@ -211,6 +227,8 @@ export class RuleEngine implements RememberGate {
       createdBy: req.decidedBy,
       sourceRequestId: req.requestId,
     });
+    // A shared store writes the rule behind this answer (pgRuleBook.ts): a failure is said out loud.
+    this.deps.rules.settled().catch((error: unknown) => this.deps.logger.error('a remembered rule was not stored', { rule: rule.id, error: String(error) }));
     this.resolveCovered();
     return {
       created: true,
@@ -264,7 +282,10 @@ export class RuleEngine implements RememberGate {
 
   routes(): Hono {
     const app = new Hono();
-    app.get('/', (c) => c.json<RuleList>({ rules: this.deps.rules.list() }));
+    app.get('/', async (c) => {
+      await this.deps.rules.refresh();
+      return c.json<RuleList>({ rules: this.deps.rules.list() });
+    });
     app.post('/', async (c) => {
       let body: unknown;
       try {
@@ -289,6 +310,8 @@ export class RuleEngine implements RememberGate {
         createdAt: this.now(),
         createdBy: decidedByWire.http,
       });
+      // Answered once stored (a shared store writes behind the gate's memory).
+      await this.deps.rules.settled();
       this.resolveCovered();
       return c.json<RuleView>(rule, 201);
     });
@@ -309,9 +332,9 @@ export class RuleEngine implements RememberGate {
       if (!proposal) return errorResponseRaw(404, ERROR_CODES.unknownRequest, `no request with id ${parsed.value.requestId}`);
       return c.json<RuleProposal>(proposal);
     });
-    app.delete('/:id', (c) => {
+    app.delete('/:id', async (c) => {
       const id = c.req.param('id');
-      if (!this.deps.rules.revoke(id, this.now())) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
+      if (!(await this.deps.rules.revoke(id, this.now()))) return errorResponseRaw(404, ERROR_CODES.notFound, `no active rule ${id}`);
       return c.json<RevokedAnswer>({ id, revoked: true });
     });
     return app;

@@ -3,6 +3,13 @@
  * migration of rules stored by the version before "wave 2" (docs/rules.md, "Rules stored
  * by an older version"): an "Always allow" Bash rule, which was a per-segment prefix,
  * becomes the exact command it names; an allow rule the policy refuses is revoked.
+ *
+ * `RuleBook` is what the rule engine needs of any rule store: the active rules from
+ * memory (every new request is matched against them, and the remember gate runs inside
+ * the decision's synchronous step), writes that are visible to this instance's gate at
+ * once and durable by `settled()`, and `refresh()` to see other instances' changes. This
+ * file's `RuleStore` is the SQLite one (durable at return, one instance: refresh is a
+ * no-op); `pgRuleBook.ts` is the shared one (contract-2 §6, SPEC.md TEAM-S4).
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentsDb } from '../agents/db.ts';
@@ -35,7 +42,39 @@ const toRule = (row: Row): Rule => ({
   ...(row.source_request_id !== null ? { sourceRequestId: row.source_request_id } : {}),
 });
 
-export class RuleStore {
+export type NewRule = Omit<Rule, 'id'>;
+
+export interface RuleBook {
+  /** The active rules, oldest first, from memory. */
+  list(): Rule[];
+  get(id: string): Rule | undefined;
+  /** The rule, or the equal active one that already exists. At once in `list()`; durable
+   *  when `settled()` resolves. */
+  add(rule: NewRule): Rule;
+  /** False when there is no such active rule. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** See the changes other instances made (reads the store when they moved). */
+  refresh(): Promise<void>;
+  /** Every add so far is stored; rejects when one failed. */
+  settled(): Promise<void>;
+}
+
+/** Two rules that mean the same (one is kept). */
+export function sameRule(a: NewRule, b: NewRule): boolean {
+  return (
+    a.toolName === b.toolName &&
+    a.pattern === b.pattern &&
+    a.kind === b.kind &&
+    a.decision === b.decision &&
+    a.scope === b.scope &&
+    (a.scopeValue ?? null) === (b.scopeValue ?? null)
+  );
+}
+
+export type RuleRow = Row;
+export { toRule };
+
+export class RuleStore implements RuleBook {
   /** The active rules, read once and kept until they change: every new request is
    *  matched against them, so reading SQLite each time would cost every request. */
   private active: Rule[] | null = null;
@@ -109,8 +148,14 @@ export class RuleStore {
     return row ? toRule(row) : undefined;
   }
 
-  revoke(id: string, at: number): boolean {
+  async revoke(id: string, at: number): Promise<boolean> {
     this.active = null;
     return this.db.prepare(`UPDATE rules SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`).run(at, id).changes > 0;
   }
+
+  /** One instance writes this database: nothing changes behind its back. */
+  async refresh(): Promise<void> {}
+
+  /** SQLite writes at once. */
+  async settled(): Promise<void> {}
 }

@@ -8,7 +8,7 @@ import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
 import { silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
-import { DeviceStore } from '../store/deviceStore.ts';
+import { SqliteDeviceStore } from '../store/deviceStore.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
 import { buildAllowList } from './allowList.ts';
 
@@ -19,13 +19,13 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0)) await fn();
 });
 
-function build() {
+async function build() {
   const store = new SqliteEventStore({ dataDir: ':memory:' });
-  const devices = new DeviceStore({ dataDir: ':memory:' });
+  const devices = new SqliteDeviceStore({ dataDir: ':memory:' });
   const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
   cleanup.push(async () => {
     await host.stop();
-    devices.close();
+    void devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
   const app = createApp({
@@ -42,7 +42,7 @@ function build() {
       headers: { host: '127.0.0.1:3000', 'content-type': 'application/json', ...init.headers },
       ...(init.body !== undefined ? { body: init.body, duplex: 'half' } : {}),
     } as RequestInit);
-  const { device, secret } = devices.create('Chrome on Linux');
+  const { device, secret } = await devices.create('Chrome on Linux');
   const asDevice = { cookie: `gatehouse_3000=${secret}`, 'x-gatehouse-client': 'web' };
   const asOwner = { authorization: `Bearer ${OWNER}` };
   return { request, devices, device, asDevice, asOwner };
@@ -72,7 +72,7 @@ function slowBody(first: string) {
 
 describe('devices in-process', () => {
   it('AUTH-5: a device ended while its decision body is still arriving gets 401, and the request stays pending', async () => {
-    const { request, devices, device, asDevice, asOwner } = build();
+    const { request, devices, device, asDevice, asOwner } = await build();
     const created = await request('POST', '/api/permission-requests', {
       headers: asOwner,
       body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }),
@@ -81,7 +81,7 @@ describe('devices in-process', () => {
     const body = slowBody('{"decision":');
     const pending = request('POST', `/api/permission-requests/${id}/decision`, { headers: asDevice, body: body.stream });
     await body.reading; // the guard let it in: headers checked, body being read
-    expect(devices.revoke(device.id)).toBe(true);
+    expect(await devices.revoke(device.id)).toBe(true);
     body.finish('"allow"}');
     const res = await pending;
     expect(res.status).toBe(401);
@@ -91,7 +91,7 @@ describe('devices in-process', () => {
   });
 
   it('AUTH-5: a device that stays gets its slow decision through; the body limit holds for devices', async () => {
-    const { request, asDevice, asOwner } = build();
+    const { request, asDevice, asOwner } = await build();
     const created = await request('POST', '/api/permission-requests', {
       headers: asOwner,
       body: JSON.stringify({ toolName: 'Bash', input: { command: 'ls' } }),

@@ -52,7 +52,7 @@ export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): Middl
     const device = deviceOf(c);
     if (!device || c.req.raw.body === null) return next();
     await c.req.arrayBuffer();
-    if (!devices.get(device.id)) {
+    if (!(await devices.get(device.id))) {
       c.header('WWW-Authenticate', 'Bearer realm="gatehouse"');
       return errorResponse(c, 401, ERROR_CODES.unauthorized, 'this device was ended while its call was on its way: open the printed URL again');
     }
@@ -63,9 +63,9 @@ export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): Middl
 export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets | undefined; port(): number; logger: Logger }): Hono {
   const app = new Hono();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const me = deviceOf(c)?.id;
-    const devices: DeviceView[] = deps.devices.list().map((d) => ({
+    const devices: DeviceView[] = (await deps.devices.list()).map((d) => ({
       id: d.id,
       name: d.name,
       createdAt: d.createdAt,
@@ -76,9 +76,9 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
     return c.json<DeviceList>({ devices });
   });
 
-  app.delete('/:id', (c) => {
+  app.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!deps.devices.revoke(id))
+    if (!(await deps.devices.revoke(id)))
       return errorResponse(c, 404, ERROR_CODES.notFound, `no device ${JSON.stringify(id.slice(0, 100))}: GET /api/devices lists them`);
     const closed = deps.sockets?.closeDevice(id) ?? 0;
     deps.logger.info('device ended', { id, sockets: closed });

@@ -59,7 +59,7 @@ export type Role = 'owner' | 'agent';
 export type Caller = { role: 'owner'; by: 'no-auth' | 'token' } | { role: 'owner'; by: 'device'; device: Device } | { role: 'agent'; by: 'token' };
 
 /** Bearer header or `?token=` (a token that matches wins), else the session cookie. */
-export function callerOf(c: Context, sec: SecurityContext): Caller | undefined {
+export async function callerOf(c: Context, sec: SecurityContext): Promise<Caller | undefined> {
   if (!sec.auth) return { role: 'owner', by: 'no-auth' };
   const presented: string[] = [];
   const header = headerOf(c, 'authorization');
@@ -73,16 +73,16 @@ export function callerOf(c: Context, sec: SecurityContext): Caller | undefined {
     if (sec.token && tokensEqual(value, sec.token)) return { role: 'owner', by: 'token' };
     if (sec.agentToken && tokensEqual(value, sec.agentToken)) return { role: 'agent', by: 'token' };
   }
-  const device = deviceOfCookie(c, sec);
+  const device = await deviceOfCookie(c, sec);
   return device ? { role: 'owner', by: 'device', device } : undefined;
 }
 
-export function roleOf(c: Context, sec: SecurityContext): Role | undefined {
-  return callerOf(c, sec)?.role;
+export async function roleOf(c: Context, sec: SecurityContext): Promise<Role | undefined> {
+  return (await callerOf(c, sec))?.role;
 }
 
 /** The device whose session this request's cookie carries, if any is still valid. */
-export function deviceOfCookie(c: Context, sec: SecurityContext): Device | undefined {
+export async function deviceOfCookie(c: Context, sec: SecurityContext): Promise<Device | undefined> {
   const cookie = getCookie(c, sessionCookieName(sec.port()));
   return cookie === undefined ? undefined : sec.devices?.lookup(cookie);
 }
@@ -140,7 +140,7 @@ export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metr
       return refuse(403, 'forbidden', 'Origin not allowed: start the server with --allowed-origins to allow it');
     }
     if (!needsToken(path, upgrade)) return next();
-    const caller = callerOf(c, sec);
+    const caller = await callerOf(c, sec);
     if (!caller) {
       return refuse(401, 'unauthorized', 'missing or wrong token: send Authorization: Bearer TOKEN, ?token=TOKEN, or open the printed URL');
     }
@@ -154,7 +154,7 @@ export function securityGuard(sec: SecurityContext, deps: { logger: Logger; metr
       }
       // Only a call that passed counts as the device being seen (another page on this
       // host sends the cookie too).
-      c.set('device', sec.devices?.seen(caller.device) ?? caller.device);
+      c.set('device', (await sec.devices?.seen(caller.device)) ?? caller.device);
     }
     if (caller.role === 'agent' && !agentMayCall(c.req.method, path, upgrade)) {
       return refuse(403, 'forbidden', `the agent token may not call ${c.req.method} ${path}: only the owner (its token or a device) may`);

@@ -7,7 +7,7 @@ import { BrokerHost } from '../brokerHost.ts';
 import { testConfig } from '../config.ts';
 import { redact, silentLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
-import { DeviceStore, MAX_PAIRINGS, PAIRING_TTL_MS } from '../store/deviceStore.ts';
+import { SqliteDeviceStore, MAX_PAIRINGS, PAIRING_TTL_MS } from '../store/deviceStore.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
 import { buildAllowList } from './allowList.ts';
 import { pairingHost } from './pairing.ts';
@@ -21,14 +21,14 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0)) await fn();
 });
 
-function build() {
+async function build() {
   const clock = { now: 1_000_000 };
   const store = new SqliteEventStore({ dataDir: ':memory:' });
-  const devices = new DeviceStore({ dataDir: ':memory:', now: () => clock.now });
+  const devices = new SqliteDeviceStore({ dataDir: ':memory:', now: () => clock.now });
   const host = new BrokerHost({ store, logger: silentLogger }, store.loadNow({ now: Date.now() }));
   cleanup.push(async () => {
     await host.stop();
-    devices.close();
+    void devices.close();
   });
   const allow = buildAllowList({ bindHost: '127.0.0.1', port: 3000, extraOrigins: [], extraHosts: [] });
   const app = createApp({
@@ -50,7 +50,7 @@ function build() {
 
 describe('pairing', () => {
   it('AUTH-10: the owner gets a one-time link; opening it makes a new device and redirects to /; opening it again answers 410', async () => {
-    const { call, pair, devices, clock } = build();
+    const { call, pair, devices, clock } = await build();
     const { res, body } = await pair();
     expect(res.status).toBe(201);
     expect(body.url).toBe(`http://127.0.0.1:3000/pair/${body.code}`);
@@ -64,33 +64,33 @@ describe('pairing', () => {
     expect(cookie).toMatch(/^gatehouse_3000=[A-Za-z0-9_-]{43};/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
-    expect(devices.list().map((d) => d.name)).toEqual(['Safari on iOS']);
+    expect((await devices.list()).map((d) => d.name)).toEqual(['Safari on iOS']);
     // The new device works like any other (under the cookie rule).
     const session = cookie.split(';')[0]!;
     expect((await call('GET', '/api/permission-requests', { cookie: session, 'x-gatehouse-client': 'web' })).status).toBe(200);
     const again = await call('GET', `/pair/${body.code}`, { 'user-agent': PHONE });
     expect(again.status).toBe(410);
     expect(again.headers.get('set-cookie')).toBeNull();
-    expect(devices.list()).toHaveLength(1);
+    expect(await devices.list()).toHaveLength(1);
   });
 
   it('AUTH-10: a code older than 10 minutes, or one never made, answers 410 and makes no device', async () => {
-    const { call, pair, devices, clock } = build();
+    const { call, pair, devices, clock } = await build();
     const { body } = await pair();
     clock.now += PAIRING_TTL_MS;
     expect((await call('GET', `/pair/${body.code}`)).status).toBe(410);
     const fresh = (await pair()).body;
     clock.now += PAIRING_TTL_MS - 1;
     for (const code of ['x', 'A'.repeat(43), `${fresh.code}A`, '%00']) expect((await call('GET', `/pair/${code}`)).status, code).toBe(410);
-    expect(devices.list()).toHaveLength(0);
+    expect(await devices.list()).toHaveLength(0);
     // A HEAD (a link checker) does not spend it.
     expect((await call('HEAD', `/pair/${fresh.code}`)).status).toBe(405);
     expect((await call('GET', `/pair/${fresh.code}`)).status).toBe(302);
-    expect(devices.list()).toHaveLength(1);
+    expect(await devices.list()).toHaveLength(1);
   });
 
   it('AUTH-10: a device may make a link; the agent token, no credential and a cookie-only call without the app header may not', async () => {
-    const { call, pair } = build();
+    const { call, pair } = await build();
     const first = (await pair()).body;
     const cookie = (await call('GET', `/pair/${first.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     expect((await pair({ cookie, 'x-gatehouse-client': 'web' })).res.status).toBe(201);
@@ -100,23 +100,23 @@ describe('pairing', () => {
   });
 
   it('AUTH-10: a browser that was a device and opens a link gets the new device; the old one is ended', async () => {
-    const { call, pair, devices } = build();
+    const { call, pair, devices } = await build();
     const a = (await pair()).body;
     const old = (await call('GET', `/pair/${a.code}`)).headers.get('set-cookie')!.split(';')[0]!;
     const b = (await pair()).body;
     const fresh = (await call('GET', `/pair/${b.code}`, { cookie: old })).headers.get('set-cookie')!.split(';')[0]!;
     expect(fresh).not.toBe(old);
-    expect(devices.list()).toHaveLength(1);
+    expect(await devices.list()).toHaveLength(1);
     expect((await call('GET', '/api/devices', { cookie: old, 'x-gatehouse-client': 'web' })).status).toBe(401);
     expect((await call('GET', '/api/devices', { cookie: fresh, 'x-gatehouse-client': 'web' })).status).toBe(200);
   });
 
   it('AUTH-10: unused codes are bounded', async () => {
-    const { call, pair, devices } = build();
+    const { call, pair, devices } = await build();
     const first = (await pair()).body;
     for (let i = 0; i < MAX_PAIRINGS; i++) await pair();
     expect((await call('GET', `/pair/${first.code}`)).status).toBe(410);
-    expect(devices.list()).toHaveLength(0);
+    expect(await devices.list()).toHaveLength(0);
   });
 
   it('AUTH-10: the link names the address the caller used, or the LAN address when that was loopback on a server that answers on the LAN', () => {
@@ -136,7 +136,7 @@ describe('pairing', () => {
   });
 
   it('AUTH-10: a pairing code never reaches the log', async () => {
-    const { pair } = build();
+    const { pair } = await build();
     const { body } = await pair();
     const line = redact(`refused path=/pair/${body.code} url=${body.url}?x=1`);
     expect(line).not.toContain(body.code);

@@ -31,8 +31,8 @@ export function pairingHost(requestHost: string, list: AllowList, port: number):
 /** `POST /api/pairings` (mounted there, behind the guard: owner token or a device). */
 export function pairingApiRoutes(deps: { devices: DeviceStore; security: SecurityContext; logger: Logger }): Hono {
   const app = new Hono();
-  app.post('/', (c) => {
-    const { code, expiresAt } = deps.devices.createPairing();
+  app.post('/', async (c) => {
+    const { code, expiresAt } = await deps.devices.createPairing();
     const scheme = new URL(c.req.url).protocol === 'https:' ? 'https' : 'http';
     const host = pairingHost(c.req.header('host') ?? '', deps.security.allowList(), deps.security.port());
     deps.logger.info('pairing link made', { expiresAt: new Date(expiresAt).toISOString() });
@@ -50,15 +50,15 @@ export function pairingPageRoutes(deps: { devices: DeviceStore; security: Securi
       ...PAGE_HEADERS,
       'cache-control': 'no-store',
     });
-  app.on(['GET', 'HEAD'], '/:code', (c) => {
+  app.on(['GET', 'HEAD'], '/:code', async (c) => {
     // A HEAD (link checkers) must not spend the code; Hono would run a GET route for it.
     if (c.req.method === 'HEAD') return c.body(null, 405, { ...PAGE_HEADERS, allow: 'GET', 'cache-control': 'no-store' });
-    const made = deps.devices.redeemPairing(c.req.param('code'), deviceName(c.req.header('user-agent')));
+    const made = await deps.devices.redeemPairing(c.req.param('code'), deviceName(c.req.header('user-agent')));
     if (!made) return gone(c);
     // This browser's earlier device (if any) is replaced: its cookie is overwritten, so
     // nothing could use that device again.
-    const earlier = deviceOfCookie(c, deps.security);
-    if (earlier && deps.devices.revoke(earlier.id)) deps.sockets?.closeDevice(earlier.id);
+    const earlier = await deviceOfCookie(c, deps.security);
+    if (earlier && (await deps.devices.revoke(earlier.id))) deps.sockets?.closeDevice(earlier.id);
     setSessionCookie(c, deps.security.port(), made.secret);
     deps.logger.info('new device', { id: made.device.id, name: made.device.name, via: 'pairing' });
     c.header('cache-control', 'no-store');

@@ -4,31 +4,31 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceStore, LAST_SEEN_STEP_MS, MAX_DEVICES, deviceName } from './deviceStore.ts';
+import { type DeviceStore, SqliteDeviceStore, LAST_SEEN_STEP_MS, MAX_DEVICES, deviceName } from './deviceStore.ts';
 import { DB_FILE, SqliteEventStore } from './sqliteStore.ts';
 
 const dirs: string[] = [];
 const stores: DeviceStore[] = [];
 afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
+  for (const s of stores.splice(0)) void s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function open(now: () => number = Date.now, dataDir: string | ':memory:' = ':memory:') {
-  const store = new DeviceStore({ dataDir, now });
+  const store = new SqliteDeviceStore({ dataDir, now });
   stores.push(store);
   return store;
 }
 
 describe('device store', () => {
-  it('AUTH-3: a new device gets a 256-bit random secret that opens it; other and malformed secrets open nothing', () => {
+  it('AUTH-3: a new device gets a 256-bit random secret that opens it; other and malformed secrets open nothing', async () => {
     const store = open();
-    const a = store.create('Chrome on Linux');
-    const b = store.create('Chrome on Linux');
+    const a = await store.create('Chrome on Linux');
+    const b = await store.create('Chrome on Linux');
     expect(a.secret).not.toBe(b.secret);
     expect(Buffer.from(a.secret, 'base64url').length).toBe(32);
-    expect(store.lookup(a.secret)?.id).toBe(a.device.id);
-    expect(store.lookup(b.secret)?.id).toBe(b.device.id);
+    expect((await store.lookup(a.secret))?.id).toBe(a.device.id);
+    expect((await store.lookup(b.secret))?.id).toBe(b.device.id);
     for (const bad of [
       '',
       a.secret.slice(0, -1),
@@ -37,15 +37,15 @@ describe('device store', () => {
       'x'.repeat(100_000),
       createHash('sha256').update(a.secret).digest('hex'),
     ]) {
-      expect(store.lookup(bad), bad.slice(0, 50)).toBeUndefined();
+      expect(await store.lookup(bad), bad.slice(0, 50)).toBeUndefined();
     }
   });
 
-  it('AUTH-3: only the SHA-256 hash of a secret is stored', () => {
+  it('AUTH-3: only the SHA-256 hash of a secret is stored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-devices-'));
     dirs.push(dir);
     const store = open(Date.now, dir);
-    const { secret } = store.create('Firefox on Android');
+    const { secret } = await store.create('Firefox on Android');
     const db = new Database(join(dir, DB_FILE), { readonly: true });
     const rows = db.prepare('SELECT * FROM devices').all();
     db.close();
@@ -53,31 +53,31 @@ describe('device store', () => {
     expect(rows).toEqual([expect.objectContaining({ secret_hash: createHash('sha256').update(secret).digest('hex') })]);
   });
 
-  it('AUTH-4: lastSeenAt moves only in steps of a minute, not on every call', () => {
+  it('AUTH-4: lastSeenAt moves only in steps of a minute, not on every call', async () => {
     let now = 1_000_000;
     const store = open(() => now);
-    const { device, secret } = store.create('Safari on iOS');
+    const { device, secret } = await store.create('Safari on iOS');
     now += LAST_SEEN_STEP_MS - 1;
-    expect(store.seen(store.lookup(secret)!).lastSeenAt).toBe(1_000_000);
-    expect(store.get(device.id)!.lastSeenAt).toBe(1_000_000);
+    expect((await store.seen((await store.lookup(secret))!)).lastSeenAt).toBe(1_000_000);
+    expect((await store.get(device.id))!.lastSeenAt).toBe(1_000_000);
     now += 1;
-    expect(store.seen(store.lookup(secret)!).lastSeenAt).toBe(now);
-    expect(store.get(device.id)).toEqual({ ...device, lastSeenAt: now });
+    expect((await store.seen((await store.lookup(secret))!)).lastSeenAt).toBe(now);
+    expect(await store.get(device.id)).toEqual({ ...device, lastSeenAt: now });
     // Looking a secret up is not being seen (a refused call sends the cookie too).
     now += LAST_SEEN_STEP_MS * 5;
-    store.lookup(secret);
-    expect(store.get(device.id)!.lastSeenAt).toBe(now - LAST_SEEN_STEP_MS * 5);
+    await store.lookup(secret);
+    expect((await store.get(device.id))!.lastSeenAt).toBe(now - LAST_SEEN_STEP_MS * 5);
   });
 
-  it('AUTH-5: a revoked device opens nothing and is gone from the list; revoking twice says so', () => {
+  it('AUTH-5: a revoked device opens nothing and is gone from the list; revoking twice says so', async () => {
     const store = open();
-    const a = store.create('A');
-    const b = store.create('B');
-    expect(store.revoke(a.device.id)).toBe(true);
-    expect(store.lookup(a.secret)).toBeUndefined();
-    expect(store.list().map((d) => d.id)).toEqual([b.device.id]);
-    expect(store.revoke(a.device.id)).toBe(false);
-    expect(store.revoke('no-such')).toBe(false);
+    const a = await store.create('A');
+    const b = await store.create('B');
+    expect(await store.revoke(a.device.id)).toBe(true);
+    expect(await store.lookup(a.secret)).toBeUndefined();
+    expect((await store.list()).map((d) => d.id)).toEqual([b.device.id]);
+    expect(await store.revoke(a.device.id)).toBe(false);
+    expect(await store.revoke('no-such')).toBe(false);
   });
 
   it('AUTH-4: the table joins an existing event database without touching it, and devices outlive the connection', async () => {
@@ -85,30 +85,30 @@ describe('device store', () => {
     dirs.push(dir);
     const events = new SqliteEventStore({ dataDir: dir, epoch: 'e1' });
     await events.close();
-    const first = new DeviceStore({ dataDir: dir });
-    const { device, secret } = first.create('Edge on Windows');
-    first.close();
+    const first = new SqliteDeviceStore({ dataDir: dir });
+    const { device, secret } = await first.create('Edge on Windows');
+    await first.close();
     const again = open(Date.now, dir);
-    expect(again.lookup(secret)).toEqual(device);
+    expect(await again.lookup(secret)).toEqual(device);
     const reopened = new SqliteEventStore({ dataDir: dir });
     expect(reopened.epoch).toBe('e1');
     await reopened.close();
   });
 
-  it('AUTH-4: beyond MAX_DEVICES the device seen longest ago makes room', () => {
+  it('AUTH-4: beyond MAX_DEVICES the device seen longest ago makes room', async () => {
     let now = 0;
     const store = open(() => now);
-    const first = store.create('first');
+    const first = await store.create('first');
     for (let i = 1; i < MAX_DEVICES; i++) {
       now += 1;
-      store.create(`d${i}`);
+      await store.create(`d${i}`);
     }
     // The first one is used: it is not the one to go.
     now += LAST_SEEN_STEP_MS;
-    store.seen(store.lookup(first.secret)!);
-    const second = store.list()[1];
-    store.create('newest');
-    const ids = store.list().map((d) => d.id);
+    await store.seen((await store.lookup(first.secret))!);
+    const second = (await store.list())[1];
+    await store.create('newest');
+    const ids = (await store.list()).map((d) => d.id);
     expect(ids).toHaveLength(MAX_DEVICES);
     expect(ids).toContain(first.device.id);
     expect(ids).not.toContain(second?.id);
@@ -116,7 +116,7 @@ describe('device store', () => {
 });
 
 describe('device names', () => {
-  it('AUTH-4: a device is named from its User-Agent with fixed words only', () => {
+  it('AUTH-4: a device is named from its User-Agent with fixed words only', async () => {
     const cases: [string | undefined, string][] = [
       ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],
       ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],

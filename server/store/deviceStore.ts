@@ -13,6 +13,10 @@
  * Pairing codes (contract-2 §4) live here too, since redeeming one is making a device:
  * one transaction deletes the code and inserts the device, so a code makes one device at
  * most. Like secrets, codes are stored only as hashes.
+ *
+ * `DeviceStore` is the interface (asynchronous, so a networked store fits it); this file
+ * holds the SQLite one, `pgDeviceStore.ts` the PostgreSQL one for several instances
+ * (contract-2 §6, SPEC.md TEAM-S1); both pass `sharedContract.ts`.
  */
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
@@ -54,22 +58,62 @@ CREATE TABLE IF NOT EXISTS pairings (
 );
 `;
 
-type Row = { id: string; name: string; created_at: number; last_seen_at: number };
+export type DeviceRow = { id: string; name: string; created_at: number; last_seen_at: number };
 
-const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
-const toDevice = (row: Row): Device => ({ id: row.id, name: row.name, createdAt: row.created_at, lastSeenAt: row.last_seen_at });
+export const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const toDevice = (row: DeviceRow): Device => ({ id: row.id, name: row.name, createdAt: row.created_at, lastSeenAt: row.last_seen_at });
+export const newSecret = () => randomBytes(32).toString('base64url');
+export const newDeviceId = () => `dev-${randomBytes(8).toString('hex')}`;
 
 /** A device session secret as the cookie carries it, and a pairing code: 43 base64url
  *  characters (256 bits). */
-const SECRET = /^[A-Za-z0-9_-]{43}$/;
+export const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
-export class DeviceStore {
+/** The devices and pairing codes, wherever they are kept. */
+export interface DeviceStore {
+  /** A new device and the secret its cookie carries (returned once, never stored). */
+  create(name: string): Promise<{ device: Device; secret: string }>;
+  /** A one-time pairing code, valid for PAIRING_TTL_MS (returned once, stored hashed). */
+  createPairing(): Promise<{ code: string; expiresAt: number }>;
+  /** Spends a pairing code on a new device; undefined when the code was used, has
+   *  expired or never existed (a spent code is gone, whatever the answer). */
+  redeemPairing(code: string, name: string): Promise<{ device: Device; secret: string } | undefined>;
+  /** The device this secret belongs to, or undefined (also once the store is closed). */
+  lookup(secret: string): Promise<Device | undefined>;
+  /** The device made a call that was let through: move `lastSeenAt` (in steps). */
+  seen(device: Device): Promise<Device>;
+  get(id: string): Promise<Device | undefined>;
+  /** Oldest first. */
+  list(): Promise<Device[]>;
+  /** Ends a device: its secret opens nothing from now on. False when there is no such device. */
+  revoke(id: string): Promise<boolean>;
+  /** Which of `ids` are still devices (the revocation watch of several instances). */
+  existing(ids: readonly string[]): Promise<Set<string>>;
+  /** Calls `listener` with the id of every device that THIS instance ends from now on
+   *  (another instance's revocations reach its sockets through the watch, deviceWatch.ts). */
+  onEnded(listener: (deviceId: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The listeners of `onEnded`, shared by the implementations. */
+export class EndedListeners {
+  private readonly listeners = new Set<(deviceId: string) => void>();
+  add(listener: (deviceId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  tell(ids: readonly string[]): void {
+    for (const id of ids) for (const listener of this.listeners) listener(id);
+  }
+}
+
+export class SqliteDeviceStore implements DeviceStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly stmts;
   /** Told of every device that ends, by revocation or eviction (its sockets and push
    *  subscriptions end with it). */
-  private readonly endedListeners = new Set<(deviceId: string) => void>();
+  private readonly ended = new EndedListeners();
 
   /** `file`: the database file (`--store sqlite:PATH`); default `<dataDir>/gatehouse.db`. */
   constructor(options: { dataDir: string | ':memory:'; file?: string; now?: () => number }) {
@@ -85,10 +129,10 @@ export class DeviceStore {
     this.now = options.now ?? Date.now;
     this.stmts = {
       insert: this.db.prepare('INSERT INTO devices (id, name, secret_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)'),
-      byHash: this.db.prepare<[string], Row>('SELECT id, name, created_at, last_seen_at FROM devices WHERE secret_hash = ?'),
-      byId: this.db.prepare<[string], Row>('SELECT id, name, created_at, last_seen_at FROM devices WHERE id = ?'),
+      byHash: this.db.prepare<[string], DeviceRow>('SELECT id, name, created_at, last_seen_at FROM devices WHERE secret_hash = ?'),
+      byId: this.db.prepare<[string], DeviceRow>('SELECT id, name, created_at, last_seen_at FROM devices WHERE id = ?'),
       seen: this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
-      list: this.db.prepare<[], Row>('SELECT id, name, created_at, last_seen_at FROM devices ORDER BY created_at, id'),
+      list: this.db.prepare<[], DeviceRow>('SELECT id, name, created_at, last_seen_at FROM devices ORDER BY created_at, id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM devices'),
       evict: this.db.prepare<[number], { id: string }>(
         'DELETE FROM devices WHERE id IN (SELECT id FROM devices ORDER BY last_seen_at, created_at LIMIT ?) RETURNING id',
@@ -102,24 +146,26 @@ export class DeviceStore {
     };
   }
 
-  /** A new device and the secret its cookie carries (returned once, never stored). */
-  create(name: string): { device: Device; secret: string } {
-    const secret = randomBytes(32).toString('base64url');
+  async create(name: string): Promise<{ device: Device; secret: string }> {
+    return this.createNow(name);
+  }
+
+  private createNow(name: string): { device: Device; secret: string } {
+    const secret = newSecret();
     const now = this.now();
-    const device: Device = { id: `dev-${randomBytes(8).toString('hex')}`, name, createdAt: now, lastSeenAt: now };
+    const device: Device = { id: newDeviceId(), name, createdAt: now, lastSeenAt: now };
     const evicted = this.db.transaction(() => {
       const over = this.stmts.count.get()!.n - MAX_DEVICES + 1;
       const ended = over > 0 ? this.stmts.evict.all(over).map((row) => row.id) : [];
       this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
       return ended;
     })();
-    for (const id of evicted) this.ended(id);
+    this.ended.tell(evicted);
     return { device, secret };
   }
 
-  /** A one-time pairing code, valid for PAIRING_TTL_MS (returned once, stored hashed). */
-  createPairing(): { code: string; expiresAt: number } {
-    const code = randomBytes(32).toString('base64url');
+  async createPairing(): Promise<{ code: string; expiresAt: number }> {
+    const code = newSecret();
     const now = this.now();
     const expiresAt = now + PAIRING_TTL_MS;
     this.db.transaction(() => {
@@ -131,62 +177,55 @@ export class DeviceStore {
     return { code, expiresAt };
   }
 
-  /** Spends a pairing code on a new device; undefined when the code was used, has
-   *  expired or never existed (a spent code is gone, whatever the answer). */
-  redeemPairing(code: string, name: string): { device: Device; secret: string } | undefined {
+  async redeemPairing(code: string, name: string): Promise<{ device: Device; secret: string } | undefined> {
     if (!SECRET.test(code) || !this.db.open) return undefined;
     return this.db.transaction(() => {
       const taken = this.stmts.takePairing.get(hashOf(code));
       if (!taken || taken.expires_at <= this.now()) return undefined;
-      return this.create(name);
+      return this.createNow(name);
     })();
   }
 
-  /** The device this secret belongs to, or undefined. The lookup is by the secret's
-   *  hash, so no comparison ever touches the secret itself. */
-  lookup(secret: string): Device | undefined {
+  async lookup(secret: string): Promise<Device | undefined> {
     // Closed while the server stops: nobody is a device any more.
     if (!SECRET.test(secret) || !this.db.open) return undefined;
     const row = this.stmts.byHash.get(hashOf(secret));
     return row ? toDevice(row) : undefined;
   }
 
-  /** The device made a call that was let through: move `lastSeenAt` (in steps). */
-  seen(device: Device): Device {
+  async seen(device: Device): Promise<Device> {
     const now = this.now();
     if (now - device.lastSeenAt < LAST_SEEN_STEP_MS || !this.db.open) return device;
     this.stmts.seen.run(now, device.id);
     return { ...device, lastSeenAt: now };
   }
 
-  get(id: string): Device | undefined {
+  async get(id: string): Promise<Device | undefined> {
+    if (!this.db.open) return undefined;
     const row = this.stmts.byId.get(id);
     return row ? toDevice(row) : undefined;
   }
 
-  /** Oldest first. */
-  list(): Device[] {
+  async list(): Promise<Device[]> {
     return this.stmts.list.all().map(toDevice);
   }
 
-  /** Ends a device: its secret opens nothing from now on. False when there is no such device. */
-  revoke(id: string): boolean {
+  async revoke(id: string): Promise<boolean> {
     const removed = this.stmts.remove.run(id).changes > 0;
-    if (removed) this.ended(id);
+    if (removed) this.ended.tell([id]);
     return removed;
   }
 
-  /** Calls `listener` with the id of every device that ends from now on; returns the unsubscribe. */
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    if (!this.db.open) return new Set();
+    return new Set(ids.filter((id) => this.stmts.byId.get(id) !== undefined));
+  }
+
   onEnded(listener: (deviceId: string) => void): () => void {
-    this.endedListeners.add(listener);
-    return () => this.endedListeners.delete(listener);
+    return this.ended.add(listener);
   }
 
-  private ended(id: string): void {
-    for (const listener of this.endedListeners) listener(id);
-  }
-
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }

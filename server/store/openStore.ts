@@ -1,10 +1,10 @@
 /**
  * Opens the event store `--store` names (contract-2 §6): SQLite (the embedded default) or
  * PostgreSQL (several instances on one database, docs/cluster.md). Also the local SQLite
- * database for what does not live in the event store yet: with SQLite it is the store's
- * own file; with PostgreSQL it is `<data-dir>/gatehouse.db`, one per instance (device
- * sessions, pairing codes and push subscriptions are then per instance; contract-2 §6
- * wants them in the shared store, which is not done yet).
+ * database: with SQLite it is the store's own file (devices, pairing codes and push
+ * subscriptions live there too: sharedState.ts); with PostgreSQL it is
+ * `<data-dir>/gatehouse.db`, one per instance, which nothing shared uses any more (the
+ * shared state is in the database: contract-2 §6, sharedState.ts).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -30,7 +30,7 @@ export type OpenedStore = {
   closeLocal(): void;
 };
 
-export async function openConfiguredStore(location: StoreLocation, dataDir: string): Promise<OpenedStore> {
+export async function openConfiguredStore(location: StoreLocation, dataDir: string, options: { writerLease?: boolean } = {}): Promise<OpenedStore> {
   if (location.kind === 'sqlite') {
     const store = new SqliteEventStore({ dataDir, file: location.file });
     return {
@@ -47,7 +47,7 @@ export async function openConfiguredStore(location: StoreLocation, dataDir: stri
   }
   // One writer per database until the bus makes several instances one Gatehouse
   // (docs/cluster.md): a second `serve` is refused instead of serving a diverged memory.
-  const store = await openPostgresStore({ url: location.url, exclusive: true });
+  const store = await openPostgresStore({ url: location.url, exclusive: options.writerLease ?? true });
   const localFile = join(dataDir, DB_FILE);
   let localDatabase: Database.Database;
   try {

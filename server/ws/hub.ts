@@ -538,6 +538,13 @@ export class Hub {
 
   // ---- devices (server/security/devices.ts) ------------------------------------------------
 
+  /** The devices that have an open socket here (the revocation watch, deviceWatch.ts). */
+  connectedDevices(): string[] {
+    const ids = new Set<string>();
+    for (const conn of this.clients) if (conn.params.device) ids.add(conn.params.device.id);
+    return [...ids];
+  }
+
   /** The clientIds of the sockets a device's cookie opened. */
   clientsOf(deviceId: string): string[] {
     return [...this.clients].filter((conn) => conn.params.device?.id === deviceId).map((conn) => conn.id);

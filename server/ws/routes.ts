@@ -27,19 +27,39 @@ export function mountWebSocketRoutes(app: Hono, upgradeWebSocket: UpgradeWebSock
       address: remoteAddressOf(c.env),
       device: deviceOf(c),
     };
+    // Frames that arrive while the device is checked again wait here, in order.
+    let early: Array<Parameters<NonNullable<WSEvents['onMessage']>>[0]['data']> | undefined;
+    let closed = false;
     const events: WSEvents<WebSocket> = {
       onOpen(_event, ws) {
-        // Ended between the upgrade's check and now: it must not get a socket.
-        if (params.device && devices && !devices.get(params.device.id)) {
-          ws.close(CLOSE_CODES.policyViolation, 'device ended');
-          return;
-        }
-        conn = hub.attach(ws.raw as WebSocket, params);
+        const attach = () => {
+          conn = hub.attach(ws.raw as WebSocket, params);
+          for (const data of early?.splice(0) ?? []) hub.onFrame(conn, data);
+          early = undefined;
+        };
+        const device = params.device;
+        if (!device || !devices) return attach();
+        // Ended between the upgrade's check and now: it must not get a socket (nor the
+        // welcome's snapshot). The store answers asynchronously, so the socket is attached
+        // only once it did; a revocation after that finds the socket in the hub.
+        early = [];
+        devices.get(device.id).then(
+          (still) => {
+            if (closed) return;
+            if (still) attach();
+            else ws.close(CLOSE_CODES.policyViolation, 'device ended');
+          },
+          () => {
+            if (!closed) ws.close(1011, 'could not check the device');
+          },
+        );
       },
       onMessage(event, _ws) {
         if (conn) hub.onFrame(conn, event.data);
+        else early?.push(event.data);
       },
       onClose(event) {
+        closed = true;
         // @hono/node-ws passes a close event with the code; hono types it as the DOM's
         // CloseEvent, which the node project (no DOM lib) does not have.
         if (conn) hub.detach(conn, (event as { code?: number }).code);

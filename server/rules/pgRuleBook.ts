@@ -1,0 +1,121 @@
+/**
+ * Remembered rules in PostgreSQL (contract-2 §6, SPEC.md TEAM-S4): one set of rules for
+ * every instance on the database. The active rules are kept in memory (the gate matches
+ * every new request, and the remember gate runs inside a decision's synchronous step:
+ * RuleBook, ruleStore.ts); `refresh()` reads one version row and rereads the rules only
+ * when it moved, so a rule made or revoked on one instance is in force on every other
+ * from its next request on.
+ *
+ * `add` answers from memory and writes behind, in order (a revoke waits for the writes
+ * before it): the rule is in this instance's gate at once and durable at `settled()`.
+ * Two instances remembering the same rule at once make one row (a partial UNIQUE index
+ * over the active rules); the loser's memory takes the winner's row at its next reload.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Rule } from './ruleMatch.ts';
+import { type NewRule, type RuleBook, type RuleRow, sameRule, toRule } from './ruleStore.ts';
+import { inTransaction } from '../store/sharedPg.ts';
+
+export class PgRuleBook implements RuleBook {
+  private active: Rule[] = [];
+  /** Added here and not yet stored (kept across reloads until stored). */
+  private unsaved: Rule[] = [];
+  private version = -1;
+  private writes: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(pool: pg.Pool): Promise<PgRuleBook> {
+    const book = new PgRuleBook(pool);
+    await book.reload();
+    return book;
+  }
+
+  list(): Rule[] {
+    return this.active;
+  }
+
+  get(id: string): Rule | undefined {
+    return this.active.find((rule) => rule.id === id);
+  }
+
+  add(rule: NewRule): Rule {
+    const same = this.active.find((r) => sameRule(r, rule));
+    if (same) return same;
+    const made: Rule = { ...rule, id: `rule-${randomUUID().slice(0, 8)}` };
+    this.active = [...this.active, made];
+    this.unsaved.push(made);
+    this.writes = this.writes.then(async () => {
+      try {
+        await this.insert(made);
+      } catch (error) {
+        this.failure ??= error as Error;
+        this.active = this.active.filter((r) => r !== made);
+      } finally {
+        this.unsaved = this.unsaved.filter((r) => r !== made);
+      }
+    });
+    return made;
+  }
+
+  private async insert(rule: Rule): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await client.query(
+        `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tool_name, pattern, kind, decision, scope, COALESCE(scope_value, '')) WHERE revoked_at IS NULL DO NOTHING`,
+        [
+          rule.id,
+          rule.toolName,
+          rule.pattern,
+          rule.kind,
+          rule.decision,
+          rule.scope,
+          rule.scopeValue ?? null,
+          rule.createdAt,
+          rule.createdBy,
+          rule.sourceRequestId ?? null,
+        ],
+      );
+      await client.query('UPDATE rules_version SET version = version + 1');
+    });
+  }
+
+  async revoke(id: string, at: number): Promise<boolean> {
+    await this.writes;
+    const revoked = await inTransaction(this.pool, async (client) => {
+      const changed = (await client.query('UPDATE rules SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount ?? 0;
+      if (changed > 0) await client.query('UPDATE rules_version SET version = version + 1');
+      return changed > 0;
+    });
+    await this.reload();
+    return revoked;
+  }
+
+  async refresh(): Promise<void> {
+    const version = (await this.pool.query<{ version: number }>('SELECT version FROM rules_version')).rows[0]?.version ?? 0;
+    if (version !== this.version) await this.reload();
+  }
+
+  async settled(): Promise<void> {
+    await this.writes;
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure;
+  }
+
+  /** The stored active rules and their version, read in one snapshot. */
+  private async reload(): Promise<void> {
+    const { rules, version } = await inTransaction(this.pool, async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      const v = (await client.query<{ version: number }>('SELECT version FROM rules_version')).rows[0]?.version ?? 0;
+      const rows = (await client.query<RuleRow>('SELECT * FROM rules WHERE revoked_at IS NULL ORDER BY created_at, id')).rows;
+      return { rules: rows.map(toRule), version: v };
+    });
+    const pending = this.unsaved.filter((mine) => !rules.some((r) => sameRule(r, mine)));
+    this.active = [...rules, ...pending];
+    this.version = version;
+  }
+}
