@@ -26,9 +26,9 @@ import {
 } from './deviceStore.ts';
 import { inTransaction } from './sharedPg.ts';
 
-/** Advisory lock keys of the two bounded tables ("gh-devs", "gh-pair"). */
-const DEVICES_LOCK = 0x67682d64657673;
-const PAIRINGS_LOCK = 0x67682d70616972;
+/** Advisory lock keys of the two bounded tables ("gh-d", "gh-p"). */
+const DEVICES_LOCK = 0x67682d64;
+const PAIRINGS_LOCK = 0x67682d70;
 
 const COLUMNS = 'id, name, created_at, last_seen_at';
 
