@@ -25,24 +25,27 @@ export function startDeviceWatch(deps: { devices: Pick<DeviceStore, 'existing'>;
 } {
   let running: Promise<void> | undefined;
   let stopped = false;
-  const check = () =>
-    (running ??= (async () => {
-      try {
-        const ids = deps.sockets.connectedDevices();
-        if (ids.length === 0) return;
-        const still = await deps.devices.existing(ids);
-        if (stopped) return;
-        for (const id of ids) {
-          if (still.has(id)) continue;
-          const closed = deps.sockets.closeDevice(id);
-          deps.logger.info('device ended elsewhere', { id, sockets: closed });
-        }
-      } catch (error) {
-        deps.logger.warn('device watch failed', { error: String(error) });
-      } finally {
-        running = undefined;
+  const round = async () => {
+    // Yield first: the round's end (below) must come after `running` is set.
+    await Promise.resolve();
+    try {
+      const ids = deps.sockets.connectedDevices();
+      if (ids.length === 0) return;
+      const still = await deps.devices.existing(ids);
+      if (stopped) return;
+      for (const id of ids) {
+        if (still.has(id)) continue;
+        const closed = deps.sockets.closeDevice(id);
+        deps.logger.info('device ended elsewhere', { id, sockets: closed });
       }
-    })());
+    } catch (error) {
+      deps.logger.warn('device watch failed', { error: String(error) });
+    } finally {
+      running = undefined;
+    }
+  };
+  // One round at a time: a slow store does not pile rounds up.
+  const check = () => (running ??= round());
   const timer = setInterval(() => void check(), deps.intervalMs ?? DEVICE_WATCH_MS);
   timer.unref();
   return {
