@@ -19,6 +19,13 @@ import { createTestDatabase, requirePostgres } from './store/testing/postgres.ts
 
 const reachable = (await requirePostgres('the cluster host tests')) && (await requireNats('the cluster host tests'));
 
+/** A create's answer that must be `created`. */
+async function made(answer: Promise<Awaited<ReturnType<BrokerHost['create']>>>): Promise<{ id: string; seq: number; expiresAt: number }> {
+  const a = await answer;
+  if (a.status !== 'created') throw new Error(`expected created, got ${a.status}`);
+  return a;
+}
+
 const spec = (origin: 'http' | 'agent' = 'http', toolName = 'Bash') => ({ toolName, input: { command: 'ls' }, context: {}, timeoutMs: 60_000, origin });
 
 type Node = {
@@ -87,8 +94,7 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     const url = await database();
     const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
     const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B' });
-    const created = await a.host.create({ ...spec(), idempotencyKey: 'k1', bodyHash: 'h1' });
-    expect(created.status).toBe('created');
+    const created = await made(a.host.create({ ...spec(), idempotencyKey: 'k1', bodyHash: 'h1' }));
     await b.until(() => b.seen.some((s) => s.event.type === 'permission-request'));
     expect(b.seen).toEqual([{ event: expect.objectContaining({ type: 'permission-request', seq: created.seq, id: created.id }), source: 'log' }]);
     expect(a.seen.map((s) => [s.event.seq, s.source])).toEqual([[created.seq, 'local']]);
@@ -115,7 +121,7 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     const url = await database();
     const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
     const b = await node(url, { ...deaf, bus: mute(await bus('b')), instanceId: 'B' });
-    const created = await a.host.create(spec());
+    const created = await made(a.host.create(spec()));
     const waiting = a.host.awaitOutcome(created.id, { timeoutMs: 20_000 });
     // B hears nothing by itself (no bus, no poll): the decision catches up first.
     const decided = await b.host.decide({ requestId: created.id, decision: 'allow', decidedBy: 'device:phone', via: 'ws' });
@@ -124,7 +130,7 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     expect(outcome).toMatchObject({ status: 'finished', outcome: { status: 'resolved', decision: 'allow', decidedBy: 'device:phone' } });
     // A long-poll on B of a request made and decided on A, which B has not heard of: it
     // catches up and answers the outcome, not "unknown".
-    const second = await a.host.create(spec());
+    const second = await made(a.host.create(spec()));
     await a.host.decide({ requestId: second.id, decision: 'deny', decidedBy: 'http', via: 'http' });
     expect(b.host.head()).toBe(2);
     expect(await b.host.awaitOutcome(second.id, { timeoutMs: 20_000 })).toMatchObject({
@@ -140,7 +146,7 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     for (let round = 0; round < 5; round++) {
       const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
       const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B' });
-      const created = await a.host.create(spec());
+      const created = await made(a.host.create(spec()));
       await b.until(() => b.host.unresolvedEvents().some((e) => e.id === created.id));
       const [onA, onB] = await Promise.all([
         a.host.decide({ requestId: created.id, decision: 'allow', decidedBy: 'device:alice', via: 'ws' }),
@@ -169,10 +175,10 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     const url = await database();
     const a = await node(url, { ...deaf, instanceId: 'A' });
     const b = await node(url, { ...deaf, instanceId: 'B' });
-    const first = await a.host.create(spec('http', 'Read'));
+    const first = await made(a.host.create(spec('http', 'Read')));
     // B has not heard of seq 1: its create is numbered 1 too, loses at the commit, and
     // runs again after catching up.
-    const second = await b.host.create(spec('http', 'Write'));
+    const second = await made(b.host.create(spec('http', 'Write')));
     expect(first.seq).toBe(1);
     expect(second).toMatchObject({ status: 'created', seq: 2 });
     expect(await b.metrics.registry.getSingleMetricAsString('gatehouse_seq_conflicts_total')).toMatch(/gatehouse_seq_conflicts_total 1\b/);
@@ -195,10 +201,10 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     const url = await database();
     const a = await node(url, { bus: await bus('a'), pollMs: 200, instanceId: 'A' });
     const b = await node(url, { bus: await bus('b'), pollMs: 200, instanceId: 'B' });
-    const made = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).host.create(spec())));
-    expect(new Set(made.map((m) => m.id)).size).toBe(30);
+    const requests = await Promise.all(Array.from({ length: 30 }, (_, i) => made((i % 2 ? a : b).host.create(spec()))));
+    expect(new Set(requests.map((m) => m.id)).size).toBe(30);
     const decisions = await Promise.all(
-      made.flatMap((m) => [
+      requests.flatMap((m) => [
         a.host.decide({ requestId: m.id, decision: 'allow', decidedBy: 'device:alice', via: 'ws' }),
         b.host.decide({ requestId: m.id, decision: 'deny', decidedBy: 'device:bob', via: 'ws' }),
       ]),
@@ -217,9 +223,9 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     const dead = await node(url, { ...deaf, instanceId: 'dead' });
     const live = await node(url, { ...deaf, instanceId: 'live' });
     await live.store.registerInstance('live');
-    const orphan = await dead.host.create(spec('agent'));
-    const outsider = await dead.host.create(spec('http'));
-    const liveAgent = await live.host.create(spec('agent'));
+    const orphan = await made(dead.host.create(spec('agent')));
+    const outsider = await made(dead.host.create(spec('http')));
+    const liveAgent = await made(live.host.create(spec('agent')));
     await dead.host.stop(); // no heartbeat row ever: dead
     const survivor = await node(url, { ...deaf, instanceId: 'survivor' });
     const home = new InstanceHome({ id: 'survivor', store: survivor.store, host: survivor.host, logger: silentLogger, heartbeatMs: 60_000, lapseMs: 60_000 });

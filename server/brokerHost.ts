@@ -43,6 +43,7 @@ import type {
   BrokerEvent,
   BrokerInput,
   CancelAnswer,
+  ClientAnswerRecord,
   CreateAnswer,
   CreateRequestSpec,
   DecisionAnswer,
@@ -170,7 +171,7 @@ export type UnresolvedLimits = { maxUnresolved: number; maxUnresolvedBytes: numb
 type Waiter = (() => void) & { command?: true };
 
 /** Events another instance committed, waiting for a quiet point to be folded in. */
-type ForeignBatch = { events: readonly SequencedEvent[]; rows: Map<string, LogRequestRow> };
+type ForeignBatch = { events: readonly SequencedEvent[]; rows: Map<string, LogRequestRow>; clientAnswers: ClientAnswerRecord[] };
 
 /** A tick in flight: what a lost seq race runs again. */
 type InFlight = { commands: Array<() => void>; waiters: Waiter[] };
@@ -244,6 +245,7 @@ export class BrokerHost {
   private foreign: ForeignBatch[] = [];
   /** Request rows read with the follower's last batch (handed over with it). */
   private followedRows = new Map<string, LogRequestRow>();
+  private followedAnswers: ClientAnswerRecord[] = [];
   /** Connected clients and their highest ack: told to a rebuilt broker. */
   private readonly clientMarks = new Map<string, { label: string; acked: number }>();
   private sentUpTo = 0;
@@ -592,23 +594,33 @@ export class BrokerHost {
     const result = await this.store.eventsSince(since);
     if (!result.ok) return result;
     const ids: string[] = [];
+    const finished: string[] = [];
     for (const event of result.events) {
       if (event.seq <= this.committedHead) continue; // our own, or folded already
       if (event.type === 'permission-request') ids.push(event.id);
-      else if ('requestId' in event) ids.push(event.requestId);
+      else if ('requestId' in event) {
+        ids.push(event.requestId);
+        finished.push(event.requestId);
+      }
     }
     const rows = new Map<string, LogRequestRow>();
-    const views = this.store.getRequests ? await this.store.getRequests(ids) : await Promise.all(ids.map((id) => this.store.getRequest(id)));
+    const [views, answers] = await Promise.all([
+      this.store.getRequests ? this.store.getRequests(ids) : Promise.all(ids.map((id) => this.store.getRequest(id))),
+      this.store.clientAnswersFor ? this.store.clientAnswersFor(finished) : Promise.resolve([]),
+    ]);
     for (const view of views) if (view) rows.set(view.id, rowOf(view));
     this.followedRows = rows;
+    this.followedAnswers = answers;
     return result;
   }
 
   private onFollowed(events: readonly SequencedEvent[]): void {
     const rows = this.followedRows;
+    const clientAnswers = this.followedAnswers;
     this.followedRows = new Map();
+    this.followedAnswers = [];
     if (this.stopped || this.fatal) return;
-    this.foreign.push({ events, rows });
+    this.foreign.push({ events, rows, clientAnswers });
     this.schedule();
   }
 
@@ -620,7 +632,9 @@ export class BrokerHost {
     this.foreign = [];
     const events: SequencedEvent[] = [];
     const rows = new Map<string, LogRequestRow>();
+    const clientAnswers: ClientAnswerRecord[] = [];
     for (const batch of batches) {
+      clientAnswers.push(...batch.clientAnswers);
       // Events at or below the head were relayed already (our own commits, or a reload).
       for (const event of batch.events) if (event.seq > Math.max(this.committedHead, events[events.length - 1]?.seq ?? 0)) events.push(event);
       for (const [id, row] of batch.rows) rows.set(id, row);
@@ -632,7 +646,7 @@ export class BrokerHost {
       return false;
     }
     const last = events[events.length - 1]?.seq ?? this.committedHead;
-    this.actor.send({ type: 'log.applied', at: this.now(), events, rows });
+    this.actor.send({ type: 'log.applied', at: this.now(), events, rows, clientAnswers });
     // The broker emitted the foreign events first, then perhaps its own (a timeout of a
     // request already past its deadline), which stay buffered for the next commit.
     const cut = this.outbox.findIndex((e) => e.seq > last);

@@ -576,6 +576,16 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toView);
   }
 
+  /** The remembered `clientMsgId` answers of these requests, in the order they were kept. */
+  async clientAnswersFor(requestIds: readonly string[]): Promise<ClientAnswerRecord[]> {
+    if (requestIds.length === 0) return [];
+    const { rows } = await this.pool.query<{ client_msg_id: string; request_id: string; answer: string }>(
+      'SELECT client_msg_id, request_id, answer FROM client_answers WHERE request_id = ANY($1::text[]) ORDER BY ord',
+      [requestIds],
+    );
+    return rows.map((row) => ({ clientMsgId: row.client_msg_id, requestId: row.request_id, answer: JSON.parse(row.answer) as DecisionAnswer }));
+  }
+
   // ---- agents' homes (docs/cluster.md): instances and their heartbeats --------------
 
   /** Records this instance as alive (or again alive), on the database's clock. */
