@@ -437,6 +437,8 @@ export class BrokerHost {
       this.scheduled = null;
     }
     if (this.fatal || this.committing || this.holds > 0 || this.rebuilding) return;
+    // Batches the host relayed already (its own commits read back, or a reload) are dropped.
+    if (this.foreign.length > 0) this.foreign = this.foreign.filter((b) => b.events.some((e) => e.seq > this.committedHead));
     if (this.foreign.length > 0) {
       // The buffered records were numbered from a head another instance has appended past:
       // they would lose the seq race. Repair now instead of a round trip that must fail.
