@@ -171,6 +171,21 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     }
   });
 
+  it('TEAM-12: a deadline fires on both instances: the log holds one timeout, and both relay it once', async () => {
+    const url = await database();
+    const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
+    const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B' });
+    const created = await made(a.host.create({ ...spec(), timeoutMs: 400 }));
+    await b.until(() => b.host.unresolvedEvents().some((e) => e.id === created.id));
+    const timedOut = (n: Node) => n.seen.some((s) => s.event.type === 'permission-timeout');
+    await a.until(() => timedOut(a));
+    await b.until(() => timedOut(b));
+    const log = await a.store.eventsSince(0);
+    expect(log.ok && log.events.map((e) => e.type)).toEqual(['permission-request', 'permission-timeout']);
+    for (const n of [a, b]) expect(n.seen.map((s) => s.event.seq)).toEqual([1, 2]);
+    expect((await b.host.awaitOutcome(created.id)).status).toBe('finished');
+  });
+
   it('TEAM-13: a create that loses the seq race is numbered afresh after the winner; nothing is lost, nothing is relayed twice', async () => {
     const url = await database();
     const a = await node(url, { ...deaf, instanceId: 'A' });
