@@ -10,6 +10,16 @@ function parse(argv: string[], env: Record<string, string> = {}): Config {
 }
 
 describe('config', () => {
+  it('TEAM-16: --bus / GATEHOUSE_BUS takes nats://HOST:PORT, only with a PostgreSQL store', () => {
+    const pg = 'postgres://gatehouse@db.internal:5432/gatehouse';
+    expect(parse(['--store', pg, '--bus', 'nats://127.0.0.1:4222']).bus).toBe('nats://127.0.0.1:4222');
+    expect(parse([], { GATEHOUSE_STORE: pg, GATEHOUSE_BUS: 'nats://bus.internal:4222' }).bus).toBe('nats://bus.internal:4222');
+    expect(parse(['--store', pg]).bus).toBeUndefined();
+    expect(() => parse(['--bus', 'nats://127.0.0.1:4222'])).toThrow(/--bus joins instances that share a PostgreSQL store: add --store postgres:/);
+    expect(() => parse(['--store', pg, '--bus', 'redis://127.0.0.1:6379'])).toThrow(/--bus: expected nats:\/\/HOST:PORT, got a redis: URL/);
+    expect(() => parse(['--store', pg], { GATEHOUSE_BUS: 'not a url' })).toThrow(ConfigError);
+  });
+
   it('OPS-1: defaults are those of protocol-v1.md §1', () => {
     const config = parse([]);
     expect(config).toMatchObject({

@@ -29,6 +29,8 @@ import { openConfiguredStore } from './store/openStore.ts';
 import { openLocalState, openSharedState, type SharedState } from './store/sharedState.ts';
 import type { EventStore } from './store/types.ts';
 import { Hub } from './ws/hub.ts';
+import { connectBus, type Bus } from './bus/natsBus.ts';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LAPSE_MS, InstanceHome, loadInstanceId } from './bus/instances.ts';
 import { createUpgrader } from './ws/upgrade.ts';
 
 export type StartOptions = {
@@ -40,13 +42,12 @@ export type StartOptions = {
   recentLimit?: number | undefined;
   /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
   push?: PushOptions;
-  /** PostgreSQL: hold the writer lease (default true). False only for tests of the shared
-   *  state (devices, pairing, push, rules across instances) until the broker follows the
-   *  log (docs/cluster.md): two brokers on one log would diverge on requests. */
-  writerLease?: boolean;
   /** How often this instance checks that its sockets' devices still exist (a revocation
    *  on another instance; security/deviceWatch.ts). Default 2 s. */
   deviceWatchMs?: number;
+  /** Several instances (--bus): how often the follower polls the store's head, and the
+   *  heartbeat and its lapse of agents' homes (docs/cluster.md); tests shorten them. */
+  cluster?: { pollMs?: number; heartbeatMs?: number; lapseMs?: number; instanceId?: string };
 };
 
 export type RunningServer = {
@@ -65,6 +66,10 @@ export type RunningServer = {
   store: EventStore;
   /** `sqlite` or `postgres` (--store). */
   storeKind: 'sqlite' | 'postgres';
+  /** With --bus: this instance's id (request rows, heartbeats, metrics). */
+  instanceId: string | undefined;
+  /** With --bus: the agents' homes (heartbeat, orphan cancels). */
+  instances: InstanceHome | undefined;
   hub: Hub;
   logger: Logger;
   push: PushService;
@@ -117,7 +122,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const password = new URL(location.url).password;
     if (password) logger.addSecret(decodeURIComponent(password));
   }
-  const opened = await openConfiguredStore(location, config.dataDir, options.writerLease === false ? { writerLease: false } : {});
+  const instanceId = config.bus ? (options.cluster?.instanceId ?? loadInstanceId(config.dataDir)) : undefined;
+  let bus: Bus | undefined;
+  if (config.bus) {
+    try {
+      bus = await connectBus(config.bus, { name: `gatehouse ${instanceId}` });
+    } catch (error) {
+      throw new Error(`cannot connect to the bus at --bus ${config.bus}: ${(error as Error).message}`);
+    }
+  }
+  let opened: Awaited<ReturnType<typeof openConfiguredStore>>;
+  try {
+    opened = await openConfiguredStore(location, config.dataDir, { bus: bus !== undefined });
+  } catch (error) {
+    await bus?.close().catch(() => {});
+    throw error;
+  }
   const store = opened.store;
   const looseDir = dataDirWarning(config.dataDir);
   if (looseDir) logger.warn(looseDir);
@@ -132,10 +152,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   } catch (error) {
     await store.close();
     opened.closeLocal();
+    await bus?.close().catch(() => {});
     throw error;
   }
   const devices = shared.devices;
-  const metrics = createMetrics({ defaultMetrics: true });
+  const metrics = createMetrics({ defaultMetrics: true, ...(instanceId !== undefined ? { instance: instanceId } : {}) });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
     options.onFatal ??
@@ -150,9 +171,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     fault: createFaultSwitch(config.fault),
     onFatal: fatal,
     limits: config.limits,
+    // Several instances: each follows the log the others append to; agents' homes decide
+    // which orphans to cancel (only a dead instance's), not the start of any one.
+    ...(bus ? { follow: { bus, pollMs: options.cluster?.pollMs ?? 1_000, ...(instanceId !== undefined ? { instanceId } : {}) }, cancelOrphans: false } : {}),
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
+  const instances =
+    bus && opened.postgres && instanceId !== undefined
+      ? new InstanceHome({
+          id: instanceId,
+          store: opened.postgres,
+          host,
+          logger,
+          heartbeatMs: options.cluster?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+          lapseMs: options.cluster?.lapseMs ?? DEFAULT_LAPSE_MS,
+        })
+      : undefined;
+  await instances?.start();
   const push = createPushService(
     {
       config,
@@ -215,6 +251,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       config,
       store,
       storeInfo: { kind: opened.kind, ping: opened.ping },
+      ...(bus && instanceId !== undefined ? { busInfo: { kind: 'nats' as const, instance: instanceId, isConnected: () => bus.isConnected() } } : {}),
       host,
       security,
       logger,
@@ -317,12 +354,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       push.stop();
       deviceWatch?.stop();
+      await instances?.stop();
       host.flush();
       // The broker drains (no new requests; decisions still count) and open long-polls are
       // answered with the request as it stands.
       await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
       await host.stop();
+      await bus?.close().catch(() => {});
       clearInterval(pruneTimer);
       inspector?.stop();
       // Let handlers that were answered by the last commit write their responses.
@@ -354,6 +393,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     host,
     store,
     storeKind: opened.kind,
+    instanceId,
+    instances,
     hub,
     logger,
     push,

@@ -5,8 +5,7 @@
  * history is served on PostgreSQL; "Always allow" makes a rule on PostgreSQL that decides
  * later requests and that B lists.
  *
- * Only A writes events here: until the broker follows the log (docs/cluster.md) two
- * writers would race for seqs, so B starts without the writer lease and only reads.
+ * Both run with the bus (`--bus`), as several instances on one database must.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,10 +17,11 @@ import { testConfig } from '../config.ts';
 import { silentLogger } from '../log.ts';
 import { VAPID_FILE } from '../push/vapid.ts';
 import { type RunningServer, startServer } from '../server.ts';
+import { requireNats, TEST_NATS_URL } from '../bus/testing/nats.ts';
 import { createTestDatabase, requirePostgres } from '../store/testing/postgres.ts';
 import { connectClient } from '../testing/wsClient.ts';
 
-const reachable = await requirePostgres('the shared-state server suite');
+const reachable = (await requirePostgres('the shared-state server suite')) && (await requireNats('the shared-state server suite'));
 
 type Api = (
   server: RunningServer,
@@ -65,22 +65,23 @@ describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share
     database = await createTestDatabase();
     const token = randomBytes(32).toString('base64url');
     const agentToken = randomBytes(32).toString('base64url');
-    const start = (options: { writerLease?: boolean } = {}) => {
+    const start = () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'gh-shared-srv-'));
       dirs.push(dataDir);
       const base = testConfig();
       const config = testConfig({
         dataDir,
         store: { kind: 'postgres', url: database.url },
+        bus: TEST_NATS_URL,
         envToken: token,
         envAgentToken: agentToken,
         agent: 'demo',
         push: { ...base.push, allowedOrigins: ['https://push.example'] },
       });
-      return startServer(config, { logger: silentLogger, plugins: [createAgentsPlugin], deviceWatchMs: WATCH_MS, ...options });
+      return startServer(config, { logger: silentLogger, plugins: [createAgentsPlugin], deviceWatchMs: WATCH_MS });
     };
     a = await start();
-    b = await start({ writerLease: false });
+    b = await start();
   });
 
   afterAll(async () => {

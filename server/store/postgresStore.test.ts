@@ -184,7 +184,7 @@ describe.skipIf(!reachable)('TEAM-1: PostgreSQL pages', () => {
   });
 });
 
-describe.skipIf(!reachable)('TEAM-9: one writer per PostgreSQL database until the bus', () => {
+describe.skipIf(!reachable)('TEAM-9: one writer per PostgreSQL database without a bus', () => {
   it('TEAM-9: a second exclusive store on one database is refused with a message; once the first closes, it opens', async () => {
     const db = await createTestDatabase();
     try {
@@ -200,6 +200,26 @@ describe.skipIf(!reachable)('TEAM-9: one writer per PostgreSQL database until th
       const second = await openPostgresStore({ url: db.url, exclusive: true, exclusiveWaitMs: 300 });
       await second.ping();
       await second.close();
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('TEAM-9: with a bus the lease is shared: many bus instances together, none beside one without a bus, and the refusal says to add --bus', async () => {
+    const db = await createTestDatabase();
+    try {
+      const alone = await openPostgresStore({ url: db.url, exclusive: true });
+      await expect(openPostgresStore({ url: db.url, shared: true, exclusiveWaitMs: 300 })).rejects.toThrow(
+        /serves \S+ without --bus .*start every instance on one database with --bus/,
+      );
+      await alone.close();
+      const one = await openPostgresStore({ url: db.url, shared: true, exclusiveWaitMs: 300 });
+      const two = await openPostgresStore({ url: db.url, shared: true, exclusiveWaitMs: 300 });
+      await expect(openPostgresStore({ url: db.url, exclusive: true, exclusiveWaitMs: 300 })).rejects.toThrow(
+        /holds the writer lease\): to run several instances on one database, start each with --bus/,
+      );
+      await one.close();
+      await two.close();
     } finally {
       await db.drop();
     }
