@@ -76,7 +76,7 @@ import type {
   PermissionTimeoutEvent,
   SequencedEvent,
 } from '../protocol/index.ts';
-import { refusalMessage } from '../protocol/outcome.ts';
+import { decidedByWire, refusalMessage } from '../protocol/outcome.ts';
 import type {
   BrokerEmitted,
   BrokerEvent,
@@ -86,6 +86,7 @@ import type {
   CreateAnswer,
   DecisionAnswer,
   FinishedRequest,
+  LogRequestRow,
   Outcome,
   PersistRecord,
   RequestActorOptions,
@@ -107,6 +108,7 @@ type DeadlineDueEvent = Extract<BrokerEvent, { type: 'broker.deadline' }>;
 type DecideEvent = Extract<BrokerEvent, { type: 'permission.decide' }>;
 type CancelEvent = Extract<BrokerEvent, { type: 'request.cancel' }>;
 type CreateEvent = Extract<BrokerEvent, { type: 'request.create' }>;
+type LogAppliedEvent = Extract<BrokerEvent, { type: 'log.applied' }>;
 
 /** An unresolved request: its `permission-request` event (with its seq), its actor (none
  *  yet for a restored request nobody has touched, see "Why restore is cheap"). */
@@ -129,6 +131,7 @@ type Effect =
   | { kind: 'emit'; event: BrokerEmitted }
   | { kind: 'send'; to: PermissionRequestActor; event: PermissionRequestActorEvent }
   | { kind: 'start'; child: PermissionRequestActor }
+  | { kind: 'stopChild'; child: PermissionRequestActor }
   | { kind: 'reply'; deliver: () => void };
 
 type Step = Effect[];
@@ -645,6 +648,107 @@ function append(context: BrokerContext, event: Extract<BrokerEvent, { type: 'str
   ];
 }
 
+/** An outcome as its event tells it, for a row the store did not hand over. */
+function outcomeOfEvent(event: OutcomeEvent): Outcome {
+  switch (event.type) {
+    case 'permission-resolved': {
+      const outcome: Outcome = { status: 'resolved', decision: event.decision, decidedBy: event.decidedBy, decidedAt: event.timestamp };
+      if (event.updatedInput !== undefined) outcome.updatedInput = event.updatedInput;
+      if (event.message !== undefined) outcome.message = event.message;
+      return outcome;
+    }
+    case 'permission-timeout':
+      return { status: 'timedOut', decision: 'deny', decidedBy: decidedByWire.timeout, decidedAt: event.timestamp };
+    case 'permission-cancelled':
+      return { status: 'cancelled', decision: 'deny', decidedBy: decidedByWire.server, decidedAt: event.timestamp, reason: event.reason };
+    default: {
+      const never: never = event;
+      throw new Error(`unknown outcome event ${(never as { type: string }).type}`);
+    }
+  }
+}
+
+/**
+ * Events another instance committed (docs/cluster.md): each folded into the context as
+ * the instance that made it did, nothing persisted, each emitted once for the relay. A
+ * request gets its actor (and so its deadline: any instance may time it out, the log's
+ * one-outcome rule keeping that exactly-once); an outcome finishes it with the winner's
+ * Outcome, so a late decision here answers `already-resolved` naming the winner.
+ * Events at or below `headSeq` were folded already and are skipped; a gap is a host bug.
+ */
+function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
+  const out: Step = [];
+  const starts: PermissionRequestActor[] = [];
+  const before = queueKey(context);
+  for (const logged of event.events) {
+    if (logged.seq <= context.headSeq) continue;
+    if (logged.seq !== context.headSeq + 1) throw new Error(`log.applied: expected seq ${context.headSeq + 1}, got ${logged.seq}`);
+    context.headSeq = logged.seq;
+    switch (logged.type) {
+      case 'permission-request': {
+        if (context.unresolved.has(logged.id) || context.recent.has(logged.id)) break;
+        const row: LogRequestRow | undefined = event.rows?.get(logged.id);
+        const ref = createChild(context, logged, event.at);
+        remember(context, {
+          seq: logged.seq,
+          live: true,
+          event: logged,
+          origin: row?.origin ?? 'http',
+          ...(row?.idempotencyKey !== undefined ? { idempotencyKey: row.idempotencyKey } : {}),
+          ...(row?.bodyHash !== undefined ? { bodyHash: row.bodyHash } : {}),
+          ref,
+        });
+        starts.push(ref);
+        break;
+      }
+      case 'permission-resolved':
+      case 'permission-timeout':
+      case 'permission-cancelled': {
+        const request = context.unresolved.get(logged.requestId);
+        if (!request) break;
+        const outcome = event.rows?.get(logged.requestId)?.outcome ?? outcomeOfEvent(logged);
+        context.unresolved.delete(logged.requestId);
+        context.order.finish(request);
+        const finished: FinishedRequest = {
+          id: logged.requestId,
+          toolName: request.event.toolName,
+          seq: request.seq,
+          outcome,
+          expiresAt: request.event.expiresAt,
+        };
+        if (request.idempotencyKey !== undefined) finished.idempotencyKey = request.idempotencyKey;
+        if (request.bodyHash !== undefined) finished.bodyHash = request.bodyHash;
+        context.recent.set(logged.requestId, finished);
+        if (request.ref) out.push({ kind: 'stopChild', child: request.ref });
+        // Verdicts still with the child lost to the other instance's outcome.
+        const verdicts = context.awaiting.get(logged.requestId);
+        context.awaiting.delete(logged.requestId);
+        for (const verdict of verdicts ?? []) {
+          const answer = rejection(logged.requestId, outcome);
+          if (verdict.kind === 'decide') answerDecision(context, verdict.event, answer, out);
+          else out.push({ kind: 'reply', deliver: () => verdict.event.reply?.(answer) });
+        }
+        break;
+      }
+      case 'chat-message':
+      case 'session-updated':
+        break;
+      default: {
+        const never: never = logged;
+        throw new Error(`unknown event ${(never as { type: string }).type}`);
+      }
+    }
+    out.push({ kind: 'emit', event: { type: 'stream.event', event: logged } });
+  }
+  for (const record of event.clientAnswers ?? []) if (!context.clientAnswers.has(record.clientMsgId)) context.clientAnswers.set(record.clientMsgId, record);
+  settleDeadlines(context);
+  pushQueueChanged(context, before, out);
+  // Started after every event of the batch: one already past its deadline finishes at
+  // once, and its timeout must follow the events it came after.
+  for (const child of starts) out.push({ kind: 'start', child });
+  return out;
+}
+
 // ---- the machine -------------------------------------------------------------------
 
 const brokerSetup = setup({
@@ -660,6 +764,9 @@ const brokerSetup = setup({
     persist: (_, _record: PersistRecord) => {},
     startRequest: (_, params: { child: PermissionRequestActor }) => {
       params.child.start();
+    },
+    stopRequest: (_, params: { child: PermissionRequestActor }) => {
+      params.child.stop();
     },
   },
 });
@@ -681,6 +788,9 @@ function run<E extends BrokerMachineEvent>(handler: (context: BrokerContext, eve
           break;
         case 'start':
           enqueue({ type: 'startRequest', params: { child: effect.child } });
+          break;
+        case 'stopChild':
+          enqueue({ type: 'stopRequest', params: { child: effect.child } });
           break;
         case 'reply':
           enqueue(effect.deliver);
@@ -705,6 +815,7 @@ const inFlight = {
   'client.connect': { actions: run(connectClient) },
   'client.disconnect': { actions: run(disconnectClient) },
   'stream.append': { actions: run(append) },
+  'log.applied': { actions: run(applyLog) },
   'broker.stop': { target: '#broker.stopped' },
 } as const;
 

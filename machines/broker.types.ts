@@ -152,10 +152,27 @@ export type BrokerEvent =
   /** The instant named by the broker's `nextDeadline` came: `at` is the runner's clock
    *  reading then; restored requests due by `at` time out (broker.machine.ts). */
   | { type: 'broker.deadline'; at: number }
+  /** Events another instance committed (docs/cluster.md, "The broker as a projection of
+   *  the log"), in seq order from `headSeq + 1`: folded in without being persisted again,
+   *  then emitted as `stream.event` for the host to relay. */
+  | ({ type: 'log.applied'; at: number } & LogApplied)
   /** Shutdown begins: refuse new creates, keep deciding the unresolved ones. */
   | { type: 'broker.drain'; at: number }
   /** Shutdown ends: the broker reaches its final state and stops its request actors. */
   | { type: 'broker.stop'; at: number };
+
+/** What a request row adds to an event of the log: a `permission-request`'s origin,
+ *  idempotency key and body hash; an outcome's whole Outcome (the winner's `decidedBy`,
+ *  message, reason) as the deciding instance stored it. */
+export type LogRequestRow = { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string; outcome?: Outcome };
+
+/** Committed events of other instances, with their request rows (by request id) and the
+ *  `clientMsgId` answers they remembered. */
+export type LogApplied = {
+  events: readonly SequencedEvent[];
+  rows?: ReadonlyMap<string, LogRequestRow>;
+  clientAnswers?: readonly ClientAnswerRecord[];
+};
 
 /** Handed to the host's `persist` effect, in order, before anything is emitted for it. */
 export type PersistRecord =

@@ -144,7 +144,15 @@ export const sessionStopped = z.object({ id: z.string(), stopped: z.boolean() })
 /** `GET /healthz` (no token). */
 export const healthAnswer = z.object({ status: z.literal('ok') });
 /** `GET /readyz`. */
-export const readyAnswer = z.object({ status: z.literal('ready'), epoch: z.string(), seq: f.seq, store: z.enum(['sqlite', 'postgres']).optional() });
+export const readyAnswer = z.object({
+  status: z.literal('ready'),
+  epoch: z.string(),
+  seq: f.seq,
+  store: z.enum(['sqlite', 'postgres']).optional(),
+  /** With --bus (several instances): the bus, and which instance answered. */
+  bus: z.enum(['nats']).optional(),
+  instance: z.string().optional(),
+});
 /** `POST /api/agent/hello` (contract-2 §2). */
 export const helloAnswer = z.object({ proof: z.string() });
 

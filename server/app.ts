@@ -14,7 +14,7 @@ import type { Config } from './config.ts';
 import { limitBody } from './http/bodyLimit.ts';
 import { bodyTimeout } from './http/bodyTimeout.ts';
 import { errorResponse } from './http/errors.ts';
-import { healthRoutes, type StoreInfo } from './http/health.ts';
+import { healthRoutes, type BusInfo, type StoreInfo } from './http/health.ts';
 import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
@@ -36,6 +36,8 @@ export type AppDeps = {
   store: EventStore;
   /** What /readyz says of the store (and checks): absent in tests that build an app alone. */
   storeInfo?: StoreInfo;
+  /** With --bus: what /readyz says of the bus. */
+  busInfo?: BusInfo;
   host: BrokerHost;
   security: SecurityContext;
   logger: Logger;
@@ -79,7 +81,14 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
   app.route(
     '/',
-    healthRoutes({ store: deps.store, host: deps.host, metrics: deps.metrics, isStopping, ...(deps.storeInfo ? { storeInfo: deps.storeInfo } : {}) }),
+    healthRoutes({
+      store: deps.store,
+      host: deps.host,
+      metrics: deps.metrics,
+      isStopping,
+      ...(deps.storeInfo ? { storeInfo: deps.storeInfo } : {}),
+      ...(deps.busInfo ? { busInfo: deps.busInfo } : {}),
+    }),
   );
   app.route(
     '/api/permission-requests',

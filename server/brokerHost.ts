@@ -48,6 +48,7 @@ import type {
   DecisionAnswer,
   Outcome,
   PersistRecord,
+  LogRequestRow,
   Reply,
   RequestActorOptions,
   RequestOrigin,
@@ -66,7 +67,9 @@ import { RememberRefusedError, type DecisionObserver, type DecisionVia, type Rem
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
-import type { AuditFacts, CommitRecord, EventStore } from './store/types.ts';
+import type { Bus } from './bus/natsBus.ts';
+import { LogFollower } from './bus/logFollower.ts';
+import type { AuditFacts, CommitRecord, EventStore, StoredRequestView } from './store/types.ts';
 
 /** XState's clock interface (not exported by name from 'xstate'). */
 export type Clock = { setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown; clearTimeout(id: unknown): void };
@@ -124,7 +127,21 @@ export type CreateArgs = {
 
 export type CancelArgs = { requestId: string; reason: string; cancelledBy: string };
 
-export type CommittedListener = (events: readonly SequencedEvent[]) => void;
+/** `local`: this instance committed them; `log`: another instance did (docs/cluster.md),
+ *  and this one relays them (sockets, long-polls) without acting on them again (rules). */
+export type CommitSource = 'local' | 'log';
+
+export type CommittedListener = (events: readonly SequencedEvent[], source: CommitSource) => void;
+
+/** Following the shared log (docs/cluster.md, "The broker as a projection of the log"). */
+export type FollowOptions = {
+  /** Announcements of other instances' commits; without it the follower only polls. */
+  bus?: Bus | undefined;
+  /** How often to ask the store's head when no announcement came (ms). */
+  pollMs: number;
+  /** This instance's id: recorded on each request row it creates (agents' homes). */
+  instanceId?: string;
+};
 
 export type BrokerHostOptions = {
   store: EventStore;
@@ -142,11 +159,21 @@ export type BrokerHostOptions = {
   cancelOrphans?: boolean;
   /** Bounds on unresolved requests (contract-2 §3); unbounded when absent. */
   limits?: UnresolvedLimits;
+  /** Several instances on one store: follow the log other instances append to. */
+  follow?: FollowOptions;
 };
 
 export type UnresolvedLimits = { maxUnresolved: number; maxUnresolvedBytes: number };
 
-type Waiter = () => void;
+/** A caller waiting for the tick's commit; `command`: the answer of a command, which a
+ *  lost seq race discards (the command runs again and answers afresh). */
+type Waiter = (() => void) & { command?: true };
+
+/** Events another instance committed, waiting for a quiet point to be folded in. */
+type ForeignBatch = { events: readonly SequencedEvent[]; rows: Map<string, LogRequestRow> };
+
+/** A tick in flight: what a lost seq race runs again. */
+type InFlight = { commands: Array<() => void>; waiters: Waiter[] };
 
 /** One caller of `awaitOutcome`. */
 type OutcomeWaiter = { wake: (result: AwaitedOutcome) => void };
@@ -158,7 +185,10 @@ const realTimers: Clock = {
 
 export class BrokerHost {
   readonly epoch: string;
-  private readonly actor: BrokerActor;
+  private actor: BrokerActor;
+  /** Bumped when the actor is replaced (a lost seq race): the old one's effects are ignored. */
+  private generation = 0;
+  private readonly brokerOptions: { recentLimit?: number; requestActors: RequestActorOptions; inspect?: BrokerHostOptions['inspect'] };
   private readonly timers: Clock;
   private readonly store: EventStore;
   private readonly logger: Logger;
@@ -200,6 +230,25 @@ export class BrokerHost {
   private rememberGate: RememberGate | undefined;
   private draining = false;
 
+  // ---- following the log (docs/cluster.md) ----
+  private readonly follower: LogFollower | undefined;
+  private readonly bus: Bus | undefined;
+  private offBus: (() => void) | undefined;
+  private readonly instanceId: string | undefined;
+  /** The commands of the buffered tick (and of the one in flight): run again after a lost race. */
+  private commands: Array<() => void> = [];
+  private inFlight: InFlight | undefined;
+  /** A lost race is being repaired: commands wait, nothing commits. */
+  private rebuilding = false;
+  private deferred: Array<() => void> = [];
+  private foreign: ForeignBatch[] = [];
+  /** Request rows read with the follower's last batch (handed over with it). */
+  private followedRows = new Map<string, LogRequestRow>();
+  /** Connected clients and their highest ack: told to a rebuilt broker. */
+  private readonly clientMarks = new Map<string, { label: string; acked: number }>();
+  private sentUpTo = 0;
+  private headWaiters: Array<{ seq: number; resolve: () => void }> = [];
+
   /** Loads the store (asynchronously), then starts the broker from it. */
   static async open(options: BrokerHostOptions): Promise<BrokerHost> {
     const clock = options.clock;
@@ -235,19 +284,30 @@ export class BrokerHost {
     this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
     for (const request of input.unresolved) this.weigh(request.id, request);
 
-    const machine = brokerMachine.provide({
-      actions: {
-        persist: (_, record) => this.onPersist(record),
-      },
-    });
-    this.actor = createActor(machine, { input, ...requestActors });
-    this.actor.on('*', (emitted) => this.onEmitted(emitted));
-    this.actor.subscribe({
-      error: (error: unknown) => this.die(error, 'broker actor failed'),
-    });
-    this.actor.start();
-    // Restored requests have no actor (and no timer) each: one timer for the earliest.
-    driveRestoredDeadlines(this.actor, this.timers, this.now);
+    this.brokerOptions = {
+      requestActors,
+      ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    };
+    this.actor = this.startActor(input);
+    this.instanceId = options.follow?.instanceId;
+    if (options.follow) {
+      const follow = options.follow;
+      this.bus = follow.bus;
+      this.follower = new LogFollower({
+        store: { head: () => this.store.head(), eventsSince: (since) => this.readLog(since) },
+        from: input.headSeq,
+        pollMs: follow.pollMs,
+        onEvents: (events) => this.onFollowed(events),
+        onTooOld: (delivered) => {
+          this.logger.error('the log was pruned past what this instance relayed: reloading from the store', { delivered });
+          void this.rebuild(undefined);
+        },
+        onError: (error) => this.logger.warn('log follower: read failed (retried at the next announcement or poll)', { error: String(error) }),
+      });
+      this.offBus = this.bus?.subscribe(this.epoch, (range) => this.follower?.notify(range.to));
+      this.follower.start();
+    }
 
     if (options.cancelOrphans !== false) {
       for (const request of input.unresolved) {
@@ -263,6 +323,31 @@ export class BrokerHost {
     });
   }
 
+  /** A broker actor from `input`, its effects bound to this host (this generation). */
+  private startActor(input: BrokerInput): BrokerActor {
+    const generation = ++this.generation;
+    const machine = brokerMachine.provide({
+      actions: {
+        persist: (_, record) => {
+          if (generation === this.generation) this.onPersist(record);
+        },
+      },
+    });
+    const actor = createActor(machine, { input, ...this.brokerOptions.requestActors });
+    actor.on('*', (emitted) => {
+      if (generation === this.generation) this.onEmitted(emitted);
+    });
+    actor.subscribe({
+      error: (error: unknown) => {
+        if (generation === this.generation) this.die(error, 'broker actor failed');
+      },
+    });
+    actor.start();
+    // Restored requests have no actor (and no timer) each: one timer for the earliest.
+    driveRestoredDeadlines(actor, this.timers, this.now);
+    return actor;
+  }
+
   // ---- effects from the actor ----------------------------------------------------
 
   private onPersist(record: PersistRecord): void {
@@ -270,7 +355,12 @@ export class BrokerHost {
       this.logger.warn('record after stop ignored', { kind: record.kind });
       return;
     }
-    this.records.push(record);
+    // Agents' homes (docs/cluster.md): each request row names the instance that made it.
+    if (this.instanceId !== undefined && record.kind === 'event' && record.event.type === 'permission-request') {
+      this.records.push({ ...record, instance: this.instanceId });
+    } else {
+      this.records.push(record);
+    }
     if (record.kind === 'event' && record.event.type === 'permission-resolved') this.hasDecision = true;
     if (record.kind === 'event' && record.outcome !== undefined && 'requestId' in record.event) this.uncommittedOutcomes.add(record.event.requestId);
     this.schedule();
@@ -331,7 +421,7 @@ export class BrokerHost {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.fatal) return;
+    if (this.scheduled || this.fatal || this.rebuilding) return;
     if (this.committing || this.holds > 0) return; // the commit's end (or the hold's) schedules
     this.scheduled = setImmediate(() => this.flush());
   }
@@ -344,15 +434,26 @@ export class BrokerHost {
       clearImmediate(this.scheduled);
       this.scheduled = null;
     }
-    if (this.fatal || this.committing || this.holds > 0) return;
+    if (this.fatal || this.committing || this.holds > 0 || this.rebuilding) return;
+    if (this.foreign.length > 0) {
+      // The buffered records were numbered from a head another instance has appended past:
+      // they would lose the seq race. Repair now instead of a round trip that must fail.
+      if (this.records.some((r) => r.kind === 'event')) {
+        void this.rebuild(undefined);
+        return;
+      }
+      if (!this.applyForeign()) return;
+    }
     this.applyAcks();
     const records = this.records;
     const events = this.outbox;
     const waiters = this.waiters;
     const hadDecision = this.hasDecision;
+    const commands = this.commands;
     this.records = [];
     this.outbox = [];
     this.waiters = [];
+    this.commands = [];
     this.hasDecision = false;
 
     if (records.length === 0) {
@@ -362,6 +463,7 @@ export class BrokerHost {
     if (hadDecision) this.fault('during-decision-store');
     const started = process.hrtime.bigint();
     this.committing = true;
+    this.inFlight = { commands, waiters };
     let commit: Promise<void>;
     try {
       commit = this.store.writeBatch(records);
@@ -371,6 +473,7 @@ export class BrokerHost {
     commit.then(
       () => {
         this.committing = false;
+        this.inFlight = undefined;
         this.metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         this.metrics?.persistBatchSize.observe(records.length);
         for (const record of records) if (record.kind === 'event') this.countEvent(record.event);
@@ -379,6 +482,16 @@ export class BrokerHost {
       },
       (error: unknown) => {
         this.committing = false;
+        const lost = this.inFlight;
+        this.inFlight = undefined;
+        if (this.follower && isSeqConflict(error) && !this.stopped) {
+          // Another instance appended first: nothing of this batch was stored, sent or
+          // answered. Catch up from the log and run its commands again (docs/cluster.md).
+          this.metrics?.seqConflicts.inc();
+          this.logger.debug('store', 'lost the seq race: catching up and running the batch again', { error: String((error as Error).message) });
+          void this.rebuild(lost);
+          return;
+        }
         this.die(error, 'commit failed');
         this.settleDrained();
       },
@@ -391,8 +504,14 @@ export class BrokerHost {
     const last = events[events.length - 1];
     if (last !== undefined) {
       this.committedHead = last.seq;
-      for (const listener of this.committedListeners) this.safely(() => listener(events), 'committed listener');
+      if (this.follower) {
+        // Relayed here: the follower skips them; the other instances hear of them.
+        this.follower.advanceTo(last.seq);
+        this.announce(events[0]?.seq ?? last.seq, last.seq);
+      }
+      for (const listener of this.committedListeners) this.safely(() => listener(events, 'local'), 'committed listener');
       this.fault('after-send-before-ack');
+      this.wakeHead();
     }
     for (const waiter of waiters) this.safely(waiter, 'waiter');
     for (const record of records) {
@@ -465,11 +584,217 @@ export class BrokerHost {
     this.onFatal(error);
   }
 
+  // ---- following the log (docs/cluster.md) ----------------------------------------
+
+  /** The follower's read: the events, and the request rows their fold needs (origin,
+   *  idempotency key, the winner's outcome), handed over with the batch. */
+  private async readLog(since: number): ReturnType<EventStore['eventsSince']> {
+    const result = await this.store.eventsSince(since);
+    if (!result.ok) return result;
+    const ids: string[] = [];
+    for (const event of result.events) {
+      if (event.seq <= this.committedHead) continue; // our own, or folded already
+      if (event.type === 'permission-request') ids.push(event.id);
+      else if ('requestId' in event) ids.push(event.requestId);
+    }
+    const rows = new Map<string, LogRequestRow>();
+    const views = this.store.getRequests ? await this.store.getRequests(ids) : await Promise.all(ids.map((id) => this.store.getRequest(id)));
+    for (const view of views) if (view) rows.set(view.id, rowOf(view));
+    this.followedRows = rows;
+    return result;
+  }
+
+  private onFollowed(events: readonly SequencedEvent[]): void {
+    const rows = this.followedRows;
+    this.followedRows = new Map();
+    if (this.stopped || this.fatal) return;
+    this.foreign.push({ events, rows });
+    this.schedule();
+  }
+
+  /** Folds the queued foreign events into the broker (state equals the committed log
+   *  here: nothing buffered, nothing in flight) and relays them. False when it could not
+   *  (a gap: the store is reloaded instead). */
+  private applyForeign(): boolean {
+    const batches = this.foreign;
+    this.foreign = [];
+    const events: SequencedEvent[] = [];
+    const rows = new Map<string, LogRequestRow>();
+    for (const batch of batches) {
+      // Events at or below the head were relayed already (our own commits, or a reload).
+      for (const event of batch.events) if (event.seq > Math.max(this.committedHead, events[events.length - 1]?.seq ?? 0)) events.push(event);
+      for (const [id, row] of batch.rows) rows.set(id, row);
+    }
+    if (events.length === 0) return true;
+    if (events[0]?.seq !== this.committedHead + 1 || events.some((e, i) => e.seq !== this.committedHead + 1 + i)) {
+      this.logger.warn('log follower handed a gap: reloading from the store', { head: this.committedHead, first: events[0]?.seq });
+      void this.rebuild(undefined);
+      return false;
+    }
+    const last = events[events.length - 1]?.seq ?? this.committedHead;
+    this.actor.send({ type: 'log.applied', at: this.now(), events, rows });
+    // The broker emitted the foreign events first, then perhaps its own (a timeout of a
+    // request already past its deadline), which stay buffered for the next commit.
+    const cut = this.outbox.findIndex((e) => e.seq > last);
+    const relayed = cut === -1 ? this.outbox : this.outbox.slice(0, cut);
+    this.outbox = cut === -1 ? [] : this.outbox.slice(cut);
+    this.deliverLog(relayed);
+    return true;
+  }
+
+  /** Relays events another instance committed: sockets, long-polls and agents learn them. */
+  private deliverLog(events: readonly SequencedEvent[]): void {
+    const last = events[events.length - 1];
+    if (last === undefined) return;
+    this.committedHead = last.seq;
+    for (const listener of this.committedListeners) this.safely(() => listener(events, 'log'), 'committed listener');
+    const recent = this.actor.getSnapshot().context.recent;
+    for (const event of events) {
+      if (!('requestId' in event)) continue;
+      const finished = recent.get(event.requestId);
+      if (finished) this.wakeOutcome(event.requestId, { status: 'finished', outcome: finished.outcome });
+    }
+    if (this.queueDirty) {
+      this.queueDirty = false;
+      for (const listener of this.queueListeners) this.safely(listener, 'queue listener');
+    }
+    this.wakeHead();
+  }
+
+  /**
+   * A lost seq race (or a gap): the broker's memory is ahead of the log on a stale head.
+   * Nothing of the lost ticks was stored, relayed or answered, so they are dropped; a new
+   * broker is loaded from the store (the committed state, other instances' events
+   * included), those events are relayed, the connected clients' marks told to it, and
+   * the lost ticks' commands run again against it: a decision whose request the other
+   * instance resolved now answers `already-resolved` naming the winner; a create is
+   * numbered afresh.
+   */
+  private async rebuild(lost: InFlight | undefined): Promise<void> {
+    if (this.rebuilding || this.fatal || this.stopped) return;
+    this.rebuilding = true;
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = null;
+    }
+    const commands = [...(lost?.commands ?? []), ...this.commands];
+    const kept = [...(lost?.waiters ?? []), ...this.waiters].filter((w) => !w.command);
+    this.records = [];
+    this.outbox = [];
+    this.waiters = [];
+    this.commands = [];
+    this.foreign = [];
+    this.hasDecision = false;
+    this.uncommittedOutcomes.clear();
+    const old = this.actor;
+    this.generation += 1; // the old actor's effects are ignored from here
+    old.stop();
+    try {
+      const loaded = await this.store.load({
+        now: this.now(),
+        ...(this.brokerOptions.recentLimit !== undefined ? { recentLimit: this.brokerOptions.recentLimit } : {}),
+      });
+      const read = loaded.headSeq > this.committedHead ? await this.store.eventsSince(this.committedHead) : { ok: true as const, events: [] };
+      if (this.stopped || this.fatal) return;
+      const missed = read.ok ? read.events.filter((e) => e.seq <= loaded.headSeq) : [];
+      if (!read.ok) this.logger.error('catching up: the events to relay were pruned; clients of this instance may miss some', { since: this.committedHead });
+      this.weights.clear();
+      this.weightTotal = 0;
+      for (const request of loaded.unresolved) this.weigh(request.id, request);
+      this.actor = this.startActor({ ...loaded, requestActors: this.brokerOptions.requestActors });
+      const at = this.now();
+      for (const [clientId, mark] of this.clientMarks) {
+        this.actor.send({ type: 'client.connect', at, clientId, label: mark.label });
+        if (mark.acked > 0) this.actor.send({ type: 'client.ack', at, clientId, seq: mark.acked });
+      }
+      if (this.sentUpTo > 0) this.actor.send({ type: 'request.sent', at, upToSeq: Math.min(this.sentUpTo, loaded.headSeq) });
+      // Whatever the new broker did on start (timeouts of requests past their deadline)
+      // follows the loaded head; the relay of what other instances committed comes first.
+      const own = this.outbox;
+      this.outbox = [];
+      this.follower?.advanceTo(loaded.headSeq);
+      this.deliverLog(missed.length > 0 ? missed : []);
+      this.committedHead = loaded.headSeq;
+      this.wakeHead();
+      this.outbox = own;
+      this.queueDirty = true;
+    } catch (error) {
+      this.rebuilding = false;
+      this.die(error, 'catching up from the store failed');
+      this.settleDrained();
+      return;
+    }
+    this.rebuilding = false;
+    this.waiters.push(...kept);
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const command of [...commands, ...deferred]) this.exec(command);
+    this.schedule();
+  }
+
+  private announce(from: number, to: number): void {
+    if (!this.bus) return;
+    try {
+      this.bus.announce({ epoch: this.epoch, from, to });
+    } catch (error) {
+      // The others poll: a lost announcement only delays them.
+      this.logger.debug('store', 'announce failed', { error: String(error) });
+    }
+  }
+
+  private wakeHead(): void {
+    if (this.headWaiters.length === 0) return;
+    const head = this.committedHead;
+    const still: Array<{ seq: number; resolve: () => void }> = [];
+    for (const waiter of this.headWaiters) {
+      if (waiter.seq <= head) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.headWaiters = still;
+  }
+
+  /**
+   * Catches up with the shared log: resolves once this instance has folded and relayed
+   * everything the store held when it was called (at once without a follower, or when
+   * already there). Before "unknown request" or a resume past this instance's head is
+   * answered (docs/cluster.md): a client may have come from another instance. Bounded by
+   * `withinMs`: a store that does not answer leaves the caller with what it has.
+   */
+  async catchUp(withinMs = 5_000): Promise<void> {
+    if (!this.follower || this.stopped || this.fatal) return;
+    const target = await this.store.head();
+    if (target <= this.committedHead) return;
+    this.follower.notify(target);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, withinMs);
+      timer.unref();
+      this.headWaiters.push({
+        seq: target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+      this.wakeHead();
+    });
+  }
+
+  /** Whether this host follows a shared log (several instances). */
+  get following(): boolean {
+    return this.follower !== undefined;
+  }
+
+  /** Whether the broker knows the id (unresolved or recently finished). */
+  private knows(requestId: string): boolean {
+    const context = this.actor.getSnapshot().context;
+    return context.unresolved.has(requestId) || context.recent.has(requestId);
+  }
+
   // ---- commands ------------------------------------------------------------------
 
   /** Throws when the host cannot take a command (stopping, stopped, or failed). */
   private ready(): void {
-    if (this.stopped || this.fatal || this.actor.getSnapshot().status !== 'active') throw new HostStoppedError();
+    if (this.stopped || this.fatal || (!this.rebuilding && this.actor.getSnapshot().status !== 'active')) throw new HostStoppedError();
   }
 
   /** Resolves after the tick's commit (and relay). */
@@ -483,11 +808,31 @@ export class BrokerHost {
   /** Send a command with a reply; its answer, after the commit of the tick that holds it. */
   private ask<A>(send: (reply: Reply<A>) => void): Promise<A> {
     return new Promise<A>((resolve) => {
-      send((answer) => {
-        this.waiters.push(() => resolve(answer));
+      const reply: Reply<A> = (answer) => {
+        const waiter: Waiter = () => resolve(answer);
+        waiter.command = true;
+        this.waiters.push(waiter);
         this.schedule();
-      });
+      };
+      this.exec(() => send(reply));
     });
+  }
+
+  /** Runs a command against the broker, kept with its tick so that a lost seq race can
+   *  run it again (its reply is then given afresh; the first one is discarded unsent). */
+  private exec(command: () => void): void {
+    if (this.rebuilding) {
+      this.deferred.push(command);
+      return;
+    }
+    this.commands.push(command);
+    command();
+  }
+
+  /** `ask`, after an await: refused when the host stopped meanwhile. */
+  private askLive<A>(send: (reply: Reply<A>) => void): Promise<A> {
+    if (this.stopped || this.fatal) return Promise.reject(new HostStoppedError());
+    return this.ask(send);
   }
 
   /** Refuses a create beyond the bounds, before anything is stored. A create with an
@@ -575,7 +920,10 @@ export class BrokerHost {
       this.actor.send({ ...event, reply });
       this.attachAuditFacts(from, args);
     };
-    return this.ask(send).then(({ answer, replayed }) => {
+    // A request another instance made and this one has not folded yet: catch up first, so
+    // that "unknown request" is never the answer to a request the log holds.
+    const asked = this.follower && !this.knows(args.requestId) ? this.catchUp().then(() => this.askLive(send)) : this.ask(send);
+    return asked.then(({ answer, replayed }) => {
       if (!replayed) {
         if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
         else this.metrics?.decisionRejections.inc({ code: answer.code });
@@ -640,7 +988,9 @@ export class BrokerHost {
       reason: args.reason,
       cancelledBy: args.cancelledBy,
     };
-    return this.ask<CancelAnswer>((reply) => this.actor.send({ ...event, reply })).then((answer) => {
+    const send = (reply: Reply<CancelAnswer>) => this.actor.send({ ...event, reply });
+    const asked = this.follower && !this.knows(args.requestId) ? this.catchUp().then(() => this.askLive(send)) : this.ask(send);
+    return asked.then((answer) => {
       this.logger.debug('permissions', 'cancel', { requestId: args.requestId, reason: args.reason, result: answer.status });
       return answer;
     });
@@ -664,6 +1014,14 @@ export class BrokerHost {
    * (long-polls, the agents' permission gate).
    */
   awaitOutcome(requestId: string, options: AwaitOptions = {}): Promise<AwaitedOutcome> {
+    // A request another instance made, not folded here yet: catch up before "unknown".
+    if (this.follower && !this.stopped && !this.fatal && !this.knows(requestId)) {
+      return this.catchUp().then(() => this.awaitKnown(requestId, options));
+    }
+    return this.awaitKnown(requestId, options);
+  }
+
+  private awaitKnown(requestId: string, options: AwaitOptions): Promise<AwaitedOutcome> {
     if (this.stopped || this.fatal) return Promise.resolve({ status: 'waiting', reason: 'shutdown' });
     const context = this.actor.getSnapshot().context;
     if (!context.unresolved.has(requestId)) {
@@ -733,11 +1091,15 @@ export class BrokerHost {
   // ---- client messages ---------------------------------------------------------------
 
   connect(clientId: string, label: string): void {
+    const mark = this.clientMarks.get(clientId);
+    if (mark) mark.label = label;
+    else this.clientMarks.set(clientId, { label, acked: 0 });
     this.tell({ type: 'client.connect', at: this.now(), clientId, label });
   }
 
   disconnect(clientId: string): void {
     this.applyAcks();
+    this.clientMarks.delete(clientId);
     this.tell({ type: 'client.disconnect', at: this.now(), clientId });
   }
 
@@ -756,16 +1118,21 @@ export class BrokerHost {
     const acks = this.pendingAcks;
     this.pendingAcks = new Map();
     const at = this.now();
-    for (const [clientId, seq] of acks) this.tell({ type: 'client.ack', at, clientId, seq });
+    for (const [clientId, seq] of acks) {
+      const mark = this.clientMarks.get(clientId);
+      if (mark && seq > mark.acked) mark.acked = seq;
+      this.tell({ type: 'client.ack', at, clientId, seq });
+    }
   }
 
   /** Every event up to `upToSeq` is on at least one socket. */
   markSent(upToSeq: number): void {
+    if (upToSeq > this.sentUpTo) this.sentUpTo = upToSeq;
     this.tell({ type: 'request.sent', at: this.now(), upToSeq });
   }
 
   private tell(event: BrokerEvent): void {
-    if (this.stopped || this.fatal) return;
+    if (this.stopped || this.fatal || this.rebuilding) return; // a rebuilt broker is told the clients' marks
     this.actor.send(event);
   }
 
@@ -833,7 +1200,15 @@ export class BrokerHost {
   /** Run `fn` when the actor's state equals the committed, relayed stream; when it returns
    *  a promise, no commit starts until that settles. */
   whenQuiet(fn: () => void | Promise<void>): void {
-    if (!this.scheduled && !this.committing && this.holds === 0 && this.records.length === 0 && this.outbox.length === 0) {
+    if (
+      !this.scheduled &&
+      !this.committing &&
+      !this.rebuilding &&
+      this.foreign.length === 0 &&
+      this.holds === 0 &&
+      this.records.length === 0 &&
+      this.outbox.length === 0
+    ) {
       this.runQuiet(fn);
       return;
     }
@@ -866,6 +1241,9 @@ export class BrokerHost {
    *  actors and timers stop with it); resolves once the last commit is done (or failed). */
   stop(): Promise<void> {
     if (this.stopped) return this.stopping ?? Promise.resolve();
+    this.offBus?.();
+    void this.follower?.stop();
+    for (const waiter of this.headWaiters.splice(0)) waiter.resolve();
     this.flush();
     this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
     if (this.actor.getSnapshot().status === 'active') this.tell({ type: 'broker.stop', at: this.now() });
@@ -883,6 +1261,31 @@ export class BrokerHost {
     });
     return this.stopping;
   }
+}
+
+/** The store's SeqConflictError (postgresStore.ts), told by its code. */
+function isSeqConflict(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'seq-conflict';
+}
+
+/** What the broker's fold needs of a request row. */
+function rowOf(view: StoredRequestView): LogRequestRow {
+  const row: LogRequestRow = { origin: view.origin };
+  if (view.idempotencyKey !== undefined) row.idempotencyKey = view.idempotencyKey;
+  if (view.bodyHash !== undefined) row.bodyHash = view.bodyHash;
+  if (view.status !== 'pending') {
+    const outcome: Outcome = {
+      status: view.status,
+      decision: view.decision ?? 'deny',
+      decidedBy: view.decidedBy ?? 'unknown',
+      decidedAt: view.decidedAt ?? view.createdAt,
+    };
+    if (view.updatedInput !== undefined) outcome.updatedInput = view.updatedInput;
+    if (view.message !== undefined) outcome.message = view.message;
+    if (view.reason !== undefined) outcome.reason = view.reason;
+    row.outcome = outcome;
+  }
+  return row;
 }
 
 /** A create beyond `--max-unresolved` / `--max-unresolved-bytes`: nothing was stored. */

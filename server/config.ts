@@ -34,6 +34,9 @@ export type Config = {
   /** `--store` / GATEHOUSE_STORE; absent: `sqlite:<dataDir>/gatehouse.db` (storeOf). Absent
    *  rather than filled in, so a Config copied with another dataDir follows it. */
   store?: StoreLocation;
+  /** `--bus` / GATEHOUSE_BUS: `nats://HOST:PORT`, the bus between instances sharing a
+   *  PostgreSQL store (contract-2 §6, docs/cluster.md). */
+  bus?: string;
   /** false only with --no-auth / GATEHOUSE_AUTH=off, which is refused off loopback. */
   auth: boolean;
   /** GATEHOUSE_TOKEN when set; otherwise the token file (see security/token.ts). */
@@ -124,6 +127,8 @@ export const USAGE = `Usage: gatehouse serve [options]
   --data-dir D             database and token (GATEHOUSE_DATA_DIR, default ~/.gatehouse)
   --store URL              event store: sqlite:PATH or postgres://USER@HOST:PORT/DB
                            (GATEHOUSE_STORE, default sqlite:<data-dir>/gatehouse.db)
+  --bus URL                nats://HOST:PORT: the bus between instances sharing one
+                           PostgreSQL store (GATEHOUSE_BUS; without it, one instance)
   --no-auth                no token (GATEHOUSE_AUTH=off); refused unless loopback
   --request-timeout MS     default request timeout (GATEHOUSE_REQUEST_TIMEOUT_MS, 120000)
   --agent demo|claude|codex|acp:CMD  agent (GATEHOUSE_AGENT); e.g. 'acp:gemini --acp'
@@ -242,6 +247,19 @@ export function parseStore(name: string, raw: string): StoreLocation {
   throw new ConfigError(`${name}: expected sqlite:PATH or postgres://USER@HOST:PORT/DATABASE, got ${scheme ? `a ${scheme} URL` : 'neither'}`);
 }
 
+/** `nats://HOST:PORT` (the bus, contract-2 §6); named without echoing it (it may carry a user). */
+export function parseBus(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: not a valid URL; expected nats://HOST:PORT`);
+  }
+  if (url.protocol !== 'nats:') throw new ConfigError(`${name}: expected nats://HOST:PORT, got a ${url.protocol} URL`);
+  if (!url.hostname) throw new ConfigError(`${name}: the NATS URL needs a host, e.g. nats://127.0.0.1:4222`);
+  return raw;
+}
+
 /** Parse `serve` arguments and the environment into a validated Config. */
 export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCommand {
   let values: Record<string, string | boolean | undefined>;
@@ -255,6 +273,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         store: { type: 'string' },
+        bus: { type: 'string' },
         'no-auth': { type: 'boolean' },
         'request-timeout': { type: 'string' },
         agent: { type: 'string' },
@@ -306,6 +325,11 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
   const dataDir = resolve(dataRaw ?? join(homedir(), '.gatehouse'));
   const [storeName, storeRaw] = pick('store', 'GATEHOUSE_STORE');
   const store = storeRaw === undefined ? undefined : parseStore(storeName, storeRaw);
+  const [busName, busRaw] = pick('bus', 'GATEHOUSE_BUS');
+  const bus = busRaw === undefined || busRaw === '' ? undefined : parseBus(busName, busRaw);
+  if (bus !== undefined && store?.kind !== 'postgres') {
+    throw new ConfigError(`${busName} joins instances that share a PostgreSQL store: add --store postgres://USER@HOST:PORT/DATABASE (GATEHOUSE_STORE)`);
+  }
 
   let auth = true;
   if (values['no-auth']) auth = false;
@@ -426,6 +450,7 @@ export function parseServeArgs(argv: string[], env: Env = process.env): ParsedCo
       host,
       dataDir,
       ...(store ? { store } : {}),
+      ...(bus ? { bus } : {}),
       auth,
       envToken,
       envAgentToken,

@@ -25,8 +25,10 @@ export type MetricSources = {
   head: () => number;
 };
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(options: { defaultMetrics?: boolean; instance?: string } = {}) {
   const registry = new Registry();
+  // Several instances (docs/cluster.md): every series names the one it came from.
+  if (options.instance !== undefined) registry.setDefaultLabels({ instance: options.instance });
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
   let sources: MetricSources | undefined;
 
@@ -71,6 +73,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       collect() {
         this.set(sources?.head() ?? 0);
       },
+    }),
+    seqConflicts: new Counter({
+      name: 'gatehouse_seq_conflicts_total',
+      help: 'Batches that lost the seq race to another instance and ran again after catching up (docs/cluster.md)',
+      registers: [registry],
     }),
     createRefusals: new Counter({
       name: 'gatehouse_request_create_refusals_total',

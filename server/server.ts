@@ -28,6 +28,8 @@ import { DeviceStore } from './store/deviceStore.ts';
 import { openConfiguredStore } from './store/openStore.ts';
 import type { EventStore } from './store/types.ts';
 import { Hub } from './ws/hub.ts';
+import { connectBus, type Bus } from './bus/natsBus.ts';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LAPSE_MS, InstanceHome, loadInstanceId } from './bus/instances.ts';
 import { createUpgrader } from './ws/upgrade.ts';
 
 export type StartOptions = {
@@ -39,6 +41,9 @@ export type StartOptions = {
   recentLimit?: number | undefined;
   /** Web Push seams: the delay's clock (tests), the caller's device (the devices feature). */
   push?: PushOptions;
+  /** Several instances (--bus): how often the follower polls the store's head, and the
+   *  heartbeat and its lapse of agents' homes (docs/cluster.md); tests shorten them. */
+  cluster?: { pollMs?: number; heartbeatMs?: number; lapseMs?: number; instanceId?: string };
 };
 
 export type RunningServer = {
@@ -57,6 +62,10 @@ export type RunningServer = {
   store: EventStore;
   /** `sqlite` or `postgres` (--store). */
   storeKind: 'sqlite' | 'postgres';
+  /** With --bus: this instance's id (request rows, heartbeats, metrics). */
+  instanceId: string | undefined;
+  /** With --bus: the agents' homes (heartbeat, orphan cancels). */
+  instances: InstanceHome | undefined;
   hub: Hub;
   logger: Logger;
   push: PushService;
@@ -109,13 +118,28 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const password = new URL(location.url).password;
     if (password) logger.addSecret(decodeURIComponent(password));
   }
-  const opened = await openConfiguredStore(location, config.dataDir);
+  const instanceId = config.bus ? (options.cluster?.instanceId ?? loadInstanceId(config.dataDir)) : undefined;
+  let bus: Bus | undefined;
+  if (config.bus) {
+    try {
+      bus = await connectBus(config.bus, { name: `gatehouse ${instanceId}` });
+    } catch (error) {
+      throw new Error(`cannot connect to the bus at --bus ${config.bus}: ${(error as Error).message}`);
+    }
+  }
+  let opened: Awaited<ReturnType<typeof openConfiguredStore>>;
+  try {
+    opened = await openConfiguredStore(location, config.dataDir, { bus: bus !== undefined });
+  } catch (error) {
+    await bus?.close().catch(() => {});
+    throw error;
+  }
   const store = opened.store;
   const looseDir = dataDirWarning(config.dataDir);
   if (looseDir) logger.warn(looseDir);
   // The browsers' sessions, in the local SQLite file (a table of their own).
   const devices = new DeviceStore({ dataDir: config.dataDir, file: opened.localFile });
-  const metrics = createMetrics({ defaultMetrics: true });
+  const metrics = createMetrics({ defaultMetrics: true, ...(instanceId !== undefined ? { instance: instanceId } : {}) });
   const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
   const fatal =
     options.onFatal ??
@@ -130,9 +154,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     fault: createFaultSwitch(config.fault),
     onFatal: fatal,
     limits: config.limits,
+    // Several instances: each follows the log the others append to; agents' homes decide
+    // which orphans to cancel (only a dead instance's), not the start of any one.
+    ...(bus ? { follow: { bus, pollMs: options.cluster?.pollMs ?? 1_000, ...(instanceId !== undefined ? { instanceId } : {}) }, cancelOrphans: false } : {}),
     ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
+  const instances =
+    bus && opened.postgres && instanceId !== undefined
+      ? new InstanceHome({
+          id: instanceId,
+          store: opened.postgres,
+          host,
+          logger,
+          heartbeatMs: options.cluster?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+          lapseMs: options.cluster?.lapseMs ?? DEFAULT_LAPSE_MS,
+        })
+      : undefined;
+  await instances?.start();
   const push = createPushService(
     { config, host, database: opened.localDatabase, logger },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
@@ -183,6 +222,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       config,
       store,
       storeInfo: { kind: opened.kind, ping: opened.ping },
+      ...(bus && instanceId !== undefined ? { busInfo: { kind: 'nats' as const, instance: instanceId, isConnected: () => bus.isConnected() } } : {}),
       host,
       security,
       logger,
@@ -280,12 +320,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         }
       }
       push.stop();
+      await instances?.stop();
       host.flush();
       // The broker drains (no new requests; decisions still count) and open long-polls are
       // answered with the request as it stands.
       await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
       hub.closeAll(1001, 'server stopping');
       await host.stop();
+      await bus?.close().catch(() => {});
       clearInterval(pruneTimer);
       inspector?.stop();
       // Let handlers that were answered by the last commit write their responses.
@@ -317,6 +359,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     host,
     store,
     storeKind: opened.kind,
+    instanceId,
+    instances,
     hub,
     logger,
     push,

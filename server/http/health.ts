@@ -1,6 +1,7 @@
 /**
  * `/healthz` (liveness, no token), `/readyz` (the store is open and answers, and the
- * server is not stopping; it names the store, contract-2 §6) and `/metrics` (Prometheus
+ * server is not stopping; it names the store and, with --bus, the bus and the instance,
+ * contract-2 §6) and `/metrics` (Prometheus
  * text).
  */
 import { Hono } from 'hono';
@@ -12,6 +13,9 @@ import { errorResponse } from './errors.ts';
 
 /** Which store serves this instance, and a round trip to it. */
 export type StoreInfo = { kind: 'sqlite' | 'postgres'; ping(): Promise<void> };
+
+/** The bus between instances (--bus), and this instance's id (docs/cluster.md). */
+export type BusInfo = { kind: 'nats'; instance: string; isConnected(): boolean };
 
 /** A store that does not answer within this is not ready (a load balancer's probe has its own timeout). */
 const PING_TIMEOUT_MS = 2_000;
@@ -25,7 +29,14 @@ async function pingWithin(ping: () => Promise<void>, ms: number): Promise<void> 
   }
 }
 
-export function healthRoutes(deps: { store: EventStore; storeInfo?: StoreInfo; host: BrokerHost; metrics: Metrics; isStopping: () => boolean }): Hono {
+export function healthRoutes(deps: {
+  store: EventStore;
+  storeInfo?: StoreInfo;
+  busInfo?: BusInfo;
+  host: BrokerHost;
+  metrics: Metrics;
+  isStopping: () => boolean;
+}): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json<HealthAnswer>({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -39,7 +50,17 @@ export function healthRoutes(deps: { store: EventStore; storeInfo?: StoreInfo; h
         return errorResponse(c, 503, ERROR_CODES.unavailable, `the ${info.kind} store does not answer: ${(error as Error).message}`);
       }
     }
-    return c.json<ReadyAnswer>({ status: 'ready', epoch: deps.host.epoch, seq: deps.host.head(), ...(info ? { store: info.kind } : {}) });
+    const bus = deps.busInfo;
+    // A closed bus is not ready: the follower would only poll, and its commits would go
+    // unannounced (a reconnecting one stays open).
+    if (bus && !bus.isConnected()) return errorResponse(c, 503, ERROR_CODES.unavailable, 'the bus (NATS) is closed');
+    return c.json<ReadyAnswer>({
+      status: 'ready',
+      epoch: deps.host.epoch,
+      seq: deps.host.head(),
+      ...(info ? { store: info.kind } : {}),
+      ...(bus ? { bus: bus.kind, instance: bus.instance } : {}),
+    });
   });
   app.get('/metrics', async (c) => {
     const text = await deps.metrics.registry.metrics();

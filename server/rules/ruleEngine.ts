@@ -42,7 +42,7 @@ import { realGlob } from './pathRules.ts';
  *  go through the host's one decision path, so their follow-ups (the audit's who and
  *  how) run as for a human's (server/decisions.ts). */
 export type RuleHost = {
-  onCommitted(listener: (events: readonly SequencedEvent[]) => void): () => void;
+  onCommitted(listener: (events: readonly SequencedEvent[], source: 'local' | 'log') => void): () => void;
   decide(args: { requestId: string; decision: Decision; decidedBy: string; message?: string; via: DecisionVia }): Promise<{ answer: { status: string } }>;
   unresolvedEvents(): PermissionRequestEvent[];
 };
@@ -71,7 +71,9 @@ export class RuleEngine implements RememberGate {
   constructor(private readonly deps: { host: RuleHost; rules: RuleStore; lookup: RequestLookup; logger: Logger; now?: () => number }) {}
 
   start(): void {
-    this.off = this.deps.host.onCommitted((events) => {
+    this.off = this.deps.host.onCommitted((events, source) => {
+      // Another instance's requests are its rules' to decide (docs/cluster.md).
+      if (source === 'log') return;
       for (const event of events) if (event.type === 'permission-request') setImmediate(() => void this.tryDecide(event));
     });
   }

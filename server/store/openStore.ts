@@ -11,12 +11,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreLocation } from '../config.ts';
 import { PRIVATE_DIR_MODE, preparePrivateDbFile, tightenDbFiles } from './fileModes.ts';
-import { openPostgresStore } from './postgresStore.ts';
+import { openPostgresStore, type PostgresEventStore } from './postgresStore.ts';
 import { DB_FILE, SqliteEventStore } from './sqliteStore.ts';
 import type { EventStore } from './types.ts';
 
 export type OpenedStore = {
   store: EventStore;
+  /** The PostgreSQL store itself (instances' heartbeats), absent on SQLite. */
+  postgres?: PostgresEventStore;
   kind: StoreLocation['kind'];
   /** For /readyz and logs: the file, or the URL without its password. */
   location: string;
@@ -30,7 +32,8 @@ export type OpenedStore = {
   closeLocal(): void;
 };
 
-export async function openConfiguredStore(location: StoreLocation, dataDir: string): Promise<OpenedStore> {
+/** `bus`: several instances joined by a bus share the database (docs/cluster.md). */
+export async function openConfiguredStore(location: StoreLocation, dataDir: string, options: { bus?: boolean } = {}): Promise<OpenedStore> {
   if (location.kind === 'sqlite') {
     const store = new SqliteEventStore({ dataDir, file: location.file });
     return {
@@ -45,9 +48,10 @@ export async function openConfiguredStore(location: StoreLocation, dataDir: stri
       closeLocal: () => {},
     };
   }
-  // One writer per database until the bus makes several instances one Gatehouse
-  // (docs/cluster.md): a second `serve` is refused instead of serving a diverged memory.
-  const store = await openPostgresStore({ url: location.url, exclusive: true });
+  // Without a bus, one writer per database: a second `serve` would serve a memory that
+  // never hears of the first one's events, so it is refused (its message says to add
+  // --bus). With a bus, any number share it (docs/cluster.md).
+  const store = await openPostgresStore({ url: location.url, ...(options.bus ? { shared: true } : { exclusive: true }) });
   const localFile = join(dataDir, DB_FILE);
   let localDatabase: Database.Database;
   try {
@@ -63,6 +67,7 @@ export async function openConfiguredStore(location: StoreLocation, dataDir: stri
   }
   return {
     store,
+    postgres: store,
     kind: 'postgres',
     location: store.location,
     localFile,

@@ -90,6 +90,22 @@ CREATE TABLE audit (
 CREATE INDEX audit_requested ON audit (requested_at, request_id);
 `,
   },
+  {
+    version: 2,
+    what: "agents' homes: each request row's instance, and the instances' heartbeats",
+    sql: `
+-- The instance that made the request (docs/cluster.md, "Agents' homes"): when it dies, a
+-- surviving instance cancels its agent requests; NULL for rows made before this column.
+ALTER TABLE requests ADD COLUMN instance_id text;
+CREATE INDEX requests_pending_agent ON requests (instance_id) WHERE status = 'pending' AND origin = 'agent';
+-- One row per running instance, its heartbeat on the database's clock (ms).
+CREATE TABLE instances (
+  id text PRIMARY KEY,
+  started_at bigint NOT NULL,
+  heartbeat_at bigint NOT NULL
+);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

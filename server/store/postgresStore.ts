@@ -75,7 +75,14 @@ export type PostgresStoreOptions = {
    *  Gatehouse (docs/cluster.md, "One writer until then"). */
   exclusive?: boolean;
   exclusiveWaitMs?: number;
+  /** Several instances joined by a bus: hold the lease shared, so any number of them
+   *  serve the database together while one without a bus (exclusive) is refused, and
+   *  the other way round (docs/cluster.md). */
+  shared?: boolean;
 };
+
+/** The database's clock in ms: heartbeats compare on one clock, whatever the hosts' skew. */
+const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /** `pg_advisory_lock` key of the writer lease: "gatehousf", next to the migrations' key. */
 const WRITER_LEASE = 0x6761746569;
@@ -223,7 +230,8 @@ export class PostgresEventStore implements EventStore {
         const { rows } = await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'");
         const epoch = rows[0]?.value;
         if (!epoch) throw new Error(`the PostgreSQL database ${location} has no epoch`);
-        const lease = options.exclusive ? await takeLease(options.url, location, options.exclusiveWaitMs ?? 5_000) : undefined;
+        const mode = options.shared ? 'shared' : options.exclusive ? 'exclusive' : undefined;
+        const lease = mode ? await takeLease(options.url, location, options.exclusiveWaitMs ?? 5_000, mode) : undefined;
         return new PostgresEventStore(epoch, pool, location, lease);
       } finally {
         client.release();
@@ -293,7 +301,7 @@ export class PostgresEventStore implements EventStore {
     const event = record.event;
     switch (event.type) {
       case 'permission-request':
-        await this.insertRequest(db, event, record.request);
+        await this.insertRequest(db, event, record.request, record.instance);
         return;
       case 'permission-resolved':
       case 'permission-timeout':
@@ -312,7 +320,12 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private async insertRequest(db: Queryable, event: PermissionRequestEvent, request: Extract<PersistRecord, { kind: 'event' }>['request']): Promise<void> {
+  private async insertRequest(
+    db: Queryable,
+    event: PermissionRequestEvent,
+    request: Extract<PersistRecord, { kind: 'event' }>['request'],
+    instance: string | undefined,
+  ): Promise<void> {
     const key = request?.idempotencyKey ?? null;
     // A finished request's key goes to the new one (the broker forgot the old request);
     // an unresolved request keeps its key, and the UNIQUE column refuses the new one.
@@ -321,8 +334,8 @@ export class PostgresEventStore implements EventStore {
     // The request row and its audit row in one statement (one round trip).
     await db.query(
       `WITH request AS (
-         INSERT INTO requests (id, seq, tool_name, input, context, created, expires_at, status, origin, idempotency_key, body_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10) RETURNING id)
+         INSERT INTO requests (id, seq, tool_name, input, context, created, expires_at, status, origin, idempotency_key, body_hash, instance_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $14) RETURNING id)
        INSERT INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at)
        SELECT id, $3, NULL, $11, $12, $13, $6 FROM request
        ON CONFLICT (request_id) DO NOTHING`,
@@ -340,6 +353,7 @@ export class PostgresEventStore implements EventStore {
         str(context.sessionId),
         str(context.agent),
         str(context.cwd),
+        instance ?? null,
       ],
     );
   }
@@ -556,6 +570,50 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  async getRequests(ids: readonly string[]): Promise<StoredRequestView[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<RequestRow>('SELECT * FROM requests WHERE id = ANY($1::text[])', [ids]);
+    return rows.map(toView);
+  }
+
+  // ---- agents' homes (docs/cluster.md): instances and their heartbeats --------------
+
+  /** Records this instance as alive (or again alive), on the database's clock. */
+  async registerInstance(id: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, ${DB_NOW_MS}, ${DB_NOW_MS})
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at`,
+      [id],
+    );
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    const { rowCount } = await this.pool.query(`UPDATE instances SET heartbeat_at = ${DB_NOW_MS} WHERE id = $1`, [id]);
+    if (!rowCount) await this.registerInstance(id);
+  }
+
+  /** A clean stop: the instance is gone at once (its agents went with it). */
+  async removeInstance(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM instances WHERE id = $1', [id]);
+  }
+
+  /** Unresolved `agent` requests whose instance is not alive (no heartbeat within
+   *  `lapseMs`, or no instance row), oldest first; `self`'s own only with `includeSelf`
+   *  (at start: what its previous run left). Rows of long-dead instances are dropped. */
+  async orphanedAgentRequests(options: { self: string; includeSelf: boolean; lapseMs: number }): Promise<string[]> {
+    const lapse = Math.max(1, Math.floor(options.lapseMs));
+    await this.pool.query(`DELETE FROM instances WHERE heartbeat_at < ${DB_NOW_MS} - $1::bigint AND id <> $2`, [lapse * 100, options.self]);
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT r.id FROM requests r
+        WHERE r.status = 'pending' AND r.origin = 'agent'
+          AND (($2::boolean AND r.instance_id = $1) OR r.instance_id IS DISTINCT FROM $1)
+          AND (r.instance_id = $1 OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = r.instance_id AND i.heartbeat_at > ${DB_NOW_MS} - $3::bigint))
+        ORDER BY r.seq`,
+      [options.self, options.includeSelf, lapse],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async countByStatus(): Promise<Record<RequestStatus, number>> {
     const counts: Record<RequestStatus, number> = { pending: 0, resolved: 0, timedOut: 0, cancelled: 0 };
     const { rows } = await this.pool.query<{ status: RequestStatus; n: number }>('SELECT status, COUNT(*) AS n FROM requests GROUP BY status');
@@ -734,20 +792,25 @@ export class PostgresEventStore implements EventStore {
  * The writer lease: a session-level advisory lock on a connection of its own, held while
  * the store is open. A killed process's session ends with its socket, which frees it.
  */
-async function takeLease(url: string, location: string, waitMs: number): Promise<pg.Client> {
+async function takeLease(url: string, location: string, waitMs: number, mode: 'exclusive' | 'shared'): Promise<pg.Client> {
   // keepAlive: a lease whose peer vanished is noticed (and given up) sooner.
   const client = new pg.Client({ connectionString: url, keepAlive: true, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
     // lock_timeout bounds the wait; this connection runs nothing else, so it bounds nothing else.
     await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
-    await client.query('SELECT pg_advisory_lock($1)', [WRITER_LEASE]);
+    await client.query(mode === 'shared' ? 'SELECT pg_advisory_lock_shared($1)' : 'SELECT pg_advisory_lock($1)', [WRITER_LEASE]);
     return client;
   } catch (error) {
     await client.end().catch(() => {});
+    if ((error as { code?: string }).code === '55P03' && mode === 'shared') {
+      throw new Error(
+        `another Gatehouse instance serves ${location} without --bus (it holds the writer lease alone): start every instance on one database with --bus nats://HOST:PORT (docs/cluster.md)`,
+      );
+    }
     if ((error as { code?: string }).code === '55P03') {
       throw new Error(
-        `another Gatehouse instance serves ${location} (it holds the writer lease): several instances on one database need the bus between them, which is not built yet (docs/cluster.md)`,
+        `another Gatehouse instance serves ${location} (it holds the writer lease): to run several instances on one database, start each with --bus nats://HOST:PORT (docs/cluster.md)`,
       );
     }
     throw error;

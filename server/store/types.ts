@@ -51,7 +51,12 @@ export type AuditFacts = {
 };
 
 /** A broker PersistRecord as the host commits it: an outcome event may carry AuditFacts. */
-export type CommitRecord = PersistRecord & { audit?: AuditFacts };
+export type CommitRecord = PersistRecord & {
+  audit?: AuditFacts;
+  /** With a `permission-request`: the instance that made it (several instances on one
+   *  store, docs/cluster.md "Agents' homes"); stores that serve one instance ignore it. */
+  instance?: string;
+};
 
 /** Which audit rows (every field must match; `status: 'pending'` means no outcome yet). */
 export type AuditRowFilter = {
@@ -95,6 +100,8 @@ export interface EventStore {
    *  `too-new` when since > head. */
   eventsSince(since: number): Promise<EventsSinceResult>;
   getRequest(id: string): Promise<StoredRequestView | undefined>;
+  /** Several at once (the log follower's fold); optional: `getRequest` each otherwise. */
+  getRequests?(ids: readonly string[]): Promise<StoredRequestView[]>;
   findByIdempotencyKey(key: string): Promise<StoredRequestView | undefined>;
   /** Oldest first. */
   listRequests(filter: { status?: RequestStatus; limit?: number }): Promise<StoredRequestView[]>;

@@ -133,7 +133,14 @@ export class Hub {
     }
     this.host.connect(conn.id, conn.label);
     this.logger.debug('websocket', 'connect', { client: conn.id, label: conn.label, since: params.since, epoch: params.epoch });
-    this.host.whenQuiet(() => this.join(conn));
+    // A client resuming past this instance's head came from another instance (several
+    // instances, docs/cluster.md): catch up from the store first, so its resume is served.
+    const since = params.since !== undefined && /^\d{1,15}$/.test(params.since) ? Number(params.since) : 0;
+    if (this.host.following && since > this.host.head()) {
+      void this.host.catchUp().then(() => this.host.whenQuiet(() => this.join(conn)));
+    } else {
+      this.host.whenQuiet(() => this.join(conn));
+    }
     return conn;
   }
 
