@@ -71,8 +71,10 @@ describe.skipIf(!reachable)('TEAM-C5: npm run cluster', () => {
     expect(owner).toBeTruthy();
     expect(agent).toBeTruthy();
     expect(urls.every((u) => u.searchParams.get('token') === owner)).toBe(true);
-    const ready = await Promise.all(urls.map(async (u) => (await fetch(`${u.origin}/readyz`)).json()));
-    for (const r of ready) expect(r).toMatchObject({ status: 'ready', store: 'postgres', epoch: ready[0].epoch });
+    const ready = await Promise.all(
+      urls.map(async (u) => (await (await fetch(`${u.origin}/readyz`, { headers: { authorization: `Bearer ${owner}` } })).json()) as { epoch: string }),
+    );
+    for (const r of ready) expect(r).toMatchObject({ status: 'ready', store: 'postgres', epoch: ready[0]!.epoch });
     // One instance's request is another's: the agent token is shared.
     const created = await fetch(`${urls[0]!.origin}/api/permission-requests`, {
       method: 'POST',
@@ -80,7 +82,7 @@ describe.skipIf(!reachable)('TEAM-C5: npm run cluster', () => {
       body: JSON.stringify({ toolName: 'Bash', input: { command: 'demo' } }),
     });
     expect(created.status).toBe(201);
-    const { id } = await created.json();
+    const { id } = (await created.json()) as { id: string };
     const elsewhere = await fetch(`${urls[2]!.origin}/api/permission-requests/${id}`, { headers: { authorization: `Bearer ${owner}` } });
     expect(elsewhere.status).toBe(200);
 

@@ -33,6 +33,8 @@ export type ClusterAgentOptions = {
   waitS: number;
   /** Every ask must finish within this. */
   askTimeoutMs: number;
+  /** Default `Bash`. */
+  toolName?: string;
   /** Called with each acknowledged create (the test's clock of the run). */
   onCreated?: (ask: AgentAsk) => void;
 };
@@ -75,7 +77,7 @@ export async function runClusterAgent(options: ClusterAgentOptions): Promise<Age
       agent: options.name,
       key: rng.uuid(),
       body: {
-        toolName: 'Bash',
+        toolName: options.toolName ?? 'Bash',
         input: { command: `make step-${n}`, agent: options.name },
         context: { sessionId: `${options.name}-session`, agent: 'cluster-test', cwd: `/work/${options.name}` },
       },

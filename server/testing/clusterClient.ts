@@ -28,6 +28,8 @@ export type ClusterClientOptions = {
   dropChance: number;
   /** Chance of dropping the socket right after sending a decision (before its answer). */
   dropAfterDecideChance: number;
+  /** Which requests it may decide at all (default: every one). */
+  mayDecide?: (request: Frame) => boolean;
 };
 
 const OUTCOMES = new Set(['permission-resolved', 'permission-timeout', 'permission-cancelled']);
@@ -96,6 +98,15 @@ export class ClusterClient {
       () => (this.lastSeq ?? -1) >= seq,
       timeoutMs,
       () => `holds up to seq ${this.lastSeq}, not ${seq}`,
+    );
+  }
+
+  /** Resolves once it holds an event matching `predicate`. */
+  waitForEvent(predicate: (event: Frame) => boolean, timeoutMs: number): Promise<void> {
+    return this.waitUntil(
+      () => this.events.some(predicate),
+      timeoutMs,
+      () => 'holds no matching event',
     );
   }
 
@@ -217,7 +228,7 @@ export class ClusterClient {
         this.base ??= frame.seq;
         this.lastSeq = frame.seq;
       }
-      for (const request of (frame.requests ?? []) as Frame[]) this.maybeDecide(request.id);
+      for (const request of (frame.requests ?? []) as Frame[]) this.maybeDecide(request);
       this.notify();
       return;
     }
@@ -253,15 +264,17 @@ export class ClusterClient {
     this.events.push(frame);
     this.lastSeq = frame.seq;
     this.socket?.send(JSON.stringify({ type: 'ack', seq: frame.seq }));
-    if (frame.type === 'permission-request') this.maybeDecide(frame.id);
+    if (frame.type === 'permission-request') this.maybeDecide(frame);
     else if (OUTCOMES.has(frame.type)) this.finished.add(frame.requestId);
     this.notify();
     if (this.options.rng.chance(this.options.dropChance)) this.drop();
   }
 
-  private maybeDecide(requestId: string): void {
+  private maybeDecide(request: Frame): void {
     const { rng } = this.options;
+    const requestId = request.id as string;
     if (this.finished.has(requestId) || this.attempts.has(requestId)) return;
+    if (this.options.mayDecide && !this.options.mayDecide(request)) return;
     if (!rng.chance(this.options.decideChance)) return;
     const attempt: DecisionAttempt = { requestId, clientMsgId: rng.uuid(), decision: rng.chance(0.5) ? 'allow' : 'deny', sends: 0 };
     this.attempts.set(requestId, attempt);
