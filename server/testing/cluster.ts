@@ -76,6 +76,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // One after another: the first applies the migrations (the others would wait on its
   // advisory lock anyway) and two cores start three processes no faster in parallel.
   const instances: ClusterInstance[] = [];
+  // Restarts under way: `stop` waits for them, so a test that fails meanwhile leaks no process.
+  const restarts = new Set<Promise<ServerProcess>>();
   try {
     for (const [i, name] of names.entries()) {
       const dataDir = dirs[i]!;
@@ -91,8 +93,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           return instance.server.kill('SIGKILL');
         },
         async restart() {
-          instance.server = await launch(dataDir, instance.port);
-          instance.alive = true;
+          const starting = launch(dataDir, instance.port);
+          restarts.add(starting);
+          try {
+            instance.server = await starting;
+            instance.alive = true;
+          } finally {
+            restarts.delete(starting);
+          }
         },
       };
       instances.push(instance);
@@ -112,6 +120,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       return instances.map((i) => `--- ${i.name} (port ${i.port}) stderr:\n${i.server.stderr().split('\n').slice(-lines).join('\n')}`).join('\n');
     },
     async stop() {
+      await Promise.allSettled([...restarts]);
       await Promise.all(instances.map((i) => i.server.stop()));
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     },
