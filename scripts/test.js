@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { teamServices } from './lib/teamServices.js';
 
 const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
 const bin = (name) => join(process.cwd(), 'node_modules', '.bin', name);
@@ -78,10 +79,35 @@ for (const project of ['tsconfig.node.json', 'tsconfig.web.json', 'tsconfig.e2e.
 // The commands (serve, hook, mcp, setup, acp) run from JavaScript built ahead; build them from these sources.
 ok = run('command-line bundle', process.execPath, ['scripts/build-cli.js']) && ok;
 
+// The cluster suite (three serve processes on PostgreSQL and NATS, SPEC.md TEAM-C) runs as
+// a step of its own, so its time shows and one line says whether the services are there.
+const CLUSTER_SUITE = 'server/integration/cluster.test.ts';
 const vitestJson = join(reports, 'vitest.json');
-const vitestOk = run('unit and integration', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`]);
+const vitestOk = run('unit and integration', bin('vitest'), [
+  'run',
+  '--exclude',
+  CLUSTER_SUITE,
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${vitestJson}`,
+]);
 add(countVitest(vitestJson));
 ok = vitestOk && ok;
+
+const services = await teamServices('cluster suite (3 instances on PostgreSQL and NATS)');
+console.log(`\n== ${services.line}`);
+if (services.run) {
+  const clusterJson = join(reports, 'cluster.json');
+  const clusterOk = run('cluster', bin('vitest'), ['run', CLUSTER_SUITE, '--reporter=default', '--reporter=json', `--outputFile.json=${clusterJson}`]);
+  add(countVitest(clusterJson));
+  ok = clusterOk && ok;
+} else {
+  timings.push(`cluster: ${services.fail ? 'failed' : 'skipped'} (PostgreSQL or NATS not reachable)`);
+  if (services.fail) {
+    add({ passed: 0, failed: 1 });
+    ok = false;
+  }
+}
 
 const buildOk = run('web build', bin('vite'), ['build', '--logLevel', 'warn']);
 ok = buildOk && ok;

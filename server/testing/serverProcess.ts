@@ -19,7 +19,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 // the server in a child process, so a SIGKILL to it would orphan the real server.
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const MAIN = join(REPO_ROOT, 'server/cli/main.ts');
-const serveCommand = (args: string[]) => [process.execPath, ['--import', TSX_LOADER, MAIN, 'serve', ...args]] as const;
+const serveCommand = (args: string[], launcher: 'tsx' | 'bin' = 'tsx'): [string, string[]] =>
+  launcher === 'bin' ? [join(REPO_ROOT, 'bin/gatehouse'), ['serve', ...args]] : [process.execPath, ['--import', TSX_LOADER, MAIN, 'serve', ...args]];
 const READY = /^Gatehouse listening on (http:\/\/\S+)$/m;
 
 export type StartServerOptions = {
@@ -33,6 +34,10 @@ export type StartServerOptions = {
   readyTimeoutMs?: number;
   /** Print the server's stderr as it comes (debugging a test). */
   echoStderr?: boolean;
+  /** `bin` runs `bin/gatehouse serve` (the built bundle when it is fresh, as an operator
+   *  runs it; its `exec` keeps one process, so a signal reaches the server itself);
+   *  default `tsx`: the sources through tsx's loader. */
+  launcher?: 'tsx' | 'bin';
 };
 
 export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null };
@@ -107,7 +112,7 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
   const args = [...(options.args ?? [])];
   if (!args.includes('--port')) args.push('--port', '0');
   if (!args.includes('--data-dir')) args.push('--data-dir', dataDir);
-  const proc = spawn(...serveCommand(args), {
+  const proc = spawn(...serveCommand(args, options.launcher), {
     cwd: REPO_ROOT,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
