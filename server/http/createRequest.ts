@@ -49,8 +49,10 @@ export type CreateDeps = { host: BrokerHost; store: EventStore; maxFrameBytes?: 
 
 export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise<CreateResult> {
   const room = (deps.maxFrameBytes ?? LIMITS.maxFrameBytes) - FRAME_RESERVE_BYTES;
-  // requestByteLength({input, context}) + the toolName's JSON, the input measured once.
-  const weight = (spec.inputBytes ?? jsonByteLength(spec.input)) + jsonByteLength(spec.context) + jsonByteLength(spec.toolName);
+  // requestByteLength({input, context}), the input measured once (CORE-F10), passed on
+  // to the host (CORE-F11); with the toolName's JSON it must fit one frame.
+  const bytes = (spec.inputBytes ?? jsonByteLength(spec.input)) + jsonByteLength(spec.context);
+  const weight = bytes + jsonByteLength(spec.toolName);
   if (weight > room) {
     return { kind: 'too-large', message: `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame` };
   }
@@ -74,6 +76,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
       context: spec.context,
       timeoutMs: spec.timeoutMs,
       origin: 'http',
+      bytes,
       ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
     });
   } catch (error) {
