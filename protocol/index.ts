@@ -3,6 +3,7 @@ export * from './constants.ts';
 export * from './fields.ts';
 export * from './messages.ts';
 export * from './http.ts';
+export * from './createBody.ts';
 export * from './parse.ts';
 export * from './canonicalJson.ts';
 export * from './visibleText.ts';

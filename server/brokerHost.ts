@@ -124,6 +124,9 @@ export type CreateArgs = {
   id?: string;
   idempotencyKey?: string;
   bodyHash?: string;
+  /** `requestByteLength({ input, context })`, when the caller measured it already (the
+   *  HTTP route does, CORE-F11): the host does not measure it again to admit and weigh. */
+  bytes?: number;
 };
 
 export type CancelArgs = { requestId: string; reason: string; cancelledBy: string };
@@ -230,6 +233,9 @@ export class BrokerHost {
   private readonly decisionObservers = new Set<DecisionObserver>();
   private rememberGate: RememberGate | undefined;
   private draining = false;
+  /** The request `create` is sending to the broker, and its bytes: `weigh` takes them
+   *  instead of measuring the same input again (CORE-F11). */
+  private creating: { id: string; bytes: number } | undefined;
 
   // ---- following the log (docs/cluster.md) ----
   private readonly follower: LogFollower | undefined;
@@ -370,7 +376,8 @@ export class BrokerHost {
 
   private weigh(id: string, request: { input: unknown; context?: unknown }): void {
     if (this.weights.has(id)) return;
-    const bytes = requestByteLength(request);
+    const creating = this.creating;
+    const bytes = creating !== undefined && creating.id === id ? creating.bytes : requestByteLength(request);
     this.weights.set(id, bytes);
     this.weightTotal += bytes;
   }
@@ -854,14 +861,13 @@ export class BrokerHost {
   /** Refuses a create beyond the bounds, before anything is stored. A create with an
    *  idempotency key the broker knows stores nothing either (it answers `existing` or
    *  `conflict`), so it is never refused: a retried create still finds its request. */
-  private admit(args: CreateArgs, request: CreateRequestSpec): void {
+  private admit(args: CreateArgs, bytes: number): void {
     if (args.idempotencyKey !== undefined && this.actor.getSnapshot().context.idempotency.has(args.idempotencyKey)) return;
     const { maxUnresolved, maxUnresolvedBytes } = this.limits;
     if (this.weights.size >= maxUnresolved) {
       this.metrics?.createRefusals.inc({ limit: 'count' });
       throw new TooManyRequestsError(`too many unresolved requests (${this.weights.size}, at most ${maxUnresolved}): decide or cancel some first`);
     }
-    const bytes = requestByteLength(request);
     if (this.weightTotal + bytes > maxUnresolvedBytes) {
       this.metrics?.createRefusals.inc({ limit: 'bytes' });
       throw new TooManyRequestsError(
@@ -888,11 +894,21 @@ export class BrokerHost {
     };
     this.ready();
     if (this.draining) throw new HostStoppedError();
-    this.admit(args, request);
+    const bytes = args.bytes ?? requestByteLength(request);
+    this.admit(args, bytes);
     const event: Extract<BrokerEvent, { type: 'request.create' }> = { type: 'request.create', at: this.now(), request, origin: args.origin };
     if (args.idempotencyKey !== undefined) event.idempotencyKey = args.idempotencyKey;
     if (args.bodyHash !== undefined) event.bodyHash = args.bodyHash;
-    return this.ask<CreateAnswer>((reply) => this.actor.send({ ...event, reply })).then((answer): HostCreateAnswer => {
+    const send = (reply: Reply<CreateAnswer>) => {
+      // The broker emits the request's event within this send, and `track` weighs it.
+      this.creating = { id: request.id, bytes };
+      try {
+        this.actor.send({ ...event, reply });
+      } finally {
+        this.creating = undefined;
+      }
+    };
+    return this.ask<CreateAnswer>(send).then((answer): HostCreateAnswer => {
       if (answer.status === 'refused') throw new HostStoppedError(answer.message);
       if (answer.status === 'created') {
         this.metrics?.requestsCreated.inc({ origin: args.origin });

@@ -6,7 +6,7 @@
  * shared by these two routes and `GET /api/permission-requests/:id?wait=S`. Each route
  * maps the results to its own answer.
  */
-import { LIMITS, jsonByteLength, requestByteLength } from '../../protocol/index.ts';
+import { LIMITS, jsonByteLength } from '../../protocol/index.ts';
 import { HostStoppedError, TooManyRequestsError, type BrokerHost } from '../brokerHost.ts';
 import type { Outcome } from '../../machines/broker.types.ts';
 import type { Metrics } from '../metrics.ts';
@@ -27,6 +27,9 @@ export type CreateSpec = {
   /** What the body hash is taken of (the idempotency check): the route's parsed body.
    *  Default: the spec's own fields. */
   hashOf?: unknown;
+  /** `jsonByteLength(input)`, when the caller already measured it (the create body's
+   *  check, CORE-F10): not measured twice. */
+  inputBytes?: number;
 };
 
 /** A request this call just created, as the store will show it while pending: what the
@@ -46,7 +49,10 @@ export type CreateDeps = { host: BrokerHost; store: EventStore; maxFrameBytes?: 
 
 export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise<CreateResult> {
   const room = (deps.maxFrameBytes ?? LIMITS.maxFrameBytes) - FRAME_RESERVE_BYTES;
-  const weight = requestByteLength({ input: spec.input, context: spec.context }) + jsonByteLength(spec.toolName);
+  // requestByteLength({input, context}), the input measured once (CORE-F10), passed on
+  // to the host (CORE-F11); with the toolName's JSON it must fit one frame.
+  const bytes = (spec.inputBytes ?? jsonByteLength(spec.input)) + jsonByteLength(spec.context);
+  const weight = bytes + jsonByteLength(spec.toolName);
   if (weight > room) {
     return { kind: 'too-large', message: `input and context: at most ${room} bytes of JSON together (got ${weight}), so that the request fits one frame` };
   }
@@ -70,6 +76,7 @@ export async function createRequest(deps: CreateDeps, spec: CreateSpec): Promise
       context: spec.context,
       timeoutMs: spec.timeoutMs,
       origin: 'http',
+      bytes,
       ...(key !== undefined && hash !== undefined ? { idempotencyKey: key, bodyHash: hash } : {}),
     });
   } catch (error) {

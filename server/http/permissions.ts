@@ -11,8 +11,8 @@ import {
   decidedByWire,
   LIMITS,
   REQUEST_STATUSES,
-  createRequestBody,
   decisionBody,
+  parseCreateBody,
   parseJsonText,
   parseWith,
   type AgentChoice,
@@ -101,9 +101,10 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Hono {
     if (!wait.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, wait.error);
     const body = await readJson(c);
     if (!body.ok) return body.response;
-    const parsed = parseWith(createRequestBody, body.value);
+    const parsed = parseCreateBody(body.value);
     if (!parsed.ok) return errorResponse(c, 400, ERROR_CODES.invalidMessage, parsed.error);
     const created = await createRequest(deps, {
+      ...(parsed.inputBytes !== undefined ? { inputBytes: parsed.inputBytes } : {}),
       toolName: parsed.value.toolName,
       input: parsed.value.input,
       context: parsed.value.context ?? {},
