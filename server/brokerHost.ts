@@ -533,7 +533,9 @@ export class BrokerHost {
       const quiet = this.quiet;
       this.quiet = [];
       for (const fn of quiet) this.runQuiet(fn);
-      if (this.waiters.length > 0 || this.pendingAcks.size > 0) this.schedule();
+      // Another instance's events read while this commit was in flight wait in `foreign`:
+      // nothing else may come to fold them in.
+      if (this.waiters.length > 0 || this.pendingAcks.size > 0 || this.foreign.length > 0) this.schedule();
       else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
       this.schedule();
