@@ -178,6 +178,28 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     ]);
   });
 
+  /** Six events on A (three requests, each denied), then the log pruned to its newest one. */
+  async function prunedLog(a: Node): Promise<void> {
+    for (const tool of ['Read', 'Write', 'Edit']) {
+      const m = await made(a.host.create(spec('http', tool)));
+      await a.host.decide({ requestId: m.id, decision: 'deny', decidedBy: 'http', via: 'http' });
+    }
+    expect((await a.store.prune(Date.now() + 3_600_000, { keepEvents: 1, keepMs: 0 })).prunedThrough).toBe(5);
+  }
+
+  it('TEAM-7: an instance that fell behind the pruned point reloads from the store and then follows the log again', async () => {
+    const url = await database();
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    const b = await node(url, { ...deaf, instanceId: 'B' });
+    await prunedLog(a);
+    await b.host.catchUp(); // too-old: B reloads
+    expect(b.host.head()).toBe(6);
+    const later = await made(a.host.create(spec('http', 'Glob')));
+    await b.host.catchUp(3_000);
+    expect(b.host.head()).toBe(later.seq);
+    expect(b.seen.at(-1)).toEqual({ event: expect.objectContaining({ seq: later.seq, id: later.id }), source: 'log' });
+  });
+
   it('TEAM-11: a decision on B answers A’s awaitOutcome with B’s decider; a request A has not heard of is caught up, not unknown', async () => {
     const url = await database();
     const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });

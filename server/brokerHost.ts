@@ -731,6 +731,7 @@ export class BrokerHost {
       const own = this.outbox;
       this.outbox = [];
       this.follower?.advanceTo(loaded.headSeq);
+      this.follower?.resume(); // after a too-old, it waited for this reload
       this.deliverLog(missed.length > 0 ? missed : []);
       this.committedHead = loaded.headSeq;
       this.wakeHead();
