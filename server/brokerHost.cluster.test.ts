@@ -200,6 +200,61 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     expect(b.seen.at(-1)).toEqual({ event: expect.objectContaining({ seq: later.seq, id: later.id }), source: 'log' });
   });
 
+  it('TEAM-13: falling behind the pruned point while a commit is in flight: that batch, which loses its race, still runs again and is answered', async () => {
+    const url = await database();
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    const writing = deferred();
+    const releaseWrite = deferred();
+    const failed = deferred();
+    const tooOld = deferred();
+    const releaseLoad = deferred();
+    let holdWrite = false;
+    let holdLoad = false;
+    const b = await node(url, { ...deaf, instanceId: 'B' }, (store) =>
+      around(store, {
+        writeBatch: async (records) => {
+          if (holdWrite) {
+            holdWrite = false;
+            writing.resolve();
+            await releaseWrite.promise;
+          }
+          try {
+            await store.writeBatch(records);
+          } catch (error) {
+            failed.resolve();
+            throw error;
+          }
+        },
+        eventsSince: async (since) => {
+          const result = await store.eventsSince(since);
+          if (!result.ok && result.reason === 'too-old') tooOld.resolve();
+          return result;
+        },
+        load: async (options) => {
+          if (holdLoad) await releaseLoad.promise;
+          return store.load(options);
+        },
+      }),
+    );
+    holdWrite = true;
+    const onB = made(b.host.create(spec('http', 'Grep'))); // numbered 1, held before the store
+    await writing.promise;
+    await prunedLog(a);
+    holdLoad = true;
+    const caught = b.host.catchUp(); // B's follower: too-old
+    await tooOld.promise;
+    await settle();
+    releaseWrite.resolve(); // B's seq 1 loses to A's
+    await failed.promise;
+    await settle();
+    releaseLoad.resolve();
+    const created = await onB;
+    expect(created.seq).toBe(7);
+    await caught;
+    expect(await a.store.getRequest(created.id)).toMatchObject({ seq: 7, status: 'pending' });
+    expect(b.host.head()).toBe(7);
+  });
+
   it('TEAM-11: a decision on B answers A’s awaitOutcome with B’s decider; a request A has not heard of is caught up, not unknown', async () => {
     const url = await database();
     const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
