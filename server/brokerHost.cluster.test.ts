@@ -16,6 +16,7 @@ import { silentLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { openPostgresStore, type PostgresEventStore } from './store/postgresStore.ts';
 import { createTestDatabase, requirePostgres } from './store/testing/postgres.ts';
+import type { EventStore } from './store/types.ts';
 
 const reachable = (await requirePostgres('the cluster host tests')) && (await requireNats('the cluster host tests'));
 
@@ -25,6 +26,23 @@ async function made(answer: Promise<Awaited<ReturnType<BrokerHost['create']>>>):
   if (a.status !== 'created') throw new Error(`expected created, got ${a.status}`);
   return a;
 }
+
+/** A promise and its resolve, for holding a store call at a chosen point. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The store with some of its methods replaced (the rest as they are, on the store). */
+function around(store: PostgresEventStore, methods: Partial<EventStore>): EventStore {
+  return Object.assign(Object.create(store) as EventStore, methods);
+}
+
+/** Lets every pending promise callback run (an I/O-free chain ends before this). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const spec = (origin: 'http' | 'agent' = 'http', toolName = 'Bash') => ({ toolName, input: { command: 'ls' }, context: {}, timeoutMs: 60_000, origin });
 
@@ -57,11 +75,11 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
   }
 
   /** One instance. `follow.bus` absent and a long poll: it hears of nothing by itself. */
-  async function node(url: string, follow: FollowOptions): Promise<Node> {
+  async function node(url: string, follow: FollowOptions, wrap?: (store: PostgresEventStore) => EventStore): Promise<Node> {
     const store = await openPostgresStore({ url, poolSize: 4 });
     cleanups.push(() => store.close());
     const metrics = createMetrics();
-    const host = await BrokerHost.open({ store, logger: silentLogger, metrics, follow, cancelOrphans: false });
+    const host = await BrokerHost.open({ store: wrap ? wrap(store) : store, logger: silentLogger, metrics, follow, cancelOrphans: false });
     cleanups.push(() => host.stop());
     const seen: Node['seen'] = [];
     const wake = new Set<() => void>();
@@ -115,6 +133,126 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
       [created.seq, 'permission-request', 'local'],
       [chat.seq, 'chat-message', 'log'],
     ]);
+  });
+
+  it('TEAM-10: events another instance committed while this one’s own commit was in flight are relayed when that commit ends, with nothing else happening', async () => {
+    const url = await database();
+    const stored = deferred();
+    const release = deferred();
+    const read = deferred();
+    let hold = false;
+    const b = await node(url, { ...deaf, instanceId: 'B' }, (store) =>
+      around(store, {
+        // B's commit reaches the log, and B's host hears of its end only when released.
+        writeBatch: async (records) => {
+          await store.writeBatch(records);
+          if (!hold) return;
+          hold = false;
+          stored.resolve();
+          await release.promise;
+        },
+        getRequests: async (ids) => {
+          const rows = await store.getRequests(ids);
+          read.resolve();
+          return rows;
+        },
+      }),
+    );
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    hold = true;
+    const onB = made(b.host.create(spec('http', 'Read')));
+    await stored.promise;
+    await a.host.catchUp();
+    expect((await made(a.host.create(spec('http', 'Write')))).seq).toBe(2);
+    // B's follower reads 1..2 while B's own commit of 1 is still in flight.
+    const caught = b.host.catchUp(3_000);
+    await read.promise;
+    await settle();
+    release.resolve();
+    expect((await onB).seq).toBe(1);
+    await caught;
+    expect(b.host.head()).toBe(2);
+    expect(b.seen.map((s) => [s.event.seq, s.source])).toEqual([
+      [1, 'local'],
+      [2, 'log'],
+    ]);
+  });
+
+  /** Six events on A (three requests, each denied), then the log pruned to its newest one. */
+  async function prunedLog(a: Node): Promise<void> {
+    for (const tool of ['Read', 'Write', 'Edit']) {
+      const m = await made(a.host.create(spec('http', tool)));
+      await a.host.decide({ requestId: m.id, decision: 'deny', decidedBy: 'http', via: 'http' });
+    }
+    expect((await a.store.prune(Date.now() + 3_600_000, { keepEvents: 1, keepMs: 0 })).prunedThrough).toBe(5);
+  }
+
+  it('TEAM-7: an instance that fell behind the pruned point reloads from the store and then follows the log again', async () => {
+    const url = await database();
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    const b = await node(url, { ...deaf, instanceId: 'B' });
+    await prunedLog(a);
+    await b.host.catchUp(); // too-old: B reloads
+    expect(b.host.head()).toBe(6);
+    const later = await made(a.host.create(spec('http', 'Glob')));
+    await b.host.catchUp(3_000);
+    expect(b.host.head()).toBe(later.seq);
+    expect(b.seen.at(-1)).toEqual({ event: expect.objectContaining({ seq: later.seq, id: later.id }), source: 'log' });
+  });
+
+  it('TEAM-13: falling behind the pruned point while a commit is in flight: that batch, which loses its race, still runs again and is answered', async () => {
+    const url = await database();
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    const writing = deferred();
+    const releaseWrite = deferred();
+    const failed = deferred();
+    const tooOld = deferred();
+    const releaseLoad = deferred();
+    let holdWrite = false;
+    let holdLoad = false;
+    const b = await node(url, { ...deaf, instanceId: 'B' }, (store) =>
+      around(store, {
+        writeBatch: async (records) => {
+          if (holdWrite) {
+            holdWrite = false;
+            writing.resolve();
+            await releaseWrite.promise;
+          }
+          try {
+            await store.writeBatch(records);
+          } catch (error) {
+            failed.resolve();
+            throw error;
+          }
+        },
+        eventsSince: async (since) => {
+          const result = await store.eventsSince(since);
+          if (!result.ok && result.reason === 'too-old') tooOld.resolve();
+          return result;
+        },
+        load: async (options) => {
+          if (holdLoad) await releaseLoad.promise;
+          return store.load(options);
+        },
+      }),
+    );
+    holdWrite = true;
+    const onB = made(b.host.create(spec('http', 'Grep'))); // numbered 1, held before the store
+    await writing.promise;
+    await prunedLog(a);
+    holdLoad = true;
+    const caught = b.host.catchUp(); // B's follower: too-old
+    await tooOld.promise;
+    await settle();
+    releaseWrite.resolve(); // B's seq 1 loses to A's
+    await failed.promise;
+    await settle();
+    releaseLoad.resolve();
+    const created = await onB;
+    expect(created.seq).toBe(7);
+    await caught;
+    expect(await a.store.getRequest(created.id)).toMatchObject({ seq: 7, status: 'pending' });
+    expect(b.host.head()).toBe(7);
   });
 
   it('TEAM-11: a decision on B answers A’s awaitOutcome with B’s decider; a request A has not heard of is caught up, not unknown', async () => {

@@ -256,6 +256,8 @@ export class BrokerHost {
   private readonly clientMarks = new Map<string, { label: string; acked: number }>();
   private sentUpTo = 0;
   private headWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** The follower fell behind the pruned point: reload at the next flush. */
+  private reloadWanted = false;
 
   /** Loads the store (asynchronously), then starts the broker from it. */
   static async open(options: BrokerHostOptions): Promise<BrokerHost> {
@@ -309,7 +311,10 @@ export class BrokerHost {
         onEvents: (events) => this.onFollowed(events),
         onTooOld: (delivered) => {
           this.logger.error('the log was pruned past what this instance relayed: reloading from the store', { delivered });
-          void this.rebuild(undefined);
+          // At the next quiet point, not under a commit in flight: a lost race of that
+          // commit must still find the host free to run its batch again.
+          this.reloadWanted = true;
+          this.schedule();
         },
         onError: (error) => this.logger.warn('log follower: read failed (retried at the next announcement or poll)', { error: String(error) }),
       });
@@ -444,6 +449,10 @@ export class BrokerHost {
       this.scheduled = null;
     }
     if (this.fatal || this.committing || this.holds > 0 || this.rebuilding) return;
+    if (this.reloadWanted) {
+      void this.rebuild(undefined);
+      return;
+    }
     // Batches the host relayed already (its own commits read back, or a reload) are dropped.
     if (this.foreign.length > 0) this.foreign = this.foreign.filter((b) => b.events.some((e) => e.seq > this.committedHead));
     if (this.foreign.length > 0) {
@@ -540,7 +549,9 @@ export class BrokerHost {
       const quiet = this.quiet;
       this.quiet = [];
       for (const fn of quiet) this.runQuiet(fn);
-      if (this.waiters.length > 0 || this.pendingAcks.size > 0) this.schedule();
+      // Another instance's events read while this commit was in flight wait in `foreign`:
+      // nothing else may come to fold them in.
+      if (this.waiters.length > 0 || this.pendingAcks.size > 0 || this.foreign.length > 0 || this.reloadWanted) this.schedule();
       else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
       this.schedule();
@@ -696,6 +707,7 @@ export class BrokerHost {
   private async rebuild(lost: InFlight | undefined): Promise<void> {
     if (this.rebuilding || this.fatal || this.stopped) return;
     this.rebuilding = true;
+    this.reloadWanted = false; // this reload serves it
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = null;
@@ -736,6 +748,7 @@ export class BrokerHost {
       const own = this.outbox;
       this.outbox = [];
       this.follower?.advanceTo(loaded.headSeq);
+      this.follower?.resume(); // after a too-old, it waited for this reload
       this.deliverLog(missed.length > 0 ? missed : []);
       this.committedHead = loaded.headSeq;
       this.wakeHead();

@@ -28,6 +28,8 @@ export class LogFollower {
   private reading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Fell behind the pruned point: no reads until the instance reloaded and `resume()`d. */
+  private behind = false;
 
   constructor(private readonly options: LogFollowerOptions) {
     this.delivered = options.from;
@@ -62,6 +64,12 @@ export class LogFollower {
     while (this.reading) await this.reading;
   }
 
+  /** The instance reloaded after `onTooOld` (and `advanceTo` its loaded head): follow again. */
+  resume(): void {
+    this.behind = false;
+    this.pump();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -77,7 +85,7 @@ export class LogFollower {
   }
 
   private pump(): void {
-    if (this.reading || this.stopped || this.target <= this.delivered) return;
+    if (this.reading || this.stopped || this.behind || this.target <= this.delivered) return;
     this.reading = this.readOnce().then((progressed) => {
       this.reading = undefined;
       // No progress (the store failed, or is behind the announcement): wait for the next
@@ -100,7 +108,7 @@ export class LogFollower {
     if (this.stopped) return false;
     if (!result.ok) {
       if (result.reason === 'too-old') {
-        this.stopped = true;
+        this.behind = true;
         this.options.onTooOld(since);
       }
       return false; // too-new: the target was ahead of this store's view; the poll corrects it
