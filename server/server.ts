@@ -396,6 +396,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stopping = true;
       logger.debug('server', 'stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The broker drains first (no new requests; decisions, cancels and appends still
+      // count) and open long-polls and in-process agents' waits are answered with the
+      // request as it stands; then the sockets close, so no decision arrives any more.
+      // Only then do the plugins stop: while anything could still be created or decided,
+      // their follow-ups (the rule engine on each new request, the remember gate of a
+      // decision, the chat's session rows) stay alive. Their last writes (an aborted
+      // turn's messages) still commit, and reach the screens on their resume.
+      host.flush();
+      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
+      hub.closeAll(1001, 'server stopping');
       for (const plugin of plugins) {
         try {
           await plugin.stop?.();
@@ -406,11 +416,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       push.stop();
       deviceWatch?.stop();
       await instances?.stop();
-      host.flush();
-      // The broker drains (no new requests; decisions still count) and open long-polls are
-      // answered with the request as it stands.
-      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
-      hub.closeAll(1001, 'server stopping');
       await host.stop();
       await bus?.close().catch(() => {});
       clearInterval(pruneTimer);
