@@ -247,3 +247,33 @@ describe('a failed commit (CORE-L1)', () => {
     await store.close();
   });
 });
+
+describe('quiet points under steady load (CORE-L9)', () => {
+  it('CORE-L9: with a slow store and a command during every commit, a quiet callback runs within a few commits, at a quiet point, and every command is answered', async () => {
+    const gated = gatedStore();
+    const host = await BrokerHost.open({ store: gated.store, logger: silentLogger });
+    let relayedHead = 0;
+    host.onCommitted((events) => (relayedHead = events[events.length - 1]?.seq ?? relayedHead));
+    const creates = [host.create(spec('T0'))];
+    await gated.nextCall(1);
+    // A socket joins (its snapshot is read at a quiet point) while commit 1 is in flight.
+    const quiet: Array<{ head: number; relayed: number; commits: number }> = [];
+    host.whenQuiet(() => void quiet.push({ head: host.head(), relayed: relayedHead, commits: gated.calls.length }));
+    // Steady load: while each commit is in flight, one more create arrives.
+    for (let commit = 1; commit <= 12; commit++) {
+      creates.push(host.create(spec(`T${commit}`)));
+      await gated.open();
+      await gated.nextCall(commit + 1);
+    }
+    expect(quiet).toHaveLength(1);
+    // At most QUIET_WITHIN_COMMITS commits (2) and the one that empties the buffer.
+    expect(quiet[0]?.commits).toBeLessThanOrEqual(3);
+    // A quiet point: the state it read is what was committed and relayed.
+    expect(quiet[0]?.head).toBe(quiet[0]?.relayed);
+    await gated.open();
+    const answers = await Promise.all(creates);
+    expect(answers.map((a) => (a.status === 'created' ? a.seq : -1))).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    expect(await gated.store.head()).toBe(13);
+    await host.stop();
+  });
+});

@@ -17,7 +17,10 @@
  * and relayed (nothing buffered, no commit in flight), which is where a joining WebSocket
  * client reads its history or snapshot and subscribes, so no event is lost or sent twice
  * between the two. When `fn` returns a promise (the store's read of the history is
- * asynchronous), no commit starts until it settles: the point stays quiet.
+ * asynchronous), no commit starts until it settles: the point stays quiet. With a slow
+ * store and steady commands such a point may never come on its own, so once callbacks
+ * have waited QUIET_WITHIN_COMMITS commits, new commands are held until the buffered
+ * ones are committed and the callbacks ran (SPEC.md CORE-L9).
  *
  * Commands (create, decide, cancel, append) send the broker an event whose `reply` the
  * broker calls with the answer (broker.types.ts); the host resolves the caller's promise
@@ -182,6 +185,9 @@ type InFlight = { commands: Array<() => void>; waiters: Waiter[] };
 /** One caller of `awaitOutcome`. */
 type OutcomeWaiter = { wake: (result: AwaitedOutcome) => void };
 
+/** How many commits a quiet callback waits at most before new commands are held for it. */
+const QUIET_WITHIN_COMMITS = 2;
+
 const realTimers: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
@@ -248,6 +254,11 @@ export class BrokerHost {
   /** A lost race is being repaired: commands wait, nothing commits. */
   private rebuilding = false;
   private deferred: Array<() => void> = [];
+  /** Quiet callbacks waited QUIET_WITHIN_COMMITS commits: new commands wait (in
+   *  `deferred`) until the buffered ones are committed and the callbacks ran (CORE-L9). */
+  private quietHold = false;
+  /** Commits delivered while quiet callbacks waited. */
+  private quietStarved = 0;
   private foreign: ForeignBatch[] = [];
   /** Request rows read with the follower's last batch (handed over with it). */
   private followedRows = new Map<string, LogRequestRow>();
@@ -548,14 +559,28 @@ export class BrokerHost {
     if (this.records.length === 0 && this.outbox.length === 0) {
       const quiet = this.quiet;
       this.quiet = [];
+      this.quietStarved = 0;
       for (const fn of quiet) this.runQuiet(fn);
+      this.releaseQuietHold();
       // Another instance's events read while this commit was in flight wait in `foreign`:
       // nothing else may come to fold them in.
       if (this.waiters.length > 0 || this.pendingAcks.size > 0 || this.foreign.length > 0 || this.reloadWanted) this.schedule();
       else if (this.records.length === 0 && this.outbox.length === 0) this.settleDrained();
     } else {
+      // Steady commands (a slow store, each commit's wait filled by the next batch) would
+      // never leave a quiet point: after a few commits, hold new ones until there is one.
+      if (this.quiet.length > 0 && ++this.quietStarved >= QUIET_WITHIN_COMMITS) this.quietHold = true;
       this.schedule();
     }
+  }
+
+  /** The quiet callbacks ran (or the host stops): the commands held for them run now. */
+  private releaseQuietHold(): void {
+    if (!this.quietHold) return;
+    this.quietHold = false;
+    const held = this.deferred;
+    this.deferred = [];
+    for (const command of held) this.exec(command);
   }
 
   private runQuiet(fn: () => void | Promise<void>): void {
@@ -857,7 +882,7 @@ export class BrokerHost {
   /** Runs a command against the broker, kept with its tick so that a lost seq race can
    *  run it again (its reply is then given afresh; the first one is discarded unsent). */
   private exec(command: () => void): void {
-    if (this.rebuilding) {
+    if (this.rebuilding || this.quietHold) {
       this.deferred.push(command);
       return;
     }
@@ -1289,6 +1314,7 @@ export class BrokerHost {
     this.offBus?.();
     void this.follower?.stop();
     for (const waiter of this.headWaiters.splice(0)) waiter.resolve();
+    this.releaseQuietHold();
     this.flush();
     this.wakeAllOutcomes({ status: 'waiting', reason: 'shutdown' });
     if (this.actor.getSnapshot().status === 'active') this.tell({ type: 'broker.stop', at: this.now() });

@@ -45,7 +45,9 @@ export type Plugin = {
   prune?(now: number, limits: HistoryLimits): void;
   /** Called once the server listens. */
   start?(): void | Promise<void>;
-  /** Called first on shutdown, before long-polls are answered and sockets closed. */
+  /** Called on shutdown once the broker drains (no new requests), long-polls are answered
+   *  and sockets closed, before the host's last commit: what it still appends or cancels
+   *  is stored. */
   stop?(): void | Promise<void>;
 };
 

@@ -101,6 +101,32 @@ async function loadInspector(url: string, logger: Logger) {
   return inspector;
 }
 
+/** What a start opened so far, closed newest first when a later step fails. */
+class StartUndo {
+  private readonly steps: Array<{ what: string; close: () => unknown }> = [];
+  constructor(private readonly logger: Logger) {}
+
+  push(what: string, close: () => unknown): void {
+    this.steps.push({ what, close });
+  }
+
+  /** `step`'s value; when it throws, everything opened before it is closed first. */
+  async guard<T>(step: () => T | Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      for (const { what, close } of this.steps.splice(0).reverse()) {
+        try {
+          await close();
+        } catch (closeError) {
+          this.logger.warn(`after a failed start: closing ${what} failed`, { error: String(closeError) });
+        }
+      }
+      throw error;
+    }
+  }
+}
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ debug: config.debug });
   let token: string | undefined;
@@ -155,28 +181,41 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await bus?.close().catch(() => {});
     throw error;
   }
+  // From here on, a start that fails (a port in use, an unreadable TLS file, a plugin
+  // that throws) closes what it opened, newest first, before it throws: a `serve`
+  // wrapper or a test process would otherwise keep the store (with PostgreSQL, a pool
+  // and the writer lease), the bus connection, the host's timers and the plugins' files.
+  const opens = new StartUndo(logger);
+  opens.push('the local database', () => opened.closeLocal());
+  opens.push('the bus', () => bus?.close());
+  opens.push('the store', () => store.close());
+  opens.push('the shared state', () => shared.close());
   const devices = shared.devices;
   const metrics = createMetrics({ defaultMetrics: true, ...(instanceId !== undefined ? { instance: instanceId } : {}) });
-  const inspector = config.inspect ? await loadInspector(config.inspect, logger) : undefined;
+  const inspector = config.inspect ? await opens.guard(() => loadInspector(config.inspect as string, logger)) : undefined;
+  if (inspector) opens.push('the inspector', () => inspector.stop());
   const fatal =
     options.onFatal ??
     ((error: unknown) => {
       logger.error('exiting after a fatal error', { error: String(error) });
       process.exit(1);
     });
-  const host = await BrokerHost.open({
-    store,
-    logger,
-    metrics,
-    fault: createFaultSwitch(config.fault),
-    onFatal: fatal,
-    limits: config.limits,
-    // Several instances: each follows the log the others append to; agents' homes decide
-    // which orphans to cancel (only a dead instance's), not the start of any one.
-    ...(bus ? { follow: { bus, pollMs: options.cluster?.pollMs ?? 1_000, ...(instanceId !== undefined ? { instanceId } : {}) }, cancelOrphans: false } : {}),
-    ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
-    ...(inspector ? { inspect: inspector.inspect } : {}),
-  });
+  const host = await opens.guard(() =>
+    BrokerHost.open({
+      store,
+      logger,
+      metrics,
+      fault: createFaultSwitch(config.fault),
+      onFatal: fatal,
+      limits: config.limits,
+      // Several instances: each follows the log the others append to; agents' homes decide
+      // which orphans to cancel (only a dead instance's), not the start of any one.
+      ...(bus ? { follow: { bus, pollMs: options.cluster?.pollMs ?? 1_000, ...(instanceId !== undefined ? { instanceId } : {}) }, cancelOrphans: false } : {}),
+      ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
+      ...(inspector ? { inspect: inspector.inspect } : {}),
+    }),
+  );
+  opens.push('the broker host', () => host.stop());
   const instances =
     bus && opened.postgres && instanceId !== undefined
       ? new InstanceHome({
@@ -188,7 +227,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           lapseMs: options.cluster?.lapseMs ?? DEFAULT_LAPSE_MS,
         })
       : undefined;
-  await instances?.start();
+  if (instances) {
+    await opens.guard(() => instances.start());
+    opens.push('the instance home (heartbeat)', () => instances.stop());
+  }
   const push = createPushService(
     {
       config,
@@ -210,7 +252,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   // Read before anything listens: a missing or unreadable file stops the start, naming it.
-  const tls = config.tls ? readTlsFiles(config.tls) : undefined;
+  const tls = config.tls ? await opens.guard(() => readTlsFiles(config.tls as NonNullable<Config['tls']>)) : undefined;
   const scheme = tls ? 'https' : 'http';
   let port = 0;
   let allowList: AllowList = buildAllowList({
@@ -227,7 +269,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const agentChoices = new AgentChoiceBook();
   const plugins: Plugin[] = [];
   for (const factory of options.plugins ?? []) {
-    plugins.push(await factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices, ...(shared.rules ? { rules: shared.rules } : {}) }));
+    const plugin = await opens.guard(() =>
+      factory({ config, host, store, logger, metrics, baseUrl, token, agentChoices, ...(shared.rules ? { rules: shared.rules } : {}) }),
+    );
+    plugins.push(plugin);
+    opens.push(`plugin ${plugin.name}`, () => plugin.stop?.());
   }
   // The follow-ups of every decision run in the host, whatever its transport (server/decisions.ts).
   for (const plugin of plugins) if (plugin.onDecisionAccepted) host.onDecided(plugin.onDecisionAccepted);
@@ -244,6 +290,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxFrameBytes: config.maxFrameBytes,
     agentChoices,
   });
+  opens.push('the hub', () => hub.dispose());
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
@@ -281,22 +328,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new Error(`port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`)
-          : error.code === 'EADDRNOTAVAIL'
-            ? new Error(`cannot bind to ${config.host}: no such address on this machine`)
-            : error,
-      );
-    };
-    server.once('error', onError);
-    server.listen(config.port, config.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  await opens.guard(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (error: NodeJS.ErrnoException) => {
+          reject(
+            error.code === 'EADDRINUSE'
+              ? new Error(`port ${config.port} on ${config.host} is in use: pick another with --port (0 picks a free one)`)
+              : error.code === 'EADDRNOTAVAIL'
+                ? new Error(`cannot bind to ${config.host}: no such address on this machine`)
+                : error,
+          );
+        };
+        server.once('error', onError);
+        server.listen(config.port, config.host, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      }),
+  );
+  opens.push('the HTTP server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   server.on('error', (error) => logger.error('server error', { error: String(error) }));
   port = (server.address() as AddressInfo).port;
   allowList = buildAllowList({ bindHost: config.host, port, extraOrigins: config.allowedOrigins, extraHosts: config.allowedHosts, scheme });
@@ -331,7 +382,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const url = `${scheme}://${bracket(allowList.publicHost)}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
   const readyLine = `Gatehouse listening on ${url}`;
-  for (const plugin of plugins) await plugin.start?.();
+  for (const plugin of plugins) await opens.guard(async () => plugin.start?.());
   push.start();
   // Another instance's revocations reach this one's sockets (only a shared store has them).
   const deviceWatch =
@@ -345,6 +396,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stopping = true;
       logger.debug('server', 'stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The broker drains first (no new requests; decisions, cancels and appends still
+      // count) and open long-polls and in-process agents' waits are answered with the
+      // request as it stands; then the sockets close, so no decision arrives any more.
+      // Only then do the plugins stop: while anything could still be created or decided,
+      // their follow-ups (the rule engine on each new request, the remember gate of a
+      // decision, the chat's session rows) stay alive. Their last writes (an aborted
+      // turn's messages) still commit, and reach the screens on their resume.
+      host.flush();
+      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
+      hub.closeAll(1001, 'server stopping');
       for (const plugin of plugins) {
         try {
           await plugin.stop?.();
@@ -355,11 +416,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       push.stop();
       deviceWatch?.stop();
       await instances?.stop();
-      host.flush();
-      // The broker drains (no new requests; decisions still count) and open long-polls are
-      // answered with the request as it stands.
-      await Promise.race([host.drain(), new Promise((r) => setTimeout(r, 1_000))]);
-      hub.closeAll(1001, 'server stopping');
       await host.stop();
       await bus?.close().catch(() => {});
       clearInterval(pruneTimer);

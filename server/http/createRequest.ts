@@ -154,7 +154,14 @@ export async function waitForOutcome(
     const view = await deps.store.getRequest(id);
     return { view, reason: view?.status !== 'pending' ? 'finished' : 'timeout' };
   }
-  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, ...(signal ? { signal } : {}) });
+  // The host's wait is released on every exit, not only when it answers: a store read
+  // that finds the request finished already (or fails) returns without it, and the wait
+  // (its timer, its abort listener) would otherwise stay armed for up to `waitMs`.
+  const release = new AbortController();
+  const forward = () => release.abort();
+  if (signal?.aborted) release.abort();
+  else signal?.addEventListener('abort', forward, { once: true });
+  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, signal: release.signal });
   deps.metrics?.longPolls.inc();
   try {
     let view: StoredRequestView | undefined = fresh;
@@ -169,6 +176,8 @@ export async function waitForOutcome(
     const latest = deps.store.isOpen() ? await deps.store.getRequest(id) : undefined;
     return { view: latest ?? view, reason };
   } finally {
+    signal?.removeEventListener('abort', forward);
+    release.abort();
     deps.metrics?.longPolls.dec();
   }
 }
