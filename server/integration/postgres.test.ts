@@ -25,7 +25,7 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
       // Each process its own data directory: nothing of the log may live there.
       const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const server = await startServerProcess({ dataDir, env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789', ...env } });
+      const server = await startServerProcess({ dataDir, launcher: 'bin', env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789', ...env } });
       cleanups.push(() => server.kill('SIGKILL'));
       return server;
     };
@@ -49,6 +49,7 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
     cleanups.push(() => rmSync(bDir, { recursive: true, force: true }));
     const b = await startServerProcess({
       dataDir: bDir,
+      launcher: 'bin',
       args: ['--store', database.url],
       env: { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' },
     });
@@ -57,7 +58,7 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
     // A second process on the same database while b serves it: refused (TEAM-9).
     const cDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
     cleanups.push(() => rmSync(cDir, { recursive: true, force: true }));
-    const refused = await runServeExpectingExit(['--port', '0', '--data-dir', cDir, '--store', database.url], { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' });
+    const refused = await runServeExpectingExit(['--port', '0', '--data-dir', cDir, '--store', database.url], { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' }, 15_000, 'bin');
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/another Gatehouse instance serves postgres:\/\/\S+ \(it holds the writer lease\)/);
     expect((await b.api(`/api/permission-requests/${created.body.id}`)).body).toEqual(before);
