@@ -484,7 +484,13 @@ export class Hub {
           if (conn.closed) return;
           if (!exists) {
             this.logger.info('decision refused: device ended', { id: deviceId, client: conn.id });
-            this.sendError(conn, ERROR_CODES.unauthorized, 'this device was ended: nothing was decided (open the printed URL or a pairing link again)', ref, message.requestId);
+            this.sendError(
+              conn,
+              ERROR_CODES.unauthorized,
+              'this device was ended: nothing was decided (open the printed URL or a pairing link again)',
+              ref,
+              message.requestId,
+            );
             this.closeDevice(deviceId);
             return;
           }
