@@ -25,6 +25,7 @@ import { deviceOf, type SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
 import { startDeviceWatch } from './security/deviceWatch.ts';
+import { createDeviceGate } from './security/deviceGate.ts';
 import { openConfiguredStore } from './store/openStore.ts';
 import { openLocalState, openSharedState, type SharedState } from './store/sharedState.ts';
 import type { EventStore } from './store/types.ts';
@@ -289,6 +290,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     rateLimit: config.rateLimit,
     maxFrameBytes: config.maxFrameBytes,
     agentChoices,
+    // Several instances: a device ended on another one may still hold a socket here for a
+    // moment; its decisions are checked against the store first (docs/cluster.md).
+    ...(shared.kind === 'shared' ? { deviceGate: createDeviceGate(devices) } : {}),
   });
   opens.push('the hub', () => hub.dispose());
   const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
@@ -389,6 +393,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     shared.kind === 'shared'
       ? startDeviceWatch({ devices, sockets: hub, logger, ...(options.deviceWatchMs !== undefined ? { intervalMs: options.deviceWatchMs } : {}) })
       : undefined;
+  // With a bus, a device this instance ends (revoked, or evicted beyond the limit) is
+  // announced, and every instance closes its sockets on the notice instead of at the next
+  // poll (docs/cluster.md, "Revocation"). The evicted one's sockets here close too.
+  const offDeviceEnded = devices.onEnded((deviceId) => {
+    if (!deviceWatch) return;
+    hub.closeDevice(deviceId);
+    try {
+      bus?.announceDeviceEnded({ epoch: host.epoch, deviceId });
+    } catch (error) {
+      logger.warn('bus: announcing an ended device failed (the poll covers it)', { error: String(error) });
+    }
+  });
+  const offDeviceNotices = deviceWatch && bus?.subscribeDeviceEnded(host.epoch, (deviceId) => void deviceWatch.ended(deviceId));
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -414,6 +431,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         }
       }
       push.stop();
+      offDeviceNotices?.();
+      offDeviceEnded();
       deviceWatch?.stop();
       await instances?.stop();
       await host.stop();

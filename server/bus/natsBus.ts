@@ -22,11 +22,29 @@ const announcement = z
 
 export const logSubject = (epoch: string) => `gatehouse.log.${epoch}`;
 
+/** A device ended (revoked, or evicted beyond the device limit) on some instance of the
+ *  cluster whose log has `epoch` (docs/cluster.md, "Revocation"). Only a hint, like a log
+ *  announcement: the receiver asks the store before closing anything. */
+export type DeviceEndedNotice = { epoch: string; deviceId: string };
+
+const deviceEnded = z.object({
+  epoch: z.string().min(1).max(128),
+  // The shape of `newDeviceId()` (store/deviceStore.ts); anything else is not ours.
+  deviceId: z.string().regex(/^dev-[0-9a-f]{16}$/),
+});
+
+/** Scoped by the epoch: one database's cluster never hears another's devices. */
+export const deviceSubject = (epoch: string) => `gatehouse.device-ended.${epoch}`;
+
 export type Bus = {
   /** Fire and forget: the followers also poll, so a lost announcement only delays them. */
   announce(range: LogAnnouncement): void;
   /** Valid announcements of `epoch` go to `onAnnouncement`; returns the unsubscribe. */
   subscribe(epoch: string, onAnnouncement: (range: LogAnnouncement) => void): () => void;
+  /** Fire and forget: the device watch's poll covers a lost notice. */
+  announceDeviceEnded(notice: DeviceEndedNotice): void;
+  /** Valid notices of `epoch` go to `onEnded`; returns the unsubscribe. */
+  subscribeDeviceEnded(epoch: string, onEnded: (deviceId: string) => void): () => void;
   /** Messages dropped as malformed (or of another epoch). */
   readonly dropped: number;
   isConnected(): boolean;
@@ -48,34 +66,45 @@ export async function connectBus(url: string, options: { name?: string } = {}): 
   });
   const subscriptions = new Set<Subscription>();
   let dropped = 0;
+  /** Subscribes to `subject`; a message that is not JSON, fails `schema` or names another
+   *  epoch is dropped and counted, never handed on (SPEC.md TEAM-8). */
+  const listen = <T extends { epoch: string }>(subject: string, schema: z.ZodType<T>, epoch: string, handle: (value: T) => void) => {
+    const sub = nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) return;
+        let value: unknown;
+        try {
+          value = JSON.parse(msg.string());
+        } catch {
+          dropped += 1;
+          return;
+        }
+        const result = schema.safeParse(value);
+        if (!result.success || result.data.epoch !== epoch) {
+          dropped += 1;
+          return;
+        }
+        handle(result.data);
+      },
+    });
+    subscriptions.add(sub);
+    return () => {
+      subscriptions.delete(sub);
+      sub.unsubscribe();
+    };
+  };
   return {
     announce(range) {
       nc.publish(logSubject(range.epoch), encoder.encode(JSON.stringify(range)));
     },
     subscribe(epoch, onAnnouncement) {
-      const sub = nc.subscribe(logSubject(epoch), {
-        callback: (error, msg) => {
-          if (error) return;
-          let value: unknown;
-          try {
-            value = JSON.parse(msg.string());
-          } catch {
-            dropped += 1;
-            return;
-          }
-          const result = announcement.safeParse(value);
-          if (!result.success || result.data.epoch !== epoch) {
-            dropped += 1;
-            return;
-          }
-          onAnnouncement(result.data);
-        },
-      });
-      subscriptions.add(sub);
-      return () => {
-        subscriptions.delete(sub);
-        sub.unsubscribe();
-      };
+      return listen(logSubject(epoch), announcement, epoch, onAnnouncement);
+    },
+    announceDeviceEnded(notice) {
+      nc.publish(deviceSubject(notice.epoch), encoder.encode(JSON.stringify(notice)));
+    },
+    subscribeDeviceEnded(epoch, onEnded) {
+      return listen(deviceSubject(epoch), deviceEnded, epoch, (notice) => onEnded(notice.deviceId));
     },
     get dropped() {
       return dropped;

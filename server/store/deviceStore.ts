@@ -90,7 +90,8 @@ export interface DeviceStore {
   /** Which of `ids` are still devices (the revocation watch of several instances). */
   existing(ids: readonly string[]): Promise<Set<string>>;
   /** Calls `listener` with the id of every device that THIS instance ends from now on
-   *  (another instance's revocations reach its sockets through the watch, deviceWatch.ts). */
+   *  (another instance's revocations reach its sockets by the bus notice or the watch,
+   *  deviceWatch.ts). */
   onEnded(listener: (deviceId: string) => void): () => void;
   close(): Promise<void>;
 }

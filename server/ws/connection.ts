@@ -138,6 +138,10 @@ export class ClientConnection {
   /** No more writes (slow consumer, failing sends, closing). */
   dropped = false;
   closed = false;
+  /** A device socket on a shared store: its decisions wait, in order, for the device gate
+   *  (security/deviceGate.ts); this is the end of that chain and how many wait in it. */
+  gated: Promise<void> = Promise.resolve();
+  gatedCount = 0;
   private failures = 0;
   private readonly onSendFailure: (conn: ClientConnection, error: Error) => void;
 

@@ -32,6 +32,7 @@ import { HostStoppedError, type BrokerHost, type DecideResult } from '../brokerH
 import { RememberRefusedError } from '../decisions.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { DeviceGate } from '../security/deviceGate.ts';
 import type { EventStore } from '../store/types.ts';
 import { checkLabel, ClientConnection, newClientId, type ConnectionParams } from './connection.ts';
 import { SnapshotParts } from './snapshotParts.ts';
@@ -54,7 +55,15 @@ export type HubOptions = {
 
   /** No snapshot frame is larger than this (default: the client frame limit, 1 MiB). */
   maxFrameBytes?: number;
+  /** A shared store (several instances): a device socket's decisions are accepted only
+   *  while the store says its device exists (security/deviceGate.ts). Without it (SQLite,
+   *  one instance: a revocation closes the sockets in its own step) none is asked. */
+  deviceGate?: DeviceGate | undefined;
 };
+
+/** Decisions of one device socket waiting for the gate at most; more are refused
+ *  (rate-limited) so a store that stalls cannot make a socket's queue grow without end. */
+export const MAX_GATED_DECISIONS = 256;
 
 /** A snapshot still going out in parts, and the live frames that wait for its end. */
 type SnapshotStream = { parts: SnapshotParts; head: number; backlog: string[]; backlogBytes: number; hadRequests: boolean };
@@ -402,7 +411,8 @@ export class Hub {
         return;
       }
       case 'permission-response':
-        this.decide(conn, message);
+        if (conn.params.device && this.options.deviceGate) this.decideIfDevice(conn, conn.params.device.id, message, this.options.deviceGate);
+        else this.decide(conn, message);
         return;
       default: {
         const never: never = message;
@@ -446,6 +456,54 @@ export class Hub {
       (view) => check(view?.context),
       (error: unknown) => this.decisionFailed(conn, error, ref, message.requestId),
     );
+  }
+
+  /** A device socket's decision on a shared store: decided only once the store says the
+   *  device still exists (it may have been ended on another instance, whose notice or
+   *  poll has not closed this socket yet). The checks of one socket form a chain, so its
+   *  decisions reach the host in the order they arrived; other sockets never wait. */
+  private decideIfDevice(conn: ClientConnection, deviceId: string, message: PermissionResponse, gate: DeviceGate): void {
+    const ref = message.clientMsgId;
+    if (conn.gatedCount >= MAX_GATED_DECISIONS) {
+      this.sendError(conn, ERROR_CODES.rateLimited, 'too many decisions waiting: send it again later', ref, message.requestId);
+      return;
+    }
+    conn.gatedCount += 1;
+    // Asked now, so the read starts after this frame arrived (not when the chain reaches it).
+    const checked = gate(deviceId);
+    // Handled below, once the earlier decisions are through; marked handled now so a
+    // failure while they wait is not reported as an unhandled rejection.
+    checked.catch(() => {});
+    conn.gated = conn.gated
+      .then(() => checked)
+      .then(
+        (exists) => {
+          // Closed meanwhile (the device's notice, the watch, or the client went): the
+          // decision is dropped like a frame after the close; a client sends an
+          // unanswered decision again after reconnecting (its clientMsgId keeps it once).
+          if (conn.closed) return;
+          if (!exists) {
+            this.logger.info('decision refused: device ended', { id: deviceId, client: conn.id });
+            this.sendError(
+              conn,
+              ERROR_CODES.unauthorized,
+              'this device was ended: nothing was decided (open the printed URL or a pairing link again)',
+              ref,
+              message.requestId,
+            );
+            this.closeDevice(deviceId);
+            return;
+          }
+          this.decide(conn, message);
+        },
+        // The store did not answer: nothing is decided (fail closed); the client may send it again.
+        (error: unknown) => {
+          if (!conn.closed) this.decisionFailed(conn, error, ref, message.requestId);
+        },
+      )
+      .finally(() => {
+        conn.gatedCount -= 1;
+      });
   }
 
   private choiceAttempt(conn: ClientConnection, message: PermissionResponse): ChoiceAttempt {
