@@ -52,8 +52,8 @@ const api: Api = async (server, path, init = {}) => {
   return { status: res.status, body, headers: res.headers };
 };
 
-/** A device's cookie as the browser sends it to `server` (the name carries the port). */
-const cookieFor = (server: RunningServer, secret: string) => ({ cookie: `gatehouse_${server.port}=${secret}`, 'x-gatehouse-client': 'web' });
+/** A device's cookie as the browser sends it to `server` (with a bus, one name for every instance). */
+const cookieFor = (server: RunningServer, secret: string) => ({ cookie: `${server.cookieName}=${secret}`, 'x-gatehouse-client': 'web' });
 
 describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share devices, pairing, push keys, rules and history', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -121,6 +121,20 @@ describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share
     expect(closed.code).toBe(1008);
   });
 
+  it('TEAM-G2: the instances listen on different ports and name the session cookie alike: the cookie A sets, sent as the browser sends it, opens B', async () => {
+    expect(a.port).not.toBe(b.port);
+    const pairing = await api(a, '/api/pairings', { method: 'POST' });
+    const redeemed = await fetch(`${a.baseUrl}/pair/${pairing.body.code}`, { redirect: 'manual' });
+    expect(redeemed.status).toBe(302);
+    // The browser sends back `name=value`, whatever the port (cookies ignore ports).
+    const cookie = (redeemed.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^gatehouse_\w+=.+/);
+    expect(cookie.startsWith(`gatehouse_${a.port}=`)).toBe(false);
+    const onB = await api(b, '/api/devices', { token: null, headers: { cookie, 'x-gatehouse-client': 'web' } });
+    expect(onB.status).toBe(200);
+    expect(onB.body.devices.some((d: { current?: boolean }) => d.current)).toBe(true);
+  });
+
   it('TEAM-S3: both instances hand out one VAPID public key, from the store (no vapid.json in either data directory)', async () => {
     const keyA = await api(a, '/api/push/key');
     const keyB = await api(b, '/api/push/key');
@@ -170,7 +184,10 @@ describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share
   });
   /** A new Bash request on `server` (over HTTP, owner token); its id. */
   const askOn = async (server: RunningServer, command: string) => {
-    const created = await api(server, '/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command }, context: { agent: 'test' } } });
+    const created = await api(server, '/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Bash', input: { command }, context: { agent: 'test' } },
+    });
     expect(created.status).toBe(201);
     return created.body.id as string;
   };
