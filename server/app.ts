@@ -19,7 +19,7 @@ import { permissionRoutes } from './http/permissions.ts';
 import { staticRoutes } from './http/static.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { securityGuard, type SecurityContext } from './security/guard.ts';
+import { cookieNameOf, securityGuard, type SecurityContext } from './security/guard.ts';
 import { HELLO_PATH } from './security/helloProof.ts';
 import { deviceRoutes, recheckDeviceAfterBody } from './security/devices.ts';
 import { helloRoutes } from './security/hello.ts';
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     HELLO_PATH,
     helloRoutes(() => security.agentToken),
   );
-  app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, port: security.port, logger: deps.logger }));
+  app.route('/api/devices', deviceRoutes({ devices, sockets: deps.hub, cookieName: () => cookieNameOf(security), logger: deps.logger }));
   app.route('/api/pairings', pairingApiRoutes({ devices, security, logger: deps.logger }));
   app.route(
     '/',

@@ -391,4 +391,26 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     await live.host.catchUp();
     expect(live.host.unresolvedEvents().map((e) => e.id)).toEqual([outsider.id, liveAgent.id]);
   });
+
+  it("TEAM-15: a restarted instance cancels its own previous run's agent requests at start (its heartbeat still fresh); its HTTP ones and a live instance's stay", async () => {
+    const url = await database();
+    const first = await node(url, { ...deaf, instanceId: 'me' });
+    const other = await node(url, { ...deaf, instanceId: 'other' });
+    // Both alive: fresh heartbeat rows, so nothing here is anybody's orphan by lapse.
+    await first.store.registerInstance('me');
+    await other.store.registerInstance('other');
+    const mine = await made(first.host.create(spec('agent')));
+    const mineOverHttp = await made(first.host.create(spec('http')));
+    const othersAgent = await made(other.host.create(spec('agent')));
+    // The first run dies without a clean stop: its row and fresh heartbeat stay.
+    await first.host.stop();
+    const again = await node(url, { ...deaf, instanceId: 'me' });
+    const home = new InstanceHome({ id: 'me', store: again.store, host: again.host, logger: silentLogger, heartbeatMs: 60_000, lapseMs: 60_000 });
+    cleanups.push(() => home.stop());
+    await home.start();
+    expect(await again.store.getRequest(mine.id)).toMatchObject({ status: 'cancelled', reason: 'server-restart' });
+    expect((await again.store.getRequest(mineOverHttp.id))?.status).toBe('pending');
+    expect((await again.store.getRequest(othersAgent.id))?.status).toBe('pending');
+    expect(again.host.unresolvedEvents().map((e) => e.id)).toEqual([mineOverHttp.id, othersAgent.id]);
+  });
 });

@@ -993,7 +993,7 @@ export class BrokerHost {
     // A request another instance made and this one has not folded yet: catch up first, so
     // that "unknown request" is never the answer to a request the log holds.
     const asked = this.follower && !this.knows(args.requestId) ? this.catchUp().then(() => this.askLive(send)) : this.ask(send);
-    return asked.then(({ answer, replayed }) => {
+    return asked.then(async ({ answer, replayed }) => {
       if (!replayed) {
         if (answer.status === 'accepted') this.metrics?.decisions.inc({ decision: args.decision, via: decisionChannelLabel(args.via) });
         else this.metrics?.decisionRejections.inc({ code: answer.code });
@@ -1007,7 +1007,10 @@ export class BrokerHost {
       });
       const result: DecideResult = { answer, replayed };
       if (answer.status !== 'accepted' || replayed) return result;
-      if (rememberRequest && gate) result.remember = this.applyRemember(gate, rememberRequest);
+      // The rule may be stored asynchronously (PostgreSQL): the answer waits for it, so it
+      // says `created` only for a stored rule. The decision itself is committed and
+      // relayed already; only this caller's answer waits (SPEC.md TEAM-G1).
+      if (rememberRequest && gate) result.remember = await this.applyRemember(gate, rememberRequest);
       this.tellObservers(args);
       return result;
     });
@@ -1032,9 +1035,9 @@ export class BrokerHost {
     }
   }
 
-  private applyRemember(gate: RememberGate, request: RememberRequest): RememberOutcome {
+  private async applyRemember(gate: RememberGate, request: RememberRequest): Promise<RememberOutcome> {
     try {
-      return gate.applyRemember(request);
+      return await gate.applyRemember(request);
     } catch (error) {
       this.logger.error('remember failed', { requestId: request.requestId, error: String(error) });
       return { created: false, reason: 'internal error while making the rule' };

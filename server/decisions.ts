@@ -37,8 +37,10 @@ export type RememberRequest = {
 export type RememberGate = {
   /** Before deciding: an `invalid-message` text when it cannot be honoured (nothing is decided). */
   checkRemember(req: RememberRequest): string | undefined;
-  /** After the decision is committed: the rule made, or why none. */
-  applyRemember(req: RememberRequest): RememberOutcome;
+  /** After the decision is committed: the rule made, or why none. A promise when the rule
+   *  is stored asynchronously: the decision's answer waits for it, so it never says a rule
+   *  is made that is not stored (SPEC.md TEAM-G1). */
+  applyRemember(req: RememberRequest): RememberOutcome | Promise<RememberOutcome>;
 };
 
 /** A decision's `remember` cannot be honoured as asked: nothing was decided. Transports

@@ -4,6 +4,7 @@
  * when a URL or header that carries it is logged by mistake (protocol-v1.md §1: the ready
  * line is the only place the token is printed).
  */
+import { SESSION_COOKIE_NAME_PATTERN } from './security/token.ts';
 
 export type LogNamespace = 'websocket' | 'permissions' | 'http' | 'store' | 'server' | 'push';
 export type LogFields = Record<string, unknown>;
@@ -35,7 +36,7 @@ export function parseDebug(value: string | undefined): (ns: LogNamespace) => boo
 
 const TOKEN_PARAM = /([?&;]token=)[^&\s"']*/gi;
 const BEARER = /(bearer\s+)[^\s"']+/gi;
-const COOKIE = /(gatehouse_\d+=)[^;\s"']+/gi;
+const COOKIE = new RegExp(`(${SESSION_COOKIE_NAME_PATTERN}=)[^;\\s"']+`, 'gi');
 /** A pairing link's code is a one-time credential (server/security/pairing.ts). */
 const PAIR_CODE = /(\/pair\/)[^\s"'?#/]+/gi;
 

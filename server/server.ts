@@ -21,7 +21,7 @@ import { createMetrics } from './metrics.ts';
 import type { Plugin, PluginFactory } from './plugin.ts';
 import { createPushService, type PushOptions, type PushService } from './push/index.ts';
 import { buildAllowList, type AllowList } from './security/allowList.ts';
-import { deviceOf, type SecurityContext } from './security/guard.ts';
+import { cookieNameOf, deviceOf, type SecurityContext } from './security/guard.ts';
 import { AGENT_TOKEN_FILE, loadOrCreateToken } from './security/token.ts';
 import { dataDirWarning } from './store/fileModes.ts';
 import { startDeviceWatch } from './security/deviceWatch.ts';
@@ -63,6 +63,8 @@ export type RunningServer = {
   /** The agent role's token (undefined when auth is off). */
   agentToken: string | undefined;
   epoch: string;
+  /** The session cookie's name (token.ts, sessionCookieName): the port's, or with --bus the cluster's. */
+  cookieName: string;
   host: BrokerHost;
   store: EventStore;
   /** `sqlite` or `postgres` (--store). */
@@ -295,7 +297,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(shared.kind === 'shared' ? { deviceGate: createDeviceGate(devices) } : {}),
   });
   opens.push('the hub', () => hub.dispose());
-  const security: SecurityContext = { auth: config.auth, token, agentToken, devices, port: () => port, allowList: () => allowList };
+  const security: SecurityContext = {
+    auth: config.auth,
+    token,
+    agentToken,
+    devices,
+    port: () => port,
+    // Several instances of one Gatehouse share one cookie name, whatever their ports.
+    ...(bus ? { cluster: host.epoch } : {}),
+    allowList: () => allowList,
+  };
   const upgrader = createUpgrader({ maxPayload: config.maxFrameBytes });
   const app = createApp(
     {
@@ -465,6 +476,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     token,
     agentToken,
     epoch: host.epoch,
+    cookieName: cookieNameOf(security),
     host,
     store,
     storeKind: opened.kind,

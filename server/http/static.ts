@@ -16,7 +16,7 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import { deviceName } from '../store/deviceStore.ts';
 import { setSessionCookie } from '../security/devices.ts';
-import { deviceOfCookie, type SecurityContext } from '../security/guard.ts';
+import { cookieNameOf, deviceOfCookie, type SecurityContext } from '../security/guard.ts';
 import { tokensEqual } from '../security/token.ts';
 
 const TYPES: Record<string, string> = {
@@ -117,7 +117,7 @@ export function staticRoutes(deps: { staticDir: string; security: SecurityContex
         const { device, secret } = await deps.security.devices!.create(deviceName(c.req.header('user-agent')));
         // Said out loud: a device nobody expected is the first sign the owner token leaked.
         deps.logger?.info('new device', { id: device.id, name: device.name });
-        setSessionCookie(c, deps.security.port(), secret);
+        setSessionCookie(c, cookieNameOf(deps.security), secret);
       }
       url.searchParams.delete('token');
       const rest = url.searchParams.toString();

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionCookieName } from '../security/token.ts';
 import { connectClient, startServerProcess, type ServerProcess } from '../testing/index.ts';
 
 const CHROMIUM_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
@@ -60,9 +61,11 @@ describe('devices', () => {
     expect((await server.api('/api/permission-requests', { token: null, headers: web(b) })).status).toBe(200);
     // The value the server derived from the token until now: it must not open anything.
     const derived = createHmac('sha256', server.token!).update('gatehouse-session-v1').digest('base64url');
-    const old = await server.api('/api/permission-requests', { token: null, headers: web(`gatehouse_${server.port}=${derived}`) });
+    const old = await server.api('/api/permission-requests', { token: null, headers: web(`${sessionCookieName({ port: server.port })}=${derived}`) });
     expect(old.status).toBe(401);
-    expect((await server.api('/api/permission-requests', { token: null, headers: web(`gatehouse_${server.port}=${value}x`) })).status).toBe(401);
+    expect((await server.api('/api/permission-requests', { token: null, headers: web(`${sessionCookieName({ port: server.port })}=${value}x`) })).status).toBe(
+      401,
+    );
   });
 
   it('AUTH-3: the agent token or a wrong token on a page makes no device: 401, no cookie', async () => {

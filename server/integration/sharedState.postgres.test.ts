@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import createAgentsPlugin from '../agents/plugin.ts';
 import { testConfig } from '../config.ts';
@@ -51,8 +52,8 @@ const api: Api = async (server, path, init = {}) => {
   return { status: res.status, body, headers: res.headers };
 };
 
-/** A device's cookie as the browser sends it to `server` (the name carries the port). */
-const cookieFor = (server: RunningServer, secret: string) => ({ cookie: `gatehouse_${server.port}=${secret}`, 'x-gatehouse-client': 'web' });
+/** A device's cookie as the browser sends it to `server` (with a bus, one name for every instance). */
+const cookieFor = (server: RunningServer, secret: string) => ({ cookie: `${server.cookieName}=${secret}`, 'x-gatehouse-client': 'web' });
 
 describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share devices, pairing, push keys, rules and history', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -120,6 +121,20 @@ describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share
     expect(closed.code).toBe(1008);
   });
 
+  it('TEAM-G2: the instances listen on different ports and name the session cookie alike: the cookie A sets, sent as the browser sends it, opens B', async () => {
+    expect(a.port).not.toBe(b.port);
+    const pairing = await api(a, '/api/pairings', { method: 'POST' });
+    const redeemed = await fetch(`${a.baseUrl}/pair/${pairing.body.code}`, { redirect: 'manual' });
+    expect(redeemed.status).toBe(302);
+    // The browser sends back `name=value`, whatever the port (cookies ignore ports).
+    const cookie = (redeemed.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^gatehouse_\w+=.+/);
+    expect(cookie.startsWith(`gatehouse_${a.port}=`)).toBe(false);
+    const onB = await api(b, '/api/devices', { token: null, headers: { cookie, 'x-gatehouse-client': 'web' } });
+    expect(onB.status).toBe(200);
+    expect(onB.body.devices.some((d: { current?: boolean }) => d.current)).toBe(true);
+  });
+
   it('TEAM-S3: both instances hand out one VAPID public key, from the store (no vapid.json in either data directory)', async () => {
     const keyA = await api(a, '/api/push/key');
     const keyB = await api(b, '/api/push/key');
@@ -166,5 +181,80 @@ describe.skipIf(!reachable)('TEAM-S: two instances on one PostgreSQL store share
     }
     const page = await api(b, `/api/history?limit=1&before=${second}`);
     expect(page.body.requests.map((r: { id: string }) => r.id)).toEqual([first]);
+  });
+  /** A new Bash request on `server` (over HTTP, owner token); its id. */
+  const askOn = async (server: RunningServer, command: string) => {
+    const created = await api(server, '/api/permission-requests', {
+      method: 'POST',
+      json: { toolName: 'Bash', input: { command }, context: { agent: 'test' } },
+    });
+    expect(created.status).toBe(201);
+    return created.body.id as string;
+  };
+
+  /** A connection of the test's own to the shared database. */
+  const sql = async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    return client;
+  };
+
+  it('TEAM-G1: on PostgreSQL "Always allow" answers `created` only once its rule is stored: while the write waits on a lock the answer waits too', async () => {
+    const id = await askOn(a, 'git log');
+    const locker = await sql();
+    const watcher = await sql();
+    try {
+      // Hold the version row the rule's write updates in its transaction: the write blocks.
+      await locker.query('BEGIN');
+      await locker.query('UPDATE rules_version SET version = version');
+      let answered = false;
+      const decision = api(a, `/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', remember: { scope: 'global' } } }).then(
+        (res) => {
+          answered = true;
+          return res;
+        },
+      );
+      // The write is blocked once a backend of this database waits for the lock.
+      const waiting = async () => {
+        for (;;) {
+          const { rows } = await watcher.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          );
+          if ((rows[0]?.n ?? 0) > 0 || answered) return;
+        }
+      };
+      await waiting();
+      expect(answered, 'the answer came while the rule was not stored').toBe(false);
+      await locker.query('COMMIT');
+      const decided = await decision;
+      expect(decided.status).toBe(200);
+      expect(decided.body.remember).toMatchObject({ created: true, rule: { pattern: 'git log' } });
+      const stored = await watcher.query('SELECT id FROM rules WHERE id = $1 AND revoked_at IS NULL', [decided.body.remember.rule.id]);
+      expect(stored.rowCount).toBe(1);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+      await watcher.end();
+    }
+  });
+
+  it('TEAM-G1: a remembered rule whose write fails is answered `created: false` and is in force on no instance', async () => {
+    const id = await askOn(a, 'git diff');
+    const admin = await sql();
+    try {
+      await admin.query('ALTER TABLE rules ADD CONSTRAINT gh_test_refuse CHECK (false) NOT VALID');
+      const decided = await api(a, `/api/permission-requests/${id}/decision`, { method: 'POST', json: { decision: 'allow', remember: { scope: 'global' } } });
+      // The decision stands; the rule is not made, and the answer says so.
+      expect(decided.status).toBe(200);
+      expect(decided.body.remember).toMatchObject({ created: false, reason: expect.stringContaining('could not be stored') });
+      expect((await api(a, `/api/permission-requests/${id}`)).body).toMatchObject({ status: 'resolved', decision: 'allow' });
+      for (const server of [a, b]) {
+        const listed = await api(server, '/api/rules');
+        expect(listed.body.rules.map((r: { pattern: string }) => r.pattern)).not.toContain('git diff');
+      }
+    } finally {
+      await admin.query('ALTER TABLE rules DROP CONSTRAINT IF EXISTS gh_test_refuse');
+      await admin.end();
+    }
   });
 });

@@ -11,10 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BrokerHost } from '../brokerHost.ts';
 import { requireNats, TEST_NATS_URL } from '../bus/testing/nats.ts';
 import { testConfig } from '../config.ts';
 import { silentLogger } from '../log.ts';
 import { startServer, type RunningServer } from '../server.ts';
+import { openPostgresStore } from '../store/postgresStore.ts';
 import { createTestDatabase, requirePostgres } from '../store/testing/postgres.ts';
 import { connectAndJoin } from '../testing/index.ts';
 
@@ -107,5 +109,45 @@ describe.skipIf(!reachable)('TEAM-16: two servers on one PostgreSQL store and on
     // Each client saw each event once, in seq order.
     const seqs = onB.client.events().map((e) => e.seq);
     expect(seqs).toEqual([...new Set(seqs)].sort((x, y) => x - y));
+  });
+
+  it("TEAM-11: a resume whose `since` is past this instance's head (its client came from an instance ahead) is served after catching up from the store", async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-two-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    // B polls once an hour: it learns of nothing by itself during the test.
+    const b = await startServer(
+      testConfig({ dataDir, store: { kind: 'postgres', url: database.url }, bus: TEST_NATS_URL, envToken: TOKEN, envAgentToken: AGENT_TOKEN }),
+      { logger: silentLogger, cluster: { pollMs: 3_600_000 } },
+    );
+    cleanups.push(() => b.stop());
+    // The instance ahead: it writes the log and announces nothing, so B stays behind.
+    const store = await openPostgresStore({ url: database.url, poolSize: 2 });
+    cleanups.push(() => store.close());
+    const ahead = await BrokerHost.open({ store, logger: silentLogger, follow: { pollMs: 3_600_000, instanceId: 'ahead' }, cancelOrphans: false });
+    cleanups.push(() => ahead.stop());
+    const create = async (command: string) => {
+      const answer = await ahead.create({ toolName: 'Bash', input: { command }, context: {}, timeoutMs: 60_000, origin: 'http' });
+      if (answer.status !== 'created') throw new Error(`expected created, got ${answer.status}`);
+      return answer;
+    };
+    const held = await create('ls');
+    const next = await create('pwd');
+    expect(b.host.head()).toBe(0);
+
+    // Its client held seq 1 on the instance ahead and resumes on B.
+    const url = new URL(`ws://127.0.0.1:${b.port}/ws`);
+    url.searchParams.set('token', TOKEN);
+    url.searchParams.set('since', String(held.seq));
+    url.searchParams.set('epoch', b.epoch);
+    const resumed = await connectAndJoin(url.toString());
+    cleanups.push(() => resumed.client.terminate());
+    expect(resumed.welcome).toMatchObject({ resumed: true, epoch: b.epoch, seq: next.seq });
+    const event = await resumed.client.waitFor((f) => f.type === 'permission-request' && f.id === next.id);
+    expect(event.seq).toBe(next.seq);
+    // What it held is not sent again, and nothing after it is missing.
+    expect(resumed.client.events().map((e) => e.seq)).toEqual([next.seq]);
+    expect(b.host.head()).toBe(next.seq);
   });
 });

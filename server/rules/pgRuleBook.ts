@@ -7,7 +7,8 @@
  * from its next request on.
  *
  * `add` answers from memory and writes behind, in order (a revoke waits for the writes
- * before it): the rule is in this instance's gate at once and durable at `settled()`.
+ * before it): the rule is in this instance's gate at once and durable at `stored(rule)`,
+ * which "Always allow" awaits before its answer says the rule is made (SPEC.md TEAM-G1).
  * Two instances remembering the same rule at once make one row (a partial UNIQUE index
  * over the active rules); the loser's memory takes the winner's row at its next reload.
  */
@@ -23,6 +24,8 @@ export class PgRuleBook implements RuleBook {
   private unsaved: Rule[] = [];
   private version = -1;
   private writes: Promise<void> = Promise.resolve();
+  /** Each write not settled yet, by rule id: what `stored(rule)` answers. */
+  private readonly inFlight = new Map<string, Promise<Rule>>();
   private failure: Error | undefined;
 
   private constructor(private readonly pool: pg.Pool) {}
@@ -47,22 +50,46 @@ export class PgRuleBook implements RuleBook {
     const made: Rule = { ...rule, id: `rule-${randomUUID().slice(0, 8)}` };
     this.active = [...this.active, made];
     this.unsaved.push(made);
-    this.writes = this.writes.then(async () => {
-      try {
-        await this.insert(made);
-      } catch (error) {
-        this.failure ??= error as Error;
-        this.active = this.active.filter((r) => r !== made);
-      } finally {
+    const done = this.writes
+      .then(() => this.insert(made))
+      .then(
+        (kept) => {
+          // Another instance stored the same rule first: its row is the rule.
+          if (kept !== made) this.active = this.active.map((r) => (r === made ? kept : r));
+          return kept;
+        },
+        (error: unknown) => {
+          this.failure ??= error as Error;
+          this.active = this.active.filter((r) => r !== made);
+          throw error;
+        },
+      )
+      .finally(() => {
         this.unsaved = this.unsaved.filter((r) => r !== made);
-      }
-    });
+        this.inFlight.delete(made.id);
+      });
+    this.inFlight.set(made.id, done);
+    // The chain keeps the writes in order; a failure is reported by stored() and settled().
+    this.writes = done.then(
+      () => {},
+      () => {},
+    );
     return made;
   }
 
-  private async insert(rule: Rule): Promise<void> {
-    await inTransaction(this.pool, async (client) => {
-      await client.query(
+  async stored(rule: Rule): Promise<Rule> {
+    const pending = this.inFlight.get(rule.id);
+    if (pending) return pending;
+    // Settled already: stored when it (or the equal row that won) is active.
+    const kept = this.active.find((r) => r.id === rule.id) ?? this.active.find((r) => sameRule(r, rule));
+    if (!kept) throw new Error(`the rule ${rule.id} is not stored`);
+    return kept;
+  }
+
+  /** The rule as stored: `rule`, or the equal active row another instance stored first. */
+  private async insert(rule: Rule): Promise<Rule> {
+    return inTransaction(this.pool, async (client) => {
+      const inserted = await client.query(
         `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tool_name, pattern, kind, decision, scope, COALESCE(scope_value, '')) WHERE revoked_at IS NULL DO NOTHING`,
@@ -79,7 +106,18 @@ export class PgRuleBook implements RuleBook {
           rule.sourceRequestId ?? null,
         ],
       );
+      if ((inserted.rowCount ?? 0) === 0) {
+        const winner = (
+          await client.query<RuleRow>(
+            `SELECT * FROM rules WHERE revoked_at IS NULL AND tool_name = $1 AND pattern = $2 AND kind = $3 AND decision = $4 AND scope = $5 AND COALESCE(scope_value, '') = $6`,
+            [rule.toolName, rule.pattern, rule.kind, rule.decision, rule.scope, rule.scopeValue ?? ''],
+          )
+        ).rows[0];
+        if (!winner) throw new Error('the rule was not stored (an equal rule was being revoked)');
+        return toRule(winner);
+      }
       await client.query('UPDATE rules_version SET version = version + 1');
+      return rule;
     });
   }
 

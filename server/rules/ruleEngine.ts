@@ -194,17 +194,19 @@ export class RuleEngine implements RememberGate {
     return undefined;
   }
 
-  /** After the decision is committed: make the one rule, then let it resolve what it covers. */
-  applyRemember(req: RememberRequest): RememberOutcome {
+  /** After the decision is committed: make the one rule, and once it is stored let it
+   *  resolve what it covers. The answer says `created` only for a stored rule (a shared
+   *  store writes behind its memory, pgRuleBook.ts; SPEC.md TEAM-G1). */
+  async applyRemember(req: RememberRequest): Promise<RememberOutcome> {
     try {
-      return this.apply(req);
+      return await this.apply(req);
     } catch (error) {
       this.deps.logger.error('remember failed', { requestId: req.requestId, error: String(error) });
       return { created: false, reason: 'no rule was made: internal error' };
     }
   }
 
-  private apply(req: RememberRequest): RememberOutcome {
+  private async apply(req: RememberRequest): Promise<RememberOutcome> {
     const facts = this.factsFor(req);
     this.checkedFacts.delete(req.requestId);
     if (!facts) return { created: false, reason: 'the request is no longer known' };
@@ -218,7 +220,7 @@ export class RuleEngine implements RememberGate {
       this.deps.logger.debug('permissions', 'no rule remembered', { requestId: req.requestId, reason });
       return { created: false, reason: `no rule was made: ${reason}` };
     }
-    const rule = this.deps.rules.add({
+    const added = this.deps.rules.add({
       toolName: facts.toolName,
       pattern: choice.pattern,
       kind: choice.kind,
@@ -229,8 +231,14 @@ export class RuleEngine implements RememberGate {
       createdBy: req.decidedBy,
       sourceRequestId: req.requestId,
     });
-    // A shared store writes the rule behind this answer (pgRuleBook.ts): a failure is said out loud.
-    this.deps.rules.settled().catch((error: unknown) => this.deps.logger.error('a remembered rule was not stored', { rule: rule.id, error: String(error) }));
+    let rule: Rule;
+    try {
+      rule = await this.deps.rules.stored(added);
+    } catch (error) {
+      // The decision stands; the human is told there is no rule (nothing stored, none in force).
+      this.deps.logger.error('a remembered rule was not stored', { rule: added.id, requestId: req.requestId, error: String(error) });
+      return { created: false, reason: 'no rule was made: it could not be stored' };
+    }
     this.resolveCovered();
     return {
       created: true,
@@ -301,7 +309,7 @@ export class RuleEngine implements RememberGate {
       if (scope !== 'global' && !scopeValue) return errorResponseRaw(400, ERROR_CODES.invalidMessage, `scopeValue: required for scope ${scope}`);
       const kind = this.kindForCreate(parsed.value);
       if (!kind.ok) return errorResponseRaw(400, ERROR_CODES.invalidMessage, kind.error);
-      const rule = this.deps.rules.add({
+      const added = this.deps.rules.add({
         toolName: parsed.value.toolName,
         // a path glob is stored on real folders, resolved now and never again (pathRules.ts, realGlob)
         pattern: kind.kind === 'path-glob' ? realGlob(parsed.value.pattern) : parsed.value.pattern,
@@ -313,7 +321,7 @@ export class RuleEngine implements RememberGate {
         createdBy: decidedByWire.http,
       });
       // Answered once stored (a shared store writes behind the gate's memory).
-      await this.deps.rules.settled();
+      const rule = await this.deps.rules.stored(added);
       this.resolveCovered();
       return c.json<RuleView>(rule, 201);
     });

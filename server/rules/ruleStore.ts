@@ -7,7 +7,7 @@
  * `RuleBook` is what the rule engine needs of any rule store: the active rules from
  * memory (every new request is matched against them, and the remember gate runs inside
  * the decision's synchronous step), writes that are visible to this instance's gate at
- * once and durable by `settled()`, and `refresh()` to see other instances' changes. This
+ * once and durable by `stored(rule)` / `settled()`, and `refresh()` to see other instances' changes. This
  * file's `RuleStore` is the SQLite one (durable at return, one instance: refresh is a
  * no-op); `pgRuleBook.ts` is the shared one (contract-2 §6, SPEC.md TEAM-S4).
  */
@@ -49,8 +49,12 @@ export interface RuleBook {
   list(): Rule[];
   get(id: string): Rule | undefined;
   /** The rule, or the equal active one that already exists. At once in `list()`; durable
-   *  when `settled()` resolves. */
+   *  when `stored(rule)` (or `settled()`) resolves. */
   add(rule: NewRule): Rule;
+  /** Resolves with the rule as stored once `add`'s write of it is durable: the equal rule
+   *  another instance stored first when it won; rejects when the write failed (the rule is
+   *  then gone from `list()`). What "Always allow" waits for before it says the rule is made. */
+  stored(rule: Rule): Promise<Rule>;
   /** False when there is no such active rule. */
   revoke(id: string, at: number): Promise<boolean>;
   /** See the changes other instances made (reads the store when they moved). */
@@ -155,6 +159,11 @@ export class RuleStore implements RuleBook {
 
   /** One instance writes this database: nothing changes behind its back. */
   async refresh(): Promise<void> {}
+
+  /** SQLite writes at once: `add` returned once stored. */
+  async stored(rule: Rule): Promise<Rule> {
+    return rule;
+  }
 
   /** SQLite writes at once. */
   async settled(): Promise<void> {}

@@ -11,6 +11,7 @@ import { createMetrics } from '../metrics.ts';
 import { SqliteDeviceStore } from '../store/deviceStore.ts';
 import { SqliteEventStore } from '../store/sqliteStore.ts';
 import { buildAllowList } from './allowList.ts';
+import { sessionCookieName } from './token.ts';
 
 const OWNER = 'owner-token-0123456789abcdef';
 
@@ -43,7 +44,7 @@ async function build() {
       ...(init.body !== undefined ? { body: init.body, duplex: 'half' } : {}),
     } as RequestInit);
   const { device, secret } = await devices.create('Chrome on Linux');
-  const asDevice = { cookie: `gatehouse_3000=${secret}`, 'x-gatehouse-client': 'web' };
+  const asDevice = { cookie: `${sessionCookieName({ port: 3000 })}=${secret}`, 'x-gatehouse-client': 'web' };
   const asOwner = { authorization: `Bearer ${OWNER}` };
   return { request, devices, device, asDevice, asOwner };
 }

@@ -13,18 +13,17 @@ import { errorResponse } from '../http/errors.ts';
 import type { Logger } from '../log.ts';
 import type { DeviceStore } from '../store/deviceStore.ts';
 import { deviceOf } from './guard.ts';
-import { sessionCookieName } from './token.ts';
 
 /** The longest a browser keeps a cookie (Chrome caps Max-Age at 400 days); a device
  *  lasts until it is ended, the server decides. */
 export const SESSION_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
 
 /** Hands a new device's secret to its browser: HttpOnly (no script reads it), SameSite=Strict,
- *  named with the port (cookies ignore ports: two servers on one host do not collide). */
-export function setSessionCookie(c: Context, port: number, secret: string): void {
+ *  named by `cookieNameOf` (the port, or the cluster's epoch: token.ts, sessionCookieName). */
+export function setSessionCookie(c: Context, name: string, secret: string): void {
   // Over TLS (--tls-cert) the cookie is also Secure: it never crosses plain HTTP.
   const secure = new URL(c.req.url).protocol === 'https:';
-  setCookie(c, sessionCookieName(port), secret, {
+  setCookie(c, name, secret, {
     httpOnly: true,
     sameSite: 'Strict',
     path: '/',
@@ -60,7 +59,7 @@ export function recheckDeviceAfterBody(devices: Pick<DeviceStore, 'get'>): Middl
   };
 }
 
-export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets | undefined; port(): number; logger: Logger }): Hono {
+export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSockets | undefined; cookieName(): string; logger: Logger }): Hono {
   const app = new Hono();
 
   app.get('/', async (c) => {
@@ -83,7 +82,7 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
     const closed = deps.sockets?.closeDevice(id) ?? 0;
     deps.logger.info('device ended', { id, sockets: closed });
     // The caller ended itself: its browser drops the cookie that opens nothing any more.
-    if (deviceOf(c)?.id === id) deleteCookie(c, sessionCookieName(deps.port()), { path: '/', httpOnly: true, sameSite: 'Strict' });
+    if (deviceOf(c)?.id === id) deleteCookie(c, deps.cookieName(), { path: '/', httpOnly: true, sameSite: 'Strict' });
     return c.json<RevokedAnswer>({ id, revoked: true });
   });
 

@@ -38,8 +38,16 @@ export type SecurityContext = {
   devices?: DeviceStore;
   /** The real port, once listening. */
   port(): number;
+  /** With several instances (--bus): the shared store's epoch, which names the session
+   *  cookie instead of the port (sessionCookieName). */
+  cluster?: string;
   allowList(): AllowList;
 };
+
+/** This server's session cookie name (token.ts, sessionCookieName). */
+export function cookieNameOf(sec: SecurityContext): string {
+  return sessionCookieName({ port: sec.port(), cluster: sec.cluster });
+}
 
 export function isUpgrade(c: Context): boolean {
   return headerOf(c, 'upgrade')?.toLowerCase() === 'websocket';
@@ -83,7 +91,7 @@ export async function roleOf(c: Context, sec: SecurityContext): Promise<Role | u
 
 /** The device whose session this request's cookie carries, if any is still valid. */
 export async function deviceOfCookie(c: Context, sec: SecurityContext): Promise<Device | undefined> {
-  const cookie = getCookie(c, sessionCookieName(sec.port()));
+  const cookie = getCookie(c, cookieNameOf(sec));
   return cookie === undefined ? undefined : sec.devices?.lookup(cookie);
 }
 

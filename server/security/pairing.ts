@@ -14,7 +14,7 @@ import { deviceName, type DeviceStore } from '../store/deviceStore.ts';
 import { PAGE_HEADERS } from '../http/static.ts';
 import type { AllowList } from './allowList.ts';
 import { setSessionCookie, type DeviceSockets } from './devices.ts';
-import { deviceOfCookie, type SecurityContext } from './guard.ts';
+import { cookieNameOf, deviceOfCookie, type SecurityContext } from './guard.ts';
 
 export const PAIR_PATH = '/pair';
 
@@ -59,7 +59,7 @@ export function pairingPageRoutes(deps: { devices: DeviceStore; security: Securi
     // nothing could use that device again.
     const earlier = await deviceOfCookie(c, deps.security);
     if (earlier && (await deps.devices.revoke(earlier.id))) deps.sockets?.closeDevice(earlier.id);
-    setSessionCookie(c, deps.security.port(), made.secret);
+    setSessionCookie(c, cookieNameOf(deps.security), made.secret);
     deps.logger.info('new device', { id: made.device.id, name: made.device.name, via: 'pairing' });
     c.header('cache-control', 'no-store');
     return c.redirect('/', 302);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redact } from '../log.ts';
 import { buildAllowList, isHostAllowed, isOriginAllowed } from './allowList.ts';
-import { loadOrCreateToken, tokensEqual } from './token.ts';
+import { loadOrCreateToken, sessionCookieName, tokensEqual } from './token.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -36,6 +36,17 @@ describe('token', () => {
     expect(readFileSync(join(dir, 'token'), 'utf8')).toBe('short');
   });
 
+  it('TEAM-G2: the session cookie is named by the port alone, or with a bus by the cluster (one name on every port, another for another store)', () => {
+    expect(sessionCookieName({ port: 3000 })).toBe('gatehouse_3000');
+    expect(sessionCookieName({ port: 3001 })).not.toBe(sessionCookieName({ port: 3000 }));
+    const epoch = '0123456789abcdef';
+    expect(sessionCookieName({ port: 3001, cluster: epoch })).toBe(sessionCookieName({ port: 3002, cluster: epoch }));
+    expect(sessionCookieName({ port: 3001, cluster: epoch })).not.toBe(sessionCookieName({ port: 3001, cluster: 'fedcba9876543210' }));
+    expect(sessionCookieName({ port: 3001, cluster: epoch })).not.toBe(sessionCookieName({ port: 3001 }));
+    // Any epoch gives a name of cookie token characters (RFC 6265).
+    expect(sessionCookieName({ port: 1, cluster: 'a test; epoch=1' })).toMatch(/^gatehouse_e[0-9a-f]{16}$/);
+  });
+
   it('SEC-7: comparison is by equal-length digests (any lengths)', () => {
     expect(tokensEqual('secret-token', 'secret-token')).toBe(true);
     expect(tokensEqual('secret-token', 'secret-tokem')).toBe(false);
@@ -45,10 +56,12 @@ describe('token', () => {
 
   it('SEC-8: log lines redact token parameters, bearer headers, session cookies and known secrets', () => {
     const secret = 'SuperSecretToken123';
-    const line = `GET /ws?since=1&token=${secret} authorization: Bearer ${secret} cookie: gatehouse_3000=abc; other ${secret}`;
+    const line = `GET /ws?since=1&token=${secret} authorization: Bearer ${secret} cookie: gatehouse_3000=abc; gatehouse_e0123456789abcdef=def; other ${secret}`;
     const out = redact(line, [secret]);
     expect(out).not.toContain(secret);
     expect(out).not.toContain('gatehouse_3000=abc');
+    // A cluster's cookie too (TEAM-G2).
+    expect(out).not.toContain('=def');
     expect(out).toContain('since=1');
   });
 });

@@ -63,8 +63,19 @@ export function tokensEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-/** The cookie's name carries the port: two servers on one host do not collide
- *  (cookies ignore ports). */
-export function sessionCookieName(port: number): string {
-  return `gatehouse_${port}`;
+/** Every name sessionCookieName gives (a regular expression's source): the log redacts
+ *  these cookies' values (log.ts). */
+export const SESSION_COOKIE_NAME_PATTERN = 'gatehouse_(?:\\d+|e[0-9A-Za-z]+)';
+
+/** The session cookie's name, its one definition. Browsers ignore ports when they send
+ *  cookies, so the name keeps two Gatehouses on one host apart. One instance: the name
+ *  carries its port (`gatehouse_<port>`). Several instances of one Gatehouse (`--bus`,
+ *  docs/cluster.md): it carries the shared store's epoch instead (`gatehouse_e<epoch>`),
+ *  so every instance behind one proxy reads the same cookie whatever port it listens on,
+ *  and a Gatehouse on another database (another epoch) uses another name. */
+export function sessionCookieName(of: { port: number; cluster?: string | undefined }): string {
+  if (of.cluster === undefined) return `gatehouse_${of.port}`;
+  // An epoch is 16 hex digits; anything else (a test's fixed epoch) is hashed into a cookie-safe name.
+  const id = /^[A-Za-z0-9]{1,32}$/.test(of.cluster) ? of.cluster : createHash('sha256').update(of.cluster, 'utf8').digest('hex').slice(0, 16);
+  return `gatehouse_e${id}`;
 }

@@ -175,12 +175,16 @@ export function runSharedStateContract(name: string, factory: SharedFactory): vo
 
     it('TEAM-S4: the same rule remembered on two instances at the same moment is one stored rule', async () => {
       const { a, b } = await start();
-      a.rules.add(rule('ls', { createdBy: 'a' }));
-      b.rules.add(rule('ls', { createdBy: 'b' }));
+      const onA = a.rules.add(rule('ls', { createdBy: 'a' }));
+      const onB = b.rules.add(rule('ls', { createdBy: 'b' }));
+      // What "Always allow" answers with (TEAM-G1): both name the one stored rule.
+      const [storedA, storedB] = await Promise.all([a.rules.stored(onA), b.rules.stored(onB)]);
+      expect(storedB.id).toBe(storedA.id);
       await Promise.all([a.rules.settled(), b.rules.settled()]);
       await Promise.all([a.rules.refresh(), b.rules.refresh()]);
       expect(a.rules.list()).toHaveLength(1);
       expect(b.rules.list()).toEqual(a.rules.list());
+      expect(a.rules.list()[0]?.id).toBe(storedA.id);
     });
   });
 }
