@@ -34,8 +34,25 @@ export function benchRequest(createdAt: number, n: number) {
   };
 }
 
+/** Which of `clients` clients decides request (or agent) `n` in the cluster scenario:
+ *  the next one. Client k is on instance k % instances and agent n on n % instances, so
+ *  with `clients` a multiple of the instance count, a request created on one instance is
+ *  decided on the next (another instance, when there are several). */
+export function deciderFor(n: number, clients: number): number {
+  return (n + 1) % clients;
+}
+
 /** Long enough that nothing times out during a run; every system arms a timer with it. */
 export const BENCH_TIMEOUT_MS = 600_000;
+
+// ---- the table's formats ----
+
+export const perSec = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')}/s` : '—');
+export const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(0)) + ' ms' : '—');
+export const us = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')} µs` : '—');
+export const kib = (v: number) => (Number.isFinite(v) ? `${(v / 1024).toFixed(2)} KiB` : '—');
+export const coresFmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} cores` : '—');
+export const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -12,6 +12,10 @@
  *   options: --rounds N  --systems raw-ws,socket.io,gatehouse  --no-http  --json FILE
  *            --core (adds gatehouse-core: Gatehouse without its agents plugin)
  *            --only load,http,rate,fanout,storm,memory,restart   BENCH_CPU_PROF=DIR
+ *            --only cluster (or adding cluster to the list): one and three instances on
+ *              PostgreSQL + NATS beside one on SQLite (bench/cluster.ts; not in the
+ *              default run: it needs the machine's PostgreSQL and NATS);
+ *              --deployments sqlite-1,pg-1,pg-3 picks its columns
  *            BENCH_PROFILE_DIR=DIR (the server's CPU profile of each measured round-trip section)
  *            BENCH_VERBOSE=1 (children's output on stderr)
  */
@@ -22,7 +26,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_SYSTEMS, dist, isSystemName, median, now, type Dist, type SystemName } from './common.ts';
+import { clusterTable, DEPLOYMENTS, runClusterBench, type ClusterConfig, type ClusterRound, type DeploymentName } from './cluster.ts';
+import { checkLoop, decisionToAgent, settleClients, type Collected, type LoadResult } from './checks.ts';
+import { coresFmt, DEFAULT_SYSTEMS, isSystemName, kib, median, ms, now, perSec, ratio, us, type Dist, type SystemName } from './common.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -54,6 +60,8 @@ export type BenchConfig = {
   /** HTTP agents: `load200`/`load1` on keep-alive connections; `close200` with one
    *  connection per call (as a hook process makes it), 200 in flight. */
   http: { load200: number; load1: number; close200: number } | null;
+  /** `--only cluster` (bench/cluster.ts). */
+  cluster: ClusterConfig;
 };
 
 const FULL: BenchConfig = {
@@ -67,6 +75,7 @@ const FULL: BenchConfig = {
   storm: { clients: 200, unresolved: 100 },
   memory: 10_000,
   http: { load200: 10_000, load1: 1000, close200: 4000 },
+  cluster: { warmup: 1000, load200: 6000, fanout: { clients: 200, perSec: 50, count: 200 }, failover: { clients: 200, held: 20 } },
 };
 const QUICK: BenchConfig = {
   rounds: 1,
@@ -79,6 +88,7 @@ const QUICK: BenchConfig = {
   storm: { clients: 200, unresolved: 100 },
   memory: 10_000,
   http: { load200: 2000, load1: 200, close200: 600 },
+  cluster: { warmup: 600, load200: 2000, fanout: { clients: 200, perSec: 50, count: 40 }, failover: { clients: 200, held: 10 } },
 };
 /** Every scenario with the least work that still runs its code: for changing the bench. */
 const SMOKE: BenchConfig = {
@@ -92,6 +102,7 @@ const SMOKE: BenchConfig = {
   storm: { clients: 200, unresolved: 20 },
   memory: 300,
   http: { load200: 400, load1: 20, close200: 200 },
+  cluster: { warmup: 200, load200: 400, fanout: { clients: 200, perSec: 50, count: 10 }, failover: { clients: 30, held: 3 } },
 };
 
 const config: BenchConfig = { ...(smoke ? SMOKE : quick ? QUICK : FULL) };
@@ -102,49 +113,18 @@ const systems: SystemName[] = [...new Set([...(option('--systems')?.split(',') ?
 );
 const jsonOut = option('--json');
 const SCENARIOS = ['load', 'http', 'rate', 'fanout', 'storm', 'memory', 'restart'] as const;
-/** `--only load,memory`: run only these scenarios (for profiling; the table shows what ran). */
-const only = new Set(option('--only')?.split(',') ?? SCENARIOS);
+/** `--only load,memory`: run only these scenarios (for profiling; the table shows what ran).
+ *  `cluster` is only run when named. */
+const only = new Set<string>(option('--only')?.split(',') ?? SCENARIOS);
 const runs = (s: (typeof SCENARIOS)[number]) => only.has(s);
+const systemsRun = SCENARIOS.some(runs);
 
 // ---- measurements -------------------------------------------------------------------
 
-type LoadResult = { elapsedMs: number; cpu?: number; count: number; issued: number; doubleLearned: number; learned: [string, number][]; failures?: string[] };
 type Usage = { cpuUs: number; at: number };
-type Collected = { cpu: number; receipt: Dist; allClients: Dist; incomplete: number; duplicates: number; problems: string[]; decided: [string, number][] };
 
 /** Metrics of one system in one round; `checks` lists every broken expectation. */
 type RoundResult = { metrics: Record<string, number>; checks: string[] };
-
-/** decision -> agent: when the agent learned each outcome minus when the client sent it. */
-function decisionToAgent(load: LoadResult, collected: Collected): Dist {
-  const decided = new Map(collected.decided);
-  const values: number[] = [];
-  for (const [id, learnedAt] of load.learned) {
-    const t = decided.get(id);
-    if (t !== undefined) values.push(learnedAt - t);
-  }
-  return dist(values);
-}
-
-/** After an open loop, the agents may have learned every outcome while the client
- *  process is still reading its sockets: wait (bounded) until every client holds every
- *  request; what is still missing after that counts as lost in `checkLoop`. */
-async function settleClients(client: Child, count: number): Promise<void> {
-  await client.call('waitReceived', { count, all: true, timeoutMs: 20_000 }).catch(() => {});
-}
-
-/** The exactly-once expectations of a closed or open loop. */
-function checkLoop(what: string, load: LoadResult, collected: Collected, expected: number, checks: string[]) {
-  if (load.count !== expected) checks.push(`${what}: the agents learned ${load.count} outcomes, expected ${expected}`);
-  if (load.doubleLearned) checks.push(`${what}: ${load.doubleLearned} outcomes learned twice`);
-  if (collected.duplicates) checks.push(`${what}: ${collected.duplicates} requests delivered twice to one client`);
-  if (collected.decided.length !== expected) checks.push(`${what}: ${collected.decided.length} decisions sent, expected ${expected}`);
-  if (collected.incomplete) checks.push(`${what}: ${collected.incomplete} requests did not reach every client`);
-  for (const p of collected.problems.slice(0, 3)) checks.push(`${what}: ${p}`);
-  for (const f of load.failures?.slice(0, 3) ?? []) checks.push(`${what}: ${f}`);
-  const negative = collected.receipt.min < -0.2;
-  if (negative) checks.push(`${what}: negative latency ${collected.receipt.min.toFixed(3)} ms (clock skew between processes)`);
-}
 
 /** Runs one measured section; with BENCH_PROFILE_DIR the server process profiles it
  *  (DIR/<system>-r<round>-<name>.cpuprofile). */
@@ -446,13 +426,6 @@ type Row = {
   target?: { text: string; met: (medians: Medians) => boolean | undefined };
 };
 
-const perSec = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')}/s` : '—');
-const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(0)) + ' ms' : '—');
-const us = (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')} µs` : '—');
-const kib = (v: number) => (Number.isFinite(v) ? `${(v / 1024).toFixed(2)} KiB` : '—');
-const coresFmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} cores` : '—');
-const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
-
 const value = (m: Medians, column: Column, key: string) => {
   const v = m[column]?.[key];
   return v === undefined || !Number.isFinite(v) ? undefined : v;
@@ -654,7 +627,7 @@ function roundRatios(results: Partial<Record<SystemName, Record<string, number>>
 
 async function main() {
   // Every loop is bounded; this bounds the whole run too (children exit when we do).
-  const limitMin = Number(process.env.BENCH_MAX_MINUTES) || (quick ? 6 : 20 + 10 * config.rounds);
+  const limitMin = Number(process.env.BENCH_MAX_MINUTES) || (quick ? 6 : 20 + 10 * config.rounds) + (only.has('cluster') ? 3 * config.rounds : 0);
   setTimeout(() => {
     console.error(`bench: stopped after ${limitMin} minutes (BENCH_MAX_MINUTES)`);
     activeCli?.kill('SIGKILL');
@@ -664,16 +637,17 @@ async function main() {
   const loadBefore = loadavg();
   const started = Date.now();
   // The restart is measured as shipped: `bin/gatehouse serve` from its bundle (CORE-F1).
-  if (systems.includes('gatehouse') && runs('restart') && !isBundleFresh('serve')) {
+  if (((systems.includes('gatehouse') && runs('restart')) || only.has('cluster')) && !isBundleFresh('serve')) {
     console.log('dist-cli/serve.mjs is stale: building it (scripts/build-cli.js).');
     await buildCommands(['serve']);
   }
-  console.log(`Gatehouse benchmarks (${smoke ? 'smoke' : quick ? 'quick' : 'full'}): ${config.rounds} round(s) of ${systems.join(', ')}`);
+  const what = [...(systemsRun ? systems : []), ...(only.has('cluster') ? ['one and three instances (sqlite-1, pg-1, pg-3)'] : [])];
+  console.log(`Gatehouse benchmarks (${smoke ? 'smoke' : quick ? 'quick' : 'full'}): ${config.rounds} round(s) of ${what.join(', ')}`);
   console.log(`machine: ${cpus().length} cores, ${cpuModel}, node ${process.version}; load average before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
 
   const perRound: Record<SystemName, Record<string, number>[]> = { 'raw-ws': [], 'socket.io': [], gatehouse: [], 'gatehouse-core': [] };
   const allChecks: string[] = [];
-  for (let round = 1; round <= config.rounds; round++) {
+  for (let round = 1; systemsRun && round <= config.rounds; round++) {
     // Rotate the order each round, so that no system always runs first (or last).
     const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]).filter((s): s is SystemName => s !== undefined);
     const results: Partial<Record<SystemName, Record<string, number>>> = {};
@@ -721,13 +695,25 @@ async function main() {
   const columns = (['raw-ws', 'socket.io', 'gatehouse', 'gatehouse-http', 'gatehouse-http-close', 'gatehouse-core'] as Column[]).filter((c) =>
     VARIANT_KEYS[c] ? hasHttp : medians[sourceOf(c)],
   );
+  let cluster: { perRound: ClusterRound[]; medians: ClusterRound } | undefined;
+  if (only.has('cluster')) {
+    const deployments = option('--deployments')
+      ?.split(',')
+      .filter((d): d is DeploymentName => (DEPLOYMENTS as readonly string[]).includes(d));
+    const result = await runClusterBench(config.cluster, config.rounds, deployments);
+    cluster = { perRound: result.perRound, medians: result.medians };
+    allChecks.push(...result.checks);
+  }
   const loadAfter = loadavg();
 
   console.log(
     `\nMedians over ${config.rounds} round(s), ${((Date.now() - started) / 1000).toFixed(0)} s in all; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
-  console.log(table(medians, columns));
-  console.log(`\nTargets (ratios taken within each round, then the median):\n${targetLines(medians).join('\n')}`);
+  if (systemsRun) {
+    console.log(table(medians, columns));
+    console.log(`\nTargets (ratios taken within each round, then the median):\n${targetLines(medians).join('\n')}`);
+  }
+  if (cluster) console.log(`\nOne and three instances:\n\n${clusterTable(cluster.medians)}`);
   if (allChecks.length) {
     console.log(`\n${allChecks.length} check(s) failed:`);
     for (const c of allChecks.slice(0, 30)) console.log(`- ${c}`);
@@ -737,7 +723,7 @@ async function main() {
   if (jsonOut) {
     writeFileSync(
       jsonOut,
-      JSON.stringify({ config, quick, smoke, cpuModel, node: process.version, loadBefore, loadAfter, perRound, medians, checks: allChecks }, null, 2),
+      JSON.stringify({ config, quick, smoke, cpuModel, node: process.version, loadBefore, loadAfter, perRound, medians, cluster, checks: allChecks }, null, 2),
     );
     console.log(`\nper-round figures: ${jsonOut}`);
   }

@@ -3,7 +3,10 @@
  * system under test, in a process of its own, and measures what a browser would see.
  * Every client acks every request; the first `deciders` clients also decide it. The
  * runner drives it over IPC: `connect`, `reset`, `collect`, `waitReceived`, `storm`,
- * `snapshotAt` (restart), `closeAll`.
+ * `snapshotAt` (restart), `closeAll`; for several instances (bench/cluster.ts) `connect`
+ * takes `ports` (client i on ports[i % n]) and `tagged` (client i decides the requests
+ * whose `input.decider` is i), and `failoverMark` / `failoverReport` time the resume of
+ * the clients of an instance that was killed.
  */
 import { dist, isSystemName, now, num, serveIpc, waitFor, type SystemName } from '../common.ts';
 import type { BenchClient, ClientEvents, ConnectClient, ConnectOptions } from './types.ts';
@@ -31,11 +34,27 @@ if (!isSystemName(systemArg)) {
 }
 const connect = await connector(systemArg);
 
-type Slot = { client: BenchClient; ready: boolean; seen: Set<string>; snapshotSize: number; readyAt: number };
+type Slot = {
+  client: BenchClient;
+  ready: boolean;
+  seen: Set<string>;
+  snapshotSize: number;
+  readyAt: number;
+  /** Gatehouse: the port of its last welcome, the seq it holds, and since `failoverMark`
+   *  its welcomes and when it first held each seq. */
+  port: number;
+  seq: number;
+  welcomes: number[];
+  seqAt: [number, number][];
+};
 
 let slots: Slot[] = [];
 let options: ConnectOptions = { port: 0 };
+let ports: number[] = [];
 let deciders = 0;
+/** Client i decides the requests tagged `decider: i` (instead of the first `deciders`). */
+let tagged = false;
+let failoverMarked = false;
 // What the current measurement recorded.
 let latencies: number[] = [];
 let perRequest = new Map<string, { n: number; max: number }>();
@@ -46,9 +65,20 @@ let cpuSince = process.cpuUsage();
 let cpuAt = now();
 
 function open(index: number): Slot {
-  const slot: Slot = { client: undefined as unknown as BenchClient, ready: false, seen: new Set(), snapshotSize: -1, readyAt: 0 };
+  const port = ports.length ? (ports[index % ports.length] ?? options.port) : options.port;
+  const slot: Slot = {
+    client: undefined as unknown as BenchClient,
+    ready: false,
+    seen: new Set(),
+    snapshotSize: -1,
+    readyAt: 0,
+    port,
+    seq: 0,
+    welcomes: [],
+    seqAt: [],
+  };
   const events: ClientEvents = {
-    onRequest(id, createdAt) {
+    onRequest(id, createdAt, decider) {
       const t = now();
       if (slot.seen.has(id)) duplicates++;
       slot.seen.add(id);
@@ -61,7 +91,7 @@ function open(index: number): Slot {
           if (lat > r.max) r.max = lat;
         } else perRequest.set(id, { n: 1, max: lat });
       }
-      if (index < deciders) {
+      if (tagged ? decider === index : index < deciders) {
         decidedAt.set(id, now());
         slot.client.decide(id);
       }
@@ -74,8 +104,16 @@ function open(index: number): Slot {
     onProblem(what) {
       if (problems.length < 20) problems.push(`client ${index}: ${what}`);
     },
+    onWelcome(at) {
+      slot.port = at;
+      if (failoverMarked) slot.welcomes.push(now());
+    },
+    onSeq(seq) {
+      slot.seq = seq;
+      if (failoverMarked) slot.seqAt.push([seq, now()]);
+    },
   };
-  slot.client = connect(options, events);
+  slot.client = connect({ ...options, port }, events);
   return slot;
 }
 
@@ -88,8 +126,15 @@ serveIpc({
   /** Opens `n` clients at once; answers when every one has its welcome and snapshot. */
   async connect(args) {
     closeAll();
-    options = { port: num(args, 'port'), ...(typeof args.token === 'string' ? { token: args.token } : {}) };
+    ports = Array.isArray(args.ports) ? (args.ports as number[]) : [];
+    options = {
+      port: ports[0] ?? num(args, 'port'),
+      ...(typeof args.token === 'string' ? { token: args.token } : {}),
+      ...(args.failover === true && ports.length > 1 ? { failoverPorts: ports } : {}),
+    };
     deciders = num(args, 'deciders', 1);
+    tagged = args.tagged === true;
+    failoverMarked = false;
     const n = num(args, 'n');
     const t0 = now();
     slots = Array.from({ length: n }, (_, i) => open(i));
@@ -158,9 +203,44 @@ serveIpc({
     return { ms: last - t0, snapshotSizes: [...new Set(slots.map((s) => s.snapshotSize))], problems };
   },
 
+  /** Starts timing a fail-over: from now on each client records its welcomes and when
+   *  it first held each seq. Answers which port each client is on. */
+  failoverMark() {
+    failoverMarked = true;
+    for (const s of slots) {
+      s.welcomes = [];
+      s.seqAt = [];
+    }
+    return { ports: slots.map((s) => s.port) };
+  },
+
+  /** Waits until every client holds `head`; then, for each client that was on
+   *  `victimPort`, its first welcome after the mark and when it first held `head` (our
+   *  clock), and where it ended up. */
+  async failoverReport(args) {
+    const victimPort = num(args, 'victimPort');
+    const head = num(args, 'head');
+    const onVictim = args.onVictim as number[];
+    await waitFor(() => slots.every((s) => s.seq >= head), num(args, 'timeoutMs', 30_000), `every client at seq ${head}`, 2).catch((error: Error) => {
+      problems.push(error.message);
+    });
+    const victims = onVictim.map((i) => {
+      const s = slots[i];
+      if (!s) return { welcomeAt: Number.NaN, caughtUpAt: Number.NaN, port: 0 };
+      const welcomeAt = s.welcomes[0] ?? Number.NaN;
+      const caughtUpAt = s.seqAt.find(([seq]) => seq >= head)?.[1] ?? Number.NaN;
+      return { welcomeAt, caughtUpAt: Math.max(welcomeAt, caughtUpAt), port: s.port };
+    });
+    const stayed = victims.filter((v) => v.port === victimPort).length;
+    if (stayed) problems.push(`${stayed} clients of the killed instance did not move`);
+    failoverMarked = false;
+    return { victims, problems, behind: slots.filter((s) => s.seq < head).length };
+  },
+
   /** One client connects to a restarted server: when (our clock) its snapshot arrived. */
   async snapshotAt(args) {
     closeAll();
+    ports = [];
     options = { port: num(args, 'port'), ...(typeof args.token === 'string' ? { token: args.token } : {}) };
     deciders = 0;
     const slot = open(0);
