@@ -58,7 +58,12 @@ describe.skipIf(!reachable)('TEAM-5, TEAM-6: serve --store postgres://…', () =
     // A second process on the same database while b serves it: refused (TEAM-9).
     const cDir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
     cleanups.push(() => rmSync(cDir, { recursive: true, force: true }));
-    const refused = await runServeExpectingExit(['--port', '0', '--data-dir', cDir, '--store', database.url], { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' }, 15_000, 'bin');
+    const refused = await runServeExpectingExit(
+      ['--port', '0', '--data-dir', cDir, '--store', database.url],
+      { GATEHOUSE_TOKEN: 'pg-test-token-0123456789' },
+      15_000,
+      'bin',
+    );
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/another Gatehouse instance serves postgres:\/\/\S+ \(it holds the writer lease\)/);
     expect((await b.api(`/api/permission-requests/${created.body.id}`)).body).toEqual(before);

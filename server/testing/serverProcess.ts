@@ -94,12 +94,7 @@ function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 }
 
 /** Run `serve` and expect it to fail (e.g. refused flags): resolves with the exit and output. */
-export async function runServeExpectingExit(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-  timeoutMs = 15_000,
-  launcher: 'tsx' | 'bin' = 'tsx',
-) {
+export async function runServeExpectingExit(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 15_000, launcher: 'tsx' | 'bin' = 'tsx') {
   const proc = spawn(...serveCommand(args, launcher), { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
