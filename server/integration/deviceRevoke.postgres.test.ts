@@ -68,14 +68,14 @@ describe.skipIf(!reachable)('TEAM-S6 TEAM-S7: a device ended on A loses its sock
     expect(redeemed.status).toBe(302);
     const secret = /=([^;]+)/.exec(redeemed.headers.get('set-cookie') ?? '')?.[1];
     expect(secret).toBeDefined();
-    const me = await fetch(`${a.baseUrl}/api/devices`, { headers: { cookie: `gatehouse_${a.port}=${secret}`, 'x-gatehouse-client': 'web' } });
+    const me = await fetch(`${a.baseUrl}/api/devices`, { headers: { cookie: `${a.cookieName}=${secret}`, 'x-gatehouse-client': 'web' } });
     const id = ((await me.json()) as any).devices.find((d: { current?: boolean }) => d.current).id as string;
     return { id, secret: secret! };
   };
 
   /** A socket on B opened by the device's cookie (a browser: with an Origin). */
   const deviceSocketOnB = (secret: string) =>
-    connectAndJoin(`ws://127.0.0.1:${b.port}/ws`, { headers: { cookie: `gatehouse_${b.port}=${secret}` }, origin: `http://127.0.0.1:${b.port}` });
+    connectAndJoin(`ws://127.0.0.1:${b.port}/ws`, { headers: { cookie: `${b.cookieName}=${secret}` }, origin: `http://127.0.0.1:${b.port}` });
 
   const create = async (command: string) => {
     const made = await api(a, '/api/permission-requests', { method: 'POST', json: { toolName: 'Bash', input: { command } }, bearer: agentToken });
