@@ -5,16 +5,7 @@
  * sends it; the "finished" push goes from the one whose DELETE removed the claim.
  */
 import type pg from 'pg';
-import type { PushStore, StoredSubscription } from './pushStore.ts';
-
-type Row = { endpoint: string; p256dh: string; auth: string; device_id: string | null; created_at: number };
-
-const toSubscription = (row: Row): StoredSubscription => ({
-  endpoint: row.endpoint,
-  keys: { p256dh: row.p256dh, auth: row.auth },
-  deviceId: row.device_id,
-  createdAt: row.created_at,
-});
+import { type PushStore, type StoredSubscription, type SubscriptionRow, toSubscription } from './pushStore.ts';
 
 export class PgPushStore implements PushStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -28,7 +19,7 @@ export class PgPushStore implements PushStore {
   }
 
   async get(endpoint: string): Promise<StoredSubscription | undefined> {
-    const row = (await this.pool.query<Row>('SELECT * FROM push_subscriptions WHERE endpoint = $1', [endpoint])).rows[0];
+    const row = (await this.pool.query<SubscriptionRow>('SELECT * FROM push_subscriptions WHERE endpoint = $1', [endpoint])).rows[0];
     return row ? toSubscription(row) : undefined;
   }
 
@@ -41,7 +32,7 @@ export class PgPushStore implements PushStore {
   }
 
   async list(): Promise<StoredSubscription[]> {
-    return (await this.pool.query<Row>('SELECT * FROM push_subscriptions ORDER BY created_at, endpoint')).rows.map(toSubscription);
+    return (await this.pool.query<SubscriptionRow>('SELECT * FROM push_subscriptions ORDER BY created_at, endpoint')).rows.map(toSubscription);
   }
 
   async count(): Promise<number> {

@@ -40,9 +40,10 @@ export type StoredSubscription = {
   createdAt: number;
 };
 
-type Row = { endpoint: string; p256dh: string; auth: string; device_id: string | null; created_at: number };
+/** A subscription row as both stores keep it. */
+export type SubscriptionRow = { endpoint: string; p256dh: string; auth: string; device_id: string | null; created_at: number };
 
-const toSubscription = (row: Row): StoredSubscription => ({
+export const toSubscription = (row: SubscriptionRow): StoredSubscription => ({
   endpoint: row.endpoint,
   keys: { p256dh: row.p256dh, auth: row.auth },
   deviceId: row.device_id,
@@ -79,10 +80,10 @@ export class SqlitePushStore implements PushStore {
         `INSERT INTO push_subscriptions (endpoint, p256dh, auth, device_id, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth, device_id = excluded.device_id`,
       ),
-      get: db.prepare<[string], Row>('SELECT * FROM push_subscriptions WHERE endpoint = ?'),
+      get: db.prepare<[string], SubscriptionRow>('SELECT * FROM push_subscriptions WHERE endpoint = ?'),
       remove: db.prepare('DELETE FROM push_subscriptions WHERE endpoint = ?'),
       removeForDevice: db.prepare('DELETE FROM push_subscriptions WHERE device_id = ?'),
-      list: db.prepare<[], Row>('SELECT * FROM push_subscriptions ORDER BY created_at, endpoint'),
+      list: db.prepare<[], SubscriptionRow>('SELECT * FROM push_subscriptions ORDER BY created_at, endpoint'),
       count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM push_subscriptions'),
       markSent: db.prepare('INSERT OR IGNORE INTO push_sent (request_id, sent_at) VALUES (?, ?)'),
       wasSent: db.prepare<[string], { request_id: string }>('SELECT request_id FROM push_sent WHERE request_id = ?'),

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Rule } from './ruleMatch.ts';
-import { type NewRule, type RuleBook, type RuleRow, sameRule, toRule } from './ruleStore.ts';
+import { type NewRule, type RuleBook, type RuleRow, ruleValues, sameRule, toRule } from './ruleStore.ts';
 import { inTransaction } from '../store/sharedPg.ts';
 
 export class PgRuleBook implements RuleBook {
@@ -93,18 +93,7 @@ export class PgRuleBook implements RuleBook {
         `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tool_name, pattern, kind, decision, scope, COALESCE(scope_value, '')) WHERE revoked_at IS NULL DO NOTHING`,
-        [
-          rule.id,
-          rule.toolName,
-          rule.pattern,
-          rule.kind,
-          rule.decision,
-          rule.scope,
-          rule.scopeValue ?? null,
-          rule.createdAt,
-          rule.createdBy,
-          rule.sourceRequestId ?? null,
-        ],
+        ruleValues(rule),
       );
       if ((inserted.rowCount ?? 0) === 0) {
         const winner = (

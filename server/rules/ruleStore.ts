@@ -127,18 +127,7 @@ export class RuleStore implements RuleBook {
       .prepare(
         `INSERT INTO rules (id, tool_name, pattern, kind, decision, scope, scope_value, created_at, created_by, source_request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        id,
-        rule.toolName,
-        rule.pattern,
-        rule.kind,
-        rule.decision,
-        rule.scope,
-        rule.scopeValue ?? null,
-        rule.createdAt,
-        rule.createdBy,
-        rule.sourceRequestId ?? null,
-      );
+      .run(...ruleValues({ ...rule, id }));
     return { ...rule, id };
   }
 
@@ -168,3 +157,18 @@ export class RuleStore implements RuleBook {
   /** SQLite writes at once. */
   async settled(): Promise<void> {}
 }
+
+/** A rule's values in the column order of both stores' INSERT (id, tool_name, pattern,
+ *  kind, decision, scope, scope_value, created_at, created_by, source_request_id). */
+export const ruleValues = (rule: NewRule & { id: string }): (string | number | null)[] => [
+  rule.id,
+  rule.toolName,
+  rule.pattern,
+  rule.kind,
+  rule.decision,
+  rule.scope,
+  rule.scopeValue ?? null,
+  rule.createdAt,
+  rule.createdBy,
+  rule.sourceRequestId ?? null,
+];

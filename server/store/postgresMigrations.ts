@@ -15,7 +15,7 @@ import type pg from 'pg';
 /** `pg_advisory_xact_lock` key: "gatehouse" in ASCII, a constant no other tool uses. */
 const MIGRATION_LOCK = 0x6761746568;
 
-type Migration = { version: number; what: string; sql: string };
+export type Migration = { version: number; what: string; sql: string };
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -110,23 +110,29 @@ CREATE TABLE instances (
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
-/** Applies the missing migrations; returns the versions it applied (none when current). */
-export async function migrate(client: pg.PoolClient, location: string): Promise<number[]> {
+/** A numbered list of migrations, recorded in its own table under its own advisory lock
+ *  (the log's here; the shared state's in sharedPg.ts). */
+export type MigrationList = { table: string; lock: number; migrations: readonly Migration[]; name: string };
+
+/** Applies the list's missing migrations in one transaction under its lock; returns the
+ *  versions it applied (none when current); refuses a database a newer server migrated. */
+export async function applyMigrations(client: pg.PoolClient, list: MigrationList, location: string): Promise<number[]> {
+  const known = list.migrations.reduce((max, m) => Math.max(max, m.version), 0);
   const applied: number[] = [];
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS gatehouse_schema (version integer PRIMARY KEY, what text NOT NULL, applied_at bigint NOT NULL)');
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM gatehouse_schema');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [list.lock]);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${list.table} (version integer PRIMARY KEY, what text NOT NULL, applied_at bigint NOT NULL)`);
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${list.table}`);
     const have = new Set(rows.map((r) => r.version));
     const newest = Math.max(0, ...have);
-    if (newest > SCHEMA_VERSION) {
-      throw new Error(`the PostgreSQL database ${location} has schema version ${newest}; this server knows up to ${SCHEMA_VERSION}: upgrade the server`);
+    if (newest > known) {
+      throw new Error(`the PostgreSQL database ${location} has ${list.name} version ${newest}; this server knows up to ${known}: upgrade the server`);
     }
-    for (const migration of MIGRATIONS) {
+    for (const migration of list.migrations) {
       if (have.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO gatehouse_schema (version, what, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.what, Date.now()]);
+      await client.query(`INSERT INTO ${list.table} (version, what, applied_at) VALUES ($1, $2, $3)`, [migration.version, migration.what, Date.now()]);
       applied.push(migration.version);
     }
     await client.query('COMMIT');
@@ -136,3 +142,7 @@ export async function migrate(client: pg.PoolClient, location: string): Promise<
   }
   return applied;
 }
+
+/** The log's migrations (SPEC.md TEAM-2). */
+export const migrate = (client: pg.PoolClient, location: string): Promise<number[]> =>
+  applyMigrations(client, { table: 'gatehouse_schema', lock: MIGRATION_LOCK, migrations: MIGRATIONS, name: 'schema' }, location);

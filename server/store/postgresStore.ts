@@ -125,7 +125,7 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** bigint (OID 20) as a number: seqs and millisecond times fit in 2^53. */
 const INT8_OID = 20;
-const typeParsers = {
+export const typeParsers = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary'
       ? (value: string) => Number(value)

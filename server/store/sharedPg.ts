@@ -7,13 +7,11 @@
  * numbers never collide with the event store's, whichever lands first.
  */
 import pg from 'pg';
-import { describeUrl } from './postgresStore.ts';
+import { applyMigrations, type Migration } from './postgresMigrations.ts';
+import { describeUrl, typeParsers } from './postgresStore.ts';
 
 /** `pg_advisory_xact_lock` key: "gatehoust", next to the log's migration key. */
 const SHARED_MIGRATION_LOCK = 0x6761746574;
-const INT8_OID = 20;
-
-type Migration = { version: number; what: string; sql: string };
 
 export const SHARED_MIGRATIONS: readonly Migration[] = [
   {
@@ -78,8 +76,6 @@ INSERT INTO rules_version (id, version) VALUES (true, 0);
   },
 ];
 
-export const SHARED_SCHEMA_VERSION = SHARED_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
-
 export type SharedPg = {
   pool: pg.Pool;
   /** The URL without its password (logs, errors). */
@@ -93,12 +89,7 @@ export async function openSharedPg(options: { url: string; poolSize?: number }):
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 4,
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID && format !== 'binary'
-          ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
-    },
+    types: typeParsers,
     connectionTimeoutMillis: 10_000,
     statement_timeout: 30_000,
     query_timeout: 35_000,
@@ -120,37 +111,12 @@ export async function openSharedPg(options: { url: string; poolSize?: number }):
   return { pool, location, close: () => (closed ??= pool.end()) };
 }
 
-export async function migrateShared(client: pg.PoolClient, location: string): Promise<number[]> {
-  const applied: number[] = [];
-  await client.query('BEGIN');
-  try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [SHARED_MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS gatehouse_shared_schema (version integer PRIMARY KEY, what text NOT NULL, applied_at bigint NOT NULL)');
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM gatehouse_shared_schema');
-    const have = new Set(rows.map((r) => r.version));
-    const newest = Math.max(0, ...have);
-    if (newest > SHARED_SCHEMA_VERSION) {
-      throw new Error(
-        `the PostgreSQL database ${location} has shared-state schema version ${newest}; this server knows up to ${SHARED_SCHEMA_VERSION}: upgrade the server`,
-      );
-    }
-    for (const migration of SHARED_MIGRATIONS) {
-      if (have.has(migration.version)) continue;
-      await client.query(migration.sql);
-      await client.query('INSERT INTO gatehouse_shared_schema (version, what, applied_at) VALUES ($1, $2, $3)', [
-        migration.version,
-        migration.what,
-        Date.now(),
-      ]);
-      applied.push(migration.version);
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-  return applied;
-}
+export const migrateShared = (client: pg.PoolClient, location: string): Promise<number[]> =>
+  applyMigrations(
+    client,
+    { table: 'gatehouse_shared_schema', lock: SHARED_MIGRATION_LOCK, migrations: SHARED_MIGRATIONS, name: 'shared-state schema' },
+    location,
+  );
 
 /** Runs `fn` in one transaction on one connection of the pool. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
