@@ -76,6 +76,12 @@ const urlsOf = (args: Record<string, unknown>): string[] => (Array.isArray(args.
 let holding: Promise<{ id: string | undefined; learnedAt: number; tries: number; finishedOn: string; outcome: string }[]> | undefined;
 
 serveIpc({
+  /** This process's CPU time so far (µs): the runner takes the difference around a section. */
+  usage() {
+    const used = process.cpuUsage();
+    return { cpuUs: used.user + used.system, at: now() };
+  },
+
   async load(args) {
     const baseUrls = urlsOf(args);
     const count = num(args, 'count');

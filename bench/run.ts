@@ -265,10 +265,12 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
       ] as const) {
         await client.call('reset');
         const before = await server.call<Usage>('usage');
+        const agentBefore = await agent.call<Usage>('usage');
         const load = await section(server, `${system}-r${round}-${key}`, () =>
           agent!.call<LoadResult>('load', { baseUrl, count, inflight, keepAlive, maxMs: 120_000 }),
         );
         const after = await server.call<Usage>('usage');
+        const agentAfter = await agent.call<Usage>('usage');
         const collected = await client.call<Collected>('collect');
         checkLoop(`HTTP agents (${keepAlive ? 'keep-alive' : 'a connection per call'}), ${inflight} in flight`, load, collected, count, checks);
         metrics[`${key}rt`] = (load.count / load.elapsedMs) * 1000;
@@ -279,6 +281,7 @@ async function runSystem(system: SystemName, round: number): Promise<RoundResult
         metrics[`${key}d2ap99`] = d2a.p99;
         metrics[`${key}cpuUs`] = (after.cpuUs - before.cpuUs) / Math.max(1, load.count);
         metrics[`${key}cpuServer`] = (after.cpuUs - before.cpuUs) / 1000 / (after.at - before.at);
+        metrics[`${key}cpuAgentUs`] = (agentAfter.cpuUs - agentBefore.cpuUs) / Math.max(1, load.count);
       }
       await agent.stop();
       agent = undefined;
@@ -457,6 +460,8 @@ const ROWS: Row[] = [
     },
   },
   { key: 'cpuUs200', label: 'server CPU per round trip, 200 in flight', format: us, only: [...SERVERS, ...HTTP] },
+  // The agents' process shares the machine with the server: what it spends is not the server's.
+  { key: 'cpuAgentUs200', label: 'agent process CPU per round trip, 200 in flight', format: us, only: HTTP },
   { key: 'rt1', label: 'round trips/s, 1 in flight', format: perSec },
   { key: 'c2c200p50', label: 'creation → client p50, 200 in flight', format: ms },
   { key: 'c2c200p99', label: 'creation → client p99, 200 in flight', format: ms },
@@ -533,7 +538,7 @@ function keyFor(column: Column, rowKey: string): string | undefined {
   const variant = VARIANT_KEYS[column];
   if (!variant) return rowKey;
   if (rowKey === 'ratio') return variant.ratio;
-  const m = /^(rt|c2c|d2a|cpuUs|cpuServer)(200|1)(p50|p99)?$/.exec(rowKey);
+  const m = /^(rt|c2c|d2a|cpuUs|cpuAgentUs|cpuServer)(200|1)(p50|p99)?$/.exec(rowKey);
   if (!m) return undefined;
   const [, what, inflight, pct] = m;
   if (variant.prefix === 'httpClose' && inflight !== '200') return undefined;

@@ -68,6 +68,7 @@ import {
   type SequencedEvent,
 } from '../protocol/index.ts';
 import { RememberRefusedError, type DecisionObserver, type DecisionVia, type RememberGate, type RememberRequest } from './decisions.ts';
+import type { CancelSignal } from './cancel.ts';
 import type { FaultSwitch } from './fault.ts';
 import type { Logger } from './log.ts';
 import { cancelReasonLabel, decisionChannelLabel, type Metrics } from './metrics.ts';
@@ -115,7 +116,7 @@ export type AwaitedOutcome =
 /** A create's answer from the host: a broker's refusal (draining) is thrown instead. */
 export type HostCreateAnswer = Exclude<CreateAnswer, { status: 'refused' }>;
 
-export type AwaitOptions = { signal?: AbortSignal; timeoutMs?: number };
+export type AwaitOptions = { signal?: CancelSignal; timeoutMs?: number };
 
 export type CreateArgs = {
   toolName: string;

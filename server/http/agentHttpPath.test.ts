@@ -126,4 +126,55 @@ describe("agents' HTTP path (CORE-F)", () => {
     const stored = await call('GET', `/api/permission-requests/${String(answer.body.id)}`);
     expect(answer.body).toEqual(stored.body);
   });
+
+  it('CORE-F15: a create-and-wait on a keep-alive connection builds no AbortController; the client going away still ends its wait', async () => {
+    const Original = globalThis.AbortController;
+    let built = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        built += 1;
+      }
+    };
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const stop = decideEach({ decision: 'allow' }, true);
+    try {
+      const answer = await call('POST', '/api/permission-requests?wait=30', { body: ask(), agent });
+      expect(answer.body).toMatchObject({ status: 'resolved', decision: 'allow' });
+    } finally {
+      stop();
+      agent.destroy();
+      globalThis.AbortController = Original;
+    }
+    expect(built).toBe(0);
+
+    // Nobody decides: the caller hangs up, and the wait is released (no wait left armed).
+    const before = server.host.outcomeWaits;
+    const created = new Promise<string>((resolve) => {
+      const off = server.host.onCommitted((events: readonly SequencedEvent[]) => {
+        for (const event of events) if (event.type === 'permission-request') off(), resolve(event.id);
+      });
+    });
+    const payload = JSON.stringify(ask());
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: server.port,
+      method: 'POST',
+      path: '/api/permission-requests?wait=60',
+      headers: { host: `127.0.0.1:${server.port}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
+      agent: false,
+    });
+    req.on('error', () => {});
+    req.end(payload);
+    const id = await created;
+    await until(() => server.host.outcomeWaits === before + 1);
+    req.destroy();
+    await until(() => server.host.outcomeWaits === before);
+    await server.host.cancel({ requestId: id, reason: 'test over', cancelledBy: 'test' });
+  });
 });
+
+/** Resolves once `check` holds, looking after each turn of the event loop. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -12,6 +12,7 @@ import type { Outcome } from '../../machines/broker.types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventStore, StoredRequestView } from '../store/types.ts';
 import { FRAME_RESERVE_BYTES } from '../ws/snapshotParts.ts';
+import { Cancel, type CancelSignal } from '../cancel.ts';
 import { bodyHash } from './bodyHash.ts';
 
 /** Why a long-poll ended: its request finished (`outcome`), its wait ran out, the caller
@@ -146,7 +147,7 @@ export async function waitForOutcome(
   deps: WaitDeps,
   id: string,
   waitMs: number,
-  signal?: AbortSignal,
+  signal?: CancelSignal,
   known?: KnownRequest,
 ): Promise<{ view: StoredRequestView | undefined; reason: WakeReason | 'finished' }> {
   const fresh = known !== undefined && known.id === id ? known : undefined;
@@ -157,11 +158,11 @@ export async function waitForOutcome(
   // The host's wait is released on every exit, not only when it answers: a store read
   // that finds the request finished already (or fails) returns without it, and the wait
   // (its timer, its abort listener) would otherwise stay armed for up to `waitMs`.
-  const release = new AbortController();
-  const forward = () => release.abort();
-  if (signal?.aborted) release.abort();
+  const release = new Cancel();
+  const forward = () => release.cancel();
+  if (signal?.aborted) release.cancel();
   else signal?.addEventListener('abort', forward, { once: true });
-  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, signal: release.signal });
+  const waiting = deps.host.awaitOutcome(id, { timeoutMs: waitMs, signal: release });
   deps.metrics?.longPolls.inc();
   try {
     let view: StoredRequestView | undefined = fresh;
@@ -177,7 +178,7 @@ export async function waitForOutcome(
     return { view: latest ?? view, reason };
   } finally {
     signal?.removeEventListener('abort', forward);
-    release.abort();
+    release.cancel();
     deps.metrics?.longPolls.dec();
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
+import { Cancel, type CancelSignal } from '../cancel.ts';
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 
@@ -95,16 +96,17 @@ export function bodyTextOf(c: Context): Promise<string> {
 
 /** Aborts when the client goes away before its answer is written (what `c.req.raw.signal`
  *  means behind @hono/node-server: the response closed before it finished). */
-export function clientGoneSignalOf(c: Context): AbortSignal {
+export function clientGoneSignalOf(c: Context): CancelSignal {
   const { outgoing } = bindingsOf(c);
   if (!outgoing) return c.req.raw.signal;
-  const controller = new AbortController();
+  // A Cancel, not an AbortController: no DOMException or Event per call (CORE-F15).
+  const gone = new Cancel();
   if (outgoing.destroyed && !outgoing.writableFinished) {
-    controller.abort('the client went away');
-    return controller.signal;
+    gone.cancel();
+    return gone;
   }
   outgoing.once('close', () => {
-    if (!outgoing.writableFinished) controller.abort('the client went away');
+    if (!outgoing.writableFinished) gone.cancel();
   });
-  return controller.signal;
+  return gone;
 }
