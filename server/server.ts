@@ -404,12 +404,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     shared.kind === 'shared'
       ? startDeviceWatch({ devices, sockets: hub, logger, ...(options.deviceWatchMs !== undefined ? { intervalMs: options.deviceWatchMs } : {}) })
       : undefined;
-  // With a bus, a device this instance ends (revoked, or evicted beyond the limit) is
-  // announced, and every instance closes its sockets on the notice instead of at the next
-  // poll (docs/cluster.md, "Revocation"). The evicted one's sockets here close too.
+  // A device this instance ends (revoked, or evicted beyond the limit) loses its sockets
+  // here at once, on every store: an ended device decides nothing more (AUTH-4). With a
+  // bus it is also announced, and every instance closes its sockets on the notice instead
+  // of at the next poll (docs/cluster.md, "Revocation").
   const offDeviceEnded = devices.onEnded((deviceId) => {
-    if (!deviceWatch) return;
     hub.closeDevice(deviceId);
+    if (!bus) return;
     try {
       bus?.announceDeviceEnded({ epoch: host.epoch, deviceId });
     } catch (error) {

@@ -148,21 +148,22 @@ export class SqliteDeviceStore implements DeviceStore {
   }
 
   async create(name: string): Promise<{ device: Device; secret: string }> {
-    return this.createNow(name);
+    const { evicted, ...made } = this.db.transaction(() => this.createNow(name))();
+    this.ended.tell(evicted);
+    return made;
   }
 
-  private createNow(name: string): { device: Device; secret: string } {
+  /** Inside the caller's transaction; the caller tells the evicted devices' listeners
+   *  after its commit: a listener writes to the same file on another connection (the
+   *  push subscriptions), which would wait for this transaction's lock (AUTH-4). */
+  private createNow(name: string): { device: Device; secret: string; evicted: string[] } {
     const secret = newSecret();
     const now = this.now();
     const device: Device = { id: newDeviceId(), name, createdAt: now, lastSeenAt: now };
-    const evicted = this.db.transaction(() => {
-      const over = this.stmts.count.get()!.n - MAX_DEVICES + 1;
-      const ended = over > 0 ? this.stmts.evict.all(over).map((row) => row.id) : [];
-      this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
-      return ended;
-    })();
-    this.ended.tell(evicted);
-    return { device, secret };
+    const over = this.stmts.count.get()!.n - MAX_DEVICES + 1;
+    const evicted = over > 0 ? this.stmts.evict.all(over).map((row) => row.id) : [];
+    this.stmts.insert.run(device.id, device.name, hashOf(secret), device.createdAt, device.lastSeenAt);
+    return { device, secret, evicted };
   }
 
   async createPairing(): Promise<{ code: string; expiresAt: number }> {
@@ -180,11 +181,15 @@ export class SqliteDeviceStore implements DeviceStore {
 
   async redeemPairing(code: string, name: string): Promise<{ device: Device; secret: string } | undefined> {
     if (!SECRET.test(code) || !this.db.open) return undefined;
-    return this.db.transaction(() => {
+    const made = this.db.transaction(() => {
       const taken = this.stmts.takePairing.get(hashOf(code));
       if (!taken || taken.expires_at <= this.now()) return undefined;
       return this.createNow(name);
     })();
+    if (!made) return undefined;
+    const { evicted, ...redeemed } = made;
+    this.ended.tell(evicted);
+    return redeemed;
   }
 
   async lookup(secret: string): Promise<Device | undefined> {
