@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SequencedEvent } from '../protocol/index.ts';
-import { BrokerHost, type FollowOptions } from './brokerHost.ts';
+import { BrokerHost, HostStoppedError, type FollowOptions } from './brokerHost.ts';
 import { connectBus, type Bus } from './bus/natsBus.ts';
 import { InstanceHome } from './bus/instances.ts';
 import { requireNats, TEST_NATS_URL } from './bus/testing/nats.ts';
@@ -322,6 +322,36 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     expect(log.ok && log.events.map((e) => e.type)).toEqual(['permission-request', 'permission-timeout']);
     for (const n of [a, b]) expect(n.seen.map((s) => s.event.seq)).toEqual([1, 2]);
     expect((await b.host.awaitOutcome(created.id)).status).toBe('finished');
+  });
+
+  it('TEAM-13: a stop while a lost race reloads refuses the batch’s callers (HostStoppedError) instead of leaving them waiting', async () => {
+    const url = await database();
+    const a = await node(url, { ...deaf, instanceId: 'A' });
+    const loading = deferred();
+    const held = deferred();
+    let hold = false;
+    const b = await node(url, { ...deaf, instanceId: 'B' }, (store) =>
+      around(store, {
+        load: async (options) => {
+          if (hold) {
+            held.resolve();
+            await loading.promise;
+          }
+          return store.load(options);
+        },
+      }),
+    );
+    await made(a.host.create(spec('http', 'Read')));
+    hold = true;
+    // B's create is numbered 1 too, loses at the commit, and B reloads: held there.
+    const lost = b.host.create(spec('http', 'Write'));
+    await held.promise;
+    const stopped = b.host.stop();
+    loading.resolve();
+    await stopped;
+    await expect(lost).rejects.toThrow(HostStoppedError);
+    const log = await a.store.eventsSince(0);
+    expect(log.ok && log.events.map((e) => e.seq)).toEqual([1]);
   });
 
   it('TEAM-13: a create that loses the seq race is numbered afresh after the winner; nothing is lost, nothing is relayed twice', async () => {

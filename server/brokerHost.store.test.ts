@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SequencedEvent } from '../protocol/index.ts';
-import { BrokerHost } from './brokerHost.ts';
+import { BrokerHost, HostStoppedError } from './brokerHost.ts';
 import { silentLogger } from './log.ts';
 import { SqliteEventStore } from './store/sqliteStore.ts';
 import type { CommitRecord } from './store/types.ts';
@@ -139,13 +139,16 @@ describe('BrokerHost over an asynchronous store', () => {
     const relayed: SequencedEvent[] = [];
     broken.onCommitted((events) => relayed.push(...events));
     let settled = false;
-    void broken.create(spec()).then(() => (settled = true));
+    const refused = broken.create(spec()).then(() => (settled = true));
     for (let i = 0; i < 10 && fatal.length === 0; i++) await new Promise((r) => setImmediate(r));
     expect(fatal).toHaveLength(1);
     expect(String(fatal[0])).toMatch(/connection lost/);
     expect(relayed).toEqual([]);
     expect(settled).toBe(false);
     await broken.stop();
+    // Not answered `created` (it is on no disk): refused once the host stops (TEAM-13).
+    await expect(refused).rejects.toThrow(HostStoppedError);
+    expect(settled).toBe(false);
   });
 
   it('CORE-L3: read-your-writes: what was relayed or answered is in every read of the store (by id, pending list, log)', async () => {
@@ -236,14 +239,23 @@ describe('a failed commit (CORE-L1)', () => {
     const fatal: unknown[] = [];
     const host = new BrokerHost({ store, logger: silentLogger, onFatal: (error) => fatal.push(error) }, store.loadNow({ now: Date.now() }));
     const answered: string[] = [];
-    void host.create(spec('First')).then(() => answered.push('first'));
+    const refused: string[] = [];
+    const first = host.create(spec('First')).then(
+      () => answered.push('first'),
+      (error: unknown) => refused.push(`first: ${(error as Error).name}`),
+    );
     host.flush(); // the first batch's commit is in flight
-    void host.create(spec('Second')).then(() => answered.push('second')); // buffered behind it
+    const second = host.create(spec('Second')).then(
+      () => answered.push('second'),
+      (error: unknown) => refused.push(`second: ${(error as Error).name}`),
+    ); // buffered behind it
     fail(new Error('disk full'));
     await expect.poll(() => fatal.length).toBe(1);
     await host.stop(); // before: waited for the buffered batch, which never commits
-    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all([first, second]);
+    // Neither is answered `created`; both are refused once the host stops (TEAM-13).
     expect(answered).toEqual([]);
+    expect(refused).toEqual(['first: HostStoppedError', 'second: HostStoppedError']);
     await store.close();
   });
 });

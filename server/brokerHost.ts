@@ -233,6 +233,8 @@ export class BrokerHost {
   /** Each unresolved request's weight (requestByteLength), kept from the event stream. */
   private readonly weights = new Map<string, number>();
   private weightTotal = 0;
+  /** Command callers whose answer has not been given (see `refuseUnanswered`). */
+  private readonly unanswered = new Set<(error: Error) => void>();
   /** awaitOutcome callers by request id. */
   private readonly outcomeWaiters = new Map<string, Set<OutcomeWaiter>>();
   /** Requests whose outcome is decided but not committed yet (this tick). */
@@ -756,7 +758,14 @@ export class BrokerHost {
         ...(this.brokerOptions.recentLimit !== undefined ? { recentLimit: this.brokerOptions.recentLimit } : {}),
       });
       const read = loaded.headSeq > this.committedHead ? await this.store.eventsSince(this.committedHead) : { ok: true as const, events: [] };
-      if (this.stopped || this.fatal) return;
+      if (this.stopped || this.fatal) {
+        // Stopped (or failed) while loading: the commands are not run again; their callers
+        // are refused, and the kept waiters told, as stop() tells its own.
+        this.rebuilding = false;
+        if (!this.fatal) for (const waiter of kept) this.safely(waiter, 'waiter');
+        this.refuseUnanswered();
+        return;
+      }
       const missed = read.ok ? read.events.filter((e) => e.seq <= loaded.headSeq) : [];
       if (!read.ok) this.logger.error('catching up: the events to relay were pruned; clients of this instance may miss some', { since: this.committedHead });
       this.weights.clear();
@@ -869,15 +878,28 @@ export class BrokerHost {
 
   /** Send a command with a reply; its answer, after the commit of the tick that holds it. */
   private ask<A>(send: (reply: Reply<A>) => void): Promise<A> {
-    return new Promise<A>((resolve) => {
+    return new Promise<A>((resolve, reject) => {
+      const refuse = (error: Error) => reject(error);
+      this.unanswered.add(refuse);
       const reply: Reply<A> = (answer) => {
-        const waiter: Waiter = () => resolve(answer);
+        const waiter: Waiter = () => {
+          this.unanswered.delete(refuse);
+          resolve(answer);
+        };
         waiter.command = true;
         this.waiters.push(waiter);
         this.schedule();
       };
       this.exec(() => send(reply));
     });
+  }
+
+  /** After the host stopped: every command caller not answered is refused, none waits
+   *  forever (a stop during a reload, a failed commit: their answers are on no disk). */
+  private refuseUnanswered(): void {
+    const unanswered = [...this.unanswered];
+    this.unanswered.clear();
+    for (const refuse of unanswered) refuse(new HostStoppedError());
   }
 
   /** Runs a command against the broker, kept with its tick so that a lost seq race can
@@ -1330,6 +1352,7 @@ export class BrokerHost {
         // told. After a failed commit they are not: their answers are on no disk.
         const waiters = this.waiters.splice(0);
         if (!this.fatal) for (const waiter of waiters) this.safely(waiter, 'waiter');
+        if (!this.rebuilding) this.refuseUnanswered(); // else the reload refuses them when its load returns
         resolve();
       });
       if (this.fatal || (!this.committing && this.holds === 0 && this.records.length === 0)) this.settleDrained();

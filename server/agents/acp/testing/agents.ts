@@ -45,7 +45,7 @@ export const gemini: AgentUnderTest = {
       env: { HOME: home, GEMINI_API_KEY: 'fake', GOOGLE_GEMINI_BASE_URL: api.url },
       async stop() {
         await api.close();
-        rmSync(home, { recursive: true, force: true });
+        removeHome(home);
       },
     };
   },
@@ -92,8 +92,16 @@ export const claudeAgentAcp: AgentUnderTest = {
       },
       async stop() {
         await api.close();
-        rmSync(home, { recursive: true, force: true });
+        removeHome(home);
       },
     };
   },
 };
+
+/** The agent's HOME, removed after its processes were told to stop: a grandchild of the
+ *  agent (Claude Code inside claude-agent-acp) may still be writing its last files
+ *  (`.claude/backups`) as it exits, which made the removal fail with ENOTEMPTY once.
+ *  Node's own retries for ENOTEMPTY/EBUSY cover that window. */
+function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+}
