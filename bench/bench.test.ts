@@ -4,8 +4,8 @@
  * exactly once by the agent loop, every request reaches the client once and gets one
  * decision. If the harness lost or doubled a round trip, its figures would be wrong.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { Child } from './child.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildChildren, Child } from './child.ts';
 import { nextPort } from './clients/gatehouse.ts';
 import { clusterTable, commitMetrics, failoverMetrics, parseProcStat, sumMetrics } from './cluster.ts';
 import { deciderFor } from './common.ts';
@@ -14,10 +14,15 @@ type LoadResult = { count: number; issued: number; doubleLearned: number; learne
 type Collected = { duplicates: number; problems: string[]; decided: [string, number][]; receipt: { n: number; min: number } };
 
 describe('bench harness', () => {
-  const server = Child.start('server raw-ws', 'servers/main.ts', ['--system', 'raw-ws']);
-  const client = Child.start('client raw-ws', 'clients/main.ts', ['--system', 'raw-ws']);
+  let server: Child;
+  let client: Child;
+  beforeAll(async () => {
+    await buildChildren();
+    server = Child.start('server raw-ws', 'servers/main.ts', ['--system', 'raw-ws']);
+    client = Child.start('client raw-ws', 'clients/main.ts', ['--system', 'raw-ws']);
+  });
   afterAll(async () => {
-    await Promise.all([client.stop(), server.stop()]);
+    await Promise.all([client?.stop(), server?.stop()]);
   });
 
   it('BENCH-1: the raw-ws baseline completes N round trips, each outcome learned exactly once', async () => {

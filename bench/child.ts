@@ -1,15 +1,50 @@
 /**
- * A benchmark child process (server, client or agent) forked with tsx and --expose-gc,
- * answering IPC commands (bench/common.ts `serveIpc`); `stop()` asks it to exit and
- * kills it if it does not.
+ * A benchmark child process (server, client or agent) forked with --expose-gc, answering
+ * IPC commands (bench/common.ts `serveIpc`); `stop()` asks it to exit and kills it if it
+ * does not.
+ *
+ * Each child runs JavaScript bundled ahead (`buildChildren`, into dist-bench/), built as
+ * `bin/gatehouse serve` is built (scripts/build-cli.js: esbuild, packages external), so
+ * the server measured runs the code users run: through tsx it paid for tsx's transform
+ * as well (a `__name(…)` call for every function it creates, and `set natives`), a few
+ * per cent of the server's CPU per HTTP round trip that `serve` never pays (BENCHMARKS.md).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { IpcReply } from './common.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
+
+/** The children's entries (relative to bench/). */
+const ENTRIES = ['servers/main.ts', 'clients/main.ts', 'httpAgent.ts'] as const;
+
+/** Where a child's bundle goes: one level below the repository root, as dist-cli/ is, so
+ *  that paths the server resolves from the root (server/config.ts) resolve the same. */
+function bundleOf(file: string): string {
+  return join(root, 'dist-bench', file.replace(/\//g, '-').replace(/\.ts$/, '.mjs'));
+}
+
+/** Bundles every child from the current sources; call once before `Child.start`. */
+export async function buildChildren(): Promise<void> {
+  await Promise.all(
+    ENTRIES.map((file) =>
+      build({
+        entryPoints: [join(here, file)],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        outfile: bundleOf(file),
+        logLevel: 'warning',
+      }),
+    ),
+  );
+}
 
 export /** A forked child (server, client or agent process) answering IPC commands. */
 class Child {
@@ -55,11 +90,13 @@ class Child {
     });
   }
 
-  static start(name: string, file: string, args: string[], env: Record<string, string> = {}): Child {
-    const proc = fork(join(here, file), args, {
+  static start(name: string, file: (typeof ENTRIES)[number], args: string[], env: Record<string, string> = {}): Child {
+    const bundle = bundleOf(file);
+    if (!existsSync(bundle)) throw new Error(`${bundle} is not built: await buildChildren() first`);
+    const proc = fork(bundle, args, {
       cwd: root,
       // BENCH_CPU_PROF=DIR: a V8 CPU profile of every child, written when it exits.
-      execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+      execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
       env: { ...process.env, ...env },

@@ -21,7 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { bundlePath, buildCommands, isBundleFresh } from '../scripts/build-cli.js';
-import { Child } from './child.ts';
+import { buildChildren, Child } from './child.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -646,6 +646,8 @@ async function main() {
     console.log('dist-cli/serve.mjs is stale: building it (scripts/build-cli.js).');
     await buildCommands(['serve']);
   }
+  // Every child runs JavaScript bundled from the current sources, as `serve` does (child.ts).
+  await buildChildren();
   const what = [...(systemsRun ? systems : []), ...(only.has('cluster') ? ['one and three instances (sqlite-1, pg-1, pg-3)'] : [])];
   console.log(`Gatehouse benchmarks (${smoke ? 'smoke' : quick ? 'quick' : 'full'}): ${config.rounds} round(s) of ${what.join(', ')}`);
   console.log(`machine: ${cpus().length} cores, ${cpuModel}, node ${process.version}; load average before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);

@@ -84,7 +84,14 @@ export function httpJson(method: string, url: string, options: HttpOptions): Pro
         reject(error);
       } else resolve(result!);
     };
-    const req = send(parsed, { method, headers, agent: options.agent ?? false }, (res) => {
+    // The URL's parts, not the URL object: node:http would convert it again on every call.
+    const target = {
+      protocol: parsed.protocol,
+      hostname: parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname,
+      port: parsed.port,
+      path: `${parsed.pathname}${parsed.search}`,
+    };
+    const req = send({ ...target, method, headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', (error) => finish(new HttpFailure(`response failed: ${error.message}`, 'unreachable')));
