@@ -1,24 +1,29 @@
 /**
  * The floor of the HTTP agents' figure on this machine: what node:http itself costs for a
  * create-and-wait shaped call, with nothing of Gatehouse in it. A measure, not a test:
- * `npx tsx bench/httpFloor.ts [calls] [in flight]` (BENCHMARKS.md, "HTTP agents: the
- * floor and the whole machine").
+ * `npx tsx bench/httpFloor.ts [calls] [in flight] [node|ask]` (BENCHMARKS.md, "HTTP
+ * agents: the floor and the whole machine").
  *
  * A server process (plain `http.createServer`) parses each POST's JSON body and answers it
  * on the next turn of its loop (as a create-and-wait is answered after a commit) with a
  * request view of the same size; this process runs the agents: `in flight` callers on
  * keep-alive connections (`http.Agent`), each posting the bench's create body again as
- * soon as its answer is in. Printed: calls/s, and the CPU per call of the server process
- * and of the agents' process, the same two figures `npm run bench` prints for Gatehouse's
- * HTTP agents (server CPU, agent process CPU).
+ * soon as its answer is in: with `node:http`'s `request` itself (`node`, the default), or
+ * with the hook's client (`ask`: `askGatehouse` over `httpJson`, as the bench's HTTP agents
+ * ask). Printed: calls/s, and the CPU per call of the server process and of the agents'
+ * process, the same two figures `npm run bench` prints for Gatehouse's HTTP agents.
  */
 import { fork } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { askGatehouse } from '../server/agents/client/ask.ts';
+import { httpJson } from '../server/agents/client/http.ts';
+import type { AgentServer } from '../server/agents/client/pinned.ts';
 import { benchRequest } from './common.ts';
 
 const calls = Number(process.argv[2] ?? 20_000);
 const inflight = Number(process.argv[3] ?? 200);
+const client = process.argv[4] === 'ask' ? 'ask' : 'node';
 
 if (process.argv[2] === '--serve') {
   let answered = 0;
@@ -46,7 +51,22 @@ if (process.argv[2] === '--serve') {
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const agent = new Agent({ keepAlive: true, maxSockets: inflight, maxFreeSockets: inflight });
   let n = 0;
-  const one = () =>
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const hook: AgentServer = {
+    baseUrl,
+    prove: async () => ({ ok: true }),
+    call: (method, path, options) => httpJson(method, `${baseUrl}${path}`, { ...options, agent }),
+    forget() {},
+    close() {},
+  };
+  const viaHook = async () => {
+    const outcome = await askGatehouse(
+      { ...benchRequest(Date.now(), n++), timeoutMs: 300_000, idempotencyKey: `k${n}` },
+      { server: hook, createTimeoutMs: 10_000, giveUpAt: Date.now() + 60_000, pollSeconds: 30 },
+    );
+    if (outcome.kind !== 'finished') throw new Error(`not finished: ${JSON.stringify(outcome)}`);
+  };
+  const viaNode = () =>
     new Promise<void>((resolve, reject) => {
       const body = JSON.stringify({ ...benchRequest(Date.now(), n++), timeoutMs: 300_000 });
       const req = request(
@@ -70,6 +90,7 @@ if (process.argv[2] === '--serve') {
       req.on('error', reject);
       req.end(body);
     });
+  const one = client === 'ask' ? viaHook : viaNode;
   const run = async (total: number) => {
     let issued = 0;
     const worker = async () => {
@@ -94,7 +115,9 @@ if (process.argv[2] === '--serve') {
   const server1 = await usage();
   const agents1 = process.cpuUsage();
   const perCall = (us: number) => `${(us / calls).toFixed(0)} µs`;
-  console.log(`node:http floor, ${inflight} in flight on keep-alive connections, ${calls} calls:`);
+  console.log(
+    `node:http floor, ${inflight} in flight on keep-alive connections, ${calls} calls, the agents through ${client === 'ask' ? 'the hook client (askGatehouse)' : 'node:http'}:`,
+  );
   console.log(`  ${(calls / seconds).toFixed(0)} calls/s`);
   console.log(`  server CPU per call: ${perCall(server1.cpuUs - server0.cpuUs)}`);
   console.log(`  agent process CPU per call: ${perCall(agents1.user + agents1.system - agents0.user - agents0.system)}`);
