@@ -11,6 +11,8 @@
  * which "Always allow" awaits before its answer says the rule is made (SPEC.md TEAM-G1).
  * Two instances remembering the same rule at once make one row (a partial UNIQUE index
  * over the active rules); the loser's memory takes the winner's row at its next reload.
+ * A rule `add` found in memory is checked in the database at `stored`: revoked on another
+ * instance since this one read the rules, it is made again instead of answered as made.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -83,7 +85,14 @@ export class PgRuleBook implements RuleBook {
     // Settled already: stored when it (or the equal row that won) is active.
     const kept = this.active.find((r) => r.id === rule.id) ?? this.active.find((r) => sameRule(r, rule));
     if (!kept) throw new Error(`the rule ${rule.id} is not stored`);
-    return kept;
+    // `add` found it in memory, which may predate a revocation on another instance:
+    // "Always allow" must not answer with a rule that is no longer in force. Revoked
+    // meanwhile, the rule is made again (a new row), as a revoked rule may be.
+    const row = (await this.pool.query<RuleRow>('SELECT * FROM rules WHERE id = $1 AND revoked_at IS NULL', [kept.id])).rows[0];
+    if (row) return toRule(row);
+    await this.reload();
+    const { id: _revoked, ...again } = kept;
+    return this.stored(this.add(again));
   }
 
   /** The rule as stored: `rule`, or the equal active row another instance stored first. */

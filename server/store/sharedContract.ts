@@ -173,6 +173,20 @@ export function runSharedStateContract(name: string, factory: SharedFactory): vo
       expect(b.rules.list().map((r) => r.id)).toEqual([again.id]);
     });
 
+    it('TEAM-S4: a rule remembered again on A after B revoked it (A not refreshed yet) is stored anew, not answered with the revoked one', async () => {
+      const { a, b } = await start();
+      const made = await a.rules.stored(a.rules.add(rule('make build')));
+      await b.rules.refresh();
+      expect(await b.rules.revoke(made.id, 2_000)).toBe(true);
+      // A has not refreshed: its memory may still hold the revoked rule.
+      const again = await a.rules.stored(a.rules.add(rule('make build')));
+      expect(again.id).not.toBe(made.id);
+      await b.rules.refresh();
+      expect(b.rules.list().map((r) => r.id)).toEqual([again.id]);
+      await a.rules.refresh();
+      expect(a.rules.list().map((r) => r.id)).toEqual([again.id]);
+    });
+
     it('TEAM-S4: the same rule remembered on two instances at the same moment is one stored rule', async () => {
       const { a, b } = await start();
       const onA = a.rules.add(rule('ls', { createdBy: 'a' }));
