@@ -5,7 +5,7 @@
  * released on every exit, CORE-B4), and releasing one with `abort()` builds a
  * DOMException with its stack trace and dispatches a DOM Event through an EventTarget:
  * together about 45 µs of server CPU per keep-alive round trip (BENCHMARKS.md, "HTTP
- * agents"). `Cancel` is the part of an AbortSignal the waits use (`aborted`, an `abort`
+ * agents: the floor and the whole machine"). `Cancel` is the part of an AbortSignal the waits use (`aborted`, an `abort`
  * listener added once and removed), so an AbortSignal is still accepted wherever a
  * `CancelSignal` is; `Cancel` itself is a flag and a short list of callbacks.
  */
