@@ -17,9 +17,9 @@
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import { askGatehouse, type AskOutcome } from '../server/agents/client/ask.ts';
-import { httpJson } from '../server/agents/client/http.ts';
 import { PinnedServer, type AgentServer } from '../server/agents/client/pinned.ts';
 import { BENCH_TIMEOUT_MS, benchRequest, deciderFor, now, num, serveIpc } from './common.ts';
+import { unpinned } from './unpinned.ts';
 
 let counter = 0;
 
@@ -34,18 +34,6 @@ function pinnedFor(w: number, baseUrl: string, agentToken: string): PinnedServer
     pinned.set(key, server);
   }
   return server;
-}
-
-/** The bench server with --no-auth: no agent token, so no hello to prove it (real clients
- *  always pin: server/agents/client/pinned.ts). */
-function unpinned(baseUrl: string, keepAlive: Agent | undefined): AgentServer {
-  return {
-    baseUrl,
-    prove: async () => ({ ok: true }),
-    call: (method, path, o) => httpJson(method, `${baseUrl}${path}`, keepAlive ? { ...o, agent: keepAlive } : o),
-    forget() {},
-    close() {},
-  };
 }
 
 type Learned = { learned: Map<string, number>; failures: string[]; doubleLearned: number };

@@ -17,9 +17,8 @@ import { fork } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { askGatehouse } from '../server/agents/client/ask.ts';
-import { httpJson } from '../server/agents/client/http.ts';
-import type { AgentServer } from '../server/agents/client/pinned.ts';
 import { benchRequest } from './common.ts';
+import { unpinned } from './unpinned.ts';
 
 const calls = Number(process.argv[2] ?? 20_000);
 const inflight = Number(process.argv[3] ?? 200);
@@ -51,14 +50,7 @@ if (process.argv[2] === '--serve') {
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const agent = new Agent({ keepAlive: true, maxSockets: inflight, maxFreeSockets: inflight });
   let n = 0;
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const hook: AgentServer = {
-    baseUrl,
-    prove: async () => ({ ok: true }),
-    call: (method, path, options) => httpJson(method, `${baseUrl}${path}`, { ...options, agent }),
-    forget() {},
-    close() {},
-  };
+  const hook = unpinned(`http://127.0.0.1:${port}`, agent);
   const viaHook = async () => {
     const outcome = await askGatehouse(
       { ...benchRequest(Date.now(), n++), timeoutMs: 300_000, idempotencyKey: `k${n}` },

@@ -63,6 +63,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
   // tests) keeps them in memory, so the page flow and the cookie work the same.
   const security: SecurityContext = deps.security.devices ? deps.security : { ...deps.security, devices: new SqliteDeviceStore({ dataDir: ':memory:' }) };
   const devices = security.devices!;
+  // However a device ends (revoked over the API or by a new pairing of its browser,
+  // evicted beyond the device limit), its sockets here close at once: an ended device
+  // decides nothing more (SPEC.md AUTH-4, AUTH-5). Other instances' sockets: server.ts.
+  const hub = deps.hub;
+  if (hub) devices.onEnded((deviceId) => hub.closeDevice(deviceId));
 
   app.use('*', securityGuard(security, { logger: deps.logger, metrics: deps.metrics }));
   app.use('/api/*', async (c, next) => {
@@ -123,7 +128,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono {
     mountWebSocketRoutes(app, deps.upgrader.upgradeWebSocket, deps.hub, devices);
   }
   app.all('/api/*', (c) => errorResponse(c, 404, ERROR_CODES.notFound, `no route ${c.req.method} ${c.req.path}`));
-  app.route(PAIR_PATH, pairingPageRoutes({ devices, security, sockets: deps.hub, logger: deps.logger }));
+  app.route(PAIR_PATH, pairingPageRoutes({ devices, security, logger: deps.logger }));
   app.route('/', staticRoutes({ staticDir: deps.config.staticDir, security, logger: deps.logger }));
 
   app.notFound((c) =>

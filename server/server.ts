@@ -404,15 +404,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     shared.kind === 'shared'
       ? startDeviceWatch({ devices, sockets: hub, logger, ...(options.deviceWatchMs !== undefined ? { intervalMs: options.deviceWatchMs } : {}) })
       : undefined;
-  // A device this instance ends (revoked, or evicted beyond the limit) loses its sockets
-  // here at once, on every store: an ended device decides nothing more (AUTH-4). With a
-  // bus it is also announced, and every instance closes its sockets on the notice instead
-  // of at the next poll (docs/cluster.md, "Revocation").
+  // With a bus, a device this instance ends (revoked, or evicted beyond the limit) is
+  // announced, and every instance closes its sockets on the notice instead of at the next
+  // poll (docs/cluster.md, "Revocation"); this instance's own close them at once (app.ts).
   const offDeviceEnded = devices.onEnded((deviceId) => {
-    hub.closeDevice(deviceId);
     if (!bus) return;
     try {
-      bus?.announceDeviceEnded({ epoch: host.epoch, deviceId });
+      bus.announceDeviceEnded({ epoch: host.epoch, deviceId });
     } catch (error) {
       logger.warn('bus: announcing an ended device failed (the poll covers it)', { error: String(error) });
     }

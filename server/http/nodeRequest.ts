@@ -94,7 +94,7 @@ export function bodyTextOf(c: Context): Promise<string> {
   });
 }
 
-/** Aborts when the client goes away before its answer is written (what `c.req.raw.signal`
+/** Cancelled when the client goes away before its answer is written (what `c.req.raw.signal`
  *  means behind @hono/node-server: the response closed before it finished). */
 export function clientGoneSignalOf(c: Context): CancelSignal {
   const { outgoing } = bindingsOf(c);

@@ -123,6 +123,19 @@ describe('devices', () => {
     expect((await server.api('/api/devices', { token: server.agentToken })).status).toBe(403);
   });
 
+  it('AUTH-5: a browser that pairs again replaces its earlier device: that device ends, and its open socket closes with 1008', async () => {
+    const earlier = await openDevice(server);
+    const origin = `http://127.0.0.1:${server.port}`;
+    const client = await connectClient(server.wsUrl({}, { token: null }), { headers: { cookie: earlier }, origin });
+    await client.waitFor((f) => f.type === 'welcome');
+    const pairing = await server.api('/api/pairings', { method: 'POST' });
+    expect(pairing.status).toBe(201);
+    const redeemed = await fetch(`${server.baseUrl}/pair/${pairing.body.code}`, { redirect: 'manual', headers: { cookie: earlier } });
+    expect(redeemed.status).toBe(302);
+    expect((await client.closed).code).toBe(1008);
+    expect((await server.api('/api/devices', { token: null, headers: web(earlier) })).status).toBe(401);
+  });
+
   it('AUTH-5: DELETE /api/devices/ID ends a device: its cookie gets 401 at once and its open socket closes with 1008', async () => {
     const victim = await openDevice(server);
     const other = await openDevice(server);

@@ -36,8 +36,6 @@ export function setSessionCookie(c: Context, name: string, secret: string): void
 export type DeviceSockets = {
   /** The clientIds of the device's open sockets. */
   clientsOf(deviceId: string): string[];
-  /** Close them with 1008; returns how many. */
-  closeDevice(deviceId: string): number;
 };
 
 export type { DeviceView };
@@ -77,10 +75,11 @@ export function deviceRoutes(deps: { devices: DeviceStore; sockets?: DeviceSocke
 
   app.delete('/:id', async (c) => {
     const id = c.req.param('id');
+    // Its sockets close as it ends (the devices' `onEnded`, app.ts): counted before.
+    const sockets = deps.sockets?.clientsOf(id).length ?? 0;
     if (!(await deps.devices.revoke(id)))
       return errorResponse(c, 404, ERROR_CODES.notFound, `no device ${JSON.stringify(id.slice(0, 100))}: GET /api/devices lists them`);
-    const closed = deps.sockets?.closeDevice(id) ?? 0;
-    deps.logger.info('device ended', { id, sockets: closed });
+    deps.logger.info('device ended', { id, sockets });
     // The caller ended itself: its browser drops the cookie that opens nothing any more.
     if (deviceOf(c)?.id === id) deleteCookie(c, deps.cookieName(), { path: '/', httpOnly: true, sameSite: 'Strict' });
     return c.json<RevokedAnswer>({ id, revoked: true });

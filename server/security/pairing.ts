@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { deviceName, type DeviceStore } from '../store/deviceStore.ts';
 import { PAGE_HEADERS } from '../http/static.ts';
 import type { AllowList } from './allowList.ts';
-import { setSessionCookie, type DeviceSockets } from './devices.ts';
+import { setSessionCookie } from './devices.ts';
 import { cookieNameOf, deviceOfCookie, type SecurityContext } from './guard.ts';
 
 export const PAIR_PATH = '/pair';
@@ -43,7 +43,7 @@ export function pairingApiRoutes(deps: { devices: DeviceStore; security: Securit
 }
 
 /** `GET /pair/CODE` (a page: no credential; the code is the credential, once). */
-export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; sockets?: DeviceSockets | undefined; logger: Logger }): Hono {
+export function pairingPageRoutes(deps: { devices: DeviceStore; security: SecurityContext; logger: Logger }): Hono {
   const app = new Hono();
   const gone = (c: Context) =>
     c.text('This pairing link was already used or has expired: make a new one (gatehouse pair, or Devices in the app).\n', 410, {
@@ -58,7 +58,8 @@ export function pairingPageRoutes(deps: { devices: DeviceStore; security: Securi
     // This browser's earlier device (if any) is replaced: its cookie is overwritten, so
     // nothing could use that device again.
     const earlier = await deviceOfCookie(c, deps.security);
-    if (earlier && (await deps.devices.revoke(earlier.id))) deps.sockets?.closeDevice(earlier.id);
+    // Ended, its sockets close with it (the devices' `onEnded`, app.ts).
+    if (earlier) await deps.devices.revoke(earlier.id);
     setSessionCookie(c, cookieNameOf(deps.security), made.secret);
     deps.logger.info('new device', { id: made.device.id, name: made.device.name, via: 'pairing' });
     c.header('cache-control', 'no-store');
