@@ -324,6 +324,77 @@ describe('broker', () => {
     expect(seqs(store.log)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('REQ-4: a request restored before its deadline times out at the same absolute instant; one restored after it, at once, stamped its own deadline', () => {
+    const store = new MemoryStore('epoch-r4');
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const b = startTestBroker({ store, clock });
+    create(b, 'early', { timeoutMs: 10_000 });
+    create(b, 'later', { timeoutMs: 30_000 });
+    b.stop();
+    clock.set(T0 + 20_000); // down for 20 s: 'early' expired meanwhile, without a timer
+    const restored = startTestBroker({ store, clock });
+    expect(outcomeEventsFor(restored, 'early')).toEqual([{ type: 'permission-timeout', seq: 3, requestId: 'early', toolName: 'Bash', timestamp: T0 + 10_000 }]);
+    clock.increment(10_000 - 1);
+    expect(outcomeEventsFor(restored, 'later')).toEqual([]);
+    clock.increment(1);
+    expect(clock.now()).toBe(T0 + 30_000);
+    expect(outcomeEventsFor(restored, 'later')).toEqual([{ type: 'permission-timeout', seq: 4, requestId: 'later', toolName: 'Bash', timestamp: T0 + 30_000 }]);
+  });
+
+  it('REQ-8: a deadline beyond the longest timer (40 days) is waited for in several timers and comes at its instant', () => {
+    const b = startTestBroker();
+    const forty = 40 * 86_400_000;
+    create(b, 'far', { timeoutMs: forty });
+    b.clock.increment(2_147_483_647); // the first timer, clamped, fires early: nothing is due
+    expect(outcomeEventsFor(b, 'far')).toEqual([]);
+    expect(pendingTimers(b.clock)).toBe(1);
+    b.clock.increment(forty - 2_147_483_647 - 1);
+    expect(outcomeEventsFor(b, 'far')).toEqual([]);
+    b.clock.increment(1);
+    expect(outcomeEventsFor(b, 'far')).toEqual([{ type: 'permission-timeout', seq: 2, requestId: 'far', toolName: 'Bash', timestamp: T0 + forty }]);
+  });
+
+  it('BRK-18: one timer for every deadline: requests time out in deadline order at their own instants, a finished one leaves the heap at once', () => {
+    const b = startTestBroker();
+    create(b, 'c', { timeoutMs: 30_000 });
+    create(b, 'a', { timeoutMs: 10_000 });
+    create(b, 'b', { timeoutMs: 20_000 });
+    create(b, 'gone', { timeoutMs: 5_000 });
+    const context = () => b.actor.getSnapshot().context;
+    expect(context().deadlines.size).toBe(4);
+    expect(context().nextDeadline).toBe(T0 + 5_000);
+    expect(pendingTimers(b.clock)).toBe(1);
+    decide(b, 'gone');
+    // Its deadline left with it; the timer armed for it stays (it fires early, harmlessly).
+    expect(context().deadlines.size).toBe(3);
+    expect(context().nextDeadline).toBe(T0 + 10_000);
+    expect(pendingTimers(b.clock)).toBe(1);
+    b.clock.increment(25_000); // one jump past two deadlines
+    const timeouts = b.streamEvents().filter((event) => event.type === 'permission-timeout');
+    expect(timeouts.map((event) => [event.requestId, event.timestamp])).toEqual([
+      ['a', T0 + 10_000],
+      ['b', T0 + 20_000],
+    ]);
+    expect(context().deadlines.size).toBe(1);
+    expect(context().nextDeadline).toBe(T0 + 30_000);
+    decide(b, 'c');
+    expect(context().deadlines.size).toBe(0);
+    expect(context().nextDeadline).toBeNull();
+    expect(pendingTimers(b.clock)).toBe(0);
+  });
+
+  it('BRK-18: a request created with its deadline already reached times out at once, after its own permission-request', () => {
+    const b = startTestBroker();
+    const answer = b.client.create({ at: b.now(), request: spec('zero', { timeoutMs: 0 }), origin: 'http' });
+    expect(answer).toMatchObject({ status: 'created', seq: 1 });
+    expect(b.streamEvents().map((event) => [event.type, event.seq])).toEqual([
+      ['permission-request', 1],
+      ['permission-timeout', 2],
+    ]);
+    expect(b.actor.getSnapshot().context.deadlines.size).toBe(0);
+  });
+
   it('BRK-12: outcome records carry the whole Outcome and create records what the store needs to restore', () => {
     const b = startTestBroker();
     create(b, 'r1', { origin: 'agent', key: 'k', hash: 'h' });

@@ -47,25 +47,31 @@
  * snapshot and system one spawn + finish grew from ~3 ms with 1,000 waiting to ~15 ms
  * with 10,000 (measured here, 2 cores under load). Each child is therefore created with
  * `createActor` (id = request id) in a system of its own, with the clock and inspector
- * the host passes in `input.requestActors` (the same ones it gives the broker, so a
- * SimulatedClock drives them in tests and `--inspect` shows every request actor live),
+ * the host passes in `input.requestActors` (the same ones it gives the broker, so
+ * `--inspect` shows every request actor live),
  * and reports to the broker through `notifyParent`, bound here to `sendTo(broker)`.
+ *
+ * One timer for every deadline: no request actor arms a timer of its own. Every
+ * unresolved request's deadline sits in one min-heap (`context.deadlines`, each entry
+ * taken out when its request finishes), and `context.nextDeadline` names the earliest:
+ * whoever runs the broker sets ONE timer for that instant and then sends
+ * `broker.deadline` with its clock reading (`driveDeadlines` in brokerClient.ts; the host
+ * and the test harnesses use it), and every request due by then is told
+ * `request.deadline` and times out. Not one XState delayed event per request: scheduling
+ * and cancelling one (with its timer) was about a tenth of a request's whole round trip
+ * in-process (BENCHMARKS.md, "HTTP agents: the server alone"), and 40 us each to restore
+ * 10,000; and not one delayed event of the broker re-armed after each fire, because the
+ * broker cannot read the clock when it fires, so a late timer would make every later
+ * deadline later still. A decision's own `at` still decides: one at or after the
+ * deadline times the request out even before the timer fires.
  *
  * Why restore is cheap: an actor system per request costs tens of microseconds, so a
  * restart with 10,000 unresolved requests would spend most of its start creating them.
  * A restored request therefore gets its actor lazily, on first touch (a decision, a
- * cancel, or its deadline). Until then its deadline sits in one min-heap
- * (`context.deadlines`), and `context.nextDeadline` names the earliest: whoever runs the
- * broker sets ONE timer for that instant and then sends `broker.deadline` with its clock
- * reading (`driveRestoredDeadlines` in brokerClient.ts; the host and the test harness use
- * it), and every restored request due by then gets its actor, which times out as it
- * starts. Not one XState delayed event per request: each costs about 40 us to schedule
- * in XState 5.33 (measured here), 0.4 s for 10,000; and not one delayed event of the
- * broker re-armed after each fire, because the broker cannot read the clock when it
- * fires, so a late timer would make every later deadline later still. Its delivery state
- * is kept by the index's watermarks meanwhile (`SeqIndex.deliveryOf`), and told to the
- * actor when it is created. A request created while serving gets its actor at once (the
- * hot path, measured in machines/testing/measureLifecycle.ts).
+ * cancel, or its deadline, when its new actor is told at once that it came). Its
+ * delivery state is kept by the index's watermarks meanwhile (`SeqIndex.deliveryOf`),
+ * and told to the actor when it is created. A request created while serving gets its
+ * actor at once (the hot path, measured in machines/testing/measureLifecycle.ts).
  */
 import { createActor, sendTo, setup, type Actor, type AnyActorRef } from 'xstate';
 import type {
@@ -93,7 +99,7 @@ import type {
   RequestOrigin,
 } from './broker.types.ts';
 import { permissionRequestMachine, timeoutOutcome, type PermissionRequestActorEvent, type RequestFinishedEvent } from './permissionRequest.machine.ts';
-import { BoundedWindow, DeadlineHeap, SeqIndex } from './seqIndex.ts';
+import { BoundedWindow, DeadlineHeap, SeqIndex, type DeadlineEntry } from './seqIndex.ts';
 
 export const DEFAULT_RECENT_LIMIT = 10_000;
 
@@ -120,6 +126,8 @@ export type UnresolvedRequest = {
   readonly idempotencyKey?: string;
   readonly bodyHash?: string;
   ref: PermissionRequestActor | undefined;
+  /** Its place in `context.deadlines` until the deadline comes or the request finishes. */
+  deadline: DeadlineEntry | undefined;
 };
 
 /** A decide or cancel forwarded to a child, waiting for the child's outcome. */
@@ -145,7 +153,7 @@ export type BrokerContext = {
   unresolved: Map<string, UnresolvedRequest>;
   /** The same requests in seq order, with the sent/acked/held watermarks. */
   order: SeqIndex<UnresolvedRequest>;
-  /** Deadlines of restored requests that have no actor yet (see "Why restore is cheap"). */
+  /** Every unresolved request's deadline (see "One timer for every deadline"). */
   deadlines: DeadlineHeap;
   /** The earliest of them still waiting (null: none): when to send `broker.deadline`. */
   nextDeadline: number | null;
@@ -263,7 +271,7 @@ function pushQueueChanged(context: BrokerContext, before: number, out: Step): vo
 }
 
 /** Create (not start) a child, in a system of its own, on the host's clock. */
-function createChild(context: BrokerContext, request: PermissionRequestEvent, startedAt: number): PermissionRequestActor {
+function createChild(context: BrokerContext, request: PermissionRequestEvent): PermissionRequestActor {
   const input = {
     id: request.id,
     toolName: request.toolName,
@@ -271,19 +279,22 @@ function createChild(context: BrokerContext, request: PermissionRequestEvent, st
     context: request.context,
     timestamp: request.timestamp,
     expiresAt: request.expiresAt,
-    startedAt,
   };
   return createActor(context.childLogic, { id: request.id, input, ...context.childOptions });
 }
 
 /** The request's actor, created now if it has none (a restored request's first touch):
- *  started, then told the delivery state the index kept for it. */
+ *  started, then told its deadline came (it times out at once) or the delivery state the
+ *  index kept for it. */
 function touch(context: BrokerContext, request: UnresolvedRequest, at: number, out: Step): PermissionRequestActor {
   if (request.ref) return request.ref;
-  const ref = createChild(context, request.event, at);
+  const ref = createChild(context, request.event);
   request.ref = ref;
   out.push({ kind: 'start', child: ref });
-  if (at >= request.event.expiresAt) return ref; // it times out as it starts
+  if (at >= request.event.expiresAt) {
+    out.push({ kind: 'send', to: ref, event: { type: 'request.deadline', at } });
+    return ref;
+  }
   const delivery = context.order.deliveryOf(request);
   if (delivery === 'acked') out.push({ kind: 'send', to: ref, event: { type: 'request.acked', at } });
   else if (delivery === 'sent') out.push({ kind: 'send', to: ref, event: { type: 'request.sent', at } });
@@ -304,24 +315,35 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Drop finished or touched entries from the top of the heap; name the next deadline. */
+/** Name the earliest deadline still waiting (null: none), for the runner's one timer. */
 function settleDeadlines(context: BrokerContext): void {
-  const heap = context.deadlines;
-  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
-    const request = context.unresolved.get(top.id);
-    if (request && !request.ref) break;
-    heap.pop();
-  }
-  context.nextDeadline = heap.peek()?.expiresAt ?? null;
+  context.nextDeadline = context.deadlines.peek()?.expiresAt ?? null;
 }
 
-/** Every restored request due by `at` gets its actor, which times out as it starts. */
-function expireRestored(context: BrokerContext, at: number, out: Step): void {
+/** Arms the request's deadline (a new or another instance's request). */
+function armDeadline(context: BrokerContext, request: UnresolvedRequest): void {
+  request.deadline = context.deadlines.push(request.event.expiresAt, request.event.id);
+  settleDeadlines(context);
+}
+
+/** A request that finished takes its deadline out of the heap. */
+function disarmDeadline(context: BrokerContext, request: UnresolvedRequest): void {
+  if (request.deadline) context.deadlines.remove(request.deadline);
+  request.deadline = undefined;
+  settleDeadlines(context);
+}
+
+/** Every request due by `at` is told its deadline came: a live actor by `request.deadline`,
+ *  a restored one gets its actor, which is told the same as it starts. */
+function expireDue(context: BrokerContext, at: number, out: Step): void {
   const heap = context.deadlines;
   for (let top = heap.peek(); top !== undefined && top.expiresAt <= at; top = heap.peek()) {
     heap.pop();
     const request = context.unresolved.get(top.id);
-    if (request && !request.ref) touch(context, request, at, out);
+    if (!request) continue;
+    request.deadline = undefined;
+    if (request.ref) out.push({ kind: 'send', to: request.ref, event: { type: 'request.deadline', at } });
+    else touch(context, request, at, out);
   }
   settleDeadlines(context);
 }
@@ -374,7 +396,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
 
   // Restore the unresolved ones in seq order, without actors (see "Why restore is cheap").
   const stored = [...(input.unresolved ?? [])].sort((a, b) => a.seq - b.seq);
-  const deadlines: Array<{ expiresAt: number; id: string }> = [];
+  const restored: UnresolvedRequest[] = [];
   for (const request of stored) {
     if (context.unresolved.has(request.id) || context.recent.has(request.id)) continue;
     if (request.seq > context.headSeq) context.headSeq = request.seq;
@@ -388,7 +410,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       timestamp: request.timestamp,
       expiresAt: request.expiresAt,
     };
-    remember(context, {
+    const kept: UnresolvedRequest = {
       seq: request.seq,
       live: true,
       event,
@@ -396,10 +418,17 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
       ...(request.bodyHash !== undefined ? { bodyHash: request.bodyHash } : {}),
       ref: undefined,
-    });
-    deadlines.push({ expiresAt: request.expiresAt, id: request.id });
+      deadline: undefined,
+    };
+    remember(context, kept);
+    restored.push(kept);
   }
-  context.deadlines.fill(deadlines);
+  const entries = context.deadlines.fill(restored.map((request) => ({ expiresAt: request.event.expiresAt, id: request.event.id })));
+  entries.forEach((entry, i) => {
+    const request = restored[i];
+    if (request) request.deadline = entry;
+  });
+  settleDeadlines(context);
 
   // The children live outside this actor's system: stop them with it.
   self.subscribe({
@@ -415,7 +444,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
 function restore(context: BrokerContext): Step {
   const out: Step = [];
   // Deadlines already behind us: their actors time out as they start, now.
-  expireRestored(context, context.restoredAt, out);
+  expireDue(context, context.restoredAt, out);
   out.push({ kind: 'emit', event: { type: 'queue.changed' } });
   return out;
 }
@@ -461,18 +490,21 @@ function create(context: BrokerContext, event: CreateEvent): Step {
     timestamp: event.at,
     expiresAt: event.at + timeoutMs,
   };
-  const ref = createChild(context, requestEvent, event.at);
+  const ref = createChild(context, requestEvent);
   const meta: { origin: RequestOrigin; idempotencyKey?: string; bodyHash?: string } = { origin: event.origin };
   if (event.idempotencyKey !== undefined) meta.idempotencyKey = event.idempotencyKey;
   if (event.bodyHash !== undefined) meta.bodyHash = event.bodyHash;
-  remember(context, { seq, live: true, event: requestEvent, ...meta, ref });
+  const request: UnresolvedRequest = { seq, live: true, event: requestEvent, ...meta, ref, deadline: undefined };
+  remember(context, request);
+  armDeadline(context, request);
 
   out.push({ kind: 'persist', record: { kind: 'event', event: requestEvent, request: meta } });
   out.push({ kind: 'emit', event: { type: 'stream.event', event: requestEvent } });
   pushQueueChanged(context, before, out);
-  // Started after its event: one whose deadline is already behind it finishes at once,
-  // and its report must follow its own `permission-request`.
+  // Started after its event: one whose deadline is already behind it (a zero timeout) is
+  // told so and finishes at once, and its report must follow its own `permission-request`.
   out.push({ kind: 'start', child: ref });
+  if (event.at >= requestEvent.expiresAt) expireDue(context, event.at, out);
   answer({ status: 'created', id: spec.id, seq, expiresAt: requestEvent.expiresAt });
   return out;
 }
@@ -519,7 +551,6 @@ function decideOrCancel(context: BrokerContext, event: DecideEvent | CancelEvent
   else context.awaiting.set(event.requestId, [verdict]);
   const fresh = request.ref === undefined;
   const ref = touch(context, request, event.at, out);
-  if (fresh) settleDeadlines(context);
   // A restored request first touched at or after its deadline times out as it starts:
   // the verdict is then answered `expired` from its report, and nothing is sent to it.
   if (!(fresh && event.at >= request.event.expiresAt)) out.push({ kind: 'send', to: ref, event: forChild(event) });
@@ -547,6 +578,7 @@ function finish(context: BrokerContext, event: RequestFinishedEvent): Step {
 
   context.unresolved.delete(event.id);
   context.order.finish(request);
+  disarmDeadline(context, request);
   const finished: FinishedRequest = {
     id: event.id,
     toolName: request.event.toolName,
@@ -584,7 +616,7 @@ function finish(context: BrokerContext, event: RequestFinishedEvent): Step {
 /** The time named by `nextDeadline` came (the runner's timer): expire what is due. */
 function deadlineDue(context: BrokerContext, event: DeadlineDueEvent): Step {
   const out: Step = [];
-  expireRestored(context, event.at, out);
+  expireDue(context, event.at, out);
   return out;
 }
 
@@ -688,8 +720,8 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
       case 'permission-request': {
         if (context.unresolved.has(logged.id) || context.recent.has(logged.id)) break;
         const row: LogRequestRow | undefined = event.rows?.get(logged.id);
-        const ref = createChild(context, logged, event.at);
-        remember(context, {
+        const ref = createChild(context, logged);
+        const request: UnresolvedRequest = {
           seq: logged.seq,
           live: true,
           event: logged,
@@ -697,7 +729,10 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
           ...(row?.idempotencyKey !== undefined ? { idempotencyKey: row.idempotencyKey } : {}),
           ...(row?.bodyHash !== undefined ? { bodyHash: row.bodyHash } : {}),
           ref,
-        });
+          deadline: undefined,
+        };
+        remember(context, request);
+        armDeadline(context, request);
         starts.push(ref);
         break;
       }
@@ -709,6 +744,7 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
         const outcome = event.rows?.get(logged.requestId)?.outcome ?? outcomeOfEvent(logged);
         context.unresolved.delete(logged.requestId);
         context.order.finish(request);
+        disarmDeadline(context, request);
         const finished: FinishedRequest = {
           id: logged.requestId,
           toolName: request.event.toolName,
@@ -743,9 +779,10 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
   for (const record of event.clientAnswers ?? []) if (!context.clientAnswers.has(record.clientMsgId)) context.clientAnswers.set(record.clientMsgId, record);
   settleDeadlines(context);
   pushQueueChanged(context, before, out);
-  // Started after every event of the batch: one already past its deadline finishes at
-  // once, and its timeout must follow the events it came after.
+  // Started after every event of the batch: one already past its deadline is told so
+  // and finishes at once, and its timeout must follow the events it came after.
   for (const child of starts) out.push({ kind: 'start', child });
+  expireDue(context, event.at, out);
   return out;
 }
 

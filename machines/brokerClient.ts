@@ -11,7 +11,6 @@
  */
 import type { ActorOptions } from 'xstate';
 import type { BrokerActor } from './broker.machine.ts';
-import { MAX_TIMER_DELAY_MS } from './permissionRequest.machine.ts';
 import type { AppendableEvent, BrokerEvent, CancelAnswer, CreateAnswer, DecisionResult, Reply } from './broker.types.ts';
 
 type Without<T, K extends string> = T extends unknown ? Omit<T, K> : never;
@@ -68,14 +67,19 @@ export function createBrokerClient(actor: BrokerActor): BrokerClient {
 
 type Timers = NonNullable<ActorOptions<never>['clock']>;
 
+/** setTimeout fires after 1 ms for anything longer (toolchain.md). */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 /**
- * Runs the restored requests' deadlines of a broker (broker.machine.ts, "Why restore is
- * cheap"): one timer on `timers` (the host's clock, a SimulatedClock in tests) for the
- * instant the broker's `nextDeadline` names; when it fires, `broker.deadline` with the
- * clock's reading then, and the next one; moved when `nextDeadline` moves. Stops with the
- * actor; returns a stop function.
+ * Runs the deadlines of a broker (broker.machine.ts, "One timer for every deadline"): one
+ * timer on `timers` (the host's clock, a SimulatedClock in tests) for the instant the
+ * broker's `nextDeadline` names; when it fires, `broker.deadline` with the clock's reading
+ * then, and the next one. Moved when an earlier deadline comes; when the earliest request
+ * finishes first, the timer armed for it is kept (it fires early, finds nothing due and
+ * is armed again), so deciding requests in order costs no timer per decision. Stops with
+ * the actor; returns a stop function.
  */
-export function driveRestoredDeadlines(actor: BrokerActor, timers: Timers, now: () => number): () => void {
+export function driveDeadlines(actor: BrokerActor, timers: Timers, now: () => number): () => void {
   let timer: unknown;
   let armedFor: number | null = null;
   let stopped = false;
@@ -87,7 +91,7 @@ export function driveRestoredDeadlines(actor: BrokerActor, timers: Timers, now: 
   const arm = () => {
     if (stopped || actor.getSnapshot().status !== 'active') return;
     const next = actor.getSnapshot().context.nextDeadline;
-    if (next === armedFor && timer !== undefined) return;
+    if (next !== null && timer !== undefined && armedFor !== null && armedFor <= next) return;
     clear();
     if (next === null) return;
     armedFor = next;
@@ -106,7 +110,7 @@ export function driveRestoredDeadlines(actor: BrokerActor, timers: Timers, now: 
     stopped = true;
     clear();
   };
-  // Re-armed when the next deadline moves (its request was decided first), O(1) a step.
+  // Looked at after every step, O(1).
   actor.subscribe({ next: () => arm(), complete: stop, error: stop });
   arm();
   return stop;

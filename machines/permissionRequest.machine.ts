@@ -5,15 +5,14 @@
  *   unresolved.pending -> unresolved.sent -> unresolved.acked   (delivery hints)
  *   unresolved -> resolved | timedOut | cancelled              (final, exactly one)
  *
- * Time is an input: the deadline is the named delay `deadline`, computed from the input
- * (`expiresAt - startedAt`, where `startedAt` is the host's clock when the actor was
- * created or restored), so a SimulatedClock drives it in tests and a request restored
- * after a restart times out at the same absolute instant. An event's `at` is the host's
- * clock reading; a decision whose `at` is at or after `expiresAt` cannot win: the
- * request times out instead (nothing is decided after its deadline).
- *
- * The three delivery states share one parent state so that the deadline timer is
- * scheduled once, on entering `unresolved`, and not restarted by `sent`/`acked`.
+ * Time is an input. The actor arms no timer of its own: its parent keeps every request's
+ * deadline in one heap and tells it `request.deadline` when the clock reaches
+ * `expiresAt` (broker.machine.ts, "One timer for every deadline"); a deadline event
+ * before `expiresAt` changes nothing. An event's `at` is the host's clock reading; a
+ * decision or cancel whose `at` is at or after `expiresAt` cannot win: the request times
+ * out instead (nothing is decided after its deadline, whether or not the deadline event
+ * has come yet). The timeout's outcome is stamped `expiresAt` itself, so a request
+ * restored after a restart times out at the same absolute instant.
  *
  * On reaching a final state the actor reports `request.finished` (named action
  * `notifyParent`, a `sendParent` by default; the broker binds it to itself, see
@@ -23,13 +22,7 @@ import { assign, sendParent, setup } from 'xstate';
 import { cancelledMessage, type Decision, decidedByWire, timedOutMessage, waitedSeconds } from '../protocol/index.ts';
 import type { Outcome, RequestData } from './broker.types.ts';
 
-/** setTimeout fires after 1 ms for anything longer (toolchain.md). */
-export const MAX_TIMER_DELAY_MS = 2_147_483_647;
-
-export type PermissionRequestInput = RequestData & {
-  /** The host's clock when this actor was created or restored. */
-  startedAt: number;
-};
+export type PermissionRequestInput = RequestData;
 
 export type PermissionRequestContext = {
   request: PermissionRequestInput;
@@ -40,6 +33,8 @@ export type PermissionRequestContext = {
 export type PermissionRequestActorEvent =
   | { type: 'request.sent'; at: number }
   | { type: 'request.acked'; at: number }
+  /** The parent's clock reached (or passed) the deadline it keeps for this request. */
+  | { type: 'request.deadline'; at: number }
   | {
       type: 'permission.decide';
       at: number;
@@ -56,13 +51,6 @@ export type RequestFinishedEvent = { type: 'request.finished'; id: string; outco
 /** The timeout's deny message (protocol/outcome.ts); the store uses the same words when it rebuilds an outcome. */
 export function timeoutMessage(createdAt: number, expiresAt: number): string {
   return timedOutMessage(waitedSeconds(createdAt, expiresAt));
-}
-
-/** The deadline as a timer delay: never negative, never beyond what setTimeout honours. */
-export function deadlineDelay(expiresAt: number, startedAt: number): number {
-  const ms = expiresAt - startedAt;
-  if (!(ms > 0)) return 0; // also catches NaN
-  return Math.min(ms, MAX_TIMER_DELAY_MS);
 }
 
 /** A timeout is a deny decided by `timeout` at the deadline itself (pure: no clock read). */
@@ -83,12 +71,8 @@ export const permissionRequestMachine = setup({
     events: {} as PermissionRequestActorEvent,
     output: {} as Outcome,
   },
-  delays: {
-    deadline: ({ context }) => deadlineDelay(context.request.expiresAt, context.request.startedAt),
-  },
   guards: {
-    /** Restored (or created) with its deadline already behind it. */
-    deadlinePassed: ({ context }) => context.request.expiresAt <= context.request.startedAt,
+    deadlineReached: ({ context, event }) => event.at >= context.request.expiresAt,
     beforeDeadline: ({ context, event }) => event.at < context.request.expiresAt,
   },
   actions: {
@@ -127,9 +111,8 @@ export const permissionRequestMachine = setup({
   states: {
     unresolved: {
       initial: 'pending',
-      always: { guard: 'deadlinePassed', target: 'timedOut' },
-      after: { deadline: { target: 'timedOut' } },
       on: {
+        'request.deadline': { guard: 'deadlineReached', target: 'timedOut' },
         'permission.decide': [
           { guard: 'beforeDeadline', target: 'resolved', actions: 'recordDecision' },
           // Late: the deadline has passed even if its timer has not fired yet.

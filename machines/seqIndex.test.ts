@@ -131,6 +131,24 @@ describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
     expect(heap.size).toBe(0);
   });
 
+  it('CORE-B6: a removed deadline never pops, whichever place it held; removing twice, or an entry already popped, changes nothing', () => {
+    const heap = new DeadlineHeap();
+    const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const next = random(11);
+    const entries = heap.fill(Array.from({ length: 300 }, (_, i) => ({ expiresAt: Math.floor(next() * 1000), id: `f${i}` })));
+    for (let i = 0; i < 300; i++) entries.push(heap.push(Math.floor(next() * 1000), `p${i}`));
+    const removed = new Set(entries.filter(() => next() < 0.4));
+    for (const entry of removed) heap.remove(entry);
+    for (const entry of removed) heap.remove(entry);
+    const kept = entries.filter((e) => !removed.has(e));
+    expect(heap.size).toBe(kept.length);
+    const first = heap.pop();
+    if (first) heap.remove(first);
+    const popped = [first?.expiresAt];
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.expiresAt);
+    expect(popped).toEqual(kept.map((e) => e.expiresAt).sort((a, b) => a - b));
+  });
+
   it('CORE-B6: deliveryOf reads what an actor told every sent/acked so far would say', () => {
     const index = new SeqIndex<{ seq: number; live: boolean }>();
     const entries = [1, 2, 3, 4].map((seq) => ({ seq, live: true }));

@@ -170,41 +170,72 @@ export class BoundedWindow<V> {
   }
 }
 
-/** A min-heap of restored requests' deadlines (see broker.machine.ts, "Why restore is
- *  cheap"): push and pop in O(log n), built from n entries in O(n). Entries whose request
- *  has finished or got its own actor stay in until popped; the broker skips them then. */
+/** One deadline in a `DeadlineHeap`: its place is kept on it, so it can be removed. */
+export type DeadlineEntry = { readonly expiresAt: number; readonly id: string; index: number };
+
+/** A min-heap of the unresolved requests' deadlines (see broker.machine.ts, "One timer
+ *  for every deadline"): push, pop and remove in O(log n), built from n entries in O(n).
+ *  Each entry knows its index, so a request that finishes takes its deadline out at once
+ *  (a finished request's entry would otherwise stay until its deadline, up to a day). */
 export class DeadlineHeap {
-  private readonly items: Array<{ expiresAt: number; id: string }> = [];
+  private readonly items: DeadlineEntry[] = [];
 
   get size(): number {
     return this.items.length;
   }
 
-  /** Add many at once (restore): heapify once instead of n pushes. */
-  fill(entries: Iterable<{ expiresAt: number; id: string }>): void {
-    for (const entry of entries) this.items.push({ expiresAt: entry.expiresAt, id: entry.id });
+  /** Add many at once (restore): heapify once instead of n pushes. The entries, in order. */
+  fill(entries: Iterable<{ expiresAt: number; id: string }>): DeadlineEntry[] {
+    const added: DeadlineEntry[] = [];
+    for (const entry of entries) {
+      const item: DeadlineEntry = { expiresAt: entry.expiresAt, id: entry.id, index: this.items.length };
+      this.items.push(item);
+      added.push(item);
+    }
     for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.down(i);
+    return added;
   }
 
-  push(expiresAt: number, id: string): void {
-    this.items.push({ expiresAt, id });
-    this.up(this.items.length - 1);
+  push(expiresAt: number, id: string): DeadlineEntry {
+    const item: DeadlineEntry = { expiresAt, id, index: this.items.length };
+    this.items.push(item);
+    this.up(item.index);
+    return item;
   }
 
-  peek(): { expiresAt: number; id: string } | undefined {
+  peek(): DeadlineEntry | undefined {
     return this.items[0];
   }
 
-  pop(): { expiresAt: number; id: string } | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (items.length > 0) {
-      items[0] = last;
-      this.down(0);
-    }
+  pop(): DeadlineEntry | undefined {
+    const top = this.items[0];
+    if (top !== undefined) this.remove(top);
     return top;
+  }
+
+  /** Takes `entry` out; an entry not (or no longer) in this heap is left alone. */
+  remove(entry: DeadlineEntry): void {
+    const items = this.items;
+    const at = entry.index;
+    if (items[at] !== entry) return;
+    const last = items.pop();
+    entry.index = -1;
+    if (last === undefined || last === entry) return;
+    items[at] = last;
+    last.index = at;
+    this.up(at);
+    this.down(last.index);
+  }
+
+  private swap(i: number, j: number): void {
+    const items = this.items;
+    const a = items[i];
+    const b = items[j];
+    if (a === undefined || b === undefined) return;
+    items[i] = b;
+    b.index = i;
+    items[j] = a;
+    a.index = j;
   }
 
   private up(index: number): void {
@@ -212,11 +243,8 @@ export class DeadlineHeap {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const a = items[i];
-      const b = items[parent];
-      if (a === undefined || b === undefined || b.expiresAt <= a.expiresAt) return;
-      items[i] = b;
-      items[parent] = a;
+      if ((items[parent]?.expiresAt ?? 0) <= (items[i]?.expiresAt ?? 0)) return;
+      this.swap(i, parent);
       i = parent;
     }
   }
@@ -232,11 +260,7 @@ export class DeadlineHeap {
       if (left < items.length && (items[left]?.expiresAt ?? 0) < s()) smallest = left;
       if (right < items.length && (items[right]?.expiresAt ?? 0) < s()) smallest = right;
       if (smallest === i) return;
-      const a = items[i];
-      const b = items[smallest];
-      if (a === undefined || b === undefined) return;
-      items[i] = b;
-      items[smallest] = a;
+      this.swap(i, smallest);
       i = smallest;
     }
   }

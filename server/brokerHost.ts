@@ -38,7 +38,7 @@
  */
 import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import { brokerMachine, type BrokerActor } from '../machines/broker.machine.ts';
-import { driveRestoredDeadlines } from '../machines/brokerClient.ts';
+import { driveDeadlines } from '../machines/brokerClient.ts';
 import { deliveryOf, isHeldByConnectedClient, queueStatusOf, unresolvedRequestEventsOf, type DeliveryState } from '../machines/selectors.ts';
 import type {
   AppendableEvent,
@@ -371,7 +371,7 @@ export class BrokerHost {
     });
     actor.start();
     // Restored requests have no actor (and no timer) each: one timer for the earliest.
-    driveRestoredDeadlines(actor, this.timers, this.now);
+    driveDeadlines(actor, this.timers, this.now);
     return actor;
   }
 

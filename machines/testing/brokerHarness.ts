@@ -6,7 +6,7 @@ import { createActor, SimulatedClock } from 'xstate';
 import type { SequencedEvent } from '../../protocol/index.ts';
 import { brokerMachine, type BrokerActor } from '../broker.machine.ts';
 import type { BrokerEmitted, PersistRecord } from '../broker.types.ts';
-import { createBrokerClient, driveRestoredDeadlines, type BrokerClient } from '../brokerClient.ts';
+import { createBrokerClient, driveDeadlines, type BrokerClient } from '../brokerClient.ts';
 import { MemoryStore } from './memoryStore.ts';
 
 export type LogEntry = { kind: 'persist'; record: PersistRecord } | { kind: 'emit'; emitted: BrokerEmitted };
@@ -52,7 +52,7 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
   });
   actor.start();
   // What the host does for restored requests' deadlines (broker.machine.ts).
-  driveRestoredDeadlines(actor, clock, () => clock.now());
+  driveDeadlines(actor, clock, () => clock.now());
   const client = createBrokerClient(actor);
   return {
     actor,

@@ -14,7 +14,7 @@ function measureBareChild(rounds: number): number {
   const once = () => {
     const at = Date.now();
     const actor = createActor(logic, {
-      input: { id: 'x', toolName: 'Bash', input: {}, context: {}, timestamp: at, expiresAt: at + 3_600_000, startedAt: at },
+      input: { id: 'x', toolName: 'Bash', input: {}, context: {}, timestamp: at, expiresAt: at + 3_600_000 },
     }).start();
     actor.send({ type: 'request.sent', at });
     actor.send({ type: 'request.acked', at });
