@@ -16,7 +16,8 @@
  * The difference of the first two is what the HTTP path costs; `bench/httpFloor.ts` gives
  * what node:http itself costs at the same rate (its answer delay argument).
  *
- * BENCH_PROFILE=FILE: the server's CPU profile of the first `http` section.
+ * BENCH_PROFILE=DIR: the server's CPU profiles of the first `http` section and of the
+ * `in-process` one, as DIR/http.cpuprofile and DIR/in-process.cpuprofile.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -170,8 +171,9 @@ async function measure(calls: number, inflight: number): Promise<void> {
     `Gatehouse's HTTP path alone: ${calls} round trips, ${inflight} in flight, decided in-process at commit; ${pinned ? 'server on core 0, callers on core 1' : 'not pinned (no taskset)'}`,
   );
   await overHttp(Math.min(3000, calls)); // warm-up
-  await section('http', () => overHttp(calls), process.env.BENCH_PROFILE);
-  await section('in-process', () => ask(`in-process ${calls} ${inflight}`));
+  const profiles = process.env.BENCH_PROFILE;
+  await section('http', () => overHttp(calls), profiles && join(profiles, 'http.cpuprofile'));
+  await section('in-process', () => ask(`in-process ${calls} ${inflight}`), profiles && join(profiles, 'in-process.cpuprofile'));
   await section('http', () => overHttp(calls));
   agent.destroy();
   child.send('stop');
