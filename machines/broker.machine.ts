@@ -166,7 +166,7 @@ export type BrokerContext = {
   /** The child logic, with `notifyParent` bound to this broker. */
   childLogic: PermissionRequestLogic;
   childOptions: RequestActorOptions;
-  /** The host's clock at restore: restored deadlines are measured from it. */
+  /** The host's clock at restore: deadlines already behind it time out as it serves. */
   restoredAt: number;
 };
 
@@ -703,7 +703,7 @@ function outcomeOfEvent(event: OutcomeEvent): Outcome {
 /**
  * Events another instance committed (docs/cluster.md): each folded into the context as
  * the instance that made it did, nothing persisted, each emitted once for the relay. A
- * request gets its actor (and so its deadline: any instance may time it out, the log's
+ * request gets its actor and its deadline in the heap (any instance may time it out, the log's
  * one-outcome rule keeping that exactly-once); an outcome finishes it with the winner's
  * Outcome, so a late decision here answers `already-resolved` naming the winner.
  * Events at or below `headSeq` were folded already and are skipped; a gap is a host bug.

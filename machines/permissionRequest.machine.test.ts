@@ -166,6 +166,13 @@ describe('permissionRequest (SimulatedClock)', () => {
     expect(h.output()).toMatchObject({ status: 'timedOut', decidedAt: T0 + TIMEOUT });
   });
 
+  it('REQ-3: a deadline that is not a number (a corrupt row) has passed: told it, the request times out', () => {
+    const h = startHarness(requestInput({ expiresAt: Number.NaN }));
+    h.send(deadline(T0));
+    expect(h.value()).toBe('timedOut');
+    expect(h.output()).toMatchObject({ status: 'timedOut', decision: 'deny', decidedBy: 'timeout' });
+  });
+
   it('REQ-5: a decision at or after expiresAt is never accepted: the request times out instead', () => {
     for (const at of [T0 + TIMEOUT, T0 + TIMEOUT + 1]) {
       const h = startHarness(requestInput());

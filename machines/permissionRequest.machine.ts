@@ -72,7 +72,8 @@ export const permissionRequestMachine = setup({
     output: {} as Outcome,
   },
   guards: {
-    deadlineReached: ({ context, event }) => event.at >= context.request.expiresAt,
+    // Not `at >= expiresAt`: a deadline that is not a number has passed (never waits forever).
+    deadlineReached: ({ context, event }) => !(event.at < context.request.expiresAt),
     beforeDeadline: ({ context, event }) => event.at < context.request.expiresAt,
   },
   actions: {

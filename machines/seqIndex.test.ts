@@ -149,6 +149,16 @@ describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
     expect(popped).toEqual(kept.map((e) => e.expiresAt).sort((a, b) => a - b));
   });
 
+  it('BRK-18: equal deadlines pop in the order they were added; a deadline that is not a number pops first', () => {
+    const heap = new DeadlineHeap();
+    heap.fill(['r1', 'r2', 'r3'].map((id) => ({ expiresAt: 500, id })));
+    for (const id of ['r4', 'r5', 'r6', 'r7']) heap.push(500, id);
+    heap.push(Number.NaN, 'corrupt');
+    const popped: string[] = [];
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.id);
+    expect(popped).toEqual(['corrupt', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7']);
+  });
+
   it('CORE-B6: deliveryOf reads what an actor told every sent/acked so far would say', () => {
     const index = new SeqIndex<{ seq: number; live: boolean }>();
     const entries = [1, 2, 3, 4].map((seq) => ({ seq, live: true }));

@@ -171,7 +171,18 @@ export class BoundedWindow<V> {
 }
 
 /** One deadline in a `DeadlineHeap`: its place is kept on it, so it can be removed. */
-export type DeadlineEntry = { readonly expiresAt: number; readonly id: string; index: number };
+export type DeadlineEntry = { readonly expiresAt: number; readonly id: string; readonly order: number; index: number };
+
+/** A deadline that is not a number (a corrupt row) counts as passed: the request times
+ *  out at once rather than never. */
+function dueAt(expiresAt: number): number {
+  return Number.isNaN(expiresAt) ? Number.NEGATIVE_INFINITY : expiresAt;
+}
+
+/** Earliest deadline first; equal ones in the order they were added (for requests, seq order). */
+function earlier(a: DeadlineEntry, b: DeadlineEntry): boolean {
+  return a.expiresAt < b.expiresAt || (a.expiresAt === b.expiresAt && a.order < b.order);
+}
 
 /** A min-heap of the unresolved requests' deadlines (see broker.machine.ts, "One timer
  *  for every deadline"): push, pop and remove in O(log n), built from n entries in O(n).
@@ -179,6 +190,7 @@ export type DeadlineEntry = { readonly expiresAt: number; readonly id: string; i
  *  (a finished request's entry would otherwise stay until its deadline, up to a day). */
 export class DeadlineHeap {
   private readonly items: DeadlineEntry[] = [];
+  private added = 0;
 
   get size(): number {
     return this.items.length;
@@ -188,7 +200,7 @@ export class DeadlineHeap {
   fill(entries: Iterable<{ expiresAt: number; id: string }>): DeadlineEntry[] {
     const added: DeadlineEntry[] = [];
     for (const entry of entries) {
-      const item: DeadlineEntry = { expiresAt: entry.expiresAt, id: entry.id, index: this.items.length };
+      const item: DeadlineEntry = { expiresAt: dueAt(entry.expiresAt), id: entry.id, order: this.added++, index: this.items.length };
       this.items.push(item);
       added.push(item);
     }
@@ -197,7 +209,7 @@ export class DeadlineHeap {
   }
 
   push(expiresAt: number, id: string): DeadlineEntry {
-    const item: DeadlineEntry = { expiresAt, id, index: this.items.length };
+    const item: DeadlineEntry = { expiresAt: dueAt(expiresAt), id, order: this.added++, index: this.items.length };
     this.items.push(item);
     this.up(item.index);
     return item;
@@ -243,7 +255,9 @@ export class DeadlineHeap {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((items[parent]?.expiresAt ?? 0) <= (items[i]?.expiresAt ?? 0)) return;
+      const child = items[i];
+      const above = items[parent];
+      if (child === undefined || above === undefined || !earlier(child, above)) return;
       this.swap(i, parent);
       i = parent;
     }
@@ -253,12 +267,13 @@ export class DeadlineHeap {
     const items = this.items;
     let i = index;
     for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
       let smallest = i;
-      const s = () => items[smallest]?.expiresAt ?? Number.POSITIVE_INFINITY;
-      if (left < items.length && (items[left]?.expiresAt ?? 0) < s()) smallest = left;
-      if (right < items.length && (items[right]?.expiresAt ?? 0) < s()) smallest = right;
+      const left = items[2 * i + 1];
+      const right = items[2 * i + 2];
+      const current = items[i];
+      if (left !== undefined && current !== undefined && earlier(left, current)) smallest = 2 * i + 1;
+      const best = items[smallest];
+      if (right !== undefined && best !== undefined && earlier(right, best)) smallest = 2 * i + 2;
       if (smallest === i) return;
       this.swap(i, smallest);
       i = smallest;

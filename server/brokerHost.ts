@@ -370,7 +370,7 @@ export class BrokerHost {
       },
     });
     actor.start();
-    // Restored requests have no actor (and no timer) each: one timer for the earliest.
+    // No request actor arms a timer: one timer for the earliest deadline (broker.machine.ts).
     driveDeadlines(actor, this.timers, this.now);
     return actor;
   }

@@ -25,9 +25,16 @@ export type TestBroker = {
 
 export const T0 = 1_700_000_000_000;
 
-/** Timers still scheduled on a SimulatedClock (its map is private in the typings). */
+type ScheduledTimer = { start: number; timeout: number };
+
+/** The timers still scheduled on a SimulatedClock, by id (its map is private in the typings). */
+export function scheduledTimers(clock: SimulatedClock): Map<unknown, ScheduledTimer> {
+  return (clock as unknown as { timeouts: Map<unknown, ScheduledTimer> }).timeouts;
+}
+
+/** How many timers are still scheduled on a SimulatedClock. */
 export function pendingTimers(clock: SimulatedClock): number {
-  return (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
+  return scheduledTimers(clock).size;
 }
 
 export function startTestBroker(options: { store?: MemoryStore; clock?: SimulatedClock; recentLimit?: number; log?: LogEntry[] } = {}): TestBroker {
@@ -51,7 +58,7 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
     },
   });
   actor.start();
-  // What the host does for restored requests' deadlines (broker.machine.ts).
+  // What the host does for the deadlines: one timer for the earliest (broker.machine.ts).
   driveDeadlines(actor, clock, () => clock.now());
   const client = createBrokerClient(actor);
   return {
