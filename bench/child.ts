@@ -28,22 +28,25 @@ function bundleOf(file: string): string {
   return join(root, 'dist-bench', file.replace(/\//g, '-').replace(/\.ts$/, '.mjs'));
 }
 
+/** Bundles one entry of bench/ from the current sources, as `serve` is built; its path. */
+export async function bundleEntry(file: string): Promise<string> {
+  const outfile = bundleOf(file);
+  await build({
+    entryPoints: [join(here, file)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
 /** Bundles every child from the current sources; call once before `Child.start`. */
 export async function buildChildren(): Promise<void> {
-  await Promise.all(
-    ENTRIES.map((file) =>
-      build({
-        entryPoints: [join(here, file)],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        packages: 'external',
-        outfile: bundleOf(file),
-        logLevel: 'warning',
-      }),
-    ),
-  );
+  await Promise.all(ENTRIES.map(bundleEntry));
 }
 
 export /** A forked child (server, client or agent process) answering IPC commands. */

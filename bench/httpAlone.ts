@@ -24,13 +24,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 type Usage = { cpuUs: number };
 type FromServer = { port: number } | Usage | { done: true };
-
-const here = dirname(fileURLToPath(import.meta.url));
 
 async function serve(): Promise<void> {
   const { parseServeArgs } = await import('../server/config.ts');
@@ -91,18 +88,8 @@ async function serve(): Promise<void> {
 }
 
 async function measure(calls: number, inflight: number): Promise<void> {
-  const { build } = await import('esbuild');
-  const bundle = join(here, '..', 'dist-bench', 'httpAlone.mjs');
-  await build({
-    entryPoints: [fileURLToPath(import.meta.url)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: bundle,
-    logLevel: 'warning',
-  });
+  const { bundleEntry } = await import('./child.ts');
+  const bundle = await bundleEntry('httpAlone.ts');
   const pinned = (() => {
     try {
       execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });

@@ -53,7 +53,7 @@
  *
  * One timer for every deadline: no request actor arms a timer of its own. Every
  * unresolved request's deadline sits in one min-heap (`context.deadlines`, each entry
- * taken out when its request finishes), and `context.nextDeadline` names the earliest:
+ * taken out when its request finishes), and `nextDeadlineOf` (selectors.ts) reads the earliest:
  * whoever runs the broker sets ONE timer for that instant and then sends
  * `broker.deadline` with its clock reading (`driveDeadlines` in brokerClient.ts; the host
  * and the test harnesses use it), and every request due by then is told
@@ -155,8 +155,6 @@ export type BrokerContext = {
   order: SeqIndex<UnresolvedRequest>;
   /** Every unresolved request's deadline (see "One timer for every deadline"). */
   deadlines: DeadlineHeap;
-  /** The earliest of them still waiting (null: none): when to send `broker.deadline`. */
-  nextDeadline: number | null;
   /** Idempotency key -> the request it created. */
   idempotency: Map<string, { id: string; bodyHash?: string }>;
   recent: BoundedWindow<FinishedRequest>;
@@ -315,22 +313,15 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Name the earliest deadline still waiting (null: none), for the runner's one timer. */
-function settleDeadlines(context: BrokerContext): void {
-  context.nextDeadline = context.deadlines.peek()?.expiresAt ?? null;
-}
-
 /** Arms the request's deadline (a new or another instance's request). */
 function armDeadline(context: BrokerContext, request: UnresolvedRequest): void {
   request.deadline = context.deadlines.push(request.event.expiresAt, request.event.id);
-  settleDeadlines(context);
 }
 
 /** A request that finished takes its deadline out of the heap. */
 function disarmDeadline(context: BrokerContext, request: UnresolvedRequest): void {
   if (request.deadline) context.deadlines.remove(request.deadline);
   request.deadline = undefined;
-  settleDeadlines(context);
 }
 
 /** Every request due by `at` is told its deadline came: a live actor by `request.deadline`,
@@ -345,7 +336,6 @@ function expireDue(context: BrokerContext, at: number, out: Step): void {
     if (request.ref) out.push({ kind: 'send', to: request.ref, event: { type: 'request.deadline', at } });
     else touch(context, request, at, out);
   }
-  settleDeadlines(context);
 }
 
 /** Build the context from the input: a new stream, or what the store kept. */
@@ -370,7 +360,6 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     unresolved: new Map(),
     order: new SeqIndex(),
     deadlines: new DeadlineHeap(),
-    nextDeadline: null,
     idempotency,
     recent: new BoundedWindow<FinishedRequest>(recentLimit, (id, finished) => {
       const key = finished.idempotencyKey;
@@ -428,7 +417,6 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     const request = restored[i];
     if (request) request.deadline = entry;
   });
-  settleDeadlines(context);
 
   // The children live outside this actor's system: stop them with it.
   self.subscribe({
@@ -613,7 +601,7 @@ function finish(context: BrokerContext, event: RequestFinishedEvent): Step {
   return out;
 }
 
-/** The time named by `nextDeadline` came (the runner's timer): expire what is due. */
+/** The time `nextDeadlineOf` named came (the runner's timer): expire what is due. */
 function deadlineDue(context: BrokerContext, event: DeadlineDueEvent): Step {
   const out: Step = [];
   expireDue(context, event.at, out);
@@ -777,7 +765,6 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
     out.push({ kind: 'emit', event: { type: 'stream.event', event: logged } });
   }
   for (const record of event.clientAnswers ?? []) if (!context.clientAnswers.has(record.clientMsgId)) context.clientAnswers.set(record.clientMsgId, record);
-  settleDeadlines(context);
   pushQueueChanged(context, before, out);
   // Started after every event of the batch: one already past its deadline is told so
   // and finishes at once, and its timeout must follow the events it came after.

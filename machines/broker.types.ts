@@ -149,8 +149,8 @@ export type BrokerEvent =
   /** The client holds every event up to `seq`. */
   | { type: 'client.ack'; at: number; clientId: string; seq: number }
   | { type: 'stream.append'; at: number; event: AppendableEvent; reply?: Reply<SequencedEvent> }
-  /** The instant named by the broker's `nextDeadline` came: `at` is the runner's clock
-   *  reading then; restored requests due by `at` time out (broker.machine.ts). */
+  /** The broker's earliest deadline came (`nextDeadlineOf`, selectors.ts): `at` is the
+   *  runner's clock reading then; every request due by `at` times out (broker.machine.ts). */
   | { type: 'broker.deadline'; at: number }
   /** Events another instance committed (docs/cluster.md, "The broker as a projection of
    *  the log"), in seq order from `headSeq + 1`: folded in without being persisted again,

@@ -11,6 +11,7 @@
  */
 import type { ActorOptions } from 'xstate';
 import type { BrokerActor } from './broker.machine.ts';
+import { nextDeadlineOf } from './selectors.ts';
 import type { AppendableEvent, BrokerEvent, CancelAnswer, CreateAnswer, DecisionResult, Reply } from './broker.types.ts';
 
 type Without<T, K extends string> = T extends unknown ? Omit<T, K> : never;
@@ -73,7 +74,7 @@ export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 /**
  * Runs the deadlines of a broker (broker.machine.ts, "One timer for every deadline"): one
  * timer on `timers` (the host's clock, a SimulatedClock in tests) for the instant the
- * broker's `nextDeadline` names; when it fires, `broker.deadline` with the clock's reading
+ * broker's earliest deadline names (`nextDeadlineOf`); when it fires, `broker.deadline` with the clock's reading
  * then, and the next one. Moved when an earlier deadline comes; when the earliest request
  * finishes first, the timer armed for it is kept (it fires early, finds nothing due and
  * is armed again), so deciding requests in order costs no timer per decision. Stops with
@@ -90,7 +91,7 @@ export function driveDeadlines(actor: BrokerActor, timers: Timers, now: () => nu
   };
   const arm = () => {
     if (stopped || actor.getSnapshot().status !== 'active') return;
-    const next = actor.getSnapshot().context.nextDeadline;
+    const next = nextDeadlineOf(actor.getSnapshot());
     if (next !== null && timer !== undefined && armedFor !== null && armedFor <= next) return;
     clear();
     if (next === null) return;

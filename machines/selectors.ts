@@ -20,6 +20,12 @@ export function queueStatusOf(source: ContextSource): { pending: number; process
   return { pending: context.unresolved.size, processing: context.order.processing };
 }
 
+/** The earliest deadline of an unresolved request (null: none): when whoever runs the
+ *  broker sends `broker.deadline` (brokerClient.ts, `driveDeadlines`). O(1). */
+export function nextDeadlineOf(source: ContextSource): number | null {
+  return contextOf(source).deadlines.peek()?.expiresAt ?? null;
+}
+
 /** One `permission-request` event (with its original seq) per unresolved request, oldest
  *  first: the `requests` of a WebSocket snapshot. */
 export function unresolvedRequestEventsOf(source: ContextSource): PermissionRequestEvent[] {
