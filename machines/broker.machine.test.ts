@@ -611,3 +611,24 @@ describe('honest broker (CORE-B)', () => {
     b.stop();
   });
 });
+
+describe('projection of the log (TEAM-10)', () => {
+  it('TEAM-10: a request created and finished in one log.applied batch never gets a running actor, and the batch still folds both events', () => {
+    const other = startTestBroker();
+    create(other, 'r1');
+    decide(other, 'r1');
+    const events = other.streamEvents();
+    expect(events.map((event) => event.type)).toEqual(['permission-request', 'permission-resolved']);
+    const started: string[] = [];
+    const inspect = (event: InspectionEvent) => {
+      if (event.type === '@xstate.snapshot' && (event.actorRef as { id?: string }).id === 'r1') started.push(JSON.stringify(event.snapshot.status));
+    };
+    const clock = other.clock;
+    const b = createActor(brokerMachine, { input: { ...new MemoryStore().load(clock.now()), requestActors: { clock, inspect } }, clock, inspect }).start();
+    b.send({ type: 'log.applied', at: clock.now(), events });
+    expect(started).toEqual([]);
+    expect(streamHeadOf(b.getSnapshot()).headSeq).toBe(2);
+    expect(lookupRequest(b.getSnapshot(), 'r1')).toMatchObject({ status: 'resolved', finished: { outcome: { decision: 'allow' } } });
+    b.stop();
+  });
+});

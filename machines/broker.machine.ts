@@ -698,7 +698,7 @@ function outcomeOfEvent(event: OutcomeEvent): Outcome {
  */
 function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
   const out: Step = [];
-  const starts: PermissionRequestActor[] = [];
+  const starts = new Set<PermissionRequestActor>();
   const before = queueKey(context);
   for (const logged of event.events) {
     if (logged.seq <= context.headSeq) continue;
@@ -721,7 +721,7 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
         };
         remember(context, request);
         armDeadline(context, request);
-        starts.push(ref);
+        starts.add(ref);
         break;
       }
       case 'permission-resolved':
@@ -743,7 +743,8 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
         if (request.idempotencyKey !== undefined) finished.idempotencyKey = request.idempotencyKey;
         if (request.bodyHash !== undefined) finished.bodyHash = request.bodyHash;
         context.recent.set(logged.requestId, finished);
-        if (request.ref) out.push({ kind: 'stopChild', child: request.ref });
+        // Created in this same batch: its actor never starts (a stopped actor would restart).
+        if (request.ref && !starts.delete(request.ref)) out.push({ kind: 'stopChild', child: request.ref });
         // Verdicts still with the child lost to the other instance's outcome.
         const verdicts = context.awaiting.get(logged.requestId);
         context.awaiting.delete(logged.requestId);
