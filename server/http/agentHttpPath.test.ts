@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SequencedEvent } from '../../protocol/index.ts';
 import { parseServeArgs } from '../config.ts';
 import { silentLogger } from '../log.ts';
+import type { AwaitedOutcome } from '../brokerHost.ts';
 import { startServer, type RunningServer } from '../server.ts';
 
 let server: RunningServer;
@@ -149,12 +150,20 @@ describe("agents' HTTP path (CORE-F)", () => {
     expect(built).toBe(0);
 
     // Nobody decides: the caller hangs up, and the wait is released (no wait left armed).
+    // The long-poll's one wait, observed as the route arms it and as it ends.
     const before = server.host.outcomeWaits;
-    const created = new Promise<string>((resolve) => {
-      const off = server.host.onCommitted((events: readonly SequencedEvent[]) => {
-        for (const event of events) if (event.type === 'permission-request') off(), resolve(event.id);
-      });
-    });
+    const host = server.host;
+    const awaitOutcome = host.awaitOutcome;
+    let armed!: (id: string) => void;
+    const waitArmed = new Promise<string>((resolve) => (armed = resolve));
+    let ended!: (outcome: AwaitedOutcome) => void;
+    const waitEnded = new Promise<AwaitedOutcome>((resolve) => (ended = resolve));
+    host.awaitOutcome = (requestId, options) => {
+      const waiting = awaitOutcome.call(host, requestId, options);
+      armed(requestId);
+      void waiting.then(ended);
+      return waiting;
+    };
     const payload = JSON.stringify(ask());
     const req = httpRequest({
       host: '127.0.0.1',
@@ -166,15 +175,17 @@ describe("agents' HTTP path (CORE-F)", () => {
     });
     req.on('error', () => {});
     req.end(payload);
-    const id = await created;
-    await until(() => server.host.outcomeWaits === before + 1);
+    const id = await waitArmed;
+    expect(host.outcomeWaits).toBe(before + 1);
     req.destroy();
-    await until(() => server.host.outcomeWaits === before);
+    try {
+      expect(await waitEnded).toEqual({ status: 'waiting', reason: 'aborted' });
+    } finally {
+      host.awaitOutcome = awaitOutcome;
+    }
+    expect(host.outcomeWaits).toBe(before);
     await server.host.cancel({ requestId: id, reason: 'test over', cancelledBy: 'test' });
   });
 });
 
 /** Resolves once `check` holds, looking after each turn of the event loop. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setImmediate(resolve));
-}
