@@ -612,7 +612,7 @@ describe('honest broker (CORE-B)', () => {
   });
 });
 
-describe('projection of the log (TEAM-10)', () => {
+describe('projection of the log (TEAM-10, TEAM-17)', () => {
   it('TEAM-10: a request created and finished in one log.applied batch never gets a running actor, and the batch still folds both events', () => {
     const other = startTestBroker();
     create(other, 'r1');
@@ -629,6 +629,47 @@ describe('projection of the log (TEAM-10)', () => {
     expect(started).toEqual([]);
     expect(streamHeadOf(b.getSnapshot()).headSeq).toBe(2);
     expect(lookupRequest(b.getSnapshot(), 'r1')).toMatchObject({ status: 'resolved', finished: { outcome: { decision: 'allow' } } });
+    b.stop();
+  });
+  it('TEAM-17: a restored request whose row names another instance times out a grace after its deadline, stamped at the deadline; its own and unnamed ones at the deadline; a decision within the grace is expired', () => {
+    const store = new MemoryStore();
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const first = startTestBroker({ store, clock });
+    for (const id of ['mine', 'theirs', 'unnamed', 'theirs-decided']) create(first, id, { timeoutMs: 1_000 });
+    first.stop();
+    const madeBy: Record<string, string> = { mine: 'B', theirs: 'A', 'theirs-decided': 'A' };
+    const b = startTestBroker({
+      store,
+      clock,
+      adjust: (input) => ({
+        ...input,
+        cluster: { self: 'B', othersGraceMs: 2_000 },
+        unresolved: input.unresolved.map((request) => {
+          const instance = madeBy[request.id];
+          return instance ? { ...request, instance } : request;
+        }),
+      }),
+    });
+    expect(nextDeadlineOf(b.actor.getSnapshot())).toBe(T0 + 1_000);
+    clock.increment(1_000);
+    const timedOut = () => b.streamEvents().flatMap((event) => (event.type === 'permission-timeout' ? [[event.requestId, event.timestamp]] : []));
+    expect(timedOut()).toEqual([
+      ['mine', T0 + 1_000],
+      ['unnamed', T0 + 1_000],
+    ]);
+    expect(nextDeadlineOf(b.actor.getSnapshot())).toBe(T0 + 3_000);
+    clock.increment(1_000);
+    expect(decide(b, 'theirs-decided').answer).toMatchObject({ status: 'rejected', code: 'expired' });
+    clock.increment(999);
+    expect(timedOut()).toHaveLength(3);
+    clock.increment(1);
+    expect(timedOut()).toEqual([
+      ['mine', T0 + 1_000],
+      ['unnamed', T0 + 1_000],
+      ['theirs-decided', T0 + 1_000],
+      ['theirs', T0 + 1_000],
+    ]);
     b.stop();
   });
 });

@@ -89,6 +89,7 @@ import type {
   BrokerInput,
   CancelAnswer,
   ClientAnswerRecord,
+  ClusterRole,
   CreateAnswer,
   DecisionAnswer,
   FinishedRequest,
@@ -166,6 +167,8 @@ export type BrokerContext = {
   childOptions: RequestActorOptions;
   /** The host's clock at restore: deadlines already behind it time out as it serves. */
   restoredAt: number;
+  /** One of several instances on one log: whose deadlines wait a grace (`timeoutDueAt`). */
+  cluster?: ClusterRole;
 };
 
 // ---- pure helpers -----------------------------------------------------------------
@@ -313,9 +316,16 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Arms the request's deadline (a new or another instance's request). */
-function armDeadline(context: BrokerContext, request: UnresolvedRequest): void {
-  request.deadline = context.deadlines.push(request.event.expiresAt, request.event.id);
+/** When this instance times a request out: at its deadline, or, for a request another
+ *  instance made, `othersGraceMs` later (`ClusterRole`, broker.types.ts). A decision at or
+ *  after the deadline still cannot win meanwhile (the actor times out instead). */
+function timeoutDueAt(context: BrokerContext, expiresAt: number, byAnother: boolean): number {
+  return byAnother && context.cluster ? expiresAt + context.cluster.othersGraceMs : expiresAt;
+}
+
+/** Arms the request's deadline (a new request, or one `byAnother` instance). */
+function armDeadline(context: BrokerContext, request: UnresolvedRequest, byAnother: boolean): void {
+  request.deadline = context.deadlines.push(timeoutDueAt(context, request.event.expiresAt, byAnother), request.event.id);
 }
 
 /** A request that finished takes its deadline out of the heap. */
@@ -328,7 +338,7 @@ function disarmDeadline(context: BrokerContext, request: UnresolvedRequest): voi
  *  a restored one gets its actor, which is told the same as it starts. */
 function expireDue(context: BrokerContext, at: number, out: Step): void {
   const heap = context.deadlines;
-  for (let top = heap.peek(); top !== undefined && top.expiresAt <= at; top = heap.peek()) {
+  for (let top = heap.peek(); top !== undefined && top.at <= at; top = heap.peek()) {
     heap.pop();
     const request = context.unresolved.get(top.id);
     if (!request) continue;
@@ -371,6 +381,7 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     childLogic,
     childOptions: input.requestActors ?? {},
     restoredAt: input.now,
+    ...(input.cluster ? { cluster: input.cluster } : {}),
   };
   for (const finished of input.finished ?? []) {
     if (context.recent.has(finished.id)) continue;
@@ -385,7 +396,8 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
 
   // Restore the unresolved ones in seq order, without actors (see "Why restore is cheap").
   const stored = [...(input.unresolved ?? [])].sort((a, b) => a.seq - b.seq);
-  const restored: UnresolvedRequest[] = [];
+  // A request whose row names another instance is that instance's to time out first.
+  const restored: { request: UnresolvedRequest; byAnother: boolean }[] = [];
   for (const request of stored) {
     if (context.unresolved.has(request.id) || context.recent.has(request.id)) continue;
     if (request.seq > context.headSeq) context.headSeq = request.seq;
@@ -410,12 +422,14 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
       deadline: undefined,
     };
     remember(context, kept);
-    restored.push(kept);
+    restored.push({ request: kept, byAnother: request.instance !== undefined && request.instance !== input.cluster?.self });
   }
-  const entries = context.deadlines.fill(restored.map((request) => ({ expiresAt: request.event.expiresAt, id: request.event.id })));
+  const entries = context.deadlines.fill(
+    restored.map(({ request, byAnother }) => ({ at: timeoutDueAt(context, request.event.expiresAt, byAnother), id: request.event.id })),
+  );
   entries.forEach((entry, i) => {
-    const request = restored[i];
-    if (request) request.deadline = entry;
+    const kept = restored[i];
+    if (kept) kept.request.deadline = entry;
   });
 
   // The children live outside this actor's system: stop them with it.
@@ -484,7 +498,7 @@ function create(context: BrokerContext, event: CreateEvent): Step {
   if (event.bodyHash !== undefined) meta.bodyHash = event.bodyHash;
   const request: UnresolvedRequest = { seq, live: true, event: requestEvent, ...meta, ref, deadline: undefined };
   remember(context, request);
-  armDeadline(context, request);
+  armDeadline(context, request, false);
 
   out.push({ kind: 'persist', record: { kind: 'event', event: requestEvent, request: meta } });
   out.push({ kind: 'emit', event: { type: 'stream.event', event: requestEvent } });
@@ -720,7 +734,7 @@ function applyLog(context: BrokerContext, event: LogAppliedEvent): Step {
           deadline: undefined,
         };
         remember(context, request);
-        armDeadline(context, request);
+        armDeadline(context, request, true);
         starts.add(ref);
         break;
       }

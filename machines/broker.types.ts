@@ -38,6 +38,8 @@ export type StoredRequest = RequestData & {
   origin: RequestOrigin;
   idempotencyKey?: string;
   bodyHash?: string;
+  /** The instance that made it, where the store keeps it (several instances on one log). */
+  instance?: string;
 };
 
 export type OutcomeStatus = 'resolved' | 'timedOut' | 'cancelled';
@@ -100,7 +102,15 @@ export type BrokerInput = {
   recentLimit?: number;
   /** Clock and inspector for the request actors (default: real timers, no inspector). */
   requestActors?: RequestActorOptions;
+  /** One of several instances on one log (docs/cluster.md, "Who times a request out"). */
+  cluster?: ClusterRole;
 };
+
+/** This instance among others on one log: a request another instance made is timed out
+ *  here only `othersGraceMs` after its deadline (its maker times it out first, unless it
+ *  is gone), so that every deadline is not a seq race on every instance. The outcome is
+ *  the same either way: a timeout stamped at the deadline itself. */
+export type ClusterRole = { self: string | undefined; othersGraceMs: number };
 
 export type CreateRequestSpec = {
   id: string;

@@ -23,7 +23,7 @@ export function queueStatusOf(source: ContextSource): { pending: number; process
 /** The earliest deadline of an unresolved request (null: none): when whoever runs the
  *  broker sends `broker.deadline` (brokerClient.ts, `driveDeadlines`). O(1). */
 export function nextDeadlineOf(source: ContextSource): number | null {
-  return contextOf(source).deadlines.peek()?.expiresAt ?? null;
+  return contextOf(source).deadlines.peek()?.at ?? null;
 }
 
 /** One `permission-request` event (with its original seq) per unresolved request, oldest

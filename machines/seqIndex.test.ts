@@ -117,16 +117,16 @@ describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
     const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const next = random(7);
     const expected: number[] = [];
-    const filled = Array.from({ length: 500 }, (_, i) => ({ expiresAt: Math.floor(next() * 10_000), id: `f${i}` }));
+    const filled = Array.from({ length: 500 }, (_, i) => ({ at: Math.floor(next() * 10_000), id: `f${i}` }));
     heap.fill(filled);
-    expected.push(...filled.map((e) => e.expiresAt));
+    expected.push(...filled.map((e) => e.at));
     for (let i = 0; i < 500; i++) {
       const at = Math.floor(next() * 10_000);
       heap.push(at, `p${i}`);
       expected.push(at);
     }
     const popped: number[] = [];
-    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.expiresAt);
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.at);
     expect(popped).toEqual(expected.sort((a, b) => a - b));
     expect(heap.size).toBe(0);
   });
@@ -135,7 +135,7 @@ describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
     const heap = new DeadlineHeap();
     const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const next = random(11);
-    const entries = heap.fill(Array.from({ length: 300 }, (_, i) => ({ expiresAt: Math.floor(next() * 1000), id: `f${i}` })));
+    const entries = heap.fill(Array.from({ length: 300 }, (_, i) => ({ at: Math.floor(next() * 1000), id: `f${i}` })));
     for (let i = 0; i < 300; i++) entries.push(heap.push(Math.floor(next() * 1000), `p${i}`));
     const removed = new Set(entries.filter(() => next() < 0.4));
     for (const entry of removed) heap.remove(entry);
@@ -144,14 +144,14 @@ describe('DeadlineHeap and delivery watermarks (CORE-B6)', () => {
     expect(heap.size).toBe(kept.length);
     const first = heap.pop();
     if (first) heap.remove(first);
-    const popped = [first?.expiresAt];
-    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.expiresAt);
-    expect(popped).toEqual(kept.map((e) => e.expiresAt).sort((a, b) => a - b));
+    const popped = [first?.at];
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) popped.push(top.at);
+    expect(popped).toEqual(kept.map((e) => e.at).sort((a, b) => a - b));
   });
 
   it('BRK-18: equal deadlines pop in the order they were added; a deadline that is not a number pops first', () => {
     const heap = new DeadlineHeap();
-    heap.fill(['r1', 'r2', 'r3'].map((id) => ({ expiresAt: 500, id })));
+    heap.fill(['r1', 'r2', 'r3'].map((id) => ({ at: 500, id })));
     for (const id of ['r4', 'r5', 'r6', 'r7']) heap.push(500, id);
     heap.push(Number.NaN, 'corrupt');
     const popped: string[] = [];

@@ -170,18 +170,19 @@ export class BoundedWindow<V> {
   }
 }
 
-/** One deadline in a `DeadlineHeap`: its place is kept on it, so it can be removed. */
-export type DeadlineEntry = { readonly expiresAt: number; readonly id: string; readonly order: number; index: number };
+/** One deadline in a `DeadlineHeap`: `at` is when the broker acts on it (broker.machine.ts,
+ *  `timeoutDueAt`); its place is kept on it, so it can be removed. */
+export type DeadlineEntry = { readonly at: number; readonly id: string; readonly order: number; index: number };
 
 /** A deadline that is not a number (a corrupt row) counts as passed: the request times
  *  out at once rather than never. */
-function dueAt(expiresAt: number): number {
-  return Number.isNaN(expiresAt) ? Number.NEGATIVE_INFINITY : expiresAt;
+function dueAt(at: number): number {
+  return Number.isNaN(at) ? Number.NEGATIVE_INFINITY : at;
 }
 
 /** Earliest deadline first; equal ones in the order they were added (for requests, seq order). */
 function earlier(a: DeadlineEntry, b: DeadlineEntry): boolean {
-  return a.expiresAt < b.expiresAt || (a.expiresAt === b.expiresAt && a.order < b.order);
+  return a.at < b.at || (a.at === b.at && a.order < b.order);
 }
 
 /** A min-heap of the unresolved requests' deadlines (see broker.machine.ts, "One timer
@@ -197,10 +198,10 @@ export class DeadlineHeap {
   }
 
   /** Add many at once (restore): heapify once instead of n pushes. The entries, in order. */
-  fill(entries: Iterable<{ expiresAt: number; id: string }>): DeadlineEntry[] {
+  fill(entries: Iterable<{ at: number; id: string }>): DeadlineEntry[] {
     const added: DeadlineEntry[] = [];
     for (const entry of entries) {
-      const item: DeadlineEntry = { expiresAt: dueAt(entry.expiresAt), id: entry.id, order: this.added++, index: this.items.length };
+      const item: DeadlineEntry = { at: dueAt(entry.at), id: entry.id, order: this.added++, index: this.items.length };
       this.items.push(item);
       added.push(item);
     }
@@ -208,8 +209,8 @@ export class DeadlineHeap {
     return added;
   }
 
-  push(expiresAt: number, id: string): DeadlineEntry {
-    const item: DeadlineEntry = { expiresAt: dueAt(expiresAt), id, order: this.added++, index: this.items.length };
+  push(at: number, id: string): DeadlineEntry {
+    const item: DeadlineEntry = { at: dueAt(at), id, order: this.added++, index: this.items.length };
     this.items.push(item);
     this.up(item.index);
     return item;

@@ -7,6 +7,7 @@
  * after catching up; a dead instance's agent requests are cancelled, nobody else's.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import type { SequencedEvent } from '../protocol/index.ts';
 import { BrokerHost, HostStoppedError, type FollowOptions } from './brokerHost.ts';
 import { connectBus, type Bus } from './bus/natsBus.ts';
@@ -75,11 +76,18 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
   }
 
   /** One instance. `follow.bus` absent and a long poll: it hears of nothing by itself. */
-  async function node(url: string, follow: FollowOptions, wrap?: (store: PostgresEventStore) => EventStore): Promise<Node> {
+  async function node(url: string, follow: FollowOptions, wrap?: (store: PostgresEventStore) => EventStore, clock?: SimulatedClock): Promise<Node> {
     const store = await openPostgresStore({ url, poolSize: 4 });
     cleanups.push(() => store.close());
     const metrics = createMetrics();
-    const host = await BrokerHost.open({ store: wrap ? wrap(store) : store, logger: silentLogger, metrics, follow, cancelOrphans: false });
+    const host = await BrokerHost.open({
+      store: wrap ? wrap(store) : store,
+      logger: silentLogger,
+      metrics,
+      follow,
+      cancelOrphans: false,
+      ...(clock ? { clock } : {}),
+    });
     cleanups.push(() => host.stop());
     const seen: Node['seen'] = [];
     const wake = new Set<() => void>();
@@ -442,5 +450,35 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     expect((await again.store.getRequest(mineOverHttp.id))?.status).toBe('pending');
     expect((await again.store.getRequest(othersAgent.id))?.status).toBe('pending');
     expect(again.host.unresolvedEvents().map((e) => e.id)).toEqual([mineOverHttp.id, othersAgent.id]);
+  });
+  it('TEAM-17: the maker times a request out at its deadline and the other instance folds that timeout in (no seq race); with the maker gone, the other times it out a grace later, stamped at the deadline', async () => {
+    const url = await database();
+    const clock = new SimulatedClock();
+    const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A', othersGraceMs: 2_000 }, undefined, clock);
+    const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B', othersGraceMs: 2_000 }, undefined, clock);
+    const first = await made(a.host.create({ ...spec(), timeoutMs: 1_000 }));
+    await b.until(() => b.host.unresolvedEvents().some((e) => e.id === first.id));
+    clock.increment(1_000);
+    await b.until(() => b.seen.some((s) => s.event.type === 'permission-timeout'));
+    const conflicts = async (n: Node) => n.metrics.registry.getSingleMetricAsString('gatehouse_seq_conflicts_total');
+    expect(await conflicts(a)).toMatch(/gatehouse_seq_conflicts_total 0\b/);
+    expect(await conflicts(b)).toMatch(/gatehouse_seq_conflicts_total 0\b/);
+    expect(a.seen.filter((s) => s.event.type === 'permission-timeout').map((s) => s.source)).toEqual(['local']);
+    expect(b.seen.filter((s) => s.event.type === 'permission-timeout').map((s) => s.source)).toEqual(['log']);
+
+    // The maker is gone: the other waits out the grace, then times the request out itself.
+    const second = await made(a.host.create({ ...spec(), timeoutMs: 1_000 }));
+    await b.until(() => b.host.unresolvedEvents().some((e) => e.id === second.id));
+    await a.host.stop();
+    clock.increment(1_000);
+    expect(b.host.unresolvedEvents().map((e) => e.id)).toEqual([second.id]);
+    clock.increment(1_999);
+    expect(b.host.unresolvedEvents().map((e) => e.id)).toEqual([second.id]);
+    clock.increment(1);
+    await b.until(() => b.seen.filter((s) => s.event.type === 'permission-timeout').length === 2);
+    expect(b.seen.at(-1)).toEqual({
+      event: { type: 'permission-timeout', seq: second.seq + 1, requestId: second.id, toolName: 'Bash', timestamp: second.expiresAt },
+      source: 'local',
+    });
   });
 });

@@ -47,6 +47,7 @@ import type {
   BrokerInput,
   CancelAnswer,
   ClientAnswerRecord,
+  ClusterRole,
   CreateAnswer,
   CreateRequestSpec,
   DecisionAnswer,
@@ -149,7 +150,13 @@ export type FollowOptions = {
   pollMs: number;
   /** This instance's id: recorded on each request row it creates (agents' homes). */
   instanceId?: string;
+  /** How long after a deadline this instance times out a request another instance made
+   *  (docs/cluster.md, "Who times a request out"). Default `OTHERS_DEADLINE_GRACE_MS`. */
+  othersGraceMs?: number;
 };
+
+/** Long enough for the maker's timeout to arrive over the bus, short beside any deadline. */
+export const OTHERS_DEADLINE_GRACE_MS = 2_000;
 
 export type BrokerHostOptions = {
   store: EventStore;
@@ -199,7 +206,12 @@ export class BrokerHost {
   private actor: BrokerActor;
   /** Bumped when the actor is replaced (a lost seq race): the old one's effects are ignored. */
   private generation = 0;
-  private readonly brokerOptions: { recentLimit?: number; requestActors: RequestActorOptions; inspect?: BrokerHostOptions['inspect'] };
+  private readonly brokerOptions: {
+    recentLimit?: number;
+    requestActors: RequestActorOptions;
+    inspect?: BrokerHostOptions['inspect'];
+    cluster?: ClusterRole;
+  };
   private readonly timers: Clock;
   private readonly store: EventStore;
   private readonly logger: Logger;
@@ -303,6 +315,7 @@ export class BrokerHost {
     if (clock) requestActors.clock = clock;
     if (options.inspect) requestActors.inspect = options.inspect;
     const input: BrokerInput = { ...loaded, requestActors };
+    if (options.follow) input.cluster = { self: options.follow.instanceId, othersGraceMs: options.follow.othersGraceMs ?? OTHERS_DEADLINE_GRACE_MS };
     this.epoch = input.epoch;
     this.committedHead = input.headSeq;
     this.limits = options.limits ?? { maxUnresolved: Number.POSITIVE_INFINITY, maxUnresolvedBytes: Number.POSITIVE_INFINITY };
@@ -312,6 +325,7 @@ export class BrokerHost {
       requestActors,
       ...(options.recentLimit !== undefined ? { recentLimit: options.recentLimit } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(input.cluster ? { cluster: input.cluster } : {}),
     };
     this.actor = this.startActor(input);
     this.instanceId = options.follow?.instanceId;
@@ -771,7 +785,8 @@ export class BrokerHost {
       this.weights.clear();
       this.weightTotal = 0;
       for (const request of loaded.unresolved) this.weigh(request.id, request);
-      this.actor = this.startActor({ ...loaded, requestActors: this.brokerOptions.requestActors });
+      const cluster = this.brokerOptions.cluster;
+      this.actor = this.startActor({ ...loaded, requestActors: this.brokerOptions.requestActors, ...(cluster ? { cluster } : {}) });
       const at = this.now();
       for (const [clientId, mark] of this.clientMarks) {
         this.actor.send({ type: 'client.connect', at, clientId, label: mark.label });

@@ -5,7 +5,7 @@
 import { createActor, SimulatedClock } from 'xstate';
 import type { SequencedEvent } from '../../protocol/index.ts';
 import { brokerMachine, type BrokerActor } from '../broker.machine.ts';
-import type { BrokerEmitted, PersistRecord } from '../broker.types.ts';
+import type { BrokerEmitted, BrokerInput, PersistRecord } from '../broker.types.ts';
 import { createBrokerClient, driveDeadlines, type BrokerClient } from '../brokerClient.ts';
 import { MemoryStore } from './memoryStore.ts';
 
@@ -37,7 +37,16 @@ export function pendingTimers(clock: SimulatedClock): number {
   return scheduledTimers(clock).size;
 }
 
-export function startTestBroker(options: { store?: MemoryStore; clock?: SimulatedClock; recentLimit?: number; log?: LogEntry[] } = {}): TestBroker {
+export function startTestBroker(
+  options: {
+    store?: MemoryStore;
+    clock?: SimulatedClock;
+    recentLimit?: number;
+    log?: LogEntry[];
+    /** Changes what the store loaded before the broker starts (e.g. a cluster role). */
+    adjust?: (input: BrokerInput) => BrokerInput;
+  } = {},
+): TestBroker {
   const clock = options.clock ?? new SimulatedClock();
   if (clock.now() < T0) clock.set(T0);
   const store = options.store ?? new MemoryStore();
@@ -50,7 +59,8 @@ export function startTestBroker(options: { store?: MemoryStore; clock?: Simulate
       },
     },
   });
-  const actor = createActor(machine, { input: { ...store.load(clock.now(), options.recentLimit), requestActors: { clock } }, clock });
+  const loaded: BrokerInput = { ...store.load(clock.now(), options.recentLimit), requestActors: { clock } };
+  const actor = createActor(machine, { input: options.adjust ? options.adjust(loaded) : loaded, clock });
   actor.on('*', (emitted) => log.push({ kind: 'emit', emitted }));
   actor.subscribe({
     error: (error) => {

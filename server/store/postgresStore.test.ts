@@ -53,6 +53,17 @@ describe.skipIf(!reachable)('TEAM: the PostgreSQL store', () => {
     }
   };
 
+  it('TEAM-17: load names the instance that made each unresolved request (a row without one names none)', async () => {
+    const db = await database();
+    const store = await opened(db.url);
+    await store.writeBatch([{ ...requestRecord(1, 'a'), instance: 'A' }, requestRecord(2, 'b')]);
+    const loaded = await store.load({ now: Date.now() });
+    expect(loaded.unresolved.map((request) => [request.id, request.instance])).toEqual([
+      ['a', 'A'],
+      ['b', undefined],
+    ]);
+  });
+
   it('TEAM-2: migrations run once: instances opening one new database together share one schema version row and one epoch', async () => {
     const db = await database();
     const stores = await Promise.all([opened(db.url), opened(db.url), opened(db.url)]);

@@ -119,6 +119,7 @@ type RequestRow = {
   origin: RequestOrigin;
   idempotency_key: string | null;
   body_hash: string | null;
+  instance_id: string | null;
 };
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -672,7 +673,9 @@ export class PostgresEventStore implements EventStore {
     try {
       // One snapshot for the whole start point.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const unresolved: StoredRequest[] = (await this.list(client, { status: 'pending' })).map((view) => {
+      const pending = await client.query<RequestRow>("SELECT * FROM requests WHERE status = 'pending' ORDER BY seq");
+      const unresolved: StoredRequest[] = pending.rows.map((row) => {
+        const view = toView(row);
         const stored: StoredRequest = {
           id: view.id,
           toolName: view.toolName,
@@ -685,6 +688,7 @@ export class PostgresEventStore implements EventStore {
         };
         if (view.idempotencyKey !== undefined) stored.idempotencyKey = view.idempotencyKey;
         if (view.bodyHash !== undefined) stored.bodyHash = view.bodyHash;
+        if (row.instance_id !== null) stored.instance = row.instance_id;
         return stored;
       });
       const finishedRows = (
