@@ -672,4 +672,22 @@ describe('projection of the log (TEAM-10, TEAM-17)', () => {
     ]);
     b.stop();
   });
+  it('TEAM-17: a request folded from the log is due a grace after its deadline (its maker times it out first); a grace that is not a finite, non-negative number is none', () => {
+    const other = startTestBroker();
+    create(other, 'r1', { timeoutMs: 1_000 });
+    const events = other.streamEvents();
+    const clock = other.clock;
+    const folded = (othersGraceMs: number) => {
+      const b = createActor(brokerMachine, {
+        input: { ...new MemoryStore().load(clock.now()), requestActors: { clock }, cluster: { self: 'B', othersGraceMs } },
+        clock,
+      }).start();
+      b.send({ type: 'log.applied', at: clock.now(), events });
+      const due = nextDeadlineOf(b.getSnapshot());
+      b.stop();
+      return due;
+    };
+    expect(folded(2_000)).toBe(T0 + 1_000 + 2_000);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -5]) expect(folded(bad)).toBe(T0 + 1_000);
+  });
 });

@@ -316,6 +316,10 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+function finiteGrace(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
 /** When this instance times a request out: at its deadline, or, for a request another
  *  instance made, `othersGraceMs` later (`ClusterRole`, broker.types.ts). A decision at or
  *  after the deadline still cannot win meanwhile (the actor times out instead). */
@@ -381,7 +385,8 @@ function initialContext(input: BrokerInput, self: AnyActorRef): BrokerContext {
     childLogic,
     childOptions: input.requestActors ?? {},
     restoredAt: input.now,
-    ...(input.cluster ? { cluster: input.cluster } : {}),
+    // A grace that is not a finite, non-negative number is none: never a deadline that never comes.
+    ...(input.cluster ? { cluster: { self: input.cluster.self, othersGraceMs: finiteGrace(input.cluster.othersGraceMs) } } : {}),
   };
   for (const finished of input.finished ?? []) {
     if (context.recent.has(finished.id)) continue;
@@ -705,8 +710,9 @@ function outcomeOfEvent(event: OutcomeEvent): Outcome {
 /**
  * Events another instance committed (docs/cluster.md): each folded into the context as
  * the instance that made it did, nothing persisted, each emitted once for the relay. A
- * request gets its actor and its deadline in the heap (any instance may time it out, the log's
- * one-outcome rule keeping that exactly-once); an outcome finishes it with the winner's
+ * request gets its actor and its deadline in the heap, a grace later than its maker's
+ * (`timeoutDueAt`; should both time it out, the log's one-outcome rule keeps that
+ * exactly-once); an outcome finishes it with the winner's
  * Outcome, so a late decision here answers `already-resolved` naming the winner.
  * Events at or below `headSeq` were folded already and are skipped; a gap is a host bug.
  */

@@ -20,8 +20,10 @@ export function queueStatusOf(source: ContextSource): { pending: number; process
   return { pending: context.unresolved.size, processing: context.order.processing };
 }
 
-/** The earliest deadline of an unresolved request (null: none): when whoever runs the
- *  broker sends `broker.deadline` (brokerClient.ts, `driveDeadlines`). O(1). */
+/** When the broker next times a request out (null: none): the earliest entry of its
+ *  deadline heap, a request's `expiresAt` or, for another instance's, a grace later
+ *  (broker.machine.ts, `timeoutDueAt`). Whoever runs the broker sends `broker.deadline`
+ *  then (brokerClient.ts, `driveDeadlines`). O(1). */
 export function nextDeadlineOf(source: ContextSource): number | null {
   return contextOf(source).deadlines.peek()?.at ?? null;
 }

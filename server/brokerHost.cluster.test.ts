@@ -317,10 +317,10 @@ describe.skipIf(!reachable)('TEAM: broker hosts following one log', () => {
     }
   });
 
-  it('TEAM-12: a deadline fires on both instances: the log holds one timeout, and both relay it once', async () => {
+  it('TEAM-12: a deadline fires on both instances (no grace for the other, TEAM-17): the log holds one timeout, and both relay it once', async () => {
     const url = await database();
-    const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A' });
-    const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B' });
+    const a = await node(url, { bus: await bus('a'), pollMs: 60_000, instanceId: 'A', othersGraceMs: 0 });
+    const b = await node(url, { bus: await bus('b'), pollMs: 60_000, instanceId: 'B', othersGraceMs: 0 });
     const created = await made(a.host.create({ ...spec(), timeoutMs: 400 }));
     await b.until(() => b.host.unresolvedEvents().some((e) => e.id === created.id));
     const timedOut = (n: Node) => n.seen.some((s) => s.event.type === 'permission-timeout');

@@ -164,21 +164,22 @@ describe("agents' HTTP path (CORE-F)", () => {
       void waiting.then(ended);
       return waiting;
     };
-    const payload = JSON.stringify(ask());
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port: server.port,
-      method: 'POST',
-      path: '/api/permission-requests?wait=60',
-      headers: { host: `127.0.0.1:${server.port}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-      agent: false,
-    });
-    req.on('error', () => {});
-    req.end(payload);
-    const id = await waitArmed;
-    expect(host.outcomeWaits).toBe(before + 1);
-    req.destroy();
+    let id: string;
     try {
+      const payload = JSON.stringify(ask());
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: server.port,
+        method: 'POST',
+        path: '/api/permission-requests?wait=60',
+        headers: { host: `127.0.0.1:${server.port}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
+        agent: false,
+      });
+      req.on('error', () => {});
+      req.end(payload);
+      id = await waitArmed;
+      expect(host.outcomeWaits).toBe(before + 1);
+      req.destroy();
       expect(await waitEnded).toEqual({ status: 'waiting', reason: 'aborted' });
     } finally {
       host.awaitOutcome = awaitOutcome;
@@ -187,5 +188,3 @@ describe("agents' HTTP path (CORE-F)", () => {
     await server.host.cancel({ requestId: id, reason: 'test over', cancelledBy: 'test' });
   });
 });
-
-/** Resolves once `check` holds, looking after each turn of the event loop. */
