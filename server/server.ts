@@ -34,6 +34,9 @@ import { connectBus, type Bus } from './bus/natsBus.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LAPSE_MS, InstanceHome, loadInstanceId } from './bus/instances.ts';
 import { createUpgrader } from './ws/upgrade.ts';
 
+/** How long a push waits for another instance to say its screen holds the request:
+ *  on one network a reply takes milliseconds; silence then means nobody holds it. */
+const HELD_ASK_TIMEOUT_MS = 500;
 export type StartOptions = {
   logger?: Logger;
   plugins?: readonly PluginFactory[];
@@ -46,9 +49,10 @@ export type StartOptions = {
   /** How often this instance checks that its sockets' devices still exist (a revocation
    *  on another instance; security/deviceWatch.ts). Default 2 s. */
   deviceWatchMs?: number;
-  /** Several instances (--bus): how often the follower polls the store's head, and the
-   *  heartbeat and its lapse of agents' homes (docs/cluster.md); tests shorten them. */
-  cluster?: { pollMs?: number; heartbeatMs?: number; lapseMs?: number; instanceId?: string };
+  /** Several instances (--bus): how often the follower polls the store's head, the
+   *  heartbeat and its lapse of agents' homes, and how long a push waits for another
+   *  instance's "held" (docs/cluster.md); tests change them. */
+  cluster?: { pollMs?: number; heartbeatMs?: number; lapseMs?: number; instanceId?: string; heldAskMs?: number };
 };
 
 export type RunningServer = {
@@ -243,6 +247,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       // A claim this broker does not hold unresolved may be another instance's live request.
       isFinished: async (requestId) => (await store.getRequest(requestId))?.status !== 'pending',
+      // A screen on another instance may hold it (docs/cluster.md, "Push and the screens of other instances").
+      ...(bus
+        ? { heldElsewhere: (requestId: string) => bus.askHeld({ epoch: host.epoch, requestId }, options.cluster?.heldAskMs ?? HELD_ASK_TIMEOUT_MS) }
+        : {}),
     },
     { ...options.push, deviceOf: options.push?.deviceOf ?? ((c) => deviceOf(c)?.id) },
   );
@@ -416,6 +424,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   });
   const offDeviceNotices = deviceWatch && bus?.subscribeDeviceEnded(host.epoch, (deviceId) => void deviceWatch.ended(deviceId));
+  // Another instance about to push asks whether a screen here holds the request.
+  const offHeldQueries = bus?.answerHeld(host.epoch, (requestId) => host.isHeld(requestId) === true);
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -441,6 +451,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         }
       }
       push.stop();
+      offHeldQueries?.();
       offDeviceNotices?.();
       offDeviceEnded();
       deviceWatch?.stop();

@@ -36,6 +36,18 @@ const deviceEnded = z.object({
 /** Scoped by the epoch: one database's cluster never hears another's devices. */
 export const deviceSubject = (epoch: string) => `gatehouse.device-ended.${epoch}`;
 
+/** "Does a screen connected to you hold this request?" (docs/cluster.md, "Push and the
+ *  screens of other instances"): asked before a push, answered only by an instance whose
+ *  connected screen holds it. Silence (a timeout, no responders) means nobody does. */
+export type HeldQuery = { epoch: string; requestId: string };
+
+const heldQuery = z.object({
+  epoch: z.string().min(1).max(128),
+  requestId: z.string().min(1).max(200),
+});
+
+export const heldSubject = (epoch: string) => `gatehouse.held.${epoch}`;
+
 export type Bus = {
   /** Fire and forget: the followers also poll, so a lost announcement only delays them. */
   announce(range: LogAnnouncement): void;
@@ -45,6 +57,12 @@ export type Bus = {
   announceDeviceEnded(notice: DeviceEndedNotice): void;
   /** Valid notices of `epoch` go to `onEnded`; returns the unsubscribe. */
   subscribeDeviceEnded(epoch: string, onEnded: (deviceId: string) => void): () => void;
+  /** True when another instance answers, within `timeoutMs`, that a screen connected
+   *  to it holds the request; false on silence or any failure (then a push goes). */
+  askHeld(query: HeldQuery, timeoutMs: number): Promise<boolean>;
+  /** Answers the queries of `epoch` for the requests `isHeld` says this instance's
+   *  screens hold (and stays silent for the rest); returns the unsubscribe. */
+  answerHeld(epoch: string, isHeld: (requestId: string) => boolean): () => void;
   /** Messages dropped as malformed (or of another epoch). */
   readonly dropped: number;
   isConnected(): boolean;
@@ -68,7 +86,12 @@ export async function connectBus(url: string, options: { name?: string } = {}): 
   let dropped = 0;
   /** Subscribes to `subject`; a message that is not JSON, fails `schema` or names another
    *  epoch is dropped and counted, never handed on (SPEC.md TEAM-8). */
-  const listen = <T extends { epoch: string }>(subject: string, schema: z.ZodType<T>, epoch: string, handle: (value: T) => void) => {
+  const listen = <T extends { epoch: string }>(
+    subject: string,
+    schema: z.ZodType<T>,
+    epoch: string,
+    handle: (value: T, msg: { respond(payload: string): boolean }) => void,
+  ) => {
     const sub = nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) return;
@@ -84,7 +107,7 @@ export async function connectBus(url: string, options: { name?: string } = {}): 
           dropped += 1;
           return;
         }
-        handle(result.data);
+        handle(result.data, msg);
       },
     });
     subscriptions.add(sub);
@@ -105,6 +128,19 @@ export async function connectBus(url: string, options: { name?: string } = {}): 
     },
     subscribeDeviceEnded(epoch, onEnded) {
       return listen(deviceSubject(epoch), deviceEnded, epoch, (notice) => onEnded(notice.deviceId));
+    },
+    async askHeld(query, timeoutMs) {
+      try {
+        const reply = await nc.request(heldSubject(query.epoch), encoder.encode(JSON.stringify(query)), { timeout: timeoutMs });
+        return (JSON.parse(reply.string()) as { held?: unknown }).held === true;
+      } catch {
+        return false;
+      }
+    },
+    answerHeld(epoch, isHeld) {
+      return listen(heldSubject(epoch), heldQuery, epoch, (query, msg) => {
+        if (isHeld(query.requestId)) msg.respond(JSON.stringify({ held: true }));
+      });
     },
     get dropped() {
       return dropped;

@@ -40,7 +40,15 @@ export type PushService = {
 };
 
 export function createPushService(
-  deps: { config: Config; host: PushHost; store: PushStore; vapid: LoadedVapidKeys; isFinished?: IsFinished; logger: Logger },
+  deps: {
+    config: Config;
+    host: PushHost;
+    store: PushStore;
+    vapid: LoadedVapidKeys;
+    isFinished?: IsFinished;
+    heldElsewhere?: PushNotifierOptions['heldElsewhere'];
+    logger: Logger;
+  },
   options: PushOptions = {},
 ): PushService {
   const { config, logger, store } = deps;
@@ -57,6 +65,7 @@ export function createPushService(
     delayMs: config.push.delayMs,
     isAllowed,
     ...(deps.isFinished ? { isFinished: deps.isFinished } : {}),
+    ...(deps.heldElsewhere ? { heldElsewhere: deps.heldElsewhere } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.send ? { send: options.send } : {}),

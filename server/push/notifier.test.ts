@@ -25,7 +25,14 @@ function requestEvent(id: string, seq: number): PermissionRequestEvent {
 }
 
 async function setup(
-  options: { unresolved?: PermissionRequestEvent[]; maxInFlight?: number; maxQueued?: number; subscriptions?: number; sent?: string[] } = {},
+  options: {
+    unresolved?: PermissionRequestEvent[];
+    maxInFlight?: number;
+    maxQueued?: number;
+    subscriptions?: number;
+    sent?: string[];
+    heldElsewhere?: (requestId: string) => Promise<boolean>;
+  } = {},
 ) {
   const store = new SqlitePushStore(new Database(':memory:'));
   for (let i = 0; i < (options.subscriptions ?? 1); i++)
@@ -60,6 +67,7 @@ async function setup(
     onActivity: (a) => activity.push(a),
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
+    ...(options.heldElsewhere ? { heldElsewhere: options.heldElsewhere } : {}),
   });
   notifier.start();
   await notifier.settled();
@@ -141,5 +149,23 @@ describe('push notifier', () => {
     t.clock.increment(5_000);
     await t.notifier.settled();
     expect(t.sends).toEqual([]);
+  });
+  it('TEAM-S8: a request held by a screen of another instance is not pushed; asked only when no screen here holds it; a failed question pushes', async () => {
+    const asked: string[] = [];
+    const t = await setup({
+      heldElsewhere: async (id) => {
+        asked.push(id);
+        if (id === 'broken') throw new Error('bus down');
+        return id === 'there';
+      },
+    });
+    t.held.add('here');
+    t.emit(requestEvent('here', 1), requestEvent('there', 2), requestEvent('broken', 3), requestEvent('nowhere', 4));
+    t.clock.increment(1_000);
+    await t.notifier.settled();
+    const results = Object.fromEntries(t.activity.flatMap((a) => (a.type === 'checked' ? [[a.requestId, a.result]] : [])));
+    expect(results).toEqual({ here: 'held', there: 'held', broken: 'pushed', nowhere: 'pushed' });
+    expect(asked.sort()).toEqual(['broken', 'nowhere', 'there']);
+    expect(t.sends.map((s) => s.payload.id).sort()).toEqual(['broken', 'nowhere']);
   });
 });

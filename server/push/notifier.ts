@@ -11,6 +11,11 @@
  *   worker closes its notification. Both share a Web Push topic, so a push service still
  *   holding the first message for an offline phone replaces it with the second.
  *
+ * With several instances (--bus), a screen that holds the request may be connected to
+ * another instance: before pushing, the notifier asks the others (`heldElsewhere`, the
+ * bus's `askHeld`), and a request held there is not pushed either. Silence means nobody
+ * holds it, so a dead or slow instance costs a push, never a missed one.
+ *
  * "Held" and not the request actor's `acked` state: `acked` stays once any client acked,
  * even after that screen disconnected, while the hold counts connected screens only (a
  * laptop that showed the card and then closed its lid no longer holds it). The check is
@@ -74,6 +79,9 @@ export type PushNotifierOptions = {
   onActivity?: (activity: PushActivity) => void;
   /** For claims found at start that the broker does not hold unresolved (default: finished). */
   isFinished?: IsFinished;
+  /** Several instances: whether a screen connected to another instance holds the request
+   *  (false on silence or failure). Asked only when no screen here holds it. */
+  heldElsewhere?: (requestId: string) => Promise<boolean>;
 };
 
 /** How long a push service keeps a "finished" message for an offline browser. */
@@ -218,6 +226,8 @@ export class PushNotifier {
     const held = this.options.host.isHeld(requestId);
     if (held === undefined) return report('finished');
     if (held) return report('held');
+    const elsewhere = this.options.heldElsewhere;
+    if (elsewhere && (await this.safe(() => elsewhere(requestId), false))) return report('held');
     const subscriptions = await this.safe(() => this.options.store.list(), []);
     if (subscriptions.length === 0) return report('no-subscriptions');
     const now = this.now();
