@@ -206,6 +206,36 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect((await store.getRequest('a'))?.idempotencyKey).toBeUndefined();
     });
 
+    it('CORE-L7: a batch reads as its records applied one by one, in order: requests made and finished in it, a key a finished request frees taken in it, two outcomes of one request (the first wins)', async () => {
+      const { store } = await open();
+      await store.writeBatch([requestRecord(1, 'x', { key: 'kx' })]);
+      await store.writeBatch([
+        requestRecord(2, 'y', { key: 'ky' }),
+        resolvedRecord(3, 'y'),
+        cancelRecord(4, 'x', 'agent-gone'),
+        requestRecord(5, 'z', { key: 'kx' }),
+        answerRecord('m1', 'y'),
+      ]);
+      expect(await store.getRequest('y')).toMatchObject({ status: 'resolved', decidedBy: 'browser-1', idempotencyKey: 'ky' });
+      expect(await store.getRequest('x')).toMatchObject({ status: 'cancelled', reason: 'agent-gone' });
+      expect((await store.getRequest('x'))?.idempotencyKey).toBeUndefined();
+      expect(await store.findByIdempotencyKey('kx')).toMatchObject({ id: 'z', status: 'pending' });
+      // One key on two new requests and two outcomes of one request, in one batch.
+      await store.writeBatch([
+        requestRecord(6, 'a', { key: 'k1', hash: 'h1' }),
+        resolvedRecord(7, 'a'),
+        requestRecord(8, 'b', { key: 'k1', hash: 'h2' }),
+        timeoutRecord(9, 'b'),
+        resolvedRecord(10, 'b', { decidedBy: 'late' }),
+      ]);
+      expect(await store.findByIdempotencyKey('k1')).toMatchObject({ id: 'b', bodyHash: 'h2', status: 'timedOut', decidedBy: 'timeout' });
+      expect((await store.getRequest('a'))?.idempotencyKey).toBeUndefined();
+      const audit = async (requestId: string) => (await store.auditRows({ filter: { requestId }, order: 'oldest', limit: 1 }))[0]?.entry;
+      expect(await audit('y')).toMatchObject({ status: 'resolved', decidedBy: 'browser-1' });
+      expect(await audit('b')).toMatchObject({ status: 'timedOut', decidedBy: 'timeout' });
+      expect((await store.load({ now: 10_000 })).clientAnswers.map((a) => a.clientMsgId)).toEqual(['m1']);
+    });
+
     it('CORE-L7: listRequests and pageRequests: oldest first, by status, bounded by count and bytes (always one)', async () => {
       const { store } = await open();
       await store.writeBatch([1, 2, 3, 4, 5].map((seq) => requestRecord(seq, `r${seq}`)));

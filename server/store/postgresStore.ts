@@ -42,6 +42,7 @@ import {
   LIMITS,
   requestByteLength,
   type AuditHow,
+  type OutcomeEvent,
   type PermissionRequestEvent,
   type RequestStatus,
   type SequencedEvent,
@@ -177,6 +178,46 @@ type Finish = {
   reason: string | null;
 };
 
+/** A `permission-request` record of a batch, for its request row and audit row. */
+type NewRequest = { event: PermissionRequestEvent; request: Extract<PersistRecord, { kind: 'event' }>['request']; instance: string | undefined };
+
+/** An outcome record of a batch, for its request row's finish and its audit row. */
+type OutcomeRecord = { event: OutcomeEvent; outcome: Outcome | undefined; audit: AuditFacts | undefined };
+
+type AuditUpdate = { status: string; decision: string; how: AuditHow; decidedBy: string; message: string | null; ruleId: string | null; via: string | null };
+
+function isOutcomeEvent(event: SequencedEvent): event is OutcomeEvent {
+  return event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled';
+}
+
+/** What the audit row says of an outcome. */
+function auditOf(event: OutcomeEvent, facts: AuditFacts | undefined): AuditUpdate {
+  if (event.type === 'permission-resolved') {
+    const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
+    return {
+      status: 'resolved',
+      decision: event.decision,
+      how: rule ? 'rule' : 'human',
+      decidedBy: event.decidedBy,
+      message: event.message ?? null,
+      ruleId: rule,
+      via: facts?.via ?? (rule ? 'rule' : null),
+    };
+  }
+  if (event.type === 'permission-timeout') {
+    return {
+      status: 'timedOut',
+      decision: 'deny',
+      how: 'timeout',
+      decidedBy: 'timeout',
+      message: 'The request timed out.',
+      ruleId: null,
+      via: facts?.via ?? null,
+    };
+  }
+  return { status: 'cancelled', decision: 'deny', how: 'cancel', decidedBy: 'agent', message: event.reason, ruleId: null, via: facts?.via ?? null };
+}
+
 /** The page size a byte-bounded page reads rows in (it never reads far past its budget). */
 const PAGE_CHUNK = 64;
 
@@ -278,7 +319,7 @@ export class PostgresEventStore implements EventStore {
           throw new SeqConflictError(first, head);
         }
       }
-      for (const record of records) await this.apply(client, record);
+      await this.applyAll(client, records);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -288,73 +329,89 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** The read models of one record, in batch order (a request before its outcome). */
-  private async apply(db: Queryable, record: CommitRecord): Promise<void> {
-    if (record.kind === 'client-answer') {
-      const { clientMsgId, requestId, answer } = record.record;
-      await db.query('INSERT INTO client_answers (client_msg_id, request_id, answer) VALUES ($1, $2, $3) ON CONFLICT (client_msg_id) DO NOTHING', [
-        clientMsgId,
-        requestId,
-        JSON.stringify(answer),
-      ]);
+  /**
+   * The read models of a batch in a few statements, one per kind of row, not one or two
+   * round trips per record (BENCHMARKS.md, "One and three instances": 290 statements for
+   * a tick of 145 records). The order keeps what applying the records one by one in
+   * batch order gives: outcomes of requests made in earlier batches first (a finished
+   * request frees its idempotency key), then the keys freed, the new request rows with
+   * their audit rows, and last the outcomes of the requests just made. A batch in which
+   * that could differ (one key on two new requests, two outcomes of one request: the
+   * broker makes neither, but the store does not rely on it) is applied record by record.
+   */
+  private async applyAll(db: Queryable, records: readonly CommitRecord[]): Promise<void> {
+    const answers: ClientAnswerRecord[] = [];
+    const creates: NewRequest[] = [];
+    const outcomes: OutcomeRecord[] = [];
+    for (const record of records) {
+      if (record.kind === 'client-answer') answers.push(record.record);
+      else if (record.event.type === 'permission-request') creates.push({ event: record.event, request: record.request, instance: record.instance });
+      else if (isOutcomeEvent(record.event)) outcomes.push({ event: record.event, outcome: record.outcome, audit: record.audit });
+      // Chat and session events live in the events table alone.
+    }
+    const keys = creates.flatMap((c) => (c.request?.idempotencyKey !== undefined ? [c.request.idempotencyKey] : []));
+    const finishing = outcomes.map((o) => o.event.requestId);
+    if (new Set(keys).size !== keys.length || new Set(finishing).size !== finishing.length) {
+      for (const record of records) await this.applyAll(db, [record]);
       return;
     }
-    const event = record.event;
-    switch (event.type) {
-      case 'permission-request':
-        await this.insertRequest(db, event, record.request, record.instance);
-        return;
-      case 'permission-resolved':
-      case 'permission-timeout':
-      case 'permission-cancelled': {
-        const finish = record.outcome ? await this.finishOfOutcome(db, event.requestId, record.outcome) : await this.finishOfEvent(db, event);
-        await this.finishAndAudit(db, event, finish, record.audit);
-        return;
-      }
-      case 'chat-message':
-      case 'session-updated':
-        return;
-      default: {
-        const never: never = event;
-        throw new Error(`unknown event type ${(never as { type: string }).type}`);
-      }
-    }
-  }
-
-  private async insertRequest(
-    db: Queryable,
-    event: PermissionRequestEvent,
-    request: Extract<PersistRecord, { kind: 'event' }>['request'],
-    instance: string | undefined,
-  ): Promise<void> {
-    const key = request?.idempotencyKey ?? null;
+    const made = new Set(creates.map((c) => c.event.id));
+    await this.insertClientAnswers(db, answers);
+    await this.finish(
+      db,
+      outcomes.filter((o) => !made.has(o.event.requestId)),
+    );
     // A finished request's key goes to the new one (the broker forgot the old request);
     // an unresolved request keeps its key, and the UNIQUE column refuses the new one.
-    if (key !== null) await db.query("UPDATE requests SET idempotency_key = NULL WHERE idempotency_key = $1 AND status <> 'pending'", [key]);
-    const context = event.context ?? {};
-    // The request row and its audit row in one statement (one round trip).
+    if (keys.length > 0) await db.query("UPDATE requests SET idempotency_key = NULL WHERE idempotency_key = ANY($1::text[]) AND status <> 'pending'", [keys]);
+    await this.insertRequests(db, creates);
+    await this.finish(
+      db,
+      outcomes.filter((o) => made.has(o.event.requestId)),
+    );
+  }
+
+  private async insertClientAnswers(db: Queryable, answers: readonly ClientAnswerRecord[]): Promise<void> {
+    if (answers.length === 0) return;
     await db.query(
-      `WITH request AS (
+      `INSERT INTO client_answers (client_msg_id, request_id, answer)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (client_msg_id) DO NOTHING`,
+      [answers.map((a) => a.clientMsgId), answers.map((a) => a.requestId), answers.map((a) => JSON.stringify(a.answer))],
+    );
+  }
+
+  /** The request rows and their audit rows, in one statement. */
+  private async insertRequests(db: Queryable, creates: readonly NewRequest[]): Promise<void> {
+    if (creates.length === 0) return;
+    const column = <T>(of: (c: NewRequest, context: Record<string, unknown>) => T) => creates.map((c) => of(c, c.event.context ?? {}));
+    await db.query(
+      `WITH rows AS (
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[],
+           $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+           AS u(id, seq, tool_name, input, context, created, expires_at, origin, idempotency_key, body_hash, instance_id, session_id, agent, cwd)
+       ),
+       request AS (
          INSERT INTO requests (id, seq, tool_name, input, context, created, expires_at, status, origin, idempotency_key, body_hash, instance_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $14) RETURNING id)
+         SELECT id, seq, tool_name, input, context, created, expires_at, 'pending', origin, idempotency_key, body_hash, instance_id FROM rows
+         RETURNING id)
        INSERT INTO audit (request_id, tool_name, input, session_id, agent, cwd, requested_at)
-       SELECT id, $3, NULL, $11, $12, $13, $6 FROM request
+       SELECT rows.id, rows.tool_name, NULL, rows.session_id, rows.agent, rows.cwd, rows.created FROM rows JOIN request USING (id)
        ON CONFLICT (request_id) DO NOTHING`,
       [
-        event.id,
-        event.seq,
-        event.toolName,
-        JSON.stringify(event.input),
-        JSON.stringify(context),
-        event.timestamp,
-        event.expiresAt,
-        request?.origin ?? 'http',
-        key,
-        request?.bodyHash ?? null,
-        str(context.sessionId),
-        str(context.agent),
-        str(context.cwd),
-        instance ?? null,
+        column((c) => c.event.id),
+        column((c) => c.event.seq),
+        column((c) => c.event.toolName),
+        column((c) => JSON.stringify(c.event.input)),
+        column((_c, context) => JSON.stringify(context)),
+        column((c) => c.event.timestamp),
+        column((c) => c.event.expiresAt),
+        column((c) => c.request?.origin ?? 'http'),
+        column((c) => c.request?.idempotencyKey ?? null),
+        column((c) => c.request?.bodyHash ?? null),
+        column((c) => c.instance ?? null),
+        column((_c, context) => str(context.sessionId)),
+        column((_c, context) => str(context.agent)),
+        column((_c, context) => str(context.cwd)),
       ],
     );
   }
@@ -423,69 +480,53 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** The request row (only from pending: the first outcome wins) and its audit row. */
-  private async finishAndAudit(
-    db: Queryable,
-    event: Extract<SequencedEvent, { type: 'permission-resolved' | 'permission-timeout' | 'permission-cancelled' }>,
-    finish: Finish,
-    facts: AuditFacts | undefined,
-  ): Promise<void> {
-    let audit: { status: string; decision: string; how: AuditHow; decidedBy: string; message: string | null; ruleId: string | null; via: string | null };
-    if (event.type === 'permission-resolved') {
-      const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
-      audit = {
-        status: 'resolved',
-        decision: event.decision,
-        how: rule ? 'rule' : 'human',
-        decidedBy: event.decidedBy,
-        message: event.message ?? null,
-        ruleId: rule,
-        via: facts?.via ?? (rule ? 'rule' : null),
-      };
-    } else if (event.type === 'permission-timeout') {
-      audit = {
-        status: 'timedOut',
-        decision: 'deny',
-        how: 'timeout',
-        decidedBy: 'timeout',
-        message: 'The request timed out.',
-        ruleId: null,
-        via: facts?.via ?? null,
-      };
-    } else {
-      audit = { status: 'cancelled', decision: 'deny', how: 'cancel', decidedBy: 'agent', message: event.reason, ruleId: null, via: facts?.via ?? null };
+  /** The request rows (only from pending: the first outcome wins) and their audit rows,
+   *  in one statement; each keeps its own first-outcome condition. */
+  private async finish(db: Queryable, outcomes: readonly OutcomeRecord[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const rows: Array<{ finish: Finish; audit: AuditUpdate; record: OutcomeRecord }> = [];
+    for (const record of outcomes) {
+      const finish = record.outcome ? await this.finishOfOutcome(db, record.event.requestId, record.outcome) : await this.finishOfEvent(db, record.event);
+      rows.push({ finish, audit: auditOf(record.event, record.audit), record });
     }
-    // The request row (only from pending: the first outcome wins) and the audit row, in
-    // one statement (one round trip); each keeps its own first-outcome condition.
+    const column = <T>(of: (row: (typeof rows)[number]) => T) => rows.map(of);
     await db.query(
-      `WITH finished AS (
-         UPDATE requests SET status = $13, decision = $14, updated_input = $15, message = $16, decided_by = $17, decided_at = $18, reason = $19,
-           outcome_seq = $20
-         WHERE id = $1 AND status = 'pending')
-       UPDATE audit SET status = $2, decision = $3, how = $4, decided_by = $5, message = $6, rule_id = $7, decided_at = $8, via = $9,
-         address = $10, device_id = $11, device_name = $12
-       WHERE request_id = $1 AND status IS NULL`,
+      `WITH rows AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+           $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::text[],
+           $20::bigint[])
+           AS u(request_id, a_status, a_decision, a_how, a_decided_by, a_message, a_rule_id, a_decided_at, a_via, a_address, a_device_id,
+             a_device_name, status, decision, updated_input, message, decided_by, decided_at, reason, outcome_seq)
+       ),
+       finished AS (
+         UPDATE requests r SET status = rows.status, decision = rows.decision, updated_input = rows.updated_input, message = rows.message,
+           decided_by = rows.decided_by, decided_at = rows.decided_at, reason = rows.reason, outcome_seq = rows.outcome_seq
+         FROM rows WHERE r.id = rows.request_id AND r.status = 'pending')
+       UPDATE audit a SET status = rows.a_status, decision = rows.a_decision, how = rows.a_how, decided_by = rows.a_decided_by,
+         message = rows.a_message, rule_id = rows.a_rule_id, decided_at = rows.a_decided_at, via = rows.a_via, address = rows.a_address,
+         device_id = rows.a_device_id, device_name = rows.a_device_name
+       FROM rows WHERE a.request_id = rows.request_id AND a.status IS NULL`,
       [
-        event.requestId,
-        audit.status,
-        audit.decision,
-        audit.how,
-        audit.decidedBy,
-        audit.message,
-        audit.ruleId,
-        event.timestamp,
-        audit.via,
-        facts?.address ?? null,
-        facts?.device?.id ?? null,
-        facts?.device?.name ?? null,
-        finish.status,
-        finish.decision,
-        finish.updatedInput,
-        finish.message,
-        finish.decidedBy,
-        finish.decidedAt,
-        finish.reason,
-        event.seq,
+        column((r) => r.record.event.requestId),
+        column((r) => r.audit.status),
+        column((r) => r.audit.decision),
+        column((r) => r.audit.how),
+        column((r) => r.audit.decidedBy),
+        column((r) => r.audit.message),
+        column((r) => r.audit.ruleId),
+        column((r) => r.record.event.timestamp),
+        column((r) => r.audit.via),
+        column((r) => r.record.audit?.address ?? null),
+        column((r) => r.record.audit?.device?.id ?? null),
+        column((r) => r.record.audit?.device?.name ?? null),
+        column((r) => r.finish.status),
+        column((r) => r.finish.decision),
+        column((r) => r.finish.updatedInput),
+        column((r) => r.finish.message),
+        column((r) => r.finish.decidedBy),
+        column((r) => r.finish.decidedAt),
+        column((r) => r.finish.reason),
+        column((r) => r.record.event.seq),
       ],
     );
   }
