@@ -39,6 +39,9 @@ describe.skipIf(!reachable)('TEAM-S8: held queries on the bus', () => {
     for (const payload of ['not json', JSON.stringify({ epoch }), JSON.stringify({ epoch: 'other-epoch', requestId: 'held-1' })]) {
       await expect(direct.request(heldSubject(epoch), payload, { timeout: 200 })).rejects.toThrow();
     }
+    // Every query reached the holder and was read before the count is taken.
+    await direct.flush();
+    await holder.flush();
     expect(holder.dropped).toBe(3);
     expect(asked).toEqual(['held-1', 'other']);
   });

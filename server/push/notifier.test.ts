@@ -168,4 +168,21 @@ describe('push notifier', () => {
     expect(asked.sort()).toEqual(['broken', 'nowhere', 'there']);
     expect(t.sends.map((s) => s.payload.id).sort()).toEqual(['broken', 'nowhere']);
   });
+  it('TEAM-S8: a request acked here or finished while the other instances were asked is not pushed', async () => {
+    let t: Awaited<ReturnType<typeof setup>> | undefined;
+    t = await setup({
+      heldElsewhere: async (id) => {
+        if (id === 'acked-meanwhile') t?.held.add(id);
+        if (id === 'finished-meanwhile') t?.emit(resolved(id, 3));
+        return false;
+      },
+    });
+    t.emit(requestEvent('acked-meanwhile', 1), requestEvent('finished-meanwhile', 2));
+    t.clock.increment(1_000);
+    await t.notifier.settled();
+    const results = Object.fromEntries(t.activity.flatMap((a) => (a.type === 'checked' ? [[a.requestId, a.result]] : [])));
+    expect(results).toEqual({ 'acked-meanwhile': 'held', 'finished-meanwhile': 'finished' });
+    await t.notifier.drained();
+    expect(t.sends).toEqual([]);
+  });
 });

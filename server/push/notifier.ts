@@ -19,7 +19,8 @@
  * "Held" and not the request actor's `acked` state: `acked` stays once any client acked,
  * even after that screen disconnected, while the hold counts connected screens only (a
  * laptop that showed the card and then closed its lid no longer holds it). The check is
- * made once, at the delay (docs/operations.md says so).
+ * made once, at the delay (docs/operations.md says so), with the other instances'
+ * answer to it when there are several (at most the question's wait later, server.ts `HELD_ASK_TIMEOUT_MS`).
  *
  * Never more than one push per request, also across restarts (the store's `push_sent`
  * row is written before sending), and across instances on one shared store: that row is
@@ -227,7 +228,14 @@ export class PushNotifier {
     if (held === undefined) return report('finished');
     if (held) return report('held');
     const elsewhere = this.options.heldElsewhere;
-    if (elsewhere && (await this.safe(() => elsewhere(requestId), false))) return report('held');
+    if (elsewhere) {
+      if (await this.safe(() => elsewhere(requestId), false)) return report('held');
+      // The question took a while: stopped, finished or acked here meanwhile, nothing goes.
+      if (this.stopped) return;
+      const now = this.options.host.isHeld(requestId);
+      if (now === undefined) return report('finished');
+      if (now) return report('held');
+    }
     const subscriptions = await this.safe(() => this.options.store.list(), []);
     if (subscriptions.length === 0) return report('no-subscriptions');
     const now = this.now();
