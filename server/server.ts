@@ -37,6 +37,7 @@ import { createUpgrader } from './ws/upgrade.ts';
 /** How long a push waits for another instance to say its screen holds the request:
  *  on one network a reply takes milliseconds; silence then means nobody holds it. */
 const HELD_ASK_TIMEOUT_MS = 500;
+
 export type StartOptions = {
   logger?: Logger;
   plugins?: readonly PluginFactory[];

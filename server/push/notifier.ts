@@ -20,7 +20,7 @@
  * even after that screen disconnected, while the hold counts connected screens only (a
  * laptop that showed the card and then closed its lid no longer holds it). The check is
  * made once, at the delay (docs/operations.md says so), with the other instances'
- * answer to it when there are several (at most the question's wait later, server.ts `HELD_ASK_TIMEOUT_MS`).
+ * answer when there are several (at most `HELD_ASK_TIMEOUT_MS` later, server.ts).
  *
  * Never more than one push per request, also across restarts (the store's `push_sent`
  * row is written before sending), and across instances on one shared store: that row is
@@ -232,9 +232,9 @@ export class PushNotifier {
       if (await this.safe(() => elsewhere(requestId), false)) return report('held');
       // The question took a while: stopped, finished or acked here meanwhile, nothing goes.
       if (this.stopped) return;
-      const now = this.options.host.isHeld(requestId);
-      if (now === undefined) return report('finished');
-      if (now) return report('held');
+      const heldNow = this.options.host.isHeld(requestId);
+      if (heldNow === undefined) return report('finished');
+      if (heldNow) return report('held');
     }
     const subscriptions = await this.safe(() => this.options.store.list(), []);
     if (subscriptions.length === 0) return report('no-subscriptions');
