@@ -10,11 +10,13 @@
  *   the store is unchanged), removed after the run;
  * - after: this checkout's store.
  *
- * A tick is what the bench's durable round trips give the host: `requests per tick`
- * creates with an Idempotency-Key, the decisions of the previous tick's requests, and a
- * clientMsgId answer for each decision (about 3 records per request). Each variant writes
- * into a new database; rounds alternate the variants. Figures: wall time per commit and
- * the commits' records per second, on this process (the database's own CPU is not in them).
+ * A tick is what durable round trips give the host: `requests per tick` creates (half
+ * with an Idempotency-Key, as HTTP agents send; the other half without, as in-process
+ * agents do), the outcomes of the previous tick's requests (one in ten a timeout
+ * whose record carries no message, so the store reads the request's times; the rest
+ * decisions, each with its clientMsgId answer). Each variant writes into a new database;
+ * four rounds alternate which goes first. Figures: wall time per commit (waiting on
+ * PostgreSQL included) and the commits' records per second.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import type { CommitRecord } from '../server/store/types.ts';
 const ticks = Number(process.argv[2] ?? 200);
 const perTick = Number(process.argv[3] ?? 50);
 const base = process.argv[4] ?? '7bc6a67';
-const rounds = 3;
+const rounds = 4;
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 
 type AnyStore = { writeBatch(records: readonly CommitRecord[]): Promise<void>; close(): Promise<void> };
@@ -41,12 +43,17 @@ function workload(): CommitRecord[][] {
   for (let t = 0; t <= ticks; t++) {
     const batch: CommitRecord[] = [];
     const at = 1_000_000 + t;
-    for (const id of previous) {
+    previous.forEach((id, i) => {
       seq += 1;
+      if (i % 10 === 9) {
+        const event: SequencedEvent = { type: 'permission-timeout', seq, requestId: id, toolName: 'Bash', timestamp: at };
+        batch.push({ kind: 'event', event, outcome: { status: 'timedOut', decision: 'deny', decidedBy: 'timeout', decidedAt: at } });
+        return;
+      }
       const event: SequencedEvent = { type: 'permission-resolved', seq, requestId: id, decision: 'allow', decidedBy: 'browser-1', timestamp: at };
       batch.push({ kind: 'event', event, outcome: { status: 'resolved', decision: 'allow', decidedBy: 'browser-1', decidedAt: at }, audit: { via: 'ws' } });
       batch.push({ kind: 'client-answer', record: { clientMsgId: `m-${id}`, requestId: id, answer: { status: 'accepted', requestId: id } } });
-    }
+    });
     previous = [];
     if (t < ticks) {
       for (let i = 0; i < perTick; i++) {
@@ -62,7 +69,8 @@ function workload(): CommitRecord[][] {
           timestamp: at,
           expiresAt: at + 300_000,
         };
-        const record: PersistRecord = { kind: 'event', event, request: { origin: 'http', idempotencyKey: `k-${id}`, bodyHash: 'h' } };
+        const request = i % 2 === 0 ? { origin: 'http' as const, idempotencyKey: `k-${id}`, bodyHash: 'h' } : { origin: 'agent' as const };
+        const record: PersistRecord = { kind: 'event', event, request };
         batch.push(record);
         previous.push(id);
       }
@@ -118,7 +126,7 @@ async function main(): Promise<void> {
     const batches = workload();
     const perRecord = batches.reduce((n, b) => n + b.length, 0) / batches.length;
     console.log(
-      `PostgreSQL commits: ${ticks} ticks of ${perTick} creates (+ the previous tick's decisions and answers), ${perRecord.toFixed(0)} records per commit`,
+      `PostgreSQL commits: ${ticks} ticks of ${perTick} creates (+ the previous tick's outcomes and answers), ${perRecord.toFixed(0)} records per commit`,
     );
     const results = new Map<string, number[]>();
     for (let round = 1; round <= rounds; round++) {
@@ -128,7 +136,11 @@ async function main(): Promise<void> {
         console.log(`  round ${round}  ${name.padEnd(55)} ${result.msPerCommit.toFixed(2)} ms per commit, ${Math.round(result.recordsPerSecond)} records/s`);
       }
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = sorted.length / 2;
+      return sorted.length % 2 ? (sorted[Math.floor(mid)] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+    };
     const [b, a] = variants.map(([name]) => median(results.get(name) ?? []));
     console.log(`  median: before ${b?.toFixed(2)} ms, after ${a?.toFixed(2)} ms per commit (${((b ?? 0) / (a ?? 1)).toFixed(1)}× faster)`);
   } finally {

@@ -234,6 +234,23 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(await audit('y')).toMatchObject({ status: 'resolved', decidedBy: 'browser-1' });
       expect(await audit('b')).toMatchObject({ status: 'timedOut', decidedBy: 'timeout' });
       expect((await store.load({ now: 10_000 })).clientAnswers.map((a) => a.clientMsgId)).toEqual(['m1']);
+      // An outcome before its own request: applied in order, it finds no row to finish.
+      await store.writeBatch([resolvedRecord(11, 'early'), requestRecord(12, 'early')]);
+      expect((await store.getRequest('early'))?.status).toBe('pending');
+    });
+
+    it('CORE-L7: a batch of hundreds of requests, made and decided in it with their answers, is applied whole', async () => {
+      const { store } = await open();
+      const ids = Array.from({ length: 250 }, (_, i) => `bulk-${i}`);
+      await store.writeBatch([
+        ...ids.map((id, i) => requestRecord(i + 1, id, { key: `k-${id}` })),
+        ...ids.map((id, i) => resolvedRecord(ids.length + i + 1, id)),
+        ...ids.map((id) => answerRecord(`m-${id}`, id)),
+      ]);
+      expect(await store.countByStatus()).toEqual({ pending: 0, resolved: 250, timedOut: 0, cancelled: 0 });
+      expect(await store.findByIdempotencyKey('k-bulk-249')).toMatchObject({ id: 'bulk-249', status: 'resolved' });
+      expect((await store.load({ now: 10_000 })).clientAnswers).toHaveLength(250);
+      expect((await store.auditRows({ filter: { status: 'resolved' }, order: 'oldest', limit: 1_000 })).length).toBe(250);
     });
 
     it('CORE-L7: listRequests and pageRequests: oldest first, by status, bounded by count and bytes (always one)', async () => {

@@ -186,6 +186,16 @@ type OutcomeRecord = { event: OutcomeEvent; outcome: Outcome | undefined; audit:
 
 type AuditUpdate = { status: string; decision: string; how: AuditHow; decidedBy: string; message: string | null; ruleId: string | null; via: string | null };
 
+/** Rows per multi-row statement: each create's input and context may be up to a frame
+ *  (`LIMITS.maxFrameBytes`, 1 MiB), so one statement carries at most about 100 MiB. */
+const ROWS_PER_STATEMENT = 100;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
 function isOutcomeEvent(event: SequencedEvent): event is OutcomeEvent {
   return event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled';
 }
@@ -336,39 +346,43 @@ export class PostgresEventStore implements EventStore {
    * batch order gives: outcomes of requests made in earlier batches first (a finished
    * request frees its idempotency key), then the keys freed, the new request rows with
    * their audit rows, and last the outcomes of the requests just made. A batch in which
-   * that could differ (one key on two new requests, two outcomes of one request: the
-   * broker makes neither, but the store does not rely on it) is applied record by record.
+   * that could differ (one key on two new requests, two outcomes of one request, an
+   * outcome before its request: the broker makes none, but the store does not rely on
+   * it) is applied record by record. Rows go in chunks of `ROWS_PER_STATEMENT`, so one
+   * statement's arrays stay far below PostgreSQL's and V8's string limits.
    */
   private async applyAll(db: Queryable, records: readonly CommitRecord[]): Promise<void> {
     const answers: ClientAnswerRecord[] = [];
     const creates: NewRequest[] = [];
     const outcomes: OutcomeRecord[] = [];
+    const made = new Set(records.flatMap((r) => (r.kind === 'event' && r.event.type === 'permission-request' ? [r.event.id] : [])));
+    const madeSoFar = new Set<string>();
+    let inOrder = true;
     for (const record of records) {
       if (record.kind === 'client-answer') answers.push(record.record);
-      else if (record.event.type === 'permission-request') creates.push({ event: record.event, request: record.request, instance: record.instance });
-      else if (isOutcomeEvent(record.event)) outcomes.push({ event: record.event, outcome: record.outcome, audit: record.audit });
+      else if (record.event.type === 'permission-request') {
+        creates.push({ event: record.event, request: record.request, instance: record.instance });
+        madeSoFar.add(record.event.id);
+      } else if (isOutcomeEvent(record.event)) {
+        outcomes.push({ event: record.event, outcome: record.outcome, audit: record.audit });
+        // An outcome before its own request in the batch: applied in order, it finds no row.
+        if (made.has(record.event.requestId) && !madeSoFar.has(record.event.requestId)) inOrder = false;
+      }
       // Chat and session events live in the events table alone.
     }
     const keys = creates.flatMap((c) => (c.request?.idempotencyKey !== undefined ? [c.request.idempotencyKey] : []));
     const finishing = outcomes.map((o) => o.event.requestId);
-    if (new Set(keys).size !== keys.length || new Set(finishing).size !== finishing.length) {
+    if (!inOrder || new Set(keys).size !== keys.length || new Set(finishing).size !== finishing.length) {
       for (const record of records) await this.applyAll(db, [record]);
       return;
     }
-    const made = new Set(creates.map((c) => c.event.id));
-    await this.insertClientAnswers(db, answers);
-    await this.finish(
-      db,
-      outcomes.filter((o) => !made.has(o.event.requestId)),
-    );
+    for (const chunk of chunks(answers)) await this.insertClientAnswers(db, chunk);
+    for (const chunk of chunks(outcomes.filter((o) => !made.has(o.event.requestId)))) await this.finish(db, chunk);
     // A finished request's key goes to the new one (the broker forgot the old request);
     // an unresolved request keeps its key, and the UNIQUE column refuses the new one.
     if (keys.length > 0) await db.query("UPDATE requests SET idempotency_key = NULL WHERE idempotency_key = ANY($1::text[]) AND status <> 'pending'", [keys]);
-    await this.insertRequests(db, creates);
-    await this.finish(
-      db,
-      outcomes.filter((o) => made.has(o.event.requestId)),
-    );
+    for (const chunk of chunks(creates)) await this.insertRequests(db, chunk);
+    for (const chunk of chunks(outcomes.filter((o) => made.has(o.event.requestId)))) await this.finish(db, chunk);
   }
 
   private async insertClientAnswers(db: Queryable, answers: readonly ClientAnswerRecord[]): Promise<void> {
