@@ -91,9 +91,14 @@ test('UI-33: a device ended over DELETE /api/devices/ID switches its open page t
 });
 
 test('UI-34: a killed server shows Server unreachable; Retry after it is back reconnects', async ({ page, gatehouse }) => {
+  // The page's timers on Playwright's clock (flowing as usual until paused), so that its
+  // own back-off cannot reconnect first and take the Retry button away under the click.
+  await page.clock.install();
   await openApp(page, gatehouse);
   await gatehouse.kill();
   await expect(page.getByTestId('server-unreachable')).toContainText('Server unreachable');
+  // Paused a little ahead of the page's own time (never behind it, however slow this call).
+  await page.clock.pauseAt(await page.evaluate(() => Date.now() + 5_000));
   await gatehouse.restart();
   await page.getByTestId('server-unreachable').getByRole('button', { name: 'Retry' }).click();
   await expect(page.getByTestId('connection-status')).toHaveText(/Connected/);
