@@ -7,7 +7,8 @@
  *
  * Time is an input. The actor arms no timer of its own: its parent keeps every request's
  * deadline in one heap and tells it `request.deadline` when the clock reaches
- * `expiresAt` (broker.machine.ts, "One timer for every deadline"); a deadline event
+ * `expiresAt` (for a request another instance made, a grace later: `timeoutDueAt`,
+ * broker.machine.ts, and "One timer for every deadline" there); a deadline event
  * before `expiresAt` changes nothing. An event's `at` is the host's clock reading; a
  * decision or cancel whose `at` is at or after `expiresAt` cannot win: the request times
  * out instead (nothing is decided after its deadline, whether or not the deadline event
