@@ -30,4 +30,5 @@ export type TurnContext = {
   setSdkSessionId(id: string): void;
 };
 
-export type ChatAgent = { name: 'demo' | 'claude' | 'codex' | `acp:${string}`; runTurn(ctx: TurnContext): Promise<void>; stop?(): void };
+/** `stop` resolves when the agent's processes are gone (the server's stop waits for it). */
+export type ChatAgent = { name: 'demo' | 'claude' | 'codex' | `acp:${string}`; runTurn(ctx: TurnContext): Promise<void>; stop?(): void | Promise<void> };

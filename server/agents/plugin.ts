@@ -96,7 +96,7 @@ export default function createAgentsPlugin(ctx: PluginContext): Plugin {
     },
     async stop() {
       await chat.stop();
-      for (const agent of Object.values(agents)) agent?.stop?.();
+      await Promise.all(Object.values(agents).map((agent) => agent?.stop?.()));
       engine.stop();
       db.close();
     },

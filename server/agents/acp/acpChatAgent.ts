@@ -19,6 +19,7 @@ import { Readable, Writable } from 'node:stream';
 import { client, methods, ndJsonStream, PROTOCOL_VERSION, type ClientConnection, type SessionNotification } from '@agentclientprotocol/sdk';
 import { canonicalJson } from '../../../protocol/index.ts';
 import type { ChatAgent, TurnContext } from '../chatAgent.ts';
+import { AGENT_SPAWN, endProcess } from '../endProcess.ts';
 import { allowAnswer, CANCELLED, chosenOption, parseAsk, rejectAnswer, requestSpecOf, toolOf, type AcpAnswer, type AcpAsk } from './permission.ts';
 import { splitWords } from './words.ts';
 
@@ -33,6 +34,12 @@ type Live = {
   turn?: TurnState | undefined;
   stderr: string;
 };
+
+/** Ends an agent's process (closing its protocol first) and resolves once it exited. */
+async function stopProcess(live: Live): Promise<void> {
+  live.connection.close();
+  await endProcess(live.child);
+}
 
 type TurnState = {
   ctx: TurnContext;
@@ -66,7 +73,7 @@ function resultText(update: Record<string, unknown>): string {
   return parts.join('\n').slice(0, 100_000);
 }
 
-export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): void } {
+export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): Promise<void> } {
   if (!spec.startsWith(ACP_AGENT_PREFIX)) throw new Error(`an ACP agent is named acp:CMD, got ${JSON.stringify(spec)}`);
   const split = splitWords(spec.slice(ACP_AGENT_PREFIX.length));
   if (!split.ok) throw new Error(`acp:CMD: ${split.error}`);
@@ -178,7 +185,7 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
   };
 
   async function start(cwd: string): Promise<Live> {
-    const child = spawn(command, args, { cwd, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...AGENT_SPAWN });
     const live = { child, stderr: '' } as Live;
     child.stderr!.on('data', (chunk: Buffer) => (live.stderr = (live.stderr + chunk.toString('utf8')).slice(-4000)));
     child.stdin!.on('error', () => {});
@@ -256,17 +263,10 @@ export function createAcpAgent(spec: `acp:${string}`): ChatAgent & { stop(): voi
         live.turn = undefined;
       }
     },
-    stop() {
-      for (const pending of sessions.values()) {
-        void pending.then(
-          (live) => {
-            live.connection.close();
-            live.child.kill('SIGTERM');
-          },
-          () => {},
-        );
-      }
+    async stop() {
+      const stopping = [...sessions.values()].map((pending) => pending.then(stopProcess, () => {}));
       sessions.clear();
+      await Promise.all(stopping);
     },
   };
 }

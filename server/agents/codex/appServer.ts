@@ -7,6 +7,7 @@
  * tokens stay in the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AGENT_SPAWN, endProcess } from '../endProcess.ts';
 
 export type RpcId = string | number;
 export type RpcHandlers = {
@@ -36,7 +37,7 @@ export class AppServer {
     cwd: string,
     private readonly handlers: RpcHandlers,
   ) {
-    this.child = spawn(bin, ['app-server'], { cwd, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(bin, ['app-server'], { cwd, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...AGENT_SPAWN });
     this.child.stdin!.on('error', () => {});
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4000)));
     this.child.stdout!.on('data', (chunk: Buffer) => {
@@ -114,8 +115,9 @@ export class AppServer {
     this.send(params === undefined ? { method } : { method, params });
   }
 
-  close(): void {
+  /** Ends the app-server and resolves once it exited (bounded: endProcess.ts). */
+  close(): Promise<void> {
     this.child.stdin!.end();
-    this.child.kill('SIGTERM');
+    return endProcess(this.child);
   }
 }

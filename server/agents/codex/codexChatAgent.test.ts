@@ -46,7 +46,7 @@ async function runTurn(script: string, answer: (asked: Asked) => Promise<GateAns
   try {
     await agent.runTurn(ctx);
   } finally {
-    agent.stop();
+    await agent.stop();
   }
   const decision = said.find((m) => m.kind === 'text' && m.text?.startsWith('decision:'))?.text?.slice('decision:'.length);
   return { said, asked, decision: decision ? JSON.parse(decision) : undefined };

@@ -92,7 +92,7 @@ function changesOf(item: Item | undefined): Array<{ path: string; kind: string; 
   return changes.length && jsonByteLength(changes) <= LIMITS.maxInputBytes / 2 ? changes : undefined;
 }
 
-export function createCodexAgent(options: { bin: string; logger?: Logger }): ChatAgent & { stop(): void } {
+export function createCodexAgent(options: { bin: string; logger?: Logger }): ChatAgent & { stop(): Promise<void> } {
   const sessions = new Map<string, Promise<Live>>();
 
   const say = (turn: TurnState, message: Parameters<TurnContext['say']>[0]) => {
@@ -337,13 +337,15 @@ export function createCodexAgent(options: { bin: string; logger?: Logger }): Cha
         live.turn = undefined;
       }
     },
-    stop() {
-      for (const pending of sessions.values())
-        void pending.then(
+    async stop() {
+      const stopping = [...sessions.values()].map((pending) =>
+        pending.then(
           (live) => live.rpc.close(),
           () => {},
-        );
+        ),
+      );
       sessions.clear();
+      await Promise.all(stopping);
     },
   };
 }

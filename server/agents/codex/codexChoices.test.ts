@@ -262,7 +262,7 @@ describe('AGX: Codex clears an ask itself (real codex app-server)', () => {
         expect(methods.indexOf('turn/completed')).toBeLessThan(methods.indexOf('serverRequest/resolved'));
         expect(existsSync(join(work, 'probe'))).toBe(false);
       } finally {
-        rpc.close();
+        await rpc.close();
       }
       console.log(`[codex choices] serverRequest/resolved seen in ${seconds(Date.now() - t)}`);
     },
@@ -309,7 +309,7 @@ describe('AGX: Codex clears an ask itself (real codex app-server)', () => {
       // the ask ends only through Codex's own `serverRequest/resolved`.
       stopTurn.abort();
       await turn;
-      agent.stop();
+      await agent.stop();
       expect(reason).toBe('answered-in-agent');
       expect(messages.at(-1)).toContain('cancelled');
       expect(existsSync(marker)).toBe(false);

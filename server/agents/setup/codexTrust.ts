@@ -55,6 +55,7 @@ export async function trustOurCodexHooks(bin: string, cwd: string, timeoutMs = 2
     ]);
   } finally {
     clearTimeout(timer);
-    rpc.close();
+    // Its config write is done before `setup codex` says so.
+    await rpc.close();
   }
 }

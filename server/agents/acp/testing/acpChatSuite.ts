@@ -3,7 +3,7 @@
  * agent: one real server process (and so one agent process) per file; the test decides
  * on the WebSocket like a browser does. Each phase prints its timing.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,23 @@ import { FINAL_TEXT, FIRST_TEXT, runPrompt, type AgentUnderTest, type StartedAge
 const TEST_TIMEOUT = 90_000;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** Linux `/proc`: each process's id, parent, process group and command line. */
+function processes(): Array<{ pid: number; ppid: number; pgrp: number; cmdline: string }> {
+  const found: Array<{ pid: number; ppid: number; pgrp: number; cmdline: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // After the command's name in parentheses: state, ppid, pgrp.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      found.push({ pid: Number(entry), ppid: Number(ppid), pgrp: Number(pgrp), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'latin1') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 export function acpChatSuite(agent: AgentUnderTest): void {
   describe(`--agent acp:${agent.name} chat sessions (real agent)`, () => {
@@ -41,9 +58,10 @@ export function acpChatSuite(agent: AgentUnderTest): void {
       console.log(`[acp chat ${agent.name}] agent installed, fake model and server up in ${seconds(Date.now() - t)}`);
     }, 240_000);
 
+    let serverStopped = false;
     afterAll(async () => {
       await ws?.close();
-      await server?.stop();
+      if (!serverStopped) await server?.stop();
       await started?.stop();
       if (root) rmSync(root, { recursive: true, force: true });
       console.log(`[acp chat ${agent.name}] whole file in ${seconds(Date.now() - fileStarted)}`);
@@ -160,6 +178,20 @@ export function acpChatSuite(agent: AgentUnderTest): void {
         expect(answer.status, name).toBe(400);
         expect(answer.body.error.message).toContain('not available');
       }
+    });
+
+    it('ACP-12: the server’s stop ends the agent’s processes (its whole process group) and returns only once they exited', async () => {
+      // The agent the sessions above started: the server's child, run through the link,
+      // the leader of a process group of its own (the processes it starts are in it).
+      const link = join(root, 'bin', agent.name);
+      const agents = processes().filter((p) => p.ppid === server.proc.pid && p.cmdline.includes(link));
+      expect(agents.length).toBeGreaterThan(0);
+      for (const leader of agents) expect(leader.pgrp).toBe(leader.pid);
+      await ws.close();
+      serverStopped = true;
+      await server.stop();
+      const groups = new Set(agents.map((a) => a.pgrp));
+      expect(processes().filter((p) => groups.has(p.pgrp))).toEqual([]);
     });
   });
 }
