@@ -2,7 +2,57 @@
  * The audit table's row and its reading, shared by the SQLite and PostgreSQL stores (the
  * same columns in both, docs: server/store/types.ts "The audit read model").
  */
-import { agentChoiceEntry, type AuditEntry, type AuditHow } from '../../protocol/index.ts';
+import { agentChoiceEntry, decidedByWire, ruleIdOf, timedOutMessage, type AuditEntry, type AuditHow, type OutcomeEvent } from '../../protocol/index.ts';
+import type { AuditFacts } from './types.ts';
+
+/** What an outcome's audit row says (both stores write these columns alike). */
+export type AuditOutcome = {
+  status: 'resolved' | 'timedOut' | 'cancelled';
+  decision: 'allow' | 'deny';
+  how: AuditHow;
+  decidedBy: string;
+  message: string | null;
+  ruleId: string | null;
+  via: string | null;
+};
+
+export function auditOutcomeOf(event: OutcomeEvent, facts: AuditFacts | undefined): AuditOutcome {
+  switch (event.type) {
+    case 'permission-resolved': {
+      const rule = ruleIdOf(event.decidedBy) ?? null;
+      return {
+        status: 'resolved',
+        decision: event.decision,
+        how: rule ? 'rule' : 'human',
+        decidedBy: event.decidedBy,
+        message: event.message ?? null,
+        ruleId: rule,
+        via: facts?.via ?? (rule ? 'rule' : null),
+      };
+    }
+    case 'permission-timeout':
+      return {
+        status: 'timedOut',
+        decision: 'deny',
+        how: 'timeout',
+        decidedBy: decidedByWire.timeout,
+        message: timedOutMessage(),
+        ruleId: null,
+        via: facts?.via ?? null,
+      };
+    case 'permission-cancelled':
+      // The audit keeps the cancel's reason as its message (the Audit view words it, protocol/outcome.ts).
+      return {
+        status: 'cancelled',
+        decision: 'deny',
+        how: 'cancel',
+        decidedBy: decidedByWire.agent,
+        message: event.reason,
+        ruleId: null,
+        via: facts?.via ?? null,
+      };
+  }
+}
 
 export type AuditDbRow = {
   request_id: string;

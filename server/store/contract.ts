@@ -13,7 +13,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Outcome, PersistRecord } from '../../machines/broker.types.ts';
-import { LIMITS, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
+import { LIMITS, timedOutMessage, type PermissionRequestEvent, type SequencedEvent } from '../../protocol/index.ts';
 import type { CommitRecord, EventStore } from './types.ts';
 
 /** One store under test: its own database, reopened for restarts, dropped at the end. */
@@ -232,7 +232,8 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect((await store.getRequest('a'))?.idempotencyKey).toBeUndefined();
       const audit = async (requestId: string) => (await store.auditRows({ filter: { requestId }, order: 'oldest', limit: 1 }))[0]?.entry;
       expect(await audit('y')).toMatchObject({ status: 'resolved', decidedBy: 'browser-1' });
-      expect(await audit('b')).toMatchObject({ status: 'timedOut', decidedBy: 'timeout' });
+      // Every store words a timeout's audit row alike (protocol/outcome.ts).
+      expect(await audit('b')).toMatchObject({ status: 'timedOut', decidedBy: 'timeout', message: timedOutMessage() });
       expect((await store.load({ now: 10_000 })).clientAnswers.map((a) => a.clientMsgId)).toEqual(['m1']);
       // An outcome before its own request: applied in order, it finds no row to finish.
       await store.writeBatch([resolvedRecord(11, 'early'), requestRecord(12, 'early')]);

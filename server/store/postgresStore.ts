@@ -41,13 +41,12 @@ import {
   jsonByteLength,
   LIMITS,
   requestByteLength,
-  type AuditHow,
   type OutcomeEvent,
   type PermissionRequestEvent,
   type RequestStatus,
   type SequencedEvent,
 } from '../../protocol/index.ts';
-import { type AuditDbRow, str, toAuditEntry } from './auditRows.ts';
+import { type AuditDbRow, type AuditOutcome, auditOutcomeOf, str, toAuditEntry } from './auditRows.ts';
 import { migrate } from './postgresMigrations.ts';
 import { cancelMessage, timeoutMessage } from './sqliteStore.ts';
 import type {
@@ -184,8 +183,6 @@ type NewRequest = { event: PermissionRequestEvent; request: Extract<PersistRecor
 /** An outcome record of a batch, for its request row's finish and its audit row. */
 type OutcomeRecord = { event: OutcomeEvent; outcome: Outcome | undefined; audit: AuditFacts | undefined };
 
-type AuditUpdate = { status: string; decision: string; how: AuditHow; decidedBy: string; message: string | null; ruleId: string | null; via: string | null };
-
 /** Rows per multi-row statement: each create's input and context may be up to a frame
  *  (`LIMITS.maxFrameBytes`, 1 MiB), so one statement carries at most about 100 MiB. */
 const ROWS_PER_STATEMENT = 100;
@@ -194,38 +191,6 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
   return out;
-}
-
-function isOutcomeEvent(event: SequencedEvent): event is OutcomeEvent {
-  return event.type === 'permission-resolved' || event.type === 'permission-timeout' || event.type === 'permission-cancelled';
-}
-
-/** What the audit row says of an outcome. */
-function auditOf(event: OutcomeEvent, facts: AuditFacts | undefined): AuditUpdate {
-  if (event.type === 'permission-resolved') {
-    const rule = event.decidedBy.startsWith('rule:') ? event.decidedBy.slice(5) : null;
-    return {
-      status: 'resolved',
-      decision: event.decision,
-      how: rule ? 'rule' : 'human',
-      decidedBy: event.decidedBy,
-      message: event.message ?? null,
-      ruleId: rule,
-      via: facts?.via ?? (rule ? 'rule' : null),
-    };
-  }
-  if (event.type === 'permission-timeout') {
-    return {
-      status: 'timedOut',
-      decision: 'deny',
-      how: 'timeout',
-      decidedBy: 'timeout',
-      message: 'The request timed out.',
-      ruleId: null,
-      via: facts?.via ?? null,
-    };
-  }
-  return { status: 'cancelled', decision: 'deny', how: 'cancel', decidedBy: 'agent', message: event.reason, ruleId: null, via: facts?.via ?? null };
 }
 
 /** The page size a byte-bounded page reads rows in (it never reads far past its budget). */
@@ -363,7 +328,7 @@ export class PostgresEventStore implements EventStore {
       else if (record.event.type === 'permission-request') {
         creates.push({ event: record.event, request: record.request, instance: record.instance });
         madeSoFar.add(record.event.id);
-      } else if (isOutcomeEvent(record.event)) {
+      } else if ('requestId' in record.event) {
         outcomes.push({ event: record.event, outcome: record.outcome, audit: record.audit });
         // An outcome before its own request in the batch: applied in order, it finds no row.
         if (made.has(record.event.requestId) && !madeSoFar.has(record.event.requestId)) inOrder = false;
@@ -498,10 +463,10 @@ export class PostgresEventStore implements EventStore {
    *  in one statement; each keeps its own first-outcome condition. */
   private async finish(db: Queryable, outcomes: readonly OutcomeRecord[]): Promise<void> {
     if (outcomes.length === 0) return;
-    const rows: Array<{ finish: Finish; audit: AuditUpdate; record: OutcomeRecord }> = [];
+    const rows: Array<{ finish: Finish; audit: AuditOutcome; record: OutcomeRecord }> = [];
     for (const record of outcomes) {
       const finish = record.outcome ? await this.finishOfOutcome(db, record.event.requestId, record.outcome) : await this.finishOfEvent(db, record.event);
-      rows.push({ finish, audit: auditOf(record.event, record.audit), record });
+      rows.push({ finish, audit: auditOutcomeOf(record.event, record.audit), record });
     }
     const column = <T>(of: (row: (typeof rows)[number]) => T) => rows.map(of);
     await db.query(

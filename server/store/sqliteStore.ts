@@ -39,7 +39,6 @@ import {
   cancelledMessage,
   DECIDERS,
   decidedByWire,
-  ruleIdOf,
   formatDecidedBy,
   jsonByteLength,
   type RequestStatus,
@@ -63,7 +62,7 @@ import type {
   RequestPage,
   StoredRequestView,
 } from './types.ts';
-import { type AuditDbRow, str, toAuditEntry } from './auditRows.ts';
+import { type AuditDbRow, auditOutcomeOf, str, toAuditEntry } from './auditRows.ts';
 import { WalCheckpointer, type CheckpointResult } from './walCheckpointer.ts';
 
 /** 2: the audit table; `permission-request` event rows without input and context. */
@@ -394,61 +393,8 @@ export class SqliteEventStore implements EventStore {
       deviceName: facts?.device?.name ?? null,
       agentChoice: choice ? JSON.stringify({ id: choice.id, kind: choice.kind, label: choice.label }) : null,
     };
-    switch (event.type) {
-      case 'permission-resolved': {
-        const rule = ruleIdOf(event.decidedBy) ?? null;
-        this.stmts.auditOutcome.run({
-          id: event.requestId,
-          status: 'resolved',
-          decision: event.decision,
-          how: rule ? 'rule' : 'human',
-          decidedBy: event.decidedBy,
-          message: event.message ?? null,
-          ruleId: rule,
-          decidedAt: event.timestamp,
-          via: facts?.via ?? (rule ? 'rule' : null),
-          ...who,
-        });
-        return;
-      }
-      case 'permission-timeout':
-        this.stmts.auditOutcome.run({
-          id: event.requestId,
-          status: 'timedOut',
-          decision: 'deny',
-          how: 'timeout',
-          decidedBy: decidedByWire.timeout,
-          message: timedOutMessage(),
-          ruleId: null,
-          decidedAt: event.timestamp,
-          via: facts?.via ?? null,
-          ...who,
-        });
-        return;
-      case 'permission-cancelled':
-        this.stmts.auditOutcome.run({
-          id: event.requestId,
-          status: 'cancelled',
-          decision: 'deny',
-          how: 'cancel',
-          decidedBy: decidedByWire.agent,
-          // The audit keeps the cancel's reason as its message (the Audit view words it, protocol/outcome.ts).
-          message: event.reason,
-          ruleId: null,
-          decidedAt: event.timestamp,
-          via: facts?.via ?? null,
-          ...who,
-        });
-        return;
-      case 'permission-request':
-      case 'chat-message':
-      case 'session-updated':
-        return;
-      default: {
-        const never: never = event;
-        throw new Error(`unknown event type ${(never as { type: string }).type}`);
-      }
-    }
+    if (!('requestId' in event)) return;
+    this.stmts.auditOutcome.run({ id: event.requestId, ...auditOutcomeOf(event, facts), decidedAt: event.timestamp, ...who });
   }
 
   /** Keep the request rows in step with the log (an outcome event without the broker's Outcome). */
