@@ -98,10 +98,10 @@ export const claudeAgentAcp: AgentUnderTest = {
   },
 };
 
-/** The agent's HOME, removed after its processes were told to stop: a grandchild of the
- *  agent (Claude Code inside claude-agent-acp) may still be writing its last files
- *  (`.claude/backups`) as it exits, which made the removal fail with ENOTEMPTY once.
- *  Node's own retries for ENOTEMPTY/EBUSY cover that window. */
+/** The agent's HOME, removed after the server stopped: its stop returns once the agent's
+ *  whole process group exited (server/agents/endProcess.ts; the Gemini CLI's relaunched
+ *  child and Claude Code inside claude-agent-acp write their last files as they exit).
+ *  The retries are for a process that left the group (none of these agents does). */
 function removeHome(home: string): void {
   rmSync(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
